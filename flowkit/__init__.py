@@ -1,0 +1,105 @@
+"""flowkit: Conductor workflows in your notebook, no server.
+
+Run Conductor's JSON workflow definitions (or workflows built in Python) in-process, with
+Conductor's statuses, retries, timeouts and execution JSON.
+
+    >>> import flowkit
+    >>> @flowkit.worker_task(task_definition_name="greet")
+    ... def greet(name: str) -> dict:
+    ...     return {"greeting": f"Hello {name}"}
+    >>> wf = flowkit.WorkflowBuilder("hello") >> greet(task_ref_name="greet_ref", name="${workflow.input.name}")
+    >>> flowkit.run(wf, {"name": "Ada"}, workers=[greet]).output
+    {'greeting': 'Hello Ada'}
+
+Heavy modules (pandas, ipywidgets, graphviz, boto3, V8) are imported only when used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowkit.definitions import (
+    RetryLogic,
+    SubWorkflowParam,
+    TaskDef,
+    TaskStatus,
+    TaskType,
+    TimeoutPolicy,
+    WorkflowDef,
+    WorkflowStatus,
+    WorkflowTask,
+)
+from flowkit.errors import (
+    DefinitionError,
+    DefinitionIssue,
+    ExpressionError,
+    FlowkitError,
+    InputError,
+    MissingWorkerError,
+    NonRetryableError,
+    NotFoundError,
+    OperationNotAllowedError,
+    ScriptError,
+    ScriptMemoryError,
+    ScriptTimeoutError,
+    StoreError,
+    WorkerError,
+)
+from flowkit.workers import Task, TaskResult, Worker, worker_task
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "run": "flowkit._api",
+    "Execution": "flowkit._execution",
+    "WorkflowBuilder": "flowkit.definitions._builder",
+}
+
+__all__ = [
+    "DefinitionError",
+    "DefinitionIssue",
+    "Execution",
+    "ExpressionError",
+    "FlowkitError",
+    "InputError",
+    "MissingWorkerError",
+    "NonRetryableError",
+    "NotFoundError",
+    "OperationNotAllowedError",
+    "RetryLogic",
+    "ScriptError",
+    "ScriptMemoryError",
+    "ScriptTimeoutError",
+    "StoreError",
+    "SubWorkflowParam",
+    "Task",
+    "TaskDef",
+    "TaskResult",
+    "TaskStatus",
+    "TaskType",
+    "TimeoutPolicy",
+    "Worker",
+    "WorkerError",
+    "WorkflowBuilder",
+    "WorkflowDef",
+    "WorkflowStatus",
+    "WorkflowTask",
+    "__version__",
+    "run",
+    "worker_task",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flowkit' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,154 @@
+"""``flowkit.run``: run a workflow to the end in this process."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from flowkit.definitions import TaskDef, WorkflowDef
+from flowkit.engine import Engine, Registry
+from flowkit.errors import InputError, MissingWorkerError
+from flowkit.workers import as_worker_map
+
+__all__ = ["as_workflow_def", "new_id_factory", "run"]
+
+
+def new_id_factory() -> Any:
+    """Fast unique ids shaped like UUIDs: a random prefix per factory, then a counter."""
+    prefix = os.urandom(10).hex()
+    head = f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-a{prefix[17:20]}-"
+    counter = iter(range(1, 1 << 48))
+    return lambda: f"{head}{next(counter):012x}"
+
+
+def as_workflow_def(workflow: Any) -> WorkflowDef:
+    """A WorkflowDef from a WorkflowDef, a builder, a dict, JSON text or a path."""
+    if isinstance(workflow, WorkflowDef):
+        return workflow
+    if hasattr(workflow, "to_workflow_def"):
+        return workflow.to_workflow_def()  # type: ignore[no-any-return]
+    if isinstance(workflow, Mapping | str | bytes | Path):
+        return WorkflowDef.from_json(workflow)
+    raise InputError(
+        f"cannot run {type(workflow).__name__}: pass a flowkit.WorkflowDef, a builder, a dict or a JSON file path"
+    )
+
+
+def _as_task_defs(task_defs: Any) -> dict[str, TaskDef]:
+    if task_defs is None:
+        return {}
+    if isinstance(task_defs, Mapping):
+        items: Iterable[Any] = task_defs.values()
+    else:
+        items = task_defs
+    out = {}
+    for item in items:
+        td = item if isinstance(item, TaskDef) else TaskDef.from_json(item)
+        out[td.name] = td
+    return out
+
+
+def _simple_names(definition: WorkflowDef, registry: Registry, seen: set[str]) -> dict[str, list[str]]:
+    """Task definition names that need a worker, with the refs that use them (sub-workflows included)."""
+    from flowkit.definitions._types import SYSTEM_TASK_TYPES
+
+    need: dict[str, list[str]] = {}
+    key = f"{definition.name}:{definition.version}"
+    if key in seen:
+        return need
+    seen.add(key)
+    for wt in definition.all_tasks():
+        if wt.type not in SYSTEM_TASK_TYPES and wt.type != "DYNAMIC":
+            need.setdefault(wt.name, []).append(wt.task_reference_name)
+        param = wt.sub_workflow_param
+        if wt.type == "SUB_WORKFLOW" and param is not None:
+            child = param.workflow_definition if isinstance(param.workflow_definition, WorkflowDef) else (
+                registry.get(param.name or "", param.version) if param.name else None
+            )
+            if child is not None:
+                for name, refs in _simple_names(child, registry, seen).items():
+                    need.setdefault(name, []).extend(refs)
+    return need
+
+
+def build_engine(*, task_defs: Any = None, workflows: Any = None, scripts: Any = None, seed: int | None = None) -> Engine:
+    """An Engine with fast ids, seeded jitter and lazily created scripting."""
+    registry = workflows if isinstance(workflows, Registry) else Registry(as_workflow_def(w) for w in (workflows or ()))
+    rng = random.Random(seed)
+    if scripts is None:
+        from flowkit.scripting._lazy import LazyScripts
+
+        scripts = LazyScripts()
+    return Engine(
+        new_id=new_id_factory(),
+        workflows=registry,
+        task_defs=_as_task_defs(task_defs),
+        jitter=lambda n: rng.randint(0, n),
+        scripts=scripts,
+    )
+
+
+def run(
+    workflow: Any,
+    input: Mapping[str, Any] | None = None,  # noqa: A002 - Conductor's name for it
+    *,
+    workers: Any = None,
+    task_defs: Any = None,
+    workflows: Any = None,
+    clock: Any = None,
+    executor: Any = "threads",
+    max_workers: int = 8,
+    correlation_id: str | None = None,
+    validate: bool = True,
+    scripts: Any = None,
+) -> Any:
+    """Run ``workflow`` to the end and return its :class:`~flowkit.Execution`.
+
+    Args:
+        workflow: A WorkflowDef, a builder, a dict, JSON text or a path to Conductor JSON.
+        input: The workflow input.
+        workers: ``@worker_task`` functions, or a ``{task name: function}`` mapping.
+        task_defs: TaskDefs (objects, dicts or paths) for retry, timeout and rate-limit policy.
+        workflows: Other workflow definitions (sub-workflows, failure workflows).
+        clock: ``flowkit.testing.VirtualClock()`` to skip waits; the system clock by default.
+        executor: ``"threads"`` (parallel, default) or ``"inline"`` (calling thread, deterministic).
+        max_workers: Thread pool size for ``"threads"``.
+        correlation_id: Conductor's correlationId.
+        validate: Check the definition first (raises DefinitionError listing every problem).
+        scripts: A custom JavaScript/jq evaluator (default: sandboxed V8 and jq, created on first use).
+
+    Returns:
+        The Execution: ended, or RUNNING when it waits for outside completion (HUMAN, WAIT without a time).
+
+    Raises:
+        DefinitionError: the definition is malformed.
+        MissingWorkerError: a SIMPLE task has no worker.
+    """
+    from flowkit._execution import Execution
+    from flowkit.executors import Runner, make_executor
+    from flowkit.testing import SystemClock
+    from flowkit.workers._capture import installed
+
+    definition = as_workflow_def(workflow)
+    engine = build_engine(task_defs=task_defs, workflows=workflows, scripts=scripts)
+    if validate:
+        definition.validate(task_defs=engine.task_defs)
+    worker_map = as_worker_map(workers)
+    missing = {
+        name: refs for name, refs in _simple_names(definition, engine.workflows, set()).items() if name not in worker_map
+    }
+    if missing:
+        raise MissingWorkerError(missing)
+    if input is not None and not isinstance(input, Mapping):
+        raise InputError(f"workflow input must be a JSON object (a dict), got {type(input).__name__}")
+    from flowkit.workers._http import builtin_workers
+
+    runner = Runner(engine, worker_map, clock=clock or SystemClock(), executor=make_executor(executor, max_workers),
+                    builtin=builtin_workers())  # fmt: skip
+    with installed():
+        model = runner.start(definition, dict(input or {}), correlation_id=correlation_id)
+        runner.run(lambda: model.status.is_terminal)
+    return Execution(model, runner)

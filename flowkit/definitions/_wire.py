@@ -1,0 +1,385 @@
+"""Conductor's wire format: the one module that knows the camelCase JSON names.
+
+Loading collects every structural problem before raising one :class:`DefinitionError`. Unknown
+fields are kept in ``extra`` and the keys that were present are remembered, so
+``from_json(x).to_json() == x`` for every Conductor definition.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+from flowkit.definitions._model import SubWorkflowParam, TaskDef, WorkflowDef, WorkflowTask
+from flowkit.errors import DefinitionError, DefinitionIssue
+
+__all__ = [
+    "execution_to_json",
+    "task_to_json",
+    "load_json_source",
+    "task_def_from_json",
+    "task_def_to_json",
+    "workflow_def_from_json",
+    "workflow_def_to_json",
+    "workflow_task_from_json",
+]
+
+_WIRE_EXCEPTIONS: dict[str, str] = {}
+_NOT_WIRE = frozenset({"extra", "wire_keys"})
+
+
+def _camel(name: str) -> str:
+    if name in _WIRE_EXCEPTIONS:
+        return _WIRE_EXCEPTIONS[name]
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _field_table(cls: type) -> list[tuple[str, str, Any]]:
+    table = []
+    for f in fields(cls):
+        if f.name in _NOT_WIRE:
+            continue
+        if f.default is not MISSING:
+            default: Any = f.default
+        elif f.default_factory is not MISSING:
+            default = f.default_factory()
+        else:
+            default = MISSING
+        table.append((f.name, _camel(f.name), default))
+    return table
+
+
+_TABLES = {cls: _field_table(cls) for cls in (TaskDef, SubWorkflowParam, WorkflowTask, WorkflowDef)}
+_WIRE_TO_PY = {cls: {wire: (py, d) for py, wire, d in table} for cls, table in _TABLES.items()}
+
+_INT_FIELDS = {
+    "retry_count", "retry_delay_seconds", "backoff_scale_factor", "max_retry_delay_seconds",
+    "backoff_jitter_ms", "timeout_seconds", "response_timeout_seconds", "poll_timeout_seconds",
+    "total_timeout_seconds", "concurrent_exec_limit", "rate_limit_per_frequency",
+    "rate_limit_frequency_in_seconds", "start_delay", "version", "schema_version",
+    "failure_workflow_version",
+}  # fmt: skip
+_BOOL_FIELDS = {"optional", "permissive", "async_complete", "restartable", "workflow_status_listener_enabled"}
+_MAP_FIELDS = {"input_parameters_map", "input_template", "output_parameters", "variables", "task_to_domain"}
+_STR_LIST_FIELDS = {"join_on", "default_exclusive_join_task", "input_keys", "output_keys"}
+
+
+class _Reader:
+    """Collects issues while converting one document."""
+
+    def __init__(self) -> None:
+        self.issues: list[DefinitionIssue] = []
+
+    def problem(self, where: str, problem: str, fix: str, ref: str | None = None) -> None:
+        self.issues.append(DefinitionIssue(where, problem, fix, ref))
+
+    def convert(
+        self,
+        cls: type,
+        raw: Any,
+        where: str,
+        special: Mapping[str, Callable[[Any, str], Any]],
+        ref: str | None = None,
+    ) -> Any:
+        if not isinstance(raw, Mapping):
+            self.problem(where, f"expected a JSON object, got {type(raw).__name__}.", "write it as {...}.", ref)
+            return None
+        known = _WIRE_TO_PY[cls]
+        kwargs: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key not in known:
+                extra[key] = value
+                continue
+            py, default = known[key]
+            place = f"{where} field '{key}'"
+            if py in special:
+                value = special[py](value, place)
+            elif value is None:
+                value = None if default is MISSING else (default if default is not None else None)
+            elif py in _INT_FIELDS:
+                value = self._int(value, place, ref)
+            elif py in _BOOL_FIELDS:
+                if not isinstance(value, bool):
+                    self.problem(place, f"expected true or false, got {value!r}.", "use a JSON boolean.", ref)
+                    value = bool(default)
+            elif py in _STR_LIST_FIELDS or (cls is WorkflowDef and py == "input_parameters"):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    self.problem(place, f"expected a list of strings, got {value!r}.", "use [\"a\", \"b\"].", ref)
+                    value = ()
+                else:
+                    value = tuple(value)
+            elif py in _MAP_FIELDS or py == "input_parameters":
+                if not isinstance(value, Mapping):
+                    self.problem(place, f"expected a JSON object, got {value!r}.", "use {\"key\": value}.", ref)
+                    value = {}
+            elif default is not MISSING and isinstance(default, str) and not isinstance(value, str):
+                self.problem(place, f"expected a string, got {value!r}.", "quote the value.", ref)
+            kwargs[py] = value
+        for py, wire, default in _TABLES[cls]:
+            if default is MISSING and py not in kwargs:
+                self.problem(where, f"is missing the required field '{wire}'.", f"add \"{wire}\".", ref)
+                kwargs[py] = "" if py != "tasks" else ()
+            elif py in kwargs and kwargs[py] is None and default is not MISSING and default is not None:
+                kwargs[py] = default
+        return cls(**kwargs, extra=extra, wire_keys=tuple(raw.keys()))
+
+    def _int(self, value: Any, place: str, ref: str | None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            self.problem(place, f"expected an integer, got {value!r}.", "use a whole number.", ref)
+            return 0
+        try:
+            number = float(value)
+        except ValueError:
+            self.problem(place, f"expected an integer, got {value!r}.", "use a whole number.", ref)
+            return 0
+        if number != int(number):
+            self.problem(place, f"expected an integer, got {value!r}.", "use a whole number.", ref)
+        return int(number)
+
+    def task_def(self, raw: Any, where: str, ref: str | None = None) -> TaskDef | None:
+        return self.convert(TaskDef, raw, where, {}, ref)  # type: ignore[no-any-return]
+
+    def task_list(self, raw: Any, where: str) -> tuple[WorkflowTask, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.problem(where, f"expected a list of tasks, got {type(raw).__name__}.", "use [ {task}, ... ].")
+            return ()
+        out = []
+        for i, item in enumerate(raw):
+            task = self.workflow_task(item, f"{where}[{i}]")
+            if task is not None:
+                out.append(task)
+        return tuple(out)
+
+    def workflow_task(self, raw: Any, where: str) -> WorkflowTask | None:
+        ref = raw.get("taskReferenceName") if isinstance(raw, Mapping) else None
+        ref = ref if isinstance(ref, str) else None
+        here = f"task '{ref}'" if ref else where
+
+        def cases(value: Any, place: str) -> dict[str, tuple[WorkflowTask, ...]]:
+            if value is None:
+                return {}
+            if not isinstance(value, Mapping):
+                self.problem(place, "expected an object of case -> task list.", 'use {"case": [ ... ]}.', ref)
+                return {}
+            return {str(k): self.task_list(v, f"{place}['{k}']") for k, v in value.items()}
+
+        def forks(value: Any, place: str) -> tuple[tuple[WorkflowTask, ...], ...]:
+            if value is None:
+                return ()
+            if not isinstance(value, list):
+                self.problem(place, "expected a list of task lists.", "use [[...], [...]].", ref)
+                return ()
+            return tuple(self.task_list(branch, f"{place}[{i}]") for i, branch in enumerate(value))
+
+        special: dict[str, Callable[[Any, str], Any]] = {
+            "decision_cases": cases,
+            "default_case": lambda v, p: self.task_list(v, p),
+            "loop_over": lambda v, p: self.task_list(v, p),
+            "fork_tasks": forks,
+            "task_definition": lambda v, p: None if v is None else self.task_def(v, p, ref),
+            "sub_workflow_param": lambda v, p: None if v is None else self.sub_workflow_param(v, p, ref),
+        }
+        return self.convert(WorkflowTask, raw, here, special, ref)  # type: ignore[no-any-return]
+
+    def sub_workflow_param(self, raw: Any, where: str, ref: str | None) -> SubWorkflowParam | None:
+        def definition(value: Any, place: str) -> WorkflowDef | str | None:
+            if value is None or isinstance(value, str):
+                return value
+            return self.workflow_def(value, place)
+
+        return self.convert(  # type: ignore[no-any-return]
+            SubWorkflowParam, raw, where, {"workflow_definition": definition}, ref
+        )
+
+    def workflow_def(self, raw: Any, where: str = "workflow") -> WorkflowDef | None:
+        name = raw.get("name") if isinstance(raw, Mapping) else None
+        here = f"workflow '{name}'" if isinstance(name, str) and where == "workflow" else where
+        return self.convert(  # type: ignore[no-any-return]
+            WorkflowDef, raw, here, {"tasks": lambda v, p: self.task_list(v, f"{here} tasks")}
+        )
+
+
+def load_json_source(source: str | bytes | Path | Mapping[str, Any], what: str) -> Any:
+    """Parse ``source``: a dict as is, a Path or an existing file path, or JSON text."""
+    if isinstance(source, Mapping):
+        return source
+    where = what
+    try:
+        if isinstance(source, Path) or (
+            isinstance(source, str) and not source.lstrip().startswith(("{", "[")) and len(source) < 4096
+        ):
+            path = Path(source)
+            where = f"{what} file '{path}'"
+            text: str | bytes = path.read_text(encoding="utf-8")
+        else:
+            text = source
+        return json.loads(text)
+    except FileNotFoundError as exc:
+        raise DefinitionError([DefinitionIssue(where, f"file not found ({exc.filename}).", "check the path.")]) from None
+    except json.JSONDecodeError as exc:
+        raise DefinitionError(
+            [DefinitionIssue(where, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+                             "fix the JSON syntax there (a trailing comma or a missing quote is common).")]
+        ) from None
+
+
+def _finish(reader: _Reader, value: Any, name: str | None = None) -> Any:
+    if reader.issues:
+        raise DefinitionError(reader.issues, workflow_name=name)
+    return value
+
+
+def workflow_def_from_json(source: str | bytes | Path | Mapping[str, Any]) -> WorkflowDef:
+    """Load a WorkflowDef from Conductor JSON."""
+    raw = load_json_source(source, "workflow definition")
+    reader = _Reader()
+    wf = reader.workflow_def(raw)
+    return _finish(reader, wf, raw.get("name") if isinstance(raw, Mapping) else None)  # type: ignore[no-any-return]
+
+
+def workflow_task_from_json(raw: Mapping[str, Any], where: str = "task") -> WorkflowTask:
+    """Load one WorkflowTask (used for dynamic forks, whose tasks arrive at run time)."""
+    reader = _Reader()
+    task = reader.workflow_task(raw, where)
+    return _finish(reader, task)  # type: ignore[no-any-return]
+
+
+def task_def_from_json(source: str | bytes | Path | Mapping[str, Any]) -> TaskDef:
+    """Load a TaskDef from Conductor JSON."""
+    raw = load_json_source(source, "task definition")
+    reader = _Reader()
+    td = reader.task_def(raw, f"task definition '{raw.get('name')}'" if isinstance(raw, Mapping) else "task definition")
+    return _finish(reader, td)  # type: ignore[no-any-return]
+
+
+def _emit(obj: Any, encode: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for py, wire, default in _TABLES[type(obj)]:
+        value = getattr(obj, py)
+        if wire in obj.wire_keys or (value != default and not (value == () and default == ())):
+            if py in encode and value is not None:
+                value = encode[py](value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            values[wire] = value
+    out: dict[str, Any] = {}
+    for key in obj.wire_keys:
+        if key in values:
+            out[key] = values.pop(key)
+        elif key in obj.extra:
+            out[key] = obj.extra[key]
+    out.update(values)
+    for key, value in obj.extra.items():
+        out.setdefault(key, value)
+    return out
+
+
+def task_def_to_json(td: TaskDef) -> dict[str, Any]:
+    """Conductor JSON for a TaskDef."""
+    return _emit(td, {})
+
+
+def _task_to_json(task: WorkflowTask) -> dict[str, Any]:
+    return _emit(
+        task,
+        {
+            "decision_cases": lambda v: {k: [_task_to_json(t) for t in ts] for k, ts in v.items()},
+            "default_case": lambda v: [_task_to_json(t) for t in v],
+            "loop_over": lambda v: [_task_to_json(t) for t in v],
+            "fork_tasks": lambda v: [[_task_to_json(t) for t in branch] for branch in v],
+            "task_definition": task_def_to_json,
+            "sub_workflow_param": lambda v: _emit(
+                v, {"workflow_definition": lambda d: d if isinstance(d, str) else workflow_def_to_json(d)}
+            ),
+        },
+    )
+
+
+def workflow_def_to_json(wf: WorkflowDef) -> dict[str, Any]:
+    """Conductor JSON for a WorkflowDef."""
+    return _emit(wf, {"tasks": lambda v: [_task_to_json(t) for t in v]})
+
+
+def task_to_json(task: Any) -> dict[str, Any]:
+    """Conductor's Task JSON for an attempt (``schema_Task.json``); times in epoch ms."""
+    wf = task.workflow
+    wt = task.node.wt
+    queue_wait = task.start_time - task.scheduled_time if task.start_time and task.scheduled_time else 0
+    return {
+        "taskType": task.task_type,
+        "status": str(task.status),
+        "inputData": task.input,
+        "referenceTaskName": task.ref,
+        "retryCount": task.retry_count,
+        "seq": task.seq,
+        "correlationId": wf.correlation_id,
+        "pollCount": task.poll_count,
+        "taskDefName": task.task_def_name,
+        "scheduledTime": task.scheduled_time,
+        "startTime": task.start_time,
+        "endTime": task.end_time,
+        "updateTime": task.update_time,
+        "startDelayInSeconds": task.start_delay,
+        "retriedTaskId": task.retried_task_id,
+        "retried": task.retried,
+        "executed": task.executed,
+        "callbackFromWorker": True,
+        "responseTimeoutSeconds": task.response_timeout_seconds,
+        "workflowInstanceId": wf.workflow_id,
+        "workflowType": wf.definition.name,
+        "taskId": task.task_id,
+        "reasonForIncompletion": task.reason,
+        "callbackAfterSeconds": task.callback_after_seconds,
+        "workerId": task.worker_id,
+        "outputData": task.output,
+        "workflowTask": _task_to_json(wt),
+        "rateLimitPerFrequency": task.node.task_def.rate_limit_per_frequency or 0,
+        "rateLimitFrequencyInSeconds": task.node.task_def.rate_limit_frequency_in_seconds or 1,
+        "workflowPriority": wf.priority,
+        "iteration": task.iteration,
+        "subWorkflowId": task.sub_workflow_id,
+        "firstStartTime": task.start_time,
+        "queueWaitTime": queue_wait,
+        "loopOverTask": task.iteration > 0,
+        "taskDefinition": task_def_to_json(task.node.task_def),
+    }
+
+
+def execution_to_json(wf: Any, *, include_tasks: bool = True) -> dict[str, Any]:
+    """Conductor's Workflow (execution) JSON (``schema_Workflow.json``)."""
+    out: dict[str, Any] = {
+        "workflowId": wf.workflow_id,
+        "workflowName": wf.definition.name,
+        "workflowVersion": wf.definition.version,
+        "status": str(wf.status),
+        "input": wf.input,
+        "output": wf.output,
+        "variables": wf.variables,
+        "correlationId": wf.correlation_id,
+        "reasonForIncompletion": wf.reason,
+        "failedReferenceTaskNames": list(wf.failed_refs),
+        "failedTaskNames": list(wf.failed_names),
+        "createTime": wf.create_time,
+        "startTime": wf.create_time,
+        "updateTime": wf.update_time,
+        "endTime": wf.end_time,
+        "lastRetriedTime": wf.last_retried_time,
+        "parentWorkflowId": wf.parent_workflow_id,
+        "parentWorkflowTaskId": wf.parent_workflow_task_id,
+        "reRunFromWorkflowId": wf.re_run_from_workflow_id,
+        "priority": wf.priority,
+        "taskToDomain": {},
+        "event": wf.event,
+        "ownerApp": None,
+        "workflowDefinition": workflow_def_to_json(wf.definition),
+    }
+    if include_tasks:
+        out["tasks"] = [task_to_json(t) for t in wf.tasks]
+    return out

@@ -1,0 +1,20 @@
+"""The pure engine: events in, new state and commands out. No IO, clock, threads or ids of its own."""
+
+from flowkit.engine._commands import Command, Dispatch, Ended, Publish
+from flowkit.engine._engine import Engine, retry_delay_ms
+from flowkit.engine._loop import truthy
+from flowkit.engine._registry import Registry
+from flowkit.engine._state import TaskModel, WorkflowModel
+
+__all__ = [
+    "Command",
+    "Dispatch",
+    "Ended",
+    "Engine",
+    "Publish",
+    "Registry",
+    "TaskModel",
+    "WorkflowModel",
+    "retry_delay_ms",
+    "truthy",
+]

@@ -1,0 +1,52 @@
+"""What the engine asks its runner to do. The engine never does IO itself."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowkit.engine._state import TaskModel, WorkflowModel
+
+__all__ = ["Command", "Dispatch", "Ended", "Publish"]
+
+
+class Command:
+    """Base class of engine commands."""
+
+    __slots__ = ()
+
+
+class Dispatch(Command):
+    """Hand ``task`` to a worker (SIMPLE, HTTP) no earlier than ``not_before`` (epoch ms)."""
+
+    __slots__ = ("not_before", "task")
+
+    def __init__(self, task: TaskModel, not_before: int) -> None:
+        self.task = task
+        self.not_before = not_before
+
+    def __repr__(self) -> str:
+        return f"Dispatch({self.task.ref}, not_before={self.not_before})"
+
+
+class Ended(Command):
+    """``workflow`` reached a terminal status."""
+
+    __slots__ = ("workflow",)
+
+    def __init__(self, workflow: WorkflowModel) -> None:
+        self.workflow = workflow
+
+    def __repr__(self) -> str:
+        return f"Ended({self.workflow.workflow_id}, {self.workflow.status})"
+
+
+class Publish(Command):
+    """An EVENT task published ``payload`` to ``queue``."""
+
+    __slots__ = ("payload", "queue", "task")
+
+    def __init__(self, task: TaskModel, queue: str, payload: dict[str, Any]) -> None:
+        self.task = task
+        self.queue = queue
+        self.payload = payload

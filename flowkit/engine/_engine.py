@@ -1,0 +1,568 @@
+"""The decider: a pure state machine over workflow executions.
+
+Events go in (start, a worker picked a task up, a task result, the clock reached a deadline, an
+operation); the state changes and commands come out (:mod:`flowkit.engine._commands`). The engine
+never reads a clock, sleeps, starts a thread or makes ids: ``now`` comes with every event and
+``new_id`` / ``jitter`` are injected. Failures become task and workflow statuses, not exceptions.
+
+Unlike Conductor's decider, which re-scans every task on each decide, this one reacts to the task
+that changed; the observable order of task instances (``seq``) is Conductor's.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flowkit.definitions import TaskDef, WorkflowDef
+from flowkit.definitions._types import TaskStatus, TimeoutPolicy, WorkflowStatus
+from flowkit.engine._commands import Command, Dispatch, Ended
+from flowkit.engine._plan import CASE, LOOP, Node, Plan
+from flowkit.engine._registry import Registry
+from flowkit.engine._state import Doc, TaskModel, WorkflowModel
+
+__all__ = ["Engine", "retry_delay_ms"]
+
+S = TaskStatus
+_BUILT_IN = frozenset({"DECISION", "SWITCH", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN", "DO_WHILE"})
+_DROVE = "drove"
+_INT_MAX = 2147483647
+
+
+def retry_delay_ms(td: TaskDef, retry_count: int, jitter: Callable[[int], int]) -> int:
+    """Delay before the retry of an attempt whose 0-based ``retry_count`` just failed (§5.1)."""
+    logic = td.retry_logic
+    if logic == "LINEAR_BACKOFF":
+        delay = td.retry_delay_seconds * td.backoff_scale_factor * (retry_count + 1)
+    elif logic == "EXPONENTIAL_BACKOFF":
+        delay = td.retry_delay_seconds * (2**retry_count)
+    else:
+        delay = td.retry_delay_seconds
+    if delay > _INT_MAX or delay < 0:
+        delay = _INT_MAX  # Conductor computes in Java int and clamps an overflow to Integer.MAX_VALUE
+    if td.max_retry_delay_seconds > 0:
+        delay = min(delay, td.max_retry_delay_seconds)
+    ms = delay * 1000
+    if td.backoff_jitter_ms > 0:
+        ms += jitter(td.backoff_jitter_ms)
+    return ms
+
+
+class Engine:
+    """Holds every execution it started and decides what happens next.
+
+    Args:
+        new_id: Returns a fresh unique id (task and workflow ids).
+        workflows: Registered workflow definitions (sub-workflows, failure workflows).
+        task_defs: Registered task definitions by name.
+        jitter: ``jitter(n)`` returns a random int in ``[0, n]`` (retry jitter).
+        scripts: The JavaScript/jq evaluator for INLINE, LAMBDA, SWITCH, DO_WHILE and JQ tasks.
+    """
+
+    def __init__(
+        self,
+        *,
+        new_id: Callable[[], str],
+        workflows: Registry | None = None,
+        task_defs: Mapping[str, TaskDef] | None = None,
+        jitter: Callable[[int], int] | None = None,
+        scripts: Any = None,
+    ) -> None:
+        self.new_id = new_id
+        self.workflows = workflows if workflows is not None else Registry()
+        self.task_defs: dict[str, TaskDef] = dict(task_defs or {})
+        self.jitter = jitter or (lambda n: 0)
+        self.scripts = scripts
+        self.executions: dict[str, WorkflowModel] = {}
+        self._plans: dict[int, tuple[WorkflowDef, Plan]] = {}
+        self._timers: list[tuple[int, int, str, Any]] = []
+        self._timer_seq = itertools.count()
+        self._work: deque[TaskModel] = deque()
+        self._check: dict[str, WorkflowModel] = {}
+        self._out: list[Command] = []
+
+    # ------------------------------------------------------------------ plans and timers
+    def plan(self, definition: WorkflowDef) -> Plan:
+        """The compiled plan of ``definition`` (built once)."""
+        hit = self._plans.get(id(definition))
+        if hit is not None and hit[0] is definition:
+            return hit[1]
+        plan = Plan(definition, self.task_defs)
+        if len(self._plans) > 512:
+            self._plans.clear()
+        self._plans[id(definition)] = (definition, plan)
+        return plan
+
+    def timer(self, due: int, kind: str, subject: Any) -> None:
+        """Ask to be ticked at ``due`` (epoch ms) for ``kind`` on ``subject``."""
+        heapq.heappush(self._timers, (due, next(self._timer_seq), kind, subject))
+
+    def next_deadline(self) -> int | None:
+        """The earliest time a :meth:`tick` has something to do, or None."""
+        return self._timers[0][0] if self._timers else None
+
+    # ------------------------------------------------------------------ events
+    def start(
+        self,
+        definition: WorkflowDef,
+        workflow_input: Mapping[str, Any] | None,
+        *,
+        now: int,
+        workflow_id: str | None = None,
+        correlation_id: str | None = None,
+        priority: int = 0,
+    ) -> tuple[WorkflowModel, list[Command]]:
+        """Start an execution of ``definition`` (§4.1)."""
+        wf = self.start_execution(
+            definition, workflow_input, now, workflow_id=workflow_id, correlation_id=correlation_id, priority=priority
+        )
+        return wf, self._settle(now)
+
+    def task_started(self, task: TaskModel, now: int, worker_id: str | None = None) -> bool:
+        """A worker picked ``task`` up (Conductor's poll). False when it must not run."""
+        wf = task.workflow
+        if task.status is not S.SCHEDULED or wf.status is not WorkflowStatus.RUNNING:
+            return False
+        task.status = S.IN_PROGRESS
+        if task.start_time == 0:
+            task.start_time = now
+        task.poll_count += 1
+        task.worker_id = worker_id
+        task.callback_after_seconds = 0
+        task.update_time = now
+        td = task.node.task_def
+        if task.response_timeout_seconds:
+            self.timer(now + task.response_timeout_seconds * 1000, "response", task)
+        if td.timeout_seconds > 0:
+            self.timer(task.start_time + (task.start_delay + td.timeout_seconds) * 1000, "timeout", task)
+        return True
+
+    def task_updated(
+        self,
+        task: TaskModel,
+        status: TaskStatus | str,
+        now: int,
+        *,
+        output: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+        callback_after_seconds: int = 0,
+        logs: list[str] | None = None,
+        error: dict[str, Any] | None = None,
+        worker_id: str | None = None,
+    ) -> list[Command]:
+        """A worker (or an operator) reported on ``task`` (§4.4). Updates to terminal tasks are ignored."""
+        wf = task.workflow
+        if task.status.is_terminal or wf.status.is_terminal:
+            return []
+        status = S(status)
+        if logs:
+            task.logs = (task.logs or []) + list(logs)
+        if error is not None:
+            task.error = error
+        if worker_id is not None:
+            task.worker_id = worker_id
+        if output is not None:
+            task.output = dict(output)
+        if reason is not None:
+            task.reason = reason
+        if status is S.IN_PROGRESS or status is S.SCHEDULED:
+            task.update_time = now
+            if task.node.kind == "SIMPLE" or task.task_type == "HTTP":
+                task.status = S.SCHEDULED
+                task.callback_after_seconds = callback_after_seconds
+                self._out.append(Dispatch(task, now + callback_after_seconds * 1000))
+            return self._settle(now)
+        self.finish(task, status, now)
+        return self._settle(now)
+
+    def tick(self, now: int) -> list[Command]:
+        """The clock reached ``now``: fire due timeouts, waits and delayed starts."""
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, kind, subject = heapq.heappop(timers)
+            self._fire(kind, subject, now)
+        return self._settle(now)
+
+    def settle(self, now: int) -> list[Command]:
+        """Run pending decisions (after operations) and return the commands."""
+        return self._settle(now)
+
+    # ------------------------------------------------------------------ internals used by task modules
+    def start_execution(
+        self,
+        definition: WorkflowDef,
+        workflow_input: Mapping[str, Any] | None,
+        now: int,
+        *,
+        workflow_id: str | None = None,
+        correlation_id: str | None = None,
+        priority: int = 0,
+        parent: TaskModel | None = None,
+    ) -> WorkflowModel:
+        """Create an execution and schedule its first task; decisions run at the next settle."""
+        plan = self.plan(definition)
+        wf = WorkflowModel(definition, plan, workflow_id or self.new_id(), now)
+        data = dict(workflow_input or {})
+        for key, value in definition.input_template.items():
+            data.setdefault(key, value)
+        wf.input = data
+        wf.correlation_id = correlation_id
+        wf.priority = priority
+        if parent is not None:
+            wf.parent_workflow_id = parent.workflow.workflow_id
+            wf.parent_workflow_task_id = parent.task_id
+        self.executions[wf.workflow_id] = wf
+        if definition.timeout_seconds > 0:
+            self.timer(now + definition.timeout_seconds * 1000, "workflow", wf)
+        self.begin(wf, now)
+        return wf
+
+    def begin(self, wf: WorkflowModel, now: int) -> None:
+        """Schedule the first task (start, restart, rerun)."""
+        if wf.plan.first is None:
+            self._check[wf.workflow_id] = wf
+        else:
+            self.schedule(wf, wf.plan.first, now)
+
+    def resolve_input(self, wf: WorkflowModel, node: Node, task_id: str | None) -> dict[str, Any]:
+        """The task input: ``inputParameters`` resolved, then the task definition's inputTemplate (§3.6)."""
+        data: dict[str, Any] = node.resolver(Doc(wf), task_id)
+        template = node.task_def.input_template
+        if template:
+            from flowkit.expressions import compile_value
+
+            doc = Doc(wf)
+            for key, value in template.items():
+                if key not in data:
+                    data[key] = compile_value(value)(doc, task_id)
+                if data[key] is None:
+                    data[key] = value
+        return data
+
+    def new_task(self, wf: WorkflowModel, node: Node, now: int, *, iteration: int | None = None, task_id: str | None = None) -> TaskModel:
+        """Append a SCHEDULED attempt of ``node`` to ``wf`` (no handler run)."""
+        if iteration is None:
+            iteration = wf.refs[node.loop.ref].iteration if node.loop is not None else 0
+        ref = node.ref if iteration == 0 or node.loop is None else f"{node.ref}__{iteration}"
+        task = TaskModel(wf, node, task_id or self.new_id(), ref, iteration, now)
+        wf.seq += 1
+        task.seq = wf.seq
+        wf.tasks.append(task)
+        wf.refs[node.ref] = task
+        wf.full_refs[ref] = task
+        wf.by_id[task.task_id] = task
+        wf.active += 1
+        if node.loop is not None:
+            loop_task = wf.refs[node.loop.ref]
+            if loop_task.extra is not None:
+                loop_task.extra["tasks"].append(task)
+        return task
+
+    def schedule(self, wf: WorkflowModel, node: Node, now: int, *, task_input: dict[str, Any] | None = None) -> TaskModel | None:
+        """Map ``node`` to a task attempt and start it according to its type (§4.2)."""
+        from flowkit.engine._tasks import HANDLERS, PREPARERS
+
+        skipped = wf.full_refs.get(node.ref if node.loop is None else f"{node.ref}__{wf.refs[node.loop.ref].iteration}")
+        if skipped is not None and skipped.status is S.SKIPPED and not skipped.executed:
+            self._work.append(skipped)
+            return skipped
+        prepare = PREPARERS.get(node.kind)
+        task_id = self.new_id()
+        prepared = None
+        if prepare is not None:
+            prepared = prepare(self, wf, node, task_id, now)
+            if prepared is None:
+                return None
+            node = prepared[0]
+        task = self.new_task(wf, node, now, task_id=task_id)
+        task.input = task_input if task_input is not None else (
+            prepared[1] if prepared is not None else self.resolve_input(wf, node, task_id)
+        )
+        task.start_delay = node.wt.start_delay
+        HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)
+        return task
+
+    def dispatch(self, task: TaskModel, now: int, delay_ms: int = 0) -> None:
+        """Queue ``task`` for a worker, with its poll and total timeouts."""
+        task.callback_after_seconds = delay_ms // 1000 if delay_ms else task.start_delay
+        task.callback_after_ms = delay_ms or task.start_delay * 1000
+        td = task.node.task_def
+        if td.poll_timeout_seconds:
+            self.timer(
+                task.scheduled_time + (task.start_delay + td.poll_timeout_seconds + task.callback_after_seconds) * 1000,
+                "poll",
+                task,
+            )
+        if td.total_timeout_seconds > 0:
+            self.timer(task.first_scheduled_time + td.total_timeout_seconds * 1000, "total", task)
+        self._out.append(Dispatch(task, now + task.callback_after_ms))
+
+    def finish(self, task: TaskModel, status: TaskStatus, now: int, reason: str | None = None) -> None:
+        """Move ``task`` to a terminal ``status``; the decision about it runs at the next settle."""
+        if task.status.is_terminal:
+            return
+        task.status = status
+        task.end_time = now
+        task.update_time = now
+        if task.start_time == 0:
+            task.start_time = now
+        if reason is not None:
+            task.reason = reason
+        task.workflow.active -= 1
+        self._work.append(task)
+
+    def wait_for(self, waiter: TaskModel, refs: list[str]) -> set[str]:
+        """Register ``waiter`` (a JOIN) on ``refs``; return the refs not yet decided."""
+        pending = set()
+        wf = waiter.workflow
+        for ref in refs:
+            found = wf.full_refs.get(ref)
+            if found is None or not found.executed:
+                pending.add(ref)
+                wf.waiters.setdefault(ref, []).append(waiter)
+        return pending
+
+    def end(
+        self,
+        wf: WorkflowModel,
+        status: WorkflowStatus,
+        reason: str | None,
+        now: int,
+        *,
+        failed_task: TaskModel | None = None,
+        failure_workflow: bool = True,
+    ) -> None:
+        """End ``wf`` with ``status`` (§4.5): output, cancel what runs, failure workflow, parent."""
+        if wf.status.is_terminal:
+            return
+        wf.status = status
+        wf.reason = reason
+        wf.end_time = now
+        wf.update_time = now
+        wf.output = self.workflow_output(wf)
+        for task in wf.tasks:
+            if not task.status.is_terminal:
+                task.status = S.CANCELED
+                task.end_time = now
+                wf.active -= 1
+                if task.sub_workflow_id is not None:
+                    child = self.executions.get(task.sub_workflow_id)
+                    if child is not None:
+                        self.end(child, WorkflowStatus.TERMINATED, f"Parent workflow has been terminated with status {status}", now, failure_workflow=False)
+        if failed_task is not None:
+            wf.failure_task_id = failed_task.task_id
+        if failure_workflow and status is not WorkflowStatus.COMPLETED and wf.definition.failure_workflow:
+            from flowkit.engine._operations import start_failure_workflow
+
+            start_failure_workflow(self, wf, failed_task, now)
+        if wf.parent_workflow_id is not None:
+            from flowkit.engine._tasks import child_ended
+
+            child_ended(self, wf, now)
+        self._out.append(Ended(wf))
+
+    def workflow_output(self, wf: WorkflowModel) -> dict[str, Any]:
+        """§4.5: the TERMINATE task's output, else outputParameters, else the last task's output."""
+        if wf.terminated_by is not None:
+            return dict(wf.terminated_by.output or {})
+        if wf.definition.output_parameters:
+            return wf.plan.output_resolver(Doc(wf), None)  # type: ignore[no-any-return]
+        return dict(wf.tasks[-1].output) if wf.tasks else {}
+
+    # ------------------------------------------------------------------ the decide step
+    def _settle(self, now: int) -> list[Command]:
+        work = self._work
+        while work or self._check:
+            while work:
+                self._decide(work.popleft(), now)
+            if self._check:
+                pending = list(self._check.values())
+                self._check.clear()
+                for wf in pending:
+                    if wf.active == 0 and wf.status is WorkflowStatus.RUNNING and not work:
+                        self._complete(wf, now)
+        out = self._out
+        self._out = []
+        return out
+
+    def _decide(self, task: TaskModel, now: int) -> None:
+        wf = task.workflow
+        if task.executed or task.retried or wf.status.is_terminal:
+            return
+        if wf.status is WorkflowStatus.PAUSED:
+            wf.deferred.append(task)
+            return
+        status = task.status
+        if status is S.FAILED or status is S.FAILED_WITH_TERMINAL_ERROR or status is S.TIMED_OUT or status is S.CANCELED:
+            if status is S.FAILED or status is S.FAILED_WITH_TERMINAL_ERROR:
+                wf.failed_refs[task.ref] = None
+                wf.failed_names[task.task_def_name] = None
+            if self._retry(task, now):
+                return
+            if wf.status.is_terminal:
+                return
+            wt = task.node.wt
+            if wt.optional:
+                task.status = S.COMPLETED_WITH_ERRORS
+            elif wt.permissive:
+                wf.permissive_failures.append(task)
+            else:
+                wf_status = (
+                    WorkflowStatus.TERMINATED if status is S.CANCELED
+                    else WorkflowStatus.TIMED_OUT if status is S.TIMED_OUT else WorkflowStatus.FAILED
+                )  # fmt: skip
+                self.end(
+                    wf, wf_status, f"Task {task.task_id} failed with status: {wf_status} and reason: '{task.reason}'",
+                    now, failed_task=task,
+                )  # fmt: skip
+                return
+        task.executed = True
+        waiting = wf.waiters.pop(task.ref, None)
+        if waiting:
+            from flowkit.engine._tasks import notify_waiter
+
+            for waiter in waiting:
+                notify_waiter(self, waiter, task.ref, now)
+        if task.extra is None or not task.extra.get(_DROVE):
+            self._schedule_after(wf, task.node, now)
+        if wf.active == 0:
+            self._check[wf.workflow_id] = wf
+
+    def _schedule_after(self, wf: WorkflowModel, node: Node, now: int) -> None:
+        while True:
+            if node.kind == "TERMINATE":
+                return
+            if node.next is not None:
+                self.schedule(wf, node.next, now)
+                return
+            if node.container == CASE:
+                node = node.owner  # type: ignore[assignment]
+                continue
+            if node.container == LOOP:
+                from flowkit.engine._loop import iteration_end
+
+                iteration_end(self, wf, node.owner, now)  # type: ignore[arg-type]
+            return
+
+    def _complete(self, wf: WorkflowModel, now: int) -> None:
+        if wf.permissive_failures:
+            task = wf.permissive_failures[0]
+            self.end(
+                wf, WorkflowStatus.FAILED,
+                f"Task {task.task_id} failed with status: FAILED and reason: '{task.reason}'", now, failed_task=task,
+            )  # fmt: skip
+        else:
+            self.end(wf, WorkflowStatus.COMPLETED, wf.reason, now)
+
+    def _retry(self, task: TaskModel, now: int) -> bool:
+        """Schedule the next attempt (§5.1); True when handled (retried, or the workflow ended)."""
+        node = task.node
+        if not task.status.is_retriable or node.kind in _BUILT_IN or node.expected_retries <= task.retry_count:
+            return False
+        td = node.task_def
+        wf = task.workflow
+        if td.total_timeout_seconds > 0 and now - task.first_scheduled_time >= td.total_timeout_seconds * 1000:
+            status = WorkflowStatus.TIMED_OUT if task.status is S.TIMED_OUT else WorkflowStatus.FAILED
+            self.end(
+                wf, status,
+                f"Task {task.task_id} of '{task.ref}' exceeded its total timeout of {td.total_timeout_seconds} seconds "
+                f"(taskDef {td.name}); no more retries. Last reason: '{task.reason}'",
+                now, failed_task=task,
+            )  # fmt: skip
+            return True
+        delay = retry_delay_ms(td, task.retry_count, self.jitter)
+        task.retried = True
+        retry = self.new_task(wf, node, now, iteration=task.iteration)
+        retry.retry_count = task.retry_count + 1
+        retry.retried_task_id = task.task_id
+        retry.reason = task.reason
+        retry.first_scheduled_time = task.first_scheduled_time
+        retry.input = self.resolve_input(wf, node, retry.task_id)
+        if node.kind == "SIMPLE":
+            retry.start_delay = delay // 1000
+            self.dispatch(retry, now, delay)
+        else:
+            retry.callback_after_seconds = delay // 1000
+            retry.callback_after_ms = delay
+            if delay:
+                self.timer(now + delay, "start", retry)
+            else:
+                self._fire("start", retry, now)
+        return True
+
+    def _fire(self, kind: str, subject: Any, now: int) -> None:
+        if kind == "workflow":
+            self._workflow_timeout(subject, now)
+            return
+        task: TaskModel = subject
+        wf = task.workflow
+        if task.status.is_terminal or wf.status.is_terminal:
+            return
+        td = task.node.task_def
+        if kind == "response":
+            if task.status is not S.IN_PROGRESS:
+                return
+            due = task.update_time + (task.response_timeout_seconds + task.callback_after_seconds) * 1000
+            if now < due:
+                self.timer(due, "response", task)
+                return
+            task.reason = (
+                f"responseTimeout: {task.response_timeout_seconds} exceeded for the taskId: {task.task_id} "
+                f"with Task Definition: {td.name}"
+            )
+            self.finish(task, S.TIMED_OUT, now)
+        elif kind == "timeout":
+            elapsed = (now - task.start_time) // 1000
+            self._policy(
+                task, now,
+                f"Task timed out after {elapsed} seconds. Timeout configured as {td.timeout_seconds} seconds. "
+                f"Timeout policy configured to {td.timeout_policy}",
+            )  # fmt: skip
+        elif kind == "poll":
+            if task.status is not S.SCHEDULED:
+                return
+            elapsed = (now - task.scheduled_time) // 1000
+            self._policy(
+                task, now,
+                f"Task poll timed out after {elapsed} seconds. Poll timeout configured as {td.poll_timeout_seconds} "
+                f"seconds. Timeout policy configured to {td.timeout_policy}",
+            )  # fmt: skip
+        elif kind == "total":
+            self._policy(
+                task, now,
+                f"Task total timeout of {td.total_timeout_seconds} seconds exceeded (first scheduled "
+                f"{(now - task.first_scheduled_time) // 1000} seconds ago). Timeout policy configured to {td.timeout_policy}",
+            )  # fmt: skip
+        else:
+            from flowkit.engine._tasks import fire
+
+            fire(self, kind, task, now)
+
+    def _policy(self, task: TaskModel, now: int, reason: str) -> None:
+        policy = task.node.task_def.timeout_policy
+        if policy == TimeoutPolicy.ALERT_ONLY:
+            return
+        task.reason = reason
+        self.finish(task, S.TIMED_OUT, now)
+        if policy == TimeoutPolicy.TIME_OUT_WF:
+            self.end(task.workflow, WorkflowStatus.TIMED_OUT, reason, now, failed_task=task)
+
+    def _workflow_timeout(self, wf: WorkflowModel, now: int) -> None:
+        definition = wf.definition
+        if wf.status.is_terminal or definition.timeout_seconds <= 0:
+            return
+        since = wf.last_retried_time or wf.create_time
+        due = since + definition.timeout_seconds * 1000
+        if now < due:
+            self.timer(due, "workflow", wf)
+            return
+        if definition.timeout_policy == TimeoutPolicy.TIME_OUT_WF:
+            self.end(
+                wf, WorkflowStatus.TIMED_OUT,
+                f"Workflow timed out after {(now - since) // 1000} seconds. Timeout configured as "
+                f"{definition.timeout_seconds} seconds. Timeout policy configured to {definition.timeout_policy}",
+                now,
+            )  # fmt: skip

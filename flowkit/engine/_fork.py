@@ -1,0 +1,237 @@
+"""FORK_JOIN, FORK_JOIN_DYNAMIC (its three input forms) and JOIN (semantics §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from flowkit.definitions import WorkflowTask
+from flowkit.definitions._types import SYSTEM_TASK_TYPES, TaskStatus, WorkflowStatus
+
+if TYPE_CHECKING:
+    from flowkit.engine._engine import Engine
+    from flowkit.engine._plan import Node
+    from flowkit.engine._state import TaskModel, WorkflowModel
+
+__all__ = ["fork_join", "fork_join_dynamic", "join", "notify_waiter", "prepare_dynamic_fork"]
+
+S = TaskStatus
+_FAST_KEYS = frozenset({"name", "taskReferenceName", "type", "inputParameters"})
+
+
+def _schedule_join(engine: Engine, wf: WorkflowModel, fork: TaskModel, now: int, join_on: list[str] | None) -> None:
+    join_node = fork.node.next
+    if join_node is None or join_node.kind != "JOIN":
+        return  # validation rejects this; a run-time definition gets the Conductor error below
+    suffix = f"__{fork.iteration}" if join_node.loop is not None else ""
+    refs = join_on if join_on is not None else [r + suffix for r in join_node.wt.join_on]
+    engine.schedule(wf, join_node, now, task_input={"joinOn": refs})
+
+
+def fork_join(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:
+    """FORK: COMPLETED at once; the first task of every branch and the JOIN are scheduled."""
+    task.start_time = now
+    if task.node.next is None or task.node.next.kind != "JOIN":
+        engine.finish(task, S.FAILED, now, "Fork task definition is not followed by a join task.  Check the blueprint")
+        return
+    task.status = S.COMPLETED
+    task.end_time = now
+    wf.active -= 1
+    task.executed = True
+    task.extra = {"drove": True}
+    for first in task.node.dynamic_input:
+        if first is not None:
+            engine.schedule(wf, first, now)
+    _schedule_join(engine, wf, task, now, None)
+
+
+def _fail(engine: Engine, wf: WorkflowModel, now: int, reason: str) -> None:
+    engine.end(wf, WorkflowStatus.FAILED, reason, now)
+
+
+def _to_task(raw: Any, where: str) -> WorkflowTask:
+    if isinstance(raw, WorkflowTask):
+        return raw
+    if isinstance(raw, Mapping) and _FAST_KEYS.issuperset(raw) and isinstance(raw.get("taskReferenceName"), str):
+        params = raw.get("inputParameters") or {}
+        return WorkflowTask(
+            name=str(raw.get("name") or raw["taskReferenceName"]),
+            task_reference_name=raw["taskReferenceName"],
+            type=str(raw.get("type") or "SIMPLE"),
+            input_parameters=dict(params) if isinstance(params, Mapping) else {},
+            wire_keys=tuple(raw),
+        )
+    from flowkit.definitions._wire import workflow_task_from_json
+
+    return workflow_task_from_json(raw, where)
+
+
+def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id: str, now: int) -> Any:
+    """Work out the forked tasks before anything is persisted; a bad input fails the workflow."""
+    from flowkit.errors import DefinitionError
+
+    data = engine.resolve_input(wf, node, task_id)
+    wt = node.wt
+    forks: list[tuple[WorkflowTask, dict[str, Any] | None]] = []
+    mapped_before = wf.dynamic_forks > 0
+    try:
+        if isinstance(data.get("forkTaskInputs"), list):
+            fork_type = data.get("forkTaskType") or "SIMPLE"
+            workflow = data.get("forkTaskWorkflow")
+            name = data.get("forkTaskName") or (fork_type if fork_type in SYSTEM_TASK_TYPES else wt.task_reference_name)
+            for i, item in enumerate(data["forkTaskInputs"]):
+                params = dict(item) if isinstance(item, Mapping) else {"input": item}
+                params["__index"] = i
+                ref = f"_{wt.task_reference_name}_{name}_{i}" if mapped_before else f"_{name}_{i}"
+                base = _to_task({**item, "taskReferenceName": ref, "name": name}, ref) if isinstance(item, Mapping) and (
+                    set(item) & {"optional", "retryCount", "startDelay", "taskDefinition"}
+                ) else None
+                extra: dict[str, Any] = {}
+                if workflow:
+                    version = data.get("forkTaskWorkflowVersion")
+                    from flowkit.definitions import SubWorkflowParam
+
+                    extra["sub_workflow_param"] = SubWorkflowParam(
+                        name=str(workflow), version=int(version) if version not in (None, "") else None
+                    )
+                task_type = "SUB_WORKFLOW" if workflow else fork_type
+                fork = (base or WorkflowTask(name=name, task_reference_name=ref)).evolve(
+                    name=str(workflow or name), type=task_type, input_parameters=params,
+                    optional=wt.optional or (base.optional if base else False), **extra,
+                )  # fmt: skip
+                forks.append((fork, None))
+        elif wt.dynamic_fork_tasks_param and not wt.dynamic_fork_join_tasks_param:
+            tasks_raw = data.get(wt.dynamic_fork_tasks_param)
+            inputs = data.get(wt.dynamic_fork_tasks_input_param_name or "")
+            if not isinstance(tasks_raw, list) or not all(
+                isinstance(t, Mapping | WorkflowTask) and (isinstance(t, WorkflowTask) or t.get("taskReferenceName"))
+                for t in tasks_raw
+            ):
+                _fail(engine, wf, now, f"Input '{wt.dynamic_fork_tasks_param}' is invalid. Cannot deserialize a list of Workflow Tasks from '{tasks_raw}'")
+                return None
+            if inputs is None:
+                inputs = {}
+            if not isinstance(inputs, Mapping):
+                _fail(engine, wf, now, f"Input to the dynamically forked tasks is not a map -> expecting a map of K,V  but found {inputs}")
+                return None
+            for raw in tasks_raw:
+                fork = _to_task(raw, f"task '{wt.task_reference_name}' input '{wt.dynamic_fork_tasks_param}'")
+                extra_input = inputs.get(fork.task_reference_name)
+                if extra_input is not None and not isinstance(extra_input, Mapping):
+                    _fail(
+                        engine, wf, now,
+                        f"Tasks could not be dynamically forked due to invalid input: input for "
+                        f"'{fork.task_reference_name}' must be a map, found {extra_input!r}",
+                    )  # fmt: skip
+                    return None
+                forks.append((fork, dict(extra_input) if extra_input else None))
+        else:
+            legacy = data.get(wt.dynamic_fork_join_tasks_param or "")
+            items = legacy.get("dynamicTasks") if isinstance(legacy, Mapping) else None
+            if not isinstance(items, list):
+                _fail(engine, wf, now, f"Input '{wt.dynamic_fork_join_tasks_param}' is invalid: expected {{\"dynamicTasks\": [...]}}, found {legacy!r}")
+                return None
+            for item in items:
+                wf_name = item.get("workflowName")
+                from flowkit.definitions import SubWorkflowParam
+
+                fork = WorkflowTask(
+                    name=str(item.get("taskName") or wf_name), task_reference_name=str(item["referenceName"]),
+                    type=item.get("type") or ("SUB_WORKFLOW" if wf_name else "SIMPLE"),
+                    sub_workflow_param=SubWorkflowParam(name=wf_name) if wf_name else None,
+                )  # fmt: skip
+                forks.append((fork, dict(item.get("input") or {})))
+    except DefinitionError as exc:
+        _fail(engine, wf, now, f"Tasks could not be dynamically forked due to invalid input: {exc}")
+        return None
+    except (KeyError, TypeError, ValueError) as exc:
+        _fail(engine, wf, now, f"Tasks could not be dynamically forked due to invalid input: {exc!r}")
+        return None
+    wf.dynamic_forks += 1
+    return node, data, forks
+
+
+def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, forks: Any) -> None:
+    """FORK (COMPLETED), every forked task, then the JOIN on their refs."""
+    node = task.node
+    if node.next is None or node.next.kind != "JOIN":
+        engine.finish(task, S.FAILED, now, "Dynamic join definition is not followed by a join task.  Check the workflow definition.")
+        return
+    plan = wf.plan
+    suffix = f"__{task.iteration}" if node.loop is not None else ""
+    refs = []
+    nodes = []
+    for fork, extra_input in forks:
+        if extra_input:
+            fork = fork.evolve(input_parameters={**fork.input_parameters, **extra_input})
+        if node.wt.optional and not fork.optional:
+            fork = fork.evolve(optional=True)
+        child = plan.runtime_node(fork, node, node.loop)
+        nodes.append(child)
+        refs.append(child.ref + suffix)
+    task.input["forkedTasks"] = refs
+    task.input["forkedTaskDefs"] = [
+        {"name": f.name, "taskReferenceName": f.task_reference_name, "type": f.type} for f, _ in forks
+    ]
+    task.start_time = now
+    task.status = S.COMPLETED
+    task.end_time = now
+    wf.active -= 1
+    task.executed = True
+    task.extra = {"drove": True}
+    for child in nodes:
+        engine.schedule(wf, child, now)
+    _schedule_join(engine, wf, task, now, refs)
+
+
+def join(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:
+    """JOIN: IN_PROGRESS until every joined task is decided."""
+    task.status = S.IN_PROGRESS
+    task.start_time = now
+    refs = list(task.input.get("joinOn") or ())
+    pending = engine.wait_for(task, refs)
+    task.extra = {"pending": pending}
+    if not pending:
+        _evaluate_join(engine, task, now)
+
+
+def notify_waiter(engine: Engine, waiter: TaskModel, ref: str, now: int) -> None:
+    """``ref`` was decided; re-evaluate ``waiter`` (a JOIN or EXCLUSIVE_JOIN) when nothing is pending."""
+    if waiter.status.is_terminal or waiter.extra is None:
+        return
+    pending = waiter.extra["pending"]
+    pending.discard(ref)
+    if pending:
+        return
+    if waiter.node.kind == "JOIN":
+        _evaluate_join(engine, waiter, now)
+    else:
+        from flowkit.engine._tasks import exclusive_join
+
+        exclusive_join(engine, waiter.workflow, waiter, now, None)
+
+
+def _evaluate_join(engine: Engine, task: TaskModel, now: int) -> None:
+    wf = task.workflow
+    output: dict[str, Any] = {}
+    failed: list[TaskModel] = []
+    with_errors: list[TaskModel] = []
+    for ref in task.input.get("joinOn") or ():
+        joined = wf.full_refs.get(ref)
+        if joined is None:
+            continue
+        if joined.output:
+            output[ref] = joined.output
+        if not joined.status.is_successful:
+            failed.append(joined)
+        elif joined.status is S.COMPLETED_WITH_ERRORS:
+            with_errors.append(joined)
+    task.output = output
+    if failed:
+        status = S.CANCELED if all(t.status is S.CANCELED for t in failed) else S.FAILED
+        engine.finish(task, status, now, " ".join(str(t.reason) for t in failed))
+    elif with_errors:
+        names = " ".join(f"{t.task_def_name}/{t.task_id}" for t in with_errors)
+        engine.finish(task, S.COMPLETED_WITH_ERRORS, now, f"{names} completed with errors")
+    else:
+        engine.finish(task, S.COMPLETED, now)

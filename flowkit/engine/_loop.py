@@ -1,0 +1,130 @@
+"""DO_WHILE (semantics §6): iterations, ``__N`` refs, per-iteration output, list mode, keepLastN."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from flowkit.definitions._types import TaskStatus
+
+if TYPE_CHECKING:
+    from flowkit.engine._engine import Engine
+    from flowkit.engine._plan import Node
+    from flowkit.engine._state import TaskModel, WorkflowModel
+
+__all__ = ["do_while", "iteration_end", "truthy"]
+
+S = TaskStatus
+
+
+def truthy(value: Any) -> bool:
+    """Conductor's loop rule: only boolean true or a number above 0 continues."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, int | float) and value > 0
+
+
+def do_while(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:
+    task.status = S.IN_PROGRESS
+    task.start_time = now
+    wt = task.node.wt
+    items = wt.items if wt.items is not None else task.input.get("_items")
+    if isinstance(items, str):
+        from flowkit.engine._state import Doc
+        from flowkit.expressions import compile_value
+
+        items = compile_value(items)(Doc(wf), task.task_id)
+    if items is not None and not isinstance(items, list):
+        engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, f"DO_WHILE 'items' must be a list, found {items!r}")
+        return
+    task.extra = {"tasks": [], "items": items}
+    if items is not None and not items:
+        task.output = {"iteration": 0}
+        engine.finish(task, S.COMPLETED, now)
+        return
+    _begin(engine, wf, task, 1, now)
+
+
+def _begin(engine: Engine, wf: WorkflowModel, task: TaskModel, iteration: int, now: int) -> None:
+    task.iteration = iteration
+    task.output["iteration"] = iteration
+    items = task.extra["items"] if task.extra else None
+    if items is not None:
+        task.output["loopIndex"] = iteration - 1
+        task.output["loopItem"] = items[iteration - 1]
+    task.extra["tasks"] = []  # type: ignore[index]
+    first = task.node.dynamic_input
+    if first is None:
+        iteration_end(engine, wf, task.node, now)
+    else:
+        engine.schedule(wf, first, now)
+
+
+_ITERATION_ONLY = re.compile(r"""\.(?:iteration\b|\[\s*['"]iteration['"]\s*\])""")
+
+
+def _condition_view(source: str, ref: str, output: dict[str, Any]) -> dict[str, Any]:
+    """The DO_WHILE output as the condition sees it; only ``iteration`` when that is all it reads.
+
+    Passing every iteration's output on each evaluation would make a long loop quadratic.
+    """
+    uses = [m.end() for m in re.finditer(r"\$\s*(?:\.\s*" + re.escape(ref) + r"\b|\[\s*['\"]" + re.escape(ref) + r"['\"]\s*\])", source)]
+    if uses and all(_ITERATION_ONLY.match(source, end) for end in uses):
+        return {"iteration": output.get("iteration")}
+    if not uses:
+        return {"iteration": output.get("iteration")}
+    return output
+
+
+def iteration_end(engine: Engine, wf: WorkflowModel, loop: Node, now: int) -> None:
+    """The loop body ran to its end: record the iteration, then loop again or complete."""
+    task = wf.refs.get(loop.ref)
+    if task is None or task.status.is_terminal or task.extra is None:
+        return
+    tasks: list[TaskModel] = task.extra["tasks"]
+    if any(not t.is_terminal for t in tasks):
+        return
+    failed = [t for t in tasks if not t.retried and not t.status.is_successful]
+    if failed:
+        engine.finish(task, S.FAILED, now, " ".join(str(t.reason) for t in failed))
+        return
+    iteration = task.iteration
+    outputs = {t.node.ref: t.output for t in tasks if not t.retried}
+    task.output[str(iteration)] = outputs
+    keep = task.input.get("keepLastN")
+    if isinstance(keep, int) and keep > 0 and iteration > keep:
+        task.output.pop(str(iteration - keep), None)
+    items = task.extra["items"]
+    condition = loop.wt.loop_condition
+    if items is not None:
+        more = iteration < len(items)
+        if more and condition:
+            more = _evaluate(engine, task, condition, outputs, now)
+            if more is None:
+                return
+    else:
+        more = _evaluate(engine, task, condition or "false", outputs, now)
+        if more is None:
+            return
+    if more:
+        _begin(engine, wf, task, iteration + 1, now)
+    else:
+        engine.finish(task, S.COMPLETED, now)
+
+
+def _evaluate(engine: Engine, task: TaskModel, condition: str, outputs: dict[str, Any], now: int) -> bool | None:
+    from flowkit.errors import ScriptError
+
+    bindings = dict(task.input)
+    bindings[task.node.ref] = _condition_view(condition, task.node.ref, task.output)
+    bindings.update(outputs)
+    if engine.scripts is None:
+        engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, "no JavaScript engine is configured for this run")
+        return None
+    try:
+        return truthy(engine.scripts.js(condition, bindings, mode="expression"))
+    except ScriptError as exc:
+        engine.finish(
+            task, S.FAILED_WITH_TERMINAL_ERROR, now, f"Unable to evaluate condition {condition}, exception {exc}"
+        )
+        return None

@@ -1,0 +1,113 @@
+"""A definition compiled for running: one :class:`Node` per task with its compiled input,
+effective task definition and place in the graph (next sibling, owner, enclosing loop).
+
+Built once per definition; every task attempt points at its node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flowkit.definitions import TaskDef, WorkflowDef, WorkflowTask
+from flowkit.definitions._types import SYSTEM_TASK_TYPES
+from flowkit.expressions import Resolver, compile_value
+
+__all__ = ["Node", "Plan", "effective_task_def"]
+
+TOP, FORK_BRANCH, CASE, LOOP, DYNAMIC = "top", "fork", "case", "loop", "dynamic"
+
+
+def effective_task_def(wt: WorkflowTask, registry: Mapping[str, TaskDef]) -> TaskDef:
+    """Inline definition, else the registered one, else Conductor's ad-hoc default.
+
+    Conductor gives system tasks without a registered definition ``retryCount=0`` and
+    ``responseTimeoutSeconds=0`` (MetadataMapperService).
+    """
+    if wt.task_definition is not None:
+        return wt.task_definition
+    registered = registry.get(wt.name)
+    if registered is not None:
+        return registered
+    if wt.type in SYSTEM_TASK_TYPES:
+        return TaskDef(name=wt.name, retry_count=0, response_timeout_seconds=0)
+    return TaskDef(name=wt.name)
+
+
+class Node:
+    """One WorkflowTask ready to run."""
+
+    __slots__ = (
+        "wt", "ref", "name", "kind", "task_type", "resolver", "task_def", "expected_retries",
+        "next", "container", "owner", "loop", "dynamic_input",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        wt: WorkflowTask,
+        registry: Mapping[str, TaskDef],
+        container: str,
+        owner: Node | None,
+        loop: Node | None,
+    ) -> None:
+        self.wt = wt
+        self.ref = wt.task_reference_name
+        self.name = wt.name
+        kind = wt.type or "SIMPLE"
+        if kind not in SYSTEM_TASK_TYPES and kind != "DYNAMIC":
+            kind = "SIMPLE"  # SIMPLE and USER_DEFINED both go to a worker of that name
+        self.kind = kind
+        if kind == "SIMPLE":
+            self.task_type = wt.name if (wt.type or "SIMPLE") == "SIMPLE" else wt.type
+        elif kind in ("FORK_JOIN", "FORK_JOIN_DYNAMIC"):
+            self.task_type = "FORK"
+        else:
+            self.task_type = kind
+        self.resolver: Resolver = compile_value(dict(wt.input_parameters))
+        self.task_def = effective_task_def(wt, registry)
+        self.expected_retries = wt.retry_count if wt.retry_count is not None else self.task_def.retry_count
+        self.next: Node | None = None
+        self.container = container
+        self.owner = owner
+        self.loop = loop
+        self.dynamic_input: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.ref} {self.kind}>"
+
+
+class Plan:
+    """A workflow definition compiled for the engine."""
+
+    __slots__ = ("definition", "nodes", "first", "output_resolver", "registry")
+
+    def __init__(self, definition: WorkflowDef, registry: Mapping[str, TaskDef]) -> None:
+        self.definition = definition
+        self.registry = registry
+        self.nodes: dict[str, Node] = {}
+        self.first = self._chain(definition.tasks, TOP, None, None)
+        self.output_resolver: Resolver = compile_value(dict(definition.output_parameters))
+
+    def _chain(self, tasks: tuple[WorkflowTask, ...], container: str, owner: Node | None, loop: Node | None) -> Node | None:
+        nodes = [self._node(wt, container, owner, loop) for wt in tasks]
+        for a, b in zip(nodes, nodes[1:], strict=False):
+            a.next = b
+        return nodes[0] if nodes else None
+
+    def _node(self, wt: WorkflowTask, container: str, owner: Node | None, loop: Node | None) -> Node:
+        node = Node(wt, self.registry, container, owner, loop)
+        self.nodes[node.ref] = node
+        if wt.type in ("SWITCH", "DECISION"):
+            node.dynamic_input = {
+                case: self._chain(tasks, CASE, node, loop) for case, tasks in wt.decision_cases.items()
+            }
+            node.dynamic_input[None] = self._chain(wt.default_case, CASE, node, loop)
+        elif wt.type == "FORK_JOIN":
+            node.dynamic_input = [self._chain(branch, FORK_BRANCH, node, loop) for branch in wt.fork_tasks]
+        elif wt.type == "DO_WHILE":
+            node.dynamic_input = self._chain(wt.loop_over, LOOP, node, node)
+        return node
+
+    def runtime_node(self, wt: WorkflowTask, owner: Node | None, loop: Node | None) -> Node:
+        """A node for a task created at run time (dynamic fork branch); not added to ``nodes``."""
+        return Node(wt, self.registry, DYNAMIC, owner, loop)

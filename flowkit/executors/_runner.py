@@ -1,0 +1,195 @@
+"""The Runner: carries out the engine's commands. It owns the clock, the ready queue, rate and
+concurrency limits (Conductor's poll side) and the executor; it is the only code that calls
+worker functions and the only thread that touches engine state."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import socket
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import Any
+
+from flowkit.engine import Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
+from flowkit.executors._executors import Executor
+from flowkit.workers import Outcome, Task, Worker
+
+__all__ = ["Runner"]
+
+_HOST = socket.gethostname()
+
+
+def _snapshot(task: TaskModel) -> Task:
+    t = Task()
+    t.input_data = task.input
+    t.task_id = task.task_id
+    t.reference_task_name = task.ref
+    t.task_def_name = task.task_def_name
+    t.task_type = task.task_type
+    t.workflow_instance_id = task.workflow.workflow_id
+    t.workflow_type = task.workflow.definition.name
+    t.retry_count = task.retry_count
+    t.poll_count = task.poll_count
+    t.correlation_id = task.workflow.correlation_id
+    t.iteration = task.iteration
+    t.status = "IN_PROGRESS"
+    t.worker_id = _HOST
+    return t
+
+
+class Runner:
+    """Drives an :class:`Engine` until the executions it waits for are done or stalled."""
+
+    def __init__(self, engine: Engine, workers: dict[str, Worker], *, clock: Any, executor: Executor,
+                 builtin: dict[str, Worker] | None = None, on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:  # fmt: skip
+        self.engine = engine
+        self.workers = workers
+        self.builtin = builtin or {}
+        self.clock = clock
+        self.executor = executor
+        self.on_event = on_event
+        self.ready: deque[TaskModel] = deque()
+        self.delayed: list[tuple[int, int, TaskModel]] = []
+        self._seq = itertools.count()
+        self.inflight = 0
+        self.running: dict[str, int] = defaultdict(int)
+        self.blocked: dict[str, deque[TaskModel]] = defaultdict(deque)
+        self.starts: dict[str, deque[int]] = defaultdict(deque)
+        self.wake = threading.Event()
+        self.listeners: list[Callable[[Any], None]] = []
+
+    # ------------------------------------------------------------------ commands
+    def handle(self, commands: list[Any], now: int) -> None:
+        """Carry out engine commands."""
+        for cmd in commands:
+            if type(cmd) is Dispatch:
+                if cmd.not_before <= now:
+                    self.ready.append(cmd.task)
+                else:
+                    heapq.heappush(self.delayed, (cmd.not_before, next(self._seq), cmd.task))
+            elif type(cmd) is Ended:
+                for listener in self.listeners:
+                    listener(cmd)
+            elif type(cmd) is Publish and self.on_event is not None:
+                self.on_event(cmd.queue, cmd.payload)
+            if self.listeners and type(cmd) is not Ended:
+                for listener in self.listeners:
+                    listener(cmd)
+
+    def start(self, definition: Any, workflow_input: Any, *, correlation_id: str | None = None,
+              workflow_id: str | None = None, priority: int = 0) -> WorkflowModel:  # fmt: skip
+        """Start an execution; its first tasks are queued."""
+        now = self.clock.now_ms()
+        wf, commands = self.engine.start(
+            definition, workflow_input, now=now, correlation_id=correlation_id, workflow_id=workflow_id, priority=priority
+        )
+        self.handle(commands, now)
+        return wf
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, done: Callable[[], bool]) -> None:
+        """Run until ``done()`` or until nothing can happen without outside help."""
+        engine, clock, ready = self.engine, self.clock, self.ready
+        executor = self.executor
+        inline = executor.inline
+        results = executor.results
+        while True:
+            while ready:
+                self._start_task(ready.popleft())
+                if inline:
+                    for task, outcome in executor.done:  # type: ignore[attr-defined]
+                        self._apply(task, outcome)
+                    executor.done.clear()  # type: ignore[attr-defined]
+            while not results.empty():
+                task, outcome = results.get_nowait()
+                self._apply(task, outcome)
+            if ready:
+                continue
+            if done():
+                return
+            now = clock.now_ms()
+            due = engine.next_deadline()
+            if self.delayed and (due is None or self.delayed[0][0] < due):
+                due = self.delayed[0][0]
+            if due is not None and due <= now:
+                self._tick(now)
+                continue
+            if self.inflight:
+                timeout = None if (due is None or clock.virtual) else max(0.0, (due - now) / 1000)
+                try:
+                    task, outcome = results.get(timeout=timeout)
+                except Exception:  # queue.Empty: a deadline came first
+                    continue
+                self._apply(task, outcome)
+                continue
+            if due is None:
+                return
+            self.wake.clear()
+            clock.sleep_until(due, self.wake)
+            self._tick(clock.now_ms())
+
+    def _tick(self, now: int) -> None:
+        self.handle(self.engine.tick(now), now)
+        delayed = self.delayed
+        while delayed and delayed[0][0] <= now:
+            self.ready.append(heapq.heappop(delayed)[2])
+
+    def _start_task(self, task: TaskModel) -> None:
+        if task.status.is_terminal or task.workflow.status.is_terminal:
+            return
+        name = task.task_def_name
+        td = task.node.task_def
+        limit = td.concurrent_exec_limit
+        if limit and self.running[name] >= limit:
+            self.blocked[name].append(task)
+            return
+        rate = td.rate_limit_per_frequency
+        now = self.clock.now_ms()
+        if rate:
+            window = (td.rate_limit_frequency_in_seconds or 1) * 1000
+            starts = self.starts[name]
+            while starts and starts[0] <= now - window:
+                starts.popleft()
+            if len(starts) >= rate:
+                heapq.heappush(self.delayed, (starts[0] + window, next(self._seq), task))
+                return
+            starts.append(now)
+        worker = self.workers.get(name) if task.node.kind == "SIMPLE" else self.builtin.get(task.task_type)
+        if not self.engine.task_started(task, now, _HOST):
+            return
+        if worker is None:
+            self.handle(
+                self.engine.task_updated(
+                    task, "FAILED_WITH_TERMINAL_ERROR", now,
+                    reason=f"no worker is registered for task definition '{name}' (task '{task.ref}'). Fix: pass "
+                    f"workers=[...] with a @flowkit.worker_task(task_definition_name='{name}') function.",
+                ),
+                now,
+            )  # fmt: skip
+            return
+        self.running[name] += 1
+        self.inflight += 1
+        snapshot = _snapshot(task)
+        self.executor.submit(task, lambda: worker.execute(snapshot))
+
+    def _apply(self, task: TaskModel, outcome: Any) -> None:
+        self.inflight -= 1
+        name = task.task_def_name
+        self.running[name] -= 1
+        blocked = self.blocked.get(name)
+        if blocked:
+            self.ready.append(blocked.popleft())
+        now = self.clock.now_ms()
+        if self.engine.next_deadline() is not None and self.engine.next_deadline() <= now:  # type: ignore[operator]
+            self._tick(now)
+        if not isinstance(outcome, Outcome):
+            outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
+        self.handle(
+            self.engine.task_updated(
+                task, outcome.status, now, output=outcome.output, reason=outcome.reason,
+                callback_after_seconds=outcome.callback_after_seconds, logs=outcome.logs, error=outcome.error,
+            ),
+            now,
+        )  # fmt: skip

@@ -1,0 +1,271 @@
+"""``${...}`` expressions, compiled once and resolved many times (semantics §3).
+
+A value from a definition (string, dict, list, scalar) compiles to a *resolver*: a function
+``resolver(root, task_id) -> value``. ``root`` is any mapping (the engine passes a view over the
+execution; tests pass plain dicts); ``task_id`` feeds ``${CPEWF_TASK_ID}``.
+
+Rules (Conductor's ``ParametersUtils``):
+
+* a string that is exactly one ``${...}`` keeps the value's type (number, map, list, null);
+* otherwise each expression is inserted as Java's ``toString`` would write it (``null``,
+  ``2.0``, ``{a=1}``, ``[1, 2]``), then ``$${`` becomes ``${``;
+* expressions nest (``${map.${key}[${i}]}``): the inner ones are resolved to text first;
+* a definite path to something missing gives null; wildcards, deep scan and filters give a list;
+* ``${CPEWF_TASK_ID}`` is the id of the task being created; left as literal text where there is
+  none (workflow output); ``workflow.secrets.*`` stays literal; other environment names are
+  *not* resolved (Conductor leaks server environment variables there; flowkit does not).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from flowkit.errors import ExpressionError
+
+__all__ = ["Resolver", "compile_value", "has_expression", "java_string", "parse_path", "referenced_roots"]
+
+Resolver = Callable[[Mapping[str, Any], "str | None"], Any]
+
+_KEEP = object()  # marks "leave the literal ${...} text in place"
+_SIMPLE_NAME = r"[^.\[\]\s'\"*()?@$,:]+"
+_SIMPLE_PATH = re.compile(rf"(?:{_SIMPLE_NAME}|\[(?:'[^']*'|\"[^\"]*\"|\d+)\])(?:\.{_SIMPLE_NAME}|\[(?:'[^']*'|\"[^\"]*\"|\d+)\])*")
+_STEP = re.compile(rf"\.?({_SIMPLE_NAME})|\[(?:'([^']*)'|\"([^\"]*)\"|(\d+))\]")
+
+
+def has_expression(text: str) -> bool:
+    """True when ``text`` holds a ``${`` that is not escaped as ``$${``."""
+    return "${" in text and any(m.start() == 0 or text[m.start() - 1] != "$" for m in re.finditer(r"\$\{", text))
+
+
+def _split(text: str) -> list[tuple[bool, str]]:
+    """Split into (is_expression, text) parts; expression parts hold the inner text."""
+    parts: list[tuple[bool, str]] = []
+    i = start = 0
+    n = len(text)
+    while i < n - 1:
+        if text[i] == "$" and text[i + 1] == "{" and (i == 0 or text[i - 1] != "$"):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                c = text[j]
+                if c == "{":
+                    depth += 1
+                elif c == "}":
+                    depth -= 1
+                j += 1
+            if depth:
+                raise ExpressionError(
+                    f"expression {text[i:]!r} has no closing '}}'. Fix: close it, or write '$${{' for a literal '${{'.",
+                    expression=text,
+                )
+            if i > start:
+                parts.append((False, text[start:i]))
+            parts.append((True, text[i + 2 : j - 1]))
+            i = start = j
+        else:
+            i += 1
+    if start < n:
+        parts.append((False, text[start:]))
+    return parts
+
+
+@lru_cache(maxsize=4096)
+def parse_path(path: str) -> tuple[tuple[str | int, ...] | None, Any, bool]:
+    """Compile a JSONPath (``$.`` optional) to (keys, jsonpath, definite).
+
+    Simple dotted/bracketed paths become a key tuple walked by hand (fast); anything else is
+    compiled with python-jsonpath. ``definite`` is False for wildcards, deep scan and filters.
+    """
+    body = path[2:] if path.startswith("$.") else (path[1:] if path.startswith("$[") else path)
+    if _SIMPLE_PATH.fullmatch(body):
+        keys: list[str | int] = []
+        for m in _STEP.finditer(body):
+            name, q1, q2, idx = m.groups()
+            keys.append(int(idx) if idx is not None else (name if name is not None else (q1 if q1 is not None else q2)))
+        return tuple(keys), None, True
+    import jsonpath
+
+    text = "$" + (body if body.startswith("[") else "." + body)
+    try:
+        compiled = jsonpath.compile(text)
+    except Exception as exc:  # python-jsonpath raises several syntax error types
+        raise ExpressionError(
+            f"'${{{path}}}' is not a valid JSONPath: {exc}. Fix: write it like ${{task_ref.output.key}} "
+            "or ${workflow.input.items[*].name}.",
+            expression=path,
+        ) from None
+    return None, compiled, bool(compiled.singular_query())
+
+
+def _walk(root: Any, keys: tuple[str | int, ...]) -> Any:
+    cur = root
+    for key in keys:
+        if isinstance(key, int):
+            if isinstance(cur, list) and key < len(cur):
+                cur = cur[key]
+            elif isinstance(cur, Mapping):
+                cur = cur.get(str(key))
+            else:
+                return None
+        elif isinstance(cur, Mapping):
+            cur = cur.get(key)
+        else:
+            return None
+        if cur is None:
+            return None
+    return cur
+
+
+def _lookup(path: str, root: Mapping[str, Any], task_id: str | None) -> Any:
+    path = path.strip()
+    if not path:
+        return ""
+    if path == "CPEWF_TASK_ID":
+        return task_id if task_id is not None else _KEEP
+    if path.startswith(("workflow.secrets.", "$.workflow.secrets.")):
+        return _KEEP
+    keys, compiled, definite = parse_path(path)
+    if keys is not None:
+        return _walk(root, keys)
+    try:
+        found = compiled.findall(root)
+    except Exception:  # Conductor reads with SUPPRESS_EXCEPTIONS: any failure is null
+        return None
+    if definite:
+        return found[0] if found else None
+    return found
+
+
+def java_string(value: Any) -> str:
+    """``Objects.toString`` as Java writes it: null, true, 2.0, {a=1}, [1, 2]."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _java_double(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}={java_string(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(java_string(v) for v in value) + "]"
+    return str(value)
+
+
+def _java_double(x: float) -> str:
+    if x != x:
+        return "NaN"
+    if x in (float("inf"), float("-inf")):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0 or 1e-3 <= abs(x) < 1e7:
+        text = repr(x)
+        return text if "." in text or "e" in text else text + ".0"
+    mantissa, exponent = f"{x:.17g}".split("e") if "e" in f"{x:.17g}" else (repr(x), "0")
+    mantissa = repr(float(mantissa))
+    return f"{mantissa}E{int(exponent)}"
+
+
+def _copy(value: Any) -> Any:
+    """Deep copy of JSON containers (Conductor clones the input map before resolving)."""
+    if isinstance(value, Mapping):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _compile_text(text: str, depth: int) -> Resolver:
+    """Resolver for a string; at depth > 0 the result is always text (a nested path)."""
+    parts = _split(text)
+    if not any(is_expr for is_expr, _ in parts):
+        literal = text.replace("$${", "${")
+        return lambda root, task_id: literal
+    compiled: list[tuple[bool, Any]] = []
+    for is_expr, chunk in parts:
+        if not is_expr:
+            compiled.append((False, chunk))
+        elif has_expression(chunk):
+            compiled.append((True, (_compile_text(chunk, depth + 1), chunk)))
+        else:
+            if chunk.strip() and chunk.strip() != "CPEWF_TASK_ID":
+                parse_path(chunk.strip())  # report syntax errors at compile time
+            compiled.append((True, (None, chunk)))
+
+    def evaluate(part: tuple[Any, str], root: Mapping[str, Any], task_id: str | None) -> Any:
+        inner, chunk = part
+        path = chunk if inner is None else inner(root, task_id)
+        try:
+            return _lookup(path, root, task_id)
+        except ExpressionError:
+            return None  # a nested path that resolved to nonsense reads as null, as Jayway does
+
+    if depth == 0 and len(compiled) == 1:
+        only = compiled[0][1]
+        literal = "${" + only[1] + "}"
+
+        def whole(root: Mapping[str, Any], task_id: str | None) -> Any:
+            value = evaluate(only, root, task_id)
+            if value is _KEEP:
+                return literal
+            return _copy(value) if isinstance(value, Mapping | list) else value
+
+        return whole
+
+    def interpolate(root: Mapping[str, Any], task_id: str | None) -> str:
+        out = []
+        for is_expr, item in compiled:
+            if not is_expr:
+                out.append(item)
+                continue
+            value = evaluate(item, root, task_id)
+            out.append("${" + item[1] + "}" if value is _KEEP else java_string(value))
+        return "".join(out).replace("$${", "${")
+
+    return interpolate
+
+
+def compile_value(value: Any) -> Resolver:
+    """Compile a definition value (string, dict, list or scalar) into a resolver.
+
+    Raises:
+        ExpressionError: when an expression does not parse.
+    """
+    if isinstance(value, str):
+        if "${" not in value:
+            return lambda root, task_id: value
+        return _compile_text(value, 0)
+    if isinstance(value, Mapping):
+        items = [(k, compile_value(v)) for k, v in value.items()]
+        return lambda root, task_id: {k: f(root, task_id) for k, f in items}
+    if isinstance(value, list | tuple):
+        elements = [compile_value(v) for v in value]
+        return lambda root, task_id: [f(root, task_id) for f in elements]
+    return lambda root, task_id: value
+
+
+def referenced_roots(value: Any) -> set[str]:
+    """Names of the roots (``workflow`` or task refs) that ``${...}`` expressions in ``value`` read."""
+    found: set[str] = set()
+    if isinstance(value, str):
+        if "${" in value:
+            for is_expr, chunk in _split(value):
+                if is_expr and not has_expression(chunk):
+                    body = chunk.strip()
+                    body = body[2:] if body.startswith("$.") else body
+                    m = re.match(_SIMPLE_NAME, body)
+                    if m:
+                        found.add(m.group(0))
+                elif is_expr:
+                    found |= referenced_roots(chunk)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            found |= referenced_roots(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            found |= referenced_roots(v)
+    return found

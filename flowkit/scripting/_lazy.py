@@ -1,0 +1,49 @@
+"""The scripting service the engine calls: V8 and jq created on first use, so runs without
+scripts never pay for starting a JavaScript engine."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+__all__ = ["LazyScripts"]
+
+
+class LazyScripts:
+    """``js(source, bindings, mode)`` and ``jq(program, value)`` over a sandboxed V8 and jq.
+
+    Args:
+        limits: Default :class:`~flowkit.scripting.ScriptLimits` for every script.
+    """
+
+    def __init__(self, limits: Any = None) -> None:
+        self._limits = limits
+        self._js: Any = None
+        self._jq: Any = None
+        self._lock = threading.Lock()
+
+    def js(self, source: str, bindings: Any, *, mode: str = "expression", limits: Any = None) -> Any:
+        """Evaluate JavaScript with ``$`` bound to ``bindings``."""
+        if self._js is None:
+            with self._lock:
+                if self._js is None:
+                    from flowkit.scripting._js import JavaScript
+
+                    self._js = JavaScript(self._limits)
+        return self._js.evaluate(source, bindings, mode=mode, limits=limits)
+
+    def jq(self, program: str, value: Any) -> list[Any]:
+        """Run a jq program; every output."""
+        if self._jq is None:
+            with self._lock:
+                if self._jq is None:
+                    from flowkit.scripting._jq import Jq
+
+                    self._jq = Jq()
+        return self._jq.run(program, value)  # type: ignore[no-any-return]
+
+    def check_syntax(self, source: str, *, mode: str = "expression") -> None:
+        """Raise ScriptError when ``source`` does not compile."""
+        if self._js is None:
+            self.js("1", {})
+        self._js.check_syntax(source, mode=mode)

@@ -1,0 +1,83 @@
+"""Per-attempt capture of ``print`` output and log records, safe across worker threads."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any, TextIO
+
+__all__ = ["begin", "end", "installed"]
+
+_local = threading.local()
+_lock = threading.Lock()
+_users = 0
+_original: TextIO | None = None
+
+
+class _Tee:
+    """Stands in for ``sys.stdout``: text written inside a worker goes to that attempt's log."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+
+    def write(self, text: str) -> int:
+        buf = getattr(_local, "buf", None)
+        if buf is None:
+            return self._target.write(text)
+        buf.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+class _Handler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        buf = getattr(_local, "buf", None)
+        if buf is not None:
+            buf.append(f"{record.levelname} {record.name}: {record.getMessage()}\n")
+
+
+_handler = _Handler()
+
+
+class installed:  # noqa: N801 - used as a context manager, named like one
+    """Install the capture for the duration of a run (re-entrant)."""
+
+    def __enter__(self) -> None:
+        global _users, _original
+        with _lock:
+            _users += 1
+            if _users == 1:
+                _original = sys.stdout
+                sys.stdout = _Tee(sys.stdout)  # type: ignore[assignment]
+                logging.getLogger().addHandler(_handler)
+
+    def __exit__(self, *exc: object) -> None:
+        global _users
+        with _lock:
+            _users -= 1
+            if _users == 0:
+                if isinstance(sys.stdout, _Tee) and _original is not None:
+                    sys.stdout = _original
+                logging.getLogger().removeHandler(_handler)
+
+
+def begin() -> Any:
+    """Start capturing for the current thread; returns a token for :func:`end`."""
+    previous = getattr(_local, "buf", None)
+    _local.buf = []
+    return previous
+
+
+def end(token: Any) -> list[str] | None:
+    """Stop capturing; the captured lines, or None when there were none."""
+    buf = _local.buf
+    _local.buf = token
+    if not buf:
+        return None
+    return "".join(buf).splitlines()

@@ -1,0 +1,259 @@
+"""Workers: ``@worker_task`` on plain functions, Conductor-SDK style.
+
+Inputs are bound by parameter name (dataclass parameters are built from dicts); a returned dict
+or dataclass is the output, any other value becomes ``{"result": value}``. Raising
+:class:`~flowkit.errors.NonRetryableError` ends the task FAILED_WITH_TERMINAL_ERROR; any other
+exception ends it FAILED with the exception's message as the reason and its traceback kept.
+As in Conductor's Python SDK, a function with exactly one parameter that is unannotated or
+annotated ``Task`` receives the :class:`Task` itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any, get_type_hints
+
+from flowkit.errors import NonRetryableError, WorkerError
+from flowkit.workers import _capture
+
+__all__ = ["Outcome", "Task", "TaskResult", "Worker", "as_worker_map", "worker_task"]
+
+
+class Task:
+    """What a worker sees of its task (attribute names follow Conductor's Python SDK)."""
+
+    __slots__ = (
+        "input_data", "task_id", "reference_task_name", "task_def_name", "task_type", "workflow_instance_id",
+        "workflow_type", "retry_count", "poll_count", "callback_after_seconds", "worker_id", "correlation_id",
+        "iteration", "status",
+    )  # fmt: skip
+
+    def __init__(self, **fields: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, fields.get(name))
+
+    def __repr__(self) -> str:
+        return f"Task({self.reference_task_name!r}, id={self.task_id!r}, retry_count={self.retry_count})"
+
+
+@dataclasses.dataclass(slots=True)
+class TaskResult:
+    """A worker's full answer, when a plain return value is not enough (long-running tasks)."""
+
+    status: str = "COMPLETED"
+    """COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or IN_PROGRESS."""
+    output_data: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The task output."""
+    reason_for_incompletion: str | None = None
+    """Why it failed."""
+    callback_after_seconds: int = 0
+    """With IN_PROGRESS: when to call the worker again."""
+    logs: list[str] = dataclasses.field(default_factory=list)
+    """Extra log lines for this attempt."""
+
+    def add_output_data(self, key: str, value: Any) -> None:
+        """Set one output key (SDK compatibility)."""
+        self.output_data[key] = value
+
+    def log(self, line: str) -> None:
+        """Add a log line (SDK compatibility)."""
+        self.logs.append(line)
+
+
+class Outcome:
+    """The result of one worker call, as the runner hands it to the engine."""
+
+    __slots__ = ("callback_after_seconds", "error", "logs", "output", "reason", "status")
+
+    def __init__(self, status: str, output: dict[str, Any] | None, reason: str | None = None,
+                 logs: list[str] | None = None, error: dict[str, Any] | None = None,
+                 callback_after_seconds: int = 0) -> None:  # fmt: skip
+        self.status = status
+        self.output = output
+        self.reason = reason
+        self.logs = logs
+        self.error = error
+        self.callback_after_seconds = callback_after_seconds
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _json_problem(value: Any, path: str, depth: int = 0) -> str | None:
+    if isinstance(value, _JSON_SCALARS):
+        return None
+    if depth > 200:
+        return f"{path} nests deeper than 200 levels"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return f"{path} has a non-string key {k!r}"
+            problem = _json_problem(v, f"{path}.{k}", depth + 1)
+            if problem:
+                return problem
+        return None
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            problem = _json_problem(v, f"{path}[{i}]", depth + 1)
+            if problem:
+                return problem
+        return None
+    return f"{path} is a {type(value).__module__}.{type(value).__qualname__}, which is not JSON"
+
+
+def _to_output(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return {"result": value}
+
+
+class Worker:
+    """A function that completes tasks of one task definition name."""
+
+    def __init__(self, fn: Callable[..., Any], task_definition_name: str, *, domain: str | None = None,
+                 poll_interval_millis: int = 100, worker_id: str | None = None) -> None:  # fmt: skip
+        self.fn = fn
+        self.name = task_definition_name
+        self.domain = domain
+        self.poll_interval_millis = poll_interval_millis
+        self.worker_id = worker_id
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", task_definition_name)
+        self.__wrapped__ = fn
+        self._bind = self._binder(fn)
+
+    def _binder(self, fn: Callable[..., Any]) -> Callable[[Task], dict[str, Any]] | None:
+        sig = inspect.signature(fn)
+        try:
+            hints = get_type_hints(fn)
+        except Exception:  # unresolvable annotations: bind by name without conversion
+            hints = {}
+        params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL,)]
+        if len(params) == 1 and params[0].kind is not params[0].VAR_KEYWORD:
+            hint = hints.get(params[0].name, params[0].annotation)
+            if hint is inspect.Parameter.empty or getattr(hint, "__name__", None) == "Task":
+                return None
+        takes_all = any(p.kind is p.VAR_KEYWORD for p in params)
+        spec = []
+        for p in params:
+            if p.kind is p.VAR_KEYWORD:
+                continue
+            hint = hints.get(p.name)
+            spec.append((p.name, p.default, hint if dataclasses.is_dataclass(hint) else None))
+
+        def bind(task: Task) -> dict[str, Any]:
+            data = task.input_data
+            kwargs = dict(data) if takes_all else {}
+            for name, default, dc in spec:
+                if name in data:
+                    value = data[name]
+                    if dc is not None and isinstance(value, Mapping):
+                        value = dc(**value)
+                    kwargs[name] = value
+                elif default is not inspect.Parameter.empty:
+                    kwargs[name] = default
+                else:
+                    kwargs[name] = None
+            return kwargs
+
+        return bind
+
+    def __call__(self, *args: Any, task_ref_name: str | None = None, **kwargs: Any) -> Any:
+        """Call the function; with ``task_ref_name=`` build a SIMPLE task for a workflow instead."""
+        if task_ref_name is not None:
+            from flowkit.definitions._builder import SimpleTask
+
+            return SimpleTask(self.name, task_ref_name, input_parameters=kwargs)
+        return self.fn(*args, **kwargs)
+
+    def execute(self, task: Task) -> Outcome:
+        """Run the function for ``task`` and turn what happened into an :class:`Outcome`."""
+        token = _capture.begin()
+        try:
+            value = self.fn(task) if self._bind is None else self.fn(**self._bind(task))
+        except NonRetryableError as exc:
+            return Outcome("FAILED_WITH_TERMINAL_ERROR", {}, _message(exc), _capture.end(token), _error(exc))
+        except Exception as exc:  # a worker's failure is the task's failure, never the engine's
+            return Outcome("FAILED", {}, _message(exc), _capture.end(token), _error(exc))
+        logs = _capture.end(token)
+        callback = 0
+        if isinstance(value, TaskResult) or type(value).__name__ == "TaskResult" and hasattr(value, "output_data"):
+            status = str(getattr(value.status, "value", value.status) or "COMPLETED").split(".")[-1]
+            output = dict(value.output_data or {})
+            reason = value.reason_for_incompletion
+            callback = int(getattr(value, "callback_after_seconds", 0) or 0)
+            extra_logs = [str(getattr(line, "log", line)) for line in (value.logs or [])]
+            logs = (logs or []) + extra_logs if extra_logs else logs
+        else:
+            status, output, reason = "COMPLETED", _to_output(value), None
+        problem = _json_problem(output, "output")
+        if problem:
+            return Outcome(
+                "FAILED_WITH_TERMINAL_ERROR", {},
+                f"worker '{self.name}' returned a value flowkit cannot store: {problem}. Fix: return only "
+                "dicts, lists, strings, numbers, booleans and None (convert other objects, e.g. str(path)).",
+                logs,
+            )  # fmt: skip
+        return Outcome(status, output, reason, logs, None, callback)
+
+    def __repr__(self) -> str:
+        return f"<flowkit worker {self.name!r} -> {self.__name__}>"
+
+
+def _message(exc: BaseException) -> str:
+    if exc.args and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return str(exc) or type(exc).__name__
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": f"{type(exc).__module__}.{type(exc).__qualname__}",
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    }
+
+
+def worker_task(*, task_definition_name: str, domain: str | None = None, poll_interval_millis: int = 100,
+                worker_id: str | None = None) -> Callable[[Callable[..., Any]], Worker]:  # fmt: skip
+    """Declare a function as the worker for ``task_definition_name``.
+
+    Example:
+        >>> @worker_task(task_definition_name="greet")
+        ... def greet(name: str) -> dict:
+        ...     return {"greeting": f"Hello {name}"}
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Worker:
+        return Worker(fn, task_definition_name, domain=domain, poll_interval_millis=poll_interval_millis, worker_id=worker_id)
+
+    return decorate
+
+
+def as_worker_map(workers: Any) -> dict[str, Worker]:
+    """Normalise ``workers=``: Worker objects, a list of them, or a ``{name: function}`` mapping."""
+    if workers is None:
+        return {}
+    if isinstance(workers, Worker):
+        return {workers.name: workers}
+    if isinstance(workers, Mapping):
+        out = {}
+        for name, fn in workers.items():
+            out[str(name)] = fn if isinstance(fn, Worker) and fn.name == name else Worker(getattr(fn, "fn", fn), str(name))
+        return out
+    out = {}
+    for item in workers:
+        if not isinstance(item, Worker):
+            raise WorkerError(
+                f"{item!r} is not a worker. Fix: decorate it with @flowkit.worker_task(task_definition_name=...) "
+                "or pass workers={'name': function}."
+            )
+        out[item.name] = item
+    return out
