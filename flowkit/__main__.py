@@ -1,0 +1,7 @@
+"""``python -m flowkit``."""
+
+import sys
+
+from flowkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,131 @@
+"""The ``flowkit`` command: validate and run Conductor workflow JSON.
+
+Exit codes: 0 the workflow COMPLETED (or every file is valid), 1 it ended otherwise, 2 bad input.
+Errors are one paragraph, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _load_workers(spec: str) -> list[Any]:
+    from flowkit.errors import InputError
+    from flowkit.workers import Worker
+
+    path = Path(spec)
+    try:
+        if path.suffix == ".py" or path.exists():
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if module_spec is None or module_spec.loader is None:
+                raise InputError(f"cannot load workers from {spec!r}. Fix: give a .py file or an importable module name.")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.path.insert(0, str(path.resolve().parent))
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(spec)
+    except InputError:
+        raise
+    except Exception as exc:  # the user's module failed to import: say where, not how
+        raise InputError(f"importing workers from {spec!r} failed: {type(exc).__name__}: {exc}") from None
+    workers = [value for value in vars(module).values() if isinstance(value, Worker)]
+    if not workers:
+        raise InputError(f"{spec!r} defines no @flowkit.worker_task functions. Fix: decorate your worker functions.")
+    return workers
+
+
+def _load_defs(directory: str) -> tuple[list[Any], list[Any]]:
+    from flowkit.definitions import TaskDef, WorkflowDef
+    from flowkit.errors import InputError
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError(f"--defs {directory!r} is not a directory. Fix: point it at a folder of JSON definitions.")
+    workflows, task_defs = [], []
+    for path in sorted(root.glob("*.json")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        items = raw if isinstance(raw, list) else [raw]
+        for item in items:
+            if isinstance(item, dict) and "tasks" in item:
+                workflows.append(WorkflowDef.from_json(item))
+            elif isinstance(item, dict) and "name" in item and "workflowId" not in item:
+                task_defs.append(TaskDef.from_json(item))
+    return workflows, task_defs
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from flowkit.definitions import WorkflowDef
+    from flowkit.errors import FlowkitError
+
+    failed = 0
+    for file in args.files:
+        try:
+            WorkflowDef.from_json(Path(file)).validate()
+            print(f"{file}: valid")
+        except FlowkitError as exc:
+            failed += 1
+            print(f"{file}: {exc}")
+    return 1 if failed else 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import flowkit
+    from flowkit.errors import InputError
+    from flowkit.testing import VirtualClock
+
+    try:
+        workflow_input = json.loads(args.input) if args.input else {}
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--input is not valid JSON ({exc.msg} at column {exc.colno}). Fix: pass an object like '{{\"x\": 1}}'.") from None
+    if not isinstance(workflow_input, dict):
+        raise InputError("--input must be a JSON object like '{\"x\": 1}'.")
+    workers = [w for spec in args.workers or () for w in _load_workers(spec)]
+    workflows, task_defs = _load_defs(args.defs) if args.defs else ([], [])
+    execution = flowkit.run(
+        Path(args.file), workflow_input, workers=workers, task_defs=task_defs, workflows=workflows,
+        clock=VirtualClock() if args.virtual_clock else None, executor=args.executor,
+    )  # fmt: skip
+    result = execution.to_json(include_tasks=not args.summary)
+    if args.summary:
+        result.pop("workflowDefinition", None)
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if execution.status == "COMPLETED" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``flowkit`` command."""
+    from flowkit.errors import FlowkitError
+
+    parser = argparse.ArgumentParser(prog="flowkit", description="Conductor workflows, in-process.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="check workflow definition files")
+    validate.add_argument("files", nargs="+")
+    run = sub.add_parser("run", help="run a workflow definition and print the execution JSON")
+    run.add_argument("file")
+    run.add_argument("--input", default=None, help="workflow input as a JSON object")
+    run.add_argument("--workers", action="append", help="a .py file or module with @worker_task functions")
+    run.add_argument("--defs", default=None, help="a folder of task and workflow definition JSON files")
+    run.add_argument("--virtual-clock", action="store_true", help="skip waits and backoff in virtual time")
+    run.add_argument("--executor", default="threads", choices=["threads", "inline"])
+    run.add_argument("--summary", action="store_true", help="print the execution without its tasks")
+    args = parser.parse_args(argv)
+    try:
+        return _validate(args) if args.command == "validate" else _run(args)
+    except FlowkitError as exc:
+        print(f"flowkit: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"flowkit: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

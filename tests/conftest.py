@@ -1,0 +1,173 @@
+"""Shared test helpers: fixture loading and a "poll and complete" harness over the pure engine.
+
+The Harness drives :class:`flowkit.engine.Engine` the way Conductor's test-harness drives a server:
+start a workflow, poll a task (the worker picks it up), then report COMPLETED / FAILED with an
+output. Time is explicit (``advance``) and ids are deterministic, so every assertion is exact.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowkit import TaskDef, WorkflowDef
+from flowkit.engine import Dispatch, Ended, Engine, Registry, TaskModel, WorkflowModel
+from flowkit.scripting._lazy import LazyScripts
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# ../shared beside the repository root (== Path(<tests/x/test_y.py>).resolve().parents[2].parent / "shared").
+FIXTURES = REPO_ROOT.parent / "shared" / "conformance" / "conductor"
+
+T0 = 1_700_000_000_000  # a fixed epoch-ms start time
+
+
+def fixture(name: str) -> Path:
+    """Path of a shared Conductor fixture (read in place, never copied into the repo)."""
+    path = FIXTURES / name
+    assert path.is_file(), f"missing shared fixture {path}"
+    return path
+
+
+def fixture_json(name: str) -> Any:
+    """The parsed JSON of a shared fixture."""
+    return json.loads(fixture(name).read_text(encoding="utf-8"))
+
+
+def load_def(name: str, **changes: Any) -> WorkflowDef:
+    """A WorkflowDef loaded from a shared fixture, optionally evolved."""
+    definition = WorkflowDef.from_json(fixture(name))
+    return definition.evolve(**changes) if changes else definition
+
+
+def harness_task_defs() -> dict[str, TaskDef]:
+    """The task definitions Conductor's test-harness registers (WorkflowTestUtil.groovy)."""
+    defs = {
+        f"integration_task_{i}": TaskDef(
+            name=f"integration_task_{i}", retry_count=1, timeout_seconds=120, response_timeout_seconds=120
+        )
+        for i in range(21)
+    }
+    defs["task_rt"] = TaskDef(
+        name="task_rt", retry_count=1, retry_delay_seconds=0, timeout_seconds=120, response_timeout_seconds=10
+    )
+    return defs
+
+
+class Harness:
+    """Poll-and-complete driver for the pure engine with deterministic ids and an explicit clock."""
+
+    def __init__(
+        self,
+        *,
+        task_defs: Mapping[str, TaskDef] | None = None,
+        workflows: Iterable[WorkflowDef] = (),
+        start: int = T0,
+        jitter: Any = None,
+        scripts: Any = "lazy",
+    ) -> None:
+        counter = itertools.count(1)
+        self.now = start
+        self.engine = Engine(
+            new_id=lambda: f"id-{next(counter):04d}",
+            task_defs=dict(harness_task_defs() if task_defs is None else task_defs),
+            workflows=Registry(list(workflows)),
+            jitter=jitter,
+            scripts=LazyScripts() if scripts == "lazy" else scripts,
+        )
+        self.wf: WorkflowModel | None = None
+        self.queue: dict[str, int] = {}  # task_id -> visible from (epoch ms): Conductor's task queue
+        self.dispatches: list[Dispatch] = []
+        self.ended: list[WorkflowModel] = []
+
+    # ------------------------------------------------------------------ plumbing
+    def handle(self, commands: list[Any]) -> list[Any]:
+        for cmd in commands:
+            if isinstance(cmd, Dispatch):
+                self.dispatches.append(cmd)
+                self.queue[cmd.task.task_id] = cmd.not_before
+            elif isinstance(cmd, Ended):
+                self.ended.append(cmd.workflow)
+        return commands
+
+    def start(
+        self, definition: WorkflowDef, workflow_input: Mapping[str, Any] | None = None, *, correlation_id: str | None = None
+    ) -> WorkflowModel:
+        wf, commands = self.engine.start(definition, workflow_input, now=self.now, correlation_id=correlation_id)
+        self.wf = wf
+        self.handle(commands)
+        return wf
+
+    def advance(self, seconds: float) -> list[Any]:
+        """Move the clock and fire whatever timers are due (Conductor's sweeper / decide)."""
+        self.now += int(seconds * 1000)
+        return self.handle(self.engine.tick(self.now))
+
+    # ------------------------------------------------------------------ worker side
+    def _candidates(self, ref: str, wf: WorkflowModel | None) -> list[TaskModel]:
+        wf = wf or self.wf
+        assert wf is not None
+        return [t for t in wf.tasks if t.ref == ref]
+
+    def poll(self, ref: str, *, wf: WorkflowModel | None = None, worker_id: str = "test-worker") -> TaskModel | None:
+        """Take ``ref`` from the queue if it is visible; None when there is nothing to poll."""
+        for task in self._candidates(ref, wf):
+            visible = self.queue.get(task.task_id)
+            if visible is None or visible > self.now or task.status.value != "SCHEDULED":
+                continue
+            if self.engine.task_started(task, self.now, worker_id):
+                del self.queue[task.task_id]
+                return task
+        return None
+
+    def _polled(self, ref: str, wf: WorkflowModel | None) -> TaskModel:
+        running = [t for t in self._candidates(ref, wf) if t.status.value == "IN_PROGRESS"]
+        if running:
+            return running[-1]
+        task = self.poll(ref, wf=wf)
+        assert task is not None, f"nothing to poll for {ref!r}: {self.tasks(wf)}"
+        return task
+
+    def update(
+        self, ref: str, status: str, *, output: Mapping[str, Any] | None = None, reason: str | None = None,
+        callback_after_seconds: int = 0, wf: WorkflowModel | None = None,
+    ) -> TaskModel:  # fmt: skip
+        task = self._polled(ref, wf)
+        self.handle(
+            self.engine.task_updated(
+                task, status, self.now, output=output, reason=reason, callback_after_seconds=callback_after_seconds
+            )
+        )
+        return task
+
+    def complete(self, ref: str, output: Mapping[str, Any] | None = None, *, wf: WorkflowModel | None = None) -> TaskModel:
+        """Poll (if needed) and report COMPLETED."""
+        return self.update(ref, "COMPLETED", output=output if output is not None else {}, wf=wf)
+
+    def fail(
+        self, ref: str, reason: str = "failed", *, terminal: bool = False, output: Mapping[str, Any] | None = None,
+        wf: WorkflowModel | None = None,
+    ) -> TaskModel:  # fmt: skip
+        """Poll (if needed) and report FAILED (or FAILED_WITH_TERMINAL_ERROR)."""
+        status = "FAILED_WITH_TERMINAL_ERROR" if terminal else "FAILED"
+        return self.update(ref, status, output=output, reason=reason, wf=wf)
+
+    # ------------------------------------------------------------------ views
+    def tasks(self, wf: WorkflowModel | None = None) -> list[tuple[str, str]]:
+        wf = wf or self.wf
+        assert wf is not None
+        return [(t.task_type, t.status.value) for t in wf.tasks]
+
+    def task(self, ref: str, wf: WorkflowModel | None = None) -> TaskModel:
+        found = self._candidates(ref, wf)
+        assert found, f"no task {ref!r}"
+        return found[-1]
+
+
+@pytest.fixture
+def harness() -> Harness:
+    return Harness()
