@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from flowkit import TaskDef, WorkflowDef
 from flowkit.engine import Dispatch, Ended, Engine, Registry, TaskModel, WorkflowModel
@@ -24,6 +27,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT.parent / "shared" / "conformance" / "conductor"
 
 T0 = 1_700_000_000_000  # a fixed epoch-ms start time
+
+# no example database, and Hypothesis' other caches outside the repository: the suite writes nothing there
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "flowkit-tests-hypothesis")
+settings.register_profile("flowkit", database=None, deadline=None)
+settings.load_profile("flowkit")
 
 
 def fixture(name: str) -> Path:
@@ -95,7 +103,11 @@ class Harness:
         return commands
 
     def start(
-        self, definition: WorkflowDef, workflow_input: Mapping[str, Any] | None = None, *, correlation_id: str | None = None
+        self,
+        definition: WorkflowDef,
+        workflow_input: Mapping[str, Any] | None = None,
+        *,
+        correlation_id: str | None = None,
     ) -> WorkflowModel:
         wf, commands = self.engine.start(definition, workflow_input, now=self.now, correlation_id=correlation_id)
         self.wf = wf
@@ -104,7 +116,7 @@ class Harness:
 
     def advance(self, seconds: float) -> list[Any]:
         """Move the clock and fire whatever timers are due (Conductor's sweeper / decide)."""
-        self.now += int(seconds * 1000)
+        self.now += round(seconds * 1000)
         return self.handle(self.engine.tick(self.now))
 
     # ------------------------------------------------------------------ worker side
@@ -144,7 +156,13 @@ class Harness:
         )
         return task
 
-    def complete(self, ref: str, output: Mapping[str, Any] | None = None, *, wf: WorkflowModel | None = None) -> TaskModel:
+    def send(self, task: TaskModel, status: str, **kwargs: Any) -> list[Any]:
+        """Report on a specific attempt, whatever its state (late or duplicate updates)."""
+        return self.handle(self.engine.task_updated(task, status, self.now, **kwargs))
+
+    def complete(
+        self, ref: str, output: Mapping[str, Any] | None = None, *, wf: WorkflowModel | None = None
+    ) -> TaskModel:
         """Poll (if needed) and report COMPLETED."""
         return self.update(ref, "COMPLETED", output=output if output is not None else {}, wf=wf)
 

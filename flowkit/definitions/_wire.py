@@ -312,7 +312,7 @@ def task_to_json(task: Any) -> dict[str, Any]:
     wf = task.workflow
     wt = task.node.wt
     queue_wait = task.start_time - task.scheduled_time if task.start_time and task.scheduled_time else 0
-    return {
+    out = {
         "taskType": task.task_type,
         "status": str(task.status),
         "inputData": task.input,
@@ -350,6 +350,7 @@ def task_to_json(task: Any) -> dict[str, Any]:
         "loopOverTask": task.iteration > 0,
         "taskDefinition": task_def_to_json(task.node.task_def),
     }
+    return {k: v for k, v in out.items() if v is not None}  # Conductor's JSON omits null fields (NON_NULL)
 
 
 def execution_to_json(wf: Any, *, include_tasks: bool = True) -> dict[str, Any]:
@@ -380,6 +381,7 @@ def execution_to_json(wf: Any, *, include_tasks: bool = True) -> dict[str, Any]:
         "ownerApp": None,
         "workflowDefinition": workflow_def_to_json(wf.definition),
     }
+    out = {k: v for k, v in out.items() if v is not None}  # Conductor's JSON omits null fields (NON_NULL)
     if include_tasks:
         out["tasks"] = [task_to_json(t) for t in wf.tasks]
     return out

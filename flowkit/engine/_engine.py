@@ -32,13 +32,18 @@ _DROVE = "drove"
 _INT_MAX = 2147483647
 
 
+def _no_jitter(n: int) -> int:
+    return 0
+
+
 def retry_delay_ms(td: TaskDef, retry_count: int, jitter: Callable[[int], int]) -> int:
     """Delay before the retry of an attempt whose 0-based ``retry_count`` just failed (§5.1)."""
     logic = td.retry_logic
     if logic == "LINEAR_BACKOFF":
         delay = td.retry_delay_seconds * td.backoff_scale_factor * (retry_count + 1)
     elif logic == "EXPONENTIAL_BACKOFF":
-        delay = td.retry_delay_seconds * (2**retry_count)
+        # 2**retry_count saturates long before 63; never build a huge int for a huge retry count
+        delay = td.retry_delay_seconds * (2 ** min(retry_count, 63))
     else:
         delay = td.retry_delay_seconds
     if delay > _INT_MAX or delay < 0:
@@ -134,10 +139,11 @@ class Engine:
         task.callback_after_seconds = 0
         task.update_time = now
         td = task.node.task_def
-        if task.response_timeout_seconds:
-            self.timer(now + task.response_timeout_seconds * 1000, "response", task)
+        # timeoutSeconds first: when both are due at once, Conductor's decider checks it before the response timeout
         if td.timeout_seconds > 0:
             self.timer(task.start_time + (task.start_delay + td.timeout_seconds) * 1000, "timeout", task)
+        if task.response_timeout_seconds:
+            self.timer(now + task.response_timeout_seconds * 1000, "response", task)
         return True
 
     def task_updated(
@@ -188,6 +194,28 @@ class Engine:
 
     def settle(self, now: int) -> list[Command]:
         """Run pending decisions (after operations) and return the commands."""
+        return self._settle(now)
+
+    def retry(self, wf: WorkflowModel, now: int) -> list[Command]:
+        """Retry a terminal execution from its failed tasks (Conductor's ``POST /workflow/{id}/retry``).
+
+        Raises:
+            OperationNotAllowedError: ``wf`` is not terminal, or has nothing to retry.
+        """
+        from flowkit.engine._operations import retry_workflow
+
+        retry_workflow(self, wf, now)
+        return self._settle(now)
+
+    def restart(self, wf: WorkflowModel, now: int) -> list[Command]:
+        """Start a terminal execution over with the same id (Conductor's ``POST /workflow/{id}/restart``).
+
+        Raises:
+            OperationNotAllowedError: ``wf`` is not terminal, or COMPLETED and not restartable.
+        """
+        from flowkit.engine._operations import restart_workflow
+
+        restart_workflow(self, wf, now)
         return self._settle(now)
 
     # ------------------------------------------------------------------ internals used by task modules
@@ -285,9 +313,16 @@ class Engine:
         HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)
         return task
 
-    def dispatch(self, task: TaskModel, now: int, delay_ms: int = 0) -> None:
-        """Queue ``task`` for a worker, with its poll and total timeouts."""
-        task.callback_after_seconds = delay_ms // 1000 if delay_ms else task.start_delay
+    def dispatch(self, task: TaskModel, now: int, delay_ms: int = 0, delay_seconds: int | None = None) -> None:
+        """Queue ``task`` for a worker, with its poll and total timeouts.
+
+        ``delay_seconds`` is the delay Conductor shows as ``callbackAfterSeconds``; ``delay_ms`` may
+        be larger by the retry jitter, which Conductor keeps only in the queue delay.
+        """
+        if delay_seconds is not None:
+            task.callback_after_seconds = delay_seconds
+        else:
+            task.callback_after_seconds = delay_ms // 1000 if delay_ms else task.start_delay
         task.callback_after_ms = delay_ms or task.start_delay * 1000
         td = task.node.task_def
         if td.poll_timeout_seconds:
@@ -474,6 +509,7 @@ class Engine:
             )  # fmt: skip
             return True
         delay = retry_delay_ms(td, task.retry_count, self.jitter)
+        seconds = retry_delay_ms(td, task.retry_count, _no_jitter) // 1000  # callbackAfterSeconds excludes jitter
         task.retried = True
         retry = self.new_task(wf, node, now, iteration=task.iteration)
         retry.retry_count = task.retry_count + 1
@@ -482,10 +518,10 @@ class Engine:
         retry.first_scheduled_time = task.first_scheduled_time
         retry.input = self.resolve_input(wf, node, retry.task_id)
         if node.kind == "SIMPLE":
-            retry.start_delay = delay // 1000
-            self.dispatch(retry, now, delay)
+            retry.start_delay = seconds
+            self.dispatch(retry, now, delay, seconds)
         else:
-            retry.callback_after_seconds = delay // 1000
+            retry.callback_after_seconds = seconds
             retry.callback_after_ms = delay
             if delay:
                 self.timer(now + delay, "start", retry)
@@ -515,7 +551,7 @@ class Engine:
             )
             self.finish(task, S.TIMED_OUT, now)
         elif kind == "timeout":
-            elapsed = (now - task.start_time) // 1000
+            elapsed = (now - task.start_time - task.start_delay * 1000) // 1000  # Conductor's elapsedTime
             self._policy(
                 task, now,
                 f"Task timed out after {elapsed} seconds. Timeout configured as {td.timeout_seconds} seconds. "
@@ -524,7 +560,7 @@ class Engine:
         elif kind == "poll":
             if task.status is not S.SCHEDULED:
                 return
-            elapsed = (now - task.scheduled_time) // 1000
+            elapsed = (now - task.scheduled_time - task.start_delay * 1000) // 1000  # Conductor's pollElapsedTime
             self._policy(
                 task, now,
                 f"Task poll timed out after {elapsed} seconds. Poll timeout configured as {td.poll_timeout_seconds} "

@@ -165,9 +165,14 @@ def _java_double(x: float) -> str:
     if x == 0 or 1e-3 <= abs(x) < 1e7:
         text = repr(x)
         return text if "." in text or "e" in text else text + ".0"
-    mantissa, exponent = f"{x:.17g}".split("e") if "e" in f"{x:.17g}" else (repr(x), "0")
-    mantissa = repr(float(mantissa))
-    return f"{mantissa}E{int(exponent)}"
+    # Java's computerized scientific notation: shortest digits as d.ddd, then E and the exponent (1.0E7, 1.0E-4)
+    from decimal import Decimal
+
+    _, digits, exponent = Decimal(repr(abs(x))).as_tuple()
+    text = "".join(map(str, digits))
+    power = len(text) + int(exponent) - 1
+    rest = text[1:].rstrip("0") or "0"
+    return f"{'-' if x < 0 else ''}{text[0]}.{rest}E{power}"
 
 
 def _copy(value: Any) -> Any:
@@ -253,7 +258,11 @@ def referenced_roots(value: Any) -> set[str]:
     found: set[str] = set()
     if isinstance(value, str):
         if "${" in value:
-            for is_expr, chunk in _split(value):
+            try:
+                parts = _split(value)
+            except ExpressionError:
+                return found  # unparseable text names nothing; compile_value reports the syntax error
+            for is_expr, chunk in parts:
                 if is_expr and not has_expression(chunk):
                     body = chunk.strip()
                     body = body[2:] if body.startswith("$.") else body

@@ -1,0 +1,492 @@
+"""Benchmarks: flowkit vs Apache Hamilton vs Dask, all measured in ONE process run.
+
+    PYTHONPATH=. python bench/run.py                 # full run (< 5 min on 2 cores)
+    PYTHONPATH=. python bench/run.py --quick         # fewer repeats (< 60 s)
+    PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, import
+    PYTHONPATH=. python bench/run.py --profile A,B   # cProfile flowkit (inline) instead of benchmarking
+
+Results are printed and written to bench/results/latest.md (+ latest.json).  See bench/README.md
+for the workloads, the counting rule and how to read the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for p in (str(HERE), str(ROOT)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")  # no-op on hamilton >= 1.89, kept for older ones
+
+import workloads as W  # noqa: E402
+
+ALL = ["0", "A", "B", "B10k", "C", "import"]
+SIZE = {"0": 1, "A": 200, "B": 1000, "B10k": 10_000, "C": W.C_LEAVES}
+ENGINES = {
+    "0": ["flowkit", "hamilton", "dask"],
+    "A": ["flowkit", "hamilton", "dask"],
+    "B": ["flowkit", "hamilton", "dask"],
+    # Hamilton's static fan-in is quadratic in the join's in-degree (see README), parallel mode ~0.7 ms/item:
+    # at 10k branches one run takes many seconds, so B10k compares flowkit with Dask only.
+    "B10k": ["flowkit", "dask"],
+    "C": ["flowkit", "hamilton", "dask"],
+}
+REPEATS = {"0": 300, "A": 30, "B": 10, "B10k": 5, "C": 5}
+REPEATS_QUICK = {"0": 60, "A": 8, "B": 5, "B10k": 3, "C": 3}
+IMPORT_REPEATS, IMPORT_REPEATS_QUICK = 5, 5
+DESCRIPTION = {
+    "0": "one task (fixed cost of a run)",
+    "A": "chain of 200 tasks",
+    "B": "dynamic fork of 1000 + join",
+    "B10k": "dynamic fork of 10,000 + join",
+    "C": f"{W.C_LEAVES} x sleep({int(W.SLEEP_S * 1000)} ms), {W.C_PARALLEL} at a time",
+}
+IMPORT_TARGET_MS = 150.0
+LINEAR_TARGET = 11.0
+C_IDEAL_S = W.C_LEAVES / W.C_PARALLEL * W.SLEEP_S
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- timing
+
+
+def measure(workload: str, repeats: int) -> list[dict[str, Any]]:
+    """Warm every case up once (and check its answer), then time them round-robin, best of ``repeats``."""
+    n = SIZE[workload]
+    rows: list[dict[str, Any]] = []
+    cases: list[tuple[dict[str, Any], Any]] = []
+    for engine in ENGINES[workload]:
+        try:
+            built = W.BUILDERS[engine](workload, n)
+        except W.NotInstalled as exc:
+            rows.append(
+                {"workload": workload, "engine": engine, "mode": "", "status": "not installed", "error": str(exc)}
+            )
+            continue
+        except Exception as exc:  # a peer API change must not kill the whole run
+            rows.append({"workload": workload, "engine": engine, "mode": "", "status": "error", "error": repr(exc)})
+            continue
+        for case in built:
+            row = {"workload": workload, "engine": case.engine, "mode": case.mode, "status": "ok", "times": [],
+                   "setup_ms": None if case.setup_s is None else case.setup_s * 1e3, "setup_note": case.setup_note}  # fmt: skip
+            try:
+                t0 = time.perf_counter()
+                result = case.run()  # warm-up (also the correctness check)
+                row["warmup_ms"] = (time.perf_counter() - t0) * 1e3
+                case.check(result)
+                row["tasks"] = case.tasks(result)
+                del result
+                cases.append((row, case))
+            except Exception as exc:
+                row["status"], row["error"] = "error", repr(exc)
+            rows.append(row)
+    # Round-robin so slow drifts of a noisy machine hit every engine alike; rotate the start each round.
+    collect_every = 1 if workload != "0" else 25
+    for r in range(repeats):
+        if r % collect_every == 0:
+            gc.collect()
+        k = r % max(1, len(cases))
+        for row, case in cases[k:] + cases[:k]:
+            t0 = time.perf_counter()
+            case.run()
+            row["times"].append(time.perf_counter() - t0)
+    work = n
+    for row in rows:
+        if row.get("times"):
+            row["best_ms"] = min(row["times"]) * 1e3
+            row["median_ms"] = statistics.median(row["times"]) * 1e3
+            row["us_per_task"] = row["best_ms"] * 1e3 / row["tasks"]
+            row["us_per_item"] = row["best_ms"] * 1e3 / work
+            row["repeats"] = len(row["times"])
+        row.pop("times", None)
+    return rows
+
+
+def ref_rows(rows: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    inline = next((r for r in rows if r["engine"] == "flowkit inline" and "best_ms" in r), None)
+    threads = next((r for r in rows if r["engine"] == "flowkit threads" and "best_ms" in r), None)
+    return inline, threads
+
+
+# ---------------------------------------------------------------------------------------------- import time
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("PYTHONSTARTUP", None)
+    return env
+
+
+def _wall(code: str, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=str(ROOT),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    return time.perf_counter() - t0
+
+
+FIRST_RUN = (
+    "import flowkit\n"
+    "def step(x: int):\n    return {'x': x + 1}\n"
+    "wf = {'name': 'one', 'version': 1, 'tasks': [{'name': 'step', 'taskReferenceName': 's0',"
+    " 'inputParameters': {'x': '${workflow.input.x}'}}]}\n"
+    "assert str(flowkit.run(wf, {'x': 0}, workers={'step': step}, executor='inline').status).endswith('COMPLETED')\n"
+)
+
+
+def import_times(repeats: int) -> dict[str, Any]:
+    env = _env()
+    snippets = {
+        "baseline": "pass",
+        "flowkit": "import flowkit",
+        "flowkit + first run": FIRST_RUN,
+        "dask": "import dask, dask.threaded",
+        "hamilton": "from hamilton import driver",
+    }
+    best = {k: float("inf") for k in snippets}
+    failed: dict[str, str] = {}
+    for _ in range(repeats):  # interleaved, best of N
+        for key, code in snippets.items():
+            if key in failed:
+                continue
+            try:
+                best[key] = min(best[key], _wall(code, env))
+            except subprocess.CalledProcessError as exc:
+                failed[key] = f"exit {exc.returncode}"
+    base = best["baseline"]
+    out: dict[str, Any] = {"baseline_ms": base * 1e3, "wall_ms": {}, "failed": failed}
+    for key in snippets:
+        if key != "baseline" and key not in failed:
+            out["wall_ms"][key] = (best[key] - base) * 1e3
+    # -X importtime: flowkit's own cumulative figure and the biggest contributors (startup modules excluded).
+    try:
+
+        def parse(code: str) -> list[tuple[int, int, str]]:
+            proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, cwd=str(ROOT),
+                                  capture_output=True, text=True, check=True)  # fmt: skip
+            rows = []
+            for line in proc.stderr.splitlines():
+                if not line.startswith("import time:") or "self [us]" in line:
+                    continue
+                self_us, cum_us, name = line.split(":", 1)[1].split("|", 2)
+                rows.append((int(self_us), int(cum_us), name.rstrip()))
+            return rows
+
+        startup = {name.strip() for _, _, name in parse("pass")}
+        best_rows: list[tuple[int, int, str]] | None = None
+        best_cum = float("inf")
+        for _ in range(3):
+            rows = parse("import flowkit")
+            cum = next((c for s, c, nm in rows if nm.strip() == "flowkit" and not nm.startswith("  ")), None)
+            if cum is None:
+                cum = next(c for s, c, nm in rows if nm.strip() == "flowkit")
+            if cum < best_cum:
+                best_cum, best_rows = cum, rows
+        assert best_rows is not None
+        extra = [(s, c, nm.strip()) for s, c, nm in best_rows if nm.strip() not in startup]
+        out["importtime_flowkit_ms"] = best_cum / 1e3
+        out["importtime_modules"] = len(extra)
+        out["importtime_top_self"] = [(nm, s / 1e3) for s, c, nm in sorted(extra, key=lambda t: -t[0])[:8]]
+        out["importtime_top_level"] = [
+            (nm.strip(), c / 1e3)
+            for s, c, nm in sorted(
+                (
+                    (s, c, nm)
+                    for s, c, nm in best_rows
+                    if nm.strip() not in startup and (len(nm) - len(nm.lstrip())) == 3
+                ),
+                key=lambda t: -t[1],
+            )[:8]
+        ]
+    except Exception as exc:  # importtime parsing is best effort
+        out["importtime_error"] = repr(exc)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- profile
+
+
+def profile(workloads: list[str], outdir: Path) -> None:
+    import cProfile
+    import pstats
+
+    for wl in workloads:
+        cases = [c for c in W.flowkit_cases(wl, SIZE[wl]) if c.engine == "flowkit inline"]
+        if not cases:
+            log(f"no inline flowkit case for {wl}")
+            continue
+        case = cases[0]
+        case.check(case.run())
+        runs = {"0": 200, "A": 20, "B": 5, "B10k": 1}.get(wl, 3)
+        gc.collect()
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(runs):
+            case.run()
+        prof.disable()
+        st = pstats.Stats(prof)
+        entries = st.stats  # type: ignore[attr-defined]
+        # denominator: flowkit.run()'s own cumulative time (the sum of own times undercounts slightly)
+        total = max([st.total_tt] + [v[3] for k, v in entries.items() if k[0].endswith("_api.py") and k[2] == "run"])  # type: ignore[attr-defined]
+        path = outdir / f"profile_{wl}.txt"
+        with path.open("w") as fh:
+            st2 = pstats.Stats(prof, stream=fh)
+            fh.write(f"# flowkit inline, workload {wl} ({DESCRIPTION[wl]}), {runs} runs under cProfile\n\n")
+            st2.sort_stats("cumulative").print_stats(45)
+            st2.sort_stats("tottime").print_stats(30)
+
+        def short(key: tuple[str, int, str]) -> str:
+            fn, line, name = key
+            fn = fn.replace(str(ROOT) + os.sep, "")
+            if "site-packages" in fn or "/lib/python" in fn:
+                fn = fn.rsplit("/", 1)[-1]
+            return f"{fn}:{line}({name})"
+
+        print(f"\n### cProfile, flowkit inline, {wl}: {DESCRIPTION[wl]} -- {runs} runs, {total:.3f} s profiled "
+              f"({total / runs * 1e3:.1f} ms/run under the profiler)")  # fmt: skip
+        print("\nTop by cumulative time (share of total), flowkit frames below run():")
+        cum = sorted(entries.items(), key=lambda kv: -kv[1][3])
+        shown = 0
+        for key, (_cc, nc, _tt, ct, _callers) in cum:
+            if "flowkit" not in key[0] or key[2] in ("run",) and key[0].endswith("_api.py"):
+                continue
+            print(f"  {ct / total:6.1%}  cum {ct / runs * 1e3:7.2f} ms/run  calls/run {nc / runs:8.0f}  {short(key)}")
+            shown += 1
+            if shown >= 22:
+                break
+        print("\nTop by own time (tottime share):")
+        for key, (_cc, nc, tt, _ct, _callers) in sorted(entries.items(), key=lambda kv: -kv[1][2])[:15]:
+            print(f"  {tt / total:6.1%}  own {tt / runs * 1e3:7.2f} ms/run  calls/run {nc / runs:8.0f}  {short(key)}")
+        by_file: dict[str, float] = {}
+        for key, (_cc, _nc, tt, _ct, _callers) in entries.items():
+            f = short(key).split(":")[0]
+            by_file[f] = by_file.get(f, 0.0) + tt
+        print("\nOwn time by file:")
+        for f, tt in sorted(by_file.items(), key=lambda kv: -kv[1])[:10]:
+            print(f"  {tt / total:6.1%}  {f}")
+        print(f"\n(full listing: {path.relative_to(ROOT)})")
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def fmt(v: Any, spec: str = ".1f") -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def render(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    lines = [
+        "# flowkit benchmarks",
+        "",
+        f"- date: {meta['date']}  ·  mode: {'quick' if meta['quick'] else 'full'}  ·  python {meta['python']}  ·  "
+        f"{meta['platform']}  ·  {meta['cpus']} CPUs  ·  loadavg at start {meta['loadavg']}",
+        f"- versions: flowkit {meta['versions'].get('flowkit')}, apache-hamilton {meta['versions'].get('hamilton')}, "
+        f"dask {meta['versions'].get('dask')}",
+        "- every number below comes from this single run (the machine is noisy; compare only within one file).",
+        "- timing: warm-up once (answer checked), then best (min) of N round-robin repeats; median shown too.",
+        "- µs/task = best total / tasks the engine ran; µs/item = best total / work items (0: 1, A: 200, B: 1000, "
+        "B10k: 10000). Ratios compare best totals for the same work items.",
+        "",
+    ]
+    bench = results["bench"]
+    table_wl = [w for w in ("0", "A", "B", "B10k") if w in bench]
+    if table_wl:
+        lines += [
+            "## Throughput",
+            "",
+            "| workload | engine | how | tasks run | N | best ms | median ms | µs/task | µs/item "
+            "| flowkit inline ÷ engine | flowkit threads ÷ engine | setup ms |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for wl in table_wl:
+            rows = bench[wl]
+            inline, threads = ref_rows(rows)
+            for r in rows:
+                if "best_ms" not in r:
+                    lines.append(
+                        f"| {wl} | {r['engine']} | {r.get('error', '')[:60]} | | | {r['status']} | | | | | | |"
+                    )
+                    continue
+                ri = inline["best_ms"] / r["best_ms"] if inline else None
+                rt = threads["best_ms"] / r["best_ms"] if threads else None
+                setup = fmt(r.get("setup_ms"), ".2f")
+                if r.get("setup_ms") is not None and "included" in r.get("setup_note", ""):
+                    setup += " (incl.)"
+                lines.append(
+                    f"| {wl} | {r['engine']} | {r['mode']} | {r['tasks']} | {r['repeats']} | {r['best_ms']:.3f} | "
+                    f"{r['median_ms']:.3f} | {r['us_per_task']:.1f} | {r['us_per_item']:.1f} | {fmt(ri, '.2f')} | "
+                    f"{fmt(rt, '.2f')} | {setup} |"
+                )
+        lines += [
+            "",
+            "Ratio columns: flowkit's best total divided by the row's best total (> 1 means flowkit is slower). "
+            "`setup ms`: building the engine's artefact — Hamilton module exec + `Builder.build()` and Dask's graph "
+            "dict are *excluded* from the timing; flowkit's parse + validate is *included* in `run(dict)` rows "
+            "(`(incl.)`), the `inline-prepared` row shows flowkit with a pre-parsed definition and `validate=False`.",
+            "",
+        ]
+    if "0" in bench:
+        lines.append("Fixed cost of one run (workload 0, best): " + ", ".join(
+            f"{r['engine']} {r['best_ms'] * 1e3:.0f} µs" for r in bench["0"] if "best_ms" in r) + ".")  # fmt: skip
+        lines.append("")
+    if "B" in bench and "B10k" in bench:
+        lines += ["## Linear growth (B10k ÷ B, best totals; target ≤ 11 for flowkit)", "",
+                  "| engine | B ms | B10k ms | ratio | verdict |", "|---|---:|---:|---:|---|"]  # fmt: skip
+        b = {r["engine"]: r for r in bench["B"] if "best_ms" in r}
+        for r in bench["B10k"]:
+            if "best_ms" in r and r["engine"] in b:
+                ratio = r["best_ms"] / b[r["engine"]]["best_ms"]
+                verdict = ("PASS" if ratio <= LINEAR_TARGET else "FAIL") if r["engine"].startswith("flowkit") else ""
+                lines.append(
+                    f"| {r['engine']} | {b[r['engine']]['best_ms']:.1f} | {r['best_ms']:.1f} | {ratio:.2f} | {verdict} |"
+                )
+        lines.append("")
+    if "C" in bench:
+        lines += [
+            f"## Parallel efficiency (C: ideal = {W.C_LEAVES}/{W.C_PARALLEL} × {int(W.SLEEP_S * 1000)} ms = "
+            f"{C_IDEAL_S * 1000:.0f} ms; efficiency = ideal ÷ actual)",
+            "",
+            "| engine | how | tasks run | N | best ms | median ms | efficiency (best) | efficiency (median) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in bench["C"]:
+            if "best_ms" not in r:
+                lines.append(f"| {r['engine']} | {r.get('error', '')[:60]} | | | {r['status']} | | | |")
+                continue
+            lines.append(
+                f"| {r['engine']} | {r['mode']} | {r['tasks']} | {r['repeats']} | {r['best_ms']:.1f} | {r['median_ms']:.1f} | "
+                f"{C_IDEAL_S * 1e3 / r['best_ms']:.3f} | {C_IDEAL_S * 1e3 / r['median_ms']:.3f} |"
+            )
+        lines.append("")
+    imp = results.get("import")
+    if imp:
+        fk = imp["wall_ms"].get("flowkit")
+        verdict = "" if fk is None else ("PASS" if fk <= IMPORT_TARGET_MS else "FAIL")
+        lines += [
+            f"## Import time (fresh subprocess, best of {imp['repeats']}, minus `python -c pass` = "
+            f"{imp['baseline_ms']:.1f} ms; target ≤ {IMPORT_TARGET_MS:.0f} ms for flowkit)",
+            "",
+            "| what | ms |",
+            "|---|---:|",
+        ]
+        for k, v in imp["wall_ms"].items():
+            lines.append(f"| `{k}` | {v:.1f}{' ' + verdict if k == 'flowkit' else ''} |")
+        for k, v in imp.get("failed", {}).items():
+            lines.append(f"| `{k}` | failed ({v}) |")
+        if "importtime_flowkit_ms" in imp:
+            lines += [
+                "",
+                f"`-X importtime` (best of 3): flowkit cumulative {imp['importtime_flowkit_ms']:.1f} ms, "
+                f"{imp['importtime_modules']} modules beyond interpreter start-up.",
+                "Largest direct imports of `flowkit/__init__` (cumulative ms): "
+                + ", ".join(f"`{n}` {ms:.1f}" for n, ms in imp["importtime_top_level"]),
+                "",
+                "Largest self times (ms): " + ", ".join(f"`{n}` {ms:.1f}" for n, ms in imp["importtime_top_self"]),
+            ]
+        lines.append("")
+    lines.append(f"Total benchmark wall time: {results['meta']['elapsed_s']:.1f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    try:
+        import flowkit
+
+        out["flowkit"] = flowkit.__version__
+    except Exception:
+        out["flowkit"] = None
+    try:
+        from importlib.metadata import version
+
+        import hamilton  # noqa: F401
+
+        out["hamilton"] = version("apache-hamilton")
+    except ImportError:
+        out["hamilton"] = "not installed"
+    except Exception:
+        out["hamilton"] = "unknown version"
+    try:
+        import dask
+
+        out["dask"] = dask.__version__
+    except ImportError:
+        out["dask"] = "not installed"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (whole run < 60 s)")
+    ap.add_argument("--only", default=",".join(ALL), help=f"comma list of {','.join(ALL)}")
+    ap.add_argument("--repeats", type=int, default=None, help="override the repeat count of every workload")
+    ap.add_argument("--profile", default=None, help="cProfile flowkit inline on these workloads (e.g. A,B) instead")
+    ap.add_argument("--out", default=str(HERE / "results" / "latest.md"), help="markdown output path")
+    args = ap.parse_args(argv)
+
+    outdir = Path(args.out).resolve().parent
+    outdir.mkdir(parents=True, exist_ok=True)
+    if args.profile:
+        wanted = [w.strip() for w in args.profile.split(",") if w.strip()]
+        bad = [w for w in wanted if w not in SIZE or w == "C"]
+        if bad:
+            ap.error(f"cannot profile {bad}; choose from 0,A,B,B10k")
+        profile(wanted, outdir)
+        return 0
+
+    only = [w.strip() for w in args.only.split(",") if w.strip()]
+    bad = [w for w in only if w not in ALL]
+    if bad:
+        ap.error(f"unknown workload(s) {bad}; choose from {','.join(ALL)}")
+    reps = REPEATS_QUICK if args.quick else REPEATS
+    t_start = time.perf_counter()
+    results: dict[str, Any] = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "quick": args.quick,
+            "python": platform.python_version(),
+            "platform": platform.platform(terse=True),
+            "cpus": os.cpu_count(),
+            "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a",
+            "versions": versions(),
+        },
+        "bench": {},
+    }
+    for wl in [w for w in ALL if w in only and w != "import"]:
+        n = args.repeats or reps[wl]
+        log(f"[bench] {wl}: {DESCRIPTION[wl]} ({n} repeats) ...")
+        t0 = time.perf_counter()
+        results["bench"][wl] = measure(wl, n)
+        log(f"[bench] {wl} done in {time.perf_counter() - t0:.1f} s")
+    if "import" in only:
+        n = IMPORT_REPEATS_QUICK if args.quick else IMPORT_REPEATS
+        log(f"[bench] import time (best of {n}) ...")
+        results["import"] = import_times(n)
+        results["import"]["repeats"] = n
+    results["meta"]["elapsed_s"] = time.perf_counter() - t_start
+    md = render(results)
+    print(md)
+    Path(args.out).write_text(md)
+    Path(args.out).with_suffix(".json").write_text(json.dumps(results, indent=2, default=str))
+    log(f"[bench] wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,597 @@
+"""Conductor-compatible JavaScript on a sandboxed, embedded V8 (mini-racer 0.14.1, V8 14.4).
+
+* ``MiniRacer.eval`` hops through an asyncio thread (~250 µs); we drive mini-racer's C ABI (one hop
+  to the isolate thread, ~50-70 µs), or its public API when the ABI is not the one we know.
+* Each source is compiled once into ``Function('$', 'return eval(<source>)')``: direct ``eval``
+  gives Conductor's completion values and V8's eval cache makes repeats cost ~0.1 µs.
+* mini-racer checks its memory limit after GCs and stops JS with ``TerminateExecution``, which some
+  builtins never poll; V8 *aborts the process* when one builtin overflows an internal table
+  (``Array(1e9).fill(0)``), so the harness caps those builtins and drops typed arrays (unmetered).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import re
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
+
+__all__ = ["JavaScript", "ScriptLimits", "to_case_string", "truthy"]
+
+_MODES = ("expression", "lambda")
+_MAX_PROGRAMS = 1024  # distinct sources kept compiled per JavaScript instance
+_SCRIPT_NAME = "flowkit-script"
+_SYNTAX_OK = "__flowkit_syntax_ok__"
+_INT64 = range(-(2**63), 2**63)
+_BIG_DIGITS = re.compile(r"\d{16}")  # integers past 2**53 are printed doubles
+# Text that can reach promises or dynamic code: a heuristic that spots accidental deferred work
+# (a determined script is still stopped, by the next call's time limit).
+_MAY_DEFER = re.compile(r"[Aa]sync|await|Promise|\bthen\b|import|eval|Function|constructor|globalThis|\bthis\b")
+_encode_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+_ERROR_HEADER = re.compile(r"^(?P<name>[^\n]*?):(?P<line>\d+): (?P<message>[^\n]*)")
+
+_OK, _THROWN, _SYNTAX, _OOM, _TERMINATED, _TIMEOUT = range(6)  # what both isolate backends report
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScriptLimits:
+    """Time and memory limits for one script evaluation.
+
+    Attributes:
+        timeout_ms: Wall-clock limit; Conductor's default script limit is 4 s.
+        max_memory_bytes: Limit on the V8 heap in use after a garbage collection.
+
+    """
+
+    timeout_ms: int = 4000
+    max_memory_bytes: int = 64 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.timeout_ms <= 0 or self.max_memory_bytes <= 0:
+            raise ValueError("ScriptLimits values must be positive")
+
+
+# The harness runs once per V8 context. Its helpers are captured up front so a script that
+# replaces JSON, Reflect or Array.prototype methods cannot break the evaluations after it.
+_HARNESS = r"""
+(function (g) {
+  "use strict";
+  const Fn = g.Function, parse = g.JSON.parse, stringify = g.JSON.stringify;
+  const apply = g.Reflect.apply, deleteProperty = g.Reflect.deleteProperty;
+  const defineProperty = g.Object.defineProperty, describeProperty = g.Object.getOwnPropertyDescriptor;
+  const keysOf = g.Object.keys, nullObject = () => g.Object.create(null);
+  const ErrorType = g.Error, RangeErr = g.RangeError, toText = g.String, floor = g.Math.floor, iterator = g.Symbol.iterator;
+  const NAME = "__NAME__", OK = "__OK__", MAX_SAFE = 9007199254740991;
+  const fns = nullObject();
+  let elemCap = 0, charCap = 0, tripped = false;
+
+  // No host surface, and nothing whose memory V8's heap limit does not see.
+  const removed = ["console", "setTimeout", "clearTimeout", "__timer_manager", "ArrayBuffer",
+    "SharedArrayBuffer", "DataView", "Atomics", "WebAssembly", "FinalizationRegistry",
+    "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array",
+    "Uint32Array", "Float16Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"];
+  // mini-racer's public API declares its timers with `var`, which cannot be deleted.
+  removed.forEach((k) => deleteProperty(g, k) || (g[k] = undefined));
+  // Compiled scripts need the real eval for direct-eval semantics; a script must not swap it out.
+  defineProperty(g, "eval", { writable: false, configurable: false });
+
+  function toLength(v) { const n = +v; return n > 0 ? (n < MAX_SAFE ? floor(n) : MAX_SAFE) : 0; }
+  function relative(v, len) {
+    let n = +v; n = n !== n ? 0 : (n < 0 ? -floor(-n) : floor(n));
+    return n < 0 ? (len + n > 0 ? len + n : 0) : (n < len ? n : len);
+  }
+  function lengthOf(o) { return o == null ? 0 : toLength(o.length); }
+  function charsOf(s) { return typeof s === "string" ? s.length : 0; }
+  function guard(owner, key, tooBig) {
+    const desc = describeProperty(owner, key);
+    if (!desc || typeof desc.value !== "function") return;
+    const original = desc.value;
+    const wrapper = { [key](...args) {
+      if (tooBig(this, args)) { tripped = true; throw new RangeErr("script exceeded its memory limit"); }
+      return apply(original, this, args);
+    } }[key];
+    defineProperty(wrapper, "length", { value: original.length });
+    desc.value = wrapper;
+    defineProperty(owner, key, desc);
+  }
+  const AP = g.Array.prototype, SP = g.String.prototype, RP = g.RegExp.prototype, S = g.Symbol;
+  guard(AP, "fill", (o, a, len = lengthOf(o)) =>
+    len > elemCap && (a[2] === undefined ? len : relative(a[2], len)) - relative(a[1], len) > elemCap);
+  const longArray = (o) => lengthOf(o) > elemCap;
+  ["toReversed", "toSorted", "with"].forEach((k) => guard(AP, k, longArray));
+  guard(AP, "toSpliced", (o, a) => lengthOf(o) + a.length > elemCap);
+  guard(g.Array, "from", (o, a) => a[0] != null && typeof a[0][iterator] !== "function" && lengthOf(a[0]) > elemCap);
+  const longThis = (o) => charsOf(o) > charCap, longArg = (o, a) => charsOf(a[0]) > charCap;
+  ["split", "match", "matchAll", "replace", "replaceAll"].forEach((k) => guard(SP, k, longThis));
+  [S.split, S.match, S.matchAll, S.replace].forEach((k) => guard(RP, k, longArg));
+  guard(g.JSON, "parse", longArg);
+
+  const program = (src, lambda) =>
+    (lambda ? "function scriptFun(){" + src + "\n} scriptFun();" : src) + "\n//# sourceURL=" + NAME;
+  const compile = (src, lambda) => Fn("$", "return eval(" + stringify(program(src, lambda)) + ")");
+
+  function describe(e) {
+    try {
+      const json = e !== null && typeof e === "object" && !(e instanceof ErrorType) ? stringify(e) : undefined;
+      return json !== undefined ? json : toText(e);
+    } catch (_) { return "script threw an unprintable value"; }
+  }
+  function lineOf(e) {  // the innermost stack frame in the script: "at eval (flowkit-script:3:7)"
+    try {
+      const stack = e !== null && typeof e === "object" ? e.stack : undefined;
+      const at = typeof stack === "string" ? stack.indexOf(NAME + ":") : -1;
+      const n = at < 0 ? NaN : parseInt(stack.slice(at + NAME.length + 1), 10);
+      return n === n ? n : null;
+    } catch (_) { return null; }
+  }
+  // Nashorn gave each Conductor evaluation a fresh global; drop the globals a script created.
+  const baseline = nullObject();
+  keysOf(g).forEach((k) => { baseline[k] = true; });
+  function sweep() {
+    const ks = keysOf(g);
+    for (let i = 0; i < ks.length; i++) if (baseline[ks[i]] !== true) deleteProperty(g, ks[i]);
+  }
+
+  const api = {
+    // Parses the whole program, then stops at its first statement: the syntax error (with its
+    // line) or the OK marker propagates to the host uncaught, so V8 reports the real location.
+    k(src, lambda) { Fn("return eval(" + stringify('throw "' + OK + '";' + program(src, lambda)) + ")")(); },
+    d(ids) { for (let i = 0; i < ids.length; i++) delete fns[ids[i]]; },
+    s() { sweep(); return "u"; },
+    r(id, json, ec, cc, src, lambda) {
+      elemCap = ec; charCap = cc; tripped = false;
+      let out;
+      try {
+        if (src !== undefined) fns[id] = compile(src, lambda);
+        const value = fns[id](parse(json));
+        const text = value === undefined ? undefined : stringify(value);
+        out = text === undefined ? "u" : "v" + text;
+      } catch (e) {
+        out = "e" + stringify([describe(e), lineOf(e)]);
+      }
+      sweep();
+      return tripped ? "m" : out;
+    },
+  };
+  defineProperty(g, "__flowkit__", { value: g.Object.freeze(api) });
+})(globalThis);
+"true"
+""".replace("__NAME__", _SCRIPT_NAME).replace("__OK__", _SYNTAX_OK)
+
+
+class _Abi:
+    """mini-racer 0.14's C functions, re-declared with plain integers (cheaper than its pointer objects).
+
+    ``mr_eval`` delivers its result through the context's callback, on the isolate's own thread.
+    """
+
+    STRING, EXECUTE, PARSE, OOM, TERMINATED = 5, 200, 201, 202, 204  # mini-racer's value types
+
+    def __init__(self, dll: Any) -> None:
+        import ctypes  # here rather than at the top: `import flowkit` stays fast
+        import struct
+
+        u64, ptr = ctypes.c_uint64, ctypes.c_void_p
+        self.string_at = ctypes.string_at
+        self.raw_value = struct.Struct("=QQB")  # packed {union value; size_t len; uint8 type}
+        self.callback_type = ctypes.CFUNCTYPE(None, u64, ptr)
+        signatures: dict[str, tuple[Any, ...]] = {  # name: (restype, *argtypes)
+            "mr_init_context": (u64, self.callback_type),
+            "mr_free_context": (None, u64),
+            "mr_alloc_string_val": (ptr, u64, ctypes.c_char_p, u64, ctypes.c_uint8),
+            "mr_free_value": (None, u64, ptr),
+            "mr_eval": (u64, u64, ptr, u64),
+            "mr_cancel_task": (None, u64, u64),
+            "mr_set_hard_memory_limit": (None, u64, ctypes.c_size_t),
+            "mr_hard_memory_limit_reached": (ctypes.c_bool, u64),
+        }
+        self.fn: dict[str, Any] = {}
+        try:  # mini-racer's own declarations must describe the ABI spoken here
+            raw = dll.mr_eval.argtypes[1]._type_
+            self.usable = bool(
+                all(len(getattr(dll, name).argtypes) == len(sig) - 1 for name, sig in signatures.items())
+                and ctypes.sizeof(raw) == self.raw_value.size
+                and (raw.len.offset, raw.type.offset) == (8, 16)
+                and ctypes.sizeof(ctypes.c_size_t) == 8
+            )
+        except (AttributeError, IndexError, TypeError):
+            self.usable = False
+        if self.usable:
+            self.fn = {name: ctypes.CFUNCTYPE(res, *args)((name, dll)) for name, (res, *args) in signatures.items()}
+
+
+def _free_context(abi: _Abi, ctx: int, callback: Any) -> None:  # holds `callback` alive until freed
+    abi.fn["mr_free_context"](ctx)
+
+
+class _NativeIsolate:
+    """One V8 context driven through mini-racer's C ABI (one thread hop per call)."""
+
+    def __init__(self, abi: _Abi) -> None:
+        self._abi = abi
+        self._results: queue.SimpleQueue[int] = queue.SimpleQueue()
+        put = self._results.put
+
+        def on_result(callback_id: int, raw: int) -> None:  # runs on the isolate thread
+            put(raw)
+
+        callback = abi.callback_type(on_result)
+        self._ctx = abi.fn["mr_init_context"](callback)
+        self._finalizer = weakref.finalize(self, _free_context, abi, self._ctx, callback)
+        self.memory_limit = 0
+        self.compiled: set[int] = set()
+
+    def set_memory_limit(self, limit: int) -> None:
+        if limit != self.memory_limit:
+            self._abi.fn["mr_set_hard_memory_limit"](self._ctx, limit)
+            self.memory_limit = limit
+
+    def memory_limit_reached(self) -> bool:
+        return bool(self._abi.fn["mr_hard_memory_limit_reached"](self._ctx))
+
+    def run(self, code: str, timeout_s: float) -> tuple[int, str]:
+        abi, ctx = self._abi, self._ctx
+        data = code.encode()
+        handle = abi.fn["mr_alloc_string_val"](ctx, data, len(data), abi.STRING)
+        try:
+            task = abi.fn["mr_eval"](ctx, handle, 1)
+            try:
+                raw = self._results.get(timeout=timeout_s)
+            except queue.Empty:
+                # The isolate may still be busy (or wedged behind a script's microtasks); the
+                # caller retires it, so its late result is never read.
+                abi.fn["mr_cancel_task"](ctx, task)
+                return _TIMEOUT, ""
+        finally:
+            abi.fn["mr_free_value"](ctx, handle)
+        try:
+            pointer, length, kind = abi.raw_value.unpack(abi.string_at(raw, abi.raw_value.size))
+            # Only strings and errors carry text; other kinds reuse the union for numbers.
+            has_text = length and (kind == abi.STRING or kind >= abi.EXECUTE)
+            text = abi.string_at(pointer, length).decode("utf-8", "replace") if has_text else ""
+        finally:
+            abi.fn["mr_free_value"](ctx, raw)
+        if kind == abi.STRING:
+            return _OK, text
+        return {abi.PARSE: _SYNTAX, abi.OOM: _OOM, abi.TERMINATED: _TERMINATED}.get(kind, _THROWN), text
+
+    def close(self) -> None:
+        # Freeing joins the isolate thread, which waits for a long-running builtin to return, so
+        # the context is freed on a daemon thread rather than blocking the caller.
+        threading.Thread(target=self._finalizer, name="flowkit-v8-reaper", daemon=True).start()
+
+
+class _PortableIsolate:
+    """The same contract over mini-racer's public API (any version since 0.12; ~4x slower)."""
+
+    def __init__(self) -> None:
+        from py_mini_racer import MiniRacer
+
+        self._mr = MiniRacer()
+        self.memory_limit = 0
+        self.compiled: set[int] = set()
+
+    def set_memory_limit(self, limit: int) -> None:
+        if limit != self.memory_limit:
+            self._mr.set_hard_memory_limit(limit)
+            self.memory_limit = limit
+
+    def memory_limit_reached(self) -> bool:
+        return bool(self._mr.was_hard_memory_limit_reached())
+
+    def run(self, code: str, timeout_s: float) -> tuple[int, str]:
+        import py_mini_racer as pmr
+
+        try:
+            result = self._mr.eval(code, timeout_sec=timeout_s)
+        except pmr.JSTimeoutException:
+            return _TIMEOUT, ""
+        except pmr.JSEvalException as exc:
+            kinds = {"JSOOMException": _OOM, "JSParseException": _SYNTAX, "JSTerminatedException": _TERMINATED}
+            return kinds.get(type(exc).__name__, _THROWN), str(exc)
+        return _OK, result if isinstance(result, str) else ""
+
+    def close(self) -> None:
+        threading.Thread(target=self._mr.close, name="flowkit-v8-reaper", daemon=True).start()
+
+
+_abi_lock = threading.Lock()
+_abi: list[_Abi | None] = []  # filled on first use: [abi] or [None] when the ABI is unknown
+_FORCE_PORTABLE = False  # tests flip this to exercise the public-API backend
+
+
+def _new_isolate() -> _NativeIsolate | _PortableIsolate:
+    with _abi_lock:
+        if not _abi:
+            from py_mini_racer import init_mini_racer
+
+            native = _Abi(init_mini_racer(ignore_duplicate_init=True))
+            _abi.append(native if native.usable else None)
+    abi = _abi[0]
+    return _PortableIsolate() if abi is None or _FORCE_PORTABLE else _NativeIsolate(abi)
+
+
+@dataclass(slots=True)
+class _Program:
+    pid: int
+    may_defer: bool  # could schedule promise jobs (see _MAY_DEFER)
+    error: ScriptError | None = None
+    checked: bool = False
+
+
+class JavaScript:
+    """A sandboxed embedded V8 (mini-racer) that evaluates Conductor scripts.
+
+    One per runner; thread-safe (calls are serialised on one V8 context). Scripts see ``$`` and
+    the ECMAScript builtins only: no ``require``, ``load``, ``print``, ``console``, timers,
+    network, files or Python objects.
+
+    Args:
+        limits: Default limits for every evaluation; ``evaluate(limits=...)`` overrides them.
+
+    """
+
+    def __init__(self, limits: ScriptLimits | None = None) -> None:
+        self._limits = limits or ScriptLimits()
+        self._lock = threading.Lock()
+        self._isolate: _NativeIsolate | _PortableIsolate | None = None
+        self._programs: OrderedDict[tuple[str, str], _Program] = OrderedDict()
+        self._dropped: list[int] = []
+        self._next_pid = 0
+        self._closed = False
+
+    def check_syntax(self, source: str, *, mode: str = "expression") -> None:
+        """Raise if ``source`` does not compile, without running it.
+
+        Args:
+            source: The script text.
+            mode: ``"expression"`` for INLINE/SWITCH/DO_WHILE (the value of the last expression
+                statement), ``"lambda"`` for LAMBDA (the body of ``function scriptFun(){...}``,
+                so it uses ``return``).
+
+        Raises:
+            ScriptError: With ``line`` set, when the script has a syntax error.
+
+        """
+        with self._lock:
+            self._checked_program(source, mode, self._limits)
+
+    def evaluate(
+        self, source: str, bindings: object, *, mode: str = "expression", limits: ScriptLimits | None = None
+    ) -> object:
+        """Evaluate ``source`` with ``$`` bound to a deep copy of ``bindings``.
+
+        Args:
+            source: The script text.
+            bindings: A JSON-compatible value.
+            mode: ``"expression"`` or ``"lambda"`` (see :meth:`check_syntax`).
+            limits: Limits for this call instead of the instance's.
+
+        Returns:
+            The completion value as JSON types: ``undefined`` and ``null`` become None, and a
+            number that is integral and fits in int64 becomes an int, as Conductor converts them.
+
+        Raises:
+            ScriptError: The script does not compile, throws, or its result is not JSON
+                (e.g. a BigInt); ``message`` is the JS error text and ``line`` is set when known.
+            ScriptTimeoutError: The script ran past ``limits.timeout_ms``.
+            ScriptMemoryError: The script ran past ``limits.max_memory_bytes``.
+
+        """
+        limits = limits or self._limits
+        try:
+            # JSON text inside a JS string literal: V8's JSON.parse is faster than a JS literal.
+            payload = json.dumps(_encode_json(bindings))
+        except (TypeError, ValueError) as exc:
+            raise ScriptError(f"script bindings are not JSON-compatible: {exc}") from exc
+        with self._lock:
+            program = self._checked_program(source, mode, limits)
+            isolate = self._ready_isolate(limits)
+            # Size caps for the builtins V8 cannot interrupt (see the harness).
+            elem_cap = min(max(limits.max_memory_bytes // 8, 1 << 10), 1 << 26)
+            char_cap = min(max(limits.max_memory_bytes, 1 << 10), 1 << 26)
+            call = f"__flowkit__.r({program.pid},{payload},{elem_cap},{char_cap}"
+            if program.pid not in isolate.compiled:
+                call += f",{json.dumps(source)},{int(mode == 'lambda')}"
+            if self._dropped:
+                call = f"__flowkit__.d({self._dropped});{call}"
+                self._dropped = []
+            timeout_s = limits.timeout_ms / 1000
+            started = time.monotonic()
+            kind, text = isolate.run(call + ")", timeout_s)
+            if kind == _OK and program.may_defer:
+                # mini-racer runs microtasks after the call returns, outside any time limit; a
+                # second call waits for them, so a runaway promise chain is charged to its script.
+                remaining = max(timeout_s - (time.monotonic() - started), 0.001)
+                kind, _ = isolate.run("__flowkit__.s()", remaining)
+            # Some builtins run on past the limit; the flag still tells what happened.
+            over_memory = isolate.memory_limit_reached()
+            if kind == _OK and not over_memory:
+                isolate.compiled.add(program.pid)
+                return self._result(text, limits)
+            self._retire()
+            raise self._failure(kind, text, limits, memory=over_memory)
+
+    def close(self) -> None:
+        """Free the V8 context; later calls raise ScriptError."""
+        with self._lock:
+            self._closed = True
+            self._retire()
+
+    def __enter__(self) -> JavaScript:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _checked_program(self, source: str, mode: str, limits: ScriptLimits) -> _Program:
+        if mode not in _MODES:
+            raise ValueError(f"mode must be 'expression' or 'lambda', not {mode!r}")
+        key = (mode, source)
+        program = self._programs.get(key)
+        if program is None:
+            program = self._programs[key] = _Program(self._next_pid, bool(_MAY_DEFER.search(source)))
+            self._next_pid += 1
+            if len(self._programs) > _MAX_PROGRAMS:
+                _, evicted = self._programs.popitem(last=False)
+                self._dropped.append(evicted.pid)
+                if self._isolate is not None:
+                    self._isolate.compiled.discard(evicted.pid)
+        else:
+            self._programs.move_to_end(key)
+        if not program.checked:
+            program.error = self._syntax_error(source, mode, limits)
+            program.checked = True  # only once the check itself finished: failures raise above
+        if program.error is not None:  # a fresh exception: re-raising one object grows its traceback
+            raise ScriptError(str(program.error), line=program.error.line)
+        return program
+
+    def _syntax_error(self, source: str, mode: str, limits: ScriptLimits) -> ScriptError | None:
+        """Return the script's syntax error, None when it compiles; raise when the check fails."""
+        isolate = self._ready_isolate(limits)
+        call = f"__flowkit__.k({json.dumps(source)},{int(mode == 'lambda')})"
+        kind, text = isolate.run(call, limits.timeout_ms / 1000)
+        over_memory = isolate.memory_limit_reached()
+        header = _ERROR_HEADER.match(text)
+        if kind in (_THROWN, _SYNTAX) and header and not over_memory:
+            message = header["message"].removeprefix("Uncaught ")
+            if message == _SYNTAX_OK:
+                return None
+            # Lines count from the script's first line whichever name V8 reports ("undefined"
+            # for errors found before it reads the sourceURL comment); an error at end of input
+            # lands on the lines the wrapper appends.
+            return ScriptError(message, line=min(int(header["line"]), source.count("\n") + 1))
+        self._retire()
+        raise self._failure(kind, text, limits, memory=over_memory)
+
+    def _ready_isolate(self, limits: ScriptLimits) -> _NativeIsolate | _PortableIsolate:
+        if self._closed:
+            raise ScriptError("this JavaScript engine is closed")
+        isolate = self._isolate
+        if isolate is None:
+            isolate = _new_isolate()
+            kind, text = isolate.run(_HARNESS, 30.0)
+            if kind != _OK:
+                isolate.close()
+                raise ScriptError(f"could not prepare the JavaScript sandbox: {text}")
+            self._isolate = isolate
+        isolate.set_memory_limit(limits.max_memory_bytes)
+        return isolate
+
+    def _retire(self) -> None:
+        # After a timeout, an out-of-memory or an unexpected termination the context may be busy
+        # or hold a pending termination; the next evaluation gets a fresh one.
+        if self._isolate is not None:
+            self._isolate.close()
+            self._isolate = None
+
+    @staticmethod
+    def _result(text: str, limits: ScriptLimits) -> object:
+        tag, body = text[:1], text[1:]
+        if tag == "v":
+            value = json.loads(body)
+            return _normalize_numbers(value, doubles=True) if _BIG_DIGITS.search(body) else value
+        if tag == "u":
+            return None
+        if tag == "e":
+            message, line = json.loads(body)
+            raise ScriptError(message, line=line)
+        if tag == "m":
+            raise _memory_error(limits)
+        raise ScriptError(f"unexpected result from the JavaScript sandbox: {text[:200]!r}")
+
+    @staticmethod
+    def _failure(kind: int, text: str, limits: ScriptLimits, *, memory: bool) -> ScriptError:
+        if kind == _OOM or memory:
+            return _memory_error(limits)
+        if kind == _TIMEOUT:
+            return ScriptTimeoutError(f"script exceeded its time limit of {limits.timeout_ms} ms")
+        header = _ERROR_HEADER.match(text)
+        return ScriptError(header["message"] if header else (text.strip() or "script was terminated"))
+
+
+def _memory_error(limits: ScriptLimits) -> ScriptMemoryError:
+    return ScriptMemoryError(f"script exceeded its memory limit of {limits.max_memory_bytes} bytes")
+
+
+def _normalize_numbers(value: Any, *, doubles: bool) -> Any:
+    """Integral numbers that fit in int64 as int, others as float (Conductor's Long/Double split).
+
+    ``doubles``: the text came from JS doubles, so ``1152921504606847000`` stands for ``2**60``.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if doubles and not -(2**53) <= value <= 2**53:
+            value = float(value)
+        elif value in _INT64:
+            return value
+        else:
+            return float(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and -(2.0**63) <= value < 2.0**63 else value
+    if isinstance(value, list):
+        return [_normalize_numbers(v, doubles=doubles) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalize_numbers(v, doubles=doubles) for k, v in value.items()}
+    return value
+
+
+def truthy(value: object) -> bool:
+    """Conductor's DO_WHILE condition rule.
+
+    Args:
+        value: A script result.
+
+    Returns:
+        True only for boolean True or a number greater than 0; the string ``"true"`` is false.
+
+    """
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, int | float) and value > 0
+
+
+def to_case_string(value: object) -> str:
+    """Return the SWITCH case string Conductor derives from a result (Java's ``String.valueOf``).
+
+    Args:
+        value: A script result.
+
+    Returns:
+        ``"null"``, ``"true"``/``"false"``, ``"1"`` for integral numbers, Java ``Double.toString``
+        text for other floats (``"1.5"``, ``"1.0E21"``), strings as is, JSON for lists and dicts.
+
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and int(value) in _INT64 else _java_double(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _java_double(value: float) -> str:
+    if not math.isfinite(value):
+        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[repr(value)]
+    if 1e-3 <= abs(value) < 1e7:
+        return repr(value)  # Python's shortest repr is positional in this range, like Java's
+    from decimal import Decimal  # rarely needed; keeps `import flowkit` fast
+
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    scientific = int(exponent) + len(text) - 1  # finite, so the exponent is an int
+    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{scientific}"
