@@ -79,16 +79,46 @@ def build_engine(*, task_defs: Any = None, workflows: Any = None, scripts: Any =
     registry = workflows if isinstance(workflows, Registry) else Registry(as_workflow_def(w) for w in (workflows or ()))
     rng = random.Random(seed)
     if scripts is None:
-        from flowkit.scripting._lazy import LazyScripts
-
-        scripts = LazyScripts()
+        scripts = _default_scripts()
+    defs = _as_task_defs(task_defs)
+    key = tuple(sorted((name, id(td)) for name, td in defs.items()))
+    plans = _PLANS.get(key)
+    if plans is None:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        plans = _PLANS[key] = {}
     return Engine(
         new_id=new_id_factory(),
         workflows=registry,
-        task_defs=_as_task_defs(task_defs),
+        task_defs=defs,
         jitter=lambda n: rng.randint(0, n),
         scripts=scripts,
+        plans=plans,
     )
+
+
+_PLANS: dict[tuple[tuple[str, int], ...], dict[int, Any]] = {}  # compiled plans shared by runs with the same task defs
+_VALIDATED: dict[tuple[int, int], WorkflowDef] = {}
+_SCRIPTS: list[Any] = []
+
+
+def _default_scripts() -> Any:
+    """One sandboxed V8/jq service per process, created on first script (V8 start-up is not free)."""
+    if not _SCRIPTS:
+        from flowkit.scripting._lazy import LazyScripts
+
+        _SCRIPTS.append(LazyScripts())
+    return _SCRIPTS[0]
+
+
+def _validate_once(definition: WorkflowDef, engine: Engine) -> None:
+    key = (id(definition), id(engine._plans))
+    if _VALIDATED.get(key) is definition:
+        return
+    definition.validate(task_defs=engine.task_defs)
+    if len(_VALIDATED) > 1024:
+        _VALIDATED.clear()
+    _VALIDATED[key] = definition
 
 
 def run(
@@ -135,7 +165,7 @@ def run(
     definition = as_workflow_def(workflow)
     engine = build_engine(task_defs=task_defs, workflows=workflows, scripts=scripts)
     if validate:
-        definition.validate(task_defs=engine.task_defs)
+        _validate_once(definition, engine)
     worker_map = as_worker_map(workers)
     missing = {
         name: refs for name, refs in _simple_names(definition, engine.workflows, set()).items() if name not in worker_map

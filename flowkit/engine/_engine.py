@@ -65,6 +65,7 @@ class Engine:
         task_defs: Registered task definitions by name.
         jitter: ``jitter(n)`` returns a random int in ``[0, n]`` (retry jitter).
         scripts: The JavaScript/jq evaluator for INLINE, LAMBDA, SWITCH, DO_WHILE and JQ tasks.
+        plans: A cache of compiled plans to share between engines with the same task definitions.
     """
 
     def __init__(
@@ -75,6 +76,7 @@ class Engine:
         task_defs: Mapping[str, TaskDef] | None = None,
         jitter: Callable[[int], int] | None = None,
         scripts: Any = None,
+        plans: dict[int, tuple[WorkflowDef, Plan]] | None = None,
     ) -> None:
         self.new_id = new_id
         self.workflows = workflows if workflows is not None else Registry()
@@ -82,7 +84,7 @@ class Engine:
         self.jitter = jitter or (lambda n: 0)
         self.scripts = scripts
         self.executions: dict[str, WorkflowModel] = {}
-        self._plans: dict[int, tuple[WorkflowDef, Plan]] = {}
+        self._plans: dict[int, tuple[WorkflowDef, Plan]] = plans if plans is not None else {}
         self._timers: list[tuple[int, int, str, Any]] = []
         self._timer_seq = itertools.count()
         self._work: deque[TaskModel] = deque()

@@ -49,21 +49,29 @@ def _fail(engine: Engine, wf: WorkflowModel, now: int, reason: str) -> None:
     engine.end(wf, WorkflowStatus.FAILED, reason, now)
 
 
-def _to_task(raw: Any, where: str) -> WorkflowTask:
-    if isinstance(raw, WorkflowTask):
-        return raw
-    if isinstance(raw, Mapping) and _FAST_KEYS.issuperset(raw) and isinstance(raw.get("taskReferenceName"), str):
-        params = raw.get("inputParameters") or {}
+def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None) -> WorkflowTask:
+    """A forked WorkflowTask; ``extra_input`` is merged into its inputParameters (Conductor's putAll)."""
+    if type(raw) is dict and _FAST_KEYS.issuperset(raw) and type(raw.get("taskReferenceName")) is str:
+        params = raw.get("inputParameters")
+        merged = dict(params) if isinstance(params, Mapping) else {}
+        if extra_input:
+            merged.update(extra_input)
         return WorkflowTask(
             name=str(raw.get("name") or raw["taskReferenceName"]),
             task_reference_name=raw["taskReferenceName"],
             type=str(raw.get("type") or "SIMPLE"),
-            input_parameters=dict(params) if isinstance(params, Mapping) else {},
+            input_parameters=merged,
             wire_keys=tuple(raw),
         )
-    from flowkit.definitions._wire import workflow_task_from_json
+    if isinstance(raw, WorkflowTask):
+        task = raw
+    else:
+        from flowkit.definitions._wire import workflow_task_from_json
 
-    return workflow_task_from_json(raw, where)
+        task = workflow_task_from_json(raw, where)
+    if extra_input:
+        task = task.evolve(input_parameters={**task.input_parameters, **extra_input})
+    return task
 
 
 def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id: str, now: int) -> Any:
@@ -114,17 +122,18 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
             if not isinstance(inputs, Mapping):
                 _fail(engine, wf, now, f"Input to the dynamically forked tasks is not a map -> expecting a map of K,V  but found {inputs}")
                 return None
+            where = f"task '{wt.task_reference_name}' input '{wt.dynamic_fork_tasks_param}'"
             for raw in tasks_raw:
-                fork = _to_task(raw, f"task '{wt.task_reference_name}' input '{wt.dynamic_fork_tasks_param}'")
-                extra_input = inputs.get(fork.task_reference_name)
+                ref = raw.task_reference_name if isinstance(raw, WorkflowTask) else raw.get("taskReferenceName")
+                extra_input = inputs.get(ref)
                 if extra_input is not None and not isinstance(extra_input, Mapping):
                     _fail(
                         engine, wf, now,
                         f"Tasks could not be dynamically forked due to invalid input: input for "
-                        f"'{fork.task_reference_name}' must be a map, found {extra_input!r}",
+                        f"'{ref}' must be a map, found {extra_input!r}",
                     )  # fmt: skip
                     return None
-                forks.append((fork, dict(extra_input) if extra_input else None))
+                forks.append((_to_task(raw, where, extra_input), None))
         else:
             legacy = data.get(wt.dynamic_fork_join_tasks_param or "")
             items = legacy.get("dynamicTasks") if isinstance(legacy, Mapping) else None

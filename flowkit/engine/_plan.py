@@ -29,9 +29,19 @@ def effective_task_def(wt: WorkflowTask, registry: Mapping[str, TaskDef]) -> Tas
     registered = registry.get(wt.name)
     if registered is not None:
         return registered
-    if wt.type in SYSTEM_TASK_TYPES:
-        return TaskDef(name=wt.name, retry_count=0, response_timeout_seconds=0)
-    return TaskDef(name=wt.name)
+    system = wt.type in SYSTEM_TASK_TYPES
+    key = (wt.name, system)
+    default = _AD_HOC.get(key)
+    if default is None:
+        if len(_AD_HOC) > 4096:
+            _AD_HOC.clear()
+        default = _AD_HOC[key] = (
+            TaskDef(name=wt.name, retry_count=0, response_timeout_seconds=0) if system else TaskDef(name=wt.name)
+        )
+    return default
+
+
+_AD_HOC: dict[tuple[str, bool], TaskDef] = {}  # frozen values, safe to share
 
 
 class Node:

@@ -29,6 +29,7 @@ __all__ = ["Resolver", "compile_value", "has_expression", "java_string", "parse_
 
 Resolver = Callable[[Mapping[str, Any], "str | None"], Any]
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _KEEP = object()  # marks "leave the literal ${...} text in place"
 _SIMPLE_NAME = r"[^.\[\]\s'\"*()?@$,:]+"
 _SIMPLE_PATH = re.compile(rf"(?:{_SIMPLE_NAME}|\[(?:'[^']*'|\"[^\"]*\"|\d+)\])(?:\.{_SIMPLE_NAME}|\[(?:'[^']*'|\"[^\"]*\"|\d+)\])*")
@@ -177,6 +178,8 @@ def _java_double(x: float) -> str:
 
 def _copy(value: Any) -> Any:
     """Deep copy of JSON containers (Conductor clones the input map before resolving)."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {k: _copy(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -234,6 +237,16 @@ def _compile_text(text: str, depth: int) -> Resolver:
     return interpolate
 
 
+def _mentions_expression(value: Any) -> bool:
+    if type(value) is str:
+        return "$" in value
+    if isinstance(value, Mapping):
+        return any(_mentions_expression(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mentions_expression(v) for v in value)
+    return False
+
+
 def compile_value(value: Any) -> Resolver:
     """Compile a definition value (string, dict, list or scalar) into a resolver.
 
@@ -245,6 +258,9 @@ def compile_value(value: Any) -> Resolver:
             return lambda root, task_id: value
         return _compile_text(value, 0)
     if isinstance(value, Mapping):
+        if not _mentions_expression(value):
+            constant = dict(value)
+            return lambda root, task_id: _copy(constant)
         items = [(k, compile_value(v)) for k, v in value.items()]
         return lambda root, task_id: {k: f(root, task_id) for k, f in items}
     if isinstance(value, list | tuple):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from flowkit.workers._worker import Outcome, Task, Worker
@@ -14,6 +12,9 @@ __all__ = ["builtin_workers", "http_request"]
 
 def http_request(task: Task) -> Outcome:
     """Perform ``http_request`` (or the input itself) and map the response as Conductor does."""
+    import urllib.error
+    import urllib.request
+
     data = task.input_data
     request = data.get("http_request") if isinstance(data.get("http_request"), dict) else data
     uri, method = request.get("uri"), str(request.get("method") or "GET").upper()
@@ -54,6 +55,11 @@ class _Builtin(Worker):
             return Outcome("FAILED", {}, f"{type(exc).__name__}: {exc}")
 
 
+_BUILTIN: dict[str, Worker] = {}
+
+
 def builtin_workers() -> dict[str, Worker]:
     """Workers for system task types that do IO (by task type)."""
-    return {"HTTP": _Builtin(http_request, "HTTP")}
+    if not _BUILTIN:
+        _BUILTIN["HTTP"] = _Builtin(http_request, "HTTP")
+    return _BUILTIN

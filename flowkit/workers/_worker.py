@@ -4,8 +4,10 @@ Inputs are bound by parameter name (dataclass parameters are built from dicts); 
 or dataclass is the output, any other value becomes ``{"result": value}``. Raising
 :class:`~flowkit.errors.NonRetryableError` ends the task FAILED_WITH_TERMINAL_ERROR; any other
 exception ends it FAILED with the exception's message as the reason and its traceback kept.
-As in Conductor's Python SDK, a function with exactly one parameter that is unannotated or
-annotated ``Task`` receives the :class:`Task` itself.
+A function whose only parameter is annotated ``Task``, or is an unannotated parameter named
+``task``, receives the :class:`Task` itself (Conductor's Python SDK style). The SDK hands the Task
+to *any* single unannotated parameter; flowkit binds ``def step(x)`` by name instead, because a
+notebook user writing ``def step(x)`` means the input ``x``.
 """
 
 from __future__ import annotations
@@ -80,9 +82,12 @@ class Outcome:
 
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
+_FLAT = frozenset(_JSON_SCALARS)
 
 
 def _json_problem(value: Any, path: str, depth: int = 0) -> str | None:
+    if type(value) is dict and all(type(v) in _FLAT for v in value.values()) and all(type(k) is str for k in value):
+        return None
     if isinstance(value, _JSON_SCALARS):
         return None
     if depth > 200:
@@ -138,7 +143,7 @@ class Worker:
         params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL,)]
         if len(params) == 1 and params[0].kind is not params[0].VAR_KEYWORD:
             hint = hints.get(params[0].name, params[0].annotation)
-            if hint is inspect.Parameter.empty or getattr(hint, "__name__", None) == "Task":
+            if getattr(hint, "__name__", None) == "Task" or (hint is inspect.Parameter.empty and params[0].name == "task"):
                 return None
         takes_all = any(p.kind is p.VAR_KEYWORD for p in params)
         spec = []
@@ -237,6 +242,9 @@ def worker_task(*, task_definition_name: str, domain: str | None = None, poll_in
     return decorate
 
 
+_wrapped: dict[tuple[str, Any], Worker] = {}
+
+
 def as_worker_map(workers: Any) -> dict[str, Worker]:
     """Normalise ``workers=``: Worker objects, a list of them, or a ``{name: function}`` mapping."""
     if workers is None:
@@ -246,7 +254,16 @@ def as_worker_map(workers: Any) -> dict[str, Worker]:
     if isinstance(workers, Mapping):
         out = {}
         for name, fn in workers.items():
-            out[str(name)] = fn if isinstance(fn, Worker) and fn.name == name else Worker(getattr(fn, "fn", fn), str(name))
+            if isinstance(fn, Worker) and fn.name == name:
+                out[str(name)] = fn
+                continue
+            key = (str(name), getattr(fn, "fn", fn))
+            worker = _wrapped.get(key)
+            if worker is None:
+                if len(_wrapped) > 1024:
+                    _wrapped.clear()
+                worker = _wrapped[key] = Worker(key[1], key[0])
+            out[key[0]] = worker
         return out
     out = {}
     for item in workers:
