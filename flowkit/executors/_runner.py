@@ -22,7 +22,7 @@ _HOST = socket.gethostname()
 
 
 def _snapshot(task: TaskModel) -> Task:
-    t = Task()
+    t = Task.__new__(Task)  # every slot is set below; skips the generic __init__ loop
     t.input_data = task.input
     t.task_id = task.task_id
     t.reference_task_name = task.ref
@@ -36,6 +36,7 @@ def _snapshot(task: TaskModel) -> Task:
     t.iteration = task.iteration
     t.status = "IN_PROGRESS"
     t.worker_id = _HOST
+    t.callback_after_seconds = task.callback_after_seconds
     return t
 
 
