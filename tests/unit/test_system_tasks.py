@@ -1,0 +1,170 @@
+"""WAIT, HUMAN, HTTP (against a real server on 127.0.0.1), EVENT, START_WORKFLOW, SET_VARIABLE, CLI."""
+
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+import flowkit
+from flowkit.testing import VirtualClock
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wf(*tasks, **extra):
+    return {"name": "t", "tasks": list(tasks), **extra}
+
+
+def test_wait_duration_passes_in_virtual_time_and_records_exact_times():
+    clock = VirtualClock()
+    start = clock.now_ms()
+    ex = flowkit.run(wf({"name": "w", "taskReferenceName": "w", "type": "WAIT", "inputParameters": {"duration": "2h 30m"}}), clock=clock)
+    assert ex.status == "COMPLETED"
+    task = ex.task("w")
+    assert task.start_time == start
+    assert task.end_time - task.start_time == (2 * 3600 + 30 * 60) * 1000
+
+
+def test_wait_with_both_duration_and_until_fails_terminally():
+    definition = wf({"name": "w", "taskReferenceName": "w", "type": "WAIT", "inputParameters": {"duration": "${workflow.input.d}", "until": "${workflow.input.u}"}})
+    with pytest.raises(flowkit.DefinitionError, match="both 'duration' and 'until'"):
+        flowkit.run(definition, {"d": "1s", "u": "2030-01-01 10:00"}, clock=VirtualClock())
+    ex = flowkit.run(definition, {"d": "1s", "u": "2030-01-01 10:00"}, clock=VirtualClock(), validate=False)
+    assert ex.status == "FAILED"
+    assert ex.task("w").status == "FAILED_WITH_TERMINAL_ERROR"
+
+
+def test_human_task_waits_for_outside_completion_then_the_run_goes_on():
+    @flowkit.worker_task(task_definition_name="after")
+    def after(approved: bool) -> dict:
+        return {"done": approved}
+
+    definition = wf(
+        {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
+        {"name": "after", "taskReferenceName": "after", "inputParameters": {"approved": "${approve.output.approved}"}},
+    )
+    ex = flowkit.run(definition, workers=[after], executor="inline")
+    assert ex.status == "RUNNING"
+    assert ex.task("approve").status == "IN_PROGRESS"
+    ex.complete_task("approve", {"approved": True})
+    assert ex.status == "COMPLETED"
+    assert ex.output == {"done": True}
+    with pytest.raises(flowkit.OperationNotAllowedError):
+        ex.complete_task("approve", {})
+
+
+def test_human_task_failed_from_outside_fails_the_workflow_with_the_reason():
+    ex = flowkit.run(wf({"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"}))
+    ex.fail_task("approve", "rejected by reviewer")
+    assert ex.status == "FAILED"
+    assert "rejected by reviewer" in ex.reason
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        code = 200 if body.get("ok") else 503
+        payload = json.dumps({"echo": body, "path": self.path}).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def _http(url, ok):
+    return wf({"name": "call", "taskReferenceName": "call", "type": "HTTP",
+               "inputParameters": {"http_request": {"uri": url + "/orders", "method": "POST", "body": {"ok": ok, "n": 1}}}})
+
+
+def test_http_task_against_a_local_server(server):
+    ex = flowkit.run(_http(server, True))
+    assert ex.status == "COMPLETED"
+    response = ex.task("call").output["response"]
+    assert response["statusCode"] == 200
+    assert response["body"] == {"echo": {"ok": True, "n": 1}, "path": "/orders"}
+    assert response["reasonPhrase"] == "OK"
+
+
+def test_http_non_2xx_fails_the_task_with_the_body_as_reason(server):
+    ex = flowkit.run(_http(server, False))
+    assert ex.status == "FAILED"
+    task = ex.task("call")
+    assert task.status == "FAILED"
+    assert task.output["response"]["statusCode"] == 503
+    assert '"ok": false' in task.reason
+
+
+def test_http_unreachable_endpoint_fails_cleanly():
+    ex = flowkit.run(_http("http://127.0.0.1:9", True))
+    assert ex.status == "FAILED"
+    assert "Failed to invoke HTTP task" in ex.task("call").reason
+
+
+def test_set_variable_and_limit():
+    ok = flowkit.run(wf({"name": "sv", "taskReferenceName": "sv", "type": "SET_VARIABLE", "inputParameters": {"a": 1}}))
+    assert ok.variables == {"a": 1}
+    big = flowkit.run(wf({"name": "sv", "taskReferenceName": "sv", "type": "SET_VARIABLE", "inputParameters": {"a": "x" * 300_000}}))
+    assert big.status == "FAILED"
+    assert big.variables == {}
+    assert "greater than the permissible limit: 256 kilobytes" in big.task("sv").reason
+
+
+def test_start_workflow_is_fire_and_forget():
+    child = {"name": "child", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}
+    definition = wf({"name": "sw", "taskReferenceName": "sw", "type": "START_WORKFLOW",
+                     "inputParameters": {"startWorkflow": {"name": "child", "input": {"k": 1}}}})
+    ex = flowkit.run(definition, workflows=[child])
+    started = ex.execution(ex.task("sw").output["workflowId"])
+    assert started.status == "COMPLETED"
+    assert started.input == {"k": 1}
+    assert started.model.parent_workflow_id is None
+
+
+def test_event_task_output_names_the_queue():
+    ex = flowkit.run(wf({"name": "e", "taskReferenceName": "e", "type": "EVENT", "sink": "conductor", "inputParameters": {"x": 1}}))
+    assert ex.task("e").output["event_produced"] == "conductor:t:e"
+    assert ex.task("e").output["x"] == 1
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "flowkit", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_cli_runs_the_example_and_exits_by_status():
+    done = _cli("run", "examples/orders/workflow.json", "--input", '{"items": ["book"], "card": "4111", "address": "x"}',
+                "--workers", "examples/orders/workers.py", "--defs", "examples/orders", "--virtual-clock")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "COMPLETED"
+    assert [t["status"] for t in result["tasks"] if t["referenceTaskName"] == "charge"] == ["FAILED", "FAILED", "COMPLETED"]
+    stopped = _cli("run", "examples/orders/workflow.json", "--input", '{"items": ["unicorn"], "card": "4111", "address": "x"}',
+                   "--workers", "examples/orders/workers.py", "--defs", "examples/orders", "--virtual-clock")
+    assert stopped.returncode == 1
+    assert json.loads(stopped.stdout)["reasonForIncompletion"] == "out of stock"
+
+
+def test_cli_bad_input_exits_2_without_traceback(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"name": "x", "tasks": [ {"name": "a", } ]}')
+    for args in (("run", str(bad)), ("run", "examples/orders/workflow.json", "--input", "[1]"), ("validate", str(tmp_path / "missing.json"))):
+        done = _cli(*args)
+        assert done.returncode in (1, 2)
+        assert "Traceback" not in done.stderr + done.stdout
+    assert _cli("run", str(bad)).returncode == 2
