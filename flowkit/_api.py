@@ -116,6 +116,14 @@ def _validate_once(definition: WorkflowDef, engine: Engine) -> None:
     if _VALIDATED.get(key) is definition:
         return
     definition.validate(task_defs=engine.task_defs)
+    check = getattr(engine.scripts, "check_syntax", None)
+    if check is not None:
+        from flowkit.errors import DefinitionError
+        from flowkit.scripting._check import script_issues
+
+        issues = script_issues(definition, engine.scripts)
+        if issues:
+            raise DefinitionError(issues, workflow_name=definition.name)
     if len(_VALIDATED) > 1024:
         _VALIDATED.clear()
     _VALIDATED[key] = definition

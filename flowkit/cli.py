@@ -68,7 +68,14 @@ def _validate(args: argparse.Namespace) -> int:
     failed = 0
     for file in args.files:
         try:
-            WorkflowDef.from_json(Path(file)).validate()
+            definition = WorkflowDef.from_json(Path(file)).validate()
+            from flowkit._api import _default_scripts
+            from flowkit.errors import DefinitionError
+            from flowkit.scripting._check import script_issues
+
+            issues = script_issues(definition, _default_scripts())
+            if issues:
+                raise DefinitionError(issues, workflow_name=definition.name)
             print(f"{file}: valid")
         except FlowkitError as exc:
             failed += 1

@@ -168,3 +168,24 @@ def test_cli_bad_input_exits_2_without_traceback(tmp_path):
         assert done.returncode in (1, 2)
         assert "Traceback" not in done.stderr + done.stdout
     assert _cli("run", str(bad)).returncode == 2
+
+
+def test_javascript_syntax_errors_are_reported_at_validation_with_the_task_ref():
+    definition = wf(
+        {"name": "i", "taskReferenceName": "calc", "type": "INLINE", "inputParameters": {"evaluatorType": "graaljs", "expression": "if ($.a > ) { 1 }"}},
+        {"name": "l", "taskReferenceName": "loop", "type": "DO_WHILE", "loopCondition": "$.loop['iteration'] < 3",
+         "loopOver": [{"name": "n", "taskReferenceName": "inner", "type": "LAMBDA", "inputParameters": {"scriptExpression": "return {a: };"}}]},
+    )
+    with pytest.raises(flowkit.DefinitionError) as caught:
+        flowkit.run(definition)
+    assert caught.value.task_ref_names == ("calc", "inner")
+    assert "JavaScript does not compile" in str(caught.value)
+
+
+def test_runtime_script_error_fails_inline_terminally_with_the_js_message():
+    definition = wf({"name": "i", "taskReferenceName": "calc", "type": "INLINE",
+                     "inputParameters": {"evaluatorType": "javascript", "expression": "$.missing.deeper"}})
+    ex = flowkit.run(definition)
+    assert ex.status == "FAILED"
+    assert ex.task("calc").status == "FAILED_WITH_TERMINAL_ERROR"
+    assert "TypeError" in ex.task("calc").reason
