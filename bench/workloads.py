@@ -249,6 +249,24 @@ def hamilton_cases(workload: str, n: int) -> list[Case]:
 
     cases: list[Case] = []
 
+    def parallel_driver(sleep_s: float, remote: Any) -> Any:
+        """Parallelizable -> leaf -> Collect; each leaf sleeps ``sleep_s`` first when it is above 0."""
+        src = (
+            "import time\n"
+            "from hamilton.htypes import Parallelizable, Collect\n"
+            "def item(n: int) -> Parallelizable[int]:\n    for i in range(n):\n        yield i\n"
+            f"def leaf(item: int) -> int:\n    if {sleep_s} > 0:\n        time.sleep({sleep_s})\n    return item * 2\n"
+            "def join(leaf: Collect[int]) -> list:\n    return list(leaf)\n"
+        )
+        return (
+            driver.Builder()
+            .with_modules(_module(src))
+            .enable_dynamic_execution(allow_experimental_mode=True)
+            .with_local_executor(executors.SynchronousLocalTaskExecutor())
+            .with_remote_executor(remote)
+            .build()
+        )
+
     def build(make: Callable[[], Any]) -> tuple[Any, float]:
         t0 = time.perf_counter()
         dr = make()
@@ -282,22 +300,7 @@ def hamilton_cases(workload: str, n: int) -> list[Case]:
                           "module exec + Builder.build() (excluded)"))  # fmt: skip
         # (2) dynamic: Parallelizable / Collect with synchronous executors
         if workload == "B":
-            src = (
-                "from hamilton.htypes import Parallelizable, Collect\n"
-                "def item(n: int) -> Parallelizable[int]:\n    for i in range(n):\n        yield i\n"
-                "def leaf(item: int) -> int:\n    return item * 2\n"
-                "def join(leaf: Collect[int]) -> list:\n    return list(leaf)\n"
-            )
-            drp, setup_p = build(
-                lambda: (
-                    driver.Builder()
-                    .with_modules(_module(src))
-                    .enable_dynamic_execution(allow_experimental_mode=True)
-                    .with_local_executor(executors.SynchronousLocalTaskExecutor())
-                    .with_remote_executor(executors.SynchronousLocalTaskExecutor())
-                    .build()
-                )
-            )
+            drp, setup_p = build(lambda: parallel_driver(0.0, executors.SynchronousLocalTaskExecutor()))
 
             def check_par(r: Any) -> None:
                 _expect(len(r["join"]) == n and sorted(r["join"])[-1] == (n - 1) * 2, "hamilton parallel join")
@@ -306,23 +309,7 @@ def hamilton_cases(workload: str, n: int) -> list[Case]:
                               lambda: drp.execute(["join"], inputs={"n": n}), check_par, lambda r: n + 2, setup_p,
                               "module exec + Builder.build() (excluded)"))  # fmt: skip
     elif workload == "C":
-        src = (
-            "import time\n"
-            "from hamilton.htypes import Parallelizable, Collect\n"
-            "def item(n: int) -> Parallelizable[int]:\n    for i in range(n):\n        yield i\n"
-            f"def leaf(item: int) -> int:\n    time.sleep({SLEEP_S})\n    return item * 2\n"
-            "def join(leaf: Collect[int]) -> list:\n    return list(leaf)\n"
-        )
-        drp, setup_p = build(
-            lambda: (
-                driver.Builder()
-                .with_modules(_module(src))
-                .enable_dynamic_execution(allow_experimental_mode=True)
-                .with_local_executor(executors.SynchronousLocalTaskExecutor())
-                .with_remote_executor(executors.MultiThreadingExecutor(max_tasks=C_PARALLEL))
-                .build()
-            )
-        )
+        drp, setup_p = build(lambda: parallel_driver(SLEEP_S, executors.MultiThreadingExecutor(max_tasks=C_PARALLEL)))
 
         def check_c(r: Any) -> None:
             _expect(len(r["join"]) == n, "hamilton C join")

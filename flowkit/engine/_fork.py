@@ -39,7 +39,7 @@ def fork_join(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: A
     wf.active -= 1
     task.executed = True
     task.extra = {"drove": True}
-    for first in task.node.dynamic_input:
+    for first in task.node.nested:
         if first is not None:
             engine.schedule(wf, first, now)
     _schedule_join(engine, wf, task, now, None)

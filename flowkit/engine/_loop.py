@@ -53,7 +53,7 @@ def _begin(engine: Engine, wf: WorkflowModel, task: TaskModel, iteration: int, n
         task.output["loopIndex"] = iteration - 1
         task.output["loopItem"] = items[iteration - 1]
     task.extra["tasks"] = []  # type: ignore[index]
-    first = task.node.dynamic_input
+    first = task.node.nested
     if first is None:
         iteration_end(engine, wf, task.node, now)
     else:

@@ -49,7 +49,7 @@ class Node:
 
     __slots__ = (
         "wt", "ref", "name", "kind", "task_type", "resolver", "task_def", "expected_retries",
-        "next", "container", "owner", "loop", "dynamic_input",
+        "next", "container", "owner", "loop", "nested",
     )  # fmt: skip
 
     def __init__(
@@ -80,7 +80,9 @@ class Node:
         self.container = container
         self.owner = owner
         self.loop = loop
-        self.dynamic_input: Any = None
+        # First node of each nested list: SWITCH {case: node, None: default}, FORK_JOIN [node per
+        # branch], DO_WHILE the loop body's first node.
+        self.nested: Any = None
 
     def __repr__(self) -> str:
         return f"<Node {self.ref} {self.kind}>"
@@ -108,14 +110,14 @@ class Plan:
         node = Node(wt, self.registry, container, owner, loop)
         self.nodes[node.ref] = node
         if wt.type in ("SWITCH", "DECISION"):
-            node.dynamic_input = {
+            node.nested = {
                 case: self._chain(tasks, CASE, node, loop) for case, tasks in wt.decision_cases.items()
             }
-            node.dynamic_input[None] = self._chain(wt.default_case, CASE, node, loop)
+            node.nested[None] = self._chain(wt.default_case, CASE, node, loop)
         elif wt.type == "FORK_JOIN":
-            node.dynamic_input = [self._chain(branch, FORK_BRANCH, node, loop) for branch in wt.fork_tasks]
+            node.nested = [self._chain(branch, FORK_BRANCH, node, loop) for branch in wt.fork_tasks]
         elif wt.type == "DO_WHILE":
-            node.dynamic_input = self._chain(wt.loop_over, LOOP, node, node)
+            node.nested = self._chain(wt.loop_over, LOOP, node, node)
         return node
 
     def runtime_node(self, wt: WorkflowTask, owner: Node | None, loop: Node | None) -> Node:

@@ -77,7 +77,7 @@ def switch(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any)
             return
         task.input["case"] = case
         task.output = {"evaluationResult": [case], "selectedCase": case}
-        first = node.dynamic_input[case] if case in wt.decision_cases else node.dynamic_input[None]
+        first = node.nested[case] if case in wt.decision_cases else node.nested[None]
     else:
         if wt.case_expression:
             result = _script(engine, task, wt.case_expression, task.input, now)
@@ -89,7 +89,7 @@ def switch(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any)
         task.input["case"] = case
         task.output = {"caseOutput": [case]}
         branch = wt.decision_cases.get(case)
-        first = node.dynamic_input[case] if branch else node.dynamic_input[None]
+        first = node.nested[case] if branch else node.nested[None]
     engine.finish(task, S.COMPLETED, now)
     if first is not None:
         task.extra = {"drove": True}

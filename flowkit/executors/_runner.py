@@ -183,7 +183,8 @@ class Runner:
         if blocked:
             self.ready.append(blocked.popleft())
         now = self.clock.now_ms()
-        if self.engine.next_deadline() is not None and self.engine.next_deadline() <= now:  # type: ignore[operator]
+        due = self.engine.next_deadline()
+        if due is not None and due <= now:
             self._tick(now)
         if not isinstance(outcome, Outcome):
             outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
