@@ -339,7 +339,9 @@ def task_to_json(task: Any) -> dict[str, Any]:
         "callbackAfterSeconds": task.callback_after_seconds,
         "workerId": task.worker_id,
         "outputData": task.output,
-        "workflowTask": _task_to_json(wt),
+        "workflowTask": _task_to_json(wt) if task.node.source is None else {
+            **task.node.source[0], "inputParameters": task.node.source[1]
+        },
         "rateLimitPerFrequency": task.node.task_def.rate_limit_per_frequency or 0,
         "rateLimitFrequencyInSeconds": task.node.task_def.rate_limit_frequency_in_seconds or 1,
         "workflowPriority": wf.priority,

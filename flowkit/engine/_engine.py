@@ -22,7 +22,7 @@ from flowkit.definitions._types import TaskStatus, TimeoutPolicy, WorkflowStatus
 from flowkit.engine._commands import Command, Dispatch, Ended
 from flowkit.engine._plan import CASE, LOOP, Node, Plan
 from flowkit.engine._registry import Registry
-from flowkit.engine._state import Doc, TaskModel, WorkflowModel
+from flowkit.engine._state import TaskModel, WorkflowModel
 
 __all__ = ["Engine", "retry_delay_ms"]
 
@@ -165,7 +165,8 @@ class Engine:
         wf = task.workflow
         if task.status.is_terminal or wf.status.is_terminal:
             return []
-        status = S(status)
+        if type(status) is not S:
+            status = S(status)
         if logs:
             task.logs = (task.logs or []) + list(logs)
         if error is not None:
@@ -259,15 +260,14 @@ class Engine:
 
     def resolve_input(self, wf: WorkflowModel, node: Node, task_id: str | None) -> dict[str, Any]:
         """The task input: ``inputParameters`` resolved, then the task definition's inputTemplate (§3.6)."""
-        data: dict[str, Any] = node.resolver(Doc(wf), task_id)
+        data: dict[str, Any] = node.resolver(wf.doc, task_id)
         template = node.task_def.input_template
         if template:
             from flowkit.expressions import compile_value
 
-            doc = Doc(wf)
             for key, value in template.items():
                 if key not in data:
-                    data[key] = compile_value(value)(doc, task_id)
+                    data[key] = compile_value(value)(wf.doc, task_id)
                 if data[key] is None:
                     data[key] = value
         return data
@@ -406,7 +406,7 @@ class Engine:
         if wf.terminated_by is not None:
             return dict(wf.terminated_by.output or {})
         if wf.definition.output_parameters:
-            return wf.plan.output_resolver(Doc(wf), None)  # type: ignore[no-any-return]
+            return wf.plan.output_resolver(wf.doc, None)  # type: ignore[no-any-return]
         return dict(wf.tasks[-1].output) if wf.tasks else {}
 
     # ------------------------------------------------------------------ the decide step

@@ -49,20 +49,27 @@ def _fail(engine: Engine, wf: WorkflowModel, now: int, reason: str) -> None:
     engine.end(wf, WorkflowStatus.FAILED, reason, now)
 
 
-def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None) -> WorkflowTask:
-    """A forked WorkflowTask; ``extra_input`` is merged into its inputParameters (Conductor's putAll)."""
-    if type(raw) is dict and _FAST_KEYS.issuperset(raw) and type(raw.get("taskReferenceName")) is str:
+class _Branch:
+    """A forked task given as a plain ``{name, taskReferenceName, type, inputParameters}`` dict."""
+
+    __slots__ = ("name", "params", "raw", "ref", "type")
+
+    def __init__(self, raw: dict[str, Any], extra_input: Mapping[str, Any] | None) -> None:
         params = raw.get("inputParameters")
-        merged = dict(params) if isinstance(params, Mapping) else {}
+        merged = dict(params) if type(params) is dict or isinstance(params, Mapping) else {}
         if extra_input:
             merged.update(extra_input)
-        return WorkflowTask(
-            name=str(raw.get("name") or raw["taskReferenceName"]),
-            task_reference_name=raw["taskReferenceName"],
-            type=str(raw.get("type") or "SIMPLE"),
-            input_parameters=merged,
-            wire_keys=tuple(raw),
-        )
+        self.raw = raw
+        self.ref: str = raw["taskReferenceName"]
+        self.name = str(raw.get("name") or self.ref)
+        self.type = str(raw.get("type") or "SIMPLE")
+        self.params = merged
+
+
+def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None) -> WorkflowTask | _Branch:
+    """A forked task; ``extra_input`` is merged into its inputParameters (Conductor's putAll)."""
+    if type(raw) is dict and _FAST_KEYS.issuperset(raw) and type(raw.get("taskReferenceName")) is str:
+        return _Branch(raw, extra_input)
     if isinstance(raw, WorkflowTask):
         task = raw
     else:
@@ -80,7 +87,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
 
     data = engine.resolve_input(wf, node, task_id)
     wt = node.wt
-    forks: list[tuple[WorkflowTask, dict[str, Any] | None]] = []
+    forks: list[tuple[WorkflowTask | _Branch, dict[str, Any] | None]] = []
     mapped_before = wf.dynamic_forks > 0
     try:
         if isinstance(data.get("forkTaskInputs"), list):
@@ -170,17 +177,25 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     suffix = f"__{task.iteration}" if node.loop is not None else ""
     refs = []
     nodes = []
+    prototypes: dict[tuple[str, str], Node] = {}
     for fork, extra_input in forks:
-        if extra_input:
-            fork = fork.evolve(input_parameters={**fork.input_parameters, **extra_input})
-        if node.wt.optional and not fork.optional:
-            fork = fork.evolve(optional=True)
-        child = plan.runtime_node(fork, node, node.loop)
+        if type(fork) is _Branch:
+            proto = prototypes.get((fork.name, fork.type))
+            if proto is None:
+                shape = WorkflowTask(name=fork.name, task_reference_name="", type=fork.type, optional=node.wt.optional)
+                proto = prototypes[(fork.name, fork.type)] = plan.runtime_node(shape, node, node.loop)
+            child = proto.branch(fork.ref, fork.params, fork.raw)
+        else:
+            if extra_input:
+                fork = fork.evolve(input_parameters={**fork.input_parameters, **extra_input})
+            if node.wt.optional and not fork.optional:
+                fork = fork.evolve(optional=True)
+            child = plan.runtime_node(fork, node, node.loop)
         nodes.append(child)
         refs.append(child.ref + suffix)
     task.input["forkedTasks"] = refs
     task.input["forkedTaskDefs"] = [
-        {"name": f.name, "taskReferenceName": f.task_reference_name, "type": f.type} for f, _ in forks
+        {"name": child.name, "taskReferenceName": child.ref, "type": child.wt.type} for child in nodes
     ]
     task.start_time = now
     task.status = S.COMPLETED

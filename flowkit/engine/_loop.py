@@ -30,10 +30,9 @@ def do_while(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: An
     wt = task.node.wt
     items = wt.items if wt.items is not None else task.input.get("_items")
     if isinstance(items, str):
-        from flowkit.engine._state import Doc
         from flowkit.expressions import compile_value
 
-        items = compile_value(items)(Doc(wf), task.task_id)
+        items = compile_value(items)(wf.doc, task.task_id)
     if items is not None and not isinstance(items, list):
         engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, f"DO_WHILE 'items' must be a list, found {items!r}")
         return

@@ -49,7 +49,7 @@ class Node:
 
     __slots__ = (
         "wt", "ref", "name", "kind", "task_type", "resolver", "task_def", "expected_retries",
-        "next", "container", "owner", "loop", "nested",
+        "next", "container", "owner", "loop", "nested", "source",
     )  # fmt: skip
 
     def __init__(
@@ -83,6 +83,23 @@ class Node:
         # First node of each nested list: SWITCH {case: node, None: default}, FORK_JOIN [node per
         # branch], DO_WHILE the loop body's first node.
         self.nested: Any = None
+        # Dynamic-fork branches share one prototype ``wt``; their own JSON and input live here.
+        self.source: tuple[Mapping[str, Any], dict[str, Any]] | None = None
+
+    def branch(self, ref: str, params: dict[str, Any], raw: Mapping[str, Any]) -> Node:
+        """A dynamic-fork branch like this prototype but with its own ref and input.
+
+        Building a frozen WorkflowTask per branch costs more than running the branch's task.
+        """
+        node = Node.__new__(Node)
+        node.wt, node.name, node.kind, node.task_type = self.wt, self.name, self.kind, self.task_type
+        node.task_def, node.expected_retries = self.task_def, self.expected_retries
+        node.container, node.owner, node.loop = self.container, self.owner, self.loop
+        node.next = node.nested = None
+        node.ref = ref
+        node.resolver = compile_value(params)
+        node.source = (raw, params)
+        return node
 
     def __repr__(self) -> str:
         return f"<Node {self.ref} {self.kind}>"

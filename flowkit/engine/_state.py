@@ -83,7 +83,7 @@ class WorkflowModel:
         "parent_workflow_id", "parent_workflow_task_id", "refs", "by_id", "active",
         "failed_refs", "failed_names", "permissive_failures", "terminated_by", "seq", "priority",
         "deferred", "failure_task_id", "re_run_from_workflow_id", "event", "full_refs", "waiters",
-        "dynamic_forks",
+        "dynamic_forks", "doc",
     )  # fmt: skip
 
     def __init__(self, definition: WorkflowDef, plan: Plan, workflow_id: str, now: int) -> None:
@@ -119,6 +119,7 @@ class WorkflowModel:
         self.full_refs: dict[str, TaskModel] = {}
         self.waiters: dict[str, list[TaskModel]] = {}
         self.dynamic_forks = 0
+        self.doc = Doc(self)
 
     @property
     def name(self) -> str:
@@ -139,7 +140,7 @@ class WorkflowModel:
 
     def context(self) -> Doc:
         """The document ``${...}`` expressions read (semantics §3.1)."""
-        return Doc(self)
+        return self.doc
 
     def __repr__(self) -> str:
         return f"<WorkflowModel {self.definition.name} {self.workflow_id} {self.status} {len(self.tasks)} tasks>"

@@ -244,9 +244,8 @@ def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
     try:
         if isinstance(definition, str):
             from flowkit.expressions import compile_value
-            from flowkit.engine._state import Doc
 
-            definition = compile_value(definition)(Doc(wf), task.task_id)
+            definition = compile_value(definition)(wf.doc, task.task_id)
         if isinstance(definition, dict):
             definition = WorkflowDef.from_json(definition)
     except DefinitionError as exc:

@@ -34,12 +34,8 @@ class InlineExecutor(Executor):
 
     inline = True
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.done: list[tuple[Any, Any]] = []
-
     def submit(self, key: Any, job: Job) -> None:
-        self.done.append((key, job()))
+        self.results.put((key, job()))
 
 
 _shared: dict[int, ThreadPoolExecutor] = {}

@@ -4,6 +4,7 @@ worker functions and the only thread that touches engine state."""
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import socket
@@ -19,6 +20,35 @@ from flowkit.workers import Outcome, Task, Worker
 __all__ = ["Runner"]
 
 _HOST = socket.gethostname()
+_GC_GEN0 = 10_000  # objects between young collections while a run is active
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+class _YoungGenerationTuned:
+    """Collect the young generation less often while runs are active (re-entrant, restored after).
+
+    A run allocates a few objects per task that all live until the run ends; with Python's default
+    threshold (700) the collector rescans them so often that a 10,000-branch fork costs 30 % more
+    per task than a 1,000-branch one. Cycles are still collected, just in larger batches.
+    """
+
+    def __enter__(self) -> None:
+        global _gc_users, _gc_saved
+        with _gc_lock:
+            _gc_users += 1
+            if _gc_users == 1:
+                _gc_saved = gc.get_threshold()
+                if _gc_saved[0] and _gc_saved[0] < _GC_GEN0:
+                    gc.set_threshold(_GC_GEN0, *_gc_saved[1:])
+
+    def __exit__(self, *exc: object) -> None:
+        global _gc_users
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_saved:
+                gc.set_threshold(*_gc_saved)
 
 
 def _snapshot(task: TaskModel) -> Task:
@@ -92,17 +122,15 @@ class Runner:
     # ------------------------------------------------------------------ the loop
     def run(self, done: Callable[[], bool]) -> None:
         """Run until ``done()`` or until nothing can happen without outside help."""
+        with _YoungGenerationTuned():
+            self._loop(done)
+
+    def _loop(self, done: Callable[[], bool]) -> None:
         engine, clock, ready = self.engine, self.clock, self.ready
-        executor = self.executor
-        inline = executor.inline
-        results = executor.results
+        results = self.executor.results
         while True:
             while ready:
                 self._start_task(ready.popleft())
-                if inline:
-                    for task, outcome in executor.done:  # type: ignore[attr-defined]
-                        self._apply(task, outcome)
-                    executor.done.clear()  # type: ignore[attr-defined]
             while not results.empty():
                 task, outcome = results.get_nowait()
                 self._apply(task, outcome)
@@ -173,7 +201,10 @@ class Runner:
         self.running[name] += 1
         self.inflight += 1
         snapshot = _snapshot(task)
-        self.executor.submit(task, lambda: worker.execute(snapshot))
+        if self.executor.inline:
+            self._apply(task, worker.execute(snapshot))  # no job closure or result queue in the calling thread
+        else:
+            self.executor.submit(task, lambda: worker.execute(snapshot))
 
     def _apply(self, task: TaskModel, outcome: Any) -> None:
         self.inflight -= 1

@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, get_type_hints
 
+from flowkit.definitions._types import TaskStatus
 from flowkit.errors import NonRetryableError, WorkerError
 from flowkit.workers import _capture
 
@@ -83,15 +84,26 @@ class Outcome:
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _FLAT = frozenset(_JSON_SCALARS)
+_COMPLETED = TaskStatus.COMPLETED
 
 
 def _json_problem(value: Any, path: str, depth: int = 0) -> str | None:
-    if type(value) is dict and all(type(v) in _FLAT for v in value.values()) and all(type(k) is str for k in value):
-        return None
-    if isinstance(value, _JSON_SCALARS):
+    kind = type(value)
+    if kind in _FLAT:
         return None
     if depth > 200:
         return f"{path} nests deeper than 200 levels"
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str:
+                return f"{path} has a non-string key {k!r}"
+            if type(v) not in _FLAT:
+                problem = _json_problem(v, f"{path}.{k}", depth + 1)
+                if problem:
+                    return problem
+        return None
+    if isinstance(value, _JSON_SCALARS):
+        return None
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
@@ -110,6 +122,9 @@ def _json_problem(value: Any, path: str, depth: int = 0) -> str | None:
 
 
 def _to_output(value: Any) -> dict[str, Any]:
+    """The worker's return value as task output (the engine copies it when it records it)."""
+    if type(value) is dict:
+        return value
     if value is None:
         return {}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -197,7 +212,7 @@ class Worker:
             extra_logs = [str(getattr(line, "log", line)) for line in (value.logs or [])]
             logs = (logs or []) + extra_logs if extra_logs else logs
         else:
-            status, output, reason = "COMPLETED", _to_output(value), None
+            status, output, reason = _COMPLETED, _to_output(value), None
         problem = _json_problem(output, "output")
         if problem:
             return Outcome(
