@@ -53,11 +53,15 @@ _LAZY = {
     "run": "flowkit._api",
     "Execution": "flowkit._execution",
     "WorkflowBuilder": "flowkit.definitions._builder",
+    "EventBus": "flowkit._events",
+    "Event": "flowkit._events",
 }
 
 __all__ = [
     "DefinitionError",
     "DefinitionIssue",
+    "Event",
+    "EventBus",
     "Execution",
     "ExpressionError",
     "FlowkitError",

@@ -142,6 +142,8 @@ def run(
     correlation_id: str | None = None,
     validate: bool = True,
     scripts: Any = None,
+    script_limits: Any = None,
+    event_bus: Any = None,
 ) -> Any:
     """Run ``workflow`` to the end and return its :class:`~flowkit.Execution`.
 
@@ -157,6 +159,9 @@ def run(
         correlation_id: Conductor's correlationId.
         validate: Check the definition first (raises DefinitionError listing every problem).
         scripts: A custom JavaScript/jq evaluator (default: sandboxed V8 and jq, created on first use).
+        script_limits: A :class:`flowkit.scripting.ScriptLimits` for every script of this run (time
+            and memory); a task's input ``scriptTimeoutMs`` / ``scriptMaxMemoryBytes`` overrides it.
+        event_bus: Where EVENT tasks publish (default: ``flowkit.EventBus.default()``).
 
     Returns:
         The Execution: ended, or RUNNING when it waits for outside completion (HUMAN, WAIT without a time).
@@ -171,6 +176,10 @@ def run(
     from flowkit.workers._capture import installed
 
     definition = as_workflow_def(workflow)
+    if scripts is None and script_limits is not None:
+        from flowkit.scripting._lazy import LazyScripts
+
+        scripts = LazyScripts(script_limits)
     engine = build_engine(task_defs=task_defs, workflows=workflows, scripts=scripts)
     if validate:
         _validate_once(definition, engine)
@@ -184,8 +193,11 @@ def run(
         raise InputError(f"workflow input must be a JSON object (a dict), got {type(input).__name__}")
     from flowkit.workers._http import builtin_workers
 
+    from flowkit._events import EventBus
+
+    bus = event_bus if event_bus is not None else EventBus.default()
     runner = Runner(engine, worker_map, clock=clock or SystemClock(), executor=make_executor(executor, max_workers),
-                    builtin=builtin_workers())  # fmt: skip
+                    builtin=builtin_workers(), on_event=bus.publish)  # fmt: skip
     with installed():
         model = runner.start(definition, dict(input or {}), correlation_id=correlation_id)
         runner.run(lambda: model.status.is_terminal)

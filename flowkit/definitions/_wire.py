@@ -97,6 +97,9 @@ class _Reader:
                 continue
             py, default = known[key]
             place = f"{where} field '{key}'"
+            if value is None and default is not MISSING and default is not None:
+                extra[key] = None  # an explicit null (SDK output): keep it for the round trip, use the default
+                continue
             if py in special:
                 value = special[py](value, place)
             elif value is None:
@@ -262,6 +265,8 @@ def task_def_from_json(source: str | bytes | Path | Mapping[str, Any]) -> TaskDe
 def _emit(obj: Any, encode: Mapping[str, Callable[[Any], Any]]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for py, wire, default in _TABLES[type(obj)]:
+        if wire in obj.extra:
+            continue  # written as null in the source
         value = getattr(obj, py)
         if wire in obj.wire_keys or (value != default and not (value == () and default == ())):
             if py in encode and value is not None:

@@ -81,6 +81,22 @@ def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None)
     return task
 
 
+def _form_b_param(wt: WorkflowTask, data: dict[str, Any]) -> str | None:
+    """The input key holding form B's task list.
+
+    Besides ``dynamicForkTasksParam``, the Conductor Python SDK writes the *legacy*
+    ``dynamicForkJoinTasksParam`` together with ``dynamicForkTasksInputParamName`` for a plain task
+    list. The OSS server rejects that combination; flowkit runs it as form B, which is what the SDK
+    meant, when the value really is a list.
+    """
+    if wt.dynamic_fork_tasks_param and not wt.dynamic_fork_join_tasks_param:
+        return wt.dynamic_fork_tasks_param
+    legacy = wt.dynamic_fork_join_tasks_param
+    if legacy and wt.dynamic_fork_tasks_input_param_name and isinstance(data.get(legacy), list):
+        return legacy
+    return None
+
+
 def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id: str, now: int) -> Any:
     """Work out the forked tasks before anything is persisted; a bad input fails the workflow."""
     from flowkit.errors import DefinitionError
@@ -115,21 +131,21 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                     optional=wt.optional or (base.optional if base else False), **extra,
                 )  # fmt: skip
                 forks.append((fork, None))
-        elif wt.dynamic_fork_tasks_param and not wt.dynamic_fork_join_tasks_param:
-            tasks_raw = data.get(wt.dynamic_fork_tasks_param)
+        elif tasks_param := _form_b_param(wt, data):
+            tasks_raw = data.get(tasks_param)
             inputs = data.get(wt.dynamic_fork_tasks_input_param_name or "")
             if not isinstance(tasks_raw, list) or not all(
                 isinstance(t, Mapping | WorkflowTask) and (isinstance(t, WorkflowTask) or t.get("taskReferenceName"))
                 for t in tasks_raw
             ):
-                _fail(engine, wf, now, f"Input '{wt.dynamic_fork_tasks_param}' is invalid. Cannot deserialize a list of Workflow Tasks from '{tasks_raw}'")
+                _fail(engine, wf, now, f"Input '{tasks_param}' is invalid. Cannot deserialize a list of Workflow Tasks from '{tasks_raw}'")
                 return None
             if inputs is None:
                 inputs = {}
             if not isinstance(inputs, Mapping):
                 _fail(engine, wf, now, f"Input to the dynamically forked tasks is not a map -> expecting a map of K,V  but found {inputs}")
                 return None
-            where = f"task '{wt.task_reference_name}' input '{wt.dynamic_fork_tasks_param}'"
+            where = f"task '{wt.task_reference_name}' input '{tasks_param}'"
             for raw in tasks_raw:
                 ref = raw.task_reference_name if isinstance(raw, WorkflowTask) else raw.get("taskReferenceName")
                 extra_input = inputs.get(ref)

@@ -121,7 +121,9 @@ def _evaluate(engine: Engine, task: TaskModel, condition: str, outputs: dict[str
         engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, "no JavaScript engine is configured for this run")
         return None
     try:
-        return truthy(engine.scripts.js(condition, bindings, mode="expression"))
+        from flowkit.engine._tasks import script_limits
+
+        return truthy(engine.scripts.js(condition, bindings, mode="expression", limits=script_limits(task)))
     except ScriptError as exc:
         engine.finish(
             task, S.FAILED_WITH_TERMINAL_ERROR, now, f"Unable to evaluate condition {condition}, exception {exc}"

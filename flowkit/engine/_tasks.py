@@ -97,18 +97,36 @@ def switch(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any)
 
 
 _FAILED = object()
+SCRIPT_LIMIT_KEYS = {"scriptTimeoutMs": "timeout_ms", "scriptMaxMemoryBytes": "max_memory_bytes"}
+
+
+def script_limits(task: TaskModel) -> dict[str, int] | None:
+    """Per-task script limits from the task input (``scriptTimeoutMs``, ``scriptMaxMemoryBytes``)."""
+    data = task.input
+    if "scriptTimeoutMs" not in data and "scriptMaxMemoryBytes" not in data:
+        return None
+    limits = {}
+    for key, name in SCRIPT_LIMIT_KEYS.items():
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            limits[name] = value
+    return limits or None
 
 
 def _script(engine: Engine, task: TaskModel, source: str, bindings: Any, now: int, *, mode: str = "expression") -> Any:
-    """Run JavaScript for ``task``; on error fail it (FAILED_WITH_TERMINAL_ERROR) and return _FAILED."""
-    from flowkit.errors import ScriptError, ScriptTimeoutError
+    """Run JavaScript for ``task``; on error fail it and return _FAILED.
+
+    A script error is FAILED_WITH_TERMINAL_ERROR (FAILED for LAMBDA), as in Conductor; running out of
+    time or memory is FAILED, so a task definition's retries apply.
+    """
+    from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
 
     if engine.scripts is None:
         engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, "no JavaScript engine is configured for this run")
         return _FAILED
     try:
-        return engine.scripts.js(source, bindings, mode=mode)
-    except ScriptTimeoutError as exc:
+        return engine.scripts.js(source, bindings, mode=mode, limits=script_limits(task))
+    except (ScriptTimeoutError, ScriptMemoryError) as exc:
         task.output = {"error": str(exc)}
         engine.finish(task, S.FAILED, now, str(exc))
     except ScriptError as exc:

@@ -30,6 +30,14 @@ class LazyScripts:
                     from flowkit.scripting._js import JavaScript
 
                     self._js = JavaScript(self._limits)
+        if isinstance(limits, dict):
+            from flowkit.scripting._js import ScriptLimits
+
+            base = self._limits or ScriptLimits()
+            limits = ScriptLimits(
+                timeout_ms=limits.get("timeout_ms", base.timeout_ms),
+                max_memory_bytes=limits.get("max_memory_bytes", base.max_memory_bytes),
+            )
         return self._js.evaluate(source, bindings, mode=mode, limits=limits)
 
     def jq(self, program: str, value: Any) -> list[Any]:

@@ -189,3 +189,38 @@ def test_runtime_script_error_fails_inline_terminally_with_the_js_message():
     assert ex.status == "FAILED"
     assert ex.task("calc").status == "FAILED_WITH_TERMINAL_ERROR"
     assert "TypeError" in ex.task("calc").reason
+
+
+def test_event_bus_subscribers_see_published_events_and_a_broken_callback_does_not_break_the_run():
+    bus = flowkit.EventBus()
+    seen = []
+    bus.subscribe("conductor:t:*", seen.append)
+    bus.subscribe("*", lambda event: 1 / 0)
+    definition = wf({"name": "e", "taskReferenceName": "e", "type": "EVENT", "sink": "conductor:done", "inputParameters": {"v": 7}})
+    ex = flowkit.run(definition, event_bus=bus)
+    assert ex.status == "COMPLETED"
+    assert [(e.queue, e.payload["v"], e.payload["workflowInstanceId"]) for e in seen] == [("conductor:t:done", 7, ex.workflow_id)]
+    assert [e.queue for e in bus.events("conductor:*")] == ["conductor:t:done"]
+    assert isinstance(bus.errors[0][1], ZeroDivisionError)
+    sub = bus.subscribe("sqs:*", seen.append)
+    sub.cancel()
+    flowkit.run(wf({"name": "e", "taskReferenceName": "e", "type": "EVENT", "sink": "sqs:q"}), event_bus=bus)
+    assert len(seen) == 1
+    assert bus.events("sqs:*")[0].queue == "sqs:q"
+
+
+def test_script_limits_per_run_and_per_task_stop_runaway_scripts_and_retry_policy_applies():
+    from flowkit.scripting import ScriptLimits
+
+    spin = {"name": "spin", "taskReferenceName": "spin", "type": "INLINE",
+            "inputParameters": {"evaluatorType": "graaljs", "expression": "while (true) {}"}}
+    ex = flowkit.run(wf(spin), script_limits=ScriptLimits(timeout_ms=150))
+    assert ex.status == "FAILED"
+    assert ex.task("spin").status == "FAILED"
+    assert "time limit of 150 ms" in ex.task("spin").reason
+    per_task = {**spin, "inputParameters": {**spin["inputParameters"], "scriptTimeoutMs": 100}}
+    retried = flowkit.run(wf(per_task), task_defs=[{"name": "spin", "retryCount": 1, "retryDelaySeconds": 0}], clock=VirtualClock())
+    assert [t.status for t in retried.tasks] == ["FAILED", "FAILED"]
+    assert "time limit of 100 ms" in retried.tasks[1].reason
+    after = flowkit.run(wf({**spin, "inputParameters": {"evaluatorType": "graaljs", "expression": "1 + 1"}}))
+    assert after.output == {"result": 2}
