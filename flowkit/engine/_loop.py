@@ -59,7 +59,7 @@ def _begin(engine: Engine, wf: WorkflowModel, task: TaskModel, iteration: int, n
         engine.schedule(wf, first, now)
 
 
-_ITERATION_ONLY = re.compile(r"""\.(?:iteration\b|\[\s*['"]iteration['"]\s*\])""")
+_ITERATION_ONLY = re.compile(r"""\s*(?:\.\s*iteration\b|\[\s*['"]iteration['"]\s*\])""")
 
 
 def _condition_view(source: str, ref: str, output: dict[str, Any]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ __all__ = ["JavaScript", "ScriptLimits", "to_case_string", "truthy"]
 
 _MODES = ("expression", "lambda")
 _MAX_PROGRAMS = 1024  # distinct sources kept compiled per JavaScript instance
+_RECYCLE_BYTES = 8 * 1024 * 1024  # source text evaluated in one V8 context before a fresh one
 _SCRIPT_NAME = "flowkit-script"
 _SYNTAX_OK = "__flowkit_syntax_ok__"
 _INT64 = range(-(2**63), 2**63)
@@ -344,6 +345,7 @@ class JavaScript:
         self._lock = threading.Lock()
         self._isolate: _NativeIsolate | _PortableIsolate | None = None
         self._programs: OrderedDict[tuple[str, str], _Program] = OrderedDict()
+        self._source_bytes = 0
         self._dropped: list[int] = []
         self._next_pid = 0
         self._closed = False
@@ -416,6 +418,12 @@ class JavaScript:
             over_memory = isolate.memory_limit_reached()
             if kind == _OK and not over_memory:
                 isolate.compiled.add(program.pid)
+                # Bindings travel inside the call's source text, and V8 keeps recent sources in its
+                # compilation cache; start a fresh context now and then so they never reach the
+                # heap limit (a long DO_WHILE would otherwise fail after a few thousand iterations).
+                self._source_bytes += len(call)
+                if self._source_bytes > _RECYCLE_BYTES:
+                    self._retire()
                 return self._result(text, limits)
             self._retire()
             raise self._failure(kind, text, limits, memory=over_memory)
@@ -489,6 +497,7 @@ class JavaScript:
     def _retire(self) -> None:
         # After a timeout, an out-of-memory or an unexpected termination the context may be busy
         # or hold a pending termination; the next evaluation gets a fresh one.
+        self._source_bytes = 0
         if self._isolate is not None:
             self._isolate.close()
             self._isolate = None
