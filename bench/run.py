@@ -32,7 +32,7 @@ os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")  # no-op on hamilto
 
 import workloads as W  # noqa: E402
 
-ALL = ["0", "A", "B", "B10k", "C", "import"]
+ALL = ["0", "A", "B", "B10k", "C", "scripts", "import"]
 SIZE = {"0": 1, "A": 200, "B": 1000, "B10k": 10_000, "C": W.C_LEAVES}
 ENGINES = {
     "0": ["flowkit", "hamilton", "dask"],
@@ -374,6 +374,10 @@ def render(results: dict[str, Any]) -> str:
                 f"{C_IDEAL_S * 1e3 / r['best_ms']:.3f} | {C_IDEAL_S * 1e3 / r['median_ms']:.3f} |"
             )
         lines.append("")
+    if results.get("scripts"):
+        from scripts import render_scripts
+
+        lines += render_scripts(results["scripts"])
     imp = results.get("import")
     if imp:
         fk = imp["wall_ms"].get("flowkit")
@@ -468,12 +472,17 @@ def main(argv: list[str] | None = None) -> int:
         },
         "bench": {},
     }
-    for wl in [w for w in ALL if w in only and w != "import"]:
+    for wl in [w for w in ALL if w in only and w not in ("import", "scripts")]:
         n = args.repeats or reps[wl]
         log(f"[bench] {wl}: {DESCRIPTION[wl]} ({n} repeats) ...")
         t0 = time.perf_counter()
         results["bench"][wl] = measure(wl, n)
         log(f"[bench] {wl} done in {time.perf_counter() - t0:.1f} s")
+    if "scripts" in only:
+        from scripts import measure_scripts
+
+        log("[bench] scripts: JavaScript/jq per evaluation, DO_WHILE 1k and 10k iterations ...")
+        results["scripts"] = measure_scripts(args.quick)
     if "import" in only:
         n = IMPORT_REPEATS_QUICK if args.quick else IMPORT_REPEATS
         log(f"[bench] import time (best of {n}) ...")

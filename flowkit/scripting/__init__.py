@@ -7,5 +7,24 @@ from __future__ import annotations
 
 from flowkit.scripting._jq import Jq
 from flowkit.scripting._js import JavaScript, ScriptLimits, to_case_string, truthy
+from flowkit.scripting._quickjs import QuickJavaScript
 
-__all__ = ["JavaScript", "Jq", "ScriptLimits", "to_case_string", "truthy"]
+__all__ = ["JavaScript", "Jq", "QuickJavaScript", "ScriptLimits", "create_javascript", "to_case_string", "truthy"]
+
+ENGINES = ("quickjs", "v8")
+
+
+def create_javascript(limits: ScriptLimits | None = None, engine: str | None = None) -> JavaScript | QuickJavaScript:
+    """The script engine flowkit uses: QuickJS in-process (default) or V8 (``FLOWKIT_JS_ENGINE=v8``).
+
+    Raises:
+        ValueError: for an unknown engine name.
+    """
+    import os
+
+    name = (engine or os.environ.get("FLOWKIT_JS_ENGINE") or "quickjs").lower()
+    if name == "quickjs":
+        return QuickJavaScript(limits)
+    if name == "v8":
+        return JavaScript(limits)
+    raise ValueError(f"unknown JavaScript engine {name!r}: use one of {', '.join(ENGINES)}")

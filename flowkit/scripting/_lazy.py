@@ -14,10 +14,12 @@ class LazyScripts:
 
     Args:
         limits: Default :class:`~flowkit.scripting.ScriptLimits` for every script.
+        engine: ``"quickjs"`` (default) or ``"v8"``; the ``FLOWKIT_JS_ENGINE`` variable sets the default.
     """
 
-    def __init__(self, limits: Any = None) -> None:
+    def __init__(self, limits: Any = None, engine: str | None = None) -> None:
         self._limits = limits
+        self._engine = engine
         self._js: Any = None
         self._jq: Any = None
         self._lock = threading.Lock()
@@ -27,9 +29,9 @@ class LazyScripts:
         if self._js is None:
             with self._lock:
                 if self._js is None:
-                    from flowkit.scripting._js import JavaScript
+                    from flowkit.scripting import create_javascript
 
-                    self._js = JavaScript(self._limits)
+                    self._js = create_javascript(self._limits, self._engine)
         if isinstance(limits, dict):
             from flowkit.scripting._js import ScriptLimits
 

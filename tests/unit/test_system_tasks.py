@@ -224,3 +224,19 @@ def test_script_limits_per_run_and_per_task_stop_runaway_scripts_and_retry_polic
     assert "time limit of 100 ms" in retried.tasks[1].reason
     after = flowkit.run(wf({**spin, "inputParameters": {"evaluatorType": "graaljs", "expression": "1 + 1"}}))
     assert after.output == {"result": 2}
+
+
+def test_a_long_do_while_of_inline_tasks_completes_without_exhausting_the_script_sandbox():
+    n = 3000
+    definition = {"name": "dw", "tasks": [{
+        "name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "inputParameters": {"n": n},
+        "loopCondition": "$.loop['iteration'] < $.n",
+        "loopOver": [{"name": "inc", "taskReferenceName": "inc", "type": "INLINE",
+                      "inputParameters": {"evaluatorType": "graaljs", "expression": "$.i * 2", "i": "${loop.output.iteration}"}}],
+    }]}
+    ex = flowkit.run(definition)
+    assert ex.status == "COMPLETED"
+    loop = ex.task("loop")
+    assert loop.output["iteration"] == n
+    assert loop.output[str(n)] == {"inc": {"result": 2 * n}}
+    assert ex.output == {"result": 2 * n}  # no outputParameters: the last task's output (§4.5)
