@@ -51,6 +51,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "run": "flowkit._api",
+    "start": "flowkit._runtime",
+    "Runtime": "flowkit._runtime",
     "Execution": "flowkit._execution",
     "WorkflowBuilder": "flowkit.definitions._builder",
     "EventBus": "flowkit._events",
@@ -71,6 +73,7 @@ __all__ = [
     "NotFoundError",
     "OperationNotAllowedError",
     "RetryLogic",
+    "Runtime",
     "ScriptError",
     "ScriptMemoryError",
     "ScriptTimeoutError",
@@ -90,6 +93,7 @@ __all__ = [
     "WorkflowTask",
     "__version__",
     "run",
+    "start",
     "worker_task",
 ]
 

@@ -10,8 +10,7 @@ from typing import Any
 
 from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.engine import Engine, Registry
-from flowkit.errors import InputError, MissingWorkerError
-from flowkit.workers import as_worker_map
+from flowkit.errors import InputError
 
 __all__ = ["as_workflow_def", "new_id_factory", "run"]
 
@@ -158,7 +157,7 @@ def run(
         max_workers: Thread pool size for ``"threads"``.
         correlation_id: Conductor's correlationId.
         validate: Check the definition first (raises DefinitionError listing every problem).
-        scripts: A custom JavaScript/jq evaluator (default: sandboxed V8 and jq, created on first use).
+        scripts: A custom JavaScript/jq evaluator (default: sandboxed QuickJS and jq, created on first use).
         script_limits: A :class:`flowkit.scripting.ScriptLimits` for every script of this run (time
             and memory); a task's input ``scriptTimeoutMs`` / ``scriptMaxMemoryBytes`` overrides it.
         event_bus: Where EVENT tasks publish (default: ``flowkit.EventBus.default()``).
@@ -170,35 +169,9 @@ def run(
         DefinitionError: the definition is malformed.
         MissingWorkerError: a SIMPLE task has no worker.
     """
-    from flowkit._execution import Execution
-    from flowkit.executors import Runner, make_executor
-    from flowkit.testing import SystemClock
-    from flowkit.workers._capture import installed
+    from flowkit._runtime import Runtime
 
-    definition = as_workflow_def(workflow)
-    if scripts is None and script_limits is not None:
-        from flowkit.scripting._lazy import LazyScripts
-
-        scripts = LazyScripts(script_limits)
-    engine = build_engine(task_defs=task_defs, workflows=workflows, scripts=scripts)
-    if validate:
-        _validate_once(definition, engine)
-    worker_map = as_worker_map(workers)
-    missing = {
-        name: refs for name, refs in _simple_names(definition, engine.workflows, set()).items() if name not in worker_map
-    }
-    if missing:
-        raise MissingWorkerError(missing)
-    if input is not None and not isinstance(input, Mapping):
-        raise InputError(f"workflow input must be a JSON object (a dict), got {type(input).__name__}")
-    from flowkit.workers._http import builtin_workers
-
-    from flowkit._events import EventBus
-
-    bus = event_bus if event_bus is not None else EventBus.default()
-    runner = Runner(engine, worker_map, clock=clock or SystemClock(), executor=make_executor(executor, max_workers),
-                    builtin=builtin_workers(), on_event=bus.publish)  # fmt: skip
-    with installed():
-        model = runner.start(definition, dict(input or {}), correlation_id=correlation_id)
-        runner.run(lambda: model.status.is_terminal)
-    return Execution(model, runner)
+    runtime = Runtime(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
+                      max_workers=max_workers, background=False, scripts=scripts, script_limits=script_limits,
+                      event_bus=event_bus)  # fmt: skip
+    return runtime.start(workflow, input, correlation_id=correlation_id, validate=validate)

@@ -8,18 +8,24 @@ from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.errors import NotFoundError, OperationNotAllowedError
 
 if TYPE_CHECKING:
-    from flowkit.engine import TaskModel, WorkflowModel
-    from flowkit.executors import Runner
+    from flowkit._runtime import Runtime
+    from flowkit.engine import Engine, TaskModel, WorkflowModel
 
 __all__ = ["Execution"]
 
 
 class Execution:
-    """A workflow execution. ``run()`` returns one when the run has ended or needs outside input."""
+    """A workflow execution: its state, its Conductor JSON, and Conductor's operations on it.
 
-    def __init__(self, model: WorkflowModel, runner: Runner) -> None:
+    ``flowkit.run`` returns one when the run has ended or waits for outside input (HUMAN, WAIT
+    without a time); ``flowkit.start`` returns one at once while the run goes on in the background.
+    Operations follow Conductor's rules for which states allow them and raise
+    :class:`~flowkit.OperationNotAllowedError` saying why otherwise.
+    """
+
+    def __init__(self, model: WorkflowModel, runtime: Runtime) -> None:
         self._model = model
-        self._runner = runner
+        self._runtime = runtime
 
     @property
     def workflow_id(self) -> str:
@@ -52,6 +58,11 @@ class Execution:
         return self._model.reason
 
     @property
+    def correlation_id(self) -> str | None:
+        """Conductor's correlationId."""
+        return self._model.correlation_id
+
+    @property
     def failed_reference_task_names(self) -> list[str]:
         """Refs of every task that was FAILED or FAILED_WITH_TERMINAL_ERROR (even if retried successfully)."""
         return list(self._model.failed_refs)
@@ -65,6 +76,11 @@ class Execution:
     def model(self) -> WorkflowModel:
         """The engine's state for this execution (read-only)."""
         return self._model
+
+    @property
+    def parent(self) -> Execution | None:
+        """The execution whose SUB_WORKFLOW task started this one."""
+        return self.execution(self._model.parent_workflow_id) if self._model.parent_workflow_id else None
 
     def task(self, ref: str) -> TaskModel:
         """The latest attempt with reference ``ref`` (loop tasks: ``ref__N``).
@@ -80,23 +96,84 @@ class Execution:
     def sub_workflow(self, ref: str) -> Execution:
         """The child execution started by the SUB_WORKFLOW task ``ref``."""
         task = self.task(ref)
-        child = self._runner.engine.executions.get(task.sub_workflow_id or "")
+        child = self._runtime.engine.executions.get(task.sub_workflow_id or "")
         if child is None:
             raise NotFoundError(f"task '{ref}' of {self.workflow_id} has not started a sub-workflow")
-        return Execution(child, self._runner)
+        return Execution(child, self._runtime)
 
     def execution(self, workflow_id: str) -> Execution:
-        """Another execution run by the same engine (children, failure workflows)."""
-        model = self._runner.engine.executions.get(workflow_id)
+        """Another execution run by the same runtime (children, failure workflows)."""
+        model = self._runtime.engine.executions.get(workflow_id)
         if model is None:
             raise NotFoundError(f"no execution {workflow_id}")
-        return Execution(model, self._runner)
+        return Execution(model, self._runtime)
 
     def to_json(self, *, include_tasks: bool = True) -> dict[str, Any]:
         """Conductor's execution JSON (``schema_Workflow.json``), times in epoch ms."""
         from flowkit.definitions._wire import execution_to_json
 
         return execution_to_json(self._model, include_tasks=include_tasks)
+
+    # ------------------------------------------------------------------ waiting and operations
+    def wait(self, timeout: float | None = None) -> Execution:
+        """Block until the execution ends (or ``timeout`` seconds pass); returns self."""
+        self._runtime.wait(self._model, timeout)
+        return self
+
+    def _do(self, operation: Any) -> Execution:
+        self._runtime.operate(lambda engine, now: operation(engine, self._model, now), drive=self._model)
+        return self
+
+    def pause(self) -> Execution:
+        """Pause: tasks already running finish, nothing new starts until :meth:`resume`."""
+        return self._do(lambda engine, wf, now: engine.pause(wf, now))
+
+    def resume(self) -> Execution:
+        """Resume a PAUSED execution (the workflow-timeout clock restarts)."""
+        return self._do(lambda engine, wf, now: engine.resume(wf, now))
+
+    def terminate(self, reason: str | None = None) -> Execution:
+        """Terminate: running tasks CANCELED, sub-workflows terminated, no failure workflow."""
+        return self._do(lambda engine, wf, now: engine.terminate(wf, reason, now))
+
+    def restart(self, use_latest_definitions: bool = False) -> Execution:
+        """Start a terminal execution over with the same id and input."""
+
+        def restart(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
+            if use_latest_definitions:
+                latest = engine.workflows.get(wf.definition.name)
+                if latest is not None and wf.status.is_terminal:
+                    wf.definition, wf.plan = latest, engine.plan(latest)
+            return engine.restart(wf, now)
+
+        return self._do(restart)
+
+    def retry(self, resume_subworkflow_tasks: bool = False) -> Execution:
+        """Retry a terminal execution from its failed tasks; with ``resume_subworkflow_tasks`` a failed
+        SUB_WORKFLOW is retried inside its child instead of starting a new child."""
+
+        def retry(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
+            if resume_subworkflow_tasks:
+                child = _failed_child(engine, wf)
+                if child is not None:
+                    return _retry_inside(engine, wf, child, now)
+            return engine.retry(wf, now)
+
+        return self._do(retry)
+
+    def rerun(self, from_task_id: str | None = None, task_input: dict[str, Any] | None = None,
+              workflow_input: dict[str, Any] | None = None, correlation_id: str | None = None) -> Execution:  # fmt: skip
+        """Rerun a terminal execution from the start, or from ``from_task_id`` (later tasks are removed;
+        ``task_input`` replaces that task's input)."""
+        return self._do(lambda engine, wf, now: engine.rerun(
+            wf, now, from_task_id=from_task_id, task_input=task_input, workflow_input=workflow_input,
+            correlation_id=correlation_id,
+        ))  # fmt: skip
+
+    def skip_task(self, ref: str, task_input: dict[str, Any] | None = None,
+                  task_output: dict[str, Any] | None = None) -> Execution:  # fmt: skip
+        """Skip a task not reached yet; downstream ``${ref.output.x}`` sees ``task_output``."""
+        return self._do(lambda engine, wf, now: engine.skip_task(wf, ref, now, task_input=task_input, task_output=task_output))
 
     def complete_task(self, ref: str, output: dict[str, Any] | None = None) -> Execution:
         """Complete a task left for outside completion (HUMAN, WAIT, async), then carry on running."""
@@ -107,17 +184,36 @@ class Execution:
         return self._update(ref, TaskStatus.FAILED, None, reason)
 
     def _update(self, ref: str, status: TaskStatus, output: dict[str, Any] | None, reason: str | None) -> Execution:
-        task = self.task(ref)
-        if task.status.is_terminal or self._model.status.is_terminal:
-            raise OperationNotAllowedError(
-                f"task '{ref}' is already {task.status} in a {self._model.status} workflow; nothing to update",
-                workflow_id=self.workflow_id,
-            )
-        runner = self._runner
-        now = runner.clock.now_ms()
-        runner.handle(runner.engine.task_updated(task, status, now, output=output or {}, reason=reason), now)
-        runner.run(lambda: self._model.status.is_terminal)
-        return self
+        def update(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
+            task = self.task(ref)
+            if task.status.is_terminal or wf.status.is_terminal:
+                raise OperationNotAllowedError(
+                    f"task '{ref}' is already {task.status} in a {wf.status} workflow; nothing to update",
+                    workflow_id=wf.workflow_id,
+                )
+            return engine.task_updated(task, status, now, output=output or {}, reason=reason)
+
+        return self._do(update)
+
+    # ------------------------------------------------------------------ history
+    def tasks_df(self, *, include_children: bool = False) -> Any:
+        """One row per task attempt as a pandas DataFrame (columns documented in flowkit.history)."""
+        from flowkit.history import tasks_df
+
+        return tasks_df(self._model, include_children=include_children, lookup=self._runtime.engine.executions.get)
+
+    def failures_df(self) -> Any:
+        """Every failed, timed-out or canceled attempt with its reason, exception and how its task ended."""
+        from flowkit.history import failures_df
+
+        return failures_df(self._model)
+
+    def timeline(self, **options: Any) -> Any:
+        """A Gantt chart (matplotlib Figure): one bar per attempt, coloured by status."""
+        from flowkit.history import timeline
+
+        options.setdefault("lookup", self._runtime.engine.executions.get)
+        return timeline(self._model, **options)
 
     def __repr__(self) -> str:
         m = self._model
@@ -132,3 +228,36 @@ class Execution:
         if len(m.tasks) > 50:
             lines.append(f"  ... {len(m.tasks) - 50} more")
         return {"text/plain": "\n".join(lines)}
+
+
+def _failed_child(engine: Engine, wf: WorkflowModel) -> WorkflowModel | None:
+    latest: dict[str, Any] = {}
+    for task in wf.tasks:
+        latest[task.ref] = task
+    for task in latest.values():
+        if task.node.kind == "SUB_WORKFLOW" and not task.status.is_successful and task.sub_workflow_id:
+            child = engine.executions.get(task.sub_workflow_id)
+            if child is not None and child.status.is_terminal:
+                return child
+    return None
+
+
+def _retry_inside(engine: Engine, wf: WorkflowModel, child: WorkflowModel, now: int) -> list[Any]:
+    """``resumeSubworkflowTasks``: retry the failed child in place, and bring the parent task and
+    the parent back to RUNNING so the child's end is reported to it again."""
+    from flowkit.definitions._types import WorkflowStatus
+
+    task = wf.by_id[child.parent_workflow_task_id or ""]
+    commands = engine.retry(child, now)
+    if child.status.is_terminal:
+        return commands
+    task.status = TaskStatus.IN_PROGRESS
+    task.end_time = 0
+    task.executed = False
+    task.reason = None
+    wf.status = WorkflowStatus.RUNNING
+    wf.reason = None
+    wf.end_time = 0
+    wf.update_time = wf.last_retried_time = now
+    engine.reindex(wf)
+    return commands + engine.settle(now)

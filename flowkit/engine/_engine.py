@@ -90,6 +90,7 @@ class Engine:
         self._work: deque[TaskModel] = deque()
         self._check: dict[str, WorkflowModel] = {}
         self._out: list[Command] = []
+        self._batch: list[Callable[[], None]] | None = None  # loop starts held back while a fork is mapped
 
     # ------------------------------------------------------------------ plans and timers
     def plan(self, definition: WorkflowDef) -> Plan:
@@ -220,6 +221,76 @@ class Engine:
 
         restart_workflow(self, wf, now)
         return self._settle(now)
+
+    def pause(self, wf: WorkflowModel, now: int) -> list[Command]:
+        """Pause (``PUT /workflow/{id}/pause``): nothing new starts until resume."""
+        from flowkit.engine._operations import pause_workflow
+
+        pause_workflow(self, wf, now)
+        return self._settle(now)
+
+    def resume(self, wf: WorkflowModel, now: int) -> list[Command]:
+        """Resume a PAUSED execution (``PUT /workflow/{id}/resume``)."""
+        from flowkit.engine._operations import resume_workflow
+
+        resume_workflow(self, wf, now)
+        return self._settle(now)
+
+    def terminate(self, wf: WorkflowModel, reason: str | None, now: int) -> list[Command]:
+        """Terminate (``DELETE /workflow/{id}``): TERMINATED, running tasks CANCELED, children terminated."""
+        from flowkit.engine._operations import terminate_workflow
+
+        terminate_workflow(self, wf, reason, now)
+        return self._settle(now)
+
+    def rerun(self, wf: WorkflowModel, now: int, **options: Any) -> list[Command]:
+        """Rerun a terminal execution, from the start or from ``from_task_id`` (``POST /workflow/{id}/rerun``)."""
+        from flowkit.engine._operations import rerun_workflow
+
+        rerun_workflow(self, wf, now, **options)
+        return self._settle(now)
+
+    def skip_task(self, wf: WorkflowModel, ref: str, now: int, **options: Any) -> list[Command]:
+        """Skip a task not reached yet (``PUT /workflow/{id}/skiptask/{ref}``)."""
+        from flowkit.engine._operations import skip_task
+
+        skip_task(self, wf, ref, now, **options)
+        return self._settle(now)
+
+    def redecide(self, tasks: list[TaskModel]) -> None:
+        """Queue terminal tasks whose decision is still due (after resume or recovery)."""
+        self._work.extend(tasks)
+
+    def check(self, wf: WorkflowModel) -> None:
+        """Check ``wf`` for completion at the next settle."""
+        self._check[wf.workflow_id] = wf
+
+    @staticmethod
+    def is_dispatched(task: TaskModel) -> bool:
+        """True for attempts a worker carries out (SIMPLE and the HTTP system task)."""
+        return task.node.kind == "SIMPLE" or task.node.kind == "HTTP"
+
+    def reindex(self, wf: WorkflowModel) -> None:
+        """Rebuild what is derived from ``wf.tasks``: ref indexes, active count, JOIN waits, loop bodies."""
+        wf.refs, wf.full_refs, wf.by_id, wf.waiters = {}, {}, {}, {}
+        wf.active = 0
+        for task in wf.tasks:
+            wf.by_id[task.task_id] = task
+            wf.full_refs[task.ref] = task
+            wf.refs[task.node.ref] = task
+            if not task.status.is_terminal:
+                wf.active += 1
+        wf.seq = max((t.seq for t in wf.tasks), default=0)
+        for task in wf.tasks:
+            if task.status.is_terminal:
+                continue
+            kind = task.node.kind
+            if kind == "JOIN":
+                task.extra = {"pending": self.wait_for(task, list(task.input.get("joinOn") or ()))}
+            elif kind == "DO_WHILE":
+                items = (task.extra or {}).get("items")
+                body = [t for t in wf.tasks if t.node.loop is task.node and t.iteration == task.iteration]
+                task.extra = {"tasks": body, "items": items}
 
     # ------------------------------------------------------------------ internals used by task modules
     def start_execution(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
     from flowkit.engine._state import TaskModel, WorkflowModel
 
-__all__ = ["restart_workflow", "retry_workflow", "start_failure_workflow"]
+__all__ = [
+    "pause_workflow",
+    "rerun_workflow",
+    "restart_workflow",
+    "resume_workflow",
+    "retry_workflow",
+    "skip_task",
+    "start_failure_workflow",
+    "terminate_workflow",
+]
 
 
 def failure_workflow_name(wf: WorkflowModel) -> str | None:
@@ -52,7 +61,7 @@ _NEVER_COPIED = frozenset(
 )
 
 
-def restart_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
+def restart_workflow(engine: Engine, wf: WorkflowModel, now: int, *, check_restartable: bool = True) -> None:
     """Conductor's restart (§7 item 5): same id, every task removed, start from the first task.
 
     Raises:
@@ -67,7 +76,7 @@ def restart_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
             "Fix: terminate it first, or wait for it to end.",
             workflow_id=wf.workflow_id,
         )
-    if wf.status is WorkflowStatus.COMPLETED and not wf.definition.restartable:
+    if check_restartable and wf.status is WorkflowStatus.COMPLETED and not wf.definition.restartable:
         raise OperationNotAllowedError(
             f"Workflow {wf.workflow_id} is COMPLETED and its definition is not restartable (restartable: false).",
             workflow_id=wf.workflow_id,
@@ -143,3 +152,133 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
                 while task in waiters:
                     waiters.remove(task)
             HANDLERS["JOIN"](engine, wf, task, now, None)
+
+
+def _not_allowed(wf: WorkflowModel, message: str) -> Exception:
+    from flowkit.errors import OperationNotAllowedError
+
+    return OperationNotAllowedError(message, workflow_id=wf.workflow_id)
+
+
+def pause_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
+    """Conductor's pause (§7 item 2): nothing new is scheduled or started until resume."""
+    from flowkit.definitions._types import WorkflowStatus
+
+    if wf.status.is_terminal:
+        raise _not_allowed(wf, f"Workflow {wf.workflow_id} is {wf.status}: a terminal workflow cannot be paused.")
+    wf.status = WorkflowStatus.PAUSED
+    wf.update_time = now
+
+
+def resume_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
+    """Conductor's resume (§7 item 3): RUNNING again, the workflow-timeout clock restarts."""
+    from flowkit.definitions._types import TaskStatus, WorkflowStatus
+
+    if wf.status is not WorkflowStatus.PAUSED:
+        raise _not_allowed(wf, f"The workflow {wf.workflow_id} is not PAUSED so cannot resume (it is {wf.status}).")
+    wf.status = WorkflowStatus.RUNNING
+    wf.update_time = wf.last_retried_time = now
+    if wf.definition.timeout_seconds > 0:
+        engine.timer(now + wf.definition.timeout_seconds * 1000, "workflow", wf)
+    deferred, wf.deferred = wf.deferred, []
+    engine.redecide(deferred)
+    for task in wf.tasks:
+        if task.status is TaskStatus.SCHEDULED and engine.is_dispatched(task):
+            engine.dispatch(task, now)
+    if wf.active == 0:
+        engine.check(wf)
+
+
+def terminate_workflow(engine: Engine, wf: WorkflowModel, reason: str | None, now: int) -> None:
+    """Conductor's terminate (§7 item 4): TERMINATED, running tasks CANCELED, children terminated.
+
+    The failure workflow is not started (the API path does not start it).
+    """
+    from flowkit.definitions._types import WorkflowStatus
+
+    if wf.status is WorkflowStatus.TERMINATED:
+        return
+    if wf.status is WorkflowStatus.COMPLETED:
+        raise _not_allowed(wf, f"Workflow {wf.workflow_id} is COMPLETED: a completed workflow cannot be terminated.")
+    if wf.status.is_terminal:
+        raise _not_allowed(wf, f"Workflow {wf.workflow_id} is already {wf.status}.")
+    engine.end(wf, WorkflowStatus.TERMINATED, reason, now, failure_workflow=False)
+
+
+def rerun_workflow(
+    engine: Engine,
+    wf: WorkflowModel,
+    now: int,
+    *,
+    from_task_id: str | None = None,
+    task_input: dict[str, Any] | None = None,
+    workflow_input: dict[str, Any] | None = None,
+    correlation_id: str | None = None,
+) -> None:
+    """Conductor's rerun (§7 item 7): from the start, or from one task with the tasks after it removed."""
+    from flowkit.definitions._types import TaskStatus, WorkflowStatus
+    from flowkit.engine._tasks import HANDLERS
+
+    if not wf.status.is_terminal:
+        raise _not_allowed(wf, f"Workflow {wf.workflow_id} is {wf.status}: only a terminal workflow can be rerun.")
+    if workflow_input is not None:
+        wf.input = dict(workflow_input)
+    if correlation_id is not None:
+        wf.correlation_id = correlation_id
+    if from_task_id is None:
+        restart_workflow(engine, wf, now, check_restartable=False)
+        return
+    task = wf.by_id.get(from_task_id)
+    if task is None:
+        from flowkit.errors import NotFoundError
+
+        raise NotFoundError(f"workflow {wf.workflow_id} has no task {from_task_id!r} to rerun from")
+    for later in wf.tasks:
+        if later.seq > task.seq:
+            later.retried = True  # stale timers and late worker results find nothing to do
+    wf.tasks = [t for t in wf.tasks if t.seq <= task.seq]
+    wf.failed_refs = {t.ref: None for t in wf.tasks if t is not task and t.status.value in ("FAILED", "FAILED_WITH_TERMINAL_ERROR")}
+    wf.failed_names = {t.task_def_name: None for t in wf.tasks if t.ref in wf.failed_refs}
+    wf.permissive_failures = []
+    wf.terminated_by = None
+    wf.status = WorkflowStatus.RUNNING
+    wf.reason = None
+    wf.output = {}
+    wf.end_time = 0
+    wf.update_time = wf.last_retried_time = now
+    task.status = TaskStatus.SCHEDULED
+    task.executed = task.retried = False
+    task.output = {}
+    task.reason = None
+    task.start_time = task.end_time = 0
+    task.scheduled_time = task.update_time = now
+    task.poll_count = 0
+    if task_input is not None:
+        task.input = dict(task_input)
+    engine.reindex(wf)
+    if task.node.kind in ("SIMPLE", "HTTP"):
+        engine.dispatch(task, now)
+    else:
+        HANDLERS[task.node.kind](engine, wf, task, now, None)
+
+
+def skip_task(engine: Engine, wf: WorkflowModel, ref: str, now: int, *,
+              task_input: dict[str, Any] | None = None, task_output: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Conductor's skip task (§7 item 8): a SKIPPED attempt the decider passes over when it gets there."""
+    from flowkit.definitions._types import TaskStatus, WorkflowStatus
+
+    if wf.status is not WorkflowStatus.RUNNING:
+        raise _not_allowed(wf, f"Workflow {wf.workflow_id} is {wf.status}: tasks can only be skipped while it is RUNNING.")
+    node = wf.plan.nodes.get(ref)
+    if node is None:
+        raise _not_allowed(wf, f"Task '{ref}' is not part of workflow {wf.definition.name}; nothing to skip.")
+    if node.loop is not None or node.container == "dynamic":
+        raise _not_allowed(wf, f"Task '{ref}' runs inside a DO_WHILE; flowkit skips only tasks outside loops.")
+    if ref in wf.full_refs:
+        raise _not_allowed(wf, f"Task '{ref}' has already been scheduled ({wf.full_refs[ref].status}); only a task not reached yet can be skipped.")
+    skipped = engine.new_task(wf, node, now, iteration=0)
+    wf.active -= 1
+    skipped.status = TaskStatus.SKIPPED
+    skipped.input = dict(task_input or {})
+    skipped.output = dict(task_output or {})
+    skipped.start_time = skipped.end_time = now

@@ -133,7 +133,8 @@ class Runner:
                 self._start_task(ready.popleft())
             while not results.empty():
                 task, outcome = results.get_nowait()
-                self._apply(task, outcome)
+                if task is not None:
+                    self._apply(task, outcome)
             if ready:
                 continue
             if done():
@@ -151,13 +152,19 @@ class Runner:
                     task, outcome = results.get(timeout=timeout)
                 except Exception:  # queue.Empty: a deadline came first
                     continue
-                self._apply(task, outcome)
+                if task is not None:  # None is poke(): someone wants the loop to look at done()
+                    self._apply(task, outcome)
                 continue
             if due is None:
                 return
             self.wake.clear()
             clock.sleep_until(due, self.wake)
             self._tick(clock.now_ms())
+
+    def poke(self) -> None:
+        """Wake the loop from another thread so it checks ``done()`` again."""
+        self.executor.results.put((None, None))
+        self.wake.set()
 
     def _tick(self, now: int) -> None:
         self.handle(self.engine.tick(now), now)

@@ -1,0 +1,210 @@
+"""The Runtime: one engine, its runner and registries, driven in the caller's thread (``run``)
+or on a background thread (``start``), with workflow operations routed to whichever thread owns
+the engine. Executions are handles onto it."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flowkit.engine import Command, Ended, Engine, WorkflowModel
+from flowkit.errors import InputError, MissingWorkerError
+
+__all__ = ["Runtime", "start"]
+
+Operation = Callable[[Engine, int], list[Command]]
+
+
+class Runtime:
+    """Runs workflows for a set of workers, task definitions and workflow definitions.
+
+    Args:
+        workers: ``@worker_task`` functions, or a ``{task name: function}`` mapping.
+        task_defs: TaskDefs (objects, dicts or paths).
+        workflows: Workflow definitions for sub-workflows and failure workflows.
+        clock: ``flowkit.testing.VirtualClock()`` to skip waits; the system clock by default.
+        executor: ``"threads"`` (default) or ``"inline"``.
+        max_workers: Thread pool size.
+        background: Run executions on a background thread (``start`` returns at once).
+        scripts, script_limits, event_bus: As for :func:`flowkit.run`.
+    """
+
+    def __init__(self, *, workers: Any = None, task_defs: Any = None, workflows: Any = None, clock: Any = None,
+                 executor: Any = "threads", max_workers: int = 8, background: bool = True, scripts: Any = None,
+                 script_limits: Any = None, event_bus: Any = None) -> None:  # fmt: skip
+        from flowkit._api import build_engine
+        from flowkit._events import EventBus
+        from flowkit.executors import Runner, make_executor
+        from flowkit.testing import SystemClock
+        from flowkit.workers import as_worker_map
+        from flowkit.workers._http import builtin_workers
+
+        if scripts is None and script_limits is not None:
+            from flowkit.scripting._lazy import LazyScripts
+
+            scripts = LazyScripts(script_limits)
+        self.engine = build_engine(task_defs=task_defs, workflows=workflows, scripts=scripts)
+        self.workers = as_worker_map(workers)
+        self.event_bus = event_bus if event_bus is not None else EventBus.default()
+        self.clock = clock or SystemClock()
+        self.runner = Runner(self.engine, self.workers, clock=self.clock, executor=make_executor(executor, max_workers),
+                             builtin=builtin_workers(), on_event=self.event_bus.publish)  # fmt: skip
+        self.runner.listeners.append(self._on_command)
+        self.background = background
+        self._inbox: queue.SimpleQueue[tuple[Operation, _Reply]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._changed = threading.Condition()
+        self._closed = False
+
+    # ------------------------------------------------------------------ starting
+    def prepare(self, workflow: Any, *, validate: bool = True) -> Any:
+        """The WorkflowDef for ``workflow``, validated, with every SIMPLE task's worker present."""
+        from flowkit._api import _simple_names, _validate_once, as_workflow_def
+
+        definition = as_workflow_def(workflow)
+        if validate:
+            _validate_once(definition, self.engine)
+        missing = {
+            name: refs
+            for name, refs in _simple_names(definition, self.engine.workflows, set()).items()
+            if name not in self.workers
+        }
+        if missing:
+            raise MissingWorkerError(missing)
+        return definition
+
+    def start(self, workflow: Any, input: Mapping[str, Any] | None = None, *, correlation_id: str | None = None,  # noqa: A002
+              workflow_id: str | None = None, priority: int = 0, validate: bool = True) -> Any:  # fmt: skip
+        """Start an execution and return its :class:`~flowkit.Execution` (at once in the background mode)."""
+        from flowkit._execution import Execution
+
+        definition = self.prepare(workflow, validate=validate)
+        if input is not None and not isinstance(input, Mapping):
+            raise InputError(f"workflow input must be a JSON object (a dict), got {type(input).__name__}")
+        holder: list[WorkflowModel] = []
+
+        def begin(engine: Engine, now: int) -> list[Command]:
+            wf, commands = engine.start(definition, dict(input or {}), now=now, correlation_id=correlation_id,
+                                        workflow_id=workflow_id, priority=priority)  # fmt: skip
+            holder.append(wf)
+            return commands
+
+        self.operate(begin, drive=holder)
+        return Execution(holder[0], self)
+
+    # ------------------------------------------------------------------ operations
+    def operate(self, operation: Operation, *, drive: Any = None) -> None:
+        """Apply ``operation(engine, now)`` on the thread that owns the engine.
+
+        In the foreground mode the runner then drives the workflow(s) until they end or wait for
+        outside input; in the background mode the runtime thread carries on by itself.
+        Errors raised by the operation (e.g. OperationNotAllowedError) reach the caller.
+        """
+        if not self.background:
+            from flowkit.workers._capture import installed
+
+            now = self.clock.now_ms()
+            with installed():
+                self.runner.handle(operation(self.engine, now), now)
+                target = drive[0] if isinstance(drive, list) and drive else drive
+                self.runner.run(lambda: target is not None and target.status.is_terminal)
+            return
+        if self._closed:
+            raise InputError("this Runtime is closed")
+        if threading.current_thread() is self._thread:
+            now = self.clock.now_ms()
+            self.runner.handle(operation(self.engine, now), now)
+            return
+        reply = _Reply()
+        self._ensure_thread()
+        self._inbox.put((operation, reply))
+        self.runner.poke()
+        reply.wait()
+
+    def wait(self, model: WorkflowModel, timeout: float | None = None) -> bool:
+        """Block until ``model`` is terminal (True) or ``timeout`` seconds pass (False)."""
+        if not self.background:
+            if not model.status.is_terminal:
+                self.operate(lambda engine, now: [], drive=model)
+            return model.status.is_terminal
+        with self._changed:
+            return self._changed.wait_for(lambda: model.status.is_terminal, timeout)
+
+    def close(self) -> None:
+        """Stop the background thread (running executions stop where they are)."""
+        self._closed = True
+        if self._thread is not None:
+            self.runner.poke()
+            self._inbox.put((lambda engine, now: [], _Reply()))
+            self._thread.join(timeout=5)
+
+    # ------------------------------------------------------------------ the background thread
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._main, name="flowkit-runtime", daemon=True)
+            self._thread.start()
+
+    def _main(self) -> None:
+        from flowkit.workers._capture import installed
+
+        inbox = self._inbox
+        with installed():
+            while not self._closed:
+                try:
+                    operation, reply = inbox.get(timeout=None if self._idle() else 0)
+                except queue.Empty:
+                    operation = None
+                if operation is not None:
+                    now = self.clock.now_ms()
+                    try:
+                        self.runner.handle(operation(self.engine, now), now)
+                    except BaseException as exc:  # handed to the caller, who raised the operation
+                        reply.error = exc
+                    reply.done.set()
+                    self._notify()
+                    continue
+                self.runner.run(lambda: not inbox.empty() or self._closed)
+                self._notify()
+
+    def _idle(self) -> bool:
+        """Nothing can move without an operation: block on the inbox."""
+        runner = self.runner
+        return not (runner.ready or runner.inflight or runner.delayed or self.engine.next_deadline() is not None)
+
+    def _on_command(self, command: Any) -> None:
+        if type(command) is Ended:
+            self._notify()
+
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+
+class _Reply:
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def wait(self) -> None:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+
+
+def start(workflow: Any, input: Mapping[str, Any] | None = None, *, workers: Any = None, task_defs: Any = None,  # noqa: A002
+          workflows: Any = None, clock: Any = None, executor: Any = "threads", max_workers: int = 8,
+          correlation_id: str | None = None, validate: bool = True, scripts: Any = None, script_limits: Any = None,
+          event_bus: Any = None) -> Any:  # fmt: skip
+    """Start ``workflow`` in the background and return its :class:`~flowkit.Execution` at once.
+
+    The run goes on on a background thread; ``execution.wait()`` blocks until it ends, and the
+    operations (pause, resume, terminate, retry, rerun, restart, skip_task, complete_task,
+    fail_task) act on it while it runs. Arguments are those of :func:`flowkit.run`.
+    """
+    runtime = Runtime(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
+                      max_workers=max_workers, scripts=scripts, script_limits=script_limits, event_bus=event_bus)  # fmt: skip
+    return runtime.start(workflow, input, correlation_id=correlation_id, validate=validate)
