@@ -150,12 +150,13 @@ class Runtime:
         from flowkit.workers._capture import installed
 
         inbox = self._inbox
-        with installed():
-            while not self._closed:
-                try:
-                    operation, reply = inbox.get(timeout=None if self._idle() else 0)
-                except queue.Empty:
-                    operation = None
+        while not self._closed:
+            try:
+                operation, reply = inbox.get(timeout=None if self._idle() else 0)
+            except queue.Empty:
+                operation = None
+            # Output capture only while work runs: an idle runtime leaves sys.stdout alone.
+            with installed():
                 if operation is not None:
                     now = self.clock.now_ms()
                     try:
@@ -163,10 +164,9 @@ class Runtime:
                     except BaseException as exc:  # handed to the caller, who raised the operation
                         reply.error = exc
                     reply.done.set()
-                    self._notify()
-                    continue
-                self.runner.run(lambda: not inbox.empty() or self._closed)
-                self._notify()
+                else:
+                    self.runner.run(lambda: not inbox.empty() or self._closed)
+            self._notify()
 
     def _idle(self) -> bool:
         """Nothing can move without an operation: block on the inbox."""

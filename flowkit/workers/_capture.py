@@ -12,7 +12,6 @@ __all__ = ["begin", "end", "installed"]
 _local = threading.local()
 _lock = threading.Lock()
 _users = 0
-_original: TextIO | None = None
 
 
 class _Tee:
@@ -49,12 +48,13 @@ class installed:  # noqa: N801 - used as a context manager, named like one
     """Install the capture for the duration of a run (re-entrant)."""
 
     def __enter__(self) -> None:
-        global _users, _original
+        global _users
         with _lock:
             _users += 1
-            if _users == 1:
-                _original = sys.stdout
+            # Someone (a notebook, pytest's capture) may have replaced sys.stdout since: wrap what is there now.
+            if not isinstance(sys.stdout, _Tee):
                 sys.stdout = _Tee(sys.stdout)  # type: ignore[assignment]
+            if _handler not in logging.getLogger().handlers:
                 logging.getLogger().addHandler(_handler)
 
     def __exit__(self, *exc: object) -> None:
@@ -62,8 +62,8 @@ class installed:  # noqa: N801 - used as a context manager, named like one
         with _lock:
             _users -= 1
             if _users == 0:
-                if isinstance(sys.stdout, _Tee) and _original is not None:
-                    sys.stdout = _original
+                if isinstance(sys.stdout, _Tee):
+                    sys.stdout = sys.stdout._target  # type: ignore[assignment]
                 logging.getLogger().removeHandler(_handler)
 
 
