@@ -123,8 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--virtual-clock", action="store_true", help="skip waits and backoff in virtual time")
     run.add_argument("--executor", default="threads", choices=["threads", "inline"])
     run.add_argument("--summary", action="store_true", help="print the execution without its tasks")
+    conformance = sub.add_parser("conformance", help="run every Conductor fixture and compare with Conductor")
+    conformance.add_argument("directory", nargs="?", default=None, help="fixture folder (default ../shared/...)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "conformance":
+            from flowkit.conformance import main as conformance_main
+
+            return conformance_main(args.directory)
         return _validate(args) if args.command == "validate" else _run(args)
     except FlowkitError as exc:
         print(f"flowkit: {exc}", file=sys.stderr)

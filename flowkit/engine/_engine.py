@@ -88,6 +88,10 @@ class Engine:
         self._timers: list[tuple[int, int, str, Any]] = []
         self._timer_seq = itertools.count()
         self._work: deque[TaskModel] = deque()
+        # Changed state for a durable store: filled only when ``track`` is on (a store is attached).
+        self.track = False
+        self.dirty: dict[str, TaskModel] = {}
+        self.dirty_workflows: dict[str, WorkflowModel] = {}
         self._check: dict[str, WorkflowModel] = {}
         self._out: list[Command] = []
         self._batch: list[Callable[[], None]] | None = None  # loop starts held back while a fork is mapped
@@ -107,6 +111,27 @@ class Engine:
     def timer(self, due: int, kind: str, subject: Any) -> None:
         """Ask to be ticked at ``due`` (epoch ms) for ``kind`` on ``subject``."""
         heapq.heappush(self._timers, (due, next(self._timer_seq), kind, subject))
+
+    def touch(self, task: TaskModel) -> None:
+        """Record that ``task`` (and its workflow) changed, for the store's next write."""
+        if self.track:
+            self.dirty[task.task_id] = task
+            wf = task.workflow
+            self.dirty_workflows[wf.workflow_id] = wf
+
+    def touch_workflow(self, wf: WorkflowModel, *, all_tasks: bool = False) -> None:
+        """Record that ``wf`` changed (and every one of its tasks, after an operation)."""
+        if self.track:
+            self.dirty_workflows[wf.workflow_id] = wf
+            if all_tasks:
+                for task in wf.tasks:
+                    self.dirty[task.task_id] = task
+
+    def take_dirty(self) -> tuple[list[WorkflowModel], list[TaskModel]]:
+        """What changed since the last call (workflows, tasks)."""
+        workflows, tasks = list(self.dirty_workflows.values()), list(self.dirty.values())
+        self.dirty_workflows, self.dirty = {}, {}
+        return workflows, tasks
 
     def next_deadline(self) -> int | None:
         """The earliest time a :meth:`tick` has something to do, or None."""
@@ -135,6 +160,8 @@ class Engine:
         if task.status is not S.SCHEDULED or wf.status is not WorkflowStatus.RUNNING:
             return False
         task.status = S.IN_PROGRESS
+        if self.track:
+            self.touch(task)
         if task.start_time == 0:
             task.start_time = now
         task.poll_count += 1
@@ -168,6 +195,8 @@ class Engine:
             return []
         if type(status) is not S:
             status = S(status)
+        if self.track:
+            self.touch(task)
         if logs:
             task.logs = (task.logs or []) + list(logs)
         if error is not None:
@@ -209,6 +238,7 @@ class Engine:
         from flowkit.engine._operations import retry_workflow
 
         retry_workflow(self, wf, now)
+        self.touch_workflow(wf, all_tasks=True)
         return self._settle(now)
 
     def restart(self, wf: WorkflowModel, now: int) -> list[Command]:
@@ -220,6 +250,7 @@ class Engine:
         from flowkit.engine._operations import restart_workflow
 
         restart_workflow(self, wf, now)
+        self.touch_workflow(wf, all_tasks=True)
         return self._settle(now)
 
     def pause(self, wf: WorkflowModel, now: int) -> list[Command]:
@@ -227,6 +258,7 @@ class Engine:
         from flowkit.engine._operations import pause_workflow
 
         pause_workflow(self, wf, now)
+        self.touch_workflow(wf)
         return self._settle(now)
 
     def resume(self, wf: WorkflowModel, now: int) -> list[Command]:
@@ -234,6 +266,7 @@ class Engine:
         from flowkit.engine._operations import resume_workflow
 
         resume_workflow(self, wf, now)
+        self.touch_workflow(wf)
         return self._settle(now)
 
     def terminate(self, wf: WorkflowModel, reason: str | None, now: int) -> list[Command]:
@@ -241,6 +274,7 @@ class Engine:
         from flowkit.engine._operations import terminate_workflow
 
         terminate_workflow(self, wf, reason, now)
+        self.touch_workflow(wf)
         return self._settle(now)
 
     def rerun(self, wf: WorkflowModel, now: int, **options: Any) -> list[Command]:
@@ -248,6 +282,7 @@ class Engine:
         from flowkit.engine._operations import rerun_workflow
 
         rerun_workflow(self, wf, now, **options)
+        self.touch_workflow(wf, all_tasks=True)
         return self._settle(now)
 
     def skip_task(self, wf: WorkflowModel, ref: str, now: int, **options: Any) -> list[Command]:
@@ -255,6 +290,7 @@ class Engine:
         from flowkit.engine._operations import skip_task
 
         skip_task(self, wf, ref, now, **options)
+        self.touch_workflow(wf)
         return self._settle(now)
 
     def redecide(self, tasks: list[TaskModel]) -> None:
@@ -317,6 +353,7 @@ class Engine:
             wf.parent_workflow_id = parent.workflow.workflow_id
             wf.parent_workflow_task_id = parent.task_id
         self.executions[wf.workflow_id] = wf
+        self.touch_workflow(wf)
         if definition.timeout_seconds > 0:
             self.timer(now + definition.timeout_seconds * 1000, "workflow", wf)
         self.begin(wf, now)
@@ -352,6 +389,8 @@ class Engine:
         wf.seq += 1
         task.seq = wf.seq
         wf.tasks.append(task)
+        if self.track:
+            self.touch(task)
         wf.refs[node.ref] = task
         wf.full_refs[ref] = task
         wf.by_id[task.task_id] = task
@@ -412,6 +451,8 @@ class Engine:
         """Move ``task`` to a terminal ``status``; the decision about it runs at the next settle."""
         if task.status.is_terminal:
             return
+        if self.track:
+            self.touch(task)
         task.status = status
         task.end_time = now
         task.update_time = now
@@ -451,8 +492,10 @@ class Engine:
         wf.end_time = now
         wf.update_time = now
         wf.output = self.workflow_output(wf)
+        self.touch_workflow(wf)
         for task in wf.tasks:
             if not task.status.is_terminal:
+                self.touch(task)
                 task.status = S.CANCELED
                 task.end_time = now
                 wf.active -= 1
@@ -500,6 +543,8 @@ class Engine:
         wf = task.workflow
         if task.executed or task.retried or wf.status.is_terminal:
             return
+        if self.track:
+            self.touch(task)
         if wf.status is WorkflowStatus.PAUSED:
             wf.deferred.append(task)
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowkit.definitions import WorkflowTask
@@ -28,6 +28,25 @@ def _schedule_join(engine: Engine, wf: WorkflowModel, fork: TaskModel, now: int,
     engine.schedule(wf, join_node, now, task_input={"joinOn": refs})
 
 
+def _as_one_batch(engine: Engine, schedule_all: Callable[[], None]) -> None:
+    """Map a fork's tasks as one batch, as Conductor does (§4.2).
+
+    The whole batch (branch heads, nested forks, the JOIN) is added first and only then do its DO_WHILEs
+    run, so their first loop tasks follow the JOIN in the task list.
+    """
+    if engine._batch is not None:
+        schedule_all()
+        return
+    held: list[Callable[[], None]] = []
+    engine._batch = held
+    try:
+        schedule_all()
+    finally:
+        engine._batch = None
+    for start in held:
+        start()
+
+
 def fork_join(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:
     """FORK: COMPLETED at once; the first task of every branch and the JOIN are scheduled."""
     task.start_time = now
@@ -39,10 +58,14 @@ def fork_join(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: A
     wf.active -= 1
     task.executed = True
     task.extra = {"drove": True}
-    for first in task.node.nested:
-        if first is not None:
-            engine.schedule(wf, first, now)
-    _schedule_join(engine, wf, task, now, None)
+
+    def schedule_all() -> None:
+        for first in task.node.nested:
+            if first is not None:
+                engine.schedule(wf, first, now)
+        _schedule_join(engine, wf, task, now, None)
+
+    _as_one_batch(engine, schedule_all)
 
 
 def _fail(engine: Engine, wf: WorkflowModel, now: int, reason: str) -> None:
@@ -219,9 +242,13 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     wf.active -= 1
     task.executed = True
     task.extra = {"drove": True}
-    for child in nodes:
-        engine.schedule(wf, child, now)
-    _schedule_join(engine, wf, task, now, refs)
+
+    def schedule_all() -> None:
+        for child in nodes:
+            engine.schedule(wf, child, now)
+        _schedule_join(engine, wf, task, now, refs)
+
+    _as_one_batch(engine, schedule_all)
 
 
 def join(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:

@@ -41,10 +41,19 @@ def do_while(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: An
         task.output = {"iteration": 0}
         engine.finish(task, S.COMPLETED, now)
         return
+    if engine._batch is not None:  # mapped inside a fork: the loop starts once the fork's batch is in
+
+        def start() -> None:
+            if task.status is S.IN_PROGRESS and not wf.status.is_terminal:
+                _begin(engine, wf, task, 1, now)
+
+        engine._batch.append(start)
+        return
     _begin(engine, wf, task, 1, now)
 
 
 def _begin(engine: Engine, wf: WorkflowModel, task: TaskModel, iteration: int, now: int) -> None:
+    engine.touch(task)
     task.iteration = iteration
     task.output["iteration"] = iteration
     items = task.extra["items"] if task.extra else None
@@ -88,6 +97,7 @@ def iteration_end(engine: Engine, wf: WorkflowModel, loop: Node, now: int) -> No
         engine.finish(task, S.FAILED, now, " ".join(str(t.reason) for t in failed))
         return
     iteration = task.iteration
+    engine.touch(task)
     outputs = {t.node.ref: t.output for t in tasks if not t.retried}
     task.output[str(iteration)] = outputs
     keep = task.input.get("keepLastN")

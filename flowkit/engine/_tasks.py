@@ -398,6 +398,9 @@ def event(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) 
 
     _start(task, now)
     sink = task.node.wt.sink or task.input.get("sink") or "conductor"
+    # EventTaskMapper puts both into the task input, so they show in the input and the output
+    task.input["sink"] = sink
+    task.input["asyncComplete"] = bool(task.node.wt.async_complete)
     if sink == "conductor":
         queue = f"conductor:{wf.definition.name}:{task.ref}"
     elif sink.startswith("conductor:"):
@@ -407,7 +410,7 @@ def event(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) 
     payload = dict(task.input)
     payload.update(
         workflowInstanceId=wf.workflow_id, workflowType=wf.definition.name, workflowVersion=wf.definition.version,
-        correlationId=wf.correlation_id, taskToDomain={}, event_produced=queue, sink=sink,
+        correlationId=wf.correlation_id, taskToDomain={}, event_produced=queue,
     )  # fmt: skip
     task.output = payload
     engine._out.append(Publish(task, queue, payload))

@@ -31,17 +31,22 @@ def http_request(task: Task) -> Outcome:
     req = urllib.request.Request(str(uri), data=payload, headers=headers, method=method)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - user-configured URL
-            status, reason, raw, resp_headers = resp.status, resp.reason, resp.read(), dict(resp.headers)
+            status, reason, raw, resp_headers = resp.status, resp.reason, resp.read(), list(resp.headers.items())
     except urllib.error.HTTPError as exc:
-        status, reason, raw, resp_headers = exc.code, exc.reason, exc.read(), dict(exc.headers or {})
+        status, reason, raw, resp_headers = exc.code, exc.reason, exc.read(), list((exc.headers or {}).items())
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        return Outcome("FAILED", {}, f"Failed to invoke HTTP task {method} {uri}: {exc}")
+        # Conductor: the exception text becomes the response and the reason.
+        text = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)} ({method} {uri})"
+        return Outcome("FAILED", {"response": text}, f"Failed to invoke HTTP task due to: {text}")
     text = raw.decode("utf-8", errors="replace")
     try:
         parsed: Any = json.loads(text) if text else None
     except ValueError:
         parsed = text
-    response = {"body": parsed, "headers": resp_headers, "statusCode": status, "reasonPhrase": str(reason)}
+    headers: dict[str, list[str]] = {}
+    for name, value in resp_headers:  # Conductor answers every header as a list of values
+        headers.setdefault(name, []).append(value)
+    response = {"body": parsed, "headers": headers, "statusCode": status, "reasonPhrase": str(reason)}
     if 200 <= status < 300:
         return Outcome("COMPLETED", {"response": response})
     return Outcome("FAILED", {"response": response}, text or f"HTTP {status} {reason}")

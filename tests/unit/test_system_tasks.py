@@ -100,6 +100,7 @@ def test_http_task_against_a_local_server(server):
     assert response["statusCode"] == 200
     assert response["body"] == {"echo": {"ok": True, "n": 1}, "path": "/orders"}
     assert response["reasonPhrase"] == "OK"
+    assert response["headers"]["Content-Type"] == ["application/json"]  # Conductor: a list per header
 
 
 def test_http_non_2xx_fails_the_task_with_the_body_as_reason(server):
@@ -114,7 +115,8 @@ def test_http_non_2xx_fails_the_task_with_the_body_as_reason(server):
 def test_http_unreachable_endpoint_fails_cleanly():
     ex = flowkit.run(_http("http://127.0.0.1:9", True))
     assert ex.status == "FAILED"
-    assert "Failed to invoke HTTP task" in ex.task("call").reason
+    assert ex.task("call").reason.startswith("Failed to invoke HTTP task due to: ")
+    assert ex.task("call").output["response"] in ex.task("call").reason
 
 
 def test_set_variable_and_limit():
