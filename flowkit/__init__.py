@@ -52,6 +52,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "run": "flowkit._api",
     "start": "flowkit._runtime",
+    "open": "flowkit._runtime",
     "Runtime": "flowkit._runtime",
     "Execution": "flowkit._execution",
     "WorkflowBuilder": "flowkit.definitions._builder",
@@ -92,6 +93,7 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowTask",
     "__version__",
+    "open",
     "run",
     "start",
     "worker_task",

@@ -143,6 +143,7 @@ def run(
     scripts: Any = None,
     script_limits: Any = None,
     event_bus: Any = None,
+    store: Any = None,
 ) -> Any:
     """Run ``workflow`` to the end and return its :class:`~flowkit.Execution`.
 
@@ -161,6 +162,8 @@ def run(
         script_limits: A :class:`flowkit.scripting.ScriptLimits` for every script of this run (time
             and memory); a task's input ``scriptTimeoutMs`` / ``scriptMaxMemoryBytes`` overrides it.
         event_bus: Where EVENT tasks publish (default: ``flowkit.EventBus.default()``).
+        store: Where the execution is kept: None for the default SQLite file
+            (``$FLOWKIT_HOME/flowkit.db``, ``~/.flowkit`` by default), ``"memory"``, a path, or a store.
 
     Returns:
         The Execution: ended, or RUNNING when it waits for outside completion (HUMAN, WAIT without a time).
@@ -173,5 +176,5 @@ def run(
 
     runtime = Runtime(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
                       max_workers=max_workers, background=False, scripts=scripts, script_limits=script_limits,
-                      event_bus=event_bus)  # fmt: skip
+                      event_bus=event_bus, store=store)  # fmt: skip
     return runtime.start(workflow, input, correlation_id=correlation_id, validate=validate)

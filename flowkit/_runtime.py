@@ -12,7 +12,7 @@ from typing import Any
 from flowkit.engine import Command, Ended, Engine, WorkflowModel
 from flowkit.errors import InputError, MissingWorkerError
 
-__all__ = ["Runtime", "start"]
+__all__ = ["Runtime", "open", "start"]
 
 Operation = Callable[[Engine, int], list[Command]]
 
@@ -29,11 +29,13 @@ class Runtime:
         max_workers: Thread pool size.
         background: Run executions on a background thread (``start`` returns at once).
         scripts, script_limits, event_bus: As for :func:`flowkit.run`.
+        store: Where executions are kept: None for the default SQLite file (``$FLOWKIT_HOME/flowkit.db``,
+            ``~/.flowkit`` by default), ``"memory"``, a path, or a store object.
     """
 
     def __init__(self, *, workers: Any = None, task_defs: Any = None, workflows: Any = None, clock: Any = None,
                  executor: Any = "threads", max_workers: int = 8, background: bool = True, scripts: Any = None,
-                 script_limits: Any = None, event_bus: Any = None) -> None:  # fmt: skip
+                 script_limits: Any = None, event_bus: Any = None, store: Any = None) -> None:  # fmt: skip
         from flowkit._api import build_engine
         from flowkit._events import EventBus
         from flowkit.executors import Runner, make_executor
@@ -52,6 +54,12 @@ class Runtime:
         self.runner = Runner(self.engine, self.workers, clock=self.clock, executor=make_executor(executor, max_workers),
                              builtin=builtin_workers(), on_event=self.event_bus.publish)  # fmt: skip
         self.runner.listeners.append(self._on_command)
+        from flowkit.store import open_store
+
+        self.store = open_store(store)
+        self.runner.store = self.store
+        self.engine.track = True
+        self._saved: set[int] = set()
         self.background = background
         self._inbox: queue.SimpleQueue[tuple[Operation, _Reply]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -73,6 +81,10 @@ class Runtime:
         }
         if missing:
             raise MissingWorkerError(missing)
+        if id(definition) not in self._saved:
+            self._saved.add(id(definition))
+            with self.store.session():
+                self.store.save_definitions([definition, *self.engine.workflows], list(self.engine.task_defs.values()))
         return definition
 
     def start(self, workflow: Any, input: Mapping[str, Any] | None = None, *, correlation_id: str | None = None,  # noqa: A002
@@ -94,6 +106,35 @@ class Runtime:
         self.operate(begin, drive=holder)
         return Execution(holder[0], self)
 
+    def recover(self) -> list[Any]:
+        """Carry on every RUNNING or PAUSED execution in the store that this runtime does not hold yet
+        (after a process was killed). Returns their Executions; each goes on as the runtime runs."""
+        from flowkit._execution import Execution
+        from flowkit.store._codec import restore_workflow
+
+        recovered: list[WorkflowModel] = []
+
+        def load(engine: Engine, now: int) -> list[Command]:
+            commands: list[Command] = []
+            for row in self.store.execution_rows(status=["RUNNING", "PAUSED"]):
+                if row["workflow_id"] in engine.executions:
+                    continue
+                record = self.store.execution(row["workflow_id"])
+                if record is None:
+                    continue
+                wf = restore_workflow(engine, *record)
+                recovered.append(wf)
+            for wf in recovered:
+                commands += engine.recover(wf, now)
+            return commands
+
+        with self.store.session():
+            self.operate(load)
+        if not self.background:
+            for wf in recovered:
+                self.wait(wf)
+        return [Execution(wf, self) for wf in recovered]
+
     # ------------------------------------------------------------------ operations
     def operate(self, operation: Operation, *, drive: Any = None) -> None:
         """Apply ``operation(engine, now)`` on the thread that owns the engine.
@@ -106,7 +147,7 @@ class Runtime:
             from flowkit.workers._capture import installed
 
             now = self.clock.now_ms()
-            with installed():
+            with installed(), self.store.session():
                 self.runner.handle(operation(self.engine, now), now)
                 target = drive[0] if isinstance(drive, list) and drive else drive
                 self.runner.run(lambda: target is not None and target.status.is_terminal)
@@ -155,8 +196,9 @@ class Runtime:
                 operation, reply = inbox.get(timeout=None if self._idle() else 0)
             except queue.Empty:
                 operation = None
-            # Output capture only while work runs: an idle runtime leaves sys.stdout alone.
-            with installed():
+            # Output capture and the store's process lock only while work runs: an idle runtime
+            # leaves sys.stdout alone and lets other processes use the store.
+            with installed(), self.store.session():
                 if operation is not None:
                     now = self.clock.now_ms()
                     try:
@@ -198,7 +240,7 @@ class _Reply:
 def start(workflow: Any, input: Mapping[str, Any] | None = None, *, workers: Any = None, task_defs: Any = None,  # noqa: A002
           workflows: Any = None, clock: Any = None, executor: Any = "threads", max_workers: int = 8,
           correlation_id: str | None = None, validate: bool = True, scripts: Any = None, script_limits: Any = None,
-          event_bus: Any = None) -> Any:  # fmt: skip
+          event_bus: Any = None, store: Any = None) -> Any:  # fmt: skip
     """Start ``workflow`` in the background and return its :class:`~flowkit.Execution` at once.
 
     The run goes on on a background thread; ``execution.wait()`` blocks until it ends, and the
@@ -206,5 +248,22 @@ def start(workflow: Any, input: Mapping[str, Any] | None = None, *, workers: Any
     fail_task) act on it while it runs. Arguments are those of :func:`flowkit.run`.
     """
     runtime = Runtime(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
-                      max_workers=max_workers, scripts=scripts, script_limits=script_limits, event_bus=event_bus)  # fmt: skip
+                      max_workers=max_workers, scripts=scripts, script_limits=script_limits, event_bus=event_bus,
+                      store=store)  # fmt: skip
     return runtime.start(workflow, input, correlation_id=correlation_id, validate=validate)
+
+
+def open(store: Any = None, *, workers: Any = None, task_defs: Any = None, workflows: Any = None,  # noqa: A001
+         background: bool = True, **options: Any) -> Runtime:  # fmt: skip
+    """Open flowkit on ``store`` again: every execution left RUNNING there (its process was killed)
+    carries on with these workers. Definitions registered in the store are loaded too."""
+    from flowkit.store import open_store
+
+    opened = open_store(store)
+    with opened.session():
+        stored_workflows, stored_task_defs = opened.workflow_defs(), opened.task_defs()
+    given = {t.name if hasattr(t, "name") else t.get("name"): t for t in (task_defs or [])} if task_defs else {}
+    runtime = Runtime(workers=workers, task_defs=[*[t for t in stored_task_defs if t.name not in given], *given.values()],
+                      workflows=[*stored_workflows, *(workflows or [])], background=background, store=opened, **options)  # fmt: skip
+    runtime.recover()
+    return runtime

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,6 +22,9 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from flowkit import TaskDef, WorkflowDef
 from flowkit.engine import Dispatch, Ended, Engine, Registry, TaskModel, WorkflowModel
 from flowkit.scripting._lazy import LazyScripts
+
+# Runs keep their executions in $FLOWKIT_HOME/flowkit.db by default: never the user's home in tests.
+os.environ["FLOWKIT_HOME"] = tempfile.mkdtemp(prefix="flowkit-tests-home-")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # ../shared beside the repository root (== Path(<tests/x/test_y.py>).resolve().parents[2].parent / "shared").

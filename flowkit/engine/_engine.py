@@ -134,8 +134,20 @@ class Engine:
         return workflows, tasks
 
     def next_deadline(self) -> int | None:
-        """The earliest time a :meth:`tick` has something to do, or None."""
-        return self._timers[0][0] if self._timers else None
+        """The earliest time a :meth:`tick` has something to do, or None.
+
+        Timers of tasks and workflows that have ended are dropped here, so a finished run leaves
+        nothing to wait for (a completed task's response timeout would otherwise linger for an hour).
+        """
+        timers = self._timers
+        while timers:
+            subject = timers[0][3]
+            wf = subject if type(subject) is WorkflowModel else subject.workflow
+            if wf.status.is_terminal or (subject is not wf and (subject.status.is_terminal or subject.retried)):
+                heapq.heappop(timers)
+                continue
+            return timers[0][0]
+        return None
 
     # ------------------------------------------------------------------ events
     def start(
@@ -291,6 +303,14 @@ class Engine:
 
         skip_task(self, wf, ref, now, **options)
         self.touch_workflow(wf)
+        return self._settle(now)
+
+    def recover(self, wf: WorkflowModel, now: int) -> list[Command]:
+        """Carry on an execution restored from a store after its process died (see ``recover_workflow``)."""
+        from flowkit.engine._operations import recover_workflow
+
+        self.reindex(wf)
+        recover_workflow(self, wf, now)
         return self._settle(now)
 
     def redecide(self, tasks: list[TaskModel]) -> None:

@@ -282,3 +282,45 @@ def skip_task(engine: Engine, wf: WorkflowModel, ref: str, now: int, *,
     skipped.input = dict(task_input or {})
     skipped.output = dict(task_output or {})
     skipped.start_time = skipped.end_time = now
+
+
+def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
+    """Carry on an execution loaded from a store after its process died (after ``reindex``).
+
+    A task handed to a worker that has not reported is run again (at least once); a retry waiting
+    for its backoff, a WAIT and the workflow timeout resume at their original times; a task that
+    ended but was not decided yet is decided now. Nothing that completed runs again.
+    """
+    from flowkit.definitions._types import TaskStatus
+    from flowkit.engine._commands import Dispatch
+
+    if wf.status.is_terminal:
+        return
+    if wf.definition.timeout_seconds > 0:
+        since = wf.last_retried_time or wf.create_time
+        engine.timer(since + wf.definition.timeout_seconds * 1000, "workflow", wf)
+    undecided = []
+    for task in wf.tasks:
+        if task.status.is_terminal:
+            if not task.executed and not task.retried:
+                undecided.append(task)
+            continue
+        if engine.is_dispatched(task):
+            if task.status is TaskStatus.IN_PROGRESS:
+                task.status = TaskStatus.SCHEDULED  # in flight when the process died: run it again
+                engine.touch(task)
+                due = now
+            else:
+                due = max(now, task.scheduled_time + task.callback_after_ms)
+            engine._out.append(Dispatch(task, due))
+        elif task.node.kind == "WAIT" and task.extra and "waitTimeout" in task.extra:
+            engine.timer(task.extra["waitTimeout"], "wait", task)
+        elif task.status is TaskStatus.SCHEDULED and task.callback_after_ms:
+            engine.timer(task.scheduled_time + task.callback_after_ms, "start", task)
+        elif task.node.kind == "JOIN" and task.extra is not None and not task.extra["pending"]:
+            from flowkit.engine._fork import _evaluate_join
+
+            _evaluate_join(engine, task, now)
+    engine.redecide(undecided)
+    if wf.active == 0:
+        engine.check(wf)

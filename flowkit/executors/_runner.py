@@ -90,6 +90,7 @@ class Runner:
         self.starts: dict[str, deque[int]] = defaultdict(deque)
         self.wake = threading.Event()
         self.listeners: list[Callable[[Any], None]] = []
+        self.store: Any = None  # written before any task starts and when a run pauses (write-ahead)
 
     # ------------------------------------------------------------------ commands
     def handle(self, commands: list[Any], now: int) -> None:
@@ -123,13 +124,25 @@ class Runner:
     def run(self, done: Callable[[], bool]) -> None:
         """Run until ``done()`` or until nothing can happen without outside help."""
         with _YoungGenerationTuned():
-            self._loop(done)
+            try:
+                self._loop(done)
+            finally:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write what the engine changed to the store (one transaction)."""
+        engine = self.engine
+        if self.store is not None and (engine.dirty or engine.dirty_workflows):
+            self.store.write(*engine.take_dirty())
 
     def _loop(self, done: Callable[[], bool]) -> None:
         engine, clock, ready = self.engine, self.clock, self.ready
         results = self.executor.results
+        store = self.store
         while True:
             while ready:
+                if store is not None and engine.dirty:
+                    self.flush()  # a completed task must be on disk before the next one starts
                 self._start_task(ready.popleft())
             while not results.empty():
                 task, outcome = results.get_nowait()
@@ -139,6 +152,8 @@ class Runner:
                 continue
             if done():
                 return
+            if store is not None and (engine.dirty or engine.dirty_workflows):
+                self.flush()  # about to wait: leave the store current
             now = clock.now_ms()
             due = engine.next_deadline()
             if self.delayed and (due is None or self.delayed[0][0] < due):

@@ -1,0 +1,38 @@
+"""Stores behind one protocol: in-memory, and SQLite (the embedded default, one WAL file).
+
+A store is opened with ``session()`` (re-entrant), written with ``write(workflows, tasks)`` (what
+the engine changed, in one transaction) and read with ``execution_rows(...)``, ``execution(id)``,
+``events(id)``, ``executions_df(...)`` and the definition lookups.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from flowkit.store._memory import MemoryStore
+from flowkit.store._sqlite import SCHEMA_VERSION, SqliteStore, default_store_path
+
+__all__ = ["SCHEMA_VERSION", "MemoryStore", "SqliteStore", "default_store_path", "open_store"]
+
+_OPEN: dict[str, SqliteStore] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_store(store: Any = None) -> Any:
+    """A store from ``store``: None (the default SQLite file), ``"memory"``, a path, or a store object.
+
+    Every Runtime of this process that names the same file shares one SqliteStore (one connection,
+    one process lock).
+    """
+    if store is not None and not isinstance(store, str | Path):
+        return store
+    if store == "memory":
+        return MemoryStore()
+    path = Path(store).expanduser().resolve() if store is not None else default_store_path().expanduser().resolve()
+    with _OPEN_LOCK:
+        found = _OPEN.get(str(path))
+        if found is None:
+            found = _OPEN[str(path)] = SqliteStore(path)
+        return found

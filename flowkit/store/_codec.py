@@ -1,0 +1,151 @@
+"""Engine state to and from plain records (what a store keeps), and bringing a loaded execution
+back to life in an engine. Record fields are the engine's; JSON columns use Conductor's names
+where Conductor has them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flowkit.definitions import WorkflowDef
+from flowkit.definitions._types import TaskStatus, WorkflowStatus
+from flowkit.engine import Engine, TaskModel, WorkflowModel
+from flowkit.engine._plan import Node
+
+__all__ = ["restore_workflow", "task_record", "workflow_record"]
+
+_dumps = json.JSONEncoder(default=str, separators=(",", ":")).encode
+
+
+def _node_source(task: TaskModel) -> dict[str, Any] | None:
+    """How to rebuild a node that is not in the definition's plan (dynamic fork branch, DYNAMIC task)."""
+    node = task.node
+    plan_node = task.workflow.plan.nodes.get(node.ref)
+    if plan_node is node:
+        return None
+    owner = node.owner.ref if node.owner is not None else None
+    if node.source is not None:
+        raw, params = node.source
+        return {"owner": owner, "task": {**raw, "inputParameters": params}}
+    if plan_node is not None:  # DYNAMIC: same ref, the task name came from the input
+        return {"owner": owner, "dynamicOf": node.ref, "name": node.name}
+    return {"owner": owner, "task": node.wt.to_json() if hasattr(node.wt, "to_json") else _wt_json(node)}
+
+
+def _wt_json(node: Node) -> dict[str, Any]:
+    from flowkit.definitions._wire import _task_to_json
+
+    data = _task_to_json(node.wt)
+    data["taskReferenceName"] = node.ref
+    return data
+
+
+def task_record(task: TaskModel) -> tuple[Any, ...]:
+    """(task_id, workflow_id, seq, ref, status, type, name, iteration, retry_count, scheduled, started,
+    ended, updated, data-json)."""
+    extra = task.extra
+    kept = None
+    if extra:
+        kept = {k: v for k, v in extra.items() if k in ("items", "waitTimeout", "drove")} or None
+    data = {
+        "input": task.input, "output": task.output, "reason": task.reason, "workerId": task.worker_id,
+        "pollCount": task.poll_count, "callbackAfterSeconds": task.callback_after_seconds,
+        "callbackAfterMs": task.callback_after_ms, "startDelay": task.start_delay,
+        "responseTimeoutSeconds": task.response_timeout_seconds, "retriedTaskId": task.retried_task_id,
+        "retried": task.retried, "executed": task.executed, "firstScheduledTime": task.first_scheduled_time,
+        "subWorkflowId": task.sub_workflow_id, "logs": task.logs, "error": task.error, "extra": kept,
+        "nodeRef": task.node.ref, "nodeSource": _node_source(task),
+    }  # fmt: skip
+    return (
+        task.task_id, task.workflow.workflow_id, task.seq, task.ref, str(task.status), task.task_type,
+        task.task_def_name, task.iteration, task.retry_count, task.scheduled_time, task.start_time,
+        task.end_time, task.update_time, _dumps(data),
+    )
+
+
+def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:
+    """(workflow_id, name, version, status, correlation_id, parent_workflow_id, created, updated, ended,
+    task_count, failed_count, reason, data-json)."""
+    data = {
+        "input": wf.input, "output": wf.output, "variables": wf.variables, "reason": wf.reason,
+        "lastRetriedTime": wf.last_retried_time, "parentWorkflowTaskId": wf.parent_workflow_task_id,
+        "failedReferenceTaskNames": list(wf.failed_refs), "failedTaskNames": list(wf.failed_names),
+        "priority": wf.priority, "terminatedBy": wf.terminated_by.task_id if wf.terminated_by else None,
+        "permissiveFailures": [t.task_id for t in wf.permissive_failures], "failureTaskId": wf.failure_task_id,
+        "dynamicForks": wf.dynamic_forks, "deferred": [t.task_id for t in wf.deferred],
+        "workflowDefinition": wf.definition.to_json(),
+    }  # fmt: skip
+    failed = sum(1 for t in wf.tasks if not t.status.is_successful)
+    return (
+        wf.workflow_id, wf.definition.name, wf.definition.version, str(wf.status), wf.correlation_id,
+        wf.parent_workflow_id, wf.create_time, wf.update_time, wf.end_time, len(wf.tasks), failed, wf.reason,
+        _dumps(data),
+    )
+
+
+def restore_workflow(engine: Engine, row: dict[str, Any], task_rows: list[dict[str, Any]]) -> WorkflowModel:
+    """Rebuild a WorkflowModel (and its TaskModels) from store records and register it with ``engine``."""
+    data = json.loads(row["data"])
+    definition = WorkflowDef.from_json(data["workflowDefinition"])
+    plan = engine.plan(definition)
+    wf = WorkflowModel(definition, plan, row["workflow_id"], row["created"])
+    wf.status = WorkflowStatus(row["status"])
+    wf.input, wf.output, wf.variables = data["input"], data["output"], data["variables"]
+    wf.reason = data["reason"]
+    wf.correlation_id = row["correlation_id"]
+    wf.parent_workflow_id = row["parent_workflow_id"]
+    wf.parent_workflow_task_id = data["parentWorkflowTaskId"]
+    wf.update_time, wf.end_time = row["updated"], row["ended"]
+    wf.last_retried_time = data["lastRetriedTime"]
+    wf.failed_refs = dict.fromkeys(data["failedReferenceTaskNames"])
+    wf.failed_names = dict.fromkeys(data["failedTaskNames"])
+    wf.priority = data["priority"]
+    wf.failure_task_id = data["failureTaskId"]
+    wf.dynamic_forks = data["dynamicForks"]
+    for trow in task_rows:
+        wf.tasks.append(_restore_task(wf, plan, trow))
+    by_id = {t.task_id: t for t in wf.tasks}
+    wf.terminated_by = by_id.get(data["terminatedBy"] or "")
+    wf.permissive_failures = [by_id[i] for i in data["permissiveFailures"] if i in by_id]
+    wf.deferred = [by_id[i] for i in data["deferred"] if i in by_id]
+    engine.executions[wf.workflow_id] = wf
+    engine.reindex(wf)
+    return wf
+
+
+def _restore_task(wf: WorkflowModel, plan: Any, row: dict[str, Any]) -> TaskModel:
+    data = json.loads(row["data"])
+    node = _restore_node(wf, plan, data)
+    task = TaskModel(wf, node, row["task_id"], row["ref"], row["iteration"], row["scheduled"])
+    task.task_type = row["type"]
+    task.task_def_name = row["name"]
+    task.status = TaskStatus(row["status"])
+    task.seq = row["seq"]
+    task.retry_count = row["retry_count"]
+    task.start_time, task.end_time, task.update_time = row["started"], row["ended"], row["updated"]
+    task.input, task.output, task.reason, task.worker_id = data["input"], data["output"], data["reason"], data["workerId"]
+    task.poll_count = data["pollCount"]
+    task.callback_after_seconds, task.callback_after_ms = data["callbackAfterSeconds"], data["callbackAfterMs"]
+    task.start_delay = data["startDelay"]
+    task.response_timeout_seconds = data["responseTimeoutSeconds"]
+    task.retried_task_id, task.retried, task.executed = data["retriedTaskId"], data["retried"], data["executed"]
+    task.first_scheduled_time = data["firstScheduledTime"]
+    task.sub_workflow_id, task.logs, task.error = data["subWorkflowId"], data["logs"], data["error"]
+    task.extra = dict(data["extra"]) if data["extra"] else None
+    return task
+
+
+def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any]) -> Node:
+    source = data["nodeSource"]
+    if source is None:
+        return plan.nodes[data["nodeRef"]]  # type: ignore[no-any-return]
+    owner = plan.nodes.get(source["owner"]) if source.get("owner") else None
+    if "dynamicOf" in source:
+        original = plan.nodes[source["dynamicOf"]]
+        node = plan.runtime_node(original.wt.evolve(name=source["name"], type="SIMPLE"), original.owner, original.loop)
+        node.ref, node.next, node.container = original.ref, original.next, original.container
+        return node  # type: ignore[no-any-return]
+    from flowkit.definitions._wire import workflow_task_from_json
+
+    wt = workflow_task_from_json(source["task"])
+    return plan.runtime_node(wt, owner, owner.loop if owner is not None else None)  # type: ignore[no-any-return]

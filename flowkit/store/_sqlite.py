@@ -1,0 +1,356 @@
+"""The durable store: one SQLite file in WAL mode.
+
+Default location: ``$FLOWKIT_HOME/flowkit.db``, with ``FLOWKIT_HOME`` defaulting to ``~/.flowkit``;
+any path is accepted. Writes are batched: everything the engine changed since the last write goes
+in one transaction, taken before any new task is handed to a worker (so a task that completed is
+never run again after a crash, and one in flight runs again). ``synchronous=NORMAL`` in WAL mode
+survives a killed process; only a power cut can lose the last transactions.
+
+One process writes a store file at a time: a second one is refused with a message naming the
+holder (it may still open the file ``readonly=True`` to look). A file that is not a flowkit store,
+is corrupt, or was written by a newer flowkit is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flowkit.errors import StoreError
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "default_store_path"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workflow_defs (name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL,
+    PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS task_defs (name TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (
+    workflow_id TEXT PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
+    correlation_id TEXT, parent_workflow_id TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,
+    ended INTEGER NOT NULL, task_count INTEGER NOT NULL, failed_count INTEGER NOT NULL, reason TEXT,
+    data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS executions_name ON executions (name, version);
+CREATE INDEX IF NOT EXISTS executions_status ON executions (status);
+CREATE INDEX IF NOT EXISTS executions_correlation ON executions (correlation_id);
+CREATE INDEX IF NOT EXISTS executions_created ON executions (created);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, seq INTEGER NOT NULL, ref TEXT NOT NULL,
+    status TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, iteration INTEGER NOT NULL,
+    retry_count INTEGER NOT NULL, scheduled INTEGER NOT NULL, started INTEGER NOT NULL, ended INTEGER NOT NULL,
+    updated INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_workflow ON tasks (workflow_id, seq);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_workflow ON events (workflow_id, id);
+"""
+_EXEC_COLS = ("workflow_id", "name", "version", "status", "correlation_id", "parent_workflow_id", "created",
+              "updated", "ended", "task_count", "failed_count", "reason", "data")  # fmt: skip
+_TASK_COLS = ("task_id", "workflow_id", "seq", "ref", "status", "type", "name", "iteration", "retry_count",
+              "scheduled", "started", "ended", "updated", "data")  # fmt: skip
+_INSERT_EXEC = f"INSERT OR REPLACE INTO executions ({', '.join(_EXEC_COLS)}) VALUES ({', '.join('?' * len(_EXEC_COLS))})"
+_INSERT_TASK = f"INSERT OR REPLACE INTO tasks ({', '.join(_TASK_COLS)}) VALUES ({', '.join('?' * len(_TASK_COLS))})"
+
+
+def default_store_path() -> Path:
+    """``$FLOWKIT_HOME/flowkit.db`` (``FLOWKIT_HOME`` defaults to ``~/.flowkit``)."""
+    home = os.environ.get("FLOWKIT_HOME") or str(Path.home() / ".flowkit")
+    return Path(home) / "flowkit.db"
+
+
+class SqliteStore:
+    """Executions, task attempts, their events and definitions in one SQLite file.
+
+    Args:
+        path: The file (created when missing); default :func:`default_store_path`.
+        readonly: Open for looking only (no lock, no writes); works while another process writes.
+        busy_timeout: Seconds to wait for a lock held by a reader or another writer's transaction.
+    """
+
+    durable = True
+
+    def __init__(self, path: str | Path | None = None, *, readonly: bool = False, busy_timeout: float = 5.0) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self.readonly = readonly
+        self.busy_timeout = busy_timeout
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        self._lock_fd: int | None = None
+        self._users = 0
+
+    # ------------------------------------------------------------------ opening
+    @contextmanager
+    def session(self) -> Iterator[SqliteStore]:
+        """Hold the store open (and, for a writer, its process lock) for the duration."""
+        self.acquire()
+        try:
+            yield self
+        finally:
+            self.release()
+
+    def acquire(self) -> None:
+        """Open (re-entrant); a writer takes the process lock."""
+        with self._lock:
+            if self._users == 0:
+                self._open()
+            self._users += 1
+
+    def release(self) -> None:
+        """Close when the last user releases."""
+        with self._lock:
+            self._users -= 1
+            if self._users <= 0:
+                self._users = 0
+                self._close()
+
+    def _open(self) -> None:
+        where = f"flowkit store '{self.path}'"
+        if self.readonly:
+            if not self.path.exists():
+                raise StoreError(f"{where} does not exist. Fix: check the path (nothing has been written there yet).")
+            uri = f"file:{self.path}?mode=ro"
+            conn = self._connect(uri, where, uri_mode=True)
+            self._check_schema(conn, where, create=False)
+            self._conn = conn
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder for {where}: {exc}. Fix: choose a writable path.") from None
+        self._take_process_lock(where)
+        try:
+            conn = self._connect(str(self.path), where)
+            self._check_schema(conn, where, create=True)
+        except BaseException:
+            self._drop_process_lock()
+            raise
+        self._conn = conn
+
+    def _connect(self, target: str, where: str, *, uri_mode: bool = False) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(target, uri=uri_mode, timeout=self.busy_timeout, check_same_thread=False,
+                                   isolation_level=None)  # fmt: skip
+            if not self.readonly:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{where} could not switch to WAL mode (got {mode}). Fix: use a local disk path.")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+        except sqlite3.DatabaseError as exc:
+            raise self._explain(exc, where) from None
+
+    def _check_schema(self, conn: sqlite3.Connection, where: str, *, create: bool) -> None:
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "meta" in tables:
+                row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                version = int(row[0]) if row else 0
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{where} was written by a newer flowkit (schema {version}; this flowkit reads up to "
+                        f"{SCHEMA_VERSION}). It is left untouched. Fix: upgrade flowkit, or use another path."
+                    )
+            elif tables:
+                raise StoreError(
+                    f"{where} is an SQLite database but not a flowkit store (tables: {', '.join(sorted(tables))}). "
+                    "It is left untouched. Fix: use another path."
+                )
+            if create and "meta" not in tables:
+                conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise self._explain(exc, where) from None
+        except StoreError:
+            conn.close()
+            raise
+
+    @staticmethod
+    def _explain(exc: sqlite3.DatabaseError, where: str) -> StoreError:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+            return StoreError(f"{where} is not a readable SQLite file ({text}); it is corrupt or something else. "
+                              "It is left untouched. Fix: move it away or use another path.")  # fmt: skip
+        if "readonly" in text or "read-only" in text:
+            return StoreError(f"{where} is read-only ({text}). Fix: make it writable, or open it with readonly=True.")
+        if "locked" in text or "busy" in text:
+            return StoreError(f"{where} is locked by another connection ({text}). Fix: close the other program, or retry.")
+        if "unable to open" in text:
+            return StoreError(f"{where} cannot be opened ({text}). Fix: check the path and its permissions.")
+        return StoreError(f"{where}: {text}")
+
+    def _take_process_lock(self, where: str) -> None:
+        import fcntl
+
+        lock_path = Path(str(self.path) + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot create the lock file of {where}: {exc}. Fix: choose a writable path.") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreError(
+                f"{where} is in use by another flowkit process (pid {holder}). Two processes writing one store "
+                "could lose updates, so this one is refused. Fix: stop the other process, use another path, or "
+                "open the store with readonly=True to look at it."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def _drop_process_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock (so does the process dying)
+            self._lock_fd = None
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        self._drop_process_lock()
+
+    def close(self) -> None:
+        """Close now, whoever still uses it."""
+        with self._lock:
+            self._users = 0
+            self._close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection (opens for a one-off use when nobody holds the store)."""
+        if self._conn is None:
+            raise StoreError(f"flowkit store '{self.path}' is not open. Fix: use it inside store.session().")
+        return self._conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._conn is not None:
+                yield self._conn
+                return
+        with self.session():
+            yield self.conn
+
+    # ------------------------------------------------------------------ writing
+    def write(self, workflows: list[Any], tasks: list[Any]) -> None:
+        """Write changed executions and task attempts (engine models) in one transaction."""
+        if not workflows and not tasks:
+            return
+        from flowkit.store._codec import task_record, workflow_record
+
+        exec_rows = [workflow_record(wf) for wf in workflows]
+        task_rows = [task_record(t) for t in tasks]
+        events = [(t.workflow.workflow_id, t.task_id, t.update_time, str(t.status)) for t in tasks]
+        events += [(wf.workflow_id, None, wf.update_time, f"workflow {wf.status}") for wf in workflows]
+        with self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(_INSERT_EXEC, exec_rows)
+                conn.executemany(_INSERT_TASK, task_rows)
+                conn.executemany("INSERT INTO events (workflow_id, task_id, time, kind) VALUES (?, ?, ?, ?)", events)
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise self._explain(exc, f"flowkit store '{self.path}'") from None
+
+    def save_definitions(self, workflows: list[Any] = (), task_defs: list[Any] = ()) -> None:  # type: ignore[assignment]
+        """Register workflow and task definitions (JSON as Conductor writes it)."""
+        with self._reading() as conn, self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)",
+                             [(w.name, w.version, w.to_json_text(indent=None)) for w in workflows])  # fmt: skip
+            conn.executemany("INSERT OR REPLACE INTO task_defs VALUES (?, ?)",
+                             [(t.name, t.to_json_text(indent=None)) for t in task_defs])  # fmt: skip
+            conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ reading
+    def workflow_def(self, name: str, version: int | None = None) -> Any:
+        """A registered workflow definition (the latest version when ``version`` is None), or None."""
+        from flowkit.definitions import WorkflowDef
+
+        with self._reading() as conn:
+            if version is None:
+                row = conn.execute("SELECT json FROM workflow_defs WHERE name=? ORDER BY version DESC LIMIT 1", (name,)).fetchone()
+            else:
+                row = conn.execute("SELECT json FROM workflow_defs WHERE name=? AND version=?", (name, version)).fetchone()
+        return WorkflowDef.from_json(row[0]) if row else None
+
+    def workflow_defs(self) -> list[Any]:
+        """Every registered workflow definition."""
+        from flowkit.definitions import WorkflowDef
+
+        with self._reading() as conn:
+            return [WorkflowDef.from_json(r[0]) for r in conn.execute("SELECT json FROM workflow_defs ORDER BY name, version")]
+
+    def task_defs(self) -> list[Any]:
+        """Every registered task definition."""
+        from flowkit.definitions import TaskDef
+
+        with self._reading() as conn:
+            return [TaskDef.from_json(r[0]) for r in conn.execute("SELECT json FROM task_defs ORDER BY name")]
+
+    def execution_rows(self, *, name: str | None = None, version: int | None = None, status: str | list[str] | None = None,
+                       correlation_id: str | None = None, since: int | None = None, until: int | None = None,
+                       limit: int | None = None, with_data: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+        """Executions matching every given filter, newest first (times are epoch ms)."""
+        where, args = [], []
+        for column, value in (("name", name), ("version", version), ("correlation_id", correlation_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args += [str(s) for s in statuses]
+        if since is not None:
+            where.append("created >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("created <= ?")
+            args.append(until)
+        cols = _EXEC_COLS if with_data else _EXEC_COLS[:-1]
+        sql = f"SELECT {', '.join(cols)} FROM executions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, workflow_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._reading() as conn:
+            return [dict(zip(cols, row, strict=True)) for row in conn.execute(sql, args)]
+
+    def execution(self, workflow_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The execution record and its task records (by seq), or None."""
+        with self._reading() as conn:
+            row = conn.execute(f"SELECT {', '.join(_EXEC_COLS)} FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
+            if row is None:
+                return None
+            tasks = conn.execute(f"SELECT {', '.join(_TASK_COLS)} FROM tasks WHERE workflow_id=? ORDER BY seq", (workflow_id,)).fetchall()
+        return dict(zip(_EXEC_COLS, row, strict=True)), [dict(zip(_TASK_COLS, t, strict=True)) for t in tasks]
+
+    def events(self, workflow_id: str) -> list[dict[str, Any]]:
+        """What moved an execution, oldest first: ``{time, task_id, kind}``."""
+        with self._reading() as conn:
+            rows = conn.execute("SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,))
+            return [{"time": t, "task_id": task, "kind": kind} for t, task, kind in rows]
+
+    def executions_df(self, **filters: Any) -> Any:
+        """Executions as a DataFrame: workflow_id, name, version, status, correlation_id, created, ended,
+        duration, tasks, failed_tasks, reason, parent_workflow_id (filters as :meth:`execution_rows`)."""
+        from flowkit.history import executions_frame
+
+        return executions_frame(self.execution_rows(**filters))
+
+    def __repr__(self) -> str:
+        return f"<SqliteStore {self.path}{' readonly' if self.readonly else ''}>"
+
