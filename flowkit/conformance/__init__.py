@@ -13,7 +13,6 @@ import contextlib
 import http.server
 import json
 import os
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
