@@ -135,6 +135,34 @@ class Runtime:
                 self.wait(wf)
         return [Execution(wf, self) for wf in recovered]
 
+    def load(self, workflow_id: str) -> Any:
+        """The Execution with this id: held by this runtime, or loaded from the store (not resumed).
+
+        Raises:
+            NotFoundError: the store has no such execution.
+        """
+        from flowkit._execution import Execution
+        from flowkit.errors import NotFoundError
+        from flowkit.store._codec import restore_workflow
+
+        model = self.engine.executions.get(workflow_id)
+        if model is None:
+            with self.store.session():
+                record = self.store.execution(workflow_id)
+                if record is None:
+                    live = getattr(self.store, "model", lambda _id: None)(workflow_id)
+                    if live is None:
+                        raise NotFoundError(f"no execution {workflow_id!r} in {self.store!r}")
+                    model = live
+                else:
+                    model = restore_workflow(self.engine, *record)
+                    if model.parent_workflow_id and model.parent_workflow_id not in self.engine.executions:
+                        self.load(model.parent_workflow_id)
+            for task in model.tasks:
+                if task.sub_workflow_id and task.sub_workflow_id not in self.engine.executions:
+                    self.load(task.sub_workflow_id)
+        return Execution(model, self)
+
     # ------------------------------------------------------------------ operations
     def operate(self, operation: Operation, *, drive: Any = None) -> None:
         """Apply ``operation(engine, now)`` on the thread that owns the engine.

@@ -98,13 +98,87 @@ def _run(args: argparse.Namespace) -> int:
     workflows, task_defs = _load_defs(args.defs) if args.defs else ([], [])
     execution = flowkit.run(
         Path(args.file), workflow_input, workers=workers, task_defs=task_defs, workflows=workflows,
-        clock=VirtualClock() if args.virtual_clock else None, executor=args.executor,
+        clock=VirtualClock() if args.virtual_clock else None, executor=args.executor, store=args.store,
     )  # fmt: skip
     result = execution.to_json(include_tasks=not args.summary)
     if args.summary:
         result.pop("workflowDefinition", None)
     print(json.dumps(result, indent=2, default=str))
     return 0 if execution.status == "COMPLETED" else 1
+
+
+def _store_runtime(args: argparse.Namespace) -> Any:
+    import flowkit
+
+    workers = [w for spec in getattr(args, "workers", None) or () for w in _load_workers(spec)]
+    workflows, task_defs = _load_defs(args.defs) if getattr(args, "defs", None) else ([], [])
+    from flowkit.store import open_store
+
+    store = open_store(args.store)
+    with store.session():
+        workflows = [*store.workflow_defs(), *workflows]
+        task_defs = [*store.task_defs(), *task_defs]
+    return flowkit.Runtime(workers=workers, workflows=workflows, task_defs=task_defs, background=False, store=store)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from flowkit.store import open_store
+
+    def when(text: str | None) -> int | None:
+        if not text:
+            return None
+        moment = datetime.fromisoformat(text)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return int(moment.timestamp() * 1000)
+
+    store = open_store(args.store) if not args.readonly else _readonly(args.store)
+    rows = store.execution_rows(name=args.name, version=args.version, status=args.status,
+                                correlation_id=args.correlation_id, since=when(args.since), until=when(args.until),
+                                limit=args.limit)  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'workflowId':<38} {'name':<28} {'ver':>3} {'status':<11} {'created (UTC)':<20} {'tasks':>5}  reason")
+    for r in rows:
+        created = datetime.fromtimestamp(r["created"] / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        reason = (r["reason"] or "")[:60]
+        print(f"{r['workflow_id']:<38} {r['name'][:28]:<28} {r['version']:>3} {r['status']:<11} {created:<20} {r['task_count']:>5}  {reason}")
+    print(f"{len(rows)} execution(s)")
+    return 0
+
+
+def _readonly(path: str | None) -> Any:
+    from flowkit.store import SqliteStore, default_store_path
+
+    return SqliteStore(path or default_store_path(), readonly=True)
+
+
+def _show(args: argparse.Namespace) -> int:
+    runtime = _store_runtime(args)
+    execution = runtime.load(args.workflow_id)
+    print(json.dumps(execution.to_json(include_tasks=not args.summary), indent=2, default=str))
+    return 0
+
+
+def _operate(args: argparse.Namespace) -> int:
+    runtime = _store_runtime(args)
+    execution = runtime.load(args.workflow_id)
+    command = args.command
+    if command == "terminate":
+        execution.terminate(args.reason)
+    elif command == "rerun":
+        task_input = json.loads(args.task_input) if args.task_input else None
+        execution.rerun(from_task_id=args.from_task, task_input=task_input)
+    elif command == "restart":
+        execution.restart(use_latest_definitions=args.latest)
+    elif command == "retry":
+        execution.retry(resume_subworkflow_tasks=args.resume_subworkflow_tasks)
+    else:
+        getattr(execution, command)()
+    print(f"{execution.workflow_id}: {execution.status}" + (f" ({execution.reason})" if execution.reason else ""))
+    return 0 if not execution.status.is_terminal or execution.status == "COMPLETED" else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +197,37 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--virtual-clock", action="store_true", help="skip waits and backoff in virtual time")
     run.add_argument("--executor", default="threads", choices=["threads", "inline"])
     run.add_argument("--summary", action="store_true", help="print the execution without its tasks")
+    run.add_argument("--store", default=None, help="store file (default $FLOWKIT_HOME/flowkit.db), or 'memory'")
+    listing = sub.add_parser("list", help="list executions in a store")
+    listing.add_argument("--store", default=None)
+    listing.add_argument("--name")
+    listing.add_argument("--version", type=int)
+    listing.add_argument("--status", action="append", help="repeat for several")
+    listing.add_argument("--correlation-id")
+    listing.add_argument("--since", help="ISO date/time (UTC when no zone)")
+    listing.add_argument("--until", help="ISO date/time (UTC when no zone)")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--readonly", action="store_true", help="look while another process writes")
+    show = sub.add_parser("show", help="print one execution's JSON from a store")
+    show.add_argument("workflow_id")
+    show.add_argument("--store", default=None)
+    show.add_argument("--summary", action="store_true")
+    for op in ("retry", "rerun", "terminate", "pause", "resume", "restart"):
+        p = sub.add_parser(op, help=f"{op} an execution in a store (and run it on with --workers)")
+        p.add_argument("workflow_id")
+        p.add_argument("--store", default=None)
+        p.add_argument("--workers", action="append", help="a .py file or module with @worker_task functions")
+        p.add_argument("--defs", default=None)
+        if op == "terminate":
+            p.add_argument("--reason", default=None)
+        if op == "rerun":
+            p.add_argument("--from-task", default=None, help="task id to rerun from")
+            p.add_argument("--task-input", default=None, help="JSON object replacing that task's input")
+        if op == "restart":
+            p.add_argument("--latest", action="store_true", help="use the latest workflow definition")
+        if op == "retry":
+            p.add_argument("--resume-subworkflow-tasks", action="store_true")
     conformance = sub.add_parser("conformance", help="run every Conductor fixture and compare with Conductor")
     conformance.add_argument("directory", nargs="?", default=None, help="fixture folder (default ../shared/...)")
     args = parser.parse_args(argv)
@@ -131,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
             from flowkit.conformance import main as conformance_main
 
             return conformance_main(args.directory)
+        if args.command == "list":
+            return _list(args)
+        if args.command == "show":
+            return _show(args)
+        if args.command in ("retry", "rerun", "terminate", "pause", "resume", "restart"):
+            return _operate(args)
         return _validate(args) if args.command == "validate" else _run(args)
     except FlowkitError as exc:
         print(f"flowkit: {exc}", file=sys.stderr)

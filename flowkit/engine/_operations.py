@@ -200,8 +200,11 @@ def terminate_workflow(engine: Engine, wf: WorkflowModel, reason: str | None, no
         return
     if wf.status is WorkflowStatus.COMPLETED:
         raise _not_allowed(wf, f"Workflow {wf.workflow_id} is COMPLETED: a completed workflow cannot be terminated.")
-    if wf.status.is_terminal:
-        raise _not_allowed(wf, f"Workflow {wf.workflow_id} is already {wf.status}.")
+    if wf.status.is_terminal:  # FAILED or TIMED_OUT: Conductor marks it TERMINATED all the same
+        wf.status = WorkflowStatus.TERMINATED
+        wf.reason = reason if reason is not None else wf.reason
+        wf.update_time = now
+        return
     engine.end(wf, WorkflowStatus.TERMINATED, reason, now, failure_workflow=False)
 
 

@@ -236,3 +236,44 @@ def test_virtual_clock_backoff_in_background_run():
     times = [t.start_time for t in ex.tasks]
     assert [b - a for a, b in zip(times, times[1:])] == [600_000, 600_000]
     del flaky
+
+
+def test_terminating_a_failed_workflow_marks_it_terminated_as_conductor_does():
+    flaky = Flaky()
+    ex = flowkit.run(chain("a"), workers={"a": flaky})
+    assert ex.status == "FAILED"
+    ex.terminate("cleanup")
+    assert ex.status == "TERMINATED" and ex.reason == "cleanup"
+
+
+def test_cli_lists_shows_and_operates_on_stored_executions(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    store = str(tmp_path / "cli.db")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "flowkit", *args], capture_output=True, text=True, cwd=root)
+
+    base = ("--workers", "examples/orders/workers.py", "--defs", "examples/orders", "--virtual-clock", "--store", store)
+    assert cli("run", "examples/orders/workflow.json", "--input", '{"items": ["unicorn"], "card": "4111", "address": "x"}', *base).returncode == 1
+    assert cli("run", "examples/orders/workflow.json", "--input", '{"items": ["book"], "card": "4111", "address": "x"}', *base).returncode == 0
+    listed = cli("list", "--store", store, "--json")
+    rows = json.loads(listed.stdout)
+    assert sorted(r["status"] for r in rows) == ["COMPLETED", "FAILED"]
+    failed = next(r["workflow_id"] for r in rows if r["status"] == "FAILED")
+    assert json.loads(cli("list", "--store", store, "--json", "--status", "FAILED").stdout)[0]["workflow_id"] == failed
+    shown = json.loads(cli("show", failed, "--store", store).stdout)
+    assert shown["reasonForIncompletion"] == "out of stock" and shown["tasks"][-1]["taskType"] == "TERMINATE"
+    refused = cli("retry", failed, "--store", store)
+    assert refused.returncode == 2 and "no retryable tasks" in refused.stderr and "Traceback" not in refused.stderr
+    done = cli("terminate", failed, "--store", store, "--reason", "tidy up")
+    assert done.returncode == 1 and "TERMINATED" in done.stdout
+    assert json.loads(cli("show", failed, "--store", store, "--summary").stdout)["status"] == "TERMINATED"
+    restarted = cli("restart", failed, "--store", store, "--workers", "examples/orders/workers.py")
+    assert "FAILED (out of stock)" in restarted.stdout  # same input: out of stock again
+    missing = cli("show", "no-such-id", "--store", store)
+    assert missing.returncode == 2 and "no execution 'no-such-id'" in missing.stderr
