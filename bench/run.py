@@ -345,6 +345,17 @@ def render(results: dict[str, Any]) -> str:
         lines.append("Fixed cost of one run (workload 0, best): " + ", ".join(
             f"{r['engine']} {r['best_ms'] * 1e3:.0f} µs" for r in bench["0"] if "best_ms" in r) + ".")  # fmt: skip
         lines.append("")
+    durable = [(wl, {r["engine"]: r for r in bench[wl] if "best_ms" in r}) for wl in ("0", "A", "B") if wl in bench]
+    durable = [(wl, rows) for wl, rows in durable if "flowkit inline-sqlite" in rows and "flowkit inline-prepared" in rows]
+    if durable:
+        lines += ["## Durable store (SQLite file ÷ in-memory store, same prepared definition, inline; target ≤ 2)", "",
+                  "| workload | memory µs/task | SQLite µs/task | ratio | verdict |", "|---|---:|---:|---:|---|"]  # fmt: skip
+        for wl, rows in durable:
+            mem, sql = rows["flowkit inline-prepared"], rows["flowkit inline-sqlite"]
+            ratio = sql["best_ms"] / mem["best_ms"]
+            lines.append(f"| {wl} | {mem['us_per_task']:.1f} | {sql['us_per_task']:.1f} | {ratio:.2f} | "
+                         f"{'PASS' if ratio <= 2 else 'FAIL'} |")  # fmt: skip
+        lines.append("")
     if "B" in bench and "B10k" in bench:
         lines += ["## Linear growth (B10k ÷ B, best totals; target ≤ 11 for flowkit)", "",
                   "| engine | B ms | B10k ms | ratio | verdict |", "|---|---:|---:|---:|---|"]  # fmt: skip

@@ -140,9 +140,23 @@ def _fk_timed_setup(definition: dict) -> float:
     return best
 
 
+_SQLITE_DIR: list[str] = []
+
+
+def sqlite_store_path() -> str:
+    """One SQLite store file per benchmark run (it grows with every run, as a real one does)."""
+    if not _SQLITE_DIR:
+        import tempfile
+
+        _SQLITE_DIR.append(tempfile.mkdtemp(prefix="flowkit-bench-"))
+    return f"{_SQLITE_DIR[0]}/bench.db"
+
+
 def flowkit_cases(workload: str, n: int) -> list[Case]:
     import flowkit
     from flowkit.definitions import WorkflowDef
+
+    mem = "memory"  # the in-memory store; the durable SQLite store has its own rows
 
     def status_ok(ex: Any) -> None:
         _expect(
@@ -162,10 +176,15 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
 
         prepared = WorkflowDef.from_json(definition).validate()
         variants = [
-            ("inline", "run(dict), executor=inline", lambda: flowkit.run(definition, inp, workers=workers, executor="inline")),
-            ("inline-prepared", "run(WorkflowDef, validate=False), inline",
-             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False)),
-            ("threads", "run(dict), executor=threads(8)", lambda: flowkit.run(definition, inp, workers=workers, executor="threads")),
+            ("inline", "run(dict), executor=inline, memory store",
+             lambda: flowkit.run(definition, inp, workers=workers, executor="inline", store=mem)),
+            ("inline-prepared", "run(WorkflowDef, validate=False), inline, memory store",
+             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False, store=mem)),
+            ("inline-sqlite", "run(WorkflowDef, validate=False), inline, SQLite store (WAL file)",
+             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False,
+                                 store=sqlite_store_path())),
+            ("threads", "run(dict), executor=threads(8), memory store",
+             lambda: flowkit.run(definition, inp, workers=workers, executor="threads", store=mem)),
         ]  # fmt: skip
     elif workload in ("B", "B10k"):
         definition = fk_fork_def()
@@ -180,13 +199,18 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
 
         prepared = WorkflowDef.from_json(definition).validate()
         variants = [
-            ("inline", "run(dict), executor=inline", lambda: flowkit.run(definition, inp, workers=workers, executor="inline")),
-            ("inline-prepared", "run(WorkflowDef, validate=False), inline",
-             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False)),
-            ("threads", "run(dict), executor=threads(8)", lambda: flowkit.run(definition, inp, workers=workers, executor="threads")),
+            ("inline", "run(dict), executor=inline, memory store",
+             lambda: flowkit.run(definition, inp, workers=workers, executor="inline", store=mem)),
+            ("inline-prepared", "run(WorkflowDef, validate=False), inline, memory store",
+             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False, store=mem)),
+            ("inline-sqlite", "run(WorkflowDef, validate=False), inline, SQLite store (WAL file)",
+             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False,
+                                 store=sqlite_store_path())),
+            ("threads", "run(dict), executor=threads(8), memory store",
+             lambda: flowkit.run(definition, inp, workers=workers, executor="threads", store=mem)),
         ]  # fmt: skip
         if workload == "B10k":
-            variants = [v for v in variants if v[0] != "inline-prepared"]
+            variants = [v for v in variants if v[0] not in ("inline-prepared", "inline-sqlite")]
     elif workload == "C":
         definition = fk_fork_def("sleepy")
         inp = {"n": C_LEAVES}
@@ -199,10 +223,10 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
         limit_def = [{"name": "leaf", "concurrentExecLimit": C_PARALLEL, "retryCount": 0}]
         variants = [
             ("threads", f"executor=threads, max_workers={C_PARALLEL}",
-             lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="threads", max_workers=C_PARALLEL)),
+             lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="threads", max_workers=C_PARALLEL, store=mem)),
             ("threads+limit", f"max_workers={C_LEAVES}, TaskDef concurrentExecLimit={C_PARALLEL}",
              lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="threads", max_workers=C_LEAVES,
-                                 task_defs=limit_def)),
+                                 task_defs=limit_def, store=mem)),
         ]  # fmt: skip
     else:
         raise ValueError(workload)
@@ -216,9 +240,9 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
                 run=fn,
                 check=check,
                 tasks=lambda ex: len(ex.tasks),
-                setup_s=None if label == "inline-prepared" else setup,
+                setup_s=None if label in ("inline-prepared", "inline-sqlite") else setup,
                 setup_note="parse+validate (included in timing)"
-                if label != "inline-prepared"
+                if label not in ("inline-prepared", "inline-sqlite")
                 else "parsed once, excluded",
             )
         )

@@ -217,8 +217,8 @@ class Engine:
             task.worker_id = worker_id
         if output is not None:
             task.output = dict(output)
-        if reason is not None:
-            task.reason = reason
+        if reason is not None or status.is_terminal:
+            task.reason = reason  # a worker's result replaces the reason a retry copied (Conductor's updateTask)
         if status is S.IN_PROGRESS or status is S.SCHEDULED:
             task.update_time = now
             if task.node.kind == "SIMPLE" or task.task_type == "HTTP":

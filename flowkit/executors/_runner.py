@@ -9,6 +9,7 @@ import heapq
 import itertools
 import socket
 import threading
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
@@ -90,7 +91,8 @@ class Runner:
         self.starts: dict[str, deque[int]] = defaultdict(deque)
         self.wake = threading.Event()
         self.listeners: list[Callable[[Any], None]] = []
-        self.store: Any = None  # written before any task starts and when a run pauses (write-ahead)
+        self.store: Any = None  # written in batches: see flowkit.store._sqlite
+        self._flushed_at = time.monotonic()
 
     # ------------------------------------------------------------------ commands
     def handle(self, commands: list[Any], now: int) -> None:
@@ -134,15 +136,20 @@ class Runner:
         engine = self.engine
         if self.store is not None and (engine.dirty or engine.dirty_workflows):
             self.store.write(*engine.take_dirty())
+        self._flushed_at = time.monotonic()
 
     def _loop(self, done: Callable[[], bool]) -> None:
         engine, clock, ready = self.engine, self.clock, self.ready
         results = self.executor.results
         store = self.store
+        batch_s = (getattr(store, "batch_ms", 0) or 0) / 1000
+        monotonic = time.monotonic
         while True:
             while ready:
-                if store is not None and engine.dirty:
-                    self.flush()  # a completed task must be on disk before the next one starts
+                # Group commit: what completed is written before more tasks start once it has waited
+                # batch_ms (at once when batch_ms is 0), and always before the runner waits.
+                if store is not None and engine.dirty and monotonic() - self._flushed_at >= batch_s:
+                    self.flush()
                 self._start_task(ready.popleft())
             while not results.empty():
                 task, outcome = results.get_nowait()

@@ -65,7 +65,7 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
 
 def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:
     """(workflow_id, name, version, status, correlation_id, parent_workflow_id, created, updated, ended,
-    task_count, failed_count, reason, data-json)."""
+    task_count, failed_count, reason, data-json); the definition is written once, apart."""
     data = {
         "input": wf.input, "output": wf.output, "variables": wf.variables, "reason": wf.reason,
         "lastRetriedTime": wf.last_retried_time, "parentWorkflowTaskId": wf.parent_workflow_task_id,
@@ -73,9 +73,8 @@ def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:
         "priority": wf.priority, "terminatedBy": wf.terminated_by.task_id if wf.terminated_by else None,
         "permissiveFailures": [t.task_id for t in wf.permissive_failures], "failureTaskId": wf.failure_task_id,
         "dynamicForks": wf.dynamic_forks, "deferred": [t.task_id for t in wf.deferred],
-        "workflowDefinition": wf.definition.to_json(),
     }  # fmt: skip
-    failed = sum(1 for t in wf.tasks if not t.status.is_successful)
+    failed = len(wf.failed_refs)  # refs that failed at least once (O(1); the store writes this often)
     return (
         wf.workflow_id, wf.definition.name, wf.definition.version, str(wf.status), wf.correlation_id,
         wf.parent_workflow_id, wf.create_time, wf.update_time, wf.end_time, len(wf.tasks), failed, wf.reason,
@@ -86,7 +85,7 @@ def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:
 def restore_workflow(engine: Engine, row: dict[str, Any], task_rows: list[dict[str, Any]]) -> WorkflowModel:
     """Rebuild a WorkflowModel (and its TaskModels) from store records and register it with ``engine``."""
     data = json.loads(row["data"])
-    definition = WorkflowDef.from_json(data["workflowDefinition"])
+    definition = WorkflowDef.from_json(row["definition"])
     plan = engine.plan(definition)
     wf = WorkflowModel(definition, plan, row["workflow_id"], row["created"])
     wf.status = WorkflowStatus(row["status"])

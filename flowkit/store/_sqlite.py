@@ -2,9 +2,13 @@
 
 Default location: ``$FLOWKIT_HOME/flowkit.db``, with ``FLOWKIT_HOME`` defaulting to ``~/.flowkit``;
 any path is accepted. Writes are batched: everything the engine changed since the last write goes
-in one transaction, taken before any new task is handed to a worker (so a task that completed is
-never run again after a crash, and one in flight runs again). ``synchronous=NORMAL`` in WAL mode
-survives a killed process; only a power cut can lose the last transactions.
+in one transaction (group commit). The runner writes whenever it is about to wait, at the end of a
+run, and otherwise at least every ``batch_ms`` milliseconds (default 20) before it starts another
+task; ``batch_ms=0`` writes before every task start. After a crash, a task whose completion was
+written never runs again and a task in flight runs again (at least once) - Conductor's own
+at-least-once contract; with batching, a task that finished in the last ``batch_ms`` before the
+kill counts as in flight. ``synchronous=NORMAL`` in WAL mode survives a killed process; only a
+power cut can lose the last transactions.
 
 One process writes a store file at a time: a second one is refused with a message naming the
 holder (it may still open the file ``readonly=True`` to look). A file that is not a flowkit store,
@@ -46,6 +50,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     retry_count INTEGER NOT NULL, scheduled INTEGER NOT NULL, started INTEGER NOT NULL, ended INTEGER NOT NULL,
     updated INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tasks_workflow ON tasks (workflow_id, seq);
+CREATE TABLE IF NOT EXISTS definitions (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS execution_defs (workflow_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_workflow ON events (workflow_id, id);
@@ -71,17 +77,25 @@ class SqliteStore:
         path: The file (created when missing); default :func:`default_store_path`.
         readonly: Open for looking only (no lock, no writes); works while another process writes.
         busy_timeout: Seconds to wait for a lock held by a reader or another writer's transaction.
+        batch_ms: Longest time completed work waits to be written while tasks keep starting (0: none).
     """
 
     durable = True
 
-    def __init__(self, path: str | Path | None = None, *, readonly: bool = False, busy_timeout: float = 5.0) -> None:
+    def __init__(self, path: str | Path | None = None, *, readonly: bool = False, busy_timeout: float = 5.0,
+                 batch_ms: int = 20) -> None:  # fmt: skip
         self.path = Path(path) if path is not None else default_store_path()
+        self.batch_ms = batch_ms
+        self._defs_written: dict[str, int] = {}
+        self._def_text: dict[int, tuple[Any, str, str]] = {}
+        self._saved_defs: set[tuple[str, int, int]] = set()  # batches of definition objects already written
         self.readonly = readonly
         self.busy_timeout = busy_timeout
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         self._lock_fd: int | None = None
+        self._locked = False
+        self._lock_pid_written = False
         self._users = 0
 
     # ------------------------------------------------------------------ opening
@@ -95,19 +109,23 @@ class SqliteStore:
             self.release()
 
     def acquire(self) -> None:
-        """Open (re-entrant); a writer takes the process lock."""
+        """Open (re-entrant); a writer takes the process lock. The connection stays open between
+        sessions (opening costs milliseconds); the lock is held only while someone uses the store."""
         with self._lock:
             if self._users == 0:
-                self._open()
+                if self._conn is None:
+                    self._open()
+                elif not self.readonly:
+                    self._take_process_lock(f"flowkit store '{self.path}'")
             self._users += 1
 
     def release(self) -> None:
-        """Close when the last user releases."""
+        """Let other processes write once the last user releases."""
         with self._lock:
             self._users -= 1
             if self._users <= 0:
                 self._users = 0
-                self._close()
+                self._drop_process_lock()
 
     def _open(self) -> None:
         where = f"flowkit store '{self.path}'"
@@ -188,35 +206,44 @@ class SqliteStore:
     def _take_process_lock(self, where: str) -> None:
         import fcntl
 
-        lock_path = Path(str(self.path) + ".lock")
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(f"cannot create the lock file of {where}: {exc}. Fix: choose a writable path.") from None
+        if self._lock_fd is None:
+            lock_path = Path(str(self.path) + ".lock")
+            try:
+                self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise StoreError(f"cannot create the lock file of {where}: {exc}. Fix: choose a writable path.") from None
+            self._lock_pid_written = False
+        fd = self._lock_fd
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
             raise StoreError(
                 f"{where} is in use by another flowkit process (pid {holder}). Two processes writing one store "
                 "could lose updates, so this one is refused. Fix: stop the other process, use another path, or "
                 "open the store with readonly=True to look at it."
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._lock_fd = fd
+        self._locked = True
+        if not self._lock_pid_written:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            self._lock_pid_written = True
 
     def _drop_process_lock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing releases the flock (so does the process dying)
-            self._lock_fd = None
+        import fcntl
+
+        if self._lock_fd is not None and self._locked:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)  # the process dying releases it too
+            self._locked = False
 
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
         self._drop_process_lock()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def close(self) -> None:
         """Close now, whoever still uses it."""
@@ -249,6 +276,11 @@ class SqliteStore:
 
         exec_rows = [workflow_record(wf) for wf in workflows]
         task_rows = [task_record(t) for t in tasks]
+        new_defs = [
+            (wf.workflow_id, *self._definition_text(wf.definition))
+            for wf in workflows
+            if self._defs_written.get(wf.workflow_id) != id(wf.definition)
+        ]
         events = [(t.workflow.workflow_id, t.task_id, t.update_time, str(t.status)) for t in tasks]
         events += [(wf.workflow_id, None, wf.update_time, f"workflow {wf.status}") for wf in workflows]
         with self._lock:
@@ -256,6 +288,9 @@ class SqliteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(_INSERT_EXEC, exec_rows)
+                if new_defs:
+                    conn.executemany("INSERT OR IGNORE INTO definitions VALUES (?, ?)", [(h, text) for _, h, text in new_defs])
+                    conn.executemany("INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs])
                 conn.executemany(_INSERT_TASK, task_rows)
                 conn.executemany("INSERT INTO events (workflow_id, task_id, time, kind) VALUES (?, ?, ?, ?)", events)
                 conn.execute("COMMIT")
@@ -263,9 +298,28 @@ class SqliteStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise self._explain(exc, f"flowkit store '{self.path}'") from None
+            for wf in workflows:
+                self._defs_written[wf.workflow_id] = id(wf.definition)
+
+    def _definition_text(self, definition: Any) -> tuple[str, str]:
+        """(content hash, JSON) of a definition, computed once per definition object: executions of
+        the same definition share one stored copy."""
+        cached = self._def_text.get(id(definition))
+        if cached is None or cached[0] is not definition:
+            import hashlib
+
+            text = definition.to_json_text(indent=None)
+            if len(self._def_text) > 1024:
+                self._def_text.clear()
+            cached = self._def_text[id(definition)] = (definition, hashlib.sha256(text.encode()).hexdigest()[:32], text)
+        return cached[1], cached[2]
 
     def save_definitions(self, workflows: list[Any] = (), task_defs: list[Any] = ()) -> None:  # type: ignore[assignment]
-        """Register workflow and task definitions (JSON as Conductor writes it)."""
+        """Register workflow and task definitions (JSON as Conductor writes it); unchanged ones are skipped."""
+        key = tuple(id(w) for w in workflows) + tuple(id(t) for t in task_defs)
+        if ("batch", hash(key), len(key)) in self._saved_defs:
+            return
+        self._saved_defs.add(("batch", hash(key), len(key)))
         with self._reading() as conn, self._lock:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)",
@@ -336,7 +390,13 @@ class SqliteStore:
             if row is None:
                 return None
             tasks = conn.execute(f"SELECT {', '.join(_TASK_COLS)} FROM tasks WHERE workflow_id=? ORDER BY seq", (workflow_id,)).fetchall()
-        return dict(zip(_EXEC_COLS, row, strict=True)), [dict(zip(_TASK_COLS, t, strict=True)) for t in tasks]
+            definition = conn.execute(
+                "SELECT d.json FROM execution_defs e JOIN definitions d ON d.hash = e.hash WHERE e.workflow_id=?",
+                (workflow_id,),
+            ).fetchone()
+        record = dict(zip(_EXEC_COLS, row, strict=True))
+        record["definition"] = definition[0] if definition else None
+        return record, [dict(zip(_TASK_COLS, t, strict=True)) for t in tasks]
 
     def events(self, workflow_id: str) -> list[dict[str, Any]]:
         """What moved an execution, oldest first: ``{time, task_id, kind}``."""
