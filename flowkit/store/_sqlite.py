@@ -264,7 +264,7 @@ class SqliteStore:
             if self._conn is not None:
                 yield self._conn
                 return
-        with self.session():
+        with self.session(), self._lock:
             yield self.conn
 
     # ------------------------------------------------------------------ writing
