@@ -220,14 +220,9 @@ class Execution:
         return f"<Execution {m.definition.name} v{m.definition.version} {m.workflow_id} {m.status} tasks={len(m.tasks)}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        m = self._model
-        lines = [repr(self)]
-        if m.reason:
-            lines.append(f"reason: {m.reason}")
-        lines += [f"  {t.seq:>3} {t.ref:<30} {t.task_type:<20} {t.status}" for t in m.tasks[:50]]
-        if len(m.tasks) > 50:
-            lines.append(f"  ... {len(m.tasks) - 50} more")
-        return {"text/plain": "\n".join(lines)}
+        from flowkit.render import repr_mimebundle
+
+        return repr_mimebundle(self, include, exclude)
 
 
 def _failed_child(engine: Engine, wf: WorkflowModel) -> WorkflowModel | None:

@@ -445,4 +445,6 @@ class WorkflowBuilder:
         return self.to_workflow_def().to_json()
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return self.to_workflow_def()._repr_mimebundle_(include, exclude)
+        from flowkit.render import repr_mimebundle
+
+        return repr_mimebundle(self, include, exclude)

@@ -92,6 +92,11 @@ class TaskDef:
         """A copy with ``changes`` applied."""
         return replace(self, **changes)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from flowkit.render import repr_mimebundle
+
+        return repr_mimebundle(self, include, exclude)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubWorkflowParam:
@@ -306,6 +311,6 @@ class WorkflowDef:
         return replace(self, **changes)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        lines = [f"WorkflowDef {self.name} v{self.version}: {sum(1 for _ in self.all_tasks())} task(s)"]
-        lines += [f"  {t.task_reference_name} [{t.type}] {t.name}" for t in self.tasks]
-        return {"text/plain": "\n".join(lines)}
+        from flowkit.render import repr_mimebundle
+
+        return repr_mimebundle(self, include, exclude)

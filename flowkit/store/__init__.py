@@ -14,7 +14,7 @@ from typing import Any
 from flowkit.store._memory import MemoryStore
 from flowkit.store._sqlite import SCHEMA_VERSION, SqliteStore, default_store_path
 
-__all__ = ["SCHEMA_VERSION", "MemoryStore", "SqliteStore", "default_store_path", "open_store"]
+__all__ = ["MemoryStore", "SCHEMA_VERSION", "SqliteStore", "default_store_path", "open_store"]
 
 _OPEN: dict[str, SqliteStore] = {}
 _OPEN_LOCK = threading.Lock()

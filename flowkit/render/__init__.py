@@ -1,0 +1,75 @@
+"""Diagrams of workflow definitions and executions: deterministic DOT text, SVG through Graphviz.
+
+    >>> from flowkit import render
+    >>> print(render.dot(workflow_def))                       # doctest: +SKIP
+    >>> render.svg(execution)                                 # doctest: +SKIP  (None without Graphviz)
+    >>> render.repr_mimebundle(execution)                     # doctest: +SKIP  (what a notebook shows)
+
+What you pass decides what you see:
+
+* a ``WorkflowDef``, a ``WorkflowBuilder`` or Conductor JSON: the **definition diagram**. A black
+  dot starts it and a double circle ends it; SIMPLE tasks are rounded boxes, system tasks square
+  boxes, TERMINATE an octagon. FORK_JOIN and JOIN are black bars; SWITCH/DECISION a diamond with
+  one edge per case, labelled with the case value ("default" for the default case); DO_WHILE a
+  dashed cluster with a back edge labelled with the (shortened) loop condition; SUB_WORKFLOW a
+  box3d node, expanded in a cluster when the child is inline or ``workflows=`` knows it;
+  FORK_JOIN_DYNAMIC a bar followed by a "×N dynamic tasks" node.
+* an ``Execution``, a ``WorkflowModel``, or Conductor's execution JSON (``Execution.to_json()``,
+  or a run fetched from a Conductor server): the **run diagram**, the same shape with every task
+  filled by its latest status, a status symbol (colour is never the only clue), the latest
+  attempt's duration, the attempt count when retried and "×N iterations" inside loops. Tooltips
+  hold the reason, the last attempts, the input and the output (truncated). Nodes not reached are
+  white and dashed, as are the edges into them; the case a SWITCH took is drawn bold. A dynamic
+  fork draws one node per branch, or one "×N" node with a status breakdown past ``collapse_over``
+  branches. A legend lists the statuses present, with counts. An Execution finds its
+  sub-workflow executions itself; for a WorkflowModel pass ``lookup=``.
+
+====================================  ===========  ======
+status                                colour       symbol
+====================================  ===========  ======
+COMPLETED                             green        ✔
+COMPLETED_WITH_ERRORS                 olive        ⚠
+FAILED                                red          ✘
+FAILED_WITH_TERMINAL_ERROR            dark red     ✘!
+TIMED_OUT                             orange       ⏱
+CANCELED                              amber        ⊘
+IN_PROGRESS                           blue         ▶
+SCHEDULED                             light blue   …
+SKIPPED                               grey         ↷
+not reached                           white        (dashed outline)
+====================================  ===========  ======
+
+The colours are :data:`flowkit.history.STATUS_COLORS`, shared with the Gantt timeline.
+
+``dot`` output is deterministic: attributes sorted, node ids built from task references (never
+workflow or task ids), so golden files compare exact text with no Graphviz installed. (Reasons,
+inputs and outputs in labels and tooltips are shown as they are, ids included.) ``svg`` runs
+the first of ``renderers`` it finds (default :data:`DEFAULT_RENDERERS`: ``dot``, then the
+pip-installed ``graphviz-pure``) with a 10 s limit and returns None when none works; it never raises
+because Graphviz is missing or failing.
+"""
+
+from flowkit.render._dot import DEFAULT_COLLAPSE_OVER, dot
+from flowkit.render._style import STATUS_SYMBOLS
+from flowkit.render._svg import (
+    DEFAULT_RENDERERS,
+    DEFAULT_TIMEOUT,
+    find_renderer,
+    repr_mimebundle,
+    summary,
+    svg,
+    svg_from_dot,
+)
+
+__all__ = [
+    "DEFAULT_COLLAPSE_OVER",
+    "DEFAULT_RENDERERS",
+    "DEFAULT_TIMEOUT",
+    "STATUS_SYMBOLS",
+    "dot",
+    "find_renderer",
+    "repr_mimebundle",
+    "summary",
+    "svg",
+    "svg_from_dot",
+]
