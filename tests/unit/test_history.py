@@ -26,8 +26,8 @@ from flowkit.history import (
 )
 from flowkit.testing import VirtualClock
 
-pd = pytest.importorskip("pandas")
-pytest.importorskip("matplotlib")
+import matplotlib  # noqa: E402,F401 - the timeline needs it: CI installs it, so a missing one must fail
+import pandas as pd  # noqa: E402
 
 T0 = 1_704_067_200_000  # VirtualClock's default start
 RETRIES = [{"name": "flaky", "retryCount": 3, "retryDelaySeconds": 1}]
