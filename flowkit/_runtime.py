@@ -177,6 +177,7 @@ class Runtime:
             now = self.clock.now_ms()
             with installed(), self.store.session():
                 self.runner.handle(operation(self.engine, now), now)
+                self.runner.flush()  # a new execution or an operation is on disk before any task starts
                 target = drive[0] if isinstance(drive, list) and drive else drive
                 self.runner.run(lambda: target is not None and target.status.is_terminal)
             return
@@ -185,6 +186,7 @@ class Runtime:
         if threading.current_thread() is self._thread:
             now = self.clock.now_ms()
             self.runner.handle(operation(self.engine, now), now)
+            self.runner.flush()  # a new execution or an operation is on disk before any task starts
             return
         reply = _Reply()
         self._ensure_thread()
@@ -231,6 +233,7 @@ class Runtime:
                     now = self.clock.now_ms()
                     try:
                         self.runner.handle(operation(self.engine, now), now)
+                        self.runner.flush()  # a new execution or an operation is on disk before any task starts
                     except BaseException as exc:  # handed to the caller, who raised the operation
                         reply.error = exc
                     reply.done.set()

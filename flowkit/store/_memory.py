@@ -81,7 +81,7 @@ class MemoryStore:
                 "workflow_id": wf.workflow_id, "name": wf.definition.name, "version": wf.definition.version,
                 "status": str(wf.status), "correlation_id": wf.correlation_id, "parent_workflow_id": wf.parent_workflow_id,
                 "created": wf.create_time, "updated": wf.update_time, "ended": wf.end_time, "task_count": len(wf.tasks),
-                "failed_count": sum(1 for t in wf.tasks if not t.status.is_successful), "reason": wf.reason,
+                "failed_count": len(wf.failed_refs), "reason": wf.reason,
             })  # fmt: skip
         rows.sort(key=lambda r: (-r["created"], r["workflow_id"]))
         return rows[:limit] if limit is not None else rows

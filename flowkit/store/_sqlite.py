@@ -87,6 +87,7 @@ class SqliteStore:
         self.path = Path(path) if path is not None else default_store_path()
         self.batch_ms = batch_ms
         self._defs_written: dict[str, int] = {}
+        self._status_written: dict[str, Any] = {}  # workflow id -> the status of its last workflow event
         self._def_text: dict[int, tuple[Any, str, str]] = {}
         self._saved_defs: set[tuple[str, int, int]] = set()  # batches of definition objects already written
         self.readonly = readonly
@@ -152,16 +153,19 @@ class SqliteStore:
 
     def _connect(self, target: str, where: str, *, uri_mode: bool = False) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(target, uri=uri_mode, timeout=self.busy_timeout, check_same_thread=False,
+            return sqlite3.connect(target, uri=uri_mode, timeout=self.busy_timeout, check_same_thread=False,
                                    isolation_level=None)  # fmt: skip
-            if not self.readonly:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if str(mode).lower() != "wal":
-                    raise StoreError(f"{where} could not switch to WAL mode (got {mode}). Fix: use a local disk path.")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            return conn
         except sqlite3.DatabaseError as exc:
             raise self._explain(exc, where) from None
+
+    @staticmethod
+    def _use_wal(conn: sqlite3.Connection, where: str) -> None:
+        # Only once the file is known to be a flowkit store (or empty): switching a foreign file to
+        # WAL would rewrite its header.
+        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{where} could not switch to WAL mode (got {mode}). Fix: use a local disk path.")
+        conn.execute("PRAGMA synchronous=NORMAL")
 
     def _check_schema(self, conn: sqlite3.Connection, where: str, *, create: bool) -> None:
         try:
@@ -179,6 +183,8 @@ class SqliteStore:
                     f"{where} is an SQLite database but not a flowkit store (tables: {', '.join(sorted(tables))}). "
                     "It is left untouched. Fix: use another path."
                 )
+            if create:
+                self._use_wal(conn, where)
             if create and "meta" not in tables:
                 conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -260,18 +266,22 @@ class SqliteStore:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._conn is not None:
-                yield self._conn
-                return
-        with self.session(), self._lock:
-            yield self.conn
+        try:
+            with self._lock:
+                if self._conn is not None:
+                    yield self._conn
+                    return
+            with self.session(), self._lock:
+                yield self.conn
+        except sqlite3.DatabaseError as exc:  # a corrupt page met while reading: a StoreError, like at opening
+            raise self._explain(exc, f"flowkit store '{self.path}'") from None
 
     # ------------------------------------------------------------------ writing
     def write(self, workflows: list[Any], tasks: list[Any]) -> None:
         """Write changed executions and task attempts (engine models) in one transaction."""
         if not workflows and not tasks:
             return
+        self._check_writable()
         from flowkit.store._codec import task_record, workflow_record
 
         exec_rows = [workflow_record(wf) for wf in workflows]
@@ -282,7 +292,10 @@ class SqliteStore:
             if self._defs_written.get(wf.workflow_id) != id(wf.definition)
         ]
         events = [(t.workflow.workflow_id, t.task_id, t.update_time, str(t.status)) for t in tasks]
-        events += [(wf.workflow_id, None, wf.update_time, f"workflow {wf.status}") for wf in workflows]
+        # a workflow event when its status moved (not at every write of a RUNNING workflow, with a stale time)
+        events += [(wf.workflow_id, None, wf.update_time, f"workflow {wf.status}") for wf in workflows
+                   if self._status_written.get(wf.workflow_id) is not wf.status]  # fmt: skip
+        events.sort(key=lambda e: e[2])  # oldest first within the batch (stable)
         with self._lock:
             conn = self.conn
             try:
@@ -300,6 +313,14 @@ class SqliteStore:
                 raise self._explain(exc, f"flowkit store '{self.path}'") from None
             for wf in workflows:
                 self._defs_written[wf.workflow_id] = id(wf.definition)
+                self._status_written[wf.workflow_id] = wf.status
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(
+                f"flowkit store '{self.path}' was opened with readonly=True: runs cannot be recorded in it. "
+                "Fix: pass the path (or SqliteStore(path)) as store= to run workflows; keep readonly=True for looking."
+            )
 
     def _definition_text(self, definition: Any) -> tuple[str, str]:
         """(content hash, JSON) of a definition, computed once per definition object: executions of
@@ -319,14 +340,20 @@ class SqliteStore:
         key = tuple(id(w) for w in workflows) + tuple(id(t) for t in task_defs)
         if ("batch", hash(key), len(key)) in self._saved_defs:
             return
-        self._saved_defs.add(("batch", hash(key), len(key)))
+        self._check_writable()
         with self._reading() as conn, self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)",
-                             [(w.name, w.version, w.to_json_text(indent=None)) for w in workflows])  # fmt: skip
-            conn.executemany("INSERT OR REPLACE INTO task_defs VALUES (?, ?)",
-                             [(t.name, t.to_json_text(indent=None)) for t in task_defs])  # fmt: skip
-            conn.execute("COMMIT")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)",
+                                 [(w.name, w.version, w.to_json_text(indent=None)) for w in workflows])  # fmt: skip
+                conn.executemany("INSERT OR REPLACE INTO task_defs VALUES (?, ?)",
+                                 [(t.name, t.to_json_text(indent=None)) for t in task_defs])  # fmt: skip
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        self._saved_defs.add(("batch", hash(key), len(key)))
 
     # ------------------------------------------------------------------ reading
     def workflow_def(self, name: str, version: int | None = None) -> Any:

@@ -1,0 +1,296 @@
+"""Reading a store: executions by name, version, status, correlationId and time range, one execution
+by id, the events that moved it, the registered definitions; MemoryStore answers like SqliteStore;
+and listing 10,000 executions (timed and printed, not asserted on)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flowkit
+from flowkit.store import MemoryStore, SqliteStore
+from flowkit.testing import VirtualClock
+
+T0 = 1_750_000_000_000
+MINUTE = 60_000
+
+
+def _orders(version: int) -> dict[str, Any]:
+    return {"name": "orders", "version": version, "outputParameters": {"total": "${price.output.total}"},
+            "tasks": [{"name": "price", "taskReferenceName": "price", "inputParameters": {"n": "${workflow.input.n}"}}]}  # fmt: skip
+
+
+BILLING = {"name": "billing", "version": 1, "tasks": [
+    {"name": "charge", "taskReferenceName": "charge", "inputParameters": {"n": "${workflow.input.n}"}},
+    {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
+]}  # fmt: skip
+KID = {"name": "kid", "version": 1, "tasks": [{"name": "price", "taskReferenceName": "kprice", "inputParameters": {"n": 7}}],
+       "outputParameters": {"total": "${kprice.output.total}"}}  # fmt: skip
+PARENT = {"name": "parent", "version": 1, "tasks": [
+    {"name": "kid", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "kid", "version": 1}},
+]}  # fmt: skip
+CHARGE_DEF = {"name": "charge", "retryCount": 1, "retryLogic": "FIXED", "retryDelaySeconds": 5}
+
+
+def price(n: int = 0) -> dict[str, Any]:
+    if n < 0:
+        raise flowkit.NonRetryableError(f"negative amount {n}")
+    return {"total": n * 10}
+
+
+def charge(task):  # type: ignore[no-untyped-def]  # gets the Task: fails its first attempt (every one when n < 0)
+    if task.retry_count == 0 or task.input_data["n"] < 0:
+        raise RuntimeError("card declined")
+    return {"charged": task.input_data["n"]}
+
+
+WORKERS = {"price": price, "charge": charge}
+
+# (workflow, input, correlation id, minutes after T0, extra run arguments) -> expected status
+RUNS: list[tuple[dict[str, Any], dict[str, Any], str | None, int, dict[str, Any], str]] = [
+    (_orders(1), {"n": 1}, "c-1", 0, {}, "COMPLETED"),
+    (_orders(2), {"n": 2}, "c-2", 1, {}, "COMPLETED"),
+    (_orders(2), {"n": -3}, "c-1", 2, {}, "FAILED"),
+    (BILLING, {"n": 4}, "c-3", 3, {"task_defs": [CHARGE_DEF]}, "RUNNING"),  # retried, then waits at HUMAN
+    (PARENT, {}, "c-4", 4, {"workflows": [KID]}, "COMPLETED"),
+    (BILLING, {"n": -1}, "c-5", 5, {"task_defs": [CHARGE_DEF]}, "FAILED"),  # both attempts fail
+]
+
+
+def populate(store: Any) -> list[Any]:
+    executions = []
+    for wf, data, corr, minutes, extra, status in RUNS:
+        ex = flowkit.run(wf, data, workers=WORKERS, store=store, executor="inline", correlation_id=corr,
+                         clock=VirtualClock(T0 + minutes * MINUTE), **extra)  # fmt: skip
+        assert str(ex.status) == status, (wf["name"], ex.status, ex.reason)
+        executions.append(ex)
+    return executions
+
+
+def _close(path: Path) -> None:
+    from flowkit.store import _OPEN
+
+    found = _OPEN.pop(str(path.resolve()), None)
+    if found is not None:
+        found.close()
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
+    path = tmp_path_factory.mktemp("queries") / "q.db"
+    executions = populate(path)
+    _close(path)
+    return path, executions
+
+
+def _ids(rows: list[dict[str, Any]]) -> list[str]:
+    return [r["workflow_id"] for r in rows]
+
+
+# ------------------------------------------------------------------------------------------ listing
+def test_list_and_filter_executions(filled: tuple[Path, list[Any]]) -> None:
+    path, exs = filled
+    orders1, orders2, failed, billing, parent, declined = exs
+    store = SqliteStore(path, readonly=True)
+    rows = store.execution_rows()
+    kid_id = parent.to_json()["tasks"][0]["subWorkflowId"]
+    # newest first; the child started in the same millisecond as its parent (ties ordered by id)
+    assert _ids(rows[3:]) == [billing.workflow_id, failed.workflow_id, orders2.workflow_id, orders1.workflow_id]
+    assert rows[0]["workflow_id"] == declined.workflow_id and set(_ids(rows[1:3])) == {parent.workflow_id, kid_id}
+    assert "data" not in rows[0]
+    by_id = {r["workflow_id"]: r for r in rows}
+    assert by_id[kid_id]["parent_workflow_id"] == parent.workflow_id and by_id[kid_id]["correlation_id"] == "c-4"
+    assert by_id[failed.workflow_id]["reason"].endswith("failed with status: FAILED and reason: 'negative amount -3'")
+    assert (by_id[billing.workflow_id]["task_count"], by_id[billing.workflow_id]["failed_count"]) == (3, 1)
+    assert by_id[declined.workflow_id]["task_count"] == 2
+    assert by_id[orders1.workflow_id]["created"] == T0 and by_id[orders1.workflow_id]["ended"] == T0
+
+    assert _ids(store.execution_rows(name="orders")) == [failed.workflow_id, orders2.workflow_id, orders1.workflow_id]
+    assert _ids(store.execution_rows(name="orders", version=2)) == [failed.workflow_id, orders2.workflow_id]
+    assert _ids(store.execution_rows(version=2)) == [failed.workflow_id, orders2.workflow_id]
+    assert _ids(store.execution_rows(status="FAILED")) == [declined.workflow_id, failed.workflow_id]
+    assert _ids(store.execution_rows(status=["RUNNING", "FAILED"])) == [declined.workflow_id, billing.workflow_id, failed.workflow_id]
+    assert _ids(store.execution_rows(name="billing", status="FAILED")) == [declined.workflow_id]
+    assert _ids(store.execution_rows(status="TERMINATED")) == []
+    assert _ids(store.execution_rows(correlation_id="c-1")) == [failed.workflow_id, orders1.workflow_id]
+    assert _ids(store.execution_rows(correlation_id="c-1", status="COMPLETED")) == [orders1.workflow_id]
+    # time range: created >= since and <= until (inclusive, epoch ms)
+    assert _ids(store.execution_rows(since=T0 + MINUTE, until=T0 + 3 * MINUTE)) == [
+        billing.workflow_id, failed.workflow_id, orders2.workflow_id]  # fmt: skip
+    assert _ids(store.execution_rows(since=T0 + MINUTE + 1, until=T0 + 3 * MINUTE - 1)) == [failed.workflow_id]
+    assert _ids(store.execution_rows(until=T0 - 1)) == []
+    assert len(store.execution_rows(since=T0 + 4 * MINUTE, until=T0 + 4 * MINUTE)) == 2  # parent and child
+    assert _ids(store.execution_rows(limit=4))[3] == billing.workflow_id
+    assert _ids(store.execution_rows(name="orders", limit=1)) == [failed.workflow_id]
+    with_data = store.execution_rows(name="orders", version=1, with_data=True)
+    assert json.loads(with_data[0]["data"])["output"] == {"total": 10}
+    df = store.executions_df(name="orders")
+    assert list(df["workflow_id"]) == [failed.workflow_id, orders2.workflow_id, orders1.workflow_id]
+    store.close()
+
+
+def test_fetch_one_execution_without_flowkit_open(filled: tuple[Path, list[Any]]) -> None:
+    path, exs = filled
+    billing = exs[3]
+    store = SqliteStore(path, readonly=True)
+    record = store.execution(billing.workflow_id)
+    assert record is not None
+    row, tasks = record
+    assert (row["name"], row["version"], row["status"], row["correlation_id"]) == ("billing", 1, "RUNNING", "c-3")
+    data = json.loads(row["data"])
+    assert data["input"] == {"n": 4}
+    assert json.loads(row["definition"])["name"] == "billing"
+    assert [(t["ref"], t["status"], t["retry_count"], t["seq"]) for t in tasks] == [
+        ("charge", "FAILED", 0, 1), ("charge", "COMPLETED", 1, 2), ("approve", "IN_PROGRESS", 0, 3)]  # fmt: skip
+    first, retried, _ = tasks
+    assert json.loads(first["data"])["reason"] == "card declined"
+    assert json.loads(retried["data"])["output"] == {"charged": 4}
+    assert retried["scheduled"] == first["ended"] and retried["started"] == first["ended"] + 5000  # virtual backoff
+    assert store.execution("no-such-id") is None
+    # the same records through sqlite3 alone
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    raw = con.execute("SELECT task_id, status FROM tasks WHERE workflow_id=? ORDER BY seq", (billing.workflow_id,)).fetchall()
+    con.close()
+    assert raw == [(t["task_id"], t["status"]) for t in tasks]
+    # the execution JSON of the run agrees with the stored records
+    live = billing.to_json()
+    assert [t["taskId"] for t in live["tasks"]] == [t["task_id"] for t in tasks]
+    assert [t["status"] for t in live["tasks"]] == [t["status"] for t in tasks]
+    store.close()
+
+
+def test_events_record_what_moved_an_execution(filled: tuple[Path, list[Any]]) -> None:
+    path, exs = filled
+    orders1, billing = exs[0], exs[3]
+    store = SqliteStore(path, readonly=True)
+    order = ["SCHEDULED", "IN_PROGRESS", "COMPLETED", "FAILED"]
+    for ex, workflow_kinds in ((orders1, None), (billing, ["workflow RUNNING"])):
+        events = store.events(ex.workflow_id)
+        if workflow_kinds is None:  # RUNNING may not have been written: the run was faster than one write batch
+            assert [e["kind"] for e in events if e["task_id"] is None][-1:] == ["workflow COMPLETED"] == [events[-1]["kind"]]
+        else:  # one event per status the workflow moved to (not one per write)
+            assert [e["kind"] for e in events if e["task_id"] is None] == workflow_kinds
+        times = [e["time"] for e in events]
+        assert times == sorted(times)
+        record = store.execution(ex.workflow_id)
+        assert record is not None
+        for task in record[1]:
+            kinds = [e["kind"] for e in events if e["task_id"] == task["task_id"]]
+            assert kinds and kinds[-1] == task["status"], (task["ref"], kinds)
+            assert [order.index(k) for k in kinds] == sorted(order.index(k) for k in kinds), kinds  # never backwards
+        assert {e["task_id"] for e in events if e["task_id"]} == {t["task_id"] for t in record[1]}
+    events = store.events(billing.workflow_id)
+    failed_at = next(i for i, e in enumerate(events) if e["kind"] == "FAILED")
+    completed_at = next(i for i, e in enumerate(events) if e["kind"] == "COMPLETED")
+    assert failed_at < completed_at  # the failed attempt, then the retry
+    assert store.events("no-such-id") == []
+    store.close()
+
+
+def test_definitions_registered_on_run(filled: tuple[Path, list[Any]]) -> None:
+    path, _ = filled
+    store = SqliteStore(path, readonly=True)
+    assert [(d.name, d.version) for d in store.workflow_defs()] == [
+        ("billing", 1), ("kid", 1), ("orders", 1), ("orders", 2), ("parent", 1)]  # fmt: skip
+    assert [(t.name, t.retry_count, t.retry_delay_seconds) for t in store.task_defs() if t.name == "charge"] == [("charge", 1, 5)]
+    latest = store.workflow_def("orders")
+    assert latest is not None and latest.version == 2
+    first = store.workflow_def("orders", 1)
+    assert first is not None and first.version == 1 and first.tasks[0].task_reference_name == "price"
+    assert store.workflow_def("orders", 7) is None and store.workflow_def("nope") is None
+    store.close()
+
+
+# ------------------------------------------------------------------------------------------ MemoryStore
+_COMPARED = ("name", "version", "status", "correlation_id", "created", "updated", "ended", "task_count",
+             "failed_count", "reason")  # fmt: skip
+
+
+def _comparable(rows: list[dict[str, Any]], ids: dict[str, str]) -> list[tuple[Any, ...]]:
+    out = []
+    for r in rows:
+        parent = ids.get(r["parent_workflow_id"]) if r["parent_workflow_id"] else None
+        values = [re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", v) if k == "reason" and v else v
+                  for k, v in ((k, r[k]) for k in _COMPARED)]  # fmt: skip
+        out.append((*values, parent, sorted(set(r) - {"data"})))
+    return sorted(out, key=repr)
+
+
+def test_memory_store_gives_the_same_rows(filled: tuple[Path, list[Any]]) -> None:
+    path, sqlite_exs = filled
+    memory = MemoryStore()
+    memory_exs = populate(memory)
+    sql = SqliteStore(path, readonly=True)
+    # ids differ between the two runs: map each store's ids to the run's position
+    sql_ids = {ex.workflow_id: f"run{i}" for i, ex in enumerate(sqlite_exs)}
+    mem_ids = {ex.workflow_id: f"run{i}" for i, ex in enumerate(memory_exs)}
+    for filters in ({}, {"name": "orders"}, {"name": "orders", "version": 2}, {"status": "COMPLETED"},
+                    {"status": ["RUNNING", "FAILED"]}, {"correlation_id": "c-1"}, {"since": T0 + MINUTE, "until": T0 + 3 * MINUTE},
+                    {"limit": 2}, {"correlation_id": "c-4"}, {"name": "billing", "status": "FAILED"}):  # fmt: skip
+        a, b = sql.execution_rows(**filters), memory.execution_rows(**filters)
+        assert _comparable(a, sql_ids) == _comparable(b, mem_ids), filters
+        named = [sql_ids.get(w, "kid") for w in _ids(a)]
+        assert named == [mem_ids.get(w, "kid") for w in _ids(b)], filters  # same order
+    sql.close()
+
+
+# ------------------------------------------------------------------------------------------ 10,000 executions
+N = 10_000
+
+
+def test_open_and_list_ten_thousand_executions(tmp_path: Path) -> None:
+    path = tmp_path / "big.db"
+    ex = flowkit.run(_orders(1), {"n": 1}, workers=WORKERS, store=path, executor="inline")
+    _close(path)
+    con = sqlite3.connect(path)
+    (row,) = con.execute("SELECT * FROM executions").fetchall()
+    cols = [d[0] for d in con.execute("SELECT * FROM executions").description]
+    tasks = con.execute("SELECT * FROM tasks").fetchall()
+    tcols = [d[0] for d in con.execute("SELECT * FROM tasks").description]
+    defs = con.execute("SELECT hash FROM execution_defs WHERE workflow_id=?", (ex.workflow_id,)).fetchall()
+    wid_at, created_at = cols.index("workflow_id"), cols.index("created")
+    t_wid, t_id = tcols.index("workflow_id"), tcols.index("task_id")
+    new_rows, new_tasks, new_defs = [], [], []
+    for i in range(1, N):
+        wid = f"copy-{i:05d}"
+        r = list(row)
+        r[wid_at], r[created_at] = wid, row[created_at] + i
+        new_rows.append(r)
+        for t in tasks:
+            t2 = list(t)
+            t2[t_wid], t2[t_id] = wid, f"{wid}-{t[t_id]}"
+            new_tasks.append(t2)
+        new_defs += [(wid, h) for (h,) in defs]
+    with con:
+        con.executemany(f"INSERT INTO executions VALUES ({', '.join('?' * len(cols))})", new_rows)
+        con.executemany(f"INSERT INTO tasks VALUES ({', '.join('?' * len(tcols))})", new_tasks)
+        con.executemany("INSERT INTO execution_defs VALUES (?, ?)", new_defs)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+    started = time.perf_counter()
+    store = SqliteStore(path)
+    rows = store.execution_rows()
+    writer_s = time.perf_counter() - started
+    store.close()
+    started = time.perf_counter()
+    reader = SqliteStore(path, readonly=True)
+    ro_rows = reader.execution_rows()
+    reader_s = time.perf_counter() - started
+    reader.close()
+    started = time.perf_counter()
+    runtime = flowkit.open(path, workers=WORKERS, background=False)
+    open_s = time.perf_counter() - started
+    assert runtime.engine.executions == {}  # every one COMPLETED: nothing to recover
+    _close(path)
+    print(f"\n[store perf] {N} executions: open + execution_rows() {writer_s * 1000:.1f} ms (writer), "
+          f"{reader_s * 1000:.1f} ms (readonly); flowkit.open (recovery scan) {open_s * 1000:.1f} ms")
+    assert len(rows) == N and len(ro_rows) == N
+    assert len({r["workflow_id"] for r in rows}) == N
+    assert rows[0]["workflow_id"] == f"copy-{N - 1:05d}" and rows[-1]["workflow_id"] == ex.workflow_id
