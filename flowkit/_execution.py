@@ -195,6 +195,19 @@ class Execution:
 
         return self._do(update)
 
+    # ------------------------------------------------------------------ notebook views
+    def monitor(self, **options: Any) -> Any:
+        """A live notebook view of this execution (see :func:`flowkit.notebook.monitor`)."""
+        from flowkit.notebook import monitor
+
+        return monitor(self, **options)
+
+    def inspect(self, **options: Any) -> Any:
+        """Look at this execution's task attempts one at a time (see :func:`flowkit.notebook.inspect`)."""
+        from flowkit.notebook import inspect
+
+        return inspect(self, **options)
+
     # ------------------------------------------------------------------ history
     def tasks_df(self, *, include_children: bool = False) -> Any:
         """One row per task attempt as a pandas DataFrame (columns documented in flowkit.history)."""

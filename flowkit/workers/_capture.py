@@ -42,6 +42,8 @@ class _Handler(logging.Handler):
 
 
 _handler = _Handler()
+_TEES: dict[int, _Tee] = {}
+_KEEP: list[TextIO] = []  # the streams the tees wrap stay alive too, so their ids stay unique
 
 
 class installed:  # noqa: N801 - used as a context manager, named like one
@@ -53,7 +55,15 @@ class installed:  # noqa: N801 - used as a context manager, named like one
             _users += 1
             # Someone (a notebook, pytest's capture) may have replaced sys.stdout since: wrap what is there now.
             if not isinstance(sys.stdout, _Tee):
-                sys.stdout = _Tee(sys.stdout)  # type: ignore[assignment]
+                # One _Tee per stream, kept for the process's life: another thread may be inside
+                # print() holding the old sys.stdout without a reference of its own (CPython 3.11),
+                # so a _Tee must never be freed while code may still write to it.
+                target = sys.stdout
+                tee = _TEES.get(id(target))
+                if tee is None or tee._target is not target:
+                    tee = _TEES[id(target)] = _Tee(target)
+                    _KEEP.append(target)
+                sys.stdout = tee  # type: ignore[assignment]
             if _handler not in logging.getLogger().handlers:
                 logging.getLogger().addHandler(_handler)
 

@@ -1,0 +1,584 @@
+"""The step-by-step builder's model: a list of steps that makes a WorkflowDef (no widgets here).
+
+    >>> model = BuilderModel("orders", workers=[check, ship])               # doctest: +SKIP
+    >>> model.add("check", "check_ref", inputs={"id": "${workflow.input.id}"})
+    >>> model.add("FORK_JOIN", "fork_1", setting="2")
+    >>> model.add("ship", "ship_a", place=Place(fork="fork_1", branch=0))
+    >>> model.references(Place(fork="fork_1", branch=1))                   # what a task there can use
+    >>> model.undo(); model.issues(); model.to_json(); print(model.to_python())
+
+Each step is replayed from the start to make the tree of tasks, so undo is "drop the last step".
+The definition is made with :class:`flowkit.WorkflowBuilder` and its task classes through a
+:class:`~flowkit.notebook._plan.Plan`, which also prints the equivalent Python code.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import json
+import re
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowkit.definitions import WorkflowDef
+from flowkit.errors import DefinitionError, DefinitionIssue, InputError
+from flowkit.notebook._plan import Plan, calls, sequence
+
+__all__ = ["SETTINGS", "SYSTEM_TYPES", "TEMPLATES", "BuilderModel", "JsonField", "Place", "Step", "parse_json_object"]
+
+SYSTEM_TYPES: tuple[str, ...] = (
+    "NOOP", "INLINE", "JSON_JQ_TRANSFORM", "SET_VARIABLE", "HUMAN", "WAIT", "HTTP", "TERMINATE", "SWITCH",
+    "FORK_JOIN", "DO_WHILE", "SUB_WORKFLOW", "EVENT", "LAMBDA",
+)  # fmt: skip
+"""System task types the builder offers (SIMPLE tasks come from the registered workers)."""
+
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "INLINE": {"evaluatorType": "graaljs", "expression": "(function () { return $.value; })()", "value": ""},
+    "JSON_JQ_TRANSFORM": {"queryExpression": ".", "value": ""},
+    "SET_VARIABLE": {"name": ""},
+    "WAIT": {"duration": "1s"},
+    "HTTP": {"http_request": {"uri": "http://127.0.0.1:8080/", "method": "GET"}},
+    "TERMINATE": {"terminationStatus": "COMPLETED", "workflowOutput": {}},
+    "LAMBDA": {"scriptExpression": "return {value: $.value};", "value": ""},
+}
+"""Starting input of each system type (a copy is offered in the input editor)."""
+
+SETTINGS: dict[str, tuple[str, str]] = {
+    "SWITCH": ("case value", "${workflow.input.case}"),
+    "FORK_JOIN": ("branches", "2"),
+    "DO_WHILE": ("loop condition", "if ( $.{ref}['iteration'] < 3 ) { true; } else { false; }"),
+    "SUB_WORKFLOW": ("sub-workflow name", ""),
+    "EVENT": ("sink", "conductor"),
+}
+"""Types with one extra setting: its label and default (``{ref}`` is the task's reference)."""
+
+_KNOWN_OUTPUTS = {
+    "INLINE": ("result",), "LAMBDA": ("result",), "JSON_JQ_TRANSFORM": ("result", "resultList"),
+    "HTTP": ("response.body", "response.statusCode"), "SWITCH": ("evaluationResult",), "DO_WHILE": ("iteration",),
+    "SUB_WORKFLOW": ("subWorkflowId",),
+}  # fmt: skip
+_WORKFLOW_INPUT = re.compile(r"\$\{workflow\.input\.([A-Za-z_][\w]*)")
+
+
+# ---------------------------------------------------------------------------------------------- values
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a new task goes. Nothing set: at the end of the workflow.
+
+    Attributes:
+        after: Right after this task, in the sequence that holds it (after a FORK_JOIN: after its JOIN).
+        fork: At the end of branch ``branch`` (0-based) of this FORK_JOIN.
+        switch: At the end of case ``case`` of this SWITCH (a new case when it has none yet); ``case=None``: the default case.
+        loop: At the end of this DO_WHILE's body.
+
+    """
+
+    after: str | None = None
+    fork: str | None = None
+    branch: int = 0
+    switch: str | None = None
+    case: str | None = None
+    loop: str | None = None
+
+    def describe(self) -> str:
+        """Say where, in words."""
+        if self.after is not None:
+            return f"after {self.after}"
+        if self.fork is not None:
+            return f"in branch {self.branch + 1} of {self.fork}"
+        if self.switch is not None:
+            return (
+                f"in the default case of {self.switch}"
+                if self.case is None
+                else f"in case {self.case!r} of {self.switch}"
+            )
+        if self.loop is not None:
+            return f"in the loop body of {self.loop}"
+        return "at the end"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One builder step: ``add`` a task, ``remove`` one (with what it contains), or set workflow ``inputs`` / ``outputs``."""
+
+    action: str
+    ref: str = ""
+    task_type: str = ""
+    name: str = ""
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    setting: str | None = None
+    place: Place = Place()
+    values: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class JsonField:
+    """A JSON object typed into a field: the value, or where and why it does not parse."""
+
+    value: dict[str, Any] | None
+    error: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the text is a JSON object."""
+        return self.error is None
+
+
+def parse_json_object(text: str) -> JsonField:
+    """Parse a field's text as a JSON object (empty text is ``{}``); never raises."""
+    if not text.strip():
+        return JsonField({})
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return JsonField(None, f"line {exc.lineno}, column {exc.colno}: {exc.msg}", exc.lineno, exc.colno)
+    if not isinstance(value, dict):
+        return JsonField(None, f"must be a JSON object ({{...}}), not {type(value).__name__}")
+    return JsonField(value)
+
+
+class _Node:
+    __slots__ = ("body", "branches", "cases", "default", "inputs", "name", "ref", "setting", "type")
+
+    def __init__(self, step: Step) -> None:
+        self.type = step.task_type
+        self.ref = step.ref
+        self.name = step.name
+        self.inputs = copy.deepcopy(dict(step.inputs))
+        self.setting = step.setting
+        branches = int(step.setting or 2) if self.type == "FORK_JOIN" else 0
+        self.branches: list[list[_Node]] = [[] for _ in range(branches)]
+        self.cases: dict[str, list[_Node]] = {}
+        self.default: list[_Node] = []
+        self.body: list[_Node] = []
+
+    @property
+    def join_ref(self) -> str:
+        return f"join_{self.ref}"
+
+    def sequences(self) -> Iterator[list[_Node]]:
+        yield from self.branches
+        yield from self.cases.values()
+        if self.type == "SWITCH":
+            yield self.default
+        yield self.body
+
+    def walk(self) -> Iterator[_Node]:
+        yield self
+        for seq in self.sequences():
+            for node in seq:
+                yield from node.walk()
+
+
+# ---------------------------------------------------------------------------------------------- the model
+class BuilderModel:
+    """A workflow made step by step, with undo. Pure: no widgets, no IO.
+
+    Args:
+        name: The workflow's name.
+        workers: ``@worker_task`` functions (or a ``{name: function}`` mapping) offered as SIMPLE tasks.
+        version: The workflow's version.
+        description: The workflow's description.
+
+    """
+
+    def __init__(self, name: str, workers: Any = None, *, version: int = 1, description: str | None = None) -> None:
+        from flowkit.workers import as_worker_map
+
+        self.name = name
+        self.version = version
+        self.description = description
+        self.workers = as_worker_map(workers)
+        self.steps: list[Step] = []
+        self._root: list[_Node] = []
+        self._input_names: tuple[str, ...] = ()
+        self._outputs: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ steps
+    @property
+    def task_types(self) -> list[str]:
+        """What can be added: the registered workers' names, then the system task types."""
+        return [*sorted(self.workers), *SYSTEM_TYPES]
+
+    def add(self, task_type: str, ref: str | None = None, *, name: str | None = None,
+            inputs: Mapping[str, Any] | None = None, setting: str | None = None, place: Place | None = None) -> Step:  # fmt: skip
+        """Add a task; returns the step.
+
+        Args:
+            task_type: A registered worker's name (a SIMPLE task), ``"SIMPLE"`` with ``name``, or a system type.
+            ref: Its taskReferenceName (default: made from the type, unique).
+            name: The task definition name of a SIMPLE task (default: ``task_type``).
+            inputs: Its inputParameters (``${...}`` expressions allowed).
+            setting: SWITCH: the case value expression; FORK_JOIN: the number of branches;
+                DO_WHILE: the loop condition; SUB_WORKFLOW: the workflow name; EVENT: the sink.
+            place: Where (default: at the end of the workflow).
+
+        Raises:
+            InputError: the type is unknown, the reference is taken, or the place does not exist.
+
+        """
+        kind = task_type.strip()
+        if kind in self.workers or kind == "SIMPLE":
+            task_name = name or (kind if kind != "SIMPLE" else "")
+            if not task_name:
+                raise InputError("a SIMPLE task needs name= (its task definition name)")
+            kind = "SIMPLE"
+        elif kind.upper() in SYSTEM_TYPES:
+            kind, task_name = kind.upper(), ""
+        else:
+            raise InputError(f"unknown task type {task_type!r}: use a registered worker ({', '.join(sorted(self.workers)) or 'none'}) "
+                             f"or one of {', '.join(SYSTEM_TYPES)}")  # fmt: skip
+        if inputs is not None and not isinstance(inputs, Mapping):
+            raise InputError(f"inputs must be a JSON object (a dict), got {type(inputs).__name__}")
+        ref = (ref or "").strip() or self._new_ref(kind, task_name)
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+", ref):
+            raise InputError(f"task reference {ref!r}: use letters, digits, '_' and '-' only")
+        taken = self.refs()
+        if ref in taken or (kind == "FORK_JOIN" and f"join_{ref}" in taken):
+            raise InputError(f"task reference {ref!r} is already used; choose another one")
+        setting = self._setting(kind, ref, setting)
+        step = Step("add", ref=ref, task_type=kind, name=task_name or ref, inputs=dict(inputs or {}), setting=setting,
+                    place=place or Place())  # fmt: skip
+        self._apply(step, self._root)  # raises InputError before anything is recorded
+        self.steps.append(step)
+        return step
+
+    def remove(self, ref: str) -> Step:
+        """Remove a task and everything inside it (a FORK_JOIN's JOIN goes with it)."""
+        step = Step("remove", ref=ref)
+        self._apply(step, self._root)
+        self.steps.append(step)
+        return step
+
+    def set_inputs(self, names: Sequence[str]) -> Step:
+        """Declare the workflow's input names (offered as ``${workflow.input.<name>}``)."""
+        step = Step("inputs", values=tuple(n.strip() for n in names if n.strip()))
+        self._apply(step, self._root)
+        self.steps.append(step)
+        return step
+
+    def set_outputs(self, outputs: Mapping[str, Any]) -> Step:
+        """Set the workflow's outputParameters."""
+        step = Step("outputs", values=copy.deepcopy(dict(outputs)))
+        self._apply(step, self._root)
+        self.steps.append(step)
+        return step
+
+    def undo(self) -> Step | None:
+        """Drop the last step; returns it (None when there is none)."""
+        if not self.steps:
+            return None
+        step = self.steps.pop()
+        self._replay()
+        return step
+
+    def _replay(self) -> None:
+        self._root, self._input_names, self._outputs = [], (), {}
+        for step in self.steps:
+            self._apply(step, self._root)
+
+    def _apply(self, step: Step, root: list[_Node]) -> None:
+        if step.action == "inputs":
+            self._input_names = tuple(step.values)
+        elif step.action == "outputs":
+            self._outputs = copy.deepcopy(step.values)
+        elif step.action == "remove":
+            found = self._find(step.ref)
+            if found is None:
+                raise InputError(f"no task {step.ref!r} to remove")
+            seq, index = found
+            del seq[index]
+        else:
+            seq, index = self._slot(step.place)
+            seq.insert(index, _Node(step))
+
+    def _slot(self, place: Place) -> tuple[list[_Node], int]:
+        if place.after is not None:
+            found = self._find(place.after)
+            if found is None:
+                raise InputError(f"no task {place.after!r} to place after")
+            return found[0], found[1] + 1
+        if place.fork is not None:
+            node = self._node(place.fork, "FORK_JOIN")
+            if not 0 <= place.branch < len(node.branches):
+                raise InputError(
+                    f"{place.fork} has {len(node.branches)} branches; there is no branch {place.branch + 1}"
+                )
+            return node.branches[place.branch], len(node.branches[place.branch])
+        if place.switch is not None:
+            node = self._node(place.switch, "SWITCH")
+            if place.case is None:
+                return node.default, len(node.default)
+            seq = node.cases.setdefault(str(place.case), [])
+            return seq, len(seq)
+        if place.loop is not None:
+            node = self._node(place.loop, "DO_WHILE")
+            return node.body, len(node.body)
+        return self._root, len(self._root)
+
+    def _node(self, ref: str, kind: str) -> _Node:
+        for node in self.nodes():
+            if node.ref == ref:
+                if node.type != kind:
+                    raise InputError(f"{ref} is a {node.type} task, not a {kind}")
+                return node
+        raise InputError(f"no {kind} task {ref!r}")
+
+    def _find(self, ref: str) -> tuple[list[_Node], int] | None:
+        def search(seq: list[_Node]) -> tuple[list[_Node], int] | None:
+            for i, node in enumerate(seq):
+                if node.ref == ref or (node.type == "FORK_JOIN" and node.join_ref == ref):
+                    return seq, i
+                for inner in node.sequences():
+                    hit = search(inner)
+                    if hit is not None:
+                        return hit
+            return None
+
+        return search(self._root)
+
+    def suggest_ref(self, task_type: str) -> str:
+        """Return a reference not used yet for a new ``task_type`` task (a worker's name or a system type)."""
+        if task_type in self.workers:
+            return self._new_ref("SIMPLE", task_type)
+        return self._new_ref(task_type.upper(), "")
+
+    def _new_ref(self, kind: str, name: str) -> str:
+        taken = self.refs()
+        if kind == "FORK_JOIN":
+            n = 1
+            while f"fork_{n}" in taken or f"join_fork_{n}" in taken:
+                n += 1
+            return f"fork_{n}"
+        base = re.sub(r"[^A-Za-z0-9_\-]", "_", name if kind == "SIMPLE" else kind.lower())
+        base = f"{base}_ref" if kind == "SIMPLE" else base
+        ref, n = base, 1
+        while ref in taken:
+            n += 1
+            ref = f"{base}_{n}"
+        return ref
+
+    @staticmethod
+    def _setting(kind: str, ref: str, setting: str | None) -> str | None:
+        if kind not in SETTINGS:
+            return None
+        text = (setting or "").strip() or SETTINGS[kind][1].replace("{ref}", ref)
+        if kind == "FORK_JOIN" and (not text.isdigit() or int(text) < 1):
+            raise InputError(f"a FORK_JOIN needs a number of branches (1 or more), got {text!r}")
+        if kind == "SUB_WORKFLOW" and not text:
+            raise InputError("a SUB_WORKFLOW needs the name of the workflow it starts")
+        return text
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def declared_inputs(self) -> tuple[str, ...]:
+        """The workflow input names set with :meth:`set_inputs`."""
+        return self._input_names
+
+    def nodes(self) -> Iterator[_Node]:
+        """Every task added so far, depth first."""
+        for node in self._root:
+            yield from node.walk()
+
+    def refs(self) -> set[str]:
+        """Every reference in use (JOINs added for forks included)."""
+        out: set[str] = set()
+        for node in self.nodes():
+            out.add(node.ref)
+            if node.type == "FORK_JOIN":
+                out.add(node.join_ref)
+        return out
+
+    def places(self) -> list[tuple[str, Place]]:
+        """Every place a new task can go, described: for the builder's drop-down."""
+        out = [("at the end", Place())]
+        for node in self.nodes():
+            out.append((f"after {node.ref}", Place(after=node.ref)))
+            if node.type == "FORK_JOIN":
+                out += [
+                    (f"in branch {i + 1} of {node.ref}", Place(fork=node.ref, branch=i))
+                    for i in range(len(node.branches))
+                ]
+            elif node.type == "SWITCH":
+                out += [(f"in case {c!r} of {node.ref}", Place(switch=node.ref, case=c)) for c in node.cases]
+                out.append((f"in the default case of {node.ref}", Place(switch=node.ref)))
+            elif node.type == "DO_WHILE":
+                out.append((f"in the loop body of {node.ref}", Place(loop=node.ref)))
+        return out
+
+    def switches(self) -> list[str]:
+        """Return the references of the SWITCH tasks (a new case can be opened in each)."""
+        return [n.ref for n in self.nodes() if n.type == "SWITCH"]
+
+    def worker_inputs(self, name: str) -> dict[str, Any]:
+        """Return a starting input for the worker ``name``: its parameters, with their defaults or ``""``."""
+        worker = self.workers.get(name)
+        fn = getattr(worker, "fn", None)
+        if fn is None:
+            return {}
+        try:
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):
+            return {}
+        if len(params) == 1 and (params[0].name == "task" or getattr(params[0].annotation, "__name__", "") == "Task"):
+            return {}
+        out: dict[str, Any] = {}
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            default = p.default
+            out[p.name] = default if default is not p.empty and _is_json(default) else ""
+        return out
+
+    def template(self, task_type: str) -> dict[str, Any]:
+        """Return the input offered when ``task_type`` is picked."""
+        if task_type in self.workers:
+            return self.worker_inputs(task_type)
+        return dict(copy.deepcopy(TEMPLATES.get(task_type, {})))
+
+    def references(self, place: Place | None = None) -> list[str]:
+        """List the ``${...}`` expressions a task added at ``place`` can use.
+
+        The workflow's inputs, then the outputs of the tasks that have run before it (variables set
+        by SET_VARIABLE included).
+        """
+        out = [f"${{workflow.input.{n}}}" for n in self.input_names()]
+        for node in self._before(place or Place()):
+            out += _outputs(node, self.workers)
+        return list(dict.fromkeys(out))
+
+    def input_names(self) -> list[str]:
+        """List the declared workflow inputs, then any other ``${workflow.input.x}`` used by a task."""
+        names = list(self._input_names)
+        for node in self.nodes():
+            names += _WORKFLOW_INPUT.findall(json.dumps(node.inputs)) + _WORKFLOW_INPUT.findall(node.setting or "")
+        return list(dict.fromkeys(names))
+
+    def _before(self, place: Place) -> list[_Node]:
+        """Tasks that have run before a task at ``place``, outermost first."""
+        if place.switch is not None and place.case is not None and not self._has_case(place):
+            # A case not opened yet: what runs before its SWITCH, and the SWITCH itself.
+            found = self._find(place.switch)
+            if found is None:
+                return []
+            return [*self._run_before(*found), found[0][found[1]]]
+        try:
+            target, index = self._slot(place)
+        except InputError:
+            return []
+        return self._run_before(target, index)
+
+    def _run_before(self, target: list[_Node], index: int) -> list[_Node]:
+        def search(seq: list[_Node], above: list[_Node]) -> list[_Node] | None:
+            if seq is target:
+                return above + [n for node in seq[:index] for n in node.walk()]
+            for i, node in enumerate(seq):
+                earlier = above + [n for prior in seq[:i] for n in prior.walk()]
+                # Inside a SWITCH or a loop its own output is known; inside a fork its JOIN has not run.
+                enclosing = earlier if node.type == "FORK_JOIN" else [*earlier, node]
+                for inner in node.sequences():
+                    hit = search(inner, enclosing)
+                    if hit is not None:
+                        return hit
+            return None
+
+        return search(self._root, []) or []
+
+    def _has_case(self, place: Place) -> bool:
+        try:
+            return str(place.case) in self._node(place.switch or "", "SWITCH").cases
+        except InputError:
+            return True
+
+    # ------------------------------------------------------------------ results
+    def plan(self) -> Plan:
+        """How :class:`flowkit.WorkflowBuilder` makes this workflow (see :meth:`to_python`)."""
+        items: list[Any] = []
+        forks = 0
+        for node in self._root:
+            if node.type == "FORK_JOIN" and node.ref == f"fork_{forks + 1}" and not node.inputs:
+                forks += 1  # the builder names ``wf >> [[a], [b]]`` forks fork_1, fork_2, ...
+                items.append([sequence(branch) for branch in node.branches])
+            else:
+                items += calls(node)
+        return Plan(
+            self.name, self.version, self.description, tuple(self._input_names), items, copy.deepcopy(self._outputs)
+        )
+
+    def definition(self) -> WorkflowDef:
+        """Return the WorkflowDef made so far (not validated: see :meth:`issues`)."""
+        made: WorkflowDef = self.plan().build().to_workflow_def()
+        return made
+
+    def issues(self) -> list[DefinitionIssue]:
+        """Every problem with the workflow so far (DefinitionError's issues, and SIMPLE tasks without a worker)."""
+        try:
+            definition = self.definition()
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never raised at them
+            return [DefinitionIssue(f"workflow '{self.name}'", f"cannot be built: {exc}", "undo the last step.")]
+        out: list[DefinitionIssue] = []
+        try:
+            definition.validate()
+        except DefinitionError as exc:
+            out += exc.issues
+        for node in self.nodes():
+            if node.type == "SIMPLE" and node.name not in self.workers:
+                out.append(DefinitionIssue(
+                    f"task '{node.ref}'", f"no worker is registered for task definition '{node.name}'.",
+                    "pass its @worker_task function in workers=[...].", node.ref,
+                ))  # fmt: skip
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """Conductor's WorkflowDef JSON."""
+        return self.definition().to_json()
+
+    def to_python(self) -> str:
+        """Python code using :class:`flowkit.WorkflowBuilder` that builds the same definition (as ``wf``)."""
+        return self.plan().code()
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _outputs(node: _Node, workers: Mapping[str, Any]) -> list[str]:
+    ref = node.ref
+    if node.type == "FORK_JOIN":
+        return [f"${{{node.join_ref}.output}}"]
+    if node.type == "SET_VARIABLE":
+        return [f"${{workflow.variables.{key}}}" for key in node.inputs]
+    out = [f"${{{ref}.output}}"]
+    keys: Sequence[str] = _KNOWN_OUTPUTS.get(node.type, ())
+    if node.type == "SIMPLE":
+        keys = _return_keys(getattr(workers.get(node.name), "fn", None))
+    return out + [f"${{{ref}.output.{key}}}" for key in keys]
+
+
+def _return_keys(fn: Any) -> list[str]:
+    """Output keys a worker declares through its return annotation (a dataclass or a TypedDict)."""
+    if fn is None:
+        return []
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # noqa: BLE001 - unresolvable string annotations: use the object if it is one
+        hint = getattr(fn, "__annotations__", {}).get("return")
+        hint = None if isinstance(hint, str) else hint
+    if hint is None:
+        return []
+    if dataclasses.is_dataclass(hint):
+        return [f.name for f in dataclasses.fields(hint)]
+    if typing.is_typeddict(hint):
+        return list(typing.get_type_hints(hint))
+    return []

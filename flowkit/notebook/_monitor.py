@@ -1,0 +1,396 @@
+"""The live run monitor: a view over one Execution that calls its operations.
+
+The monitor owns no workflow state. It reads the execution (the engine's model) on a throttled
+background thread woken by the runtime's command listener, and its buttons call the Execution's
+operations; an operation that is not allowed leaves the execution as it was and its message is
+shown in the monitor.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
+
+from flowkit.errors import FlowkitError
+from flowkit.notebook._diagram import Diagram
+from flowkit.notebook._refresh import Refresher
+from flowkit.notebook._snapshot import (
+    FAILED,
+    Snapshot,
+    attempt_label,
+    counters_html,
+    snapshot,
+    status_html,
+    tasks_table_html,
+    to_json_text,
+)
+
+__all__ = ["Monitor", "monitor"]
+
+_MAX_ATTEMPTS = 500  # attempts offered in the rerun drop-down (failed ones always are)
+_ERROR_BORDER = "2px solid #d62728"
+_BAR_STYLES = {"COMPLETED": "success", "PAUSED": "warning", "RUNNING": "info"}
+
+
+def monitor(execution: Any, **options: Any) -> Monitor:
+    """Watch ``execution`` live: diagram, progress, counters, running and failed tasks, and controls.
+
+    Args:
+        execution: A :class:`flowkit.Execution` (``flowkit.start(...)`` for a live run).
+        **options: See :class:`Monitor`.
+
+    Returns:
+        The widget (display it, or make it a cell's last expression).
+
+    """
+    return Monitor(execution, **options)
+
+
+class Monitor(widgets.VBox):  # type: ignore[misc]
+    """A live view of one execution with Pause, Resume, Terminate, Retry, Rerun and HUMAN controls.
+
+    Refreshes come from a daemon thread, at most one per ``min_interval`` seconds however many
+    engine events happen (a 10,000-task run costs a few dozen refreshes, not 10,000), and at least
+    every ``poll_interval`` seconds while the workflow runs. While tasks move, the diagram is redrawn
+    at most once per ``diagram_interval`` (and never more than a tenth of the time goes to drawing
+    it), so a big diagram does not slow the run down; when the run stops or pauses it is redrawn at once.
+
+    Args:
+        execution: The execution to watch.
+        min_interval: Least seconds between refreshes (default 0.25: at most 4 a second).
+        poll_interval: Refresh period while running, for changes that send no engine event.
+        diagram: False to leave the diagram out.
+        diagram_interval: Least seconds between two diagrams while the workflow runs (default 1;
+            never less than ten times the time a diagram takes to draw).
+        renderers: Graphviz programs for the diagram (see :func:`flowkit.render.svg`).
+
+    """
+
+    def __init__(self, execution: Any, *, min_interval: float = 0.25, poll_interval: float = 1.0,
+                 diagram: bool = True, diagram_interval: float = 1.0, renderers: Any = None,
+                 **kwargs: Any) -> None:  # fmt: skip
+        self.execution = execution
+        self._model = execution.model
+        self._lock = threading.RLock()
+        self._draw_lock = threading.Lock()
+        self._diagram = Diagram(renderers=renderers) if diagram else None
+        self._diagram_key: Any = None
+        self._diagram_due = 0.0
+        self._refresher_interval = min_interval
+        self._diagram_interval = max(min_interval, diagram_interval)
+        self._attempts_key: Any = None
+        self._human_refs: list[str] = []
+        self._inputs: dict[str, Any] = {}
+        self._last: Snapshot | None = None
+        self.refresh_count = 0
+        """Refreshes done (each one reads the execution once and updates the widgets that changed)."""
+
+        self.status = widgets.HTML()
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress",
+                                            layout=widgets.Layout(width="320px"))  # fmt: skip
+        self.progress_text = widgets.Label()
+        self.counters = widgets.HTML()
+        self.tasks = widgets.HTML()
+        self.diagram = widgets.HTML("<i>drawing…</i>" if diagram else "")
+        self.message = widgets.Label(value="")
+        self.message.add_class("flowkit-message")
+
+        self.pause_button = _button("Pause", "pause", "Pause: running tasks finish, nothing new starts")
+        self.resume_button = _button("Resume", "play", "Resume a paused workflow")
+        self.terminate_button = _button("Terminate", "stop", "Terminate: running tasks are canceled", "danger")
+        self.retry_button = _button("Retry", "redo", "Retry a failed workflow from its failed tasks")
+        self.pause_button.on_click(lambda _: self._act("Pause", self.execution.pause))
+        self.resume_button.on_click(lambda _: self._act("Resume", self.execution.resume))
+        self.terminate_button.on_click(
+            lambda _: self._act("Terminate", lambda: self.execution.terminate("terminated from the notebook monitor"))
+        )
+        self.retry_button.on_click(lambda _: self._act("Retry", self.execution.retry))
+        self._controls = widgets.HBox([self.pause_button, self.resume_button, self.terminate_button, self.retry_button])
+        self._progress_row = widgets.HBox([self.progress, self.progress_text])
+        # Made when first needed (a HUMAN task waits; the run stops, so it can be rerun): a monitor
+        # attached to a running workflow costs the caller's thread as little as possible.
+        self._human: _HumanForm | None = None
+        self._rerun_form: _RerunForm | None = None
+        super().__init__(self._layout(), **kwargs)
+        self.add_class("flowkit-monitor")
+
+        self.refresh(diagram=False)
+        self._refresher = Refresher(self._background_refresh, active=self._active, min_interval=min_interval,
+                                    poll_interval=poll_interval, name="flowkit-monitor")  # fmt: skip
+        self._listeners: list[Any] | None = None
+        runtime = getattr(execution, "runtime", None) or getattr(execution, "_runtime", None)
+        runner = getattr(runtime, "runner", None)
+        if runner is not None and isinstance(getattr(runner, "listeners", None), list):
+            self._listeners = runner.listeners
+            self._listeners.append(self._on_command)
+        self._refresher.poke()  # the diagram, drawn off the caller's thread
+
+    # ------------------------------------------------------------------ parts made when needed
+    def _layout(self) -> list[Any]:
+        children = [self.status, self._progress_row, self.counters]
+        if self._diagram is not None:
+            children.append(self.diagram)
+        children += [self.tasks, self._controls]
+        if self._human is not None:
+            children.append(self._human.box)
+        if self._rerun_form is not None:
+            children.append(self._rerun_form.box)
+        return [*children, self.message]
+
+    @property
+    def human_form(self) -> _HumanForm:
+        """The HUMAN task form (shown while a HUMAN task waits)."""
+        with self._lock:
+            if self._human is None:
+                self._human = _HumanForm(self)
+                self.children = self._layout()
+            return self._human
+
+    @property
+    def rerun_form(self) -> _RerunForm:
+        """The "Rerun from a task" section (a drop-down of attempts, their input, a Rerun button)."""
+        with self._lock:
+            if self._rerun_form is None:
+                self._rerun_form = _RerunForm(self)
+                self.children = self._layout()
+                self._attempts_key = None
+                self._update_attempts(self._last or snapshot(self._model))
+            return self._rerun_form
+
+    human_box = property(lambda self: self.human_form.box, doc="The HUMAN form's box.")
+    human_task = property(lambda self: self.human_form.task, doc="Which HUMAN task the form completes.")
+    human_output = property(lambda self: self.human_form.output, doc="The HUMAN task's output (JSON).")
+    human_reason = property(lambda self: self.human_form.reason, doc="Why (for Fail).")
+    complete_button = property(lambda self: self.human_form.complete, doc="Complete the HUMAN task.")
+    fail_button = property(lambda self: self.human_form.fail, doc="Fail the HUMAN task.")
+    rerun_task = property(lambda self: self.rerun_form.task, doc="The attempt to rerun from.")
+    rerun_input = property(lambda self: self.rerun_form.input, doc="That task's input (JSON), editable.")
+    rerun_button = property(lambda self: self.rerun_form.button, doc="Rerun from the chosen attempt.")
+
+    # ------------------------------------------------------------------ refreshing
+    @property
+    def diagram_count(self) -> int:
+        """How many times the diagram was drawn."""
+        return self._diagram.renders if self._diagram is not None else 0
+
+    def _active(self) -> bool:
+        return str(self._model.status) in ("RUNNING", "PAUSED")
+
+    def _on_command(self, command: Any) -> None:
+        # Runs on the runtime thread for every engine command: keep it to a few attribute reads.
+        refresher = self._refresher
+        if refresher._pending:
+            return
+        task = getattr(command, "task", None)
+        workflow = task.workflow if task is not None else getattr(command, "workflow", None)
+        if workflow is self._model or (workflow is not None and workflow.parent_workflow_id is not None):
+            refresher.poke()
+
+    def _background_refresh(self) -> float | None:
+        snap = self.refresh(diagram=None)
+        if self._diagram is not None and self._diagram_key != snap.key:
+            return max(0.0, self._diagram_due - time.monotonic())  # the diagram is behind: catch up when allowed
+        return None
+
+    def refresh(self, *, diagram: bool | None = True) -> Snapshot:
+        """Read the execution now and update the widgets (thread-safe).
+
+        Args:
+            diagram: True to redraw the diagram if anything changed, False to leave it, None to
+                redraw it only when its own throttle allows.
+
+        """
+        with self._lock:
+            snap = snapshot(self._model)
+            self._last = snap
+            self.refresh_count += 1
+            self.status.value = status_html(snap)
+            self.progress.max = max(snap.total, 1)
+            self.progress.value = snap.done
+            self.progress.bar_style = _BAR_STYLES.get(snap.status, "danger")
+            self.progress_text.value = f"{snap.done} / {snap.total} tasks done"
+            self.counters.value = counters_html(snap)
+            self.tasks.value = tasks_table_html(snap)
+            self._show_human(snap)
+            self._update_attempts(snap)
+            draw = self._diagram is not None and diagram is not False and self._diagram_key != snap.key
+            # While tasks move the diagram keeps its own, slower pace; once they stop it catches up at once.
+            draw = draw and (diagram or snap.status != "RUNNING" or time.monotonic() >= self._diagram_due)
+        if draw:
+            self._draw(snap)
+        return snap
+
+    def _draw(self, snap: Snapshot) -> None:
+        # Outside the widgets' lock: a button's refresh never waits for Graphviz.
+        assert self._diagram is not None
+        with self._draw_lock:
+            if self._diagram_key == snap.key:
+                return
+            began = time.monotonic()
+            try:
+                self.diagram.value = self._diagram.html(self.execution, raise_errors=True)
+            except Exception:  # noqa: BLE001 - read while the engine changed it: draw again soon
+                self._diagram_due = began + self._refresher_interval
+                return
+            done = time.monotonic()
+            # A big diagram is redrawn less often: Graphviz gets at most a tenth of the time.
+            self._diagram_due = done + max(self._diagram_interval, 9 * (done - began))
+            self._diagram_key = snap.key
+
+    def _show_human(self, snap: Snapshot) -> None:
+        if self._human is None and not snap.human:
+            return
+        if snap.human != self._human_refs:
+            self._human_refs = list(snap.human)
+            keep = self.human_task.value
+            self.human_task.options = snap.human
+            self.human_task.value = keep if keep in snap.human else (snap.human[0] if snap.human else None)
+        self.human_box.layout.display = "" if snap.human else "none"
+
+    def _update_attempts(self, snap: Snapshot) -> None:
+        # The drop-down is rebuilt when the run stops (reruns need a finished workflow), not at every event.
+        if self._rerun_form is None:
+            if snap.status != "RUNNING":
+                self.rerun_form  # noqa: B018 - made, and filled, on first use
+            return
+        key = (snap.total, snap.status)
+        if key == self._attempts_key or (self._attempts_key is not None and snap.status == "RUNNING"):
+            return
+        self._attempts_key = key
+        tasks = list(self._model.tasks)
+        if len(tasks) > _MAX_ATTEMPTS:
+            recent = {id(t) for t in tasks[-_MAX_ATTEMPTS:]}
+            tasks = [t for t in tasks if id(t) in recent or str(t.status) in FAILED]
+        self._inputs = {t.task_id: t.input for t in tasks}
+        options = [(attempt_label(t), t.task_id) for t in tasks]
+        keep = self.rerun_task.value
+        failed = [t.task_id for t in tasks if str(t.status) in FAILED]
+        self.rerun_task.options = options
+        ids = {value for _, value in options}
+        self.rerun_task.value = (
+            keep if keep in ids else (failed[-1] if failed else (options[0][1] if options else None))
+        )
+        self._rerun_task_chosen({"new": self.rerun_task.value})
+
+    def _rerun_task_chosen(self, change: Any) -> None:
+        task_id = change["new"] if isinstance(change, dict) else change.new
+        self.rerun_input.value = to_json_text(self._inputs.get(task_id, {})) if task_id else ""
+        self.rerun_input.layout.border = None
+
+    # ------------------------------------------------------------------ actions
+    def say(self, text: str, *, error: bool = False) -> None:
+        """Show ``text`` in the monitor's message line."""
+        self.message.value = text
+        self.message.style.text_color = "#d62728" if error else "#2a6f2a"
+
+    def _act(self, label: str, operation: Any) -> bool:
+        try:
+            operation()
+        except FlowkitError as exc:
+            self.say(f"{label} not allowed: {exc}", error=True)
+            return False
+        self.say(f"{label}: done (workflow is {self._model.status})")
+        self.refresh(diagram=False)
+        self._refresher.poke()
+        return True
+
+    def _parse(self, field: widgets.Textarea, what: str) -> tuple[bool, Any]:
+        text = field.value.strip()
+        try:
+            value = json.loads(text) if text else {}
+        except json.JSONDecodeError as exc:
+            field.layout.border = _ERROR_BORDER
+            self.say(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", error=True)
+            return False, None
+        if not isinstance(value, dict):
+            field.layout.border = _ERROR_BORDER
+            self.say(f"{what} must be a JSON object, got {type(value).__name__}", error=True)
+            return False, None
+        field.layout.border = None
+        return True, value
+
+    def _rerun(self) -> None:
+        task_id = self.rerun_task.value
+        if not task_id:
+            self.say("Rerun: choose a task first", error=True)
+            return
+        ok, value = self._parse(self.rerun_input, "the task input")
+        if not ok:
+            return
+        changed = value if value != self._inputs.get(task_id) else None
+        self._act("Rerun", lambda: self.execution.rerun(from_task_id=task_id, task_input=changed))
+
+    def _complete(self) -> None:
+        ref = self.human_task.value
+        ok, value = self._parse(self.human_output, "the HUMAN task's output")
+        if ok and ref:
+            self._act(f"Complete {ref}", lambda: self.execution.complete_task(ref, value))
+
+    def _fail(self) -> None:
+        ref = self.human_task.value
+        if ref:
+            reason = self.human_reason.value.strip() or "failed from the notebook monitor"
+            self._act(f"Fail {ref}", lambda: self.execution.fail_task(ref, reason))
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Stop watching (the execution goes on) and close the widgets."""
+        refresher = getattr(self, "_refresher", None)
+        if refresher is not None:
+            refresher.stop()
+        listeners = getattr(self, "_listeners", None)
+        if listeners is not None:
+            try:
+                runtime = getattr(self.execution, "runtime", None) or self.execution._runtime
+                # On the runtime thread, so the runner is not walking the list while it changes.
+                runtime.operate(lambda engine, now: (listeners.remove(self._on_command), [])[1])
+            except Exception:  # noqa: BLE001 - a closed runtime: nobody walks the list any more
+                if self._on_command in listeners:
+                    listeners.remove(self._on_command)
+            self._listeners = None
+        super().close()
+
+
+def _button(text: str, icon: str, tip: str, style: str = "") -> widgets.Button:
+    return widgets.Button(description=text, icon=icon, tooltip=tip, button_style=style,
+                          layout=widgets.Layout(width="auto"))  # fmt: skip
+
+
+class _HumanForm:
+    """Complete or fail a waiting HUMAN task: its output as JSON, or a reason."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.task = widgets.Dropdown(description="HUMAN task", options=[])
+        self.output = widgets.Textarea(value="{}", description="output",
+                                       layout=widgets.Layout(width="420px", height="70px"))  # fmt: skip
+        self.reason = widgets.Text(description="reason", placeholder="why (for Fail)")
+        self.complete = _button("Complete", "check", "Complete the HUMAN task with this output", "success")
+        self.fail = _button("Fail", "times", "Fail the HUMAN task with this reason", "warning")
+        self.complete.on_click(lambda _: monitor._complete())
+        self.fail.on_click(lambda _: monitor._fail())
+        self.box = widgets.VBox(
+            [widgets.HTML("<b>Waiting for you</b>"), self.task, self.output, self.reason,
+             widgets.HBox([self.complete, self.fail])],
+            layout=widgets.Layout(display="none", border="1px solid #ccc", padding="4px"),
+        )  # fmt: skip
+        self.box.add_class("flowkit-human")
+
+
+class _RerunForm:
+    """Rerun from a task attempt, with its input as it was or edited."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.task = widgets.Dropdown(description="rerun from", options=[], layout=widgets.Layout(width="420px"))
+        self.input = widgets.Textarea(placeholder="the task's input (JSON); edit it to rerun with another input",
+                                      layout=widgets.Layout(width="420px", height="90px"))  # fmt: skip
+        self.button = _button("Rerun", "repeat", "Rerun the workflow from the chosen task")
+        self.button.on_click(lambda _: monitor._rerun())
+        self.task.observe(monitor._rerun_task_chosen, names="value")
+        self.box = widgets.Accordion(
+            [widgets.VBox([self.task, self.input, self.button])], titles=("Rerun from a task",)
+        )
+        self.box.add_class("flowkit-rerun")

@@ -1,0 +1,205 @@
+"""What the notebook views show of an execution, read in one pass and turned into small HTML pieces.
+
+Pure functions of the engine's state (no ipywidgets here), so they can be tested without a kernel.
+The runtime thread may be changing the execution while it is read: the task list is copied first
+and every attempt is read once.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowkit.history import STATUS_COLORS
+from flowkit.render import STATUS_SYMBOLS
+
+__all__ = [
+    "ACTIVE",
+    "FAILED",
+    "Snapshot",
+    "attempt_label",
+    "counters_html",
+    "snapshot",
+    "status_html",
+    "tasks_table_html",
+    "to_json_text",
+]
+
+ACTIVE = frozenset({"SCHEDULED", "IN_PROGRESS"})
+FAILED = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"})
+_STATUS_ORDER = (
+    "SCHEDULED", "IN_PROGRESS", "COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "FAILED_WITH_TERMINAL_ERROR",
+    "TIMED_OUT", "CANCELED", "SKIPPED",
+)  # fmt: skip
+_WORKFLOW_COLORS = {
+    "RUNNING": "#1f77b4", "PAUSED": "#9467bd", "COMPLETED": "#2ca02c", "FAILED": "#d62728",
+    "TIMED_OUT": "#ff7f0e", "TERMINATED": "#e6b800",
+}  # fmt: skip
+_ROWS = 30  # running / failed rows shown in the table
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One task attempt as the monitor's table shows it."""
+
+    seq: int
+    ref: str
+    task_type: str
+    status: str
+    attempt: int
+    since_ms: int
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One consistent-enough reading of an execution."""
+
+    name: str
+    workflow_id: str
+    status: str
+    reason: str | None
+    total: int
+    """Task attempts scheduled so far."""
+    done: int
+    """Of those, the ones in a terminal status."""
+    counts: dict[str, int]
+    running: list[Row] = field(default_factory=list)
+    failed: list[Row] = field(default_factory=list)
+    more_running: int = 0
+    more_failed: int = 0
+    human: list[str] = field(default_factory=list)
+    """Refs of HUMAN tasks waiting for outside completion."""
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Changes whenever something the monitor shows (apart from elapsed times) changes."""
+        return (self.status, self.reason, self.total, self.done, tuple(sorted(self.counts.items())), tuple(self.human))
+
+    @property
+    def terminal(self) -> bool:
+        """True once the workflow has ended."""
+        return self.status not in ("RUNNING", "PAUSED")
+
+
+def snapshot(model: Any, *, now_ms: int | None = None) -> Snapshot:
+    """Read ``model`` (a WorkflowModel) once."""
+    tasks = list(model.tasks)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    counts: dict[str, int] = {}
+    running: list[Row] = []
+    failed: list[Row] = []
+    more_running = more_failed = 0
+    human: list[str] = []
+    done = 0
+    for task in tasks:
+        status = str(task.status)
+        counts[status] = counts.get(status, 0) + 1
+        if status in ACTIVE:
+            if task.task_type == "HUMAN" and status == "IN_PROGRESS":
+                human.append(task.ref)
+            if len(running) < _ROWS:
+                running.append(_row(task, status, now_ms))
+            else:
+                more_running += 1
+        else:
+            done += 1
+            if status in FAILED:
+                if len(failed) >= _ROWS:
+                    failed.pop(0)  # keep the latest failures
+                    more_failed += 1
+                failed.append(_row(task, status, now_ms))
+    return Snapshot(
+        name=model.definition.name, workflow_id=model.workflow_id, status=str(model.status), reason=model.reason,
+        total=len(tasks), done=done, counts=counts, running=running, failed=failed, more_running=more_running,
+        more_failed=more_failed, human=human,
+    )  # fmt: skip
+
+
+def _row(task: Any, status: str, now_ms: int) -> Row:
+    start = task.start_time or task.scheduled_time
+    end = task.end_time or now_ms
+    return Row(task.seq, task.ref, str(task.task_type), status, task.retry_count, max(0, end - start) if start else 0,
+               task.reason)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- HTML
+def _esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _badge(status: str, count: int | None = None) -> str:
+    color = STATUS_COLORS.get(status) or _WORKFLOW_COLORS.get(status, "#777777")
+    symbol = STATUS_SYMBOLS.get(status, "")
+    text = f"{symbol} {status}" + (f": {count}" if count is not None else "")
+    return (
+        f"<span class='flowkit-badge' data-status='{_esc(status)}' style='display:inline-block;margin:1px 4px 1px 0;"
+        f"padding:0 6px;border-radius:8px;border:2px solid {color};white-space:nowrap'>{_esc(text.strip())}</span>"
+    )
+
+
+def status_html(snap: Snapshot) -> str:
+    """Write the headline: workflow name, id, status (as text: colour is never the only clue), reason."""
+    color = _WORKFLOW_COLORS.get(snap.status, "#777777")
+    reason = f" <span style='color:#555'>— {_esc(snap.reason)}</span>" if snap.reason else ""
+    return (
+        f"<div class='flowkit-monitor-status'><b>{_esc(snap.name)}</b> <code style='font-size:85%'>"
+        f"{_esc(snap.workflow_id)}</code> status: <b class='flowkit-workflow-status' data-status='{_esc(snap.status)}' "
+        f"style='color:{color}'>{_esc(snap.status)}</b>{reason}</div>"
+    )
+
+
+def counters_html(snap: Snapshot) -> str:
+    """One badge per task status present, with its count."""
+    ordered = [s for s in _STATUS_ORDER if s in snap.counts] + sorted(s for s in snap.counts if s not in _STATUS_ORDER)
+    badges = "".join(_badge(s, snap.counts[s]) for s in ordered) or "<i>no tasks yet</i>"
+    return f"<div class='flowkit-counters'>{badges}</div>"
+
+
+def _ms(ms: int) -> str:
+    if ms < 1000:
+        return f"{ms} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.1f} s"
+    return f"{ms / 60_000:.1f} min"
+
+
+def tasks_table_html(snap: Snapshot) -> str:
+    """Tabulate the running and failed attempts, latest failures last."""
+    rows = [*snap.running, *snap.failed]
+    if not rows:
+        return "<div class='flowkit-tasks'><i>no running or failed tasks</i></div>"
+    cell = "style='text-align:left;padding:1px 8px 1px 0;vertical-align:top'"
+    head = "".join(f"<th {cell}>{h}</th>" for h in ("#", "ref", "type", "status", "try", "time", "reason"))
+    body = []
+    for r in rows:
+        reason = _esc(r.reason if r.reason is None or len(r.reason) <= 160 else r.reason[:159] + "…")
+        body.append(
+            f"<tr data-ref='{_esc(r.ref)}'><td {cell}>{r.seq}</td><td {cell}><code>{_esc(r.ref)}</code></td>"
+            f"<td {cell}>{_esc(r.task_type)}</td><td {cell}>{_badge(r.status)}</td><td {cell}>{r.attempt}</td>"
+            f"<td {cell}>{_ms(r.since_ms)}</td><td {cell}>{reason if r.reason else ''}</td></tr>"
+        )
+    notes = []
+    if snap.more_running:
+        notes.append(f"{snap.more_running} more running")
+    if snap.more_failed:
+        notes.append(f"{snap.more_failed} earlier failures not shown")
+    foot = f"<div style='color:#555'>{_esc(', '.join(notes))}</div>" if notes else ""
+    return f"<div class='flowkit-tasks'><table><tr>{head}</tr>{''.join(body)}</table>{foot}</div>"
+
+
+def attempt_label(task: Any) -> str:
+    """How a task attempt is named in drop-downs: ``#seq ref [type] STATUS try N``."""
+    label = f"#{task.seq} {task.ref} [{task.task_type}] {task.status}"
+    return label + (f" try {task.retry_count}" if task.retry_count else "")
+
+
+def to_json_text(value: Any) -> str:
+    """Pretty JSON for an editor or a <pre> (non-JSON values shown with repr)."""
+    try:
+        return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+    except (TypeError, ValueError):
+        return repr(value)

@@ -1,0 +1,225 @@
+"""The step-by-step builder: its model (plain Python: steps -> WorkflowDef, undo, references,
+issues, JSON and Python export) and the widget driven in-process."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from nb_helpers import WORKERS, prepare, ship, tick
+
+import flowkit
+from flowkit.notebook import Builder, BuilderModel, Place, parse_json_object
+
+
+def exported(model: BuilderModel) -> flowkit.WorkflowDef:
+    namespace: dict = {}
+    exec(compile(model.to_python(), "<exported>", "exec"), namespace)  # the code a user would paste
+    return namespace["definition"]
+
+
+def order_model() -> BuilderModel:
+    model = BuilderModel("orders", workers=[*WORKERS, tick])
+    model.set_inputs(["order", "kind"])
+    model.add("prepare", inputs={"order": "${workflow.input.order}"})
+    model.add("FORK_JOIN", setting="2")
+    model.add("ship", "ship_a", inputs={"order": "${prepare_ref.output.order}"}, place=Place(fork="fork_1", branch=0))
+    model.add("NOOP", "note", place=Place(fork="fork_1", branch=1))
+    model.add("SWITCH", "route", setting="${workflow.input.kind}")
+    model.add(
+        "ship", "express", inputs={"order": "${prepare_ref.output.order}"}, place=Place(switch="route", case="fast")
+    )
+    model.add("HUMAN", "approve", place=Place(switch="route"))
+    return model
+
+
+def test_steps_make_the_definition_and_undo_drops_the_last_step():
+    model = order_model()
+    definition = model.definition()
+    top = [(t.task_reference_name, t.type) for t in definition.tasks]
+    assert top == [("prepare_ref", "SIMPLE"), ("fork_1", "FORK_JOIN"), ("join_fork_1", "JOIN"), ("route", "SWITCH")]
+    fork, join, switch = definition.tasks[1], definition.tasks[2], definition.tasks[3]
+    assert [[t.task_reference_name for t in b] for b in fork.fork_tasks] == [["ship_a"], ["note"]]
+    assert list(join.join_on) == ["ship_a", "note"]
+    assert switch.input_parameters == {"switchCaseValue": "${workflow.input.kind}"}
+    assert list(switch.decision_cases) == ["fast"] and switch.default_case[0].type == "HUMAN"
+    assert model.issues() == []
+    assert len(model.steps) == 8
+    undone = model.undo()
+    assert undone.ref == "approve" and "approve" not in model.refs() and len(model.steps) == 7
+    model.add("INLINE", "double", inputs={"expression": "(function(){return $.x*2;})()", "x": 2},
+              place=Place(after="prepare_ref"))  # fmt: skip
+    assert [t.task_reference_name for t in model.definition().tasks][:2] == ["prepare_ref", "double"]
+    model.remove("fork_1")  # the fork goes with its branches and its JOIN
+    assert {"fork_1", "join_fork_1", "ship_a", "note"}.isdisjoint(model.refs())
+    model.undo()
+    assert {"fork_1", "join_fork_1", "ship_a", "note"} <= model.refs()
+    while model.undo():
+        pass
+    assert model.steps == [] and model.refs() == set()
+
+
+def test_the_built_definition_runs():
+    model = order_model()
+    run = flowkit.run(model.definition(), {"order": "A-7", "kind": "fast"}, workers=WORKERS, store="memory")
+    assert run.status == "COMPLETED", run.reason
+    assert run.task("ship_a").output["shipped"] == "A-7" and run.task("express").output["shipped"] == "A-7"
+
+
+def test_exported_json_and_python_build_the_same_definition():
+    model = order_model()
+    # A fork the builder's `wf >> [[...]]` form cannot name, nested in a switch case, and a loop.
+    model.add("FORK_JOIN", "checks", setting="2", place=Place(switch="route", case="slow"))
+    model.add("WAIT", "cool_down", inputs={"duration": "1s"}, place=Place(fork="checks", branch=0))
+    model.add("SET_VARIABLE", "remember", inputs={"seen": True}, place=Place(fork="checks", branch=1))
+    model.add("DO_WHILE", "again", place=Place(after="route"))
+    model.add("tick", "t", inputs={"i": 1}, place=Place(loop="again"))
+    for kind, inputs in [("JSON_JQ_TRANSFORM", {"queryExpression": ".a", "a": 1}), ("LAMBDA", {"scriptExpression": "return 1;"}),
+                         ("HTTP", {"http_request": {"uri": "http://127.0.0.1:9/"}}), ("EVENT", {}), ("TERMINATE", {"terminationStatus": "COMPLETED"})]:  # fmt: skip
+        model.add(kind, inputs=inputs)
+    model.add("SUB_WORKFLOW", "child", setting="child_flow", inputs={"x": 1}, place=Place(after="again"))
+    model.set_outputs({"shipped": "${ship_a.output.shipped}"})
+    code = model.to_python()
+    assert "import flowkit\nfrom flowkit.definitions._builder import " in code
+    assert "wf >> [[ship_a], [note]]" in code  # the SDK's fork form where its fork_N naming fits
+    assert "ForkTask('checks'" in code and "JoinTask('join_checks', join_on=['cool_down', 'remember'])" in code
+    assert exported(model).to_json() == model.to_json()
+    text = json.dumps(model.to_json())
+    assert flowkit.WorkflowDef.from_json(text).to_json() == model.to_json()
+    loop = model.definition().task("again")
+    assert loop.loop_condition == "if ( $.again['iteration'] < 3 ) { true; } else { false; }"
+    assert model.definition().output_parameters == {"shipped": "${ship_a.output.shipped}"}
+
+
+def test_references_offered_depend_on_where_the_task_goes():
+    model = order_model()
+    at_end = model.references()
+    assert at_end[:2] == ["${workflow.input.order}", "${workflow.input.kind}"]
+    assert {"${prepare_ref.output}", "${join_fork_1.output}", "${route.output.evaluationResult}"} <= set(at_end)
+    in_branch = model.references(Place(fork="fork_1", branch=1))
+    assert "${prepare_ref.output}" in in_branch
+    assert "${ship_a.output}" not in in_branch and "${join_fork_1.output}" not in in_branch  # not run yet
+    in_new_case = model.references(Place(switch="route", case="other"))
+    assert "${route.output.evaluationResult}" in in_new_case and "${express.output}" not in in_new_case
+    after_fork = model.references(Place(after="fork_1"))
+    assert {"${ship_a.output}", "${note.output}", "${join_fork_1.output}"} <= set(after_fork)
+    model.add("SET_VARIABLE", "keep", inputs={"total": 3})
+    assert "${workflow.variables.total}" in model.references()
+
+
+@dataclass
+class Shipment:
+    tracking: str
+    carrier: str
+
+
+@flowkit.worker_task(task_definition_name="send")
+def send(order: str, express: bool = False) -> Shipment:
+    return Shipment("T1", "post")
+
+
+def test_worker_inputs_and_declared_output_keys_are_offered():
+    model = BuilderModel("w", workers=[send])
+    assert model.template("send") == {"order": "", "express": False}
+    model.add("send", inputs={"order": "${workflow.input.id}"})
+    assert model.references() == [
+        "${workflow.input.id}", "${send_ref.output}", "${send_ref.output.tracking}", "${send_ref.output.carrier}",
+    ]  # fmt: skip
+
+
+def test_problems_are_listed_not_raised():
+    model = BuilderModel("w", workers=[prepare])
+    assert [i.problem for i in model.issues()] == ["has no tasks."]
+    model.add("SIMPLE", "mystery", name="not_registered")
+    model.add("prepare", inputs={"order": "${nowhere.output.x}"})
+    problems = " | ".join(f"{i.where}: {i.problem}" for i in model.issues())
+    assert "no worker is registered for task definition 'not_registered'" in problems
+    assert "nowhere" in problems
+    with pytest.raises(flowkit.InputError, match="already used"):
+        model.add("prepare", "mystery")
+    with pytest.raises(flowkit.InputError, match="no task 'ghost'"):
+        model.add("NOOP", place=Place(after="ghost"))
+    with pytest.raises(flowkit.InputError, match="not a FORK_JOIN"):
+        model.add("NOOP", place=Place(fork="mystery"))
+    with pytest.raises(flowkit.InputError, match="unknown task type"):
+        model.add("KAFKA_PUBLISH")
+    assert len(model.steps) == 2  # refused steps leave no trace
+
+
+def test_json_fields_that_do_not_parse_say_where():
+    assert parse_json_object('{"a": 1}').value == {"a": 1}
+    assert parse_json_object("  ").value == {}
+    bad = parse_json_object('{\n  "a": 1,\n  "b": }')
+    assert not bad.ok and bad.line == 3 and bad.column == 8 and bad.error.startswith("line 3, column 8")
+    assert parse_json_object("[1]").error == "must be a JSON object ({...}), not list"
+
+
+def test_builder_widget_step_by_step():
+    builder = Builder("orders", workers=[prepare, ship])
+    assert builder.task_type.options[:2] == ("prepare", "ship") and "FORK_JOIN" in builder.task_type.options
+    assert json.loads(builder.inputs.value) == {"order": ""}  # the worker's parameters, to fill in
+    assert "1 problem(s)" in builder.issues.value and "has no tasks" in builder.issues.value
+    builder.workflow_inputs.value = "order"
+    assert "${workflow.input.order}" in builder.reference.options
+    builder.reference.value = "${workflow.input.order}"
+    builder.insert_button.click()
+    assert json.loads(builder.inputs.value) == {"order": "${workflow.input.order}"}
+    builder.add_button.click()
+    assert builder.message.value.startswith("added prepare_ref"), builder.message.value
+    assert "no problems" in builder.issues.value
+    first = builder.diagram.value
+    assert "prepare_ref" in first
+
+    builder.task_type.value = "FORK_JOIN"
+    assert builder.setting.layout.display == "" and builder.setting.description == "branches"
+    builder.add_button.click()
+    assert builder.place.value == Place(after="fork_1")
+    assert "fork_1" in builder.diagram.value and builder.diagram.value != first
+    builder.task_type.value = "ship"
+    builder.place.value = Place(fork="fork_1", branch=1)
+    assert "${prepare_ref.output.order}" not in builder.reference.options  # prepare declares no output keys
+    builder.inputs.value = '{"order": "${prepare_ref.output.order}",'  # a typo
+    assert builder.inputs.layout.border and "line 1, column" in builder.inputs_error.value
+    builder.add_button.click()
+    assert "fix the marked field" in builder.message.value and "ship_ref" not in builder.model.refs()
+    builder.inputs.value = '{"order": "${prepare_ref.output.order}"}'
+    assert not builder.inputs.layout.border and builder.inputs_error.value == ""
+    builder.add_button.click()
+    assert "ship_ref" in builder.model.refs()
+    assert "branch 2 of fork_1" in builder.message.value
+
+    assert builder.place.value == Place(after="ship_ref")  # the next step goes after the last one
+    builder.place.value = Place()
+    builder.task_type.value = "SWITCH"
+    builder.ref.value = "route"
+    builder.setting.value = "${workflow.input.order}"
+    builder.add_button.click()
+    new_case = ("new-case", "route")
+    builder.task_type.value = "NOOP"
+    builder.place.value = new_case
+    assert builder.case.layout.display == ""
+    builder.add_button.click()
+    assert "give the new case a value" in builder.message.value
+    builder.case.value = "A-1"
+    builder.add_button.click()
+    assert list(builder.model.definition().task("route").decision_cases) == ["A-1"]
+
+    builder.ref.value = "prepare_ref"
+    builder.task_type.value = "NOOP"
+    builder.add_button.click()
+    assert "already used" in builder.message.value and builder.message.style.text_color == "#d62728"
+
+    builder.undo_button.click()
+    assert builder.message.value.startswith("undid: add noop")
+    assert "field 'decisionCases'</b>: is empty" in builder.issues.value.replace("&#x27;", "'")  # shown, not raised
+    builder.model.add("NOOP", "noop", place=Place(switch="route", case="A-1"))
+    builder.redraw()
+    assert "no problems" in builder.issues.value
+    assert builder.export.layout.display == "none"
+    python = builder.show_export("python")
+    assert builder.export.layout.display == "" and builder.export.value == python
+    assert exported(builder.model).to_json() == json.loads(builder.show_export("json"))
+    assert "wf >> [[], [ship_ref]]" in python
+    run = flowkit.run(builder.model.definition(), {"order": "A-1"}, workers=[prepare, ship], store="memory")
+    assert run.status == "COMPLETED" and run.task("ship_ref").output["shipped"] == "A-1"
