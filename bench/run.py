@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/run.py                 # full run (< 5 min on 2 cores)
     PYTHONPATH=. python bench/run.py --quick         # fewer repeats (< 60 s)
-    PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, import
+    PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, scripts, dask, scale, import
     PYTHONPATH=. python bench/run.py --profile A,B   # cProfile flowkit (inline) instead of benchmarking
 
 Results are printed and written to bench/results/latest.md (+ latest.json).  See bench/README.md
@@ -32,7 +32,8 @@ os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")  # no-op on hamilto
 
 import workloads as W  # noqa: E402
 
-ALL = ["0", "A", "B", "B10k", "C", "scripts", "import"]
+ALL = ["0", "A", "B", "B10k", "C", "scripts", "dask", "scale", "import"]
+EXTRA = ("import", "scripts", "dask", "scale")  # measured by their own modules, not by measure()
 SIZE = {"0": 1, "A": 200, "B": 1000, "B10k": 10_000, "C": W.C_LEAVES}
 ENGINES = {
     "0": ["flowkit", "hamilton", "dask"],
@@ -389,6 +390,14 @@ def render(results: dict[str, Any]) -> str:
         from scripts import render_scripts
 
         lines += render_scripts(results["scripts"])
+    if results.get("dask"):
+        from dask_bench import render_dask
+
+        lines += render_dask(results["dask"])
+    if results.get("scale"):
+        from dask_bench import render_scale
+
+        lines += render_scale(results["scale"])
     imp = results.get("import")
     if imp:
         fk = imp["wall_ms"].get("flowkit")
@@ -483,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "bench": {},
     }
-    for wl in [w for w in ALL if w in only and w not in ("import", "scripts")]:
+    for wl in [w for w in ALL if w in only and w not in EXTRA]:
         n = args.repeats or reps[wl]
         log(f"[bench] {wl}: {DESCRIPTION[wl]} ({n} repeats) ...")
         t0 = time.perf_counter()
@@ -494,6 +503,16 @@ def main(argv: list[str] | None = None) -> int:
 
         log("[bench] scripts: JavaScript/jq per evaluation, DO_WHILE 1k and 10k iterations ...")
         results["scripts"] = measure_scripts(args.quick)
+    if "dask" in only:
+        from dask_bench import measure_dask
+
+        log("[bench] dask: flowkit DaskExecutor vs raw client.submit on one LocalCluster (A, B, C) ...")
+        results["dask"] = measure_dask(args.quick)
+    if "scale" in only:
+        from dask_bench import measure_scale
+
+        log("[bench] scale: 100k dynamic fork, memory per task, concurrent workflows ...")
+        results["scale"] = measure_scale(args.quick)
     if "import" in only:
         n = IMPORT_REPEATS_QUICK if args.quick else IMPORT_REPEATS
         log(f"[bench] import time (best of {n}) ...")

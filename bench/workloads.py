@@ -228,6 +228,16 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
              lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="threads", max_workers=C_LEAVES,
                                  task_defs=limit_def, store=mem)),
         ]  # fmt: skip
+        try:
+            import cloudpickle  # noqa: F401 - the process executor ships workers with it
+        except ImportError:
+            pass
+        else:
+            variants.append(
+                ("processes", f"executor=processes, max_workers={C_PARALLEL} (worker processes, started at warm-up)",
+                 lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="processes", max_workers=C_PARALLEL,
+                                     store=mem)),
+            )  # fmt: skip
     else:
         raise ValueError(workload)
 

@@ -144,6 +144,7 @@ def run(
     script_limits: Any = None,
     event_bus: Any = None,
     store: Any = None,
+    external: Any = (),
 ) -> Any:
     """Run ``workflow`` to the end and return its :class:`~flowkit.Execution`.
 
@@ -162,6 +163,8 @@ def run(
         script_limits: A :class:`flowkit.scripting.ScriptLimits` for every script of this run (time
             and memory); a task's input ``scriptTimeoutMs`` / ``scriptMaxMemoryBytes`` overrides it.
         event_bus: Where EVENT tasks publish (default: ``flowkit.EventBus.default()``).
+        external: Task definition names left for outside completion: their SIMPLE tasks wait
+            IN_PROGRESS until ``execution.complete_task`` / ``fail_task`` (no worker needed).
         store: Where the execution is kept: None for the default SQLite file
             (``$FLOWKIT_HOME/flowkit.db``, ``~/.flowkit`` by default), ``"memory"``, a path, or a store.
 
@@ -176,5 +179,5 @@ def run(
 
     runtime = Runtime(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
                       max_workers=max_workers, background=False, scripts=scripts, script_limits=script_limits,
-                      event_bus=event_bus, store=store)  # fmt: skip
+                      event_bus=event_bus, store=store, external=external)  # fmt: skip
     return runtime.start(workflow, input, correlation_id=correlation_id, validate=validate)

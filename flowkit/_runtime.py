@@ -29,13 +29,16 @@ class Runtime:
         max_workers: Thread pool size.
         background: Run executions on a background thread (``start`` returns at once).
         scripts, script_limits, event_bus: As for :func:`flowkit.run`.
+        external: Task definition names no worker here runs: their tasks wait IN_PROGRESS for
+            ``execution.complete_task(ref, output)`` / ``fail_task(ref, reason)`` from outside.
         store: Where executions are kept: None for the default SQLite file (``$FLOWKIT_HOME/flowkit.db``,
             ``~/.flowkit`` by default), ``"memory"``, a path, or a store object.
     """
 
     def __init__(self, *, workers: Any = None, task_defs: Any = None, workflows: Any = None, clock: Any = None,
                  executor: Any = "threads", max_workers: int = 8, background: bool = True, scripts: Any = None,
-                 script_limits: Any = None, event_bus: Any = None, store: Any = None) -> None:  # fmt: skip
+                 script_limits: Any = None, event_bus: Any = None, store: Any = None,
+                 external: Any = ()) -> None:  # fmt: skip
         from flowkit._api import build_engine
         from flowkit._events import EventBus
         from flowkit.executors import Runner, make_executor
@@ -54,6 +57,8 @@ class Runtime:
         self.runner = Runner(self.engine, self.workers, clock=self.clock, executor=make_executor(executor, max_workers),
                              builtin=builtin_workers(), on_event=self.event_bus.publish)  # fmt: skip
         self.runner.listeners.append(self._on_command)
+        self.external = frozenset(external)
+        self.runner.external = self.external
         from flowkit.store import open_store
 
         self.store = open_store(store)
@@ -77,7 +82,7 @@ class Runtime:
         missing = {
             name: refs
             for name, refs in _simple_names(definition, self.engine.workflows, set()).items()
-            if name not in self.workers
+            if name not in self.workers and name not in self.external
         }
         if missing:
             raise MissingWorkerError(missing)
@@ -271,7 +276,7 @@ class _Reply:
 def start(workflow: Any, input: Mapping[str, Any] | None = None, *, workers: Any = None, task_defs: Any = None,  # noqa: A002
           workflows: Any = None, clock: Any = None, executor: Any = "threads", max_workers: int = 8,
           correlation_id: str | None = None, validate: bool = True, scripts: Any = None, script_limits: Any = None,
-          event_bus: Any = None, store: Any = None) -> Any:  # fmt: skip
+          event_bus: Any = None, store: Any = None, external: Any = ()) -> Any:  # fmt: skip
     """Start ``workflow`` in the background and return its :class:`~flowkit.Execution` at once.
 
     The run goes on on a background thread; ``execution.wait()`` blocks until it ends, and the
@@ -280,7 +285,7 @@ def start(workflow: Any, input: Mapping[str, Any] | None = None, *, workers: Any
     """
     runtime = Runtime(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
                       max_workers=max_workers, scripts=scripts, script_limits=script_limits, event_bus=event_bus,
-                      store=store)  # fmt: skip
+                      store=store, external=external)  # fmt: skip
     return runtime.start(workflow, input, correlation_id=correlation_id, validate=validate)
 
 

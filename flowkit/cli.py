@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--workers", action="append", help="a .py file or module with @worker_task functions")
     run.add_argument("--defs", default=None, help="a folder of task and workflow definition JSON files")
     run.add_argument("--virtual-clock", action="store_true", help="skip waits and backoff in virtual time")
-    run.add_argument("--executor", default="threads", choices=["threads", "inline"])
+    run.add_argument("--executor", default="threads", choices=["threads", "inline", "processes", "dask"])
     run.add_argument("--summary", action="store_true", help="print the execution without its tasks")
     run.add_argument("--store", default=None, help="store file (default $FLOWKIT_HOME/flowkit.db), or 'memory'")
     listing = sub.add_parser("list", help="list executions in a store")

@@ -130,9 +130,10 @@ def _script(engine: Engine, task: TaskModel, source: str, bindings: Any, now: in
         task.output = {"error": str(exc)}
         engine.finish(task, S.FAILED, now, str(exc))
     except ScriptError as exc:
-        task.output = {"error": str(exc)}
+        message = f"{exc} (line {exc.line})" if exc.line else str(exc)
+        task.output = {"error": message}
         status = S.FAILED if mode == "lambda" else S.FAILED_WITH_TERMINAL_ERROR
-        engine.finish(task, status, now, str(exc))
+        engine.finish(task, status, now, message)
     return _FAILED
 
 
@@ -187,8 +188,13 @@ def jq_transform(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
     try:
         results = engine.scripts.jq(program, task.input)
     except ScriptError as exc:
+        # A runtime error's reason is jq's message exactly, as on Conductor; a program that does
+        # not compile also says whose program it is.
+        message = str(exc)
+        if "compile" in message.lower():
+            message = f"{message} (jq program of JSON_JQ_TRANSFORM task '{task.ref}' does not compile)"
         task.output = {"error": str(exc)}
-        engine.finish(task, S.FAILED, now, str(exc))
+        engine.finish(task, S.FAILED, now, message)
         return
     task.output = {"result": results[0] if results else None, "resultList": results}
     engine.finish(task, S.COMPLETED, now)

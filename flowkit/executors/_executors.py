@@ -1,4 +1,4 @@
-"""Where worker functions run: the calling thread (inline) or a thread pool."""
+"""Where worker functions run: the calling thread (inline), a thread pool, worker processes or a Dask cluster."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowkit.workers import Task, Worker
 
 __all__ = ["Executor", "InlineExecutor", "ThreadExecutor", "make_executor"]
 
@@ -14,7 +17,11 @@ Job = Callable[[], Any]
 
 
 class Executor:
-    """Runs jobs and reports ``(key, result)`` pairs through ``results``."""
+    """Runs worker calls and reports ``(key, result)`` pairs through ``results``.
+
+    The Runner calls :meth:`submit_worker` for every task it starts; a subclass that only
+    implements :meth:`submit` (run a closure) gets ``worker.execute(task)`` as that closure.
+    """
 
     inline = False
 
@@ -24,6 +31,10 @@ class Executor:
     def submit(self, key: Any, job: Job) -> None:
         """Run ``job``; put ``(key, job())`` on ``results`` when it returns."""
         raise NotImplementedError
+
+    def submit_worker(self, key: Any, worker: Worker, task: Task) -> None:
+        """Run ``worker.execute(task)``; put ``(key, outcome)`` on ``results`` when it returns."""
+        self.submit(key, lambda: worker.execute(task))
 
     def shutdown(self) -> None:
         """Release resources."""
@@ -42,16 +53,21 @@ _shared: dict[int, ThreadPoolExecutor] = {}
 _shared_lock = threading.Lock()
 
 
+def _thread_pool(max_workers: int) -> ThreadPoolExecutor:
+    """The thread pool of this size shared by the whole process."""
+    with _shared_lock:
+        pool = _shared.get(max_workers)
+        if pool is None:
+            pool = _shared[max_workers] = ThreadPoolExecutor(max_workers, thread_name_prefix="flowkit-worker")
+        return pool
+
+
 class ThreadExecutor(Executor):
     """Runs jobs on a thread pool (shared per size, so repeated runs do not pay thread start-up)."""
 
     def __init__(self, max_workers: int = 8) -> None:
         super().__init__()
-        with _shared_lock:
-            pool = _shared.get(max_workers)
-            if pool is None:
-                pool = _shared[max_workers] = ThreadPoolExecutor(max_workers, thread_name_prefix="flowkit-worker")
-        self._pool = pool
+        self._pool = _thread_pool(max_workers)
         self.max_workers = max_workers
 
     def submit(self, key: Any, job: Job) -> None:
@@ -66,9 +82,25 @@ class ThreadExecutor(Executor):
 
         self._pool.submit(run)
 
+    def submit_worker(self, key: Any, worker: Worker, task: Task) -> None:
+        results = self.results
+
+        def run() -> None:
+            try:
+                value: Any = worker.execute(task)
+            except BaseException as exc:  # the runner turns this into a task failure
+                value = exc
+            results.put((key, value))
+
+        self._pool.submit(run)
+
 
 def make_executor(executor: str | Executor | None, max_workers: int = 8) -> Executor:
-    """``"inline"``, ``"threads"`` (default) or an Executor instance."""
+    """``"inline"``, ``"threads"`` (default), ``"processes"``, ``"dask"`` (a local Dask cluster) or an Executor.
+
+    ``max_workers`` sizes the thread pool (``"threads"``) or the process pool (``"processes"``);
+    ``"dask"`` uses one LocalCluster per Python session (2 worker processes, started on first use).
+    """
     from flowkit.errors import InputError
 
     if isinstance(executor, Executor):
@@ -77,4 +109,15 @@ def make_executor(executor: str | Executor | None, max_workers: int = 8) -> Exec
         return ThreadExecutor(max_workers)
     if executor == "inline":
         return InlineExecutor()
-    raise InputError(f"unknown executor {executor!r}. Fix: use executor='inline' or executor='threads'.")
+    if executor in ("processes", "process"):
+        from flowkit.executors._process import ProcessExecutor
+
+        return ProcessExecutor(max_workers)
+    if executor == "dask":
+        from flowkit.executors._dask import DaskExecutor
+
+        return DaskExecutor(local=True)
+    raise InputError(
+        f"unknown executor {executor!r}. Fix: use executor='inline', 'threads', 'processes' or 'dask', "
+        "or pass an Executor instance (e.g. flowkit.executors.DaskExecutor(address=...))."
+    )

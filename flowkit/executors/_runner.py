@@ -92,6 +92,7 @@ class Runner:
         self.wake = threading.Event()
         self.listeners: list[Callable[[Any], None]] = []
         self.store: Any = None  # written in batches: see flowkit.store._sqlite
+        self.external: frozenset[str] = frozenset()  # task names completed from outside
         self._flushed_at = time.monotonic()
 
     # ------------------------------------------------------------------ commands
@@ -215,8 +216,15 @@ class Runner:
                 return
             starts.append(now)
         worker = self.workers.get(name) if task.node.kind == "SIMPLE" else self.builtin.get(task.task_type)
+        outside = worker is None and name in self.external
+        if outside:
+            # completed from outside, like an asyncComplete system task: no response timeout, so a
+            # foreground run returns RUNNING instead of waiting for one
+            task.response_timeout_seconds = 0
         if not self.engine.task_started(task, now, _HOST):
             return
+        if outside:
+            return  # left IN_PROGRESS for complete_task / fail_task from outside
         if worker is None:
             self.handle(
                 self.engine.task_updated(
@@ -233,7 +241,7 @@ class Runner:
         if self.executor.inline:
             self._apply(task, worker.execute(snapshot))  # no job closure or result queue in the calling thread
         else:
-            self.executor.submit(task, lambda: worker.execute(snapshot))
+            self.executor.submit_worker(task, worker, snapshot)
 
     def _apply(self, task: TaskModel, outcome: Any) -> None:
         self.inflight -= 1

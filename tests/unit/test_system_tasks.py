@@ -242,3 +242,33 @@ def test_a_long_do_while_of_inline_tasks_completes_without_exhausting_the_script
     assert loop.output["iteration"] == n
     assert loop.output[str(n)] == {"inc": {"result": 2 * n}}
     assert ex.output == {"result": 2 * n}  # no outputParameters: the last task's output (§4.5)
+
+
+def test_a_simple_task_can_be_left_for_outside_completion():
+    definition = wf(
+        {"name": "review", "taskReferenceName": "review", "inputParameters": {"doc": "${workflow.input.doc}"}},
+        {"name": "n", "taskReferenceName": "after", "type": "SET_VARIABLE", "inputParameters": {"verdict": "${review.output.ok}"}},
+    )
+    with pytest.raises(flowkit.MissingWorkerError):
+        flowkit.run(definition, {"doc": "a"})
+    ex = flowkit.run(definition, {"doc": "a"}, external=["review"])
+    assert ex.status == "RUNNING" and ex.task("review").status == "IN_PROGRESS"
+    assert ex.task("review").input == {"doc": "a"}
+    ex.complete_task("review", {"ok": True})
+    assert ex.status == "COMPLETED" and ex.variables == {"verdict": True}
+    no_retries = [{"name": "review", "retryCount": 0}]
+    failed = flowkit.run(definition, {"doc": "b"}, external=["review"], task_defs=no_retries).fail_task("review", "rejected")
+    assert failed.status == "FAILED" and "rejected" in failed.reason
+
+
+def test_script_and_jq_failures_say_where():
+    inline = flowkit.run(wf({"name": "i", "taskReferenceName": "calc", "type": "INLINE",
+                             "inputParameters": {"evaluatorType": "javascript", "expression": "var a = 1;\n\nnull.x"}}))
+    assert "TypeError" in inline.task("calc").reason and "(line 3)" in inline.task("calc").reason
+    jq = flowkit.run(wf({"name": "j", "taskReferenceName": "shape", "type": "JSON_JQ_TRANSFORM",
+                         "inputParameters": {"queryExpression": ".a.b", "a": "text"}}))
+    assert jq.status == "FAILED"
+    assert jq.task("shape").reason.startswith("Cannot index string")  # jq's message, as Conductor reports it
+    broken = flowkit.run(wf({"name": "j", "taskReferenceName": "shape", "type": "JSON_JQ_TRANSFORM",
+                             "inputParameters": {"queryExpression": ".a | ]["}}))
+    assert broken.status == "FAILED" and "task 'shape' does not compile" in broken.task("shape").reason
