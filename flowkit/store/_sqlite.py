@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_workflow ON events (workflow_id, id);
 """
+_TABLES = frozenset({"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "tasks", "events"})
 _EXEC_COLS = ("workflow_id", "name", "version", "status", "correlation_id", "parent_workflow_id", "created",
               "updated", "ended", "task_count", "failed_count", "reason", "data")  # fmt: skip
 _TASK_COLS = ("task_id", "workflow_id", "seq", "ref", "status", "type", "name", "iteration", "retry_count",
@@ -185,7 +186,9 @@ class SqliteStore:
                 )
             if create:
                 self._use_wal(conn, where)
-            if create and "meta" not in tables:
+            if create and ("meta" not in tables or not _TABLES <= tables):
+                # a new store, or one from an older flowkit that lacks tables added since (every
+                # statement is IF NOT EXISTS: existing data is kept)
                 conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:

@@ -294,3 +294,21 @@ def test_open_and_list_ten_thousand_executions(tmp_path: Path) -> None:
     assert len(rows) == N and len(ro_rows) == N
     assert len({r["workflow_id"] for r in rows}) == N
     assert rows[0]["workflow_id"] == f"copy-{N - 1:05d}" and rows[-1]["workflow_id"] == ex.workflow_id
+
+
+def test_a_store_from_an_older_flowkit_missing_newer_tables_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    import flowkit
+
+    path = tmp_path / "old.db"
+    first = flowkit.run({"name": "old", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}, store=str(path))
+    flowkit.store.open_store(str(path)).close()
+    with sqlite3.connect(path) as conn:  # an older layout: no shared definitions tables yet
+        conn.execute("DROP TABLE definitions")
+        conn.execute("DROP TABLE execution_defs")
+    flowkit.store._OPEN.pop(str(path.resolve()), None)
+    again = flowkit.run({"name": "old", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}, store=str(path))
+    assert again.status == "COMPLETED"
+    rows = flowkit.store.open_store(str(path)).execution_rows()
+    assert {r["workflow_id"] for r in rows} == {first.workflow_id, again.workflow_id}
