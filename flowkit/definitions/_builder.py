@@ -13,8 +13,8 @@ from typing import Any
 from flowkit.definitions._model import SubWorkflowParam, TaskDef, WorkflowDef, WorkflowTask
 
 __all__ = [
-    "DoWhileTask", "DynamicForkTask", "DynamicTask", "EventTask", "ForkTask", "HttpTask", "HumanTask",
-    "InlineTask", "JoinTask", "JsonJQTask", "LambdaTask", "LoopTask", "NoopTask", "SetVariableTask",
+    "DecisionTask", "DoWhileTask", "DynamicForkTask", "DynamicTask", "EventTask", "ExclusiveJoinTask", "ForkTask",
+    "HttpTask", "HumanTask", "InlineTask", "JoinTask", "JsonJQTask", "LambdaTask", "LoopTask", "NoopTask", "SetVariableTask",
     "SimpleTask", "StartWorkflowTask", "SubWorkflowTask", "SwitchTask", "TaskBuilder", "TerminateTask",
     "WaitTask", "WorkflowBuilder",
 ]  # fmt: skip
@@ -135,13 +135,15 @@ class JoinTask(TaskBuilder):
 
 
 class SwitchTask(TaskBuilder):
-    """SWITCH on ``case_expression``: an input value (value-param) or JavaScript."""
+    """SWITCH on ``case_expression``: an input value (value-param) or JavaScript (``evaluator_type``: graaljs or javascript)."""
 
     task_type = "SWITCH"
 
-    def __init__(self, task_reference_name: str, case_expression: str, use_javascript: bool = False, **kwargs: Any) -> None:
+    def __init__(self, task_reference_name: str, case_expression: str, use_javascript: bool = False,
+                 evaluator_type: str = "graaljs", **kwargs: Any) -> None:  # fmt: skip
         super().__init__(task_reference_name, **kwargs)
         self.use_javascript = use_javascript
+        self.evaluator_type = evaluator_type
         self.case_expression = case_expression
         if not use_javascript:
             self.input_parameters["switchCaseValue"] = case_expression
@@ -160,11 +162,31 @@ class SwitchTask(TaskBuilder):
 
     def _fields(self) -> dict[str, Any]:
         return {
-            "evaluator_type": "graaljs" if self.use_javascript else "value-param",
+            "evaluator_type": self.evaluator_type if self.use_javascript else "value-param",
             "expression": self.case_expression if self.use_javascript else "switchCaseValue",
             "decision_cases": dict(self.cases),
             "default_case": self.default,
         }
+
+
+class DecisionTask(SwitchTask):
+    """DECISION (legacy SWITCH): the case is input ``case_value_param`` or the JavaScript ``case_expression``."""
+
+    task_type = "DECISION"
+
+    def __init__(self, task_reference_name: str, case_value_param: str | None = None, case_expression: str | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
+        TaskBuilder.__init__(self, task_reference_name, **kwargs)
+        self.case_value_param = case_value_param
+        self.case_expression = case_expression
+        self.cases = {}
+        self.default = ()
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "case_value_param": self.case_value_param, "case_expression": self.case_expression,
+            "decision_cases": dict(self.cases), "default_case": self.default,
+        }  # fmt: skip
 
 
 class DoWhileTask(TaskBuilder):
@@ -189,12 +211,17 @@ class LoopTask(DoWhileTask):
 
 
 class DynamicForkTask(TaskBuilder):
-    """FORK_JOIN_DYNAMIC (form B) plus its JOIN."""
+    """FORK_JOIN_DYNAMIC plus its JOIN.
+
+    Form B names the inputs holding the task list and their inputs (``tasks_param``,
+    ``tasks_input_param_name``); with both None it is the ``forkTaskName``/``forkTaskInputs`` form,
+    whose keys go in ``input_parameters``.
+    """
 
     task_type = "FORK_JOIN_DYNAMIC"
 
-    def __init__(self, task_reference_name: str, tasks_param: str = "dynamicTasks",
-                 tasks_input_param_name: str = "dynamicTasksInput", **kwargs: Any) -> None:  # fmt: skip
+    def __init__(self, task_reference_name: str, tasks_param: str | None = "dynamicTasks",
+                 tasks_input_param_name: str | None = "dynamicTasksInput", **kwargs: Any) -> None:  # fmt: skip
         super().__init__(task_reference_name, **kwargs)
         self.tasks_param = tasks_param
         self.tasks_input_param_name = tasks_input_param_name
@@ -204,6 +231,21 @@ class DynamicForkTask(TaskBuilder):
 
     def to_workflow_tasks(self) -> list[WorkflowTask]:
         return super().to_workflow_tasks() + JoinTask(f"{self.task_reference_name}_join").to_workflow_tasks()
+
+
+class ExclusiveJoinTask(TaskBuilder):
+    """EXCLUSIVE_JOIN: the output of the first of ``join_on`` that ran, else of ``default_exclusive_join_task``."""
+
+    task_type = "EXCLUSIVE_JOIN"
+
+    def __init__(self, task_reference_name: str, join_on: Sequence[str], default_exclusive_join_task: Sequence[str] = (),
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(task_reference_name, **kwargs)
+        self.join_on = tuple(join_on)
+        self.default_exclusive_join_task = tuple(default_exclusive_join_task)
+
+    def _fields(self) -> dict[str, Any]:
+        return {"join_on": self.join_on, "default_exclusive_join_task": self.default_exclusive_join_task}
 
 
 class SubWorkflowTask(TaskBuilder):
