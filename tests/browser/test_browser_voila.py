@@ -2,120 +2,54 @@
 (driven by Playwright, no downloaded browser) clicks the monitor's buttons and fills its HUMAN form.
 
 These tests FAIL (they never skip) when chromium, Voila or Playwright is missing: CI installs them
-(``apt-get install chromium``; ``pip install voila playwright``). Screenshots are written to
-tests/browser/artifacts/.
+(``apt-get install chromium``; ``pip install voila playwright``); helpers in browser_support.py.
+Screenshots are written to tests/browser/artifacts/.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import re
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
+from browser_support import (
+    ARTIFACTS,
+    ROOT,
+    WAIT_MS,
+    button,
+    chromium,
+    free_port,
+    require,
+    server,
+    server_env,
+    status_of,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "notebooks" / "widgets_demo.ipynb"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = Path(os.environ.get("FLOWKIT_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage",
-]  # fmt: skip
-WAIT_MS = 60_000  # every wait is bounded
-
-
-def require_browser_stack() -> None:
-    missing = [name for name in ("voila", "playwright") if importlib.util.find_spec(name) is None]
-    problems = [f"pip install {' '.join(missing)}"] if missing else []
-    if not CHROMIUM.is_file():
-        problems.append(f"apt-get install -y --no-install-recommends chromium (no {CHROMIUM})")
-    if problems:
-        pytest.fail("the browser tests need: " + "; ".join(problems), pytrace=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def voila(tmp_path_factory):
     """A Voila server for the demo notebook on a free port; killed (its whole process group) at the end."""
-    require_browser_stack()
+    require("voila", "playwright")
     home = tmp_path_factory.mktemp("flowkit-home")
     port = free_port()
-    env = dict(os.environ, FLOWKIT_HOME=str(home),
-               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))  # fmt: skip
-    log = open(tmp_path_factory.mktemp("voila") / "voila.log", "w+b")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(DEMO), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=str(home),
-    )  # fmt: skip
+    argv = [sys.executable, "-m", "voila", str(DEMO), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                # Serving one notebook, Voila answers /api/status with 403: any HTTP answer means "up".
-                with urllib.request.urlopen(f"{url}/api/status", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break
-            except (urllib.error.URLError, OSError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"Voila did not start: {log.read().decode(errors='replace')[-3000:]}", pytrace=False)
-                time.sleep(0.1)
+    # Serving one notebook, Voila answers /api/status with 403: any HTTP answer means "up".
+    with server("voila", argv, env=server_env(FLOWKIT_HOME=str(home)), cwd=home, probe=f"{url}/api/status",
+                log_dir=tmp_path_factory.mktemp("voila")):  # fmt: skip
         yield url
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(server.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            server.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def page(voila):
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=30_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1280, "height": 1600})
-            tab.set_default_timeout(WAIT_MS)
-            tab.goto(voila, timeout=WAIT_MS)
-            # Voila runs the notebook when the page loads: two monitors appear once it has.
-            tab.locator(".flowkit-monitor").nth(1).wait_for(timeout=WAIT_MS)
-            yield tab
-        finally:
-            browser.close()
-
-
-def status_of(monitor):
-    return monitor.locator(".flowkit-workflow-status")
-
-
-def button(scope, text: str):
-    # Not get_by_role(name=...): Chromium counts the Font Awesome icon's glyph in the accessible name.
-    return scope.locator("button.jupyter-button").filter(has_text=re.compile(rf"^\s*{text}\s*$"))
+    with chromium() as browser:
+        tab = browser.new_page(viewport={"width": 1280, "height": 1600})
+        tab.set_default_timeout(WAIT_MS)
+        tab.goto(voila, timeout=WAIT_MS)
+        # Voila runs the notebook when the page loads: two monitors appear once it has.
+        tab.locator(".flowkit-monitor").nth(1).wait_for(timeout=WAIT_MS)
+        yield tab  # the browser (and its page) closes on the way out
 
 
 def test_pause_resume_then_complete_the_human_task_in_the_browser(page):
