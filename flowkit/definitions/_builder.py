@@ -178,13 +178,13 @@ class DecisionTask(SwitchTask):
                  **kwargs: Any) -> None:  # fmt: skip
         TaskBuilder.__init__(self, task_reference_name, **kwargs)
         self.case_value_param = case_value_param
-        self.case_expression = case_expression
+        self.case_script = case_expression
         self.cases = {}
         self.default = ()
 
     def _fields(self) -> dict[str, Any]:
         return {
-            "case_value_param": self.case_value_param, "case_expression": self.case_expression,
+            "case_value_param": self.case_value_param, "case_expression": self.case_script,
             "decision_cases": dict(self.cases), "default_case": self.default,
         }  # fmt: skip
 

@@ -5,6 +5,9 @@
     >>> model.add("FORK_JOIN", "fork_1", setting="2")
     >>> model.add("ship", "ship_a", place=Place(fork="fork_1", branch=0))
     >>> model.references(Place(fork="fork_1", branch=1))                   # what a task there can use
+    >>> model.add("SWITCH", "route", setting="$.kind == 'x' ? 'a' : 'b'", mode="javascript", inputs={"kind": "..."})
+    >>> model.edit("check_ref", inputs={"id": "${workflow.input.order_id}"})   # in place, undoable
+    >>> model.set_outputs({"id": "${check_ref.output.id}"})
     >>> model.undo(); model.issues(); model.to_json(); print(model.to_python())
 
 Each step is replayed from the start to make the tree of tasks, so undo is "drop the last step".
@@ -15,52 +18,38 @@ The definition is made with :class:`flowkit.WorkflowBuilder` and its task classe
 from __future__ import annotations
 
 import copy
-import dataclasses
-import inspect
 import json
 import re
-import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from flowkit.definitions import WorkflowDef
 from flowkit.errors import DefinitionError, DefinitionIssue, InputError
-from flowkit.notebook._plan import Plan, calls, sequence
+from flowkit.notebook._plan import (
+    CASES,
+    MODES,
+    SETTINGS,
+    SYSTEM_TYPES,
+    TEMPLATES,
+    Plan,
+    calls,
+    check_inputs,
+    normal_mode,
+    normal_setting,
+    outputs_of,
+    sequence,
+    worker_name,
+    worker_template,
+)
+from flowkit.notebook._plan import (
+    default_setting as setting_default,
+)
 
-__all__ = ["SETTINGS", "SYSTEM_TYPES", "TEMPLATES", "BuilderModel", "JsonField", "Place", "Step", "parse_json_object"]
+__all__ = [
+    "MODES", "SETTINGS", "SYSTEM_TYPES", "TEMPLATES", "BuilderModel", "JsonField", "Place", "Step", "parse_json_object",
+]  # fmt: skip
 
-SYSTEM_TYPES: tuple[str, ...] = (
-    "NOOP", "INLINE", "JSON_JQ_TRANSFORM", "SET_VARIABLE", "HUMAN", "WAIT", "HTTP", "TERMINATE", "SWITCH",
-    "FORK_JOIN", "DO_WHILE", "SUB_WORKFLOW", "EVENT", "LAMBDA",
-)  # fmt: skip
-"""System task types the builder offers (SIMPLE tasks come from the registered workers)."""
-
-TEMPLATES: dict[str, dict[str, Any]] = {
-    "INLINE": {"evaluatorType": "graaljs", "expression": "(function () { return $.value; })()", "value": ""},
-    "JSON_JQ_TRANSFORM": {"queryExpression": ".", "value": ""},
-    "SET_VARIABLE": {"name": ""},
-    "WAIT": {"duration": "1s"},
-    "HTTP": {"http_request": {"uri": "http://127.0.0.1:8080/", "method": "GET"}},
-    "TERMINATE": {"terminationStatus": "COMPLETED", "workflowOutput": {}},
-    "LAMBDA": {"scriptExpression": "return {value: $.value};", "value": ""},
-}
-"""Starting input of each system type (a copy is offered in the input editor)."""
-
-SETTINGS: dict[str, tuple[str, str]] = {
-    "SWITCH": ("case value", "${workflow.input.case}"),
-    "FORK_JOIN": ("branches", "2"),
-    "DO_WHILE": ("loop condition", "if ( $.{ref}['iteration'] < 3 ) { true; } else { false; }"),
-    "SUB_WORKFLOW": ("sub-workflow name", ""),
-    "EVENT": ("sink", "conductor"),
-}
-"""Types with one extra setting: its label and default (``{ref}`` is the task's reference)."""
-
-_KNOWN_OUTPUTS = {
-    "INLINE": ("result",), "LAMBDA": ("result",), "JSON_JQ_TRANSFORM": ("result", "resultList"),
-    "HTTP": ("response.body", "response.statusCode"), "SWITCH": ("evaluationResult",), "DO_WHILE": ("iteration",),
-    "SUB_WORKFLOW": ("subWorkflowId",),
-}  # fmt: skip
 _WORKFLOW_INPUT = re.compile(r"\$\{workflow\.input\.([A-Za-z_][\w]*)")
 
 
@@ -103,7 +92,11 @@ class Place:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One builder step: ``add`` a task, ``remove`` one (with what it contains), or set workflow ``inputs`` / ``outputs``."""
+    """One builder step.
+
+    ``add`` a task, ``edit`` one in place (its inputs, setting and mode), ``remove`` one (with what it
+    contains), or set the workflow's ``inputs`` / ``outputs``.
+    """
 
     action: str
     ref: str = ""
@@ -113,6 +106,7 @@ class Step:
     setting: str | None = None
     place: Place = Place()
     values: Any = None
+    mode: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +138,7 @@ def parse_json_object(text: str) -> JsonField:
 
 
 class _Node:
-    __slots__ = ("body", "branches", "cases", "default", "inputs", "name", "ref", "setting", "type")
+    __slots__ = ("body", "branches", "cases", "default", "inputs", "mode", "name", "ref", "setting", "type")
 
     def __init__(self, step: Step) -> None:
         self.type = step.task_type
@@ -152,6 +146,7 @@ class _Node:
         self.name = step.name
         self.inputs = copy.deepcopy(dict(step.inputs))
         self.setting = step.setting
+        self.mode = step.mode
         branches = int(step.setting or 2) if self.type == "FORK_JOIN" else 0
         self.branches: list[list[_Node]] = [[] for _ in range(branches)]
         self.cases: dict[str, list[_Node]] = {}
@@ -160,12 +155,20 @@ class _Node:
 
     @property
     def join_ref(self) -> str:
-        return f"join_{self.ref}"
+        """The JOIN added after a fork (named as WorkflowBuilder names it); "" for other types."""
+        if self.type == "FORK_JOIN":
+            return f"join_{self.ref}"
+        return f"{self.ref}_join" if self.type == "FORK_JOIN_DYNAMIC" else ""
+
+    @property
+    def last_ref(self) -> str:
+        """What a JOIN waits for when this task ends a branch (a fork ends with its JOIN)."""
+        return self.join_ref or self.ref
 
     def sequences(self) -> Iterator[list[_Node]]:
         yield from self.branches
         yield from self.cases.values()
-        if self.type == "SWITCH":
+        if self.type in CASES:
             yield self.default
         yield self.body
 
@@ -207,7 +210,8 @@ class BuilderModel:
         return [*sorted(self.workers), *SYSTEM_TYPES]
 
     def add(self, task_type: str, ref: str | None = None, *, name: str | None = None,
-            inputs: Mapping[str, Any] | None = None, setting: str | None = None, place: Place | None = None) -> Step:  # fmt: skip
+            inputs: Mapping[str, Any] | None = None, setting: str | None = None, place: Place | None = None,
+            mode: str | None = None) -> Step:  # fmt: skip
         """Add a task; returns the step.
 
         Args:
@@ -215,12 +219,19 @@ class BuilderModel:
             ref: Its taskReferenceName (default: made from the type, unique).
             name: The task definition name of a SIMPLE task (default: ``task_type``).
             inputs: Its inputParameters (``${...}`` expressions allowed).
-            setting: SWITCH: the case value expression; FORK_JOIN: the number of branches;
-                DO_WHILE: the loop condition; SUB_WORKFLOW: the workflow name; EVENT: the sink.
+            setting: The type's one setting (see :data:`SETTINGS`): SWITCH: the case value expression (or
+                the script); DECISION: caseValueParam (or caseExpression); FORK_JOIN: the number of branches;
+                FORK_JOIN_DYNAMIC: ``"dynamicTasks, dynamicTasksInput"``; DO_WHILE: the loop condition;
+                SUB_WORKFLOW: the workflow name; DYNAMIC: dynamicTaskNameParam; EXCLUSIVE_JOIN:
+                ``"a, b | c"``; EVENT: the sink. Empty: the default.
             place: Where (default: at the end of the workflow).
+            mode: The form of a type in :data:`MODES`: SWITCH ``value-param``/``javascript``/``graaljs``,
+                DECISION ``caseValueParam``/``caseExpression``, FORK_JOIN_DYNAMIC
+                ``dynamicForkTasksParam``/``forkTaskInputs``. None: the first.
 
         Raises:
-            InputError: the type is unknown, the reference is taken, or the place does not exist.
+            InputError: the type, mode or setting is not valid, a required input is missing, the
+                reference is taken, or the place does not exist. Nothing is recorded then.
 
         """
         kind = task_type.strip()
@@ -237,20 +248,52 @@ class BuilderModel:
         if inputs is not None and not isinstance(inputs, Mapping):
             raise InputError(f"inputs must be a JSON object (a dict), got {type(inputs).__name__}")
         ref = (ref or "").strip() or self._new_ref(kind, task_name)
-        if not re.fullmatch(r"[A-Za-z0-9_\-]+", ref):
-            raise InputError(f"task reference {ref!r}: use letters, digits, '_' and '-' only")
-        taken = self.refs()
-        if ref in taken or (kind == "FORK_JOIN" and f"join_{ref}" in taken):
-            raise InputError(f"task reference {ref!r} is already used; choose another one")
-        setting = self._setting(kind, ref, setting)
+        problem = self.ref_problem(ref, kind)
+        if problem:
+            raise InputError(problem)
+        place = place or Place()
+        mode = normal_mode(kind, mode)
+        setting = normal_setting(kind, ref, setting, mode, self._node_before(place), self.refs())
+        check_inputs(kind, setting, mode, inputs or {})
         step = Step("add", ref=ref, task_type=kind, name=task_name or ref, inputs=dict(inputs or {}), setting=setting,
-                    place=place or Place())  # fmt: skip
+                    place=place, mode=mode)  # fmt: skip
         self._apply(step, self._root)  # raises InputError before anything is recorded
         self.steps.append(step)
         return step
 
+    def edit(self, ref: str, *, inputs: Mapping[str, Any] | None = None, setting: str | None = None,
+             mode: str | None = None) -> Step:  # fmt: skip
+        """Change a placed task in place: its inputs, its setting or its mode (None: unchanged). Undoable.
+
+        A FORK_JOIN's branch count may grow, or shrink while the branches dropped are empty; the type,
+        the reference and the place stay (remove and add again to change those).
+
+        Raises:
+            InputError: no such task, a fork's JOIN, nothing changes, or the new values are not valid.
+                Nothing is recorded then.
+
+        """
+        node = self._editable(ref)
+        if inputs is not None and not isinstance(inputs, Mapping):
+            raise InputError(f"inputs must be a JSON object (a dict), got {type(inputs).__name__}")
+        new_inputs = copy.deepcopy(dict(inputs if inputs is not None else node.inputs))
+        new_mode = normal_mode(node.type, mode if mode is not None else node.mode)
+        seq, index = self._find(ref) or ([], 0)
+        before = seq[index - 1] if index > 0 else None
+        new_setting = normal_setting(
+            node.type, ref, setting if setting is not None else node.setting, new_mode, before, self.refs()
+        )
+        check_inputs(node.type, new_setting, new_mode, new_inputs)
+        if (new_inputs, new_setting, new_mode) == (node.inputs, node.setting, node.mode):
+            raise InputError(f"nothing to change in {ref}: its input, setting and mode are the same")
+        step = Step("edit", ref=ref, task_type=node.type, name=node.name, inputs=new_inputs, setting=new_setting,
+                    mode=new_mode)  # fmt: skip
+        self._apply(step, self._root)
+        self.steps.append(step)
+        return step
+
     def remove(self, ref: str) -> Step:
-        """Remove a task and everything inside it (a FORK_JOIN's JOIN goes with it)."""
+        """Remove a task and everything inside it (a fork's JOIN goes with it)."""
         step = Step("remove", ref=ref)
         self._apply(step, self._root)
         self.steps.append(step)
@@ -264,7 +307,9 @@ class BuilderModel:
         return step
 
     def set_outputs(self, outputs: Mapping[str, Any]) -> Step:
-        """Set the workflow's outputParameters."""
+        """Set the workflow's outputParameters (see :meth:`references` for what they can use)."""
+        if not isinstance(outputs, Mapping):
+            raise InputError(f"outputs must be a JSON object (a dict), got {type(outputs).__name__}")
         step = Step("outputs", values=copy.deepcopy(dict(outputs)))
         self._apply(step, self._root)
         self.steps.append(step)
@@ -294,9 +339,27 @@ class BuilderModel:
                 raise InputError(f"no task {step.ref!r} to remove")
             seq, index = found
             del seq[index]
+        elif step.action == "edit":
+            node = self._editable(step.ref)
+            if node.type == "FORK_JOIN":
+                count = int(step.setting or 2)
+                busy = [f"branch {i + 1} ({', '.join(n.ref for n in b)})" for i, b in enumerate(node.branches) if b and i >= count]  # fmt: skip
+                if busy:
+                    raise InputError(f"{node.ref} cannot have {count} branch(es): {'; '.join(busy)} still has tasks; remove them first")  # fmt: skip
+                node.branches = node.branches[:count] + [[] for _ in range(count - len(node.branches))]
+            node.inputs, node.setting, node.mode = copy.deepcopy(dict(step.inputs)), step.setting, step.mode
         else:
             seq, index = self._slot(step.place)
             seq.insert(index, _Node(step))
+
+    def _editable(self, ref: str) -> _Node:
+        found = self._find(ref)
+        if found is None:
+            raise InputError(f"no task {ref!r} to edit")
+        node = found[0][found[1]]
+        if node.ref != ref:
+            raise InputError(f"{ref} is the JOIN added for {node.ref}: edit {node.ref} instead")
+        return node
 
     def _slot(self, place: Place) -> tuple[list[_Node], int]:
         if place.after is not None:
@@ -305,35 +368,46 @@ class BuilderModel:
                 raise InputError(f"no task {place.after!r} to place after")
             return found[0], found[1] + 1
         if place.fork is not None:
-            node = self._node(place.fork, "FORK_JOIN")
+            node = self._node(place.fork, ("FORK_JOIN",))
             if not 0 <= place.branch < len(node.branches):
                 raise InputError(
                     f"{place.fork} has {len(node.branches)} branches; there is no branch {place.branch + 1}"
                 )
             return node.branches[place.branch], len(node.branches[place.branch])
         if place.switch is not None:
-            node = self._node(place.switch, "SWITCH")
+            node = self._node(place.switch, CASES)
             if place.case is None:
                 return node.default, len(node.default)
             seq = node.cases.setdefault(str(place.case), [])
             return seq, len(seq)
         if place.loop is not None:
-            node = self._node(place.loop, "DO_WHILE")
+            node = self._node(place.loop, ("DO_WHILE",))
             return node.body, len(node.body)
         return self._root, len(self._root)
 
-    def _node(self, ref: str, kind: str) -> _Node:
+    def _node(self, ref: str, kinds: tuple[str, ...]) -> _Node:
+        wanted = " or ".join(kinds)
         for node in self.nodes():
             if node.ref == ref:
-                if node.type != kind:
-                    raise InputError(f"{ref} is a {node.type} task, not a {kind}")
+                if node.type not in kinds:
+                    raise InputError(f"{ref} is a {node.type} task, not a {wanted}")
                 return node
-        raise InputError(f"no {kind} task {ref!r}")
+        raise InputError(f"no {wanted} task {ref!r}")
+
+    def _node_before(self, place: Place) -> _Node | None:
+        """Return the task right before ``place`` in its sequence (None at the start, or for a place that does not exist)."""
+        if place.switch is not None and place.case is not None and not self._has_case(place):
+            return None  # a case not opened yet: _slot would open it
+        try:
+            seq, index = self._slot(place)
+        except InputError:
+            return None
+        return seq[index - 1] if index > 0 else None
 
     def _find(self, ref: str) -> tuple[list[_Node], int] | None:
         def search(seq: list[_Node]) -> tuple[list[_Node], int] | None:
             for i, node in enumerate(seq):
-                if node.ref == ref or (node.type == "FORK_JOIN" and node.join_ref == ref):
+                if node.ref == ref or (node.join_ref and node.join_ref == ref):
                     return seq, i
                 for inner in node.sequences():
                     hit = search(inner)
@@ -359,27 +433,77 @@ class BuilderModel:
         base = re.sub(r"[^A-Za-z0-9_\-]", "_", name if kind == "SIMPLE" else kind.lower())
         base = f"{base}_ref" if kind == "SIMPLE" else base
         ref, n = base, 1
-        while ref in taken:
+        while ref in taken or (kind == "FORK_JOIN_DYNAMIC" and f"{ref}_join" in taken):
             n += 1
             ref = f"{base}_{n}"
         return ref
 
-    @staticmethod
-    def _setting(kind: str, ref: str, setting: str | None) -> str | None:
-        if kind not in SETTINGS:
-            return None
-        text = (setting or "").strip() or SETTINGS[kind][1].replace("{ref}", ref)
-        if kind == "FORK_JOIN" and (not text.isdigit() or int(text) < 1):
-            raise InputError(f"a FORK_JOIN needs a number of branches (1 or more), got {text!r}")
-        if kind == "SUB_WORKFLOW" and not text:
-            raise InputError("a SUB_WORKFLOW needs the name of the workflow it starts")
-        return text
+    # ------------------------------------------------------------------ checking what a step would do
+    def ref_problem(self, ref: str, task_type: str = "") -> str | None:
+        """Why ``ref`` cannot name a new ``task_type`` task (None when it can)."""
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+", ref):
+            return f"task reference {ref!r}: use letters, digits, '_' and '-' only"
+        taken = self.refs()
+        kind = task_type.upper()
+        join = f"join_{ref}" if kind == "FORK_JOIN" else f"{ref}_join" if kind == "FORK_JOIN_DYNAMIC" else None
+        if ref in taken or (join is not None and join in taken):
+            return f"task reference {ref!r} is already used; choose another one"
+        return None
+
+    def setting_problem(self, task_type: str, setting: str | None, *, ref: str = "", mode: str | None = None,
+                        place: Place | None = None) -> str | None:  # fmt: skip
+        """Why ``setting`` is not valid for a ``task_type`` task (None when it is, or when the type has none)."""
+        kind = "SIMPLE" if task_type in self.workers else task_type.upper()
+        try:
+            normal_setting(
+                kind, ref, setting, normal_mode(kind, mode), self._node_before(place or Place()), self.refs()
+            )
+        except InputError as exc:
+            return str(exc)
+        return None
+
+    def input_problem(self, task_type: str, inputs: Mapping[str, Any], *, setting: str | None = None,
+                      mode: str | None = None) -> str | None:  # fmt: skip
+        """Why ``inputs`` lack what a ``task_type`` task needs (None when they do not)."""
+        kind = "SIMPLE" if task_type in self.workers else task_type.upper()
+        try:
+            mode = normal_mode(kind, mode)
+            check_inputs(kind, (setting or "").strip() or self.default_setting(kind, mode=mode), mode, inputs)
+        except InputError as exc:
+            return str(exc)
+        return None
+
+    def default_setting(
+        self, task_type: str, ref: str = "", mode: str | None = None, place: Place | None = None
+    ) -> str:
+        """Return the setting a new task gets at ``place`` when none is given (see :data:`SETTINGS`)."""
+        return setting_default(task_type.upper(), ref, mode, self._node_before(place or Place()))
 
     # ------------------------------------------------------------------ reading
     @property
     def declared_inputs(self) -> tuple[str, ...]:
         """The workflow input names set with :meth:`set_inputs`."""
         return self._input_names
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The workflow's outputParameters set with :meth:`set_outputs` (a copy)."""
+        return copy.deepcopy(self._outputs)
+
+    def task(self, ref: str) -> Step:
+        """How the task ``ref`` stands now, as an ``add`` step (its type, name, inputs, setting and mode).
+
+        Raises:
+            InputError: there is no such task (or ``ref`` is a fork's JOIN).
+
+        """
+        node = self._editable(ref)
+        return Step("add", ref=node.ref, task_type=node.type, name=node.name, inputs=copy.deepcopy(node.inputs),
+                    setting=node.setting, mode=node.mode)  # fmt: skip
+
+    def editable(self) -> list[str]:
+        """List the references of the tasks :meth:`edit` can change (every task but the JOINs added for forks)."""
+        return [node.ref for node in self.nodes()]
 
     def nodes(self) -> Iterator[_Node]:
         """Every task added so far, depth first."""
@@ -391,7 +515,7 @@ class BuilderModel:
         out: set[str] = set()
         for node in self.nodes():
             out.add(node.ref)
-            if node.type == "FORK_JOIN":
+            if node.join_ref:
                 out.add(node.join_ref)
         return out
 
@@ -405,7 +529,7 @@ class BuilderModel:
                     (f"in branch {i + 1} of {node.ref}", Place(fork=node.ref, branch=i))
                     for i in range(len(node.branches))
                 ]
-            elif node.type == "SWITCH":
+            elif node.type in CASES:
                 out += [(f"in case {c!r} of {node.ref}", Place(switch=node.ref, case=c)) for c in node.cases]
                 out.append((f"in the default case of {node.ref}", Place(switch=node.ref)))
             elif node.type == "DO_WHILE":
@@ -413,44 +537,31 @@ class BuilderModel:
         return out
 
     def switches(self) -> list[str]:
-        """Return the references of the SWITCH tasks (a new case can be opened in each)."""
-        return [n.ref for n in self.nodes() if n.type == "SWITCH"]
+        """Return the references of the SWITCH and DECISION tasks (a new case can be opened in each)."""
+        return [n.ref for n in self.nodes() if n.type in CASES]
 
     def worker_inputs(self, name: str) -> dict[str, Any]:
         """Return a starting input for the worker ``name``: its parameters, with their defaults or ``""``."""
-        worker = self.workers.get(name)
-        fn = getattr(worker, "fn", None)
-        if fn is None:
-            return {}
-        try:
-            params = list(inspect.signature(fn).parameters.values())
-        except (TypeError, ValueError):
-            return {}
-        if len(params) == 1 and (params[0].name == "task" or getattr(params[0].annotation, "__name__", "") == "Task"):
-            return {}
-        out: dict[str, Any] = {}
-        for p in params:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            default = p.default
-            out[p.name] = default if default is not p.empty and _is_json(default) else ""
-        return out
+        return worker_template(getattr(self.workers.get(name), "fn", None))
 
-    def template(self, task_type: str) -> dict[str, Any]:
-        """Return the input offered when ``task_type`` is picked."""
+    def template(self, task_type: str, mode: str | None = None) -> dict[str, Any]:
+        """Return the input offered when ``task_type`` (in ``mode``, see :data:`MODES`) is picked."""
         if task_type in self.workers:
             return self.worker_inputs(task_type)
-        return dict(copy.deepcopy(TEMPLATES.get(task_type, {})))
+        found = TEMPLATES.get(f"{task_type}:{mode}", TEMPLATES.get(task_type, {}))
+        return dict(copy.deepcopy(found))
 
-    def references(self, place: Place | None = None) -> list[str]:
-        """List the ``${...}`` expressions a task added at ``place`` can use.
+    def references(self, place: Place | None = None, *, of: str | None = None) -> list[str]:
+        """List the ``${...}`` expressions a task added at ``place`` (or the placed task ``of``) can use.
 
         The workflow's inputs, then the outputs of the tasks that have run before it (variables set
-        by SET_VARIABLE included).
+        by SET_VARIABLE included). With neither: what the workflow's outputParameters can use.
         """
         out = [f"${{workflow.input.{n}}}" for n in self.input_names()]
-        for node in self._before(place or Place()):
-            out += _outputs(node, self.workers)
+        found = self._find(of) if of is not None else None
+        before = self._run_before(*found) if found is not None else self._before(place or Place())
+        for node in before:
+            out += outputs_of(node, self.workers)
         return list(dict.fromkeys(out))
 
     def input_names(self) -> list[str]:
@@ -492,7 +603,7 @@ class BuilderModel:
 
     def _has_case(self, place: Place) -> bool:
         try:
-            return str(place.case) in self._node(place.switch or "", "SWITCH").cases
+            return str(place.case) in self._node(place.switch or "", CASES).cases
         except InputError:
             return True
 
@@ -528,9 +639,10 @@ class BuilderModel:
         except DefinitionError as exc:
             out += exc.issues
         for node in self.nodes():
-            if node.type == "SIMPLE" and node.name not in self.workers:
+            name = worker_name(node)
+            if name is not None and name not in self.workers:
                 out.append(DefinitionIssue(
-                    f"task '{node.ref}'", f"no worker is registered for task definition '{node.name}'.",
+                    f"task '{node.ref}'", f"no worker is registered for task definition '{name}'.",
                     "pass its @worker_task function in workers=[...].", node.ref,
                 ))  # fmt: skip
         return out
@@ -542,43 +654,3 @@ class BuilderModel:
     def to_python(self) -> str:
         """Python code using :class:`flowkit.WorkflowBuilder` that builds the same definition (as ``wf``)."""
         return self.plan().code()
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-def _is_json(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _outputs(node: _Node, workers: Mapping[str, Any]) -> list[str]:
-    ref = node.ref
-    if node.type == "FORK_JOIN":
-        return [f"${{{node.join_ref}.output}}"]
-    if node.type == "SET_VARIABLE":
-        return [f"${{workflow.variables.{key}}}" for key in node.inputs]
-    out = [f"${{{ref}.output}}"]
-    keys: Sequence[str] = _KNOWN_OUTPUTS.get(node.type, ())
-    if node.type == "SIMPLE":
-        keys = _return_keys(getattr(workers.get(node.name), "fn", None))
-    return out + [f"${{{ref}.output.{key}}}" for key in keys]
-
-
-def _return_keys(fn: Any) -> list[str]:
-    """Output keys a worker declares through its return annotation (a dataclass or a TypedDict)."""
-    if fn is None:
-        return []
-    try:
-        hint = typing.get_type_hints(fn).get("return")
-    except Exception:  # noqa: BLE001 - unresolvable string annotations: use the object if it is one
-        hint = getattr(fn, "__annotations__", {}).get("return")
-        hint = None if isinstance(hint, str) else hint
-    if hint is None:
-        return []
-    if dataclasses.is_dataclass(hint):
-        return [f.name for f in dataclasses.fields(hint)]
-    if typing.is_typeddict(hint):
-        return list(typing.get_type_hints(hint))
-    return []

@@ -1,15 +1,20 @@
-"""How to build a workflow with :class:`flowkit.WorkflowBuilder`, described once and used twice.
+"""The task types the step-by-step builder offers, and how :class:`flowkit.WorkflowBuilder` makes each.
 
-Evaluated, it is the builder model's WorkflowDef; printed, it is the exported Python code.
-
-Because both come from the same calls, the exported code builds exactly the definition shown.
+The catalogue (templates, forms, settings) and the checks of a type's setting and input live here,
+next to :func:`calls`, which describes the builder calls for one task. A :class:`Plan` is those calls
+for a whole workflow, described once and used twice: evaluated, it is the builder model's
+WorkflowDef; printed, it is the exported Python code. Because both come from the same calls, the
+exported code builds exactly the definition shown.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import keyword
 import re
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +23,72 @@ from flowkit.errors import InputError
 if TYPE_CHECKING:
     from flowkit.notebook._model import _Node as Node
 
-__all__ = ["Call", "Plan", "calls", "sequence"]
+__all__ = [
+    "CASES", "KNOWN_OUTPUTS", "MODES", "SETTINGS", "SYSTEM_TYPES", "TEMPLATES", "Call", "Plan", "calls",
+    "check_inputs", "default_setting", "exclusive_join_lists", "names_list", "normal_mode", "normal_setting",
+    "outputs_of", "sequence", "setting_spec", "worker_name", "worker_template",
+]  # fmt: skip
+
+SYSTEM_TYPES: tuple[str, ...] = (
+    "NOOP", "INLINE", "JSON_JQ_TRANSFORM", "SET_VARIABLE", "HUMAN", "WAIT", "HTTP", "TERMINATE", "SWITCH",
+    "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "DO_WHILE", "SUB_WORKFLOW", "START_WORKFLOW", "DYNAMIC",
+    "EXCLUSIVE_JOIN", "EVENT", "LAMBDA",
+)  # fmt: skip
+"""System task types the builder offers (SIMPLE tasks come from the registered workers)."""
+
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "INLINE": {"evaluatorType": "graaljs", "expression": "(function () { return $.value; })()", "value": ""},
+    "JSON_JQ_TRANSFORM": {"queryExpression": ".", "value": ""},
+    "SET_VARIABLE": {"name": ""},
+    "WAIT": {"duration": "1s"},
+    "HTTP": {"http_request": {"uri": "http://127.0.0.1:8080/", "method": "GET"}},
+    "TERMINATE": {"terminationStatus": "COMPLETED", "workflowOutput": {}},
+    "LAMBDA": {"scriptExpression": "return {value: $.value};", "value": ""},
+    "DYNAMIC": {"taskToExecute": ""},
+    "FORK_JOIN_DYNAMIC": {"dynamicTasks": "", "dynamicTasksInput": ""},
+    "FORK_JOIN_DYNAMIC:forkTaskInputs": {"forkTaskName": "", "forkTaskInputs": ""},
+    "DECISION": {"case": ""},
+    "SWITCH:javascript": {"case": ""},
+    "SWITCH:graaljs": {"case": ""},
+    "START_WORKFLOW": {"startWorkflow": {"name": "", "input": {}}},
+}
+"""Starting input of each system type, or ``TYPE:mode`` (a copy is offered in the input editor)."""
+
+MODES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "SWITCH": ("evaluator", ("value-param", "javascript", "graaljs")),
+    "DECISION": ("case from", ("caseValueParam", "caseExpression")),
+    "FORK_JOIN_DYNAMIC": ("form", ("dynamicForkTasksParam", "forkTaskInputs")),
+}
+"""Types that come in several forms: the label of the choice and the choices (the first is the default)."""
+
+SETTINGS: dict[str, tuple[str, str]] = {
+    "SWITCH": ("case value", "${workflow.input.case}"),
+    "SWITCH:javascript": ("script", "$.case"),
+    "SWITCH:graaljs": ("script", "$.case"),
+    "DECISION": ("case value param", "case"),
+    "DECISION:caseExpression": ("case expression", "$.case"),
+    "FORK_JOIN": ("branches", "2"),
+    "FORK_JOIN_DYNAMIC": ("tasks, inputs params", "dynamicTasks, dynamicTasksInput"),
+    "DO_WHILE": ("loop condition", "if ( $.{ref}['iteration'] < 3 ) { true; } else { false; }"),
+    "SUB_WORKFLOW": ("sub-workflow name", ""),
+    "DYNAMIC": ("task name param", "taskToExecute"),
+    "EXCLUSIVE_JOIN": ("join on | default", ""),
+    "EVENT": ("sink", "conductor"),
+}
+"""Types (or ``TYPE:mode``) with one extra setting: its label and default (``{ref}`` is the task's reference).
+
+An EXCLUSIVE_JOIN's setting is ``"a, b | c"``: joinOn ``a, b``, defaultExclusiveJoinTask ``c`` (by default
+the last task of each case of the SWITCH or DECISION right before it). A FORK_JOIN_DYNAMIC in the
+``forkTaskInputs`` form has no setting.
+"""
+
+KNOWN_OUTPUTS = {
+    "INLINE": ("result",), "LAMBDA": ("result",), "JSON_JQ_TRANSFORM": ("result", "resultList"),
+    "HTTP": ("response.body", "response.statusCode"), "SWITCH": ("evaluationResult", "selectedCase"),
+    "DECISION": ("caseOutput",), "DO_WHILE": ("iteration",), "SUB_WORKFLOW": ("subWorkflowId",),
+    "START_WORKFLOW": ("workflowId",),
+}  # fmt: skip
+CASES = ("SWITCH", "DECISION")
 
 _BUILDER_MODULE = "flowkit.definitions._builder"
 _NOT_NAME = re.compile(r"\W")
@@ -138,6 +208,17 @@ def _source(item: Any, body: list[str], names: _Names, used: set[str]) -> str:
     return repr(item)
 
 
+def names_list(text: str | None) -> list[str]:
+    """Split ``"a, b,c"`` into ``["a", "b", "c"]`` (empty parts dropped)."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def exclusive_join_lists(setting: str | None) -> tuple[list[str], list[str]]:
+    """Split an EXCLUSIVE_JOIN setting ``"a, b | c"`` into joinOn ``[a, b]`` and defaultExclusiveJoinTask ``[c]``."""
+    join_on, _, default = (setting or "").partition("|")
+    return names_list(join_on), names_list(default)
+
+
 def sequence(nodes: list[Node]) -> list[Call]:
     return [call for node in nodes for call in calls(node)]
 
@@ -146,6 +227,7 @@ def calls(node: Node) -> list[Call]:
     """Describe the builder call(s) for one task (a FORK_JOIN is the fork and its JOIN)."""
     ref, inputs = node.ref, copy.deepcopy(node.inputs)
     kwargs: dict[str, Any] = {"input_parameters": inputs} if inputs else {}
+    options: dict[str, Any]
     kind = node.type
     if kind == "SIMPLE":
         return [Call("SimpleTask", (node.name, ref), kwargs, ref)]
@@ -168,8 +250,42 @@ def calls(node: Node) -> list[Call]:
         return [Call("EventTask", (ref,), {"sink": node.setting or "conductor", **kwargs}, ref)]
     if kind == "SUB_WORKFLOW":
         return [Call("SubWorkflowTask", (ref,), {"workflow_name": node.setting, **kwargs}, ref)]
-    if kind == "SWITCH":
-        call = Call("SwitchTask", (ref, node.setting or ""), kwargs, ref)
+    if kind == "DYNAMIC":
+        param = node.setting or "taskToExecute"
+        rest = {k: v for k, v in inputs.items() if k != param}
+        options = {"dynamic_task_param": param} if param != "taskToExecute" else {}
+        options |= {"input_parameters": rest} if rest else {}
+        return [Call("DynamicTask", (inputs.get(param, ""), ref), options, ref)]
+    if kind == "FORK_JOIN_DYNAMIC":
+        # The forkTaskInputs form names no params; form B names them when they are not the defaults.
+        if node.mode == "forkTaskInputs":
+            options = {"tasks_param": None, "tasks_input_param_name": None}
+        else:
+            tasks, task_inputs = (names_list(node.setting) + ["dynamicTasks", "dynamicTasksInput"])[:2]
+            options = {"tasks_param": tasks} if tasks != "dynamicTasks" else {}
+            options |= {"tasks_input_param_name": task_inputs} if task_inputs != "dynamicTasksInput" else {}
+        return [Call("DynamicForkTask", (ref,), {**options, **kwargs}, ref)]
+    if kind == "EXCLUSIVE_JOIN":
+        join_on, default = exclusive_join_lists(node.setting)
+        options = {"default_exclusive_join_task": default} if default else {}
+        return [Call("ExclusiveJoinTask", (ref, join_on), {**options, **kwargs}, ref)]
+    if kind == "START_WORKFLOW":
+        request = inputs.get("startWorkflow")
+        request = dict(request) if isinstance(request, dict) else {}
+        name = request.pop("name", "")
+        rest = {k: v for k, v in inputs.items() if k != "startWorkflow"}
+        options = {"start_workflow_request": request} if request else {}
+        options |= {"input_parameters": rest} if rest else {}
+        return [Call("StartWorkflowTask", (ref, name), options, ref)]
+    if kind in ("SWITCH", "DECISION"):
+        if kind == "DECISION":
+            field_name = "case_expression" if node.mode == "caseExpression" else "case_value_param"
+            call = Call("DecisionTask", (ref,), {field_name: node.setting or "", **kwargs}, ref)
+        elif node.mode in ("javascript", "graaljs"):
+            options = {"use_javascript": True} | ({"evaluator_type": "javascript"} if node.mode == "javascript" else {})
+            call = Call("SwitchTask", (ref, node.setting or ""), {**options, **kwargs}, ref)
+        else:
+            call = Call("SwitchTask", (ref, node.setting or ""), kwargs, ref)
         call.then += [("switch_case", (case, sequence(seq))) for case, seq in node.cases.items()]
         if node.default:
             call.then.append(("default_case", (sequence(node.default),)))
@@ -184,3 +300,163 @@ def calls(node: Node) -> list[Call]:
             Call("JoinTask", (node.join_ref,), {"join_on": join_on}, node.join_ref),
         ]
     raise InputError(f"the builder cannot make a {kind} task")  # pragma: no cover - add() refuses it first
+
+
+# ---------------------------------------------------------------------------------------------- type checks
+def setting_spec(task_type: str, mode: str | None = None) -> tuple[str, str] | None:
+    """Return the label and default of a type's setting in ``mode`` (None: the type has no setting there)."""
+    kind = task_type.upper()
+    if kind == "FORK_JOIN_DYNAMIC" and mode == "forkTaskInputs":
+        return None
+    return SETTINGS.get(f"{kind}:{mode}") or SETTINGS.get(kind)
+
+
+def normal_mode(kind: str, mode: str | None) -> str | None:
+    """Check ``mode`` for a ``kind`` task; return it, or the default form (None for types with one form)."""
+    if kind not in MODES:
+        if mode:
+            raise InputError(f"a {kind} task has no {mode!r} form; leave mode empty")
+        return None
+    label, choices = MODES[kind]
+    if not mode:
+        return choices[0]
+    if mode not in choices:
+        raise InputError(f"{kind} {label} {mode!r} is not one of {', '.join(choices)}")
+    return mode
+
+
+def default_setting(kind: str, ref: str, mode: str | None, before: Node | None) -> str:
+    """Return the setting a new task gets when none is given (an EXCLUSIVE_JOIN: the cases of the SWITCH ``before`` it)."""
+    spec = setting_spec(kind, mode or normal_mode(kind, None))
+    if spec is None:
+        return ""
+    if kind == "EXCLUSIVE_JOIN" and before is not None and before.type in CASES:
+        join_on = [case[-1].last_ref for case in before.cases.values() if case]
+        default = [before.default[-1].last_ref] if before.default else []
+        return ", ".join(join_on) + (f" | {default[0]}" if default else "")
+    return spec[1].replace("{ref}", ref)
+
+
+def normal_setting(kind: str, ref: str, setting: str | None, mode: str | None, before: Node | None,
+                   refs: set[str]) -> str | None:  # fmt: skip
+    """Check a ``kind`` task's setting (empty: the default); return it tidied (None: the type has none).
+
+    Raises:
+        InputError: the setting is not valid (an EXCLUSIVE_JOIN's names must be in ``refs``).
+
+    """
+    spec = setting_spec(kind, mode)
+    if spec is None:
+        return None
+    text = (setting or "").strip() or default_setting(kind, ref, mode, before)
+    label = spec[0]
+    if kind == "FORK_JOIN" and (not text.isdigit() or int(text) < 1):
+        raise InputError(f"a FORK_JOIN needs a number of branches (1 or more), got {text!r}")
+    if kind == "FORK_JOIN_DYNAMIC":
+        names = names_list(text)
+        if len(names) != 2:
+            raise InputError(f"a FORK_JOIN_DYNAMIC needs two input names, 'tasks, inputs' "
+                             f"(dynamicForkTasksParam, dynamicForkTasksInputParamName), got {text!r}")  # fmt: skip
+        return ", ".join(names)
+    if kind == "EXCLUSIVE_JOIN":
+        join_on, default = exclusive_join_lists(text)
+        if not join_on:
+            raise InputError("an EXCLUSIVE_JOIN needs the tasks it joins on: 'a, b' (then '| c' for the default task)")
+        unknown = [r for r in [*join_on, *default] if r not in refs]
+        if unknown:
+            raise InputError(f"the EXCLUSIVE_JOIN names {', '.join(map(repr, unknown))}, which is not a task here")
+        return ", ".join(join_on) + (f" | {', '.join(default)}" if default else "")
+    if not text:
+        raise InputError(f"a {kind} needs its {label}")
+    if kind == "DYNAMIC" and not re.fullmatch(r"[^\s${}]+", text):
+        raise InputError(f"a DYNAMIC task's {label} is an input name, got {text!r}")
+    return text
+
+
+def check_inputs(kind: str, setting: str | None, mode: str | None, inputs: Mapping[str, Any]) -> None:
+    """Raise InputError when ``inputs`` lack what a ``kind`` task needs to run at all."""
+    if kind == "DYNAMIC" and (setting or "") not in inputs:
+        raise InputError(
+            f"a DYNAMIC task's input needs {setting!r}: the name of the task to run (or a ${{...}} giving it)"
+        )
+    if kind == "FORK_JOIN_DYNAMIC":
+        key = "forkTaskInputs" if mode == "forkTaskInputs" else (names_list(setting) or ["dynamicTasks"])[0]
+        if key not in inputs:
+            what = "the list of inputs, one per fork" if mode == "forkTaskInputs" else "the list of tasks to fork"
+            raise InputError(f"a FORK_JOIN_DYNAMIC's input needs {key!r}: {what} (e.g. ${{gen.output.{key}}})")
+    if kind == "START_WORKFLOW":
+        request = inputs.get("startWorkflow")
+        name = request.get("name") if isinstance(request, Mapping) else None
+        if not isinstance(name, str) or not name.strip():
+            raise InputError("a START_WORKFLOW's input needs startWorkflow: {\"name\": the workflow to start, "
+                             "\"version\" (optional), \"input\": {...}}")  # fmt: skip
+
+
+def worker_name(node: Node) -> str | None:
+    """Return the worker a task needs when the definition names it (DYNAMIC and dynamic forks: a literal name)."""
+    if node.type == "SIMPLE":
+        return node.name
+    if node.type == "DYNAMIC":
+        name = node.inputs.get(node.setting or "")
+    elif node.type == "FORK_JOIN_DYNAMIC" and node.mode == "forkTaskInputs":
+        if node.inputs.get("forkTaskType", "SIMPLE") != "SIMPLE" or node.inputs.get("forkTaskWorkflow"):
+            return None
+        name = node.inputs.get("forkTaskName")
+    else:
+        return None
+    return name if isinstance(name, str) and name and "${" not in name else None
+
+
+def outputs_of(node: Node, workers: Mapping[str, Any]) -> list[str]:
+    """List the ``${...}`` a task's output offers to the tasks after it."""
+    ref = node.ref
+    if node.join_ref:
+        return [f"${{{node.join_ref}.output}}"]
+    if node.type == "SET_VARIABLE":
+        return [f"${{workflow.variables.{key}}}" for key in node.inputs]
+    out = [f"${{{ref}.output}}"]
+    keys: Sequence[str] = KNOWN_OUTPUTS.get(node.type, ())
+    if node.type == "SIMPLE":
+        keys = _return_keys(getattr(workers.get(node.name), "fn", None))
+    return out + [f"${{{ref}.output.{key}}}" for key in keys]
+
+
+def _return_keys(fn: Any) -> list[str]:
+    """Output keys a worker declares through its return annotation (a dataclass or a TypedDict)."""
+    if fn is None:
+        return []
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # noqa: BLE001 - unresolvable string annotations: use the object if it is one
+        hint = getattr(fn, "__annotations__", {}).get("return")
+        hint = None if isinstance(hint, str) else hint
+    if hint is None:
+        return []
+    if dataclasses.is_dataclass(hint):
+        return [f.name for f in dataclasses.fields(hint)]
+    if typing.is_typeddict(hint):
+        return list(typing.get_type_hints(hint))
+    return []
+
+
+def worker_template(fn: Any) -> dict[str, Any]:
+    """Return a starting input for a worker function: its parameters, with their defaults or ``""``."""
+    import inspect
+    import json
+
+    try:
+        params = list(inspect.signature(fn).parameters.values()) if fn is not None else []
+    except (TypeError, ValueError):
+        return {}
+    if len(params) == 1 and (params[0].name == "task" or getattr(params[0].annotation, "__name__", "") == "Task"):
+        return {}  # the worker takes the whole Task
+    out: dict[str, Any] = {}
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        try:
+            default = json.loads(json.dumps(param.default)) if param.default is not param.empty else ""
+        except (TypeError, ValueError):
+            default = ""
+        out[param.name] = default
+    return out

@@ -223,3 +223,188 @@ def test_builder_widget_step_by_step():
     assert "wf >> [[], [ship_ref]]" in python
     run = flowkit.run(builder.model.definition(), {"order": "A-1"}, workers=[prepare, ship], store="memory")
     assert run.status == "COMPLETED" and run.task("ship_ref").output["shipped"] == "A-1"
+
+
+# ---------------------------------------------------------------------------------------------- new types, edit, outputs
+ALL_INPUTS = ["order", "kind", "task", "tasks", "taskInputs", "ticks", "n"]
+
+
+def every_type_model() -> BuilderModel:
+    """A workflow using every type added to the builder: DYNAMIC, DECISION (both forms), EXCLUSIVE_JOIN,
+    FORK_JOIN_DYNAMIC (both forms), SWITCH with javascript and graaljs, START_WORKFLOW."""
+    model = BuilderModel("everything", workers=[prepare, ship, tick])
+    model.set_inputs(ALL_INPUTS)
+    model.add("DYNAMIC", "dyn", inputs={"taskToExecute": "${workflow.input.task}", "order": "${workflow.input.order}"})
+    model.add("DECISION", "route", setting="kind", inputs={"kind": "${workflow.input.kind}"})
+    model.add("ship", "express", inputs={"order": "${dyn.output.order}"}, place=Place(switch="route", case="fast"))
+    model.add("NOOP", "slow_note", place=Place(switch="route", case="slow"))
+    model.add("ship", "fallback", inputs={"order": "default"}, place=Place(switch="route"))
+    model.add("EXCLUSIVE_JOIN", "picked")  # joins the DECISION's cases by default
+    model.add("FORK_JOIN_DYNAMIC", "fan",
+              inputs={"dynamicTasks": "${workflow.input.tasks}", "dynamicTasksInput": "${workflow.input.taskInputs}"})  # fmt: skip
+    model.add("FORK_JOIN_DYNAMIC", "ticks", mode="forkTaskInputs",
+              inputs={"forkTaskName": "tick", "forkTaskInputs": "${workflow.input.ticks}"})  # fmt: skip
+    model.add("SWITCH", "js_route", mode="javascript", setting="$.n > 1 ? 'many' : 'one'", inputs={"n": "${workflow.input.n}"})  # fmt: skip
+    model.add("NOOP", "many", place=Place(switch="js_route", case="many"))
+    model.add("SWITCH", "g_route", mode="graaljs", setting="$.n", inputs={"n": "${workflow.input.n}"})
+    model.add("NOOP", "two", place=Place(switch="g_route", case="2"))
+    model.add("DECISION", "sized", mode="caseExpression", setting="$.n > 1 ? 'big' : 'small'", inputs={"n": "${workflow.input.n}"})  # fmt: skip
+    model.add("NOOP", "big", place=Place(switch="sized", case="big"))
+    model.add("START_WORKFLOW", "kickoff",
+              inputs={"startWorkflow": {"name": "child_flow", "version": 1, "input": {"i": "${workflow.input.n}"}}})  # fmt: skip
+    model.set_outputs({"picked": "${picked.output.shipped}", "fanned": "${fan_join.output}",
+                       "ticked": "${ticks_join.output}", "started": "${kickoff.output.workflowId}"})  # fmt: skip
+    return model
+
+
+def run_input(kind: str) -> dict:
+    return {"order": "A-7", "kind": kind, "task": "prepare", "n": 2,
+            "tasks": [{"name": "ship", "taskReferenceName": "ship_b"}], "taskInputs": {"ship_b": {"order": "B"}},
+            "ticks": [{"i": 1}, {"i": 2}]}  # fmt: skip
+
+
+def test_every_new_type_exports_to_json_and_python_that_validate():
+    model = every_type_model()
+    assert model.issues() == []
+    wire = model.to_json()
+    tasks = {t["taskReferenceName"]: t for t in wire["tasks"]}
+    assert [t["taskReferenceName"] for t in wire["tasks"]] == [
+        "dyn", "route", "picked", "fan", "fan_join", "ticks", "ticks_join", "js_route", "g_route", "sized", "kickoff",
+    ]  # fmt: skip
+    assert tasks["dyn"]["type"] == "DYNAMIC" and tasks["dyn"]["dynamicTaskNameParam"] == "taskToExecute"
+    assert tasks["dyn"]["inputParameters"]["taskToExecute"] == "${workflow.input.task}"
+    assert tasks["route"]["caseValueParam"] == "kind" and "caseExpression" not in tasks["route"]
+    assert tasks["sized"]["caseExpression"] == "$.n > 1 ? 'big' : 'small'" and "caseValueParam" not in tasks["sized"]
+    assert tasks["picked"]["joinOn"] == ["express", "slow_note"]
+    assert tasks["picked"]["defaultExclusiveJoinTask"] == ["fallback"]
+    assert tasks["fan"]["dynamicForkTasksParam"] == "dynamicTasks"
+    assert tasks["fan"]["dynamicForkTasksInputParamName"] == "dynamicTasksInput"
+    assert "dynamicForkTasksParam" not in tasks["ticks"] and tasks["ticks"]["inputParameters"]["forkTaskName"] == "tick"
+    assert tasks["fan_join"]["type"] == tasks["ticks_join"]["type"] == "JOIN"  # added after each dynamic fork
+    assert (tasks["js_route"]["evaluatorType"], tasks["js_route"]["expression"]) == (
+        "javascript",
+        "$.n > 1 ? 'many' : 'one'",
+    )
+    assert (tasks["g_route"]["evaluatorType"], tasks["g_route"]["expression"]) == ("graaljs", "$.n")
+    assert "switchCaseValue" not in tasks["js_route"]["inputParameters"]
+    assert tasks["kickoff"]["inputParameters"]["startWorkflow"] == {
+        "name": "child_flow", "version": 1, "input": {"i": "${workflow.input.n}"},
+    }  # fmt: skip
+    code = model.to_python()
+    for cls in ("DynamicTask(", "DecisionTask(", "ExclusiveJoinTask(", "DynamicForkTask(", "StartWorkflowTask(",
+                "evaluator_type='javascript'", "tasks_param=None", "case_expression="):  # fmt: skip
+        assert cls in code
+    assert exported(model).to_json() == wire
+    loaded = flowkit.WorkflowDef.from_json(json.dumps(wire))
+    assert loaded.validate().to_json() == wire  # flowkit's validator: no DefinitionError
+
+
+def test_every_new_type_runs():
+    model = every_type_model()
+    child = flowkit.WorkflowBuilder("child_flow") >> tick(task_ref_name="c", i="${workflow.input.i}")
+    workers = [prepare, ship, tick]
+    run = flowkit.run(model.to_json(), run_input("fast"), workers=workers, workflows=[child], store="memory")
+    assert run.status == "COMPLETED", run.reason
+    assert run.task("dyn").task_def_name == "prepare" and run.task("dyn").output["order"] == "A-7"
+    assert run.output["picked"] == "A-7"  # the EXCLUSIVE_JOIN took the DECISION's "fast" case
+    assert run.output["fanned"] == {"ship_b": {"shipped": "B", "approved_by": "nobody"}}
+    # The forkTaskInputs form: one tick per item, named as Conductor names a second dynamic fork's tasks.
+    assert run.output["ticked"] == {"_ticks_tick_0": {"i": 1}, "_ticks_tick_1": {"i": 2}}
+    assert run.task("many").status == "COMPLETED" and run.task("two").status == "COMPLETED"
+    assert run.task("big").status == "COMPLETED"
+    assert run.task("kickoff").output["workflowId"] == run.output["started"] and run.output["started"]
+    other = flowkit.run(model.to_json(), run_input("unknown"), workers=workers, workflows=[child], store="memory")
+    assert other.status == "COMPLETED" and other.output["picked"] == "default"  # the default case's task
+
+
+def test_edit_changes_a_task_in_place_and_is_undone_like_any_step():
+    model = order_model()
+    steps = len(model.steps)
+    model.edit("prepare_ref", inputs={"order": "${workflow.input.kind}"})
+    assert model.definition().task("prepare_ref").input_parameters == {"order": "${workflow.input.kind}"}
+    assert [t.task_reference_name for t in model.definition().tasks][0] == "prepare_ref"  # same place
+    model.edit("route", setting="$.kind == 'fast' ? 'fast' : 'other'", mode="javascript", inputs={"kind": "${workflow.input.kind}"})  # fmt: skip
+    route = model.definition().task("route")
+    assert (route.evaluator_type, route.expression) == ("javascript", "$.kind == 'fast' ? 'fast' : 'other'")
+    assert list(route.decision_cases) == ["fast"] and route.default_case[0].task_reference_name == "approve"  # kept
+    model.edit("fork_1", setting="3")
+    model.add("NOOP", "third", place=Place(fork="fork_1", branch=2))
+    assert [[t.task_reference_name for t in b] for b in model.definition().task("fork_1").fork_tasks] == [
+        ["ship_a"], ["note"], ["third"],
+    ]  # fmt: skip
+    assert list(model.definition().task("join_fork_1").join_on) == ["ship_a", "note", "third"]
+    with pytest.raises(flowkit.InputError, match=r"branch 3 \(third\) still has tasks"):
+        model.edit("fork_1", setting="2")
+    assert model.task("fork_1").setting == "3" and len(model.steps) == steps + 4
+    assert model.undo().ref == "third" and model.undo().action == "edit"
+    assert len(model.definition().task("fork_1").fork_tasks) == 2
+    model.undo()
+    assert model.definition().task("route").evaluator_type == "value-param"
+    model.undo()
+    assert model.definition().task("prepare_ref").input_parameters == {"order": "${workflow.input.order}"}
+    assert len(model.steps) == steps
+    assert model.to_json() == order_model().to_json()
+
+
+def test_refused_steps_say_why_and_change_nothing():
+    model = every_type_model()
+    before, steps = model.to_json(), len(model.steps)
+    refused = {
+        "no task 'ghost' to edit": lambda: model.edit("ghost", inputs={}),
+        "fan_join is the JOIN added for fan": lambda: model.edit("fan_join", inputs={}),
+        "nothing to change in dyn": lambda: model.edit("dyn", inputs=model.task("dyn").inputs),
+        "input needs 'taskToExecute'": lambda: model.edit("dyn", inputs={"order": 1}),
+        "two input names": lambda: model.edit("fan", setting="only_one"),
+        "input needs 'forkTaskInputs'": lambda: model.add("FORK_JOIN_DYNAMIC", mode="forkTaskInputs", inputs={}),
+        "needs startWorkflow": lambda: model.add("START_WORKFLOW", inputs={"startWorkflow": {"name": ""}}),
+        "names 'nowhere'": lambda: model.add("EXCLUSIVE_JOIN", setting="express | nowhere"),
+        "needs the tasks it joins on": lambda: model.add("EXCLUSIVE_JOIN"),  # nothing to suggest at the end
+        "is not one of value-param, javascript, graaljs": lambda: model.add("SWITCH", mode="python"),
+        "a NOOP task has no 'javascript' form": lambda: model.add("NOOP", mode="javascript"),
+        "inputs must be a JSON object": lambda: model.edit("dyn", inputs=["x"]),
+        "outputs must be a JSON object": lambda: model.set_outputs("x"),
+        "not a FORK_JOIN": lambda: model.add("NOOP", place=Place(fork="fan")),
+    }
+    for reason, action in refused.items():
+        with pytest.raises(flowkit.InputError, match=reason):
+            action()
+    assert model.to_json() == before and len(model.steps) == steps
+    # The same checks, asked without raising (the widget marks the field with them).
+    assert "1 or more" in model.setting_problem("FORK_JOIN", "x")
+    assert model.setting_problem("FORK_JOIN", "3") is None
+    assert model.input_problem("DYNAMIC", {"x": 1}, setting="x") is None
+    assert "'taskToExecute'" in model.input_problem("DYNAMIC", {})
+    assert "already used" in model.ref_problem("fan_join") and "letters" in model.ref_problem("a b")
+    assert "already used" in model.ref_problem("fan", "NOOP") and model.ref_problem("new", "NOOP") is None
+
+
+def test_dynamic_task_names_need_workers_and_outputs_are_offered():
+    model = BuilderModel("w", workers=[prepare])
+    model.add("DYNAMIC", "dyn", setting="which", inputs={"which": "no_such_worker"})
+    model.add("DYNAMIC", "dyn2", inputs={"taskToExecute": "${workflow.input.task}"})  # known at run time only
+    assert [(i.task_ref_name, i.problem) for i in model.issues()] == [
+        ("dyn", "no worker is registered for task definition 'no_such_worker'."),
+    ]  # fmt: skip
+    assert model.to_json()["tasks"][0]["dynamicTaskNameParam"] == "which"
+    assert "DynamicTask('no_such_worker', 'dyn', dynamic_task_param='which')" in model.to_python()
+    model.add("FORK_JOIN_DYNAMIC", "fan", inputs={"dynamicTasks": [], "dynamicTasksInput": {}})
+    model.add("START_WORKFLOW", "go", inputs={"startWorkflow": {"name": "x"}})
+    model.add("DECISION", "d", setting="c", inputs={"c": 1})
+    at_end = model.references()
+    assert {"${fan_join.output}", "${go.output.workflowId}", "${d.output.caseOutput}", "${dyn.output}"} <= set(at_end)
+    assert "${fan.output}" not in at_end  # a dynamic fork's result is its JOIN's output
+    assert model.references(of="go") == [
+        "${workflow.input.task}",
+        "${dyn.output}",
+        "${dyn2.output}",
+        "${fan_join.output}",
+    ]
+    assert model.default_setting("EXCLUSIVE_JOIN") == ""  # nothing to join after an empty DECISION
+    model.add("NOOP", "a", place=Place(switch="d", case="1"))
+    assert model.default_setting("EXCLUSIVE_JOIN") == "a"
+    places = model.places()
+    assert ("in case '1' of d", Place(switch="d", case="1")) in places
+    assert ("in the default case of d", Place(switch="d")) in places
+    assert model.switches() == ["d"]
+    model.set_outputs({"id": "${go.output.workflowId}"})
+    assert model.outputs == {"id": "${go.output.workflowId}"} and model.definition().output_parameters == model.outputs
