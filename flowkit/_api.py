@@ -52,28 +52,50 @@ def _as_task_defs(task_defs: Any) -> dict[str, TaskDef]:
 
 def _simple_names(definition: WorkflowDef, registry: Registry, seen: set[str]) -> dict[str, list[str]]:
     """Task definition names that need a worker, with the refs that use them (sub-workflows included)."""
-    from flowkit.definitions._types import SYSTEM_TASK_TYPES
-
-    need: dict[str, list[str]] = {}
     key = f"{definition.name}:{definition.version}"
     if key in seen:
-        return need
+        return {}
     seen.add(key)
-    for wt in definition.all_tasks():
-        if wt.type not in SYSTEM_TASK_TYPES and wt.type != "DYNAMIC":
-            need.setdefault(wt.name, []).append(wt.task_reference_name)
-        param = wt.sub_workflow_param
-        if wt.type == "SUB_WORKFLOW" and param is not None:
-            child = param.workflow_definition if isinstance(param.workflow_definition, WorkflowDef) else (
-                registry.get(param.name or "", param.version) if param.name else None
-            )
-            if child is not None:
-                for name, refs in _simple_names(child, registry, seen).items():
-                    need.setdefault(name, []).extend(refs)
+    own, subs = _scan(definition)
+    need = {name: list(refs) for name, refs in own.items()}
+    for param in subs:
+        child = (
+            param.workflow_definition
+            if isinstance(param.workflow_definition, WorkflowDef)
+            else (registry.get(param.name or "", param.version) if param.name else None)
+        )
+        if child is not None:
+            for name, refs in _simple_names(child, registry, seen).items():
+                need.setdefault(name, []).extend(refs)
     return need
 
 
-def build_engine(*, task_defs: Any = None, workflows: Any = None, scripts: Any = None, seed: int | None = None) -> Engine:
+def _scan(definition: WorkflowDef) -> tuple[dict[str, list[str]], list[Any]]:
+    """The SIMPLE task names (with their refs) and sub-workflow params of one definition (cached)."""
+    hit = _SCANS.get(id(definition))
+    if hit is not None and hit[0] is definition:
+        return hit[1], hit[2]
+    from flowkit.definitions._types import SYSTEM_TASK_TYPES
+
+    own: dict[str, list[str]] = {}
+    subs = []
+    for wt in definition.all_tasks():
+        if wt.type not in SYSTEM_TASK_TYPES and wt.type != "DYNAMIC":
+            own.setdefault(wt.name, []).append(wt.task_reference_name)
+        if wt.type == "SUB_WORKFLOW" and wt.sub_workflow_param is not None:
+            subs.append(wt.sub_workflow_param)
+    if len(_SCANS) > 256:
+        _SCANS.clear()
+    _SCANS[id(definition)] = (definition, own, subs)
+    return own, subs
+
+
+_SCANS: dict[int, tuple[WorkflowDef, dict[str, list[str]], list[Any]]] = {}
+
+
+def build_engine(
+    *, task_defs: Any = None, workflows: Any = None, scripts: Any = None, seed: int | None = None
+) -> Engine:
     """An Engine with fast ids, seeded jitter and lazily created scripting."""
     registry = workflows if isinstance(workflows, Registry) else Registry(as_workflow_def(w) for w in (workflows or ()))
     rng = random.Random(seed)

@@ -64,6 +64,7 @@ class Runtime:
         self.store = open_store(store)
         self.runner.store = self.store
         self.engine.track = True
+        self.engine.track_tasks = bool(getattr(self.store, "durable", True))
         self._saved: set[int] = set()
         self.background = background
         self._inbox: queue.SimpleQueue[tuple[Operation, _Reply]] = queue.SimpleQueue()

@@ -38,6 +38,9 @@ class TaskType(StrEnum):
 class TaskStatus(StrEnum):
     """Status of one task attempt (Conductor ``TaskModel.Status``)."""
 
+    is_terminal: bool
+    """True once the attempt can no longer change (a plain attribute: the engine reads it per event)."""
+
     SCHEDULED = "SCHEDULED"
     IN_PROGRESS = "IN_PROGRESS"
     COMPLETED = "COMPLETED"
@@ -47,11 +50,6 @@ class TaskStatus(StrEnum):
     TIMED_OUT = "TIMED_OUT"
     CANCELED = "CANCELED"
     SKIPPED = "SKIPPED"
-
-    @property
-    def is_terminal(self) -> bool:
-        """True once the attempt can no longer change."""
-        return self in _TERMINAL_TASK
 
     @property
     def is_successful(self) -> bool:
@@ -75,16 +73,19 @@ _TERMINAL_TASK = frozenset(
         TaskStatus.SKIPPED,
     }
 )
+for _status in TaskStatus:
+    _status.is_terminal = _status in _TERMINAL_TASK
 _UNSUCCESSFUL_TASK = frozenset(
     {TaskStatus.FAILED, TaskStatus.FAILED_WITH_TERMINAL_ERROR, TaskStatus.TIMED_OUT, TaskStatus.CANCELED}
 )
-_NOT_RETRIABLE_TASK = frozenset(
-    {TaskStatus.CANCELED, TaskStatus.FAILED_WITH_TERMINAL_ERROR, TaskStatus.SKIPPED}
-)
+_NOT_RETRIABLE_TASK = frozenset({TaskStatus.CANCELED, TaskStatus.FAILED_WITH_TERMINAL_ERROR, TaskStatus.SKIPPED})
 
 
 class WorkflowStatus(StrEnum):
     """Status of a workflow execution (Conductor ``WorkflowModel.Status``)."""
+
+    is_terminal: bool
+    """True for COMPLETED, FAILED, TIMED_OUT and TERMINATED."""
 
     RUNNING = "RUNNING"
     PAUSED = "PAUSED"
@@ -94,14 +95,13 @@ class WorkflowStatus(StrEnum):
     TERMINATED = "TERMINATED"
 
     @property
-    def is_terminal(self) -> bool:
-        """True for COMPLETED, FAILED, TIMED_OUT and TERMINATED."""
-        return self not in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
-
-    @property
     def is_successful(self) -> bool:
         """Conductor's flag: COMPLETED and (sic) PAUSED are successful."""
         return self in (WorkflowStatus.COMPLETED, WorkflowStatus.PAUSED)
+
+
+for _wf_status in WorkflowStatus:
+    _wf_status.is_terminal = _wf_status not in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
 
 
 class RetryLogic(StrEnum):

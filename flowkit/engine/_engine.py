@@ -23,6 +23,7 @@ from flowkit.engine._commands import Command, Dispatch, Ended
 from flowkit.engine._plan import CASE, LOOP, Node, Plan
 from flowkit.engine._registry import Registry
 from flowkit.engine._state import TaskModel, WorkflowModel
+from flowkit.expressions import copy_json
 
 __all__ = ["Engine", "retry_delay_ms"]
 
@@ -88,8 +89,10 @@ class Engine:
         self._timers: list[tuple[int, int, str, Any]] = []
         self._timer_seq = itertools.count()
         self._work: deque[TaskModel] = deque()
-        # Changed state for a durable store: filled only when ``track`` is on (a store is attached).
+        # Changed state for a store: filled only when ``track`` is on (a store is attached). A store
+        # that keeps the live models (the in-memory one) needs new workflows only: ``track_tasks`` off.
         self.track = False
+        self.track_tasks = False
         self.dirty: dict[str, TaskModel] = {}
         self.dirty_workflows: dict[str, WorkflowModel] = {}
         self._check: dict[str, WorkflowModel] = {}
@@ -172,7 +175,7 @@ class Engine:
         if task.status is not S.SCHEDULED or wf.status is not WorkflowStatus.RUNNING:
             return False
         task.status = S.IN_PROGRESS
-        if self.track:
+        if self.track_tasks:
             self.touch(task)
         if task.start_time == 0:
             task.start_time = now
@@ -207,7 +210,7 @@ class Engine:
             return []
         if type(status) is not S:
             status = S(status)
-        if self.track:
+        if self.track_tasks:
             self.touch(task)
         if logs:
             task.logs = (task.logs or []) + list(logs)
@@ -388,7 +391,8 @@ class Engine:
 
     def resolve_input(self, wf: WorkflowModel, node: Node, task_id: str | None) -> dict[str, Any]:
         """The task input: ``inputParameters`` resolved, then the task definition's inputTemplate (§3.6)."""
-        data: dict[str, Any] = node.resolver(wf.doc, task_id)
+        resolver = node.resolver
+        data: dict[str, Any] = resolver(wf.doc, task_id) if resolver is not None else copy_json(node.source[1])  # type: ignore[index]
         template = node.task_def.input_template
         if template:
             from flowkit.expressions import compile_value
@@ -400,7 +404,9 @@ class Engine:
                     data[key] = value
         return data
 
-    def new_task(self, wf: WorkflowModel, node: Node, now: int, *, iteration: int | None = None, task_id: str | None = None) -> TaskModel:
+    def new_task(
+        self, wf: WorkflowModel, node: Node, now: int, *, iteration: int | None = None, task_id: str | None = None
+    ) -> TaskModel:
         """Append a SCHEDULED attempt of ``node`` to ``wf`` (no handler run)."""
         if iteration is None:
             iteration = wf.refs[node.loop.ref].iteration if node.loop is not None else 0
@@ -409,7 +415,7 @@ class Engine:
         wf.seq += 1
         task.seq = wf.seq
         wf.tasks.append(task)
-        if self.track:
+        if self.track_tasks:
             self.touch(task)
         wf.refs[node.ref] = task
         wf.full_refs[ref] = task
@@ -421,7 +427,9 @@ class Engine:
                 loop_task.extra["tasks"].append(task)
         return task
 
-    def schedule(self, wf: WorkflowModel, node: Node, now: int, *, task_input: dict[str, Any] | None = None) -> TaskModel | None:
+    def schedule(
+        self, wf: WorkflowModel, node: Node, now: int, *, task_input: dict[str, Any] | None = None
+    ) -> TaskModel | None:
         """Map ``node`` to a task attempt and start it according to its type (§4.2)."""
         from flowkit.engine._tasks import HANDLERS, PREPARERS
 
@@ -438,8 +446,10 @@ class Engine:
                 return None
             node = prepared[0]
         task = self.new_task(wf, node, now, task_id=task_id)
-        task.input = task_input if task_input is not None else (
-            prepared[1] if prepared is not None else self.resolve_input(wf, node, task_id)
+        task.input = (
+            task_input
+            if task_input is not None
+            else (prepared[1] if prepared is not None else self.resolve_input(wf, node, task_id))
         )
         task.start_delay = node.wt.start_delay
         HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)
@@ -471,7 +481,7 @@ class Engine:
         """Move ``task`` to a terminal ``status``; the decision about it runs at the next settle."""
         if task.status.is_terminal:
             return
-        if self.track:
+        if self.track_tasks:
             self.touch(task)
         task.status = status
         task.end_time = now
@@ -522,7 +532,13 @@ class Engine:
                 if task.sub_workflow_id is not None:
                     child = self.executions.get(task.sub_workflow_id)
                     if child is not None:
-                        self.end(child, WorkflowStatus.TERMINATED, f"Parent workflow has been terminated with status {status}", now, failure_workflow=False)
+                        self.end(
+                            child,
+                            WorkflowStatus.TERMINATED,
+                            f"Parent workflow has been terminated with status {status}",
+                            now,
+                            failure_workflow=False,
+                        )
         if failed_task is not None:
             wf.failure_task_id = failed_task.task_id
         if failure_workflow and status is not WorkflowStatus.COMPLETED and wf.definition.failure_workflow:
@@ -563,13 +579,18 @@ class Engine:
         wf = task.workflow
         if task.executed or task.retried or wf.status.is_terminal:
             return
-        if self.track:
+        if self.track_tasks:
             self.touch(task)
         if wf.status is WorkflowStatus.PAUSED:
             wf.deferred.append(task)
             return
         status = task.status
-        if status is S.FAILED or status is S.FAILED_WITH_TERMINAL_ERROR or status is S.TIMED_OUT or status is S.CANCELED:
+        if (
+            status is S.FAILED
+            or status is S.FAILED_WITH_TERMINAL_ERROR
+            or status is S.TIMED_OUT
+            or status is S.CANCELED
+        ):
             if status is S.FAILED or status is S.FAILED_WITH_TERMINAL_ERROR:
                 wf.failed_refs[task.ref] = None
                 wf.failed_names[task.task_def_name] = None

@@ -79,9 +79,12 @@ class _Branch:
 
     def __init__(self, raw: dict[str, Any], extra_input: Mapping[str, Any] | None) -> None:
         params = raw.get("inputParameters")
-        merged = dict(params) if type(params) is dict or isinstance(params, Mapping) else {}
-        if extra_input:
-            merged.update(extra_input)
+        if not params and type(extra_input) is dict:
+            merged = extra_input  # read-only here: the engine copies it into each attempt's input
+        else:
+            merged = dict(params) if type(params) is dict or isinstance(params, Mapping) else {}
+            if extra_input:
+                merged.update(extra_input)
         self.raw = raw
         self.ref: str = raw["taskReferenceName"]
         self.name = str(raw.get("name") or self.ref)
@@ -137,9 +140,12 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 params = dict(item) if isinstance(item, Mapping) else {"input": item}
                 params["__index"] = i
                 ref = f"_{wt.task_reference_name}_{name}_{i}" if mapped_before else f"_{name}_{i}"
-                base = _to_task({**item, "taskReferenceName": ref, "name": name}, ref) if isinstance(item, Mapping) and (
-                    set(item) & {"optional", "retryCount", "startDelay", "taskDefinition"}
-                ) else None
+                base = (
+                    _to_task({**item, "taskReferenceName": ref, "name": name}, ref)
+                    if isinstance(item, Mapping)
+                    and (set(item) & {"optional", "retryCount", "startDelay", "taskDefinition"})
+                    else None
+                )
                 extra: dict[str, Any] = {}
                 if workflow:
                     version = data.get("forkTaskWorkflowVersion")
@@ -161,12 +167,22 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 isinstance(t, Mapping | WorkflowTask) and (isinstance(t, WorkflowTask) or t.get("taskReferenceName"))
                 for t in tasks_raw
             ):
-                _fail(engine, wf, now, f"Input '{tasks_param}' is invalid. Cannot deserialize a list of Workflow Tasks from '{tasks_raw}'")
+                _fail(
+                    engine,
+                    wf,
+                    now,
+                    f"Input '{tasks_param}' is invalid. Cannot deserialize a list of Workflow Tasks from '{tasks_raw}'",
+                )
                 return None
             if inputs is None:
                 inputs = {}
             if not isinstance(inputs, Mapping):
-                _fail(engine, wf, now, f"Input to the dynamically forked tasks is not a map -> expecting a map of K,V  but found {inputs}")
+                _fail(
+                    engine,
+                    wf,
+                    now,
+                    f"Input to the dynamically forked tasks is not a map -> expecting a map of K,V  but found {inputs}",
+                )
                 return None
             where = f"task '{wt.task_reference_name}' input '{tasks_param}'"
             for raw in tasks_raw:
@@ -184,7 +200,12 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
             legacy = data.get(wt.dynamic_fork_join_tasks_param or "")
             items = legacy.get("dynamicTasks") if isinstance(legacy, Mapping) else None
             if not isinstance(items, list):
-                _fail(engine, wf, now, f"Input '{wt.dynamic_fork_join_tasks_param}' is invalid: expected {{\"dynamicTasks\": [...]}}, found {legacy!r}")
+                _fail(
+                    engine,
+                    wf,
+                    now,
+                    f"Input '{wt.dynamic_fork_join_tasks_param}' is invalid: expected {{\"dynamicTasks\": [...]}}, found {legacy!r}",
+                )
                 return None
             for item in items:
                 wf_name = item.get("workflowName")
@@ -210,7 +231,12 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     """FORK (COMPLETED), every forked task, then the JOIN on their refs."""
     node = task.node
     if node.next is None or node.next.kind != "JOIN":
-        engine.finish(task, S.FAILED, now, "Dynamic join definition is not followed by a join task.  Check the workflow definition.")
+        engine.finish(
+            task,
+            S.FAILED,
+            now,
+            "Dynamic join definition is not followed by a join task.  Check the workflow definition.",
+        )
         return
     plan = wf.plan
     suffix = f"__{task.iteration}" if node.loop is not None else ""

@@ -11,11 +11,15 @@ from typing import Any
 
 from flowkit.definitions import TaskDef, WorkflowDef, WorkflowTask
 from flowkit.definitions._types import SYSTEM_TASK_TYPES
-from flowkit.expressions import Resolver, compile_value
+from flowkit.expressions import Resolver, compile_value, mentions_expression
 
 __all__ = ["Node", "Plan", "effective_task_def"]
 
 TOP, FORK_BRANCH, CASE, LOOP, DYNAMIC = "top", "fork", "case", "loop", "dynamic"
+
+# Task types whose handlers only read their input: it shares what it reads with the tasks that
+# produced it instead of holding a copy (a dynamic fork's task list can be 100,000 entries long).
+_READERS = frozenset({"FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN", "SWITCH", "DECISION"})
 
 
 def effective_task_def(wt: WorkflowTask, registry: Mapping[str, TaskDef]) -> TaskDef:
@@ -73,7 +77,7 @@ class Node:
             self.task_type = "FORK"
         else:
             self.task_type = kind
-        self.resolver: Resolver = compile_value(dict(wt.input_parameters))
+        self.resolver: Resolver | None = compile_value(dict(wt.input_parameters), copy=kind not in _READERS)
         self.task_def = effective_task_def(wt, registry)
         self.expected_retries = wt.retry_count if wt.retry_count is not None else self.task_def.retry_count
         self.next: Node | None = None
@@ -97,7 +101,8 @@ class Node:
         node.container, node.owner, node.loop = self.container, self.owner, self.loop
         node.next = node.nested = None
         node.ref = ref
-        node.resolver = compile_value(params)
+        # Most branches' input is plain data: no resolver is kept, the engine copies ``params``.
+        node.resolver = compile_value(params) if mentions_expression(params) else None
         node.source = (raw, params)
         return node
 
@@ -115,9 +120,13 @@ class Plan:
         self.registry = registry
         self.nodes: dict[str, Node] = {}
         self.first = self._chain(definition.tasks, TOP, None, None)
-        self.output_resolver: Resolver = compile_value(dict(definition.output_parameters))
+        # The workflow output shares what it reads with the task outputs (the engine never changes
+        # either); a 100,000-branch join's output is not copied again.
+        self.output_resolver: Resolver = compile_value(dict(definition.output_parameters), copy=False)
 
-    def _chain(self, tasks: tuple[WorkflowTask, ...], container: str, owner: Node | None, loop: Node | None) -> Node | None:
+    def _chain(
+        self, tasks: tuple[WorkflowTask, ...], container: str, owner: Node | None, loop: Node | None
+    ) -> Node | None:
         nodes = [self._node(wt, container, owner, loop) for wt in tasks]
         for a, b in zip(nodes, nodes[1:], strict=False):
             a.next = b
@@ -127,9 +136,7 @@ class Plan:
         node = Node(wt, self.registry, container, owner, loop)
         self.nodes[node.ref] = node
         if wt.type in ("SWITCH", "DECISION"):
-            node.nested = {
-                case: self._chain(tasks, CASE, node, loop) for case, tasks in wt.decision_cases.items()
-            }
+            node.nested = {case: self._chain(tasks, CASE, node, loop) for case, tasks in wt.decision_cases.items()}
             node.nested[None] = self._chain(wt.default_case, CASE, node, loop)
         elif wt.type == "FORK_JOIN":
             node.nested = [self._chain(branch, FORK_BRANCH, node, loop) for branch in wt.fork_tasks]

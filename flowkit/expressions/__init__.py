@@ -3,10 +3,15 @@
 from flowkit.expressions._compile import (
     Resolver,
     compile_value,
+    copy_json,
     has_expression,
     java_string,
+    mentions_expression,
     parse_path,
     referenced_roots,
 )
 
-__all__ = ["Resolver", "compile_value", "has_expression", "java_string", "parse_path", "referenced_roots"]
+__all__ = [
+    "Resolver", "compile_value", "copy_json", "has_expression", "java_string", "mentions_expression", "parse_path",
+    "referenced_roots",
+]  # fmt: skip

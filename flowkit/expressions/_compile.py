@@ -25,14 +25,19 @@ from typing import Any
 
 from flowkit.errors import ExpressionError
 
-__all__ = ["Resolver", "compile_value", "has_expression", "java_string", "parse_path", "referenced_roots"]
+__all__ = [
+    "Resolver", "compile_value", "copy_json", "has_expression", "java_string", "mentions_expression", "parse_path",
+    "referenced_roots",
+]  # fmt: skip
 
 Resolver = Callable[[Mapping[str, Any], "str | None"], Any]
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _KEEP = object()  # marks "leave the literal ${...} text in place"
 _SIMPLE_NAME = r"[^.\[\]\s'\"*()?@$,:]+"
-_SIMPLE_PATH = re.compile(rf"(?:{_SIMPLE_NAME}|\[(?:'[^']*'|\"[^\"]*\"|\d+)\])(?:\.{_SIMPLE_NAME}|\[(?:'[^']*'|\"[^\"]*\"|\d+)\])*")
+_SIMPLE_PATH = re.compile(
+    rf"(?:{_SIMPLE_NAME}|\[(?:'[^']*'|\"[^\"]*\"|\d+)\])(?:\.{_SIMPLE_NAME}|\[(?:'[^']*'|\"[^\"]*\"|\d+)\])*"
+)
 _STEP = re.compile(rf"\.?({_SIMPLE_NAME})|\[(?:'([^']*)'|\"([^\"]*)\"|(\d+))\]")
 
 
@@ -100,18 +105,32 @@ def parse_path(path: str) -> tuple[tuple[str | int, ...] | None, Any, bool]:
     return None, compiled, bool(compiled.singular_query())
 
 
+_MAPPING_TYPES: set[type] = {dict}  # types seen to be Mappings (isinstance on the ABC costs ~10x more)
+_OTHER_TYPES: set[type] = {list, str, int, float, bool, type(None), tuple}
+
+
+def _is_mapping(value: Any) -> bool:
+    kind = type(value)
+    if kind in _MAPPING_TYPES:
+        return True
+    if kind in _OTHER_TYPES:
+        return False
+    if isinstance(value, Mapping):
+        _MAPPING_TYPES.add(kind)
+        return True
+    if len(_OTHER_TYPES) < 256:
+        _OTHER_TYPES.add(kind)
+    return False
+
+
 def _walk(root: Any, keys: tuple[str | int, ...]) -> Any:
     cur = root
+    mappings = _MAPPING_TYPES
     for key in keys:
-        if isinstance(key, int):
-            if isinstance(cur, list) and key < len(cur):
-                cur = cur[key]
-            elif isinstance(cur, Mapping):
-                cur = cur.get(str(key))
-            else:
-                return None
-        elif isinstance(cur, Mapping):
-            cur = cur.get(key)
+        if type(cur) in mappings or _is_mapping(cur):
+            cur = cur.get(key if type(key) is str else str(key))
+        elif type(key) is int and isinstance(cur, list):
+            cur = cur[key] if key < len(cur) else None
         else:
             return None
         if cur is None:
@@ -176,23 +195,28 @@ def _java_double(x: float) -> str:
     return f"{'-' if x < 0 else ''}{text[0]}.{rest}E{power}"
 
 
-def _copy(value: Any) -> Any:
+def copy_json(value: Any) -> Any:
     """Deep copy of JSON containers (Conductor clones the input map before resolving)."""
     kind = type(value)
     if kind in _SCALARS:
         return value
     if kind is dict:
-        return {k: v if type(v) in _SCALARS else _copy(v) for k, v in value.items()}
+        return {k: v if type(v) in _SCALARS else copy_json(v) for k, v in value.items()}
     if kind is list:
-        return [v if type(v) in _SCALARS else _copy(v) for v in value]
+        return [v if type(v) in _SCALARS else copy_json(v) for v in value]
     if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: copy_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_copy(v) for v in value]
+        return [copy_json(v) for v in value]
     return value
 
 
-def _compile_text(text: str, depth: int) -> Resolver:
+def _copy_container(value: Any) -> Any:
+    """A copy of a Mapping or list value; anything else as it is."""
+    return copy_json(value) if type(value) is dict or isinstance(value, Mapping | list) else value
+
+
+def _compile_text(text: str, depth: int, copy: bool = True) -> Resolver:
     """Resolver for a string; at depth > 0 the result is always text (a nested path)."""
     parts = _split(text)
     if not any(is_expr for is_expr, _ in parts):
@@ -220,14 +244,29 @@ def _compile_text(text: str, depth: int) -> Resolver:
     if depth == 0 and len(compiled) == 1:
         only = compiled[0][1]
         literal = "${" + only[1] + "}"
+        keys = _simple_keys(only)
+        if keys is not None:
+            # the common case, ${ref.output.key}: walk the keys, no path parsing per call
+            def walk(root: Mapping[str, Any], task_id: str | None) -> Any:
+                value = _walk(root, keys)
+                return value if type(value) in _SCALARS else _copy_container(value)
+
+            def walk_shared(root: Mapping[str, Any], task_id: str | None) -> Any:
+                return _walk(root, keys)
+
+            return walk if copy else walk_shared
 
         def whole(root: Mapping[str, Any], task_id: str | None) -> Any:
             value = evaluate(only, root, task_id)
             if value is _KEEP:
                 return literal
-            return _copy(value) if isinstance(value, Mapping | list) else value
+            return value if type(value) in _SCALARS else _copy_container(value)
 
-        return whole
+        def shared(root: Mapping[str, Any], task_id: str | None) -> Any:
+            value = evaluate(only, root, task_id)
+            return literal if value is _KEEP else value
+
+        return whole if copy else shared
 
     def interpolate(root: Mapping[str, Any], task_id: str | None) -> str:
         out = []
@@ -242,18 +281,37 @@ def _compile_text(text: str, depth: int) -> Resolver:
     return interpolate
 
 
-def _mentions_expression(value: Any) -> bool:
+def _simple_keys(part: tuple[Any, str]) -> tuple[str | int, ...] | None:
+    """The key tuple of a plain ``${a.b[0]}`` part, or None when it needs :func:`_lookup`."""
+    inner, chunk = part
+    path = chunk.strip()
+    if (
+        inner is not None
+        or not path
+        or path == "CPEWF_TASK_ID"
+        or path.startswith(("workflow.secrets.", "$.workflow.secrets."))
+    ):
+        return None
+    return parse_path(path)[0]
+
+
+def mentions_expression(value: Any) -> bool:
     if type(value) is str:
         return "$" in value
     if isinstance(value, Mapping):
-        return any(_mentions_expression(v) for v in value.values())
+        return any(mentions_expression(v) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(_mentions_expression(v) for v in value)
+        return any(mentions_expression(v) for v in value)
     return False
 
 
-def compile_value(value: Any) -> Resolver:
+def compile_value(value: Any, *, copy: bool = True) -> Resolver:
     """Compile a definition value (string, dict, list or scalar) into a resolver.
+
+    Each call of the resolver returns new containers down to the values it reads, so whoever
+    receives them may change them (Conductor clones the input map). ``copy=False`` is for readers
+    that never change what they get (the engine's own FORK, JOIN and SWITCH handlers): only the
+    outer containers are new, and values read from other tasks are shared, not copied.
 
     Raises:
         ExpressionError: when an expression does not parse.
@@ -261,15 +319,17 @@ def compile_value(value: Any) -> Resolver:
     if isinstance(value, str):
         if "${" not in value:
             return lambda root, task_id: value
-        return _compile_text(value, 0)
+        return _compile_text(value, 0, copy)
     if isinstance(value, Mapping):
-        if not _mentions_expression(value):
+        if not mentions_expression(value):
             constant = dict(value)
-            return lambda root, task_id: _copy(constant)
-        items = [(k, compile_value(v)) for k, v in value.items()]
+            if not copy:
+                return lambda root, task_id: dict(constant)
+            return lambda root, task_id: copy_json(constant)
+        items = [(k, compile_value(v, copy=copy)) for k, v in value.items()]
         return lambda root, task_id: {k: f(root, task_id) for k, f in items}
     if isinstance(value, list | tuple):
-        elements = [compile_value(v) for v in value]
+        elements = [compile_value(v, copy=copy) for v in value]
         return lambda root, task_id: [f(root, task_id) for f in elements]
     return lambda root, task_id: value
 
