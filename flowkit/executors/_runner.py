@@ -16,6 +16,7 @@ from typing import Any
 
 from flowkit.engine import Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
 from flowkit.executors._executors import Executor
+from flowkit.expressions import copy_json
 from flowkit.workers import Outcome, Task, Worker
 
 __all__ = ["Runner"]
@@ -54,7 +55,7 @@ class _YoungGenerationTuned:
 
 def _snapshot(task: TaskModel) -> Task:
     t = Task.__new__(Task)  # every slot is set below; skips the generic __init__ loop
-    t.input_data = task.input
+    t.input_data = copy_json(task.input)  # the worker's own copy: changing it changes no recorded input
     t.task_id = task.task_id
     t.reference_task_name = task.ref
     t.task_def_name = task.task_def_name
