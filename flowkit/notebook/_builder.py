@@ -11,7 +11,8 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from flowkit.errors import FlowkitError
 from flowkit.notebook._diagram import Diagram
-from flowkit.notebook._model import SETTINGS, BuilderModel, Place, parse_json_object
+from flowkit.notebook._model import MODES, BuilderModel, JsonField, Place, parse_json_object
+from flowkit.notebook._plan import setting_spec
 
 __all__ = ["Builder"]
 
@@ -23,11 +24,14 @@ _LAST_PART = re.compile(r"([A-Za-z_]\w*)\}$")
 class Builder(widgets.VBox):  # type: ignore[misc]
     """Build a workflow one task at a time, see it drawn, and export it as Conductor JSON or Python.
 
-    Pick a registered worker or a system task type, give its reference and input (JSON; the
-    ``${...}`` references available where the task goes are offered), choose where it goes (after
-    a task, in a fork branch, in a switch case, in a loop), and press Add. Undo drops the last step.
-    Problems are listed under the form (the definition's validation issues; input that is not JSON
-    is marked at the field) and never raised.
+    Pick a registered worker or a system task type (and its form: a SWITCH's evaluator, a DECISION's
+    case source, a dynamic fork's input form), give its reference and input (JSON; the ``${...}``
+    references available where the task goes are offered), choose where it goes (after a task, in a
+    fork branch, in a switch case, in a loop), and press Add. Pick a placed task and press Edit to
+    load its input and setting into the form, change them and press Save; Remove drops it. The
+    workflow's outputs are a JSON object of their own, set with Set outputs. Undo drops the last step,
+    whatever it was. Input that does not parse, or that a task type cannot use, is marked at its field;
+    a step that is not allowed says why under the form and changes nothing. Nothing is raised.
 
     Args:
         name: The workflow's name.
@@ -40,15 +44,22 @@ class Builder(widgets.VBox):  # type: ignore[misc]
     def __init__(self, name: str = "workflow", workers: Any = None, *, model: BuilderModel | None = None,
                  renderers: Any = None, **kwargs: Any) -> None:  # fmt: skip
         self.model = model if model is not None else BuilderModel(name, workers)
+        self.editing: str | None = None
         self._setting_default = ""
+        self._template_text = ""
+        self._quiet = False
         self._diagram = Diagram(renderers=renderers)
         wide = widgets.Layout(width="520px")
+        hidden = widgets.Layout(display="none")
         self.name = widgets.Text(value=self.model.name, description="workflow", continuous_update=False)
         self.workflow_inputs = widgets.Text(description="inputs", placeholder="input names, comma separated",
-                                            continuous_update=False)  # fmt: skip
+                                            value=", ".join(self.model.declared_inputs), continuous_update=False)  # fmt: skip
         self.task_type = widgets.Dropdown(description="task", options=self.model.task_types)
+        self.mode = widgets.Dropdown(description="form", layout=widgets.Layout(display="none"))
         self.ref = widgets.Text(description="ref", placeholder="taskReferenceName")
         self.setting = widgets.Text(description="setting", style={"description_width": "initial"})
+        self.ref_error = widgets.HTML()
+        self.setting_error = widgets.HTML()
         self.place = widgets.Dropdown(description="place", layout=wide)
         self.case = widgets.Text(description="case value", placeholder="the new case's value",
                                  layout=widgets.Layout(display="none"))  # fmt: skip
@@ -59,9 +70,22 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             description="Insert", icon="plus", tooltip="Put this reference in the input"
         )
         self.add_button = widgets.Button(description="Add", icon="plus", button_style="primary")
+        self.save_button = widgets.Button(description="Save", icon="check", button_style="primary", layout=hidden)
+        self.cancel_button = widgets.Button(description="Cancel", icon="times", layout=widgets.Layout(display="none"))
         self.undo_button = widgets.Button(description="Undo", icon="undo")
         self.json_button = widgets.Button(description="Export JSON", icon="file-code-o")
         self.python_button = widgets.Button(description="Export Python", icon="file-code-o")
+        self.task_pick = widgets.Dropdown(description="placed task")
+        self.edit_button = widgets.Button(description="Edit", icon="pencil", tooltip="Load this task into the form")
+        self.remove_button = widgets.Button(description="Remove", icon="trash", tooltip="Remove it and what it holds")
+        self.outputs = widgets.Textarea(description="outputs", placeholder='{"key": "${task_ref.output.x}"}',
+                                        layout=widgets.Layout(width="520px", height="80px"))  # fmt: skip
+        self.outputs_error = widgets.HTML()
+        self.output_reference = widgets.Dropdown(description="use", layout=wide)
+        self.output_insert_button = widgets.Button(
+            description="Insert", icon="plus", tooltip="Put this reference in the outputs"
+        )
+        self.outputs_button = widgets.Button(description="Set outputs", icon="check")
         self.message = widgets.Label()
         self.issues = widgets.HTML()
         self.diagram = widgets.HTML()
@@ -70,26 +94,41 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.name.observe(self._renamed, names="value")
         self.workflow_inputs.observe(self._inputs_declared, names="value")
         self.task_type.observe(lambda _: self._type_chosen(), names="value")
+        self.mode.observe(lambda _: self._mode_chosen(), names="value")
         self.ref.observe(lambda _: self._ref_typed(), names="value")
+        self.setting.observe(lambda _: self.check_setting(), names="value")
         self.place.observe(lambda _: self._place_chosen(), names="value")
         self.inputs.observe(lambda _: self.check_inputs(), names="value")
+        self.outputs.observe(lambda _: self.check_outputs(), names="value")
         self.insert_button.on_click(lambda _: self.insert_reference())
+        self.output_insert_button.on_click(lambda _: self.insert_output_reference())
         self.add_button.on_click(lambda _: self.add())
+        self.save_button.on_click(lambda _: self.save())
+        self.cancel_button.on_click(lambda _: self.stop_editing())
+        self.edit_button.on_click(lambda _: self.start_editing())
+        self.remove_button.on_click(lambda _: self.remove())
+        self.outputs_button.on_click(lambda _: self.set_outputs())
         self.undo_button.on_click(lambda _: self.undo())
         self.json_button.on_click(lambda _: self.show_export("json"))
         self.python_button.on_click(lambda _: self.show_export("python"))
 
         form = widgets.VBox([
             widgets.HBox([self.name, self.workflow_inputs]),
-            widgets.HBox([self.task_type, self.ref, self.setting]),
+            widgets.HBox([self.task_pick, self.edit_button, self.remove_button]),
+            widgets.HBox([self.task_type, self.mode, self.ref, self.setting]),
+            widgets.HBox([self.ref_error, self.setting_error]),
             widgets.HBox([self.place, self.case]),
             self.inputs, self.inputs_error,
             widgets.HBox([self.reference, self.insert_button]),
-            widgets.HBox([self.add_button, self.undo_button, self.json_button, self.python_button]),
+            widgets.HBox([self.add_button, self.save_button, self.cancel_button, self.undo_button,
+                          self.json_button, self.python_button]),
             self.message,
+            self.outputs, self.outputs_error,
+            widgets.HBox([self.output_reference, self.output_insert_button, self.outputs_button]),
         ])  # fmt: skip
         super().__init__([form, self.issues, self.diagram, self.export], **kwargs)
         self.add_class("flowkit-builder")
+        self._show_outputs()
         self._type_chosen()
         self.redraw()
 
@@ -104,28 +143,73 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             self.model.set_inputs(names)
             self.redraw()
 
-    def _type_chosen(self) -> None:
+    def _kind(self) -> str:
         kind = self.task_type.value or ""
-        self.inputs.value = json.dumps(self.model.template(kind), indent=2)
+        return kind if kind in self.model.workers else kind.upper()
+
+    def _mode(self) -> str | None:
+        return self.mode.value if self._kind() in MODES else None
+
+    def _type_chosen(self) -> None:
+        kind = self._kind()
+        self._quiet = True
+        try:
+            if kind in MODES:
+                label, choices = MODES[kind]
+                self.mode.options, self.mode.value, self.mode.description = choices, choices[0], label
+                self.mode.layout.display = ""
+            else:
+                self.mode.layout.display = "none"
+        finally:
+            self._quiet = False
         self.ref.placeholder = self.model.suggest_ref(kind) if kind else "taskReferenceName"
-        setting = SETTINGS.get(kind)
-        self.setting.layout.display = "" if setting else "none"
-        if setting:
-            self.setting.description = setting[0]
-            self._setting_default = setting[1].replace("{ref}", self.ref.value.strip() or self.ref.placeholder)
-            self.setting.value = self._setting_default
+        self._fill_defaults(force=True)
+        self.check_ref()
+
+    def _mode_chosen(self) -> None:
+        if not self._quiet:
+            self._fill_defaults(force=False)
+
+    def _fill_defaults(self, *, force: bool) -> None:
+        """Offer the type's starting input and setting; without ``force`` only where the user has not typed."""
+        kind, mode = self._kind(), self._mode()
+        template = json.dumps(self.model.template(self.task_type.value or "", mode), indent=2)
+        if force or self.inputs.value == self._template_text:
+            self.inputs.value = template
+        self._template_text = template
+        spec = setting_spec(kind, mode) if kind not in self.model.workers else None
+        self.setting.layout.display = "" if spec else "none"
+        if spec:
+            self.setting.description = spec[0]
+            self._follow_default(force=force)
+        else:
+            self.check_setting()
+
+    def _follow_default(self, *, force: bool = False) -> None:
+        # A default setting that names the task (a loop condition) or depends on the place (an
+        # EXCLUSIVE_JOIN's cases) follows them until edited.
+        if self.editing is not None:
+            return
+        kind = self._kind()
+        default = self.model.default_setting(
+            kind, self.ref.value.strip() or self.ref.placeholder, self._mode(), self.chosen_place()
+        )
+        if force or self.setting.value == self._setting_default:
+            self._setting_default = default
+            self.setting.value = default
+        self.check_setting()
 
     def _ref_typed(self) -> None:
-        # A default setting that names the task (a loop condition) follows its reference until edited.
-        setting = SETTINGS.get(self.task_type.value or "")
-        if setting and self.setting.value == self._setting_default:
-            self._setting_default = setting[1].replace("{ref}", self.ref.value.strip() or self.ref.placeholder)
-            self.setting.value = self._setting_default
+        self._follow_default()
+        self.check_ref()
 
     def _place_chosen(self) -> None:
         value = self.place.value
         self.case.layout.display = "" if isinstance(value, tuple) and value[0] == _NEW_CASE else "none"
-        self._offer_references()
+        if self.editing is None:
+            self._offer_references()
+            if setting_spec(self._kind(), self._mode()):
+                self._follow_default()
 
     def chosen_place(self) -> Place:
         """Where the form says the next task goes."""
@@ -134,29 +218,70 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             return Place(switch=value[1], case=self.case.value.strip())
         return value if isinstance(value, Place) else Place()
 
-    def check_inputs(self) -> Any:
+    def check_inputs(self) -> JsonField:
         """Parse the input field; mark it and say where when it is not a JSON object. Returns the parsed field."""
         parsed = parse_json_object(self.inputs.value)
-        if parsed.ok:
-            self.inputs.layout.border = None
-            self.inputs_error.value = ""
-        else:
-            self.inputs.layout.border = _ERROR_BORDER
-            self.inputs_error.value = (
-                f"<span class='flowkit-field-error' style='color:#d62728'>input is not valid: "
-                f"{html.escape(parsed.error or '')}</span>"
-            )
+        _mark(self.inputs, self.inputs_error, None if parsed.ok else f"input is not valid: {parsed.error}")
         return parsed
+
+    def check_outputs(self) -> JsonField:
+        """Parse the workflow outputs field; mark it and say where when it is not a JSON object."""
+        parsed = parse_json_object(self.outputs.value)
+        _mark(self.outputs, self.outputs_error, None if parsed.ok else f"outputs are not valid: {parsed.error}")
+        return parsed
+
+    def check_setting(self) -> str | None:
+        """Mark the setting field when the chosen type cannot use it; returns the problem (None: fine)."""
+        kind = self._kind()
+        problem = None
+        if self.setting.layout.display != "none" and kind not in self.model.workers:
+            problem = self.model.setting_problem(
+                kind, self.setting.value, ref=self.ref.value.strip(), mode=self._mode(), place=self.chosen_place()
+            )
+        _mark(self.setting, self.setting_error, problem)
+        return problem
+
+    def check_ref(self) -> str | None:
+        """Mark the reference field when a new task cannot take it; returns the problem (None: fine)."""
+        ref = self.ref.value.strip()
+        problem = self.model.ref_problem(ref, self._kind()) if ref and self.editing is None else None
+        _mark(self.ref, self.ref_error, problem)
+        return problem
+
+    def _form(self) -> tuple[dict[str, Any], str | None, str | None] | None:
+        """Return the form's input, setting and mode, or None after marking (and saying) what is wrong."""
+        parsed = self.check_inputs()
+        if not parsed.ok:
+            self.say("the input is not a JSON object: fix the marked field", error=True)
+            return None
+        kind, mode = self._kind(), self._mode()
+        setting = self.setting.value if self.setting.layout.display != "none" else None
+        problem = self.check_setting()
+        if problem:
+            self.say(f"setting: {problem}", error=True)
+            return None
+        inputs = dict(parsed.value or {})
+        problem = None if kind in self.model.workers else self.model.input_problem(kind, inputs, setting=setting, mode=mode)  # fmt: skip
+        if problem:
+            _mark(self.inputs, self.inputs_error, problem)
+            self.say(f"input: {problem}", error=True)
+            return None
+        return inputs, setting, mode
 
     # ------------------------------------------------------------------ actions
     def insert_reference(self) -> None:
         """Put the chosen ``${...}`` reference into the input: into the first empty value, else under a new key."""
-        reference = self.reference.value
-        parsed = self.check_inputs()
+        self._insert(self.inputs, self.check_inputs(), self.reference.value, "input")
+
+    def insert_output_reference(self) -> None:
+        """Put the chosen ``${...}`` reference into the workflow outputs (as :meth:`insert_reference` does)."""
+        self._insert(self.outputs, self.check_outputs(), self.output_reference.value, "outputs")
+
+    def _insert(self, field: Any, parsed: JsonField, reference: str | None, what: str) -> None:
         if not reference:
             return
         if not parsed.ok:
-            self.say("fix the input JSON first, then insert the reference", error=True)
+            self.say(f"fix the {what} JSON first, then insert the reference", error=True)
             return
         value = dict(parsed.value or {})
         empty = next((k for k, v in value.items() if v == ""), None)
@@ -168,38 +293,135 @@ class Builder(widgets.VBox):  # type: ignore[misc]
                 n += 1
                 empty = f"{base}_{n}"
         value[empty] = reference
-        self.inputs.value = json.dumps(value, indent=2)
+        field.value = json.dumps(value, indent=2)
         self.say(f"{empty} = {reference}")
 
     def add(self) -> bool:
         """Add the task the form describes; True when added (problems are shown, not raised)."""
-        parsed = self.check_inputs()
-        if not parsed.ok:
-            self.say("the input is not a JSON object: fix the marked field", error=True)
+        if self.editing is not None:
+            self.say(f"editing {self.editing}: Save or Cancel first", error=True)
             return False
+        form = self._form()
+        if form is None:
+            return False
+        inputs, setting, mode = form
         place = self.chosen_place()
         if place.switch is not None and place.case == "":
             self.say("give the new case a value", error=True)
             return False
-        kind = self.task_type.value or ""
-        setting = self.setting.value if kind in SETTINGS else None
+        problem = self.check_ref()
+        if problem:
+            self.say(problem, error=True)
+            return False
         try:
             step = self.model.add(
-                kind, self.ref.value.strip() or None, inputs=parsed.value, setting=setting, place=place
-            )
+                self.task_type.value or "", self.ref.value.strip() or None, inputs=inputs, setting=setting,
+                place=place, mode=mode,
+            )  # fmt: skip
         except FlowkitError as exc:
             self.say(str(exc), error=True)
             return False
         self.say(f"added {step.ref} ({step.task_type}) {place.describe()}")
         self.ref.value = ""
-        self._type_chosen()
         self.redraw(place=Place(after=step.ref))  # step by step: the next task goes after this one
+        self._type_chosen()
+        return True
+
+    def start_editing(self, ref: str | None = None) -> bool:
+        """Load the placed task ``ref`` (default: the one picked) into the form, to change and Save."""
+        ref = ref or self.task_pick.value
+        try:
+            step = self.model.task(ref or "")
+        except FlowkitError as exc:
+            self.say(str(exc) if ref else "there is no task to edit yet", error=True)
+            return False
+        shown = step.name if step.task_type == "SIMPLE" else step.task_type
+        if shown in self.task_type.options:
+            self.task_type.value = shown
+        self.editing = ref
+        if step.mode is not None:
+            self.mode.value = step.mode
+        self.setting.value = step.setting or ""
+        self.inputs.value = json.dumps(step.inputs, indent=2)
+        self.ref.value = step.ref
+        for field in (self.task_type, self.ref, self.place, self.case):
+            field.disabled = True
+        self.add_button.layout.display = "none"
+        self.save_button.layout.display = self.cancel_button.layout.display = ""
+        self._offer(self.reference, self.model.references(of=ref))
+        self.check_ref()
+        self.check_setting()
+        self.say(f"editing {ref} ({step.task_type}): change its input or setting, then Save")
+        return True
+
+    def save(self) -> bool:
+        """Save the edited task's input, setting and form; True when saved (problems are shown, not raised)."""
+        ref = self.editing
+        if ref is None:
+            self.say("pick a placed task and press Edit first", error=True)
+            return False
+        form = self._form()
+        if form is None:
+            return False
+        inputs, setting, mode = form
+        try:
+            self.model.edit(ref, inputs=inputs, setting=setting, mode=mode)
+        except FlowkitError as exc:
+            self.say(str(exc), error=True)
+            return False
+        self.stop_editing()
+        self.say(f"edited {ref}")
+        self.redraw()
+        return True
+
+    def stop_editing(self) -> None:
+        """Leave the edit (unsaved changes are dropped); the form adds new tasks again."""
+        if self.editing is None:
+            return
+        self.editing = None
+        for field in (self.task_type, self.ref, self.place, self.case):
+            field.disabled = False
+        self.add_button.layout.display = ""
+        self.save_button.layout.display = self.cancel_button.layout.display = "none"
+        self.ref.value = ""
+        self._type_chosen()
+        self._place_chosen()
+        self.say("")
+
+    def remove(self, ref: str | None = None) -> bool:
+        """Remove the placed task ``ref`` (default: the one picked) and what it holds. Undo brings it back."""
+        ref = ref or self.task_pick.value
+        try:
+            self.model.remove(ref or "")
+        except FlowkitError as exc:
+            self.say(str(exc) if ref else "there is no task to remove", error=True)
+            return False
+        if self.editing == ref:
+            self.stop_editing()
+        self.say(f"removed {ref}")
+        self.redraw()
+        return True
+
+    def set_outputs(self) -> bool:
+        """Set the workflow's outputParameters from the outputs field; True when set."""
+        parsed = self.check_outputs()
+        if not parsed.ok:
+            self.say("the outputs are not a JSON object: fix the marked field", error=True)
+            return False
+        if parsed.value == self.model.outputs:
+            self.say("the workflow outputs are already these", error=True)
+            return False
+        self.model.set_outputs(parsed.value or {})
+        self.say(f"workflow outputs: {', '.join(self.model.outputs) or 'none (the last task output)'}")
+        self.redraw()
         return True
 
     def undo(self) -> None:
         """Undo the last step."""
         step = self.model.undo()
         self.say(f"undid: {step.action} {step.ref}".rstrip() if step else "nothing to undo", error=step is None)
+        if step is not None and step.action == "outputs":
+            self._show_outputs()
         self.redraw()
 
     def show_export(self, what: str) -> str:
@@ -228,6 +450,8 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         values = [v for _, v in options]
         self.place.value = keep if keep in values else values[0]
         self._place_chosen()
+        self._offer(self.task_pick, self.model.editable())
+        self._offer(self.output_reference, self.model.references())
         issues = self.model.issues()
         if issues:
             items = "".join(
@@ -247,8 +471,23 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         if self.export.layout.display != "none":
             self.export.layout.display = "none"
 
+    def _show_outputs(self) -> None:
+        outputs = self.model.outputs
+        self.outputs.value = json.dumps(outputs, indent=2) if outputs else ""
+
     def _offer_references(self) -> None:
-        refs = self.model.references(self.chosen_place())
-        keep = self.reference.value
-        self.reference.options = refs
-        self.reference.value = keep if keep in refs else (refs[0] if refs else None)
+        self._offer(self.reference, self.model.references(self.chosen_place()))
+
+    @staticmethod
+    def _offer(dropdown: Any, options: list[str]) -> None:
+        keep = dropdown.value
+        dropdown.options = options
+        dropdown.value = keep if keep in options else (options[0] if options else None)
+
+
+def _mark(field: Any, note: Any, problem: str | None) -> None:
+    """Mark ``field`` (a red border) and say ``problem`` in ``note``; clear both when there is none."""
+    field.layout.border = _ERROR_BORDER if problem else None
+    note.value = (
+        f"<span class='flowkit-field-error' style='color:#d62728'>{html.escape(problem)}</span>" if problem else ""
+    )

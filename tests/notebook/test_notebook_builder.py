@@ -408,3 +408,125 @@ def test_dynamic_task_names_need_workers_and_outputs_are_offered():
     assert model.switches() == ["d"]
     model.set_outputs({"id": "${go.output.workflowId}"})
     assert model.outputs == {"id": "${go.output.workflowId}"} and model.definition().output_parameters == model.outputs
+
+
+def test_builder_widget_forms_edit_outputs_and_bad_input():
+    builder = Builder("orders", workers=[prepare, ship])
+    builder.workflow_inputs.value = "order, kind"
+    builder.task_type.value = "DECISION"  # its form, setting and input follow the chosen form
+    assert builder.mode.layout.display == "" and builder.mode.options == ("caseValueParam", "caseExpression")
+    assert (builder.setting.description, builder.setting.value) == ("case value param", "case")
+    assert json.loads(builder.inputs.value) == {"case": ""}
+    builder.mode.value = "caseExpression"
+    assert (builder.setting.description, builder.setting.value) == ("case expression", "$.case")
+    builder.mode.value = "caseValueParam"
+    builder.ref.value = "route"
+    builder.reference.value = "${workflow.input.kind}"
+    builder.insert_button.click()
+    builder.add_button.click()
+    assert builder.model.task("route").inputs == {"case": "${workflow.input.kind}"}, builder.message.value
+    builder.task_type.value = "ship"
+    builder.place.value = ("new-case", "route")
+    builder.case.value = "fast"
+    builder.ref.value = "express"
+    builder.inputs.value = '{"order": "${workflow.input.order}"}'
+    builder.add_button.click()
+    builder.task_type.value = "NOOP"
+    builder.place.value = Place(switch="route")
+    builder.ref.value = "other"
+    builder.add_button.click()
+    assert builder.model.refs() == {"route", "express", "other"}
+
+    builder.task_type.value = "EXCLUSIVE_JOIN"
+    assert builder.mode.layout.display == "none"
+    builder.place.value = Place(after="route")
+    assert builder.setting.value == "express | other"  # the cases of the DECISION before it
+    builder.setting.value = "express | ghost"
+    assert builder.setting.layout.border and "'ghost'" in builder.setting_error.value.replace("&#x27;", "'")
+    steps = len(builder.model.steps)
+    builder.add_button.click()
+    assert builder.message.value.startswith("setting:") and len(builder.model.steps) == steps
+    builder.setting.value = "express | other"
+    assert not builder.setting.layout.border and builder.setting_error.value == ""
+    builder.ref.value = "route"  # taken: marked at the field
+    assert builder.ref.layout.border and "already used" in builder.ref_error.value
+    builder.ref.value = "picked"
+    assert not builder.ref.layout.border
+    builder.add_button.click()
+    assert builder.model.definition().task("picked").join_on == ("express",)
+
+    builder.task_type.value = "DYNAMIC"
+    builder.inputs.value = '{"order": "${workflow.input.order}"}'  # parses, but names no task to run
+    builder.add_button.click()
+    assert builder.inputs.layout.border and "taskToExecute" in builder.inputs_error.value
+    assert builder.message.value.startswith("input:") and len(builder.model.steps) == steps + 1
+    builder.task_type.value = "FORK_JOIN"
+    builder.setting.value = "two"
+    assert builder.setting.layout.border and "1 or more" in builder.setting_error.value
+    builder.task_type.value = "SWITCH"
+    builder.mode.value = "javascript"
+    assert (builder.setting.description, builder.setting.value) == ("script", "$.case")
+    assert not builder.setting.layout.border
+
+    # Edit a placed task: load it, change its form, setting and input, save; undo puts it back.
+    builder.task_pick.value = "route"
+    builder.edit_button.click()
+    assert builder.editing == "route" and builder.task_type.value == "DECISION" and builder.task_type.disabled
+    assert json.loads(builder.inputs.value) == {"case": "${workflow.input.kind}"} and builder.setting.value == "case"
+    assert builder.save_button.layout.display == "" and builder.add_button.layout.display == "none"
+    assert (
+        "${workflow.input.kind}" in builder.reference.options and "${express.output}" not in builder.reference.options
+    )
+    builder.add_button.click()
+    assert "Save or Cancel first" in builder.message.value
+    builder.mode.value = "caseExpression"
+    builder.setting.value = "$.case == 'fast' ? 'fast' : 'slow'"
+    builder.inputs.value = '{"case": "${workflow.input.kind}", "extra": 1}'
+    builder.save_button.click()
+    assert builder.message.value == "edited route" and builder.editing is None and not builder.task_type.disabled
+    route = builder.model.definition().task("route")
+    assert (route.case_value_param, route.case_expression) == (None, "$.case == 'fast' ? 'fast' : 'slow'")
+    assert route.input_parameters["extra"] == 1 and list(route.decision_cases) == ["fast"]
+    builder.undo_button.click()
+    assert builder.message.value == "undid: edit route"
+    assert builder.model.definition().task("route").case_value_param == "case"
+
+    # Not allowed: the reason is shown, nothing changes.
+    builder.task_pick.value = "picked"
+    builder.edit_button.click()
+    builder.save_button.click()
+    assert "nothing to change in picked" in builder.message.value and builder.editing == "picked"
+    builder.undo_button.click()  # the EXCLUSIVE_JOIN being edited goes away
+    steps = len(builder.model.steps)
+    builder.save_button.click()
+    assert "no task 'picked' to edit" in builder.message.value and len(builder.model.steps) == steps
+    builder.cancel_button.click()
+    assert builder.editing is None and builder.add_button.layout.display == ""
+    builder.remove("ghost")
+    assert "no task 'ghost' to remove" in builder.message.value and len(builder.model.steps) == steps
+    builder.task_pick.value = "other"
+    builder.remove_button.click()
+    assert "other" not in builder.model.refs() and "other" not in builder.task_pick.options
+    builder.undo_button.click()
+    assert "other" in builder.task_pick.options
+
+    # The workflow's outputs: a JSON object marked when it does not parse, references offered.
+    assert builder.outputs.value == "" and "${express.output}" in builder.output_reference.options
+    builder.outputs.value = '{"shipped": '
+    assert builder.outputs.layout.border and "line 1, column" in builder.outputs_error.value
+    builder.outputs_button.click()
+    assert "fix the marked field" in builder.message.value and builder.model.outputs == {}
+    builder.outputs.value = '{"shipped": ""}'
+    assert not builder.outputs.layout.border
+    builder.output_reference.value = "${express.output}"
+    builder.output_insert_button.click()
+    assert json.loads(builder.outputs.value) == {"shipped": "${express.output}"}
+    builder.outputs_button.click()
+    assert builder.model.definition().output_parameters == {"shipped": "${express.output}"}
+    builder.undo_button.click()
+    assert builder.model.outputs == {} and builder.outputs.value == ""
+    builder.outputs.value = '{"shipped": "${express.output.shipped}"}'
+    builder.outputs_button.click()
+    assert exported(builder.model).to_json() == json.loads(builder.show_export("json"))
+    run = flowkit.run(builder.model.definition(), {"order": "A-1", "kind": "fast"}, workers=[ship], store="memory")
+    assert run.status == "COMPLETED" and run.output == {"shipped": "A-1"}
