@@ -173,7 +173,9 @@ class Execution:
     def skip_task(self, ref: str, task_input: dict[str, Any] | None = None,
                   task_output: dict[str, Any] | None = None) -> Execution:  # fmt: skip
         """Skip a task not reached yet; downstream ``${ref.output.x}`` sees ``task_output``."""
-        return self._do(lambda engine, wf, now: engine.skip_task(wf, ref, now, task_input=task_input, task_output=task_output))
+        return self._do(
+            lambda engine, wf, now: engine.skip_task(wf, ref, now, task_input=task_input, task_output=task_output)
+        )
 
     def complete_task(self, ref: str, output: dict[str, Any] | None = None) -> Execution:
         """Complete a task left for outside completion (HUMAN, WAIT, async), then carry on running."""
@@ -230,7 +232,9 @@ class Execution:
 
     def __repr__(self) -> str:
         m = self._model
-        return f"<Execution {m.definition.name} v{m.definition.version} {m.workflow_id} {m.status} tasks={len(m.tasks)}>"
+        return (
+            f"<Execution {m.definition.name} v{m.definition.version} {m.workflow_id} {m.status} tasks={len(m.tasks)}>"
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         from flowkit.render import repr_mimebundle
@@ -255,7 +259,13 @@ def _retry_inside(engine: Engine, wf: WorkflowModel, child: WorkflowModel, now: 
     the parent back to RUNNING so the child's end is reported to it again."""
     from flowkit.definitions._types import WorkflowStatus
 
-    task = wf.by_id[child.parent_workflow_task_id or ""]
+    task = wf.task_by_id(child.parent_workflow_task_id or "")
+    if task is None:
+        from flowkit.errors import NotFoundError
+
+        raise NotFoundError(
+            f"workflow {wf.workflow_id} has no task {child.parent_workflow_task_id!r} (sub-workflow {child.workflow_id})"
+        )
     commands = engine.retry(child, now)
     if child.status.is_terminal:
         return commands

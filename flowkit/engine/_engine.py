@@ -331,12 +331,16 @@ class Engine:
 
     def reindex(self, wf: WorkflowModel) -> None:
         """Rebuild what is derived from ``wf.tasks``: ref indexes, active count, JOIN waits, loop bodies."""
-        wf.refs, wf.full_refs, wf.by_id, wf.waiters = {}, {}, {}, {}
+        wf.refs, wf.full_refs, wf.id_index, wf.waiters = {}, {}, {}, {}
+        wf.indexed = (None, 0)
         wf.active = 0
+        wf.skipping = False
         for task in wf.tasks:
-            wf.by_id[task.task_id] = task
-            wf.full_refs[task.ref] = task
+            if task.ref != task.node.ref:
+                wf.full_refs[task.ref] = task
             wf.refs[task.node.ref] = task
+            if task.status is S.SKIPPED and not task.executed:
+                wf.skipping = True
             if not task.status.is_terminal:
                 wf.active += 1
         wf.seq = max((t.seq for t in wf.tasks), default=0)
@@ -392,8 +396,14 @@ class Engine:
     def resolve_input(self, wf: WorkflowModel, node: Node, task_id: str | None) -> dict[str, Any]:
         """The task input: ``inputParameters`` resolved, then the task definition's inputTemplate (§3.6)."""
         resolver = node.resolver
-        data: dict[str, Any] = resolver(wf.doc, task_id) if resolver is not None else copy_json(node.source[1])  # type: ignore[index]
         template = node.task_def.input_template
+        if resolver is None:  # a dynamic-fork branch with plain-data input
+            params: dict[str, Any] = node.params  # type: ignore[assignment]
+            if node.kind == "SIMPLE" and not template:
+                return params  # shared, read-only: nothing changes a SIMPLE task's input, workers get a copy
+            data: dict[str, Any] = copy_json(params)
+        else:
+            data = resolver(wf.doc, task_id)
         if template:
             from flowkit.expressions import compile_value
 
@@ -418,8 +428,8 @@ class Engine:
         if self.track_tasks:
             self.touch(task)
         wf.refs[node.ref] = task
-        wf.full_refs[ref] = task
-        wf.by_id[task.task_id] = task
+        if ref is not node.ref:
+            wf.full_refs[ref] = task  # a loop iteration; other tasks are found through ``refs``
         wf.active += 1
         if node.loop is not None:
             loop_task = wf.refs[node.loop.ref]
@@ -433,10 +443,11 @@ class Engine:
         """Map ``node`` to a task attempt and start it according to its type (§4.2)."""
         from flowkit.engine._tasks import HANDLERS, PREPARERS
 
-        skipped = wf.full_refs.get(node.ref if node.loop is None else f"{node.ref}__{wf.refs[node.loop.ref].iteration}")
-        if skipped is not None and skipped.status is S.SKIPPED and not skipped.executed:
-            self._work.append(skipped)
-            return skipped
+        if wf.skipping:
+            skipped = wf.task_at(node.ref if node.loop is None else f"{node.ref}__{wf.refs[node.loop.ref].iteration}")
+            if skipped is not None and skipped.status is S.SKIPPED and not skipped.executed:
+                self._work.append(skipped)
+                return skipped
         prepare = PREPARERS.get(node.kind)
         task_id = self.new_id()
         prepared = None
@@ -497,11 +508,18 @@ class Engine:
         """Register ``waiter`` (a JOIN) on ``refs``; return the refs not yet decided."""
         pending = set()
         wf = waiter.workflow
+        task_at, waiters = wf.task_at, wf.waiters
         for ref in refs:
-            found = wf.full_refs.get(ref)
+            found = task_at(ref)
             if found is None or not found.executed:
                 pending.add(ref)
-                wf.waiters.setdefault(ref, []).append(waiter)
+                held = waiters.get(ref)  # one waiter as itself, several in a list (no list per fork branch)
+                if held is None:
+                    waiters[ref] = waiter
+                elif type(held) is list:
+                    held.append(waiter)
+                else:
+                    waiters[ref] = [held, waiter]
         return pending
 
     def end(
@@ -615,10 +633,10 @@ class Engine:
                 return
         task.executed = True
         waiting = wf.waiters.pop(task.ref, None)
-        if waiting:
+        if waiting is not None:
             from flowkit.engine._tasks import notify_waiter
 
-            for waiter in waiting:
+            for waiter in waiting if type(waiting) is list else (waiting,):
                 notify_waiter(self, waiter, task.ref, now)
         if task.extra is None or not task.extra.get(_DROVE):
             self._schedule_after(wf, task.node, now)

@@ -259,9 +259,13 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
         nodes.append(child)
         refs.append(child.ref + suffix)
     task.input["forkedTasks"] = refs
+    # Each forked WorkflowTask as given: a plain branch dict is shared with the generator's output
+    # (no copy per branch; a missing "type" means SIMPLE, as when Conductor reads it).
     task.input["forkedTaskDefs"] = [
-        {"name": child.name, "taskReferenceName": child.ref, "type": child.wt.type} for child in nodes
-    ]
+        child.raw if child.raw is not None
+        else {"name": child.name, "taskReferenceName": child.ref, "type": child.wt.type}
+        for child in nodes
+    ]  # fmt: skip
     task.start_time = now
     task.status = S.COMPLETED
     task.end_time = now
@@ -310,7 +314,7 @@ def _evaluate_join(engine: Engine, task: TaskModel, now: int) -> None:
     failed: list[TaskModel] = []
     with_errors: list[TaskModel] = []
     for ref in task.input.get("joinOn") or ():
-        joined = wf.full_refs.get(ref)
+        joined = wf.task_at(ref)
         if joined is None:
             continue
         if joined.output:

@@ -83,7 +83,7 @@ def restart_workflow(engine: Engine, wf: WorkflowModel, now: int, *, check_resta
         )
     for task in wf.tasks:
         task.retried = True  # stale timers and late updates for old attempts must find nothing to do
-    wf.tasks, wf.refs, wf.full_refs, wf.by_id, wf.waiters = [], {}, {}, {}, {}
+    wf.tasks, wf.refs, wf.full_refs, wf.id_index, wf.waiters = [], {}, {}, {}, {}
     wf.active = wf.seq = wf.dynamic_forks = 0
     wf.failed_refs, wf.failed_names, wf.permissive_failures = {}, {}, []
     wf.terminated_by = None
@@ -148,9 +148,12 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
         HANDLERS[task.node.kind](engine, wf, attempt, now, None)
     for task in revive:
         if task.node.kind == "JOIN":
-            for waiters in wf.waiters.values():
-                while task in waiters:
-                    waiters.remove(task)
+            for ref, held in list(wf.waiters.items()):
+                if held is task:
+                    del wf.waiters[ref]
+                elif type(held) is list:
+                    while task in held:
+                        held.remove(task)
             HANDLERS["JOIN"](engine, wf, task, now, None)
 
 
@@ -231,7 +234,7 @@ def rerun_workflow(
     if from_task_id is None:
         restart_workflow(engine, wf, now, check_restartable=False)
         return
-    task = wf.by_id.get(from_task_id)
+    task = wf.task_by_id(from_task_id)
     if task is None:
         from flowkit.errors import NotFoundError
 
@@ -240,7 +243,9 @@ def rerun_workflow(
         if later.seq > task.seq:
             later.retried = True  # stale timers and late worker results find nothing to do
     wf.tasks = [t for t in wf.tasks if t.seq <= task.seq]
-    wf.failed_refs = {t.ref: None for t in wf.tasks if t is not task and t.status.value in ("FAILED", "FAILED_WITH_TERMINAL_ERROR")}
+    wf.failed_refs = {
+        t.ref: None for t in wf.tasks if t is not task and t.status.value in ("FAILED", "FAILED_WITH_TERMINAL_ERROR")
+    }
     wf.failed_names = {t.task_def_name: None for t in wf.tasks if t.ref in wf.failed_refs}
     wf.permissive_failures = []
     wf.terminated_by = None
@@ -271,15 +276,22 @@ def skip_task(engine: Engine, wf: WorkflowModel, ref: str, now: int, *,
     from flowkit.definitions._types import TaskStatus, WorkflowStatus
 
     if wf.status is not WorkflowStatus.RUNNING:
-        raise _not_allowed(wf, f"Workflow {wf.workflow_id} is {wf.status}: tasks can only be skipped while it is RUNNING.")
+        raise _not_allowed(
+            wf, f"Workflow {wf.workflow_id} is {wf.status}: tasks can only be skipped while it is RUNNING."
+        )
     node = wf.plan.nodes.get(ref)
     if node is None:
         raise _not_allowed(wf, f"Task '{ref}' is not part of workflow {wf.definition.name}; nothing to skip.")
     if node.loop is not None or node.container == "dynamic":
         raise _not_allowed(wf, f"Task '{ref}' runs inside a DO_WHILE; flowkit skips only tasks outside loops.")
-    if ref in wf.full_refs:
-        raise _not_allowed(wf, f"Task '{ref}' has already been scheduled ({wf.full_refs[ref].status}); only a task not reached yet can be skipped.")
+    scheduled = wf.task_at(ref)
+    if scheduled is not None:
+        raise _not_allowed(
+            wf,
+            f"Task '{ref}' has already been scheduled ({scheduled.status}); only a task not reached yet can be skipped.",
+        )
     skipped = engine.new_task(wf, node, now, iteration=0)
+    wf.skipping = True
     wf.active -= 1
     skipped.status = TaskStatus.SKIPPED
     skipped.input = dict(task_input or {})

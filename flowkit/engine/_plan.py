@@ -53,7 +53,7 @@ class Node:
 
     __slots__ = (
         "wt", "ref", "name", "kind", "task_type", "resolver", "task_def", "expected_retries",
-        "next", "container", "owner", "loop", "nested", "source",
+        "next", "container", "owner", "loop", "nested", "raw", "params",
     )  # fmt: skip
 
     def __init__(
@@ -88,7 +88,8 @@ class Node:
         # branch], DO_WHILE the loop body's first node.
         self.nested: Any = None
         # Dynamic-fork branches share one prototype ``wt``; their own JSON and input live here.
-        self.source: tuple[Mapping[str, Any], dict[str, Any]] | None = None
+        self.raw: Mapping[str, Any] | None = None
+        self.params: dict[str, Any] | None = None
 
     def branch(self, ref: str, params: dict[str, Any], raw: Mapping[str, Any]) -> Node:
         """A dynamic-fork branch like this prototype but with its own ref and input.
@@ -103,8 +104,13 @@ class Node:
         node.ref = ref
         # Most branches' input is plain data: no resolver is kept, the engine copies ``params``.
         node.resolver = compile_value(params) if mentions_expression(params) else None
-        node.source = (raw, params)
+        node.raw, node.params = raw, params
         return node
+
+    @property
+    def source(self) -> tuple[Mapping[str, Any], dict[str, Any]] | None:
+        """A dynamic-fork branch's own (WorkflowTask JSON, input), else None."""
+        return None if self.raw is None else (self.raw, self.params)  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"<Node {self.ref} {self.kind}>"

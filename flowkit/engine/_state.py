@@ -80,10 +80,10 @@ class WorkflowModel:
     __slots__ = (
         "workflow_id", "definition", "plan", "status", "input", "output", "variables", "tasks",
         "correlation_id", "reason", "create_time", "update_time", "end_time", "last_retried_time",
-        "parent_workflow_id", "parent_workflow_task_id", "refs", "by_id", "active",
+        "parent_workflow_id", "parent_workflow_task_id", "refs", "id_index", "active",
         "failed_refs", "failed_names", "permissive_failures", "terminated_by", "seq", "priority",
         "deferred", "failure_task_id", "re_run_from_workflow_id", "event", "full_refs", "waiters",
-        "dynamic_forks", "doc",
+        "dynamic_forks", "doc", "indexed", "skipping",
     )  # fmt: skip
 
     def __init__(self, definition: WorkflowDef, plan: Plan, workflow_id: str, now: int) -> None:
@@ -103,8 +103,9 @@ class WorkflowModel:
         self.last_retried_time = 0
         self.parent_workflow_id: str | None = None
         self.parent_workflow_task_id: str | None = None
-        self.refs: dict[str, TaskModel] = {}
-        self.by_id: dict[str, TaskModel] = {}
+        self.refs: dict[str, TaskModel] = {}  # node ref -> latest attempt
+        self.id_index: dict[str, TaskModel] = {}  # filled lazily by task_by_id (big runs never need it)
+        self.indexed: tuple[list[TaskModel] | None, int] = (None, 0)  # which ``tasks`` list, how much of it
         self.active = 0
         self.failed_refs: dict[str, None] = {}
         self.failed_names: dict[str, None] = {}
@@ -116,9 +117,10 @@ class WorkflowModel:
         self.failure_task_id: str | None = None
         self.re_run_from_workflow_id: str | None = None
         self.event: str | None = None
-        self.full_refs: dict[str, TaskModel] = {}
-        self.waiters: dict[str, list[TaskModel]] = {}
+        self.full_refs: dict[str, TaskModel] = {}  # only refs that differ from their node's (loop ``ref__N``)
+        self.waiters: dict[str, TaskModel | list[TaskModel]] = {}  # JOINs waiting on a ref
         self.dynamic_forks = 0
+        self.skipping = False  # a skip_task placeholder waits: the decider looks for it before scheduling
         self.doc = Doc(self)
 
     @property
@@ -130,6 +132,28 @@ class WorkflowModel:
     def version(self) -> int:
         """The workflow definition's version."""
         return self.definition.version
+
+    def task_at(self, ref: str) -> TaskModel | None:
+        """The latest attempt whose full reference is ``ref`` (loop iterations as ``ref__N``), or None."""
+        task = self.full_refs.get(ref)
+        if task is None:
+            task = self.refs.get(ref)
+            if task is not None and task.ref != ref:
+                return None  # a loop task: ``ref`` alone names no attempt
+        return task
+
+    def task_by_id(self, task_id: str) -> TaskModel | None:
+        """The attempt with this id, or None (the index catches up with ``tasks`` when asked)."""
+        tasks, by_id = self.tasks, self.id_index
+        of, count = self.indexed
+        if of is not tasks or count != len(tasks):
+            if of is not tasks or count > len(tasks):  # the list was replaced (restart, rerun)
+                by_id.clear()
+                count = 0
+            for task in tasks[count:]:
+                by_id[task.task_id] = task
+            self.indexed = (tasks, len(tasks))
+        return by_id.get(task_id)
 
     def task_by_ref(self, ref: str) -> TaskModel | None:
         """The latest attempt whose reference is ``ref`` (loop refs with their ``__N``)."""

@@ -152,7 +152,9 @@ def inline(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any)
         if result is _FAILED:
             return
     else:
-        task.output = {"error": f"Evaluator of type {evaluator} is not supported (use javascript, graaljs or value-param)"}
+        task.output = {
+            "error": f"Evaluator of type {evaluator} is not supported (use javascript, graaljs or value-param)"
+        }
         engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, task.output["error"])
         return
     task.output = {"result": result}
@@ -240,9 +242,7 @@ def terminate(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: A
     engine.finish(task, S.COMPLETED, now)
     wf.terminated_by = task
     reason = task.input.get("terminationReason") or f"Workflow is {status} by TERMINATE task: {task.task_id}"
-    engine.end(
-        wf, WorkflowStatus(status), reason, now, failed_task=None if status == "COMPLETED" else task
-    )
+    engine.end(wf, WorkflowStatus(status), reason, now, failed_task=None if status == "COMPLETED" else task)
 
 
 def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:
@@ -296,7 +296,7 @@ def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
 def child_ended(engine: Engine, child: WorkflowModel, now: int) -> None:
     """A sub-workflow ended: its SUB_WORKFLOW task takes the matching status (§6)."""
     parent = engine.executions.get(child.parent_workflow_id or "")
-    task = parent.by_id.get(child.parent_workflow_task_id or "") if parent else None
+    task = parent.task_by_id(child.parent_workflow_task_id or "") if parent else None
     if task is None or task.status.is_terminal:
         return
     task.output = {"subWorkflowId": child.workflow_id, **child.output}
@@ -331,7 +331,12 @@ def start_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int,
         engine.finish(task, S.FAILED, now, f"Unable to start workflow: {exc}")
         return
     if definition is None:
-        engine.finish(task, S.FAILED, now, f"No such workflow found by name: {request.get('name')}, version: {request.get('version')}")
+        engine.finish(
+            task,
+            S.FAILED,
+            now,
+            f"No such workflow found by name: {request.get('name')}, version: {request.get('version')}",
+        )
         return
     started = engine.start_execution(
         definition, request.get("input") or {}, now,
@@ -376,19 +381,31 @@ def wait(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -
     _start(task, now)
     duration, until = task.input.get("duration"), task.input.get("until")
     if duration and until:
-        engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, "Both 'duration' and 'until' specified. Please provide only one input")
+        engine.finish(
+            task,
+            S.FAILED_WITH_TERMINAL_ERROR,
+            now,
+            "Both 'duration' and 'until' specified. Please provide only one input",
+        )
         return
     due = None
     if duration:
         seconds = parse_duration(str(duration))
         if seconds is None:
-            engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, f"Unable to parse duration {duration!r}: use e.g. '30s', '2h 30m'")
+            engine.finish(
+                task,
+                S.FAILED_WITH_TERMINAL_ERROR,
+                now,
+                f"Unable to parse duration {duration!r}: use e.g. '30s', '2h 30m'",
+            )
             return
         due = now + seconds * 1000
     elif until:
         due = parse_until(str(until))
         if due is None:
-            engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, f"Unable to parse date {until!r}: use 'yyyy-MM-dd HH:mm'")
+            engine.finish(
+                task, S.FAILED_WITH_TERMINAL_ERROR, now, f"Unable to parse date {until!r}: use 'yyyy-MM-dd HH:mm'"
+            )
             return
     if due is not None:
         task.extra = {"waitTimeout": due}
@@ -410,7 +427,7 @@ def event(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) 
     if sink == "conductor":
         queue = f"conductor:{wf.definition.name}:{task.ref}"
     elif sink.startswith("conductor:"):
-        queue = f"conductor:{wf.definition.name}:{sink[len('conductor:'):]}"
+        queue = f"conductor:{wf.definition.name}:{sink[len('conductor:') :]}"
     else:
         queue = sink
     payload = dict(task.input)
@@ -429,9 +446,9 @@ def exclusive_join(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int,
     suffix = f"__{task.iteration}" if task.node.loop is not None else ""
     join_on = [r + suffix for r in (task.input.get("joinOn") or wt.join_on)]
     defaults = [r + suffix for r in (task.input.get("defaultExclusiveJoinTask") or wt.default_exclusive_join_task)]
-    found = next((wf.full_refs[r] for r in join_on if r in wf.full_refs and wf.full_refs[r].status is not S.SKIPPED), None)
+    found = next((t for t in map(wf.task_at, join_on) if t is not None and t.status is not S.SKIPPED), None)
     if found is None:
-        found = next((wf.full_refs[r] for r in defaults if r in wf.full_refs), None)
+        found = next((t for t in map(wf.task_at, defaults) if t is not None), None)
     if found is None:
         return  # nothing to join yet: stays IN_PROGRESS, as on Conductor
     if not found.executed:

@@ -12,10 +12,16 @@ class SystemClock:
     """Wall-clock time in epoch milliseconds."""
 
     virtual = False
+    _last = 0
 
     def now_ms(self) -> int:
-        """Now, in epoch ms."""
-        return int(time.time() * 1000)
+        """Now, in epoch ms (the same int object within one ms: tasks store several times each)."""
+        now = int(time.time() * 1000)
+        last = self._last
+        if now == last:
+            return last
+        self._last = now
+        return now
 
     def sleep_until(self, when_ms: int, wake: threading.Event | None = None) -> None:
         """Sleep until ``when_ms`` or until ``wake`` is set."""

@@ -154,8 +154,12 @@ def crash_and_recover(tmp_path: Path, name: str, kill: Kill) -> Crash:
                 hit = _sql_hit(db, kill.sql)
             if hit:
                 break
-            assert proc.poll() is None, f"child ended before the kill point {kill}: rc={proc.returncode}\n{err.read_text()}"
-            assert time.monotonic() < deadline, f"kill point {kill} not reached in {TRIGGER_TIMEOUT_S}s\n{err.read_text()}"
+            assert proc.poll() is None, (
+                f"child ended before the kill point {kill}: rc={proc.returncode}\n{err.read_text()}"
+            )
+            assert time.monotonic() < deadline, (
+                f"kill point {kill} not reached in {TRIGGER_TIMEOUT_S}s\n{err.read_text()}"
+            )
             time.sleep(0.004)
         if kill.delay:
             time.sleep(kill.delay)
@@ -197,7 +201,8 @@ def check_common(c: Crash) -> None:
     sc = c.scenario
     root_name = sc["workflow"]["name"]
     assert [e["name"] for e in c.before_execs.values()].count(root_name) == 1, (
-        f"the execution of {root_name} was not in the store when the child was killed: the run is lost")
+        f"the execution of {root_name} was not in the store when the child was killed: the run is lost"
+    )
     roots = [e for e in c.after_execs.values() if e["name"] == root_name]
     assert len(roots) == 1, f"one execution of {root_name} expected, store has {len(roots)}"
     root = roots[0]
@@ -208,7 +213,9 @@ def check_common(c: Crash) -> None:
     # 1. the workflow COMPLETED with the right output: store and recovered model
     assert root["status"] == "COMPLETED", (root["status"], root["reason"])
     assert root["data"]["output"] == sc["expected"]
-    assert all(e["status"] == "COMPLETED" for e in c.after_execs.values()), {e["name"]: e["status"] for e in c.after_execs.values()}
+    assert all(e["status"] == "COMPLETED" for e in c.after_execs.values()), {
+        e["name"]: e["status"] for e in c.after_execs.values()
+    }
     engine = c.runtime.engine
     model = engine.executions[c.root_id]
     assert str(model.status) == "COMPLETED" and model.output == sc["expected"]
@@ -239,15 +246,26 @@ def check_common(c: Crash) -> None:
         assert _tasks_of(c.after_tasks, wid) == _tasks_of(c.before_tasks, wid)
     assert set(engine.executions) == set(c.after_execs) - ended_before
     for wid in engine.executions:
-        assert Counter(t.ref for t in engine.executions[wid].tasks if str(t.status) == "COMPLETED").most_common(1)[0][1] == 1
+        assert (
+            Counter(t.ref for t in engine.executions[wid].tasks if str(t.status) == "COMPLETED").most_common(1)[0][1]
+            == 1
+        )
 
     # 4. the store's final records agree with the recovered models (sqlite3 and SqliteStore views)
     reader = SqliteStore(c.db, readonly=True)
     for wid, wf in engine.executions.items():
         row = c.after_execs[wid]
-        assert (row["status"], row["name"], row["version"]) == (str(wf.status), wf.definition.name, wf.definition.version)
+        assert (row["status"], row["name"], row["version"]) == (
+            str(wf.status),
+            wf.definition.name,
+            wf.definition.version,
+        )
         assert (row["data"]["output"], row["data"]["input"]) == (wf.output, wf.input)
-        assert (row["created"], row["ended"], row["parent_workflow_id"]) == (wf.create_time, wf.end_time, wf.parent_workflow_id)
+        assert (row["created"], row["ended"], row["parent_workflow_id"]) == (
+            wf.create_time,
+            wf.end_time,
+            wf.parent_workflow_id,
+        )
         stored = [(t["task_id"], t["seq"], t["ref"], t["status"], t["retry_count"], t["scheduled"], t["started"],
                    t["ended"], t["data"]["output"]) for t in _tasks_of(c.after_tasks, wid)]  # fmt: skip
         live = [(t.task_id, t.seq, t.ref, str(t.status), t.retry_count, t.scheduled_time, t.start_time, t.end_time,
@@ -386,7 +404,10 @@ def test_wait_completes_at_its_original_due_time(tmp_path: Path, kill: Kill) -> 
     assert due == pause["started"] + cc.WAIT_S * 1000
     assert pause["status"] == "COMPLETED"
     assert pause["ended"] >= due
-    assert pause["ended"] <= max(due, c.recovery_start) + SLACK_MS, (pause["ended"] - due, pause["ended"] - c.recovery_start)
+    assert pause["ended"] <= max(due, c.recovery_start) + SLACK_MS, (
+        pause["ended"] - due,
+        pause["ended"] - c.recovery_start,
+    )
     before = [t for t in c.before_tasks if t["ref"] == "pause"]
     if kill.id.startswith("wait "):
         assert before and before[0]["status"] == "IN_PROGRESS" and before[0]["task_id"] == pause["task_id"]
@@ -418,17 +439,20 @@ def test_sub_workflow(tmp_path: Path, kill: Kill) -> None:
     assert kid["parent_workflow_id"] == c.root_id
     assert kid["data"]["parentWorkflowTaskId"] == kid_task["task_id"]
     assert kid_task["data"]["subWorkflowId"] == kid["workflow_id"]
-    assert kid_task["status"] == "COMPLETED" and kid_task["data"]["output"] == {"subWorkflowId": kid["workflow_id"], "x": 4}
+    assert kid_task["status"] == "COMPLETED" and kid_task["data"]["output"] == {
+        "subWorkflowId": kid["workflow_id"],
+        "x": 4,
+    }
     assert kid["data"]["output"] == {"x": 4}
     kid_before = [e for e in c.before_execs.values() if e["name"] == "crash_kid"]
     parent_model = c.runtime.engine.executions[c.root_id]
-    assert parent_model.by_id[kid_task["task_id"]].sub_workflow_id == kid["workflow_id"]
+    assert parent_model.task_by_id(kid_task["task_id"]).sub_workflow_id == kid["workflow_id"]
     if kid_before and kid_before[0]["status"] == "COMPLETED":  # ended before the kill: left as it was
         assert kill.id == "start:b" and kid["workflow_id"] not in c.runtime.engine.executions
     else:
         kid_model = c.runtime.engine.executions[kid["workflow_id"]]
         assert kid_model.parent_workflow_id == parent_model.workflow_id
-        assert parent_model.by_id[kid_model.parent_workflow_task_id].sub_workflow_id == kid_model.workflow_id
+        assert parent_model.task_by_id(kid_model.parent_workflow_task_id).sub_workflow_id == kid_model.workflow_id
     if kill.id in ("start:c0", "start:c2", "done:c2", "3 done"):
         assert kid_before and kid_before[0]["workflow_id"] == kid["workflow_id"]  # the stored child carried on
 

@@ -184,7 +184,9 @@ def test_engine_invariants_under_random_worker_outcomes(
         running = [t for t in wf.tasks if t.status == "IN_PROGRESS" and t.task_type.startswith("w")]
         if not visible and not running:
             upcoming = [
-                v for tid, v in h.queue.items() if wf.by_id.get(tid) is not None and wf.by_id[tid].status == "SCHEDULED"
+                v
+                for tid, v in h.queue.items()
+                if wf.task_by_id(tid) is not None and wf.task_by_id(tid).status == "SCHEDULED"
             ]
             deadline = h.engine.next_deadline()
             candidates = [v for v in upcoming + ([deadline] if deadline is not None else []) if v > h.now]
