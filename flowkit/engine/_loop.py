@@ -76,7 +76,12 @@ def _condition_view(source: str, ref: str, output: dict[str, Any]) -> dict[str, 
 
     Passing every iteration's output on each evaluation would make a long loop quadratic.
     """
-    uses = [m.end() for m in re.finditer(r"\$\s*(?:\.\s*" + re.escape(ref) + r"\b|\[\s*['\"]" + re.escape(ref) + r"['\"]\s*\])", source)]
+    uses = [
+        m.end()
+        for m in re.finditer(
+            r"\$\s*(?:\.\s*" + re.escape(ref) + r"\b|\[\s*['\"]" + re.escape(ref) + r"['\"]\s*\])", source
+        )
+    ]
     if uses and all(_ITERATION_ONLY.match(source, end) for end in uses):
         return {"iteration": output.get("iteration")}
     if not uses:
