@@ -13,6 +13,20 @@ scheduler is reachable wait in the executor (the task stays IN_PROGRESS, so its
 ``responseTimeoutSeconds`` still applies) and are sent as soon as the client is connected again —
 a Client reconnects to the same address by itself for ``distributed.comm.timeouts.connect`` — or
 when :meth:`DaskExecutor.replace` gives the executor another client.
+
+Timeouts and cancellation: when a task ends while its call runs — it timed out (``timeoutSeconds``,
+``responseTimeoutSeconds``, ``totalTimeoutSeconds`` per its ``timeoutPolicy``), its workflow was
+terminated (the task is CANCELED), or a rerun started it again — the executor notices within about
+50 ms, answers the Runner with :data:`~flowkit.executors._executors.DROPPED` (the task keeps the
+status the engine gave it and is retried per its task definition) and cancels the Dask future. The
+call's late result, or the error its cancellation raises, is ignored: it can never reach the task.
+
+Limitation: Dask cannot interrupt a function that is running in a worker thread. Cancelling the
+future only makes the scheduler forget it; a hung call (``time.sleep(10**6)``, a busy loop) keeps
+that Dask worker thread busy until it returns, so the cluster has one thread less for other calls.
+Use ``executor="processes"`` for workers that may hang (their process is killed and replaced), or
+restart the Dask workers (``client.restart_workers([...])``, which also fails the calls running
+beside it on those workers).
 """
 
 from __future__ import annotations
@@ -27,14 +41,14 @@ import weakref
 from collections import deque
 from typing import Any
 
-from flowkit.executors._executors import Executor, _thread_pool
+from flowkit.executors._executors import DROPPED, Executor, _thread_pool
 from flowkit.executors._process import (
-    _NOT_RUN,
     NEED_WORKER,
     Shipper,
+    attempt_of,
     died,
     execute_blob,
-    is_stale,
+    is_current,
     load_outcome,
     ref_of,
     runs_here,
@@ -50,6 +64,7 @@ _in_loop_done_callback: Any = None
 _GATHER_WINDOW_PER_CALL_S = 20e-6
 _GATHER_WINDOW_MAX_S = 0.02
 _GATHER_WINDOW_MIN_S = 0.002
+_WATCH_S = 0.05  # how often the tasks of calls in flight are checked (the future of an ended task is cancelled)
 
 
 def _distributed() -> Any:
@@ -72,7 +87,7 @@ def _distributed() -> Any:
 
 
 def dask_call(digest: bytes, worker_blob: bytes, task_blob: bytes, log_level: int) -> bytes:
-    """What runs on the Dask worker: :func:`execute_blob`, which tells which worker lacks a worker sent by digest."""
+    """Run on the Dask worker: :func:`execute_blob`, telling which worker lacks a worker sent by digest."""
     answer = execute_blob(digest, worker_blob, task_blob, log_level)
     if answer == NEED_WORKER:
         from distributed import get_worker
@@ -91,7 +106,7 @@ _local_lock = threading.Lock()
 
 
 def _local_client(n_workers: int, threads_per_worker: int) -> Any:
-    """A client of this session's LocalCluster of that shape (started on first use, worker processes)."""
+    """Return a client of this session's LocalCluster of that shape (started on first use, worker processes)."""
     distributed = _distributed()
     import dask
 
@@ -150,7 +165,8 @@ def _known_digests(client: Any) -> set[bytes]:
 
 
 class _Call:
-    __slots__ = ("blob", "digest", "key", "level", "name", "sent_blob", "task_blob", "tries")
+    __slots__ = ("answered", "attempt", "blob", "client", "digest", "dropped", "future", "key", "level", "name",
+                 "sent_blob", "task_blob", "tries")  # fmt: skip
 
     def __init__(self, key: Any, digest: bytes, blob: bytes, task_blob: bytes, level: int, name: str) -> None:
         self.key = key
@@ -161,6 +177,14 @@ class _Call:
         self.name = name
         self.sent_blob = True  # whether the last submission carried the pickled worker (or its digest only)
         self.tries = 0
+        self.attempt = attempt_of(key)
+        self.dropped = False  # a later call for the same task replaced it
+        self.answered = False  # the Runner has had its answer (exactly one per call)
+        self.future: Any = None
+        self.client: Any = None
+
+    def wanted(self) -> bool:
+        return not self.dropped and is_current(self.key, self.attempt)
 
 
 class DaskExecutor(Executor):
@@ -185,6 +209,7 @@ class DaskExecutor(Executor):
     (``replace(address=...)``, or ``replace(local=True)`` for a new LocalCluster). With
     ``flowkit.start``/a background Runtime this works while the run waits; the executor of a Runtime
     is ``runtime.runner.executor``.
+
     """
 
     def __init__(self, client: Any = None, address: str | None = None, local: bool = False, n_workers: int = 2,
@@ -200,8 +225,13 @@ class DaskExecutor(Executor):
         self._watching = False
         self._ready: list[tuple[Any, Any, _Call]] = []
         self._running = 0  # calls submitted and not finished yet
-        self._known: set[bytes] = set()  # digests of workers that ran on the current client (sent by digest from then on)
+        self._known: set[bytes] = (
+            set()
+        )  # digests of workers that ran on the current client (sent by digest from then on)
         self._draining = False
+        self._inflight: dict[_Call, None] = {}  # calls sent and not answered yet
+        self._live: dict[int, _Call] = {}  # id(task) -> its latest call: an older one for the same task is dropped
+        self._guarding = False  # the thread that cancels the futures of ended tasks runs
         self._ship = Shipper()
         self._token = os.urandom(4).hex()
         self._count = itertools.count()
@@ -253,7 +283,13 @@ class DaskExecutor(Executor):
             self.results.put((key, task_blob))
             return
         name = f"flowkit-{task.task_def_name}-{self._token}-{next(self._count)}"
-        self._send(_Call(key, shipped[0], shipped[1], task_blob, logging.getLogger().level, name))
+        call = _Call(key, shipped[0], shipped[1], task_blob, logging.getLogger().level, name)
+        with self._lock:
+            old = self._live.get(id(key))
+            if old is not None and old.key is key:
+                old.dropped = True  # the same task started again (a rerun): its earlier call is not wanted
+            self._live[id(key)] = call
+        self._send(call)
 
     def submit(self, key: Any, job: Any) -> None:
         """Run a plain job on the cluster."""
@@ -315,9 +351,15 @@ class DaskExecutor(Executor):
         while True:
             time.sleep(0.1)
             with self._lock:
+                unwanted = [call for call in self._held if not call.wanted()]
+                for call in unwanted:
+                    self._held.remove(call)
                 if not self._held:
                     self._watching = False
-                    return
+            for call in unwanted:  # its task ended while it waited: never sent
+                self._answer(call, DROPPED)
+            if not self._watching:
+                return
             if self._usable(self.client):
                 self._flush()
 
@@ -327,8 +369,8 @@ class DaskExecutor(Executor):
                 if not self._held or not self._usable(self.client):
                     return
                 call = self._held.popleft()
-            if is_stale(call.key):
-                self.results.put((call.key, _NOT_RUN))
+            if not call.wanted():
+                self._answer(call, DROPPED)
                 continue
             try:
                 self._submit(self.client, call)
@@ -338,9 +380,51 @@ class DaskExecutor(Executor):
                 return
 
     # ------------------------------------------------------------------ results
+    def _answer(self, call: _Call, value: Any) -> bool:
+        """Give the Runner the call's answer, once: DROPPED instead when its task ended meanwhile."""
+        with self._lock:
+            if call.answered:
+                return False
+            call.answered = True
+            self._inflight.pop(call, None)
+            if self._live.get(id(call.key)) is call:
+                del self._live[id(call.key)]
+        if value is not DROPPED and not call.wanted():
+            value = DROPPED  # a late answer: the task timed out or was cancelled while the call ran
+        self.results.put((call.key, value))
+        return True
+
+    def _guard(self) -> None:
+        """While calls are in flight: cancel the futures of calls whose task ended (timed out, cancelled).
+
+        Dask cannot stop the function itself (see the module docstring): its result is ignored.
+        """
+        while True:
+            time.sleep(_WATCH_S)
+            with self._lock:
+                calls = list(self._inflight)
+                if not calls:
+                    self._guarding = False
+                    return
+            for call in calls:
+                if call.wanted() or not self._answer(call, DROPPED):
+                    continue
+                _log.info("flowkit cancels the Dask future of task '%s': the task ended (%s) while it ran",
+                          ref_of(call.key), getattr(call.key, "status", "?"))  # fmt: skip
+                try:
+                    call.future.cancel()
+                except Exception:  # noqa: BLE001 - best effort: its result is ignored anyway
+                    pass
+
     def _sent(self, client: Any, future: Any, call: _Call) -> None:
+        call.future, call.client = future, client
         with self._lock:
             self._running += 1
+            self._inflight[call] = None
+            guard = not self._guarding
+            self._guarding = True
+        if guard:
+            threading.Thread(target=self._guard, name="flowkit-dask-guard", daemon=True).start()
         if _in_loop_done_callback is not None:
             # distributed's own coroutine behind Future.add_done_callback, minus the hop through its callback
             # thread: the finished call is queued on the event loop itself.
@@ -388,9 +472,13 @@ class DaskExecutor(Executor):
             # (20 µs per running call, 2 to 20 ms), and a lone call (a chain) is gathered at once.
             running = self._running
             if running >= 2:
-                await asyncio.sleep(min(_GATHER_WINDOW_MAX_S, max(_GATHER_WINDOW_MIN_S, running * _GATHER_WINDOW_PER_CALL_S)))
+                await asyncio.sleep(
+                    min(_GATHER_WINDOW_MAX_S, max(_GATHER_WINDOW_MIN_S, running * _GATHER_WINDOW_PER_CALL_S))
+                )
 
     def _deliver(self, client: Any, call: _Call, blob: bytes) -> None:
+        if call.answered:  # cancelled because its task ended: the late result is ignored
+            return
         if blob[: len(NEED_WORKER)] == NEED_WORKER:  # that Dask worker has not loaded this worker yet: send it along
             where = blob[len(NEED_WORKER) + 1 :].decode() or None
             try:
@@ -400,13 +488,15 @@ class DaskExecutor(Executor):
             return
         if call.sent_blob:
             self._known.add(call.digest)
-        self.results.put((call.key, load_outcome(blob, ref_of(call.key))))
+        self._answer(call, load_outcome(blob, ref_of(call.key)))
 
     async def _track(self, client: Any, future: Any, call: _Call) -> None:
         """On the client's event loop: wait for one call and put its Outcome on ``results``."""
         try:
             blob = await client.gather(future, asynchronous=True)
         except BaseException as exc:  # noqa: BLE001 - every way a call can end is a task outcome
+            if call.answered:  # its future was cancelled because its task ended: answered already
+                return
             ref = ref_of(call.key)
             try:
                 if type(exc).__name__ == "KilledWorker":
@@ -415,12 +505,12 @@ class DaskExecutor(Executor):
                     outcome = self._failure(exc, ref, client)
             except BaseException as inner:  # noqa: BLE001 - the runner must hear about every call
                 outcome = Outcome("FAILED", {}, f"worker crashed: {exc!r}", None, _error(inner))
-            self.results.put((call.key, outcome))
+            self._answer(call, outcome)
             return
         self._deliver(client, call, blob)
 
     async def _killed(self, exc: BaseException, ref: str, client: Any) -> Outcome:
-        """The Dask worker process died running the call: find its exit code in the nannies' logs (best effort)."""
+        """Word the failure of a call whose Dask worker process died: its exit code from the nannies' logs (best effort)."""
         worker = getattr(exc, "last_worker", None)
         try:
             code = await self._exit_code(client, getattr(worker, "pid", None))

@@ -11,9 +11,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flowkit.workers import Task, Worker
 
-__all__ = ["Executor", "InlineExecutor", "ThreadExecutor", "make_executor"]
+__all__ = ["DROPPED", "Executor", "InlineExecutor", "ThreadExecutor", "make_executor"]
 
 Job = Callable[[], Any]
+
+
+class _Dropped:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "DROPPED"
+
+
+DROPPED: Any = _Dropped()
+"""What an executor reports for a call it abandoned because its task had ended meanwhile (timed out,
+cancelled, started again by a rerun): the Runner frees the call's slot and reports nothing to the engine,
+so a late result can never land on the task (or on a later attempt of it)."""
 
 
 class Executor:
@@ -21,6 +34,7 @@ class Executor:
 
     The Runner calls :meth:`submit_worker` for every task it starts; a subclass that only
     implements :meth:`submit` (run a closure) gets ``worker.execute(task)`` as that closure.
+    Every call is answered exactly once, with its result or with :data:`DROPPED`.
     """
 
     inline = False

@@ -1,4 +1,4 @@
-"""Worker calls in worker processes: :class:`ProcessExecutor` (a process pool on this machine).
+"""Worker calls in worker processes: :class:`ProcessExecutor` (a pool of worker processes on this machine).
 
 The engine, the store and the Runner stay in the calling process; only ``Worker.execute(task)``
 runs in a child. The worker (function + its input binder) is shipped with cloudpickle, so functions
@@ -7,59 +7,110 @@ pickle cannot). The child runs ``Worker.execute`` exactly as the thread executor
 become FAILED / FAILED_WITH_TERMINAL_ERROR outcomes with their traceback, ``print`` and logging are
 captured per attempt — and sends the :class:`~flowkit.workers.Outcome` back pickled.
 
-Failures of the transport itself are task failures with a reason that says what happened:
+Each worker process has its own pipe and runs one call at a time, so the pool always knows which
+process runs which task, and one process can be stopped without disturbing the others:
 
-* a worker process that dies (``os._exit``, a signal, the OOM killer) fails the task it was
-  running with ``worker process died (exit code N) while running task 'ref'``; the pool is replaced
-  and the tasks that were merely queued or running beside it are sent again (up to 3 times);
+* a call whose task ends while it runs — timed out (``timeoutSeconds``, ``responseTimeoutSeconds``,
+  ``totalTimeoutSeconds`` per the task's ``timeoutPolicy``; ALERT_ONLY leaves it running as Conductor
+  does), cancelled because its workflow was terminated, timed out or failed, or started again by a
+  rerun — has its process stopped (SIGTERM, then SIGKILL after a short grace) within about 50 ms,
+  and a fresh process takes its place so the pool keeps its size. The task keeps the status the
+  engine gave it (TIMED_OUT with Conductor's reason and retried per its task definition, CANCELED
+  for a terminated workflow); whatever the stopped call would have answered is dropped
+  (:data:`~flowkit.executors._executors.DROPPED`), never applied;
+* a worker process that dies by itself (``os._exit``, a signal, the OOM killer) fails the task it
+  was running with ``worker process died (exit code N) while running task 'ref'`` and is replaced;
+  the calls running in the other processes go on undisturbed;
 * an input or output value that cannot be pickled fails the task FAILED_WITH_TERMINAL_ERROR and
   names the value (``input.x is a _thread.lock``);
 * a worker that cannot be pickled (a closure over a lock, an open file) fails the same way.
 
-Queued calls whose task ended meanwhile (timed out, workflow terminated) are not started.
-The helpers here (``dump_worker``, ``dump_task``, ``execute_blob``, ``load_outcome``) are shared
-with the Dask executor.
+Calls wait in the pool's backlog until a process is free; those whose task ended meanwhile (timed
+out, workflow terminated) are not started. The helpers here (``dump_worker``, ``dump_task``,
+``execute_blob``, ``load_outcome``) are shared with the Dask executor.
 """
 
 from __future__ import annotations
 
-import functools
+import atexit
 import hashlib
 import logging
 import multiprocessing
+import multiprocessing.util  # its atexit hook (join the children) must run after ours (stop them)
 import os
 import pickle
 import signal
-import struct
+import socket
 import threading
+import time
 from collections import deque
-from concurrent.futures import CancelledError, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
 from typing import Any
 
-from flowkit.executors._executors import Executor, Job, _thread_pool
+from flowkit.executors._executors import DROPPED, Executor, Job, _thread_pool
 from flowkit.workers._worker import Outcome, Task, Worker, _error
 
-__all__ = ["ProcessExecutor"]
+__all__ = ["ProcessExecutor", "shutdown_process_pools"]
+
+_log = logging.getLogger("flowkit.processes")
 
 _TERMINAL = "FAILED_WITH_TERMINAL_ERROR"
-_MAX_BREAKS = 3  # a call caught in this many pool breaks (another task's process died) fails
-_START = struct.Struct("qq")  # (pid, seq): a child tells the parent which call it started
+_CALL, _JOB = 0, 1  # the two kinds of message a worker process receives
+_WATCH_S = 0.05  # how often the tasks of running calls are checked (a call whose task ended is stopped)
+_KILL_GRACE_S = 1.0  # SIGTERM, then SIGKILL when the process is still there after this long
+_OWNER_CHECK_S = 1.0  # a worker process whose owner (the notebook, the script) went away exits (checked this often)
 
 # ============================================================================================ child side
 
 _WORKERS: dict[bytes, Any] = {}  # digest of the pickled worker -> the worker, in this process
-_started: Any = None  # the write end of the "started" pipe (process pool children only)
 _captured = False
 
 
-def _child_init(started: Any) -> None:
-    """Process-pool initializer: remember the "started" pipe, install print/logging capture."""
-    global _started
-    _started = started
+def _child_main(conn: Any, owner: int) -> None:
+    """Run the calls the parent sends, one at a time, until the pipe closes (a worker process's main)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a notebook interrupts the kernel, not the workers
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent stops a call whose task ended with SIGTERM
     _install_capture()
-    # Ctrl-C in a notebook interrupts the kernel, not the pool's children.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_owner(owner)
+    recv, send = conn.recv_bytes, conn.send_bytes
+    while True:
+        try:
+            kind, args = pickle.loads(recv())
+        except (EOFError, OSError):  # the parent closed the pipe (shutdown) or went away
+            return
+        answer = execute_blob(*args) if kind == _CALL else run_job(*args)
+        try:
+            send(answer)
+        except OSError:
+            return
+
+
+def _exit_with_owner(owner: int) -> None:
+    """End this process when the process that owns the pool (``owner``'s pid) is gone.
+
+    A busy worker never reads its pipe, so it would not notice the end of the notebook on its own; nor
+    does its parent (with forkserver, the fork server, which every worker keeps alive) go away.
+    """
+
+    def gone() -> bool:
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # not ours to signal: it exists
+            return False
+        try:
+            with open(f"/proc/{owner}/stat", "rb") as stat:
+                return stat.read().rpartition(b")")[2].split()[0] == b"Z"  # dead, not reaped yet
+        except (OSError, IndexError):
+            return False
+
+    def watch() -> None:
+        while not gone():
+            time.sleep(_OWNER_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="flowkit-owner-watch", daemon=True).start()
 
 
 def _install_capture() -> None:
@@ -71,19 +122,8 @@ def _install_capture() -> None:
         _captured = True
 
 
-def run_call(seq: int, digest: bytes, worker_blob: bytes, task_blob: bytes, log_level: int) -> bytes:
-    """Process-pool entry point: report the start, then :func:`execute_blob`."""
-    conn = _started
-    if conn is not None:
-        try:
-            conn.send_bytes(_START.pack(os.getpid(), seq))
-        except OSError:
-            pass
-    return execute_blob(digest, worker_blob, task_blob, log_level)
-
-
 def run_job(job_blob: bytes) -> bytes:
-    """Process-pool entry point for a plain job (``Executor.submit``): the pickled return value."""
+    """Worker-process entry point for a plain job (``Executor.submit``): the pickled return value."""
     try:
         value: Any = pickle.loads(job_blob)()
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, as the thread executor does
@@ -183,7 +223,7 @@ def _type_name(value: Any) -> str:
 
 
 def _find_unpicklable(value: Any, path: str, depth: int = 0) -> tuple[str, Any, Exception] | None:
-    """The innermost value under ``value`` that cannot be pickled: (path, value, error), or None."""
+    """Find the innermost value under ``value`` that cannot be pickled: (path, value, error), or None."""
     try:
         _dumps(value)
         return None
@@ -203,7 +243,7 @@ def _find_unpicklable(value: Any, path: str, depth: int = 0) -> tuple[str, Any, 
 
 
 def transport_failure(reason: str, exc: BaseException | None = None) -> Outcome:
-    """A FAILED_WITH_TERMINAL_ERROR outcome for a call that could not be sent."""
+    """Make the FAILED_WITH_TERMINAL_ERROR outcome of a call that could not be sent."""
     return Outcome(_TERMINAL, {}, reason, None, None if exc is None else _error(exc))
 
 
@@ -241,7 +281,7 @@ class Shipper:
 
     @staticmethod
     def task(task: Task) -> bytes | Outcome:
-        """The pickled task, or the Outcome that fails it when its input cannot be pickled."""
+        """Pickle the task; or return the Outcome that fails it when its input cannot be pickled."""
         try:
             return _dumps(task)
         except Exception:
@@ -257,7 +297,7 @@ class Shipper:
 
 
 def _captured_values(fn: Any) -> dict[str, Any]:
-    """The variables a function closes over and the module globals it names (what cloudpickle ships)."""
+    """List the variables a function closes over and the module globals it names (what cloudpickle ships)."""
     values: dict[str, Any] = {}
     code = getattr(fn, "__code__", None)
     for name, cell in zip(getattr(code, "co_freevars", ()), getattr(fn, "__closure__", None) or (), strict=False):
@@ -273,7 +313,7 @@ def _captured_values(fn: Any) -> dict[str, Any]:
 
 
 def load_outcome(blob: bytes, ref: str) -> Outcome:
-    """The Outcome a child sent back."""
+    """Read the Outcome a child sent back."""
     try:
         outcome = pickle.loads(blob)
     except Exception as exc:
@@ -284,17 +324,31 @@ def load_outcome(blob: bytes, ref: str) -> Outcome:
     return outcome
 
 
-def is_stale(key: Any) -> bool:
-    """The task ended before its call started (timed out, workflow terminated): do not run it."""
+def attempt_of(key: Any) -> tuple[Any, Any]:
+    """Tell one attempt of a task from a later one on the same TaskModel (a rerun resets a task in place)."""
+    return getattr(key, "poll_count", None), getattr(key, "start_time", None)
+
+
+def is_current(key: Any, attempt: tuple[Any, Any] | None = None) -> bool:
+    """Tell whether a call for ``key`` is still wanted.
+
+    It is while its task is IN_PROGRESS (in ``attempt``, when given) and its workflow has not ended.
+    Keys that are not tasks (plain jobs) always are.
+    """
     status = getattr(key, "status", None)
-    wf = getattr(key, "workflow", None)
+    if status is None:
+        return True
     try:
-        return bool(status is not None and status.is_terminal or wf is not None and wf.status.is_terminal)
+        if getattr(status, "value", status) != "IN_PROGRESS" or key.workflow.status.is_terminal:
+            return False
     except AttributeError:
-        return False
+        return True
+    return attempt is None or attempt_of(key) == attempt
 
 
-_NOT_RUN = Outcome("FAILED", {}, "not run: the task had ended before a worker was free")
+def is_stale(key: Any) -> bool:
+    """Tell whether the task ended (timed out, workflow terminated, reset by a rerun) before its call ran or finished."""
+    return not is_current(key)
 
 
 def ref_of(key: Any) -> str:
@@ -307,8 +361,8 @@ def runs_here(key: Any) -> bool:
     return node is not None and getattr(node, "kind", "SIMPLE") != "SIMPLE"
 
 
-def died(code: int | None, ref: str, where: str = "", after: str = "the pool was restarted for the next tasks") -> str:
-    """The reason of a task whose worker process died under it (``code``: its exit code, -N for signal N)."""
+def died(code: int | None, ref: str, where: str = "", after: str = "a new worker process takes its place") -> str:
+    """Word the reason of a task whose worker process died under it (``code``: its exit code, -N for signal N)."""
     if code is None:
         how = "exit code unknown"
     elif code < 0:
@@ -328,172 +382,374 @@ def died(code: int | None, ref: str, where: str = "", after: str = "the pool was
 
 
 class _Call:
-    __slots__ = ("blob", "breaks", "digest", "executor", "key", "level", "seq", "task_blob")
+    """One call waiting in the backlog or running in a worker process; answered exactly once."""
 
-    def __init__(self, executor: ProcessExecutor, key: Any, digest: bytes, blob: bytes, task_blob: bytes, level: int,
-                 seq: int) -> None:  # fmt: skip
+    __slots__ = ("attempt", "dropped", "executor", "job", "key", "message")
+
+    def __init__(self, executor: ProcessExecutor, key: Any, message: bytes, job: bool = False) -> None:
         self.executor = executor
         self.key = key
-        self.digest = digest
-        self.blob = blob
-        self.task_blob = task_blob
-        self.level = level
-        self.seq = seq
-        self.breaks = 0
+        self.message = message
+        self.job = job
+        self.attempt = None if job else attempt_of(key)
+        self.dropped = False  # a later call for the same task replaced it
+
+    def wanted(self) -> bool:
+        return not self.dropped and is_current(self.key, self.attempt)
+
+    def answer(self, value: Any) -> None:
+        self.executor.results.put((self.key, value))
+
+    def lost(self, code: int | None) -> None:
+        """Its worker process died under it."""
+        ref = ref_of(self.key)
+        if self.job:
+            self.answer(RuntimeError(died(code, ref)))
+        elif self.wanted():
+            self.answer(Outcome("FAILED", {}, died(code, ref)))
+        else:
+            self.answer(DROPPED)
 
 
-class _Generation:
-    """One ProcessPoolExecutor and its "started" pipe; replaced as a whole when the pool breaks."""
+class _Proc:
+    """One worker process: its end of the pipe and the call it runs."""
 
-    def __init__(self, max_workers: int, context: Any) -> None:
-        self.reader, self.writer = context.Pipe(duplex=False)
-        self.pool = ProcessPoolExecutor(max_workers, mp_context=context, initializer=_child_init,
-                                        initargs=(self.writer,))  # fmt: skip
-        self.started: dict[int, int] = {}  # seq -> pid
-        self.read_lock = threading.Lock()
-        self.dead: dict[int, int | None] | None = None  # pid -> exit code, filled when it breaks
+    __slots__ = ("call", "conn", "eof", "hard", "kill_at", "pid", "process", "retired")
 
-    def drain(self) -> None:
-        with self.read_lock:
-            reader, started = self.reader, self.started
-            try:
-                while reader.poll():
-                    pid, seq = _START.unpack(reader.recv_bytes())
-                    started[seq] = pid
-            except (OSError, EOFError):
-                pass
+    def __init__(self, context: Any) -> None:
+        ours, theirs = context.Pipe(duplex=True)
+        process = context.Process(target=_child_main, args=(theirs, os.getpid()), name="flowkit-worker")
+        try:
+            process.start()
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.process = process
+        self.pid: int = process.pid
+        self.conn = ours
+        self.call: _Call | None = None
+        self.kill_at: float | None = None  # set once it is being stopped (SIGTERM sent): SIGKILL at that time
+        self.hard = False  # SIGKILL sent
+        self.eof = False  # its pipe closed: only its exit is awaited
+        self.retired = False  # the pool shut down: nothing but shutdown touches it
 
-    def who_died(self) -> dict[int, int | None]:
-        """The pids of the pool's processes that have exited, with their exit codes (called once, on the break)."""
-        if self.dead is None:
-            self.drain()
-            dead: dict[int, int | None] = {}
-            for pid, proc in list((getattr(self.pool, "_processes", None) or {}).items()):
-                code = proc.exitcode
-                if code is not None:
-                    dead[pid] = code
-            self.dead = dead
-        return self.dead
+    def terminate(self) -> None:
+        try:
+            self.process.terminate()
+        except (OSError, ValueError, AttributeError):  # already gone
+            pass
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        for conn in (self.reader, self.writer):
-            try:
-                conn.close()
-            except OSError:
-                pass
+    def kill(self) -> None:
+        self.hard = True
+        try:
+            self.process.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def release(self) -> None:
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+        try:
+            self.process.join(0)
+            if self.process.exitcode is not None:
+                self.process.close()
+        except (OSError, ValueError):
+            pass
 
 
 class _SharedPool:
-    """A process pool shared by every ProcessExecutor of one size (processes start once per Python session).
+    """Worker processes shared by every ProcessExecutor of one size (they start once per Python session).
 
-    Calls wait in a backlog and at most ``max_workers + 1`` are handed to the pool at a time, so a call
-    whose task ended while it waited is dropped instead of run.
+    Calls wait in ``backlog`` and go to an idle process one at a time. One thread per pool (the
+    collector) reads the answers, notices processes that exit, and every ``_WATCH_S`` while calls run
+    checks their tasks: the process of a call whose task ended is stopped and replaced.
     """
 
     def __init__(self, max_workers: int, context: Any) -> None:
         self.max_workers = max_workers
         self.context = context
-        self.limit = max_workers + 1
         self.lock = threading.Lock()
         self.backlog: deque[_Call] = deque()
-        self.active = 0
-        self.gen: _Generation | None = None
-        self.seq = 0
+        self.procs: list[_Proc] = []
+        self.idle: list[_Proc] = []
+        self.live: dict[int, _Call] = {}  # id(task) -> its latest call: an older one for the same task is dropped
+        self.starting = 0
+        self.serving: object | None = None  # the running collector's token (None: not started or shut down)
+        self.thread: threading.Thread | None = None
+        self.sleeping = False  # the collector waits without a timeout: wake it when a call starts
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_w.setblocking(False)
+        self.wake_r.setblocking(False)
 
-    def next_seq(self) -> int:
+    # ------------------------------------------------------------------ calls in
+    def enqueue(self, call: _Call) -> None:
         with self.lock:
-            self.seq += 1
-            return self.seq
-
-    def enqueue(self, call: _Call, front: bool = False) -> None:
-        with self.lock:
-            if front:
-                self.backlog.appendleft(call)
-            else:
-                self.backlog.append(call)
+            if not call.job:
+                old = self.live.get(id(call.key))
+                if old is not None and old.key is call.key:
+                    old.dropped = True  # the same task started again (a rerun): its earlier call is not wanted
+                self.live[id(call.key)] = call
+            self.backlog.append(call)
+            grow = self.serving is None or (not self.idle and len(self.procs) + self.starting < self.max_workers)
+        if grow:
+            self.grow()
         self.pump()
+
+    def pids(self) -> list[int]:
+        """List the pids of the worker processes (for tests and diagnostics)."""
+        with self.lock:
+            return [p.pid for p in self.procs if p.kill_at is None]
+
+    def grow(self) -> None:
+        """Start worker processes up to ``max_workers`` (and the collector, on first use)."""
+        with self.lock:
+            n = self.max_workers - len(self.procs) - self.starting
+            token = self.serving
+            if token is None:
+                token = self.serving = object()
+                self.thread = threading.Thread(target=self._serve, args=(token,), name="flowkit-process-pool",
+                                               daemon=True)  # fmt: skip
+                self.thread.start()
+            if n <= 0:
+                return
+            self.starting += n
+        started: list[_Proc] = []
+        error: BaseException | None = None
+        try:
+            for _ in range(n):
+                started.append(_Proc(self.context))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            error = exc
+        with self.lock:
+            self.starting -= n
+            current = self.serving is token
+            if current:
+                self.procs.extend(started)
+                self.idle.extend(started)
+            stranded = [] if self.procs or self.starting else list(self.backlog)
+            if error is not None and stranded:
+                self.backlog.clear()
+        if not current:  # shut down meanwhile
+            for proc in started:
+                proc.release()
+        self._wake()
+        if error is not None:
+            _log.warning("flowkit could not start a worker process: %r", error)
+            for call in stranded:
+                self._forget(call)
+                reason = f"no worker process could be started for task '{ref_of(call.key)}' ({type(error).__name__}: {error})"
+                call.answer(RuntimeError(reason) if call.job else Outcome("FAILED", {}, reason, None, _error(error)))
 
     def pump(self) -> None:
+        """Hand waiting calls to idle processes."""
         while True:
             with self.lock:
-                if not self.backlog or self.active >= self.limit:
+                if not self.backlog or not self.idle:
                     return
                 call = self.backlog.popleft()
-                if is_stale(call.key):
-                    call.executor.results.put((call.key, _NOT_RUN))
-                    continue
-                self.active += 1
-                gen = self.gen
-                if gen is None:
-                    gen = self.gen = _Generation(self.max_workers, self.context)
-            try:
-                future = gen.pool.submit(run_call, call.seq, call.digest, call.blob, call.task_blob, call.level)
-            except (BrokenProcessPool, RuntimeError):  # broke (or was shut down) under us: a new one, same call
-                with self.lock:
-                    self.active -= 1
-                    self.backlog.appendleft(call)
-                self.renew(gen)
+                proc = None
+                if call.wanted():
+                    proc = self.idle.pop()
+                    proc.call = call
+                    wake, self.sleeping = self.sleeping, False
+                else:
+                    self._forget(call)
+            if proc is None:
+                call.answer(DROPPED)  # its task ended while it waited: never started
                 continue
-            future.add_done_callback(functools.partial(self.done, call, gen))
+            if wake:
+                self._wake()
+            try:
+                proc.conn.send_bytes(call.message)
+            except (OSError, ValueError):  # the process died while idle: the collector replaces it; send the call again
+                with self.lock:
+                    if proc.call is call:
+                        proc.call = None
+                        self.backlog.appendleft(call)
 
-    def renew(self, gen: _Generation) -> None:
-        """Stop using a broken pool (it cleans itself up; the next call starts a new one)."""
-        with self.lock:
-            if self.gen is gen:
-                self.gen = None
+    def _forget(self, call: _Call) -> None:
+        """(Under the lock.) ``call`` is being answered."""
+        if not call.job and self.live.get(id(call.key)) is call:
+            del self.live[id(call.key)]
 
-    def done(self, call: _Call, gen: _Generation, future: Any) -> None:
-        """Runs in the pool's management thread (or at once when the future was already done)."""
-        with self.lock:
-            self.active -= 1
-        ref = ref_of(call.key)
-        outcome: Any
+    def _wake(self) -> None:
         try:
-            blob = future.result()
-        except BrokenProcessPool:
-            dead = gen.who_died()
-            pid = gen.started.get(call.seq)
-            self.renew(gen)
-            if pid is not None and pid in dead:
-                outcome = Outcome("FAILED", {}, died(dead[pid], ref))
-            else:  # an innocent bystander of another call's crash: send it again
-                call.breaks += 1
-                if call.breaks < _MAX_BREAKS:
-                    self.enqueue(call, front=True)
-                    return
-                outcome = Outcome("FAILED", {}, f"the worker process pool broke {call.breaks} times while task '{ref}' "
-                                  "was waiting or running (another task's worker process died each time)")  # fmt: skip
-        except CancelledError:
-            outcome = Outcome("FAILED", {}, f"task '{ref}' was cancelled: its worker process pool was shut down")
-        except BaseException as exc:  # noqa: BLE001 - e.g. the call could not be unpickled in the child
-            outcome = Outcome("FAILED", {}, f"worker crashed: {exc!r}", None, _error(exc))
-        else:
-            gen.drain()
-            gen.started.pop(call.seq, None)
-            outcome = load_outcome(blob, ref)
-        call.executor.results.put((call.key, outcome))
+            self.wake_w.send(b"w")
+        except OSError:  # full: it is awake already
+            pass
+
+    # ------------------------------------------------------------------ the collector
+    def _serve(self, token: object) -> None:
+        while self.serving is token:
+            try:
+                self._serve_once(token)
+            except Exception:  # noqa: BLE001 - the collector must go on, or every call would wait forever
+                _log.exception("flowkit process pool: unexpected error in the collector thread")
+                time.sleep(_WATCH_S)
+
+    def _serve_once(self, token: object) -> None:
+        """Wait for answers, exits and wake-ups (at most ``_WATCH_S`` while calls run), then handle them."""
+        wake_r = self.wake_r
+        with self.lock:
+            if self.serving is not token:
+                return
+            procs = list(self.procs)
+            busy = any(p.call is not None or p.kill_at is not None for p in procs)
+            self.sleeping = not busy
+        timeout: float | None = None
+        if busy:
+            timeout = _WATCH_S
+            now = time.monotonic()
+            for p in procs:
+                if p.kill_at is not None and not p.hard:
+                    timeout = min(timeout, max(0.0, p.kill_at - now))
+        waitables: list[Any] = [wake_r]
+        for p in procs:
+            if not p.eof:
+                waitables.append(p.conn)
+            waitables.append(p.process.sentinel)
+        try:
+            ready = set(wait(waitables, timeout))
+        except (OSError, ValueError):  # a pipe closed under us (shutdown): look again
+            return
+        if wake_r in ready:
+            try:
+                while wake_r.recv(4096):
+                    pass
+            except OSError:
+                pass
+        for p in procs:
+            if p.conn in ready and not p.eof:
+                self._receive(p)
+            if p.process.sentinel in ready:
+                self._exited(p, token)
+        if busy:
+            self._watch()
+
+    def _receive(self, proc: _Proc) -> None:
+        try:
+            blob = proc.conn.recv_bytes()
+        except (EOFError, OSError):  # it is exiting: its sentinel says when
+            proc.eof = True
+            return
+        with self.lock:
+            if proc.retired:
+                return
+            call, proc.call = proc.call, None
+            if call is not None:
+                self._forget(call)
+            if proc.kill_at is None:
+                self.idle.append(proc)
+        if call is not None:
+            if call.job:
+                try:
+                    value: Any = pickle.loads(blob)
+                except BaseException as exc:  # noqa: BLE001
+                    value = exc
+                call.answer(value)
+            elif proc.kill_at is not None or not call.wanted():
+                call.answer(DROPPED)  # a late answer: its task ended meanwhile
+            else:
+                call.answer(load_outcome(blob, ref_of(call.key)))
         self.pump()
 
-    def submit_job(self, executor: ProcessExecutor, key: Any, job_blob: bytes) -> None:
-        with self.lock:
-            gen = self.gen
-            if gen is None:
-                gen = self.gen = _Generation(self.max_workers, self.context)
-        results = executor.results
-
-        def done(future: Any) -> None:
-            try:
-                value = pickle.loads(future.result())
-            except BaseException as exc:  # noqa: BLE001
-                value = exc
-            results.put((key, value))
-
+    def _exited(self, proc: _Proc, token: object) -> None:
         try:
-            gen.pool.submit(run_job, job_blob).add_done_callback(done)
-        except (BrokenProcessPool, RuntimeError) as exc:
-            self.renew(gen)
-            results.put((key, exc))
+            proc.process.join(1)  # reaped: its exit code
+            code = proc.process.exitcode
+        except (OSError, ValueError):
+            code = None
+        with self.lock:
+            if proc.retired:
+                return
+            if proc in self.procs:
+                self.procs.remove(proc)
+            if proc in self.idle:
+                self.idle.remove(proc)
+            call, proc.call = proc.call, None
+            if call is not None:
+                self._forget(call)
+            stopped = proc.kill_at is not None
+            replace = self.serving is token
+        proc.release()
+        if call is not None:
+            if stopped and not call.job:
+                call.answer(DROPPED)
+            else:
+                call.lost(code)
+        if stopped:
+            _log.info("flowkit worker process %s stopped (exit code %s); a new one takes its place", proc.pid, code)
+        if replace:
+            self.grow()
+        self.pump()
+
+    def _watch(self) -> None:
+        """Stop the processes whose call is no longer wanted; SIGKILL those that outlived their grace."""
+        now = time.monotonic()
+        with self.lock:
+            running = [(p, p.call) for p in self.procs if p.call is not None and p.kill_at is None]
+            late = [p for p in self.procs if p.kill_at is not None and not p.hard and now >= p.kill_at]
+        unwanted = [(p, c) for p, c in running if c is not None and not c.job and not c.wanted()]
+        stop = []
+        if unwanted:
+            with self.lock:
+                for p, c in unwanted:
+                    if p.call is c and p.kill_at is None and not p.retired:
+                        p.kill_at = now + _KILL_GRACE_S
+                        stop.append((p, c))
+        for p, c in stop:
+            _log.info("flowkit stops worker process %s: task '%s' ended (%s) while it ran", p.pid, ref_of(c.key),
+                      getattr(c.key, "status", "?"))  # fmt: skip
+            p.terminate()
+        for p in late:
+            _log.warning("flowkit worker process %s ignored SIGTERM for %.1f s: SIGKILL", p.pid, _KILL_GRACE_S)
+            p.kill()
+
+    # ------------------------------------------------------------------ shutdown
+    def close(self) -> None:
+        """Stop every worker process; running and waiting calls are answered as cancelled."""
+        with self.lock:
+            self.serving = None
+            procs, self.procs, self.idle = self.procs, [], []
+            calls = [p.call for p in procs if p.call is not None] + list(self.backlog)
+            self.backlog.clear()
+            self.live.clear()
+            for p in procs:
+                p.retired = True
+                p.call = None
+            thread, self.thread = self.thread, None
+        self._wake()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(2)
+        for call in calls:
+            if call.job:
+                call.answer(
+                    RuntimeError(f"job '{ref_of(call.key)}' was cancelled: its worker process pool was shut down")
+                )
+            elif call.wanted():
+                call.answer(Outcome("FAILED", {}, f"task '{ref_of(call.key)}' was cancelled: its worker process pool "
+                                    "was shut down"))  # fmt: skip
+            else:
+                call.answer(DROPPED)
+        for p in procs:  # idle processes exit when their pipe closes, busy ones on SIGTERM
+            busy = p.process.exitcode is None
+            try:
+                p.conn.close()
+            except OSError:
+                pass
+            if busy:
+                p.terminate()
+        deadline = time.monotonic() + _KILL_GRACE_S
+        for p in procs:
+            p.process.join(max(0.0, deadline - time.monotonic()))
+            if p.process.exitcode is None:
+                p.kill()
+                p.process.join(1)
+            p.release()
 
 
 _pools: dict[tuple[int, str], _SharedPool] = {}
@@ -512,6 +768,10 @@ def _shared_pool(max_workers: int, method: str) -> _SharedPool:
             if method == "forkserver":
                 # The fork server imports these once; each worker process forks from it ready to run.
                 context.set_forkserver_preload(["flowkit.executors._process", "cloudpickle"])
+            if not _pools:
+                # Registered after multiprocessing's own hook, so it runs first: the workers are stopped
+                # before multiprocessing waits for its children (a busy worker would never end by itself).
+                atexit.register(shutdown_process_pools)
             pool = _pools[(max_workers, method)] = _SharedPool(max_workers, context)
         return pool
 
@@ -528,6 +788,11 @@ class ProcessExecutor(Executor):
     session and start on first use. Workers are shipped with cloudpickle: module-level functions
     are sent by reference (their module must be importable in the children), notebook functions,
     lambdas and closures by value. HTTP system tasks run on the calling process's thread pool.
+
+    A call whose task ends while it runs (it timed out, its workflow was terminated) has its worker
+    process stopped — SIGTERM, SIGKILL after a grace of one second — and replaced by a fresh one;
+    nothing it would still answer reaches the task.
+
     """
 
     def __init__(self, max_workers: int | None = None, *, start_method: str | None = None) -> None:
@@ -550,9 +815,9 @@ class ProcessExecutor(Executor):
         if isinstance(task_blob, Outcome):
             self.results.put((key, task_blob))
             return
-        pool = self._pool
-        call = _Call(self, key, shipped[0], shipped[1], task_blob, logging.getLogger().level, pool.next_seq())
-        pool.enqueue(call)
+        message = pickle.dumps((_CALL, (shipped[0], shipped[1], task_blob, logging.getLogger().level)),
+                               protocol=pickle.HIGHEST_PROTOCOL)  # fmt: skip
+        self._pool.enqueue(_Call(self, key, message))
 
     def submit(self, key: Any, job: Job) -> None:
         """Run a plain job in a worker process (pickled with cloudpickle)."""
@@ -561,7 +826,8 @@ class ProcessExecutor(Executor):
         except Exception as exc:
             self.results.put((key, exc))
             return
-        self._pool.submit_job(self, key, blob)
+        message = pickle.dumps((_JOB, (blob,)), protocol=pickle.HIGHEST_PROTOCOL)
+        self._pool.enqueue(_Call(self, key, message, job=True))
 
     def _here(self, key: Any, worker: Worker, task: Task) -> None:
         results = self.results
@@ -575,6 +841,10 @@ class ProcessExecutor(Executor):
 
         _thread_pool(8).submit(run)
 
+    def worker_pids(self) -> list[int]:
+        """List the pids of this executor's worker processes (shared with every ProcessExecutor of its size)."""
+        return self._pool.pids()
+
     def shutdown(self) -> None:
         """Nothing to release: the processes are shared (see :func:`shutdown_process_pools`)."""
 
@@ -587,7 +857,4 @@ def shutdown_process_pools() -> None:
     with _pools_lock:
         pools = list(_pools.values())
     for pool in pools:
-        with pool.lock:
-            gen, pool.gen = pool.gen, None
-        if gen is not None:
-            gen.close()
+        pool.close()

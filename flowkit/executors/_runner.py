@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flowkit.engine import Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
-from flowkit.executors._executors import Executor
+from flowkit.executors._executors import DROPPED, Executor
 from flowkit.expressions import copy_json
 from flowkit.workers import Outcome, Task, Worker
 
@@ -245,6 +245,9 @@ class Runner:
             self.executor.submit_worker(task, worker, snapshot)
 
     def _apply(self, task: TaskModel, outcome: Any) -> None:
+        wf = task.workflow
+        if self.engine.executions.get(wf.workflow_id) is not wf:
+            return  # a late answer to a call another run started on this (shared) executor: not ours
         self.inflight -= 1
         name = task.task_def_name
         self.running[name] -= 1
@@ -255,6 +258,8 @@ class Runner:
         due = self.engine.next_deadline()
         if due is not None and due <= now:
             self._tick(now)
+        if outcome is DROPPED:  # the executor abandoned the call (its task had ended): nothing to report
+            return
         if not isinstance(outcome, Outcome):
             outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
         self.handle(
