@@ -40,7 +40,11 @@ def measure_scripts(quick: bool) -> dict[str, Any]:
     switch_src = "if ($.x > 2) { 'big' } else { 'small' }"
     jq = Jq()
     jq.run(".a | . + 1", {"a": 1})
-    out: dict[str, Any] = {"engines": {}, "jq_us": _best_per_call(lambda: jq.run(".a | . + 1", {"a": 1}), calls, rounds), "loops": {}}
+    out: dict[str, Any] = {
+        "engines": {},
+        "jq_us": _best_per_call(lambda: jq.run(".a | . + 1", {"a": 1}), calls, rounds),
+        "loops": {},
+    }
     for engine in ("quickjs", "v8"):
         js = create_javascript(engine=engine)
         js.evaluate("$.a + 1", inline_input)

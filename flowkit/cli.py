@@ -26,7 +26,9 @@ def _load_workers(spec: str) -> list[Any]:
         if path.suffix == ".py" or path.exists():
             module_spec = importlib.util.spec_from_file_location(path.stem, path)
             if module_spec is None or module_spec.loader is None:
-                raise InputError(f"cannot load workers from {spec!r}. Fix: give a .py file or an importable module name.")
+                raise InputError(
+                    f"cannot load workers from {spec!r}. Fix: give a .py file or an importable module name."
+                )
             module = importlib.util.module_from_spec(module_spec)
             sys.path.insert(0, str(path.resolve().parent))
             module_spec.loader.exec_module(module)
@@ -91,7 +93,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         workflow_input = json.loads(args.input) if args.input else {}
     except json.JSONDecodeError as exc:
-        raise InputError(f"--input is not valid JSON ({exc.msg} at column {exc.colno}). Fix: pass an object like '{{\"x\": 1}}'.") from None
+        raise InputError(
+            f"--input is not valid JSON ({exc.msg} at column {exc.colno}). Fix: pass an object like '{{\"x\": 1}}'."
+        ) from None
     if not isinstance(workflow_input, dict):
         raise InputError("--input must be a JSON object like '{\"x\": 1}'.")
     workers = [w for spec in args.workers or () for w in _load_workers(spec)]
@@ -144,7 +148,9 @@ def _list(args: argparse.Namespace) -> int:
     for r in rows:
         created = datetime.fromtimestamp(r["created"] / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         reason = (r["reason"] or "")[:60]
-        print(f"{r['workflow_id']:<38} {r['name'][:28]:<28} {r['version']:>3} {r['status']:<11} {created:<20} {r['task_count']:>5}  {reason}")
+        print(
+            f"{r['workflow_id']:<38} {r['name'][:28]:<28} {r['version']:>3} {r['status']:<11} {created:<20} {r['task_count']:>5}  {reason}"
+        )
     print(f"{len(rows)} execution(s)")
     return 0
 

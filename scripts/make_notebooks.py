@@ -7,7 +7,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).resolve().parents[1] / "notebooks"
 
-SETUP = '''import flowkit, flowkit.contrib
+SETUP = """import flowkit, flowkit.contrib
 from flowkit.contrib.tutorial import SAMPLES, record
 from flowkit.notebook import monitor
 from IPython.display import Image, display
@@ -15,13 +15,13 @@ from IPython.display import Image, display
 workers = flowkit.contrib.image_workers()
 task_defs = flowkit.contrib.image_task_defs(retry_delay_seconds=1)  # the tutorial's defs, shorter backoff for a notebook
 photo = str(SAMPLES / "landscape.jpg")
-runs, images = [], []'''
+runs, images = [], []"""
 
-FINISH = '''for path in images:
+FINISH = """for path in images:
     display(Image(filename=path, width=240))
 report = record({name!r}, runs, images)
 assert all(r["status"] == "COMPLETED" for r in report["runs"]), report
-print(f"{{len(report['runs'])}} run(s), {{report['tasks']}} tasks, {{len(report['s3_objects'])}} S3 object(s) in the bucket")'''
+print(f"{{len(report['runs'])}} run(s), {{report['tasks']}} tasks, {{len(report['s3_objects'])}} S3 object(s) in the bucket")"""
 
 NOTEBOOKS = {
     "01_resize_and_upload": [
@@ -30,7 +30,7 @@ NOTEBOOKS = {
         "starts a local S3 server on 127.0.0.1 and says so.",
         SETUP,
         "## Build it step by step\nEach step is a Conductor task; the diagram redraws as the workflow grows.",
-        '''wf = flowkit.WorkflowBuilder("image_convert_resize", description="Resize and upload one image")
+        """wf = flowkit.WorkflowBuilder("image_convert_resize", description="Resize and upload one image")
 resize = flowkit.contrib.image_convert_resize(
     task_ref_name="image_convert_resize_ref",
     fileLocation=wf.input("fileLocation"),
@@ -39,29 +39,29 @@ resize = flowkit.contrib.image_convert_resize(
     outputHeight=wf.input("recipeParameters.outputSize.height"),
 )
 wf >> resize
-wf''',
-        '''upload = flowkit.contrib.upload_toS3(task_ref_name="upload_toS3_ref", fileLocation=resize.output("fileLocation"))
+wf""",
+        """upload = flowkit.contrib.upload_toS3(task_ref_name="upload_toS3_ref", fileLocation=resize.output("fileLocation"))
 wf >> upload
 wf.output_parameter("fileLocation", upload.output("fileLocation"))
-wf''',
+wf""",
         "## Run it and watch",
-        '''run = flowkit.start(wf, {"fileLocation": photo,
+        """run = flowkit.start(wf, {"fileLocation": photo,
                          "recipeParameters": {"outputFormat": "png", "outputSize": {"width": 320, "height": 200}}},
                     workers=workers, task_defs=task_defs)
 display(monitor(run))
 run.wait(60)
 runs.append(run)
-print(run.status, run.output)''',
-        '''run.tasks_df()[["ref", "status", "attempt", "duration", "worker"]]''',
-        '''images.append(run.task("image_convert_resize_ref").output["fileLocation"])
-print(wf.to_workflow_def().to_json_text()[:400], "...")  # the same JSON a Conductor server takes''',
+print(run.status, run.output)""",
+        """run.tasks_df()[["ref", "status", "attempt", "duration", "worker"]]""",
+        """images.append(run.task("image_convert_resize_ref").output["fileLocation"])
+print(wf.to_workflow_def().to_json_text()[:400], "...")  # the same JSON a Conductor server takes""",
         FINISH.format(name="01_resize_and_upload"),
     ],
     "02_fork_two_formats": [
         "# 2. Two formats in parallel with FORK\n\n`wf >> [[...], [...]]` makes a FORK_JOIN with one branch per "
         "list and the JOIN after it, as in Conductor's Python SDK.",
         SETUP,
-        '''wf = flowkit.WorkflowBuilder("image_convert_resize_multipleformat")
+        """wf = flowkit.WorkflowBuilder("image_convert_resize_multipleformat")
 def branch(fmt):
     resize = flowkit.contrib.image_convert_resize(task_ref_name=f"image_convert_resize_{fmt}_ref",
                                                   fileLocation=wf.input("fileLocation"), outputFormat=fmt,
@@ -71,14 +71,14 @@ def branch(fmt):
 wf >> [branch("jpg"), branch("webp")]
 wf.output_parameter("fileLocationJpg", "${upload_toS3_jpg_ref.output.fileLocation}")
 wf.output_parameter("fileLocationWebp", "${upload_toS3_webp_ref.output.fileLocation}")
-wf''',
-        '''run = flowkit.start(wf, {"fileLocation": photo, "width": 300, "height": 200}, workers=workers, task_defs=task_defs)
+wf""",
+        """run = flowkit.start(wf, {"fileLocation": photo, "width": 300, "height": 200}, workers=workers, task_defs=task_defs)
 display(monitor(run))
 run.wait(60)
 runs.append(run)
-print(run.status, run.output)''',
-        '''run.tasks_df()[["ref", "type", "status", "started", "duration"]]''',
-        '''images += [run.task(f"image_convert_resize_{f}_ref").output["fileLocation"] for f in ("jpg", "webp")]''',
+print(run.status, run.output)""",
+        """run.tasks_df()[["ref", "type", "status", "started", "duration"]]""",
+        """images += [run.task(f"image_convert_resize_{f}_ref").output["fileLocation"] for f in ("jpg", "webp")]""",
         FINISH.format(name="02_fork_two_formats"),
     ],
     "03_dynamic_fork": [
@@ -86,7 +86,7 @@ print(run.status, run.output)''',
         "lists given at run time into the fork's tasks (`dynamicTasks`, `dynamicTasksInput`); the JOIN "
         "collects every branch's output.",
         SETUP,
-        '''wf = flowkit.WorkflowBuilder("image_multiple_convert_resize")
+        """wf = flowkit.WorkflowBuilder("image_multiple_convert_resize")
 plan = flowkit.contrib.image_multiple_convert_resize(
     task_ref_name="image_multiple_convert_resize_ref", fileLocation=wf.input("fileLocation"),
     outputFormats=wf.input("outputFormats"), outputSizes=wf.input("outputSizes"),
@@ -96,25 +96,25 @@ fork.input_parameter("dynamicTasks", plan.output("dynamicTasks"))
 fork.input_parameter("dynamicTasksInput", plan.output("dynamicTasksInput"))
 wf >> plan >> fork
 wf.output_parameter("fileLocations", "${image_multiple_convert_resize_fork_ref_join.output}")
-wf''',
-        '''request = {"fileLocation": photo, "outputFormats": ["png", "jpg", "webp"],
+wf""",
+        """request = {"fileLocation": photo, "outputFormats": ["png", "jpg", "webp"],
            "outputSizes": [{"width": 300, "height": 200}, {"width": 160, "height": 120}], "maintainAspectRatio": True}
 run = flowkit.start(wf, request, workers=workers, task_defs=task_defs)
 display(monitor(run))
 run.wait(120)
 runs.append(run)
-print(run.status, len(run.output["fileLocations"]), "images")''',
-        '''run''',
-        '''df = run.tasks_df()
-df[df.type == "image_convert_resize"][["ref", "status", "duration"]]''',
-        '''images += [out["fileLocation"] for out in run.output["fileLocations"].values()]''',
+print(run.status, len(run.output["fileLocations"]), "images")""",
+        """run""",
+        """df = run.tasks_df()
+df[df.type == "image_convert_resize"][["ref", "status", "duration"]]""",
+        """images += [out["fileLocation"] for out in run.output["fileLocations"].values()]""",
         FINISH.format(name="03_dynamic_fork"),
     ],
     "04_sub_workflow": [
         "# 4. Resize-and-upload as a reusable SUB_WORKFLOW\n\nThe pair from notebook 1 becomes a child workflow; "
         "a parent forks two children, each its own execution, linked both ways.",
         SETUP,
-        '''child = flowkit.WorkflowBuilder("image_convert_resize")
+        """child = flowkit.WorkflowBuilder("image_convert_resize")
 resize = flowkit.contrib.image_convert_resize(task_ref_name="image_convert_resize_ref",
     fileLocation=child.input("fileLocation"), outputFormat=child.input("recipeParameters.outputFormat"),
     outputWidth=child.input("recipeParameters.outputSize.width"), outputHeight=child.input("recipeParameters.outputSize.height"))
@@ -132,17 +132,17 @@ parent = flowkit.WorkflowBuilder("image_convert_resize_multipleformat_subworkflo
 parent >> [as_child("jpg"), as_child("png")]
 parent.output_parameter("fileLocationJpg", "${subworkflow_jpg_ref.output.fileLocation}")
 parent.output_parameter("fileLocationPng", "${subworkflow_png_ref.output.fileLocation}")
-parent''',
-        '''run = flowkit.start(parent, {"fileLocation": photo}, workers=workers, task_defs=task_defs,
+parent""",
+        """run = flowkit.start(parent, {"fileLocation": photo}, workers=workers, task_defs=task_defs,
                     workflows=[child.to_workflow_def()])
 display(monitor(run))
 run.wait(120)
 runs.append(run)
-print(run.status, run.output)''',
-        '''kid = run.sub_workflow("subworkflow_jpg_ref")
+print(run.status, run.output)""",
+        """kid = run.sub_workflow("subworkflow_jpg_ref")
 print("child", kid.workflow_id, "-> parent", kid.parent.workflow_id)
-run.tasks_df(include_children=True)[["workflow_id", "depth", "ref", "status"]]''',
-        '''images += [run.sub_workflow(f"subworkflow_{f}_ref").output["localFile"] for f in ("jpg", "png")]''',
+run.tasks_df(include_children=True)[["workflow_id", "depth", "ref", "status"]]""",
+        """images += [run.sub_workflow(f"subworkflow_{f}_ref").output["localFile"] for f in ("jpg", "png")]""",
         FINISH.format(name="04_sub_workflow"),
     ],
     "05_designing_for_failure": [
@@ -150,7 +150,7 @@ run.tasks_df(include_children=True)[["workflow_id", "depth", "ref", "status"]]''
         "flaky worker; then `failures_df()` and the timeline show what happened. Virtual time lets the "
         "backoffs pass at once while the recorded times stay exact.",
         SETUP,
-        '''from flowkit.testing import VirtualClock
+        """from flowkit.testing import VirtualClock
 calls = {"n": 0}
 @flowkit.worker_task(task_definition_name="flaky_thumbnail")
 def flaky_thumbnail(fileLocation: str) -> dict:
@@ -179,35 +179,35 @@ mark = watermark(task_ref_name="watermark", fileLocation=resize.output("fileLoca
 mark.optional = True  # a failure here ends COMPLETED_WITH_ERRORS and the workflow goes on
 upload = flowkit.contrib.upload_toS3(task_ref_name="upload", fileLocation=resize.output("fileLocation"))
 wf >> resize >> thumb >> mark >> upload
-wf''',
-        '''run = flowkit.run(wf, {"fileLocation": photo}, workers=[*workers, flaky_thumbnail, watermark],
+wf""",
+        """run = flowkit.run(wf, {"fileLocation": photo}, workers=[*workers, flaky_thumbnail, watermark],
                   task_defs=policies, clock=VirtualClock())
 runs.append(run)
-print(run.status, "| failed refs:", run.failed_reference_task_names)''',
-        '''run.failures_df()[["ref", "status", "attempt", "reason", "exception", "retried", "outcome"]]''',
-        '''df = run.tasks_df()
-df[df.ref == "thumbnail"][["attempt", "status", "scheduled", "started", "queue_wait"]]  # 5 s, then 10 s: EXPONENTIAL_BACKOFF''',
-        '''%matplotlib inline
-run.timeline()  # one bar per attempt, coloured by status''',
-        '''bad = flowkit.run(wf, {"fileLocation": str(SAMPLES / "does-not-exist.png")}, workers=[*workers, flaky_thumbnail, watermark],
+print(run.status, "| failed refs:", run.failed_reference_task_names)""",
+        """run.failures_df()[["ref", "status", "attempt", "reason", "exception", "retried", "outcome"]]""",
+        """df = run.tasks_df()
+df[df.ref == "thumbnail"][["attempt", "status", "scheduled", "started", "queue_wait"]]  # 5 s, then 10 s: EXPONENTIAL_BACKOFF""",
+        """%matplotlib inline
+run.timeline()  # one bar per attempt, coloured by status""",
+        """bad = flowkit.run(wf, {"fileLocation": str(SAMPLES / "does-not-exist.png")}, workers=[*workers, flaky_thumbnail, watermark],
                   task_defs=policies, clock=VirtualClock())
 print(bad.status, "|", bad.reason)
-bad.failures_df()[["ref", "status", "attempt", "reason"]]''',
-        '''images.append(run.task("resize").output["fileLocation"])''',
+bad.failures_df()[["ref", "status", "attempt", "reason"]]""",
+        """images.append(run.task("resize").output["fileLocation"])""",
         FINISH.format(name="05_designing_for_failure"),
     ],
     "06_conductor_interop": [
         "# 6. Conductor interop\n\nThe Orkes tutorial's own JSON and Conductor's `kitchensink.json` load and "
         "run unchanged, and flowkit writes back the same JSON a Conductor server takes.",
         SETUP,
-        '''from pathlib import Path
+        """from pathlib import Path
 shared = Path.cwd().resolve().parents[1] / "shared" / "conformance" / "conductor"
 if not shared.exists():
     shared = Path(flowkit.__file__).resolve().parents[2] / "shared" / "conformance" / "conductor"
-print("Conductor fixtures:", shared, shared.exists())''',
-        '''orkes = flowkit.WorkflowDef.from_json(shared / "image_convert_resize.json") if shared.exists() else None
-orkes''',
-        '''if orkes is not None:
+print("Conductor fixtures:", shared, shared.exists())""",
+        """orkes = flowkit.WorkflowDef.from_json(shared / "image_convert_resize.json") if shared.exists() else None
+orkes""",
+        """if orkes is not None:
     run = flowkit.start(orkes, {"fileLocation": photo,
                                 "recipeParameters": {"outputFormat": "webp", "outputSize": {"width": 240, "height": 160}}},
                         workers=workers, task_defs=task_defs)
@@ -215,14 +215,14 @@ orkes''',
     run.wait(60)
     runs.append(run)
     images.append(run.task("image_convert_resize_ref").output["fileLocation"])
-    print(run.status, run.output)''',
-        '''if shared.exists():
+    print(run.status, run.output)""",
+        """if shared.exists():
     kitchen = flowkit.WorkflowDef.from_json(shared / "kitchensink.json")
     child = flowkit.WorkflowDef.from_json(shared / "sub_flow_1.json")
     print(kitchen.name, "->", len(list(kitchen.all_tasks())), "tasks; types:",
           sorted({t.type for t in kitchen.all_tasks()}))
-    assert flowkit.WorkflowDef.from_json(kitchen.to_json()).to_json() == kitchen.to_json()''',
-        '''print(flowkit.WorkflowDef.from_json(orkes.to_json()).to_json_text()[:500] if orkes else "no fixtures")''',
+    assert flowkit.WorkflowDef.from_json(kitchen.to_json()).to_json() == kitchen.to_json()""",
+        """print(flowkit.WorkflowDef.from_json(orkes.to_json()).to_json_text()[:500] if orkes else "no fixtures")""",
         FINISH.format(name="06_conductor_interop"),
     ],
 }

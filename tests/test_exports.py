@@ -32,8 +32,18 @@ def test_subpackages_export_what_they_list():
     import flowkit.testing
     import flowkit.workers
 
-    for module in (flowkit.definitions, flowkit.engine, flowkit.executors, flowkit.expressions, flowkit.history,
-                   flowkit.notebook, flowkit.render, flowkit.store, flowkit.testing, flowkit.workers):
+    for module in (
+        flowkit.definitions,
+        flowkit.engine,
+        flowkit.executors,
+        flowkit.expressions,
+        flowkit.history,
+        flowkit.notebook,
+        flowkit.render,
+        flowkit.store,
+        flowkit.testing,
+        flowkit.workers,
+    ):
         assert list(module.__all__) == sorted(module.__all__), module.__name__
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"

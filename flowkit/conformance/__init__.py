@@ -72,7 +72,7 @@ def _rewrite(value: Any, urls: Mapping[str, str]) -> Any:
     if isinstance(value, str):
         for old, new in urls.items():
             if value.startswith(old):
-                return new + value[len(old):]
+                return new + value[len(old) :]
         return value
     if isinstance(value, dict):
         return {k: _rewrite(v, urls) for k, v in value.items()}
@@ -164,4 +164,3 @@ def main(directory: str | None = None) -> int:
     passed = sum(r.matches for r in results)
     print(f"{passed} passed, {len(results) - passed} failed")
     return 0 if passed == len(results) else 1
-

@@ -648,4 +648,3 @@ def _failure_workflow(e: Execution) -> list[Any]:
 
 
 CASES = _cases()
-

@@ -30,8 +30,10 @@ def record(notebook: str, executions: list[Any], images: list[str]) -> dict[str,
     """Summarise this notebook's runs; write it to ``$FLOWKIT_TUTORIAL_OUT/<notebook>.json`` when set."""
     report = {
         "notebook": notebook,
-        "runs": [{"workflow": e.model.definition.name, "id": e.workflow_id, "status": str(e.status),
-                  "tasks": len(e.tasks)} for e in executions],  # fmt: skip
+        "runs": [
+            {"workflow": e.model.definition.name, "id": e.workflow_id, "status": str(e.status), "tasks": len(e.tasks)}
+            for e in executions
+        ],  # fmt: skip
         "tasks": sum(len(e.tasks) for e in executions),
         "images": images,
         "s3_objects": s3_objects(),

@@ -1,8 +1,8 @@
 """Authoring in Python with the Conductor SDK's vocabulary; produces the same WorkflowDef as JSON.
 
-    wf = WorkflowBuilder("images") >> resize(task_ref_name="resize", fileLocation=wf.input("file"))
-    wf >> [[to_jpg, upload_jpg], [to_webp, upload_webp]]      # FORK_JOIN + automatic JOIN
-    wf.output_parameter("url", upload_jpg.output("fileLocation"))
+wf = WorkflowBuilder("images") >> resize(task_ref_name="resize", fileLocation=wf.input("file"))
+wf >> [[to_jpg, upload_jpg], [to_webp, upload_webp]]      # FORK_JOIN + automatic JOIN
+wf.output_parameter("url", upload_jpg.output("fileLocation"))
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ class DynamicTask(TaskBuilder):
 
     task_type = "DYNAMIC"
 
-    def __init__(self, dynamic_task: str, task_reference_name: str, dynamic_task_param: str = "taskToExecute", **kwargs: Any) -> None:
+    def __init__(
+        self, dynamic_task: str, task_reference_name: str, dynamic_task_param: str = "taskToExecute", **kwargs: Any
+    ) -> None:
         super().__init__(task_reference_name, **kwargs)
         self.input_parameters[dynamic_task_param] = dynamic_task
         self.param = dynamic_task_param
@@ -106,7 +108,9 @@ class ForkTask(TaskBuilder):
 
     task_type = "FORK_JOIN"
 
-    def __init__(self, task_reference_name: str, forked_tasks: Sequence[Any], join_on: Sequence[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, task_reference_name: str, forked_tasks: Sequence[Any], join_on: Sequence[str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(task_reference_name, **kwargs)
         self.branches = [_tasks(b if isinstance(b, list | tuple) else [b]) for b in forked_tasks]
         self.join_on = list(join_on) if join_on is not None else None
@@ -207,7 +211,12 @@ class LoopTask(DoWhileTask):
     """DO_WHILE that runs ``iterations`` times."""
 
     def __init__(self, task_ref_name: str, iterations: int, tasks: Any, **kwargs: Any) -> None:
-        super().__init__(task_ref_name, f"if ( $.{task_ref_name}['iteration'] < {iterations} ) {{ true; }} else {{ false; }}", tasks, **kwargs)
+        super().__init__(
+            task_ref_name,
+            f"if ( $.{task_ref_name}['iteration'] < {iterations} ) {{ true; }} else {{ false; }}",
+            tasks,
+            **kwargs,
+        )
 
 
 class DynamicForkTask(TaskBuilder):
@@ -227,7 +236,10 @@ class DynamicForkTask(TaskBuilder):
         self.tasks_input_param_name = tasks_input_param_name
 
     def _fields(self) -> dict[str, Any]:
-        return {"dynamic_fork_tasks_param": self.tasks_param, "dynamic_fork_tasks_input_param_name": self.tasks_input_param_name}
+        return {
+            "dynamic_fork_tasks_param": self.tasks_param,
+            "dynamic_fork_tasks_input_param_name": self.tasks_input_param_name,
+        }
 
     def to_workflow_tasks(self) -> list[WorkflowTask]:
         return super().to_workflow_tasks() + JoinTask(f"{self.task_reference_name}_join").to_workflow_tasks()
@@ -309,7 +321,9 @@ class InlineTask(_System):
 
     task_type = "INLINE"
 
-    def __init__(self, task_ref_name: str, script: str, bindings: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, task_ref_name: str, script: str, bindings: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(task_ref_name, **kwargs)
         self.input_parameters.update(bindings or {})
         self.input_parameters["evaluatorType"] = "graaljs"
@@ -341,7 +355,9 @@ class WaitTask(_System):
 
     task_type = "WAIT"
 
-    def __init__(self, task_ref_name: str, wait_until: str | None = None, wait_for_seconds: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, task_ref_name: str, wait_until: str | None = None, wait_for_seconds: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(task_ref_name, **kwargs)
         if wait_for_seconds is not None:
             self.input_parameters["duration"] = f"{wait_for_seconds}s"

@@ -53,7 +53,9 @@ def _expression_issues(value: object, where: str, ref: str | None) -> list[Defin
     try:
         compile_value(value)
     except ExpressionError as exc:
-        return [DefinitionIssue(where, f"has an expression that does not parse: {exc}", "correct the ${...} syntax.", ref)]
+        return [
+            DefinitionIssue(where, f"has an expression that does not parse: {exc}", "correct the ${...} syntax.", ref)
+        ]
     return []
 
 
@@ -81,7 +83,11 @@ def _task_issues(
             f"use one of {', '.join(sorted(_KNOWN))}, or register a TaskDef named {kind!r} for a USER_DEFINED task.",
         )
     if in_loop and "__" in ref:
-        add("taskReferenceName", "contains '__' inside a DO_WHILE; Conductor splits loop refs on the first '__'.", "rename it without '__'.")
+        add(
+            "taskReferenceName",
+            "contains '__' inside a DO_WHILE; Conductor splits loop refs on the first '__'.",
+            "rename it without '__'.",
+        )
     out += _expression_issues(dict(wt.input_parameters), f"{here} field 'inputParameters'", ref)
     params = wt.input_parameters
     if kind == "SWITCH":
@@ -112,7 +118,11 @@ def _task_issues(
             from flowkit.engine._tasks import parse_duration
 
             if parse_duration(duration) is None:
-                add("inputParameters", f"duration {duration!r} does not parse.", "write it like '30s', '5m' or '2h 30m'.")
+                add(
+                    "inputParameters",
+                    f"duration {duration!r} does not parse.",
+                    "write it like '30s', '5m' or '2h 30m'.",
+                )
     elif kind == "FORK_JOIN_DYNAMIC":
         if "forkTaskInputs" not in params:
             legacy = bool(wt.dynamic_fork_join_tasks_param)
@@ -130,7 +140,11 @@ def _task_issues(
     elif kind in ("JOIN", "EXCLUSIVE_JOIN"):
         for joined in wt.join_on:
             if joined not in all_refs:
-                add("joinOn", f"names '{joined}', which is not a task of this workflow.", "use an existing taskReferenceName.")
+                add(
+                    "joinOn",
+                    f"names '{joined}', which is not a task of this workflow.",
+                    "use an existing taskReferenceName.",
+                )
     elif kind == "SUB_WORKFLOW":
         p = wt.sub_workflow_param
         if p is None or (not p.name and p.workflow_definition is None):
@@ -143,7 +157,9 @@ def _task_issues(
     elif kind == "TERMINATE":
         status = params.get("terminationStatus")
         if isinstance(status, str) and "${" not in status and status not in ("COMPLETED", "FAILED", "TERMINATED"):
-            add("inputParameters", f"terminationStatus {status!r} is not valid.", "use COMPLETED, FAILED or TERMINATED.")
+            add(
+                "inputParameters", f"terminationStatus {status!r} is not valid.", "use COMPLETED, FAILED or TERMINATED."
+            )
     elif kind == "INLINE":
         if not params.get("expression"):
             add("inputParameters", "has no 'expression'.", "add inputParameters.expression with the script.")
@@ -152,7 +168,11 @@ def _task_issues(
             add("inputParameters", f"evaluatorType {evaluator!r} is not supported.", "use javascript or graaljs.")
     elif kind == "JSON_JQ_TRANSFORM":
         if not params.get("queryExpression"):
-            add("inputParameters", "has no 'queryExpression'.", "add inputParameters.queryExpression with the jq program.")
+            add(
+                "inputParameters",
+                "has no 'queryExpression'.",
+                "add inputParameters.queryExpression with the jq program.",
+            )
     if kind in _NEEDS_JOIN:
         follower = siblings[index + 1] if index + 1 < len(siblings) else None
         if follower is None or follower.type != "JOIN":
@@ -161,7 +181,10 @@ def _task_issues(
 
 
 def workflow_issues(
-    wf: WorkflowDef, task_defs: Mapping[str, TaskDef] = {}, *, check_refs: bool = True  # noqa: B006
+    wf: WorkflowDef,
+    task_defs: Mapping[str, TaskDef] = {},
+    *,
+    check_refs: bool = True,  # noqa: B006
 ) -> list[DefinitionIssue]:
     """Every problem with ``wf`` (empty when it is valid).
 
@@ -171,13 +194,25 @@ def workflow_issues(
     here = f"workflow '{wf.name}'"
     out: list[DefinitionIssue] = []
     if not wf.name:
-        out.append(DefinitionIssue("workflow", "has an empty name.", "set \"name\"."))
+        out.append(DefinitionIssue("workflow", "has an empty name.", 'set "name".'))
     if not wf.tasks:
-        out.append(DefinitionIssue(here, "has no tasks.", "add at least one task to \"tasks\"."))
+        out.append(DefinitionIssue(here, "has no tasks.", 'add at least one task to "tasks".'))
     if wf.schema_version != 2:
-        out.append(DefinitionIssue(f"{here} field 'schemaVersion'", f"is {wf.schema_version}; only 2 is supported.", "set schemaVersion to 2 and write expressions as ${...}."))
+        out.append(
+            DefinitionIssue(
+                f"{here} field 'schemaVersion'",
+                f"is {wf.schema_version}; only 2 is supported.",
+                "set schemaVersion to 2 and write expressions as ${...}.",
+            )
+        )
     if wf.timeout_policy not in ("TIME_OUT_WF", "ALERT_ONLY"):
-        out.append(DefinitionIssue(f"{here} field 'timeoutPolicy'", f"{wf.timeout_policy!r} is not valid for a workflow.", "use TIME_OUT_WF or ALERT_ONLY."))
+        out.append(
+            DefinitionIssue(
+                f"{here} field 'timeoutPolicy'",
+                f"{wf.timeout_policy!r} is not valid for a workflow.",
+                "use TIME_OUT_WF or ALERT_ONLY.",
+            )
+        )
     if wf.timeout_seconds < 0:
         out.append(DefinitionIssue(f"{here} field 'timeoutSeconds'", "is negative.", "use 0 (no limit) or more."))
     out += _expression_issues(dict(wf.output_parameters), f"{here} field 'outputParameters'", None)

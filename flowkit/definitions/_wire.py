@@ -112,20 +112,20 @@ class _Reader:
                     value = bool(default)
             elif py in _STR_LIST_FIELDS or (cls is WorkflowDef and py == "input_parameters"):
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    self.problem(place, f"expected a list of strings, got {value!r}.", "use [\"a\", \"b\"].", ref)
+                    self.problem(place, f"expected a list of strings, got {value!r}.", 'use ["a", "b"].', ref)
                     value = ()
                 else:
                     value = tuple(value)
             elif py in _MAP_FIELDS or py == "input_parameters":
                 if not isinstance(value, Mapping):
-                    self.problem(place, f"expected a JSON object, got {value!r}.", "use {\"key\": value}.", ref)
+                    self.problem(place, f"expected a JSON object, got {value!r}.", 'use {"key": value}.', ref)
                     value = {}
             elif default is not MISSING and isinstance(default, str) and not isinstance(value, str):
                 self.problem(place, f"expected a string, got {value!r}.", "quote the value.", ref)
             kwargs[py] = value
         for py, wire, default in _TABLES[cls]:
             if default is MISSING and py not in kwargs:
-                self.problem(where, f"is missing the required field '{wire}'.", f"add \"{wire}\".", ref)
+                self.problem(where, f"is missing the required field '{wire}'.", f'add "{wire}".', ref)
                 kwargs[py] = "" if py != "tasks" else ()
             elif py in kwargs and kwargs[py] is None and default is not MISSING and default is not None:
                 kwargs[py] = default
@@ -225,11 +225,18 @@ def load_json_source(source: str | bytes | Path | Mapping[str, Any], what: str) 
             text = source
         return json.loads(text)
     except FileNotFoundError as exc:
-        raise DefinitionError([DefinitionIssue(where, f"file not found ({exc.filename}).", "check the path.")]) from None
+        raise DefinitionError(
+            [DefinitionIssue(where, f"file not found ({exc.filename}).", "check the path.")]
+        ) from None
     except json.JSONDecodeError as exc:
         raise DefinitionError(
-            [DefinitionIssue(where, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
-                             "fix the JSON syntax there (a trailing comma or a missing quote is common).")]
+            [
+                DefinitionIssue(
+                    where,
+                    f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+                    "fix the JSON syntax there (a trailing comma or a missing quote is common).",
+                )
+            ]
         ) from None
 
 
@@ -344,9 +351,9 @@ def task_to_json(task: Any) -> dict[str, Any]:
         "callbackAfterSeconds": task.callback_after_seconds,
         "workerId": task.worker_id,
         "outputData": task.output,
-        "workflowTask": _task_to_json(wt) if task.node.source is None else {
-            **task.node.source[0], "inputParameters": task.node.source[1]
-        },
+        "workflowTask": _task_to_json(wt)
+        if task.node.source is None
+        else {**task.node.source[0], "inputParameters": task.node.source[1]},
         "rateLimitPerFrequency": task.node.task_def.rate_limit_per_frequency or 0,
         "rateLimitFrequencyInSeconds": task.node.task_def.rate_limit_frequency_in_seconds or 1,
         "workflowPriority": wf.priority,

@@ -119,7 +119,12 @@ class Runner:
         """Start an execution; its first tasks are queued."""
         now = self.clock.now_ms()
         wf, commands = self.engine.start(
-            definition, workflow_input, now=now, correlation_id=correlation_id, workflow_id=workflow_id, priority=priority
+            definition,
+            workflow_input,
+            now=now,
+            correlation_id=correlation_id,
+            workflow_id=workflow_id,
+            priority=priority,
         )
         self.handle(commands, now)
         return wf

@@ -446,7 +446,9 @@ def executions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "workflow_id": _strings(pd, [r["workflow_id"] for r in rows]),
         "name": _strings(pd, [r["name"] for r in rows]),
         "version": _ms(np, (r["version"] or 0 for r in rows), n),
-        "status": _categorical(np, pd, (WorkflowStatus(r["status"]) for r in rows), _WORKFLOW_CODE, WORKFLOW_STATUSES, n),
+        "status": _categorical(
+            np, pd, (WorkflowStatus(r["status"]) for r in rows), _WORKFLOW_CODE, WORKFLOW_STATUSES, n
+        ),
         "correlation_id": _strings(pd, [r["correlation_id"] for r in rows]),
         "created": _times(np, pd, created),
         "ended": _times(np, pd, ended),

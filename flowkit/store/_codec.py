@@ -57,9 +57,20 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
         "nodeRef": task.node.ref, "nodeSource": _node_source(task),
     }  # fmt: skip
     return (
-        task.task_id, task.workflow.workflow_id, task.seq, task.ref, str(task.status), task.task_type,
-        task.task_def_name, task.iteration, task.retry_count, task.scheduled_time, task.start_time,
-        task.end_time, task.update_time, _dumps(data),
+        task.task_id,
+        task.workflow.workflow_id,
+        task.seq,
+        task.ref,
+        str(task.status),
+        task.task_type,
+        task.task_def_name,
+        task.iteration,
+        task.retry_count,
+        task.scheduled_time,
+        task.start_time,
+        task.end_time,
+        task.update_time,
+        _dumps(data),
     )
 
 
@@ -76,8 +87,18 @@ def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:
     }  # fmt: skip
     failed = len(wf.failed_refs)  # refs that failed at least once (O(1); the store writes this often)
     return (
-        wf.workflow_id, wf.definition.name, wf.definition.version, str(wf.status), wf.correlation_id,
-        wf.parent_workflow_id, wf.create_time, wf.update_time, wf.end_time, len(wf.tasks), failed, wf.reason,
+        wf.workflow_id,
+        wf.definition.name,
+        wf.definition.version,
+        str(wf.status),
+        wf.correlation_id,
+        wf.parent_workflow_id,
+        wf.create_time,
+        wf.update_time,
+        wf.end_time,
+        len(wf.tasks),
+        failed,
+        wf.reason,
         _dumps(data),
     )
 
@@ -122,7 +143,12 @@ def _restore_task(wf: WorkflowModel, plan: Any, row: dict[str, Any]) -> TaskMode
     task.seq = row["seq"]
     task.retry_count = row["retry_count"]
     task.start_time, task.end_time, task.update_time = row["started"], row["ended"], row["updated"]
-    task.input, task.output, task.reason, task.worker_id = data["input"], data["output"], data["reason"], data["workerId"]
+    task.input, task.output, task.reason, task.worker_id = (
+        data["input"],
+        data["output"],
+        data["reason"],
+        data["workerId"],
+    )
     task.poll_count = data["pollCount"]
     task.callback_after_seconds, task.callback_after_ms = data["callbackAfterSeconds"], data["callbackAfterMs"]
     task.start_delay = data["startDelay"]

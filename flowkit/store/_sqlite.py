@@ -56,12 +56,16 @@ CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_workflow ON events (workflow_id, id);
 """
-_TABLES = frozenset({"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "tasks", "events"})
+_TABLES = frozenset(
+    {"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "tasks", "events"}
+)
 _EXEC_COLS = ("workflow_id", "name", "version", "status", "correlation_id", "parent_workflow_id", "created",
               "updated", "ended", "task_count", "failed_count", "reason", "data")  # fmt: skip
 _TASK_COLS = ("task_id", "workflow_id", "seq", "ref", "status", "type", "name", "iteration", "retry_count",
               "scheduled", "started", "ended", "updated", "data")  # fmt: skip
-_INSERT_EXEC = f"INSERT OR REPLACE INTO executions ({', '.join(_EXEC_COLS)}) VALUES ({', '.join('?' * len(_EXEC_COLS))})"
+_INSERT_EXEC = (
+    f"INSERT OR REPLACE INTO executions ({', '.join(_EXEC_COLS)}) VALUES ({', '.join('?' * len(_EXEC_COLS))})"
+)
 _INSERT_TASK = f"INSERT OR REPLACE INTO tasks ({', '.join(_TASK_COLS)}) VALUES ({', '.join('?' * len(_TASK_COLS))})"
 
 
@@ -207,7 +211,9 @@ class SqliteStore:
         if "readonly" in text or "read-only" in text:
             return StoreError(f"{where} is read-only ({text}). Fix: make it writable, or open it with readonly=True.")
         if "locked" in text or "busy" in text:
-            return StoreError(f"{where} is locked by another connection ({text}). Fix: close the other program, or retry.")
+            return StoreError(
+                f"{where} is locked by another connection ({text}). Fix: close the other program, or retry."
+            )
         if "unable to open" in text:
             return StoreError(f"{where} cannot be opened ({text}). Fix: check the path and its permissions.")
         return StoreError(f"{where}: {text}")
@@ -220,7 +226,9 @@ class SqliteStore:
             try:
                 self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise StoreError(f"cannot create the lock file of {where}: {exc}. Fix: choose a writable path.") from None
+                raise StoreError(
+                    f"cannot create the lock file of {where}: {exc}. Fix: choose a writable path."
+                ) from None
             self._lock_pid_written = False
         fd = self._lock_fd
         try:
@@ -305,8 +313,12 @@ class SqliteStore:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(_INSERT_EXEC, exec_rows)
                 if new_defs:
-                    conn.executemany("INSERT OR IGNORE INTO definitions VALUES (?, ?)", [(h, text) for _, h, text in new_defs])
-                    conn.executemany("INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs])
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO definitions VALUES (?, ?)", [(h, text) for _, h, text in new_defs]
+                    )
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs]
+                    )
                 conn.executemany(_INSERT_TASK, task_rows)
                 conn.executemany("INSERT INTO events (workflow_id, task_id, time, kind) VALUES (?, ?, ?, ?)", events)
                 conn.execute("COMMIT")
@@ -365,9 +377,13 @@ class SqliteStore:
 
         with self._reading() as conn:
             if version is None:
-                row = conn.execute("SELECT json FROM workflow_defs WHERE name=? ORDER BY version DESC LIMIT 1", (name,)).fetchone()
+                row = conn.execute(
+                    "SELECT json FROM workflow_defs WHERE name=? ORDER BY version DESC LIMIT 1", (name,)
+                ).fetchone()
             else:
-                row = conn.execute("SELECT json FROM workflow_defs WHERE name=? AND version=?", (name, version)).fetchone()
+                row = conn.execute(
+                    "SELECT json FROM workflow_defs WHERE name=? AND version=?", (name, version)
+                ).fetchone()
         return WorkflowDef.from_json(row[0]) if row else None
 
     def workflow_defs(self) -> list[Any]:
@@ -375,7 +391,10 @@ class SqliteStore:
         from flowkit.definitions import WorkflowDef
 
         with self._reading() as conn:
-            return [WorkflowDef.from_json(r[0]) for r in conn.execute("SELECT json FROM workflow_defs ORDER BY name, version")]
+            return [
+                WorkflowDef.from_json(r[0])
+                for r in conn.execute("SELECT json FROM workflow_defs ORDER BY name, version")
+            ]
 
     def task_defs(self) -> list[Any]:
         """Every registered task definition."""
@@ -416,10 +435,14 @@ class SqliteStore:
     def execution(self, workflow_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """The execution record and its task records (by seq), or None."""
         with self._reading() as conn:
-            row = conn.execute(f"SELECT {', '.join(_EXEC_COLS)} FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {', '.join(_EXEC_COLS)} FROM executions WHERE workflow_id=?", (workflow_id,)
+            ).fetchone()
             if row is None:
                 return None
-            tasks = conn.execute(f"SELECT {', '.join(_TASK_COLS)} FROM tasks WHERE workflow_id=? ORDER BY seq", (workflow_id,)).fetchall()
+            tasks = conn.execute(
+                f"SELECT {', '.join(_TASK_COLS)} FROM tasks WHERE workflow_id=? ORDER BY seq", (workflow_id,)
+            ).fetchall()
             definition = conn.execute(
                 "SELECT d.json FROM execution_defs e JOIN definitions d ON d.hash = e.hash WHERE e.workflow_id=?",
                 (workflow_id,),
@@ -431,7 +454,9 @@ class SqliteStore:
     def events(self, workflow_id: str) -> list[dict[str, Any]]:
         """What moved an execution, oldest first: ``{time, task_id, kind}``."""
         with self._reading() as conn:
-            rows = conn.execute("SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,))
+            rows = conn.execute(
+                "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
+            )
             return [{"time": t, "task_id": task, "kind": kind} for t, task, kind in rows]
 
     def executions_df(self, **filters: Any) -> Any:
@@ -443,4 +468,3 @@ class SqliteStore:
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path}{' readonly' if self.readonly else ''}>"
-

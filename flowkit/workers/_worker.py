@@ -158,7 +158,9 @@ class Worker:
         params = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL,)]
         if len(params) == 1 and params[0].kind is not params[0].VAR_KEYWORD:
             hint = hints.get(params[0].name, params[0].annotation)
-            if getattr(hint, "__name__", None) == "Task" or (hint is inspect.Parameter.empty and params[0].name == "task"):
+            if getattr(hint, "__name__", None) == "Task" or (
+                hint is inspect.Parameter.empty and params[0].name == "task"
+            ):
                 return None
         takes_all = any(p.kind is p.VAR_KEYWORD for p in params)
         spec = []
@@ -252,7 +254,9 @@ def worker_task(*, task_definition_name: str, domain: str | None = None, poll_in
     """
 
     def decorate(fn: Callable[..., Any]) -> Worker:
-        return Worker(fn, task_definition_name, domain=domain, poll_interval_millis=poll_interval_millis, worker_id=worker_id)
+        return Worker(
+            fn, task_definition_name, domain=domain, poll_interval_millis=poll_interval_millis, worker_id=worker_id
+        )
 
     return decorate
 

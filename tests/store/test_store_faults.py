@@ -172,7 +172,10 @@ def test_store_held_by_a_running_process_is_refused_and_left_intact(tmp_path: Pa
     ex = run(db, x=41)
     assert ex.output == {"x": 42}
     reader = SqliteStore(db, readonly=True)
-    assert sorted((r["name"], r["status"]) for r in reader.execution_rows()) == [("faults", "COMPLETED"), ("holder", "COMPLETED")]
+    assert sorted((r["name"], r["status"]) for r in reader.execution_rows()) == [
+        ("faults", "COMPLETED"),
+        ("holder", "COMPLETED"),
+    ]
     assert reader.execution(holder_id)[0]["status"] == "COMPLETED"  # type: ignore[index]
     reader.close()
     close_cached(db)
@@ -192,9 +195,14 @@ def test_two_processes_on_one_store_never_lose_an_update(tmp_path: Path) -> None
         assert code == 3, out + err
         assert out.startswith("REFUSED") and f"(pid {proc.pid})" in out and "Fix:" in out
     # after the holder: a process that runs is recorded next to the holder's execution
-    after = subprocess.run([sys.executable, "-c", INTRUDER, str(db)], env=env(), capture_output=True, text=True, timeout=60)
+    after = subprocess.run(
+        [sys.executable, "-c", INTRUDER, str(db)], env=env(), capture_output=True, text=True, timeout=60
+    )
     assert after.returncode == 0 and after.stdout.strip() == "RAN COMPLETED", after.stdout + after.stderr
-    assert sorted(_rows(db, "SELECT name, status FROM executions")) == [("holder", "COMPLETED"), ("intruder", "COMPLETED")]
+    assert sorted(_rows(db, "SELECT name, status FROM executions")) == [
+        ("holder", "COMPLETED"),
+        ("intruder", "COMPLETED"),
+    ]
     assert held_out.startswith("COMPLETED")
 
 
@@ -329,7 +337,9 @@ def test_corrupt_file_is_refused_and_untouched(tmp_path: Path, kind: str) -> Non
     before = digest(path)
     for attempt in (lambda: run(path), lambda: flowkit.open(path, workers={"inc": inc}, background=False),
                     lambda: SqliteStore(path, readonly=True).execution_rows()):  # fmt: skip
-        with pytest.raises(StoreError, match=r"is not a readable SQLite file .*corrupt.*left untouched\. Fix: move it away"):
+        with pytest.raises(
+            StoreError, match=r"is not a readable SQLite file .*corrupt.*left untouched\. Fix: move it away"
+        ):
             attempt()
         close_cached(path)
         assert digest(path) == before
@@ -344,7 +354,7 @@ def test_corrupt_page_met_while_reading_is_a_store_error(tmp_path: Path) -> None
     page = 4096
     assert _rows(path, "PRAGMA page_size") == [(page,)]
     data = bytearray(path.read_bytes())
-    data[(root - 1) * page:root * page] = os.urandom(page)
+    data[(root - 1) * page : root * page] = os.urandom(page)
     path.write_bytes(bytes(data))
     before = digest(path)
     reader = SqliteStore(path, readonly=True)
@@ -364,7 +374,10 @@ def test_sqlite_file_that_is_not_a_flowkit_store(tmp_path: Path) -> None:
     before = digest(path)
     for attempt in (lambda: run(path), lambda: flowkit.open(path, workers={"inc": inc}, background=False),
                     lambda: SqliteStore(path, readonly=True).execution_rows()):  # fmt: skip
-        with pytest.raises(StoreError, match=r"not a flowkit store \(tables: orders, people\)\. It is left untouched\. Fix: use another path"):
+        with pytest.raises(
+            StoreError,
+            match=r"not a flowkit store \(tables: orders, people\)\. It is left untouched\. Fix: use another path",
+        ):
             attempt()
         close_cached(path)
         assert digest(path) == before  # not even switched to WAL mode

@@ -115,7 +115,11 @@ def test_list_and_filter_executions(filled: tuple[Path, list[Any]]) -> None:
     assert _ids(store.execution_rows(name="orders", version=2)) == [failed.workflow_id, orders2.workflow_id]
     assert _ids(store.execution_rows(version=2)) == [failed.workflow_id, orders2.workflow_id]
     assert _ids(store.execution_rows(status="FAILED")) == [declined.workflow_id, failed.workflow_id]
-    assert _ids(store.execution_rows(status=["RUNNING", "FAILED"])) == [declined.workflow_id, billing.workflow_id, failed.workflow_id]
+    assert _ids(store.execution_rows(status=["RUNNING", "FAILED"])) == [
+        declined.workflow_id,
+        billing.workflow_id,
+        failed.workflow_id,
+    ]
     assert _ids(store.execution_rows(name="billing", status="FAILED")) == [declined.workflow_id]
     assert _ids(store.execution_rows(status="TERMINATED")) == []
     assert _ids(store.execution_rows(correlation_id="c-1")) == [failed.workflow_id, orders1.workflow_id]
@@ -155,7 +159,9 @@ def test_fetch_one_execution_without_flowkit_open(filled: tuple[Path, list[Any]]
     assert store.execution("no-such-id") is None
     # the same records through sqlite3 alone
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    raw = con.execute("SELECT task_id, status FROM tasks WHERE workflow_id=? ORDER BY seq", (billing.workflow_id,)).fetchall()
+    raw = con.execute(
+        "SELECT task_id, status FROM tasks WHERE workflow_id=? ORDER BY seq", (billing.workflow_id,)
+    ).fetchall()
     con.close()
     assert raw == [(t["task_id"], t["status"]) for t in tasks]
     # the execution JSON of the run agrees with the stored records
@@ -173,7 +179,11 @@ def test_events_record_what_moved_an_execution(filled: tuple[Path, list[Any]]) -
     for ex, workflow_kinds in ((orders1, None), (billing, ["workflow RUNNING"])):
         events = store.events(ex.workflow_id)
         if workflow_kinds is None:  # RUNNING may not have been written: the run was faster than one write batch
-            assert [e["kind"] for e in events if e["task_id"] is None][-1:] == ["workflow COMPLETED"] == [events[-1]["kind"]]
+            assert (
+                [e["kind"] for e in events if e["task_id"] is None][-1:]
+                == ["workflow COMPLETED"]
+                == [events[-1]["kind"]]
+            )
         else:  # one event per status the workflow moved to (not one per write)
             assert [e["kind"] for e in events if e["task_id"] is None] == workflow_kinds
         times = [e["time"] for e in events]
@@ -198,7 +208,9 @@ def test_definitions_registered_on_run(filled: tuple[Path, list[Any]]) -> None:
     store = SqliteStore(path, readonly=True)
     assert [(d.name, d.version) for d in store.workflow_defs()] == [
         ("billing", 1), ("kid", 1), ("orders", 1), ("orders", 2), ("parent", 1)]  # fmt: skip
-    assert [(t.name, t.retry_count, t.retry_delay_seconds) for t in store.task_defs() if t.name == "charge"] == [("charge", 1, 5)]
+    assert [(t.name, t.retry_count, t.retry_delay_seconds) for t in store.task_defs() if t.name == "charge"] == [
+        ("charge", 1, 5)
+    ]
     latest = store.workflow_def("orders")
     assert latest is not None and latest.version == 2
     first = store.workflow_def("orders", 1)
@@ -289,8 +301,10 @@ def test_open_and_list_ten_thousand_executions(tmp_path: Path) -> None:
     open_s = time.perf_counter() - started
     assert runtime.engine.executions == {}  # every one COMPLETED: nothing to recover
     _close(path)
-    print(f"\n[store perf] {N} executions: open + execution_rows() {writer_s * 1000:.1f} ms (writer), "
-          f"{reader_s * 1000:.1f} ms (readonly); flowkit.open (recovery scan) {open_s * 1000:.1f} ms")
+    print(
+        f"\n[store perf] {N} executions: open + execution_rows() {writer_s * 1000:.1f} ms (writer), "
+        f"{reader_s * 1000:.1f} ms (readonly); flowkit.open (recovery scan) {open_s * 1000:.1f} ms"
+    )
     assert len(rows) == N and len(ro_rows) == N
     assert len({r["workflow_id"] for r in rows}) == N
     assert rows[0]["workflow_id"] == f"copy-{N - 1:05d}" and rows[-1]["workflow_id"] == ex.workflow_id
@@ -302,13 +316,17 @@ def test_a_store_from_an_older_flowkit_missing_newer_tables_is_upgraded_in_place
     import flowkit
 
     path = tmp_path / "old.db"
-    first = flowkit.run({"name": "old", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}, store=str(path))
+    first = flowkit.run(
+        {"name": "old", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}, store=str(path)
+    )
     flowkit.store.open_store(str(path)).close()
     with sqlite3.connect(path) as conn:  # an older layout: no shared definitions tables yet
         conn.execute("DROP TABLE definitions")
         conn.execute("DROP TABLE execution_defs")
     flowkit.store._OPEN.pop(str(path.resolve()), None)
-    again = flowkit.run({"name": "old", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}, store=str(path))
+    again = flowkit.run(
+        {"name": "old", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}, store=str(path)
+    )
     assert again.status == "COMPLETED"
     rows = flowkit.store.open_store(str(path)).execution_rows()
     assert {r["workflow_id"] for r in rows} == {first.workflow_id, again.workflow_id}

@@ -74,8 +74,13 @@ def test_pause_lets_the_running_task_finish_but_starts_nothing_until_resume():
 
 def test_terminate_cancels_running_tasks_and_terminates_sub_workflows_without_failure_workflow():
     child = {"name": "child", "tasks": [{"name": "wait_here", "taskReferenceName": "h", "type": "HUMAN"}]}
-    parent = {"name": "parent", "failureWorkflow": "cleanup", "tasks": [
-        {"name": "child", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "child"}}]}
+    parent = {
+        "name": "parent",
+        "failureWorkflow": "cleanup",
+        "tasks": [
+            {"name": "child", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "child"}}
+        ],
+    }
     cleanup = {"name": "cleanup", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}
     ex = flowkit.run(parent, workflows=[child, cleanup])
     assert ex.status == "RUNNING"
@@ -92,8 +97,12 @@ def test_terminate_cancels_running_tasks_and_terminates_sub_workflows_without_fa
 
 def test_terminating_a_child_terminates_the_parent_through_its_canceled_task():
     child = {"name": "child", "tasks": [{"name": "wait_here", "taskReferenceName": "h", "type": "HUMAN"}]}
-    parent = {"name": "parent", "tasks": [
-        {"name": "child", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "child"}}]}
+    parent = {
+        "name": "parent",
+        "tasks": [
+            {"name": "child", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "child"}}
+        ],
+    }
     ex = flowkit.run(parent, workflows=[child])
     ex.sub_workflow("sub").terminate("child stopped")
     assert ex.task("sub").status == "CANCELED"
@@ -121,7 +130,11 @@ def test_retry_after_fixing_the_worker_continues_from_the_failed_task():
     ex.retry()
     assert ex.status == "COMPLETED"
     assert [(t.ref, t.status, t.retry_count) for t in ex.tasks] == [
-        ("a", "COMPLETED", 0), ("b", "FAILED_WITH_TERMINAL_ERROR", 0), ("b", "COMPLETED", 1), ("c", "COMPLETED", 0)]
+        ("a", "COMPLETED", 0),
+        ("b", "FAILED_WITH_TERMINAL_ERROR", 0),
+        ("b", "COMPLETED", 1),
+        ("c", "COMPLETED", 0),
+    ]
     assert ex.failed_reference_task_names == ["b"]
 
 
@@ -166,11 +179,14 @@ def test_rerun_from_the_start_with_new_workflow_input():
 
 
 def test_skip_task_inserts_a_skipped_task_whose_output_downstream_tasks_see():
-    definition = {"name": "skip", "tasks": [
-        {"name": "gate", "taskReferenceName": "gate", "type": "HUMAN"},
-        {"name": "enrich", "taskReferenceName": "enrich"},
-        {"name": "use", "taskReferenceName": "use", "inputParameters": {"x": "${enrich.output.value}"}},
-    ]}
+    definition = {
+        "name": "skip",
+        "tasks": [
+            {"name": "gate", "taskReferenceName": "gate", "type": "HUMAN"},
+            {"name": "enrich", "taskReferenceName": "enrich"},
+            {"name": "use", "taskReferenceName": "use", "inputParameters": {"x": "${enrich.output.value}"}},
+        ],
+    }
     ex = flowkit.run(definition, workers={"enrich": ok, "use": ok})
     ex.skip_task("enrich", task_output={"value": 42})
     with pytest.raises(flowkit.OperationNotAllowedError, match="already been scheduled"):
@@ -186,8 +202,13 @@ def test_skip_task_inserts_a_skipped_task_whose_output_downstream_tasks_see():
 def test_failure_workflow_gets_conductors_inputs():
     cleanup = {"name": "cleanup", "tasks": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}
     flaky = Flaky()
-    ex = flowkit.run(chain("a", failureWorkflow="cleanup"), {"x": 9}, workers={"a": flaky}, workflows=[cleanup],
-                     correlation_id="corr-1")
+    ex = flowkit.run(
+        chain("a", failureWorkflow="cleanup"),
+        {"x": 9},
+        workers={"a": flaky},
+        workflows=[cleanup],
+        correlation_id="corr-1",
+    )
     assert ex.status == "FAILED"
     failure = ex.execution(ex.output["conductor.failure_workflow"])
     assert failure.status == "COMPLETED" and failure.correlation_id == "corr-1"
@@ -202,9 +223,18 @@ def test_failure_workflow_gets_conductors_inputs():
 def test_retry_with_resume_subworkflow_tasks_retries_inside_the_child():
     flaky = Flaky()
     child = {"name": "child", "tasks": [{"name": "work", "taskReferenceName": "w"}]}
-    parent = {"name": "parent", "tasks": [
-        {"name": "child", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "child"}},
-        {"name": "after", "taskReferenceName": "after"}]}
+    parent = {
+        "name": "parent",
+        "tasks": [
+            {
+                "name": "child",
+                "taskReferenceName": "sub",
+                "type": "SUB_WORKFLOW",
+                "subWorkflowParam": {"name": "child"},
+            },
+            {"name": "after", "taskReferenceName": "after"},
+        ],
+    }
     ex = flowkit.run(parent, workers={"work": flaky, "after": ok}, workflows=[child])
     assert ex.status == "FAILED"
     kid_id = ex.task("sub").sub_workflow_id
@@ -216,10 +246,16 @@ def test_retry_with_resume_subworkflow_tasks_retries_inside_the_child():
 
 
 def test_background_operations_and_human_completion():
-    ex = flowkit.start({"name": "h", "tasks": [
-        {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
-        {"name": "after", "taskReferenceName": "after", "inputParameters": {"ok": "${approve.output.ok}"}}]},
-        workers={"after": lambda ok=None: {"ok": ok}})
+    ex = flowkit.start(
+        {
+            "name": "h",
+            "tasks": [
+                {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
+                {"name": "after", "taskReferenceName": "after", "inputParameters": {"ok": "${approve.output.ok}"}},
+            ],
+        },
+        workers={"after": lambda ok=None: {"ok": ok}},
+    )
     deadline = time.time() + 5
     while not ex.tasks and time.time() < deadline:
         time.sleep(0.01)
@@ -230,8 +266,13 @@ def test_background_operations_and_human_completion():
 
 def test_virtual_clock_backoff_in_background_run():
     flaky = Flaky()
-    ex = flowkit.start(chain("a"), {}, workers={"a": lambda x=0: (_ for _ in ()).throw(RuntimeError("x"))},
-                       task_defs=[{"name": "a", "retryCount": 2, "retryDelaySeconds": 600}], clock=VirtualClock())
+    ex = flowkit.start(
+        chain("a"),
+        {},
+        workers={"a": lambda x=0: (_ for _ in ()).throw(RuntimeError("x"))},
+        task_defs=[{"name": "a", "retryCount": 2, "retryDelaySeconds": 600}],
+        clock=VirtualClock(),
+    )
     assert ex.wait(5).status == "FAILED"
     times = [t.start_time for t in ex.tasks]
     assert [b - a for a, b in zip(times, times[1:])] == [600_000, 600_000]
@@ -259,8 +300,26 @@ def test_cli_lists_shows_and_operates_on_stored_executions(tmp_path):
         return subprocess.run([sys.executable, "-m", "flowkit", *args], capture_output=True, text=True, cwd=root)
 
     base = ("--workers", "examples/orders/workers.py", "--defs", "examples/orders", "--virtual-clock", "--store", store)
-    assert cli("run", "examples/orders/workflow.json", "--input", '{"items": ["unicorn"], "card": "4111", "address": "x"}', *base).returncode == 1
-    assert cli("run", "examples/orders/workflow.json", "--input", '{"items": ["book"], "card": "4111", "address": "x"}', *base).returncode == 0
+    assert (
+        cli(
+            "run",
+            "examples/orders/workflow.json",
+            "--input",
+            '{"items": ["unicorn"], "card": "4111", "address": "x"}',
+            *base,
+        ).returncode
+        == 1
+    )
+    assert (
+        cli(
+            "run",
+            "examples/orders/workflow.json",
+            "--input",
+            '{"items": ["book"], "card": "4111", "address": "x"}',
+            *base,
+        ).returncode
+        == 0
+    )
     listed = cli("list", "--store", store, "--json")
     rows = json.loads(listed.stdout)
     assert sorted(r["status"] for r in rows) == ["COMPLETED", "FAILED"]

@@ -20,7 +20,9 @@ def js(request):
 
 def test_completion_value_and_lambda_mode(js):
     assert js.evaluate("if ($.iteration < $.value) { true; } else { false; }", {"iteration": 1, "value": 2}) is True
-    assert js.evaluate("if ($.a == 1) { return {testvalue: true} } else { return {testvalue: false} }", {"a": 1}, mode="lambda") == {"testvalue": True}
+    assert js.evaluate(
+        "if ($.a == 1) { return {testvalue: true} } else { return {testvalue: false} }", {"a": 1}, mode="lambda"
+    ) == {"testvalue": True}
 
 
 def test_values_convert_like_conductor(js):
