@@ -1,5 +1,8 @@
-"""An in-process event bus for EVENT tasks: a notebook subscribes to queues and sees what
-workflows publish (Conductor's ``conductor:<workflow>:<task>`` queue names, ``sqs:...`` kept as is)."""
+"""An in-process event bus for EVENT tasks.
+
+A notebook subscribes to queues and sees what workflows publish (Conductor's
+``conductor:<workflow>:<task>`` queue names, ``sqs:...`` kept as is).
+"""
 
 from __future__ import annotations
 

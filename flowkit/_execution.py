@@ -149,8 +149,11 @@ class Execution:
         return self._do(restart)
 
     def retry(self, resume_subworkflow_tasks: bool = False) -> Execution:
-        """Retry a terminal execution from its failed tasks; with ``resume_subworkflow_tasks`` a failed
-        SUB_WORKFLOW is retried inside its child instead of starting a new child."""
+        """Retry a terminal execution from its failed tasks.
+
+        With ``resume_subworkflow_tasks`` a failed SUB_WORKFLOW is retried inside its child instead of
+        starting a new child.
+        """
 
         def retry(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
             if resume_subworkflow_tasks:
@@ -163,8 +166,10 @@ class Execution:
 
     def rerun(self, from_task_id: str | None = None, task_input: dict[str, Any] | None = None,
               workflow_input: dict[str, Any] | None = None, correlation_id: str | None = None) -> Execution:  # fmt: skip
-        """Rerun a terminal execution from the start, or from ``from_task_id`` (later tasks are removed;
-        ``task_input`` replaces that task's input)."""
+        """Rerun a terminal execution from the start, or from ``from_task_id``.
+
+        From ``from_task_id``, later tasks are removed and ``task_input`` replaces that task's input.
+        """
         return self._do(lambda engine, wf, now: engine.rerun(
             wf, now, from_task_id=from_task_id, task_input=task_input, workflow_input=workflow_input,
             correlation_id=correlation_id,
@@ -255,8 +260,10 @@ def _failed_child(engine: Engine, wf: WorkflowModel) -> WorkflowModel | None:
 
 
 def _retry_inside(engine: Engine, wf: WorkflowModel, child: WorkflowModel, now: int) -> list[Any]:
-    """``resumeSubworkflowTasks``: retry the failed child in place, and bring the parent task and
-    the parent back to RUNNING so the child's end is reported to it again."""
+    """``resumeSubworkflowTasks``: retry the failed child in place.
+
+    The parent task and the parent go back to RUNNING so the child's end is reported to it again.
+    """
     from flowkit.definitions._types import WorkflowStatus
 
     task = wf.task_by_id(child.parent_workflow_task_id or "")

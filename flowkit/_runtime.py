@@ -1,6 +1,8 @@
-"""The Runtime: one engine, its runner and registries, driven in the caller's thread (``run``)
-or on a background thread (``start``), with workflow operations routed to whichever thread owns
-the engine. Executions are handles onto it."""
+"""The Runtime: one engine, its runner and registries.
+
+It is driven in the caller's thread (``run``) or on a background thread (``start``), with workflow
+operations routed to whichever thread owns the engine. Executions are handles onto it.
+"""
 
 from __future__ import annotations
 
@@ -113,8 +115,11 @@ class Runtime:
         return Execution(holder[0], self)
 
     def recover(self) -> list[Any]:
-        """Carry on every RUNNING or PAUSED execution in the store that this runtime does not hold yet
-        (after a process was killed). Returns their Executions; each goes on as the runtime runs."""
+        """Carry on every RUNNING or PAUSED execution in the store that this runtime does not hold yet.
+
+        This is for executions left behind when a process was killed. Returns their Executions; each
+        goes on as the runtime runs.
+        """
         from flowkit._execution import Execution
         from flowkit.store._codec import restore_workflow
 
@@ -292,8 +297,11 @@ def start(workflow: Any, input: Mapping[str, Any] | None = None, *, workers: Any
 
 def open(store: Any = None, *, workers: Any = None, task_defs: Any = None, workflows: Any = None,  # noqa: A001
          background: bool = True, **options: Any) -> Runtime:  # fmt: skip
-    """Open flowkit on ``store`` again: every execution left RUNNING there (its process was killed)
-    carries on with these workers. Definitions registered in the store are loaded too."""
+    """Open flowkit on ``store`` again.
+
+    Every execution left RUNNING there (its process was killed) carries on with these workers.
+    Definitions registered in the store are loaded too.
+    """
     from flowkit.store import open_store
 
     opened = open_store(store)

@@ -126,7 +126,7 @@ def _store_runtime(args: argparse.Namespace) -> Any:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from flowkit.store import open_store
 
@@ -134,7 +134,7 @@ def _list(args: argparse.Namespace) -> int:
         if not text:
             return None
         moment = datetime.fromisoformat(text)
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return int(moment.timestamp() * 1000)
 
     store = open_store(args.store) if not args.readonly else _readonly(args.store)
@@ -146,7 +146,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'workflowId':<38} {'name':<28} {'ver':>3} {'status':<11} {'created (UTC)':<20} {'tasks':>5}  reason")
     for r in rows:
-        created = datetime.fromtimestamp(r["created"] / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        created = datetime.fromtimestamp(r["created"] / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
         reason = (r["reason"] or "")[:60]
         print(
             f"{r['workflow_id']:<38} {r['name'][:28]:<28} {r['version']:>3} {r['status']:<11} {created:<20} {r['task_count']:>5}  {reason}"

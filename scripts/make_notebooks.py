@@ -229,6 +229,7 @@ orkes""",
 
 
 def main() -> None:
+    """Write every notebook in ``NOTEBOOKS`` to ``notebooks/``."""
     for name, cells in NOTEBOOKS.items():
         nb = new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -19,6 +19,7 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 def run(out: Path, names: list[str] | None = None, timeout: int = 300) -> dict:
+    """Execute the tutorial notebooks (all, or those in ``names``) into ``out``; the summary (as in report.json)."""
     import nbformat
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
@@ -82,6 +83,7 @@ def run(out: Path, names: list[str] | None = None, timeout: int = 300) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    """Run the notebooks named in ``argv`` (default: all) and print a summary; the exit code."""
     out = ROOT / "out" / "tutorial"
     print(f"flowkit tutorial: running {len(list(NOTEBOOKS.glob('0*.ipynb')))} notebooks headless ...", flush=True)
     summary = run(out, argv or None)

@@ -1,5 +1,7 @@
-"""Conformance, measured: run every Conductor workflow definition in the shared fixture folder and
-compare each outcome with Conductor's (``flowkit conformance [DIR]``).
+"""Conformance, measured (``flowkit conformance [DIR]``).
+
+Run every Conductor workflow definition in the shared fixture folder and compare each outcome with
+Conductor's.
 
 Each case (:mod:`flowkit.conformance._cases`) runs one fixture with deterministic test workers through
 ``flowkit.run`` (virtual clock, inline executor). Fixtures whose HTTP tasks call other hosts have those

@@ -1,5 +1,7 @@
-"""The conformance case table: one or more cases per Conductor fixture, with deterministic test
-workers and the outcome Conductor gives (status plus key checks). ``source`` says where each
+"""The conformance case table.
+
+One or more cases per Conductor fixture, with deterministic test workers and the outcome Conductor
+gives (status plus key checks). ``source`` says where each
 expectation comes from: an upstream test (``E<n>`` of ``reference/conductor-expectations.md`` or the
 named upstream spec) or ``derived`` from ``reference/conductor-semantics.md``.
 """

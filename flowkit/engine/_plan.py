@@ -1,5 +1,7 @@
-"""A definition compiled for running: one :class:`Node` per task with its compiled input,
-effective task definition and place in the graph (next sibling, owner, enclosing loop).
+"""A definition compiled for running.
+
+One :class:`Node` per task with its compiled input, effective task definition and place in the graph
+(next sibling, owner, enclosing loop).
 
 Built once per definition; every task attempt points at its node.
 """

@@ -1,5 +1,6 @@
-"""Execution state the engine owns: task attempts, workflow executions, and the views that
-``${...}`` expressions read.
+"""Execution state the engine owns.
+
+Task attempts, workflow executions, and the views that ``${...}`` expressions read.
 
 The state is mutable for speed (copy-on-write would cost O(n) per event); only the engine
 changes it, and only inside its event methods.

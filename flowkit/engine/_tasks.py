@@ -1,6 +1,8 @@
-"""How each task type runs once mapped (semantics §6). Control flow lives in ``_fork`` and
-``_loop``; this module holds worker tasks, SWITCH/DECISION, SUB_WORKFLOW and the small system
-tasks, plus the registry ``HANDLERS`` the engine dispatches on."""
+"""How each task type runs once mapped (semantics §6).
+
+Control flow lives in ``_fork`` and ``_loop``; this module holds worker tasks, SWITCH/DECISION,
+SUB_WORKFLOW and the small system tasks, plus the registry ``HANDLERS`` the engine dispatches on.
+"""
 
 from __future__ import annotations
 
@@ -364,7 +366,7 @@ def parse_duration(text: str) -> int | None:
 
 def parse_until(text: str) -> int | None:
     """Epoch ms for ``yyyy-MM-dd HH:mm``, ``yyyy-MM-dd HH:mm z`` or ``yyyy-MM-dd`` (UTC when no zone)."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     for fmt in ("%Y-%m-%d %H:%M %Z", "%Y-%m-%d %H:%M %z", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:
@@ -372,7 +374,7 @@ def parse_until(text: str) -> int | None:
         except ValueError:
             continue
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         return int(moment.timestamp() * 1000)
     return None
 

@@ -1,6 +1,9 @@
-"""The Runner: carries out the engine's commands. It owns the clock, the ready queue, rate and
-concurrency limits (Conductor's poll side) and the executor; it is the only code that calls
-worker functions and the only thread that touches engine state."""
+"""The Runner: carries out the engine's commands.
+
+It owns the clock, the ready queue, rate and concurrency limits (Conductor's poll side) and the
+executor; it is the only code that calls worker functions and the only thread that touches engine
+state.
+"""
 
 from __future__ import annotations
 

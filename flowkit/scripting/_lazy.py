@@ -1,5 +1,8 @@
-"""The scripting service the engine calls: V8 and jq created on first use, so runs without
-scripts never pay for starting a JavaScript engine."""
+"""The scripting service the engine calls.
+
+V8 and jq are created on first use, so runs without scripts never pay for starting a JavaScript
+engine.
+"""
 
 from __future__ import annotations
 

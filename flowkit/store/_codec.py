@@ -1,6 +1,8 @@
-"""Engine state to and from plain records (what a store keeps), and bringing a loaded execution
-back to life in an engine. Record fields are the engine's; JSON columns use Conductor's names
-where Conductor has them."""
+"""Engine state to and from plain records (what a store keeps).
+
+Also brings a loaded execution back to life in an engine. Record fields are the engine's; JSON
+columns use Conductor's names where Conductor has them.
+"""
 
 from __future__ import annotations
 
@@ -41,8 +43,11 @@ def _wt_json(node: Node) -> dict[str, Any]:
 
 
 def task_record(task: TaskModel) -> tuple[Any, ...]:
-    """(task_id, workflow_id, seq, ref, status, type, name, iteration, retry_count, scheduled, started,
-    ended, updated, data-json)."""
+    """The store row of a task attempt.
+
+    (task_id, workflow_id, seq, ref, status, type, name, iteration, retry_count, scheduled, started,
+    ended, updated, data-json).
+    """
     extra = task.extra
     kept = None
     if extra:
@@ -75,8 +80,11 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
 
 
 def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:
-    """(workflow_id, name, version, status, correlation_id, parent_workflow_id, created, updated, ended,
-    task_count, failed_count, reason, data-json); the definition is written once, apart."""
+    """The store row of an execution.
+
+    (workflow_id, name, version, status, correlation_id, parent_workflow_id, created, updated, ended,
+    task_count, failed_count, reason, data-json); the definition is written once, apart.
+    """
     data = {
         "input": wf.input, "output": wf.output, "variables": wf.variables, "reason": wf.reason,
         "lastRetriedTime": wf.last_retried_time, "parentWorkflowTaskId": wf.parent_workflow_task_id,

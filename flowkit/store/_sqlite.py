@@ -115,8 +115,11 @@ class SqliteStore:
             self.release()
 
     def acquire(self) -> None:
-        """Open (re-entrant); a writer takes the process lock. The connection stays open between
-        sessions (opening costs milliseconds); the lock is held only while someone uses the store."""
+        """Open (re-entrant); a writer takes the process lock.
+
+        The connection stays open between sessions (opening costs milliseconds); the lock is held
+        only while someone uses the store.
+        """
         with self._lock:
             if self._users == 0:
                 if self._conn is None:
@@ -338,8 +341,10 @@ class SqliteStore:
             )
 
     def _definition_text(self, definition: Any) -> tuple[str, str]:
-        """(content hash, JSON) of a definition, computed once per definition object: executions of
-        the same definition share one stored copy."""
+        """(content hash, JSON) of a definition, computed once per definition object.
+
+        Executions of the same definition share one stored copy.
+        """
         cached = self._def_text.get(id(definition))
         if cached is None or cached[0] is not definition:
             import hashlib
@@ -460,8 +465,11 @@ class SqliteStore:
             return [{"time": t, "task_id": task, "kind": kind} for t, task, kind in rows]
 
     def executions_df(self, **filters: Any) -> Any:
-        """Executions as a DataFrame: workflow_id, name, version, status, correlation_id, created, ended,
-        duration, tasks, failed_tasks, reason, parent_workflow_id (filters as :meth:`execution_rows`)."""
+        """Executions as a DataFrame (filters as :meth:`execution_rows`).
+
+        Columns: workflow_id, name, version, status, correlation_id, created, ended, duration, tasks,
+        failed_tasks, reason, parent_workflow_id.
+        """
         from flowkit.history import executions_frame
 
         return executions_frame(self.execution_rows(**filters))

@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+import matplotlib  # noqa: F401 - the timeline needs it: CI installs it, so a missing one must fail
+import pandas as pd
 import pytest
 
 import flowkit
@@ -25,9 +27,6 @@ from flowkit.history import (
     timeline,
 )
 from flowkit.testing import VirtualClock
-
-import matplotlib  # noqa: E402,F401 - the timeline needs it: CI installs it, so a missing one must fail
-import pandas as pd  # noqa: E402
 
 T0 = 1_704_067_200_000  # VirtualClock's default start
 RETRIES = [{"name": "flaky", "retryCount": 3, "retryDelaySeconds": 1}]

@@ -2,6 +2,7 @@
 
 import threading
 import time
+from itertools import pairwise
 
 import pytest
 
@@ -275,7 +276,7 @@ def test_virtual_clock_backoff_in_background_run():
     )
     assert ex.wait(5).status == "FAILED"
     times = [t.start_time for t in ex.tasks]
-    assert [b - a for a, b in zip(times, times[1:])] == [600_000, 600_000]
+    assert [b - a for a, b in pairwise(times)] == [600_000, 600_000]
     del flaky
 
 
