@@ -32,8 +32,8 @@ os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")  # no-op on hamilto
 
 import workloads as W  # noqa: E402
 
-ALL = ["0", "A", "B", "B10k", "C", "scripts", "dask", "scale", "import"]
-EXTRA = ("import", "scripts", "dask", "scale")  # measured by their own modules, not by measure()
+ALL = ["0", "A", "B", "B10k", "C", "scripts", "dask", "scale", "monitor", "import"]
+EXTRA = ("import", "scripts", "dask", "scale", "monitor")  # measured by their own modules, not by measure()
 SIZE = {"0": 1, "A": 200, "B": 1000, "B10k": 10_000, "C": W.C_LEAVES}
 ENGINES = {
     "0": ["flowkit", "hamilton", "dask"],
@@ -398,6 +398,10 @@ def render(results: dict[str, Any]) -> str:
         from dask_bench import render_scale
 
         lines += render_scale(results["scale"])
+    if results.get("monitor"):
+        from monitor_bench import render_monitor
+
+        lines += render_monitor(results["monitor"])
     imp = results.get("import")
     if imp:
         fk = imp["wall_ms"].get("flowkit")
@@ -513,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
 
         log("[bench] scale: 100k dynamic fork, memory per task, concurrent workflows ...")
         results["scale"] = measure_scale(args.quick)
+    if "monitor" in only:
+        from monitor_bench import measure_monitor
+
+        log("[bench] monitor: live notebook monitor overhead on A, B and a 50,000-leaf fork ...")
+        results["monitor"] = measure_monitor(args.quick)
     if "import" in only:
         n = IMPORT_REPEATS_QUICK if args.quick else IMPORT_REPEATS
         log(f"[bench] import time (best of {n}) ...")

@@ -14,16 +14,17 @@ import time
 from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
+from ipywidgets.widgets.widget_string import HTMLStyle  # type: ignore[import-untyped]
 
 from flowkit.errors import FlowkitError
 from flowkit.notebook._diagram import Diagram
 from flowkit.notebook._refresh import Refresher
 from flowkit.notebook._snapshot import (
     FAILED,
+    Reader,
     Snapshot,
     attempt_label,
     counters_html,
-    snapshot,
     status_html,
     tasks_table_html,
     to_json_text,
@@ -34,6 +35,7 @@ __all__ = ["Monitor", "monitor"]
 _MAX_ATTEMPTS = 500  # attempts offered in the rerun drop-down (failed ones always are)
 _ERROR_BORDER = "2px solid #d62728"
 _BAR_STYLES = {"COMPLETED": "success", "PAUSED": "warning", "RUNNING": "info"}
+_SHARE = 25  # reading the run, and drawing its diagram, each get at most 1/_SHARE of the time while it runs
 
 
 def monitor(execution: Any, **options: Any) -> Monitor:
@@ -55,9 +57,14 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
     Refreshes come from a daemon thread, at most one per ``min_interval`` seconds however many
     engine events happen (a 10,000-task run costs a few dozen refreshes, not 10,000), and at least
-    every ``poll_interval`` seconds while the workflow runs. While tasks move, the diagram is redrawn
-    at most once per ``diagram_interval`` (and never more than a tenth of the time goes to drawing
-    it), so a big diagram does not slow the run down; when the run stops or pauses it is redrawn at once.
+    every ``poll_interval`` seconds while the workflow runs. Each refresh reads only the tasks that
+    are new or not finished yet (see :class:`~flowkit.notebook._snapshot.Reader`), and a run so big
+    that reading it still takes long is read less often: never more than a 25th of the time.
+    While tasks move, the diagram is redrawn at most once per ``diagram_interval`` (and never more
+    than a 25th of the time goes to drawing it), so a big diagram does not slow the run down;
+    when the run stops or pauses it is redrawn at once. Building the monitor costs the caller's
+    thread a few milliseconds (about 20 small widgets); the HUMAN and rerun forms are made when
+    first needed, off that thread.
 
     Args:
         execution: The execution to watch.
@@ -65,7 +72,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         poll_interval: Refresh period while running, for changes that send no engine event.
         diagram: False to leave the diagram out.
         diagram_interval: Least seconds between two diagrams while the workflow runs (default 1;
-            never less than ten times the time a diagram takes to draw).
+            never less than 24 times the time a diagram takes to draw).
         renderers: Graphviz programs for the diagram (see :func:`flowkit.render.svg`).
 
     """
@@ -85,40 +92,48 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         self._attempts_key: Any = None
         self._human_refs: list[str] = []
         self._inputs: dict[str, Any] = {}
-        self._last: Snapshot | None = None
-        self.refresh_count = 0
+        self._read_cost = 0.0  # CPU seconds the last refresh took to read the run and update the widgets
+        self.refresh_count = 1
         """Refreshes done (each one reads the execution once and updates the widgets that changed)."""
 
-        self.status = widgets.HTML()
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress",
+        # The first reading goes straight into the widgets' constructors (no update right after), and
+        # widgets whose layout or style is never changed share one per monitor: building the monitor
+        # is most of what watching a short run costs the caller's thread.
+        self._reader = Reader()
+        snap = self._last = self._reader.read(self._model)
+        plain = widgets.Layout()
+        html_style = HTMLStyle()
+        self.status = widgets.HTML(status_html(snap), layout=plain, style=html_style)
+        self.progress = widgets.IntProgress(value=snap.done, min=0, max=max(snap.total, 1),
+                                            description="progress", bar_style=_BAR_STYLES.get(snap.status, "danger"),
                                             layout=widgets.Layout(width="320px"))  # fmt: skip
-        self.progress_text = widgets.Label()
-        self.counters = widgets.HTML()
-        self.tasks = widgets.HTML()
-        self.diagram = widgets.HTML("<i>drawing…</i>" if diagram else "")
-        self.message = widgets.Label(value="")
-        self.message.add_class("flowkit-message")
+        self.progress_text = widgets.Label(_progress_text(snap), layout=plain)
+        self.counters = widgets.HTML(counters_html(snap), layout=plain, style=html_style)
+        self.tasks = widgets.HTML(tasks_table_html(snap), layout=plain, style=html_style)
+        self.diagram = widgets.HTML("<i>drawing…</i>" if diagram else "", layout=plain, style=html_style)
+        self.message = widgets.Label(value="", layout=plain, _dom_classes=("flowkit-message",))
 
-        self.pause_button = _button("Pause", "pause", "Pause: running tasks finish, nothing new starts")
-        self.resume_button = _button("Resume", "play", "Resume a paused workflow")
-        self.terminate_button = _button("Terminate", "stop", "Terminate: running tasks are canceled", "danger")
-        self.retry_button = _button("Retry", "redo", "Retry a failed workflow from its failed tasks")
+        look = _ButtonLook()
+        self.pause_button = look.button("Pause", "pause", "Pause: running tasks finish, nothing new starts")
+        self.resume_button = look.button("Resume", "play", "Resume a paused workflow")
+        self.terminate_button = look.button("Terminate", "stop", "Terminate: running tasks are canceled", "danger")
+        self.retry_button = look.button("Retry", "redo", "Retry a failed workflow from its failed tasks")
         self.pause_button.on_click(lambda _: self._act("Pause", self.execution.pause))
         self.resume_button.on_click(lambda _: self._act("Resume", self.execution.resume))
         self.terminate_button.on_click(
             lambda _: self._act("Terminate", lambda: self.execution.terminate("terminated from the notebook monitor"))
         )
         self.retry_button.on_click(lambda _: self._act("Retry", self.execution.retry))
-        self._controls = widgets.HBox([self.pause_button, self.resume_button, self.terminate_button, self.retry_button])
-        self._progress_row = widgets.HBox([self.progress, self.progress_text])
-        # Made when first needed (a HUMAN task waits; the run stops, so it can be rerun): a monitor
-        # attached to a running workflow costs the caller's thread as little as possible.
+        self._controls = widgets.HBox(
+            [self.pause_button, self.resume_button, self.terminate_button, self.retry_button], layout=plain
+        )
+        self._progress_row = widgets.HBox([self.progress, self.progress_text], layout=plain)
+        # Made when first needed, by the background refresh (a HUMAN task waits; the run stops, so it
+        # can be rerun) or by a property below: never on the caller's thread while a run is going on.
         self._human: _HumanForm | None = None
         self._rerun_form: _RerunForm | None = None
-        super().__init__(self._layout(), **kwargs)
-        self.add_class("flowkit-monitor")
+        super().__init__(self._layout(), **{"_dom_classes": ("flowkit-monitor",), **kwargs})
 
-        self.refresh(diagram=False)
         self._refresher = Refresher(self._background_refresh, active=self._active, min_interval=min_interval,
                                     poll_interval=poll_interval, name="flowkit-monitor")  # fmt: skip
         self._listeners: list[Any] | None = None
@@ -127,7 +142,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         if runner is not None and isinstance(getattr(runner, "listeners", None), list):
             self._listeners = runner.listeners
             self._listeners.append(self._on_command)
-        self._refresher.poke()  # the diagram, drawn off the caller's thread
+        self._refresher.poke()  # the diagram and the forms, made off the caller's thread
 
     # ------------------------------------------------------------------ parts made when needed
     def _layout(self) -> list[Any]:
@@ -158,7 +173,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
                 self._rerun_form = _RerunForm(self)
                 self.children = self._layout()
                 self._attempts_key = None
-                self._update_attempts(self._last or snapshot(self._model))
+                self._update_attempts(self._last)
             return self._rerun_form
 
     human_box = property(lambda self: self.human_form.box, doc="The HUMAN form's box.")
@@ -192,6 +207,8 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
     def _background_refresh(self) -> float | None:
         snap = self.refresh(diagram=None)
+        # Reading a very big run costs more: it is then read less often, never more than a 25th of the time.
+        self._refresher.min_interval = max(self._refresher_interval, (_SHARE - 1) * self._read_cost)
         if self._diagram is not None and self._diagram_key != snap.key:
             return max(0.0, self._diagram_due - time.monotonic())  # the diagram is behind: catch up when allowed
         return None
@@ -205,16 +222,19 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
         """
         with self._lock:
-            snap = snapshot(self._model)
+            began = time.thread_time()  # this thread's CPU: what the run loses to the GIL
+            snap = self._reader.read(self._model)
             self._last = snap
             self.refresh_count += 1
             self.status.value = status_html(snap)
-            self.progress.max = max(snap.total, 1)
-            self.progress.value = snap.done
-            self.progress.bar_style = _BAR_STYLES.get(snap.status, "danger")
-            self.progress_text.value = f"{snap.done} / {snap.total} tasks done"
+            with self.progress.hold_sync():  # one message for the three
+                self.progress.max = max(snap.total, 1)
+                self.progress.value = snap.done
+                self.progress.bar_style = _BAR_STYLES.get(snap.status, "danger")
+            self.progress_text.value = _progress_text(snap)
             self.counters.value = counters_html(snap)
             self.tasks.value = tasks_table_html(snap)
+            self._read_cost = time.thread_time() - began
             self._show_human(snap)
             self._update_attempts(snap)
             draw = self._diagram is not None and diagram is not False and self._diagram_key != snap.key
@@ -237,8 +257,8 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
                 self._diagram_due = began + self._refresher_interval
                 return
             done = time.monotonic()
-            # A big diagram is redrawn less often: Graphviz gets at most a tenth of the time.
-            self._diagram_due = done + max(self._diagram_interval, 9 * (done - began))
+            # A big diagram is redrawn less often: drawing it gets at most a 25th of the time.
+            self._diagram_due = done + max(self._diagram_interval, (_SHARE - 1) * (done - began))
             self._diagram_key = snap.key
 
     def _show_human(self, snap: Snapshot) -> None:
@@ -254,11 +274,11 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
     def _update_attempts(self, snap: Snapshot) -> None:
         # The drop-down is rebuilt when the run stops (reruns need a finished workflow), not at every event.
         if self._rerun_form is None:
-            if snap.status != "RUNNING":
+            if snap.terminal:
                 self.rerun_form  # noqa: B018 - made, and filled, on first use
             return
         key = (snap.total, snap.status)
-        if key == self._attempts_key or (self._attempts_key is not None and snap.status == "RUNNING"):
+        if key == self._attempts_key or (self._attempts_key is not None and not snap.terminal):
             return
         self._attempts_key = key
         tasks = list(self._model.tasks)
@@ -355,9 +375,20 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         super().close()
 
 
-def _button(text: str, icon: str, tip: str, style: str = "") -> widgets.Button:
-    return widgets.Button(description=text, icon=icon, tooltip=tip, button_style=style,
-                          layout=widgets.Layout(width="auto"))  # fmt: skip
+def _progress_text(snap: Snapshot) -> str:
+    return f"{snap.done} / {snap.total} tasks done"
+
+
+class _ButtonLook:
+    """One layout and one style shared by a row of buttons (nothing ever changes either)."""
+
+    def __init__(self) -> None:
+        self.layout = widgets.Layout(width="auto")
+        self.style = widgets.ButtonStyle()
+
+    def button(self, text: str, icon: str, tip: str, kind: str = "") -> widgets.Button:
+        return widgets.Button(description=text, icon=icon, tooltip=tip, button_style=kind, layout=self.layout,
+                              style=self.style)  # fmt: skip
 
 
 class _HumanForm:
@@ -368,8 +399,9 @@ class _HumanForm:
         self.output = widgets.Textarea(value="{}", description="output",
                                        layout=widgets.Layout(width="420px", height="70px"))  # fmt: skip
         self.reason = widgets.Text(description="reason", placeholder="why (for Fail)")
-        self.complete = _button("Complete", "check", "Complete the HUMAN task with this output", "success")
-        self.fail = _button("Fail", "times", "Fail the HUMAN task with this reason", "warning")
+        look = _ButtonLook()
+        self.complete = look.button("Complete", "check", "Complete the HUMAN task with this output", "success")
+        self.fail = look.button("Fail", "times", "Fail the HUMAN task with this reason", "warning")
         self.complete.on_click(lambda _: monitor._complete())
         self.fail.on_click(lambda _: monitor._fail())
         self.box = widgets.VBox(
@@ -387,7 +419,7 @@ class _RerunForm:
         self.task = widgets.Dropdown(description="rerun from", options=[], layout=widgets.Layout(width="420px"))
         self.input = widgets.Textarea(placeholder="the task's input (JSON); edit it to rerun with another input",
                                       layout=widgets.Layout(width="420px", height="90px"))  # fmt: skip
-        self.button = _button("Rerun", "repeat", "Rerun the workflow from the chosen task")
+        self.button = _ButtonLook().button("Rerun", "repeat", "Rerun the workflow from the chosen task")
         self.button.on_click(lambda _: monitor._rerun())
         self.task.observe(monitor._rerun_task_chosen, names="value")
         self.box = widgets.Accordion(

@@ -1,8 +1,9 @@
 """What the notebook views show of an execution, read in one pass and turned into small HTML pieces.
 
-Pure functions of the engine's state (no ipywidgets here), so they can be tested without a kernel.
-The runtime thread may be changing the execution while it is read: the task list is copied first
-and every attempt is read once.
+Functions of the engine's state (no ipywidgets here), so they can be tested without a kernel, and a
+:class:`Reader` that a live view keeps to read the same execution again at the cost of what changed.
+The runtime thread may be changing the execution while it is read: the task list (or its new part)
+is copied first and every attempt is read once.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import html
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter, not_
 from typing import Any
 
 from flowkit.history import STATUS_COLORS
@@ -19,6 +23,7 @@ from flowkit.render import STATUS_SYMBOLS
 __all__ = [
     "ACTIVE",
     "FAILED",
+    "Reader",
     "Snapshot",
     "attempt_label",
     "counters_html",
@@ -30,6 +35,11 @@ __all__ = [
 
 ACTIVE = frozenset({"SCHEDULED", "IN_PROGRESS"})
 FAILED = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"})
+# Final until the workflow is retried, rerun or restarted (a FAILED attempt may still become
+# COMPLETED_WITH_ERRORS when the engine decides about it, so failures are read every time).
+_SETTLED = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "SKIPPED"})
+_IN_PROGRESS = frozenset({"IN_PROGRESS"})
+_STATUS = attrgetter("status")
 _STATUS_ORDER = (
     "SCHEDULED", "IN_PROGRESS", "COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "FAILED_WITH_TERMINAL_ERROR",
     "TIMED_OUT", "CANCELED", "SKIPPED",
@@ -86,37 +96,89 @@ class Snapshot:
 
 
 def snapshot(model: Any, *, now_ms: int | None = None) -> Snapshot:
-    """Read ``model`` (a WorkflowModel) once."""
-    tasks = list(model.tasks)
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    counts: dict[str, int] = {}
-    running: list[Row] = []
-    failed: list[Row] = []
-    more_running = more_failed = 0
-    human: list[str] = []
-    done = 0
-    for task in tasks:
-        status = str(task.status)
-        counts[status] = counts.get(status, 0) + 1
-        if status in ACTIVE:
-            if task.task_type == "HUMAN" and status == "IN_PROGRESS":
-                human.append(task.ref)
-            if len(running) < _ROWS:
-                running.append(_row(task, status, now_ms))
-            else:
-                more_running += 1
-        else:
-            done += 1
-            if status in FAILED:
-                if len(failed) >= _ROWS:
-                    failed.pop(0)  # keep the latest failures
-                    more_failed += 1
-                failed.append(_row(task, status, now_ms))
-    return Snapshot(
-        name=model.definition.name, workflow_id=model.workflow_id, status=str(model.status), reason=model.reason,
-        total=len(tasks), done=done, counts=counts, running=running, failed=failed, more_running=more_running,
-        more_failed=more_failed, human=human,
-    )  # fmt: skip
+    """Read ``model`` (a WorkflowModel) once, from scratch (a live view keeps a :class:`Reader` instead)."""
+    return Reader().read(model, now_ms=now_ms)
+
+
+class Reader:
+    """Reads snapshots of one execution again and again, each costing about what changed since the last.
+
+    A task attempt that is COMPLETED, COMPLETED_WITH_ERRORS or SKIPPED stays so until the workflow is
+    retried, rerun or restarted, so it is counted once and never read again; the other attempts
+    (scheduled, running, failed, canceled: the ones the table shows) are read every time, in one
+    pass over their statuses done by C code (``map``, ``Counter``, ``compress``), and only the rows
+    shown are made. A refresh of a 100,000-task run thus reads what is new and what is still pending.
+    Whenever the workflow is not RUNNING, and whenever its task list was replaced or it was retried
+    (``last_retried_time``), the reading starts over: a stopped run is always shown from a full read.
+    """
+
+    __slots__ = ("_counts", "_key", "_pending", "_read", "_settled", "_tasks")
+
+    def __init__(self) -> None:
+        self._start(None, None)
+
+    def _start(self, tasks: Any, key: Any) -> None:
+        self._tasks = tasks  # the list read (restart and rerun replace it)
+        self._key = key
+        self._read = 0  # how much of it was read
+        self._counts: dict[str, int] = {}  # settled attempts by status
+        self._settled = 0
+        self._pending: list[Any] = []  # attempts read and not settled yet, in list order
+
+    def read(self, model: Any, *, now_ms: int | None = None) -> Snapshot:
+        """Read ``model`` (a WorkflowModel): the same Snapshot a full read gives."""
+        status = str(model.status)
+        tasks = model.tasks
+        key = (model.last_retried_time, model.create_time)
+        if tasks is not self._tasks or key != self._key or status != "RUNNING" or len(tasks) < self._read:
+            self._start(tasks, key)
+        new = tasks[self._read :]  # one C-level copy of the new part: safe while the engine appends
+        self._read += len(new)
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        group = self._pending + new if self._pending else new
+        statuses = list(map(_STATUS, group))  # each attempt's status read once
+        seen = Counter(statuses)
+        counts = self._counts
+        settled = 0
+        for name in _SETTLED:
+            n = seen.pop(name, 0)
+            if n:
+                counts[name] = counts.get(name, 0) + n
+                settled += n
+        if settled:
+            self._settled += settled
+            keep = list(map(not_, map(_SETTLED.__contains__, statuses)))
+            group, statuses = list(compress(group, keep)), list(compress(statuses, keep))
+        self._pending = group
+        mine = dict(counts)  # the snapshot's own dict (a Snapshot is never changed afterwards)
+        active = 0
+        failures = 0
+        for name, n in seen.items():
+            mine[str(name)] = n
+            if name in ACTIVE:
+                active += n
+            elif name in FAILED:
+                failures += n
+        running: list[Row] = []
+        if active:
+            for task, status_of in zip(group, statuses, strict=True):
+                if status_of in ACTIVE:
+                    running.append(_row(task, str(status_of), now_ms))
+                    if len(running) == _ROWS:
+                        break
+        failed: list[Row] = []
+        if failures:
+            latest = [pair for pair in zip(group, statuses, strict=True) if pair[1] in FAILED][-_ROWS:]
+            failed = [_row(task, str(status_of), now_ms) for task, status_of in latest]
+        human: list[str] = []
+        if seen.get("IN_PROGRESS"):
+            started = compress(group, map(_IN_PROGRESS.__contains__, statuses))
+            human = [t.ref for t in started if t.task_type == "HUMAN"]
+        return Snapshot(
+            name=model.definition.name, workflow_id=model.workflow_id, status=status, reason=model.reason,
+            total=self._read, done=self._settled + len(group) - active, counts=mine, running=running, failed=failed,
+            more_running=active - len(running), more_failed=failures - len(failed), human=human,
+        )  # fmt: skip
 
 
 def _row(task: Any, status: str, now_ms: int) -> Row:

@@ -1,5 +1,6 @@
 """The live run monitor, in-process: real runs on flowkit.start's background thread, buttons clicked
-with ``button.click()``, and the throttling of refreshes counted on a 10,000-task run."""
+with ``button.click()``, the throttling of refreshes counted on a 10,000-task run, and the incremental
+Reader checked against a full read at every engine step. (Its speed is measured in bench/monitor_bench.py.)"""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from nb_helpers import WORKERS, human_workflow, loop_workflow, tick, wait_until
 
 import flowkit
 from flowkit.notebook import Monitor, monitor
+from flowkit.notebook._snapshot import ACTIVE, FAILED, Reader, Snapshot, _row
 
 
 @pytest.fixture
@@ -45,6 +47,19 @@ def test_monitor_shows_the_run(run, mon):
     assert mon.human_task.options == ("approve",) and mon.human_task.value == "approve"
     wait_until(lambda: "<svg" in mon.diagram.value or "digraph" in mon.diagram.value, what="the diagram")
     assert mon.diagram_count >= 1
+
+
+def test_the_first_reading_is_shown_at_once_and_the_forms_are_made_off_the_callers_thread(run):
+    made = monitor(run, min_interval=0.05, poll_interval=0.1)
+    try:
+        # The constructor's widgets hold the first reading; the caller's thread made nothing more.
+        assert shown_status(made) == "RUNNING" and made.progress_text.value == "1 / 2 tasks done"
+        assert made.progress.max == 2 and "data-status='COMPLETED'" in made.counters.value
+        assert made._human is None and made._rerun_form is None and made.refresh_count == 1
+        wait_until(lambda: made._human is not None and made._human.box.layout.display == "", what="HUMAN form")
+        assert made._rerun_form is None  # only for a stopped run
+    finally:
+        made.close()
 
 
 def test_pause_resume_and_terminate_buttons_operate_the_execution(run, mon):
@@ -177,3 +192,143 @@ def test_close_stops_watching_but_not_the_run(run):
     assert mon.refresh_count == count
     mon._refresher._thread.join(2)
     assert not mon._refresher._thread.is_alive()
+
+
+# ---------------------------------------------------------------------------------------------- the Reader
+def _full_read(model, now_ms):
+    """The monitor's reading as one plain pass over every attempt: what a Reader must always give."""
+    counts, running, failed, human = {}, [], [], []
+    more_running = more_failed = done = 0
+    tasks = list(model.tasks)
+    for task in tasks:
+        status = str(task.status)
+        counts[status] = counts.get(status, 0) + 1
+        if status in ACTIVE:
+            if task.task_type == "HUMAN" and status == "IN_PROGRESS":
+                human.append(task.ref)
+            if len(running) < 30:
+                running.append(_row(task, status, now_ms))
+            else:
+                more_running += 1
+        else:
+            done += 1
+            if status in FAILED:
+                if len(failed) >= 30:
+                    failed.pop(0)
+                    more_failed += 1
+                failed.append(_row(task, status, now_ms))
+    return Snapshot(
+        name=model.definition.name,
+        workflow_id=model.workflow_id,
+        status=str(model.status),
+        reason=model.reason,
+        total=len(tasks),
+        done=done,
+        counts=counts,
+        running=running,
+        failed=failed,
+        more_running=more_running,
+        more_failed=more_failed,
+        human=human,
+    )
+
+
+def _checked_workflow():
+    """first -> dynamic fork of 40 leaves (each fails once, then is retried) -> optional task that fails
+    (COMPLETED_WITH_ERRORS) -> HUMAN approve -> boom (fails the workflow the first time it runs)."""
+    return {
+        "name": "reader_check", "version": 1, "schemaVersion": 2,
+        "tasks": [
+            {"name": "tick", "taskReferenceName": "first", "inputParameters": {"i": 1}},
+            {"name": "gen", "taskReferenceName": "gen", "inputParameters": {"n": 40}},
+            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN_DYNAMIC",
+             "inputParameters": {"dynamicTasks": "${gen.output.dynamicTasks}",
+                                 "dynamicTasksInput": "${gen.output.dynamicTasksInput}"},
+             "dynamicForkTasksParam": "dynamicTasks", "dynamicForkTasksInputParamName": "dynamicTasksInput"},
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
+            {"name": "opt", "taskReferenceName": "opt", "optional": True},
+            {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
+            {"name": "boom", "taskReferenceName": "boom"},
+        ],
+    }  # fmt: skip
+
+
+def test_the_incremental_reader_reads_what_a_full_read_does_through_retry_rerun_and_restart():
+    tried: set[int] = set()
+    booms: list[int] = []
+
+    def gen(n: int) -> dict:
+        return {
+            "dynamicTasks": [{"name": "flaky", "taskReferenceName": f"leaf_{i}"} for i in range(n)],
+            "dynamicTasksInput": {f"leaf_{i}": {"i": i} for i in range(n)},
+        }
+
+    def flaky(i: int) -> dict:
+        if i not in tried:
+            tried.add(i)
+            raise RuntimeError(f"leaf {i} fails once")
+        return {"i": i}
+
+    def opt() -> dict:
+        raise RuntimeError("optional, always fails")
+
+    def boom() -> dict:
+        booms.append(1)
+        if len(booms) == 1:
+            raise RuntimeError("boom")
+        return {}
+
+    task_defs = [{"name": "flaky", "retryCount": 1, "retryDelaySeconds": 0},
+                 {"name": "opt", "retryCount": 0}, {"name": "boom", "retryCount": 0}]  # fmt: skip
+    workers = {"tick": tick, "gen": gen, "flaky": flaky, "opt": opt, "boom": boom}
+    run = flowkit.start(_checked_workflow(), {}, workers=workers, task_defs=task_defs, executor="inline",
+                        store="memory")  # fmt: skip
+    every, sparse = Reader(), Reader()
+    seen: list[Snapshot] = []
+    wrong: list[tuple[Snapshot, Snapshot]] = []
+    calls = [0]
+
+    def compare(_command=None):
+        # On the runtime thread between two engine steps (or on this one once the run waits): the
+        # model holds still while it is read three times.
+        now_ms = int(time.time() * 1000)
+        expected = _full_read(run.model, now_ms)
+        calls[0] += 1
+        readers = [every, sparse] if calls[0] % 7 == 0 else [every]
+        for reader in readers:
+            got = reader.read(run.model, now_ms=now_ms)
+            if got != expected:
+                wrong.append((got, expected))
+        seen.append(expected)
+
+    listeners = run._runtime.runner.listeners
+    listeners.append(compare)
+    try:
+        wait_until(lambda: run.tasks[-1].ref == "approve", what="the HUMAN task")
+        compare()
+        run.complete_task("approve", {})
+        assert run.wait(10).status == "FAILED"
+        compare()
+        run.retry()
+        assert run.wait(10).status == "COMPLETED"
+        compare()
+        run.rerun(from_task_id=run.task("first").task_id)
+        wait_until(lambda: run.tasks[-1].ref == "approve" and run.tasks[-1].status == "IN_PROGRESS", what="rerun")
+        run.complete_task("approve", {})
+        assert run.wait(10).status == "COMPLETED"
+        compare()
+        run.restart()
+        wait_until(lambda: run.tasks[-1].ref == "approve" and run.tasks[-1].status == "IN_PROGRESS", what="restart")
+        compare()
+        run.complete_task("approve", {})
+        assert run.wait(10).status == "COMPLETED"
+        compare()
+    finally:
+        run._runtime.operate(lambda engine, now: (listeners.remove(compare), [])[1])
+        run._runtime.close()
+    assert not wrong, wrong[0]
+    # What the comparisons went through: more than 30 rows of each kind, HUMAN waiting, every end.
+    assert any(s.more_running for s in seen) and any(s.more_failed for s in seen)
+    assert any(s.human == ["approve"] for s in seen)
+    assert {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "SCHEDULED"} <= {k for s in seen for k in s.counts}
+    assert {s.status for s in seen} >= {"RUNNING", "FAILED", "COMPLETED"}
