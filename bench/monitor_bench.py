@@ -34,8 +34,8 @@ import workloads as W
 OVERHEAD_TARGET = 1.10
 SIZES = {"A": 200, "B": 1000, "B50k": 50_000}
 DESCRIPTION = {"A": "chain of 200", "B": "dynamic fork of 1000 + join", "B50k": "dynamic fork of 50,000 + join"}
-REPEATS = {"A": 60, "B": 20, "B50k": 4}
-REPEATS_QUICK = {"A": 40, "B": 12, "B50k": 3}
+REPEATS = {"A": 60, "B": 20, "B50k": 6}
+REPEATS_QUICK = {"A": 40, "B": 12, "B50k": 4}
 VARIANTS = ("none", "attached", "cell none", "cell monitor")
 LONG = ("B50k",)  # runs of about a second: only without / attached (a cell adds the same fixed cost)
 
