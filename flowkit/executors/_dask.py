@@ -212,6 +212,8 @@ class DaskExecutor(Executor):
 
     """
 
+    batches = True
+
     def __init__(self, client: Any = None, address: str | None = None, local: bool = False, n_workers: int = 2,
                  threads_per_worker: int = 1) -> None:  # fmt: skip
         super().__init__()
@@ -222,6 +224,7 @@ class DaskExecutor(Executor):
         self.address: str | None = None
         self._lock = threading.Lock()
         self._held: deque[_Call] = deque()
+        self._batch: list[_Call] = []  # calls started in this round of the Runner, sent by send()
         self._watching = False
         self._ready: list[tuple[Any, Any, _Call]] = []
         self._running = 0  # calls submitted and not finished yet
@@ -262,6 +265,10 @@ class DaskExecutor(Executor):
                     ) from exc
         self.client = client
         self.address = getattr(getattr(client, "scheduler", None), "address", None) or address
+        try:
+            self._threads = max(1, sum(client.nthreads().values()))
+        except Exception:  # noqa: BLE001 - not connected yet: assume a small cluster
+            self._threads = 8
         self._known = _known_digests(client)
         self._flush()
 
@@ -289,7 +296,27 @@ class DaskExecutor(Executor):
             if old is not None and old.key is key:
                 old.dropped = True  # the same task started again (a rerun): its earlier call is not wanted
             self._live[id(key)] = call
-        self._send(call)
+        self._batch.append(call)
+
+    def send(self) -> None:
+        """Send the calls of this round: one ``client.map`` for many (one message to the scheduler)."""
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        client = self.client
+        if not self._usable(client) or self._held:
+            for call in batch:
+                self._hold(call)
+            return
+        try:
+            if len(batch) == 1:
+                self._submit(client, batch[0])
+            else:
+                self._submit_many(client, batch)
+        except Exception:  # noqa: BLE001 - the client closed under us: wait for a scheduler
+            for call in batch:
+                if call.future is None:
+                    self._hold(call)
 
     def submit(self, key: Any, job: Any) -> None:
         """Run a plain job on the cluster."""
@@ -310,16 +337,6 @@ class DaskExecutor(Executor):
 
         client.loop.add_callback(track)
 
-    def _send(self, call: _Call) -> None:
-        client = self.client
-        if not self._usable(client) or self._held:
-            self._hold(call)
-            return
-        try:
-            self._submit(client, call)
-        except Exception:  # noqa: BLE001 - the client closed under us: wait for a scheduler
-            self._hold(call)
-
     def _submit(self, client: Any, call: _Call, where: str | None = None) -> None:
         """Send one call with ``client.submit``.
 
@@ -337,6 +354,18 @@ class DaskExecutor(Executor):
         else:
             future = client.submit(dask_call, call.digest, blob, call.task_blob, call.level, key=name, pure=False)
         self._sent(client, future, call)
+
+    def _submit_many(self, client: Any, calls: list[_Call]) -> None:
+        """Send first tries together; the worker's pickle goes only where this cluster has not run it yet."""
+        blobs = []
+        for call in calls:
+            call.tries += 1
+            call.sent_blob = call.digest not in self._known
+            blobs.append(call.blob if call.sent_blob else b"")
+        futures = client.map(dask_call, [c.digest for c in calls], blobs, [c.task_blob for c in calls],
+                             [c.level for c in calls], key=[c.name for c in calls], pure=False)  # fmt: skip
+        for future, call in zip(futures, calls, strict=True):
+            self._sent(client, future, call)
 
     def _hold(self, call: _Call) -> None:
         with self._lock:
@@ -470,8 +499,10 @@ class DaskExecutor(Executor):
             # Each gather is a round trip through the scheduler (~1 ms of its CPU, whatever the batch size): with
             # many calls still running, let results pile up a little longer. The wait follows the work left
             # (20 µs per running call, 2 to 20 ms), and a lone call (a chain) is gathered at once.
+            # Only when more calls run than the cluster has threads (a queue): a handful of long calls
+            # (C's sleeps) would just finish later.
             running = self._running
-            if running >= 2:
+            if running > self._threads:
                 await asyncio.sleep(
                     min(_GATHER_WINDOW_MAX_S, max(_GATHER_WINDOW_MIN_S, running * _GATHER_WINDOW_PER_CALL_S))
                 )

@@ -38,9 +38,14 @@ class Executor:
     """
 
     inline = False
+    batches = False
+    """True when :meth:`submit_worker` may hold calls back until :meth:`send` (one request for many)."""
 
     def __init__(self) -> None:
         self.results: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
+
+    def send(self) -> None:
+        """Send the calls held back since the last send (the Runner calls it after each round of starts)."""
 
     def submit(self, key: Any, job: Job) -> None:
         """Run ``job``; put ``(key, job())`` on ``results`` when it returns."""

@@ -154,6 +154,7 @@ class Runner:
         store = self.store
         batch_s = (getattr(store, "batch_ms", 0) or 0) / 1000
         monotonic = time.monotonic
+        executor = self.executor
         while True:
             while ready:
                 # Group commit: what completed is written before more tasks start once it has waited
@@ -161,6 +162,8 @@ class Runner:
                 if store is not None and engine.dirty and monotonic() - self._flushed_at >= batch_s:
                     self.flush()
                 self._start_task(ready.popleft())
+            if executor.batches:
+                executor.send()  # the calls started in this round, in one request
             while not results.empty():
                 task, outcome = results.get_nowait()
                 if task is not None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
 from contrib_fixtures import REPO_ROOT, SAMPLES
-
-Image = pytest.importorskip("PIL.Image")
+from PIL import Image
 
 EXPECTED = {
     "gradient.png": ("PNG", (480, 320)),

@@ -231,7 +231,6 @@ def test_endpoint_going_away_mid_run_fails_the_upload_after_its_retries(private_
         assert re.search(r"the S3 endpoint http://127\.0\.0\.1:\d+ is not reachable", task["reasonForIncompletion"])
     starts = [t["startTime"] for t in uploads]
     assert [b - a >= 1000 for a, b in zip(starts, starts[1:], strict=False)] == [True] * 3  # 1 s apart, virtually
-    pytest.importorskip("pandas")
     failures = execution.failures_df()
     rows = failures[failures["ref"] == "upload_toS3_ref"]
     assert list(rows["status"]) == ["FAILED"] * 4 and list(rows["outcome"]) == ["FAILED"] * 4

@@ -164,24 +164,31 @@ def one_def(task_name: str, inputs: dict | None = None) -> dict:
 
 @pytest.fixture(scope="module")
 def dask_client() -> Any:
-    pytest.importorskip("distributed")
-    from flowkit.executors._dask import _local_client
+    from flowkit.executors._dask import _local_client  # dask.distributed is installed in CI: no skipping
 
     client = _local_client(2, 2)  # allowed-failures=0: a dying worker fails its task at once
     yield client
 
 
-@pytest.fixture(params=EXECUTORS)
-def executor(request: pytest.FixtureRequest) -> Any:
+def _executor(request: pytest.FixtureRequest, name: str) -> Any:
     """What to pass as ``executor=``: a name, or for Dask an executor on the module's LocalCluster."""
-    if request.param == "dask":
+    if name == "dask":
         from flowkit.executors import DaskExecutor
 
-        client = request.getfixturevalue("dask_client")
-        return DaskExecutor(client)
-    if request.param == "processes":
-        pytest.importorskip("cloudpickle")
-    return request.param
+        return DaskExecutor(request.getfixturevalue("dask_client"))
+    return name
+
+
+@pytest.fixture(params=EXECUTORS)
+def executor(request: pytest.FixtureRequest) -> Any:
+    """Every executor."""
+    return _executor(request, request.param)
+
+
+@pytest.fixture(params=[e for e in EXECUTORS if e != "inline"])
+def concurrent_executor(request: pytest.FixtureRequest) -> Any:
+    """Executors that run calls beside the runner (inline runs each call to its end in the runner's thread)."""
+    return _executor(request, request.param)
 
 
 def kind(executor: Any) -> str:
@@ -309,9 +316,8 @@ def test_unpicklable_worker_fails_naming_what_it_captures(executor: Any) -> None
     assert "cannot be pickled to send it to a worker process: it refers to lock, a _thread.lock" in task.reason
 
 
-def test_timeout_maps_to_timed_out(executor: Any) -> None:
-    if kind(executor) == "inline":
-        pytest.skip("inline runs the worker in the runner's thread: nothing can time out while it runs")
+def test_timeout_maps_to_timed_out(concurrent_executor: Any) -> None:
+    executor = concurrent_executor
     td = [{"name": "nap", "retryCount": 0, "timeoutSeconds": 1, "responseTimeoutSeconds": 1}]
     t0 = time.perf_counter()
     ex = run(one_def("nap", {"i": 1, "seconds": 1.6}), {}, {"nap": nap}, executor, task_defs=td)
@@ -320,9 +326,8 @@ def test_timeout_maps_to_timed_out(executor: Any) -> None:
     assert ex.status.value in ("TIMED_OUT", "FAILED")
 
 
-def test_terminate_cancels_and_queued_calls_do_not_run(executor: Any, tmp_path: Path) -> None:
-    if kind(executor) == "inline":
-        pytest.skip("inline: flowkit.start runs each call to the end before anything else")
+def test_terminate_cancels_and_queued_calls_do_not_run(concurrent_executor: Any, tmp_path: Path) -> None:
+    executor = concurrent_executor
     inputs = [{"i": i, "seconds": 0.4, "marks": str(tmp_path)} for i in range(12)]
     ex = flowkit.start(branches_def("terminate_me", "nap", inputs), {}, workers={"nap": nap}, executor=executor,
                        max_workers=WORKERS, store="memory")  # fmt: skip
@@ -336,9 +341,8 @@ def test_terminate_cancels_and_queued_calls_do_not_run(executor: Any, tmp_path: 
         assert started <= WORKERS + 1, started
 
 
-def test_parallel_efficiency(executor: Any) -> None:
-    if kind(executor) == "inline":
-        pytest.skip("inline is serial by design")
+def test_parallel_efficiency(concurrent_executor: Any) -> None:
+    executor = concurrent_executor
     n, seconds = 8, 0.25
     inputs = [{"i": i, "seconds": seconds} for i in range(n)]
     definition = branches_def("sleepy", "nap", inputs)
@@ -354,12 +358,13 @@ def test_parallel_efficiency(executor: Any) -> None:
 # ---------------------------------------------------------------------------------------------- worker processes that die
 
 
-@pytest.mark.parametrize("how, code", [("exit", 3), ("kill", -9)])
-def test_worker_process_death_fails_its_task_and_the_pool_recovers(executor: Any, how: str, code: int) -> None:
-    if kind(executor) not in REMOTE:
-        pytest.skip("the worker would end the test process itself")
-    if kind(executor) == "dask" and how == "kill":
-        pytest.skip("one way of dying is enough on Dask (each costs a worker restart)")
+# In-process executors are left out (the worker would end the test process itself), and on Dask one way of
+# dying is enough (each costs a worker restart).
+@pytest.mark.parametrize("name, how, code", [("processes", "exit", 3), ("processes", "kill", -9), ("dask", "exit", 3)])
+def test_worker_process_death_fails_its_task_and_the_pool_recovers(
+    request: pytest.FixtureRequest, name: str, how: str, code: int
+) -> None:
+    executor = _executor(request, name)
     # b0 kills its process; it is optional, so the workflow goes on and its siblings must all complete.
     # Worker processes: siblings caught in the pool's restart are sent again by the executor. Dask: a sibling
     # that shared the dying worker process fails like b0 and is retried per its task definition.
@@ -411,7 +416,8 @@ def test_make_executor_accepts_the_new_names(monkeypatch: pytest.MonkeyPatch, da
 
 
 def test_dask_scheduler_loss_fails_in_flight_tasks_and_replace_resumes() -> None:
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     from flowkit.executors import DaskExecutor
 
     first = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0")

@@ -18,14 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cloudpickle  # noqa: E402, F401 - the process executor ships workers with it (flowkit[dask])
 import pytest
 
 import flowkit
 from flowkit.executors import _process
 from flowkit.executors._executors import DROPPED
 from flowkit.workers import Task
-
-pytest.importorskip("cloudpickle")
 
 POOL = 2
 
@@ -337,7 +336,6 @@ def test_rerun_right_after_terminate_never_gets_the_old_answer(processes: Any, t
 
 @pytest.fixture(scope="module")
 def dask_client() -> Any:
-    pytest.importorskip("distributed")
     from flowkit.executors._dask import _local_client
 
     return _local_client(2, 2)  # the same LocalCluster as the executor matrix (one per session)
