@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/run.py                 # full run (< 5 min on 2 cores)
     PYTHONPATH=. python bench/run.py --quick         # fewer repeats (< 60 s)
-    PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, scripts, dask, scale, import
+    PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, scripts, dask, scale, monitor, render, import
     PYTHONPATH=. python bench/run.py --profile A,B   # cProfile flowkit (inline) instead of benchmarking
 
 Results are printed and written to bench/results/latest.md (+ latest.json).  See bench/README.md
@@ -32,8 +32,8 @@ os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")  # no-op on hamilto
 
 import workloads as W  # noqa: E402
 
-ALL = ["0", "A", "B", "B10k", "C", "scripts", "dask", "scale", "monitor", "import"]
-EXTRA = ("import", "scripts", "dask", "scale", "monitor")  # measured by their own modules, not by measure()
+ALL = ["0", "A", "B", "B10k", "C", "scripts", "dask", "scale", "monitor", "render", "import"]
+EXTRA = ("import", "scripts", "dask", "scale", "monitor", "render")  # measured by their own modules, not by measure()
 SIZE = {"0": 1, "A": 200, "B": 1000, "B10k": 10_000, "C": W.C_LEAVES}
 ENGINES = {
     "0": ["flowkit", "hamilton", "dask"],
@@ -402,6 +402,10 @@ def render(results: dict[str, Any]) -> str:
         from monitor_bench import render_monitor
 
         lines += render_monitor(results["monitor"])
+    if results.get("render"):
+        from render_bench import render_render
+
+        lines += render_render(results["render"])
     imp = results.get("import")
     if imp:
         fk = imp["wall_ms"].get("flowkit")
@@ -522,6 +526,11 @@ def main(argv: list[str] | None = None) -> int:
 
         log("[bench] monitor: live notebook monitor overhead on A, B and a 50,000-leaf fork ...")
         results["monitor"] = measure_monitor(args.quick)
+    if "render" in only:
+        from render_bench import measure_render
+
+        log("[bench] render: diagrams of a 200-task definition and of a 10,000-branch run ...")
+        results["render"] = measure_render(args.quick)
     if "import" in only:
         n = IMPORT_REPEATS_QUICK if args.quick else IMPORT_REPEATS
         log(f"[bench] import time (best of {n}) ...")
