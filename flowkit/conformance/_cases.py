@@ -509,7 +509,7 @@ def _cases() -> tuple[Case, ...]:
              "E15 (TH SetVariableTaskSpec; limit = the server default 256 KB, the spec configures 2 KB)",
              variant="over 256 KB", input={"var": "01234567" * (256 * 1024 // 8 + 1)},
              checks=(seq("SET_VARIABLE:FAILED_WITH_TERMINAL_ERROR"), eq("variables", lambda e: e.variables, {}),
-                     ok("reason", lambda e: e.tasks[0].reason.startswith("The variables payload size: ")),
+                     ok("reason", lambda e: (e.tasks[0].reason or "").startswith("The variables payload size: ")),
                      out({"variables": {}}))),  # fmt: skip
         Case("simple_json_jq_transform_integration_test.json", c, "E16 (TH JsonJQTransformSpec 'succeeds')",
              input={"in1": {"array": ["a", "b"]}, "in2": {"array": ["c", "d"]}},

@@ -53,8 +53,12 @@ def _field_table(cls: type) -> list[tuple[str, str, Any]]:
     return table
 
 
-_TABLES = {cls: _field_table(cls) for cls in (TaskDef, SubWorkflowParam, WorkflowTask, WorkflowDef)}
-_WIRE_TO_PY = {cls: {wire: (py, d) for py, wire, d in table} for cls, table in _TABLES.items()}
+_TABLES: dict[type, list[tuple[str, str, Any]]] = {
+    cls: _field_table(cls) for cls in (TaskDef, SubWorkflowParam, WorkflowTask, WorkflowDef)
+}
+_WIRE_TO_PY: dict[type, dict[str, tuple[str, Any]]] = {
+    cls: {wire: (py, d) for py, wire, d in table} for cls, table in _TABLES.items()
+}
 
 _INT_FIELDS = {
     "retry_count", "retry_delay_seconds", "backoff_scale_factor", "max_retry_delay_seconds",

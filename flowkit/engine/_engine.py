@@ -516,7 +516,7 @@ class Engine:
                 held = waiters.get(ref)  # one waiter as itself, several in a list (no list per fork branch)
                 if held is None:
                     waiters[ref] = waiter
-                elif type(held) is list:
+                elif isinstance(held, list):
                     held.append(waiter)
                 else:
                     waiters[ref] = [held, waiter]
@@ -636,7 +636,7 @@ class Engine:
         if waiting is not None:
             from flowkit.engine._tasks import notify_waiter
 
-            for waiter in waiting if type(waiting) is list else (waiting,):
+            for waiter in waiting if isinstance(waiting, list) else (waiting,):
                 notify_waiter(self, waiter, task.ref, now)
         if task.extra is None or not task.extra.get(_DROVE):
             self._schedule_after(wf, task.node, now)

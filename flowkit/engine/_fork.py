@@ -125,6 +125,7 @@ def _form_b_param(wt: WorkflowTask, data: dict[str, Any]) -> str | None:
 
 def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id: str, now: int) -> Any:
     """Work out the forked tasks before anything is persisted; a bad input fails the workflow."""
+    from flowkit.definitions._wire import workflow_task_from_json
     from flowkit.errors import DefinitionError
 
     data = engine.resolve_input(wf, node, task_id)
@@ -140,8 +141,9 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 params = dict(item) if isinstance(item, Mapping) else {"input": item}
                 params["__index"] = i
                 ref = f"_{wt.task_reference_name}_{name}_{i}" if mapped_before else f"_{name}_{i}"
+                # A full WorkflowTask: these keys are more than a plain _Branch carries.
                 base = (
-                    _to_task({**item, "taskReferenceName": ref, "name": name}, ref)
+                    workflow_task_from_json({**item, "taskReferenceName": ref, "name": name}, ref)
                     if isinstance(item, Mapping)
                     and (set(item) & {"optional", "retryCount", "startDelay", "taskDefinition"})
                     else None

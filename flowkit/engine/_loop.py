@@ -110,6 +110,7 @@ def iteration_end(engine: Engine, wf: WorkflowModel, loop: Node, now: int) -> No
         task.output.pop(str(iteration - keep), None)
     items = task.extra["items"]
     condition = loop.wt.loop_condition
+    more: bool | None  # None: the condition failed the task
     if items is not None:
         more = iteration < len(items)
         if more and condition:

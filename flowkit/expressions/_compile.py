@@ -102,7 +102,8 @@ def parse_path(path: str) -> tuple[tuple[str | int, ...] | None, Any, bool]:
             "or ${workflow.input.items[*].name}.",
             expression=path,
         ) from None
-    return None, compiled, bool(compiled.singular_query())
+    # A compound path (``a | b``, ``a & b``) can match several values, so it is never definite.
+    return None, compiled, isinstance(compiled, jsonpath.JSONPath) and compiled.singular_query()
 
 
 _MAPPING_TYPES: set[type] = {dict}  # types seen to be Mappings (isinstance on the ABC costs ~10x more)

@@ -134,7 +134,7 @@ def _models(workflows: Any) -> list[WorkflowModel]:
 
 
 def _model(obj: Any) -> WorkflowModel:
-    model = getattr(obj, "model", obj)
+    model: WorkflowModel = getattr(obj, "model", obj)  # checked just below
     if not (hasattr(model, "tasks") and hasattr(model, "workflow_id")):
         raise TypeError(f"expected a WorkflowModel or an Execution, got {type(obj).__name__}")
     return model

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flowkit.history._frames import TASK_STATUSES, Lookup, _model, resolver
 
@@ -161,10 +161,12 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
         fig = Figure(figsize=(11, height), layout="constrained")
         ax = fig.add_subplot()
     else:
+        # Never None: an Axes is made with its figure. Before matplotlib 3.10 ax.figure may be a
+        # SubFigure, returned as it is (it draws and saves like a Figure).
         try:
-            fig = ax.get_figure(root=True)  # matplotlib >= 3.10: the Figure, not a SubFigure
+            fig = cast("Figure", ax.get_figure(root=True))  # matplotlib >= 3.10: the Figure, not a SubFigure
         except TypeError:  # pragma: no cover - older matplotlib
-            fig = ax.figure
+            fig = cast("Figure", ax.figure)
 
     bars: dict[tuple[str, bool], tuple[list[float], list[float], list[float], list[str]]] = {}
     waits: list[list[tuple[float, float]]] = []
@@ -173,7 +175,7 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
             sched = t.scheduled_time
             begin = t.start_time or sched or t0
             end = t.end_time or (now if not t.is_terminal else begin)
-            width = max(end - begin, 0)
+            width: float = max(end - begin, 0)
             if width < min_width:
                 width = min_width
             ys, lefts, widths, ids = bars.setdefault((str(t.status), bool(t.retried)), ([], [], [], []))
@@ -193,16 +195,17 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
             if got is None:
                 continue
             ys, lefts, widths, ids = got
-            y = np.asarray(ys, dtype=float)
+            mid = np.asarray(ys, dtype=float)
             x0 = np.asarray(lefts, dtype=float)
             x1 = x0 + np.asarray(widths, dtype=float)
             verts = np.empty((len(ys), 4, 2))
             verts[:, 0, 0] = verts[:, 3, 0] = x0
             verts[:, 1, 0] = verts[:, 2, 0] = x1
-            verts[:, 0, 1] = verts[:, 1, 1] = y - _BAR_HALF
-            verts[:, 2, 1] = verts[:, 3, 1] = y + _BAR_HALF
+            verts[:, 0, 1] = verts[:, 1, 1] = mid - _BAR_HALF
+            verts[:, 2, 1] = verts[:, 3, 1] = mid + _BAR_HALF
             bars_of = PolyCollection(
-                verts, facecolors=STATUS_COLORS.get(status, "black"), edgecolors="white", linewidths=0.4,
+                verts,  # type: ignore[arg-type]  # an (N, 4, 2) array (matplotlib's fast path); the stub wants a Sequence
+                facecolors=STATUS_COLORS.get(status, "black"), edgecolors="white", linewidths=0.4,
                 alpha=_RETRIED_ALPHA if retried else 1.0, hatch="///" if status in _HATCHED else None, zorder=2,
             )  # fmt: skip
             bars_of.set_gid(f"attempts:{status}:retried" if retried else f"attempts:{status}")

@@ -11,8 +11,8 @@ from flowkit.errors import DefinitionIssue, ScriptError
 __all__ = ["script_issues"]
 
 
-def _scripts(wt: WorkflowTask) -> Iterator[tuple[str, str, str]]:
-    """(field, source, mode) for every literal script of ``wt``."""
+def _scripts(wt: WorkflowTask) -> Iterator[tuple[str, Any, str]]:
+    """(field, source, mode) for every script field of ``wt``; a source may be any value (or None)."""
     params = wt.input_parameters
     if wt.type == "INLINE" and params.get("evaluatorType", "javascript") in ("javascript", "graaljs"):
         yield "inputParameters.expression", params.get("expression"), "expression"

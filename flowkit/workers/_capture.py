@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 __all__ = ["begin", "end", "installed"]
 
@@ -63,7 +63,7 @@ class installed:  # noqa: N801 - used as a context manager, named like one
                 if tee is None or tee._target is not target:
                     tee = _TEES[id(target)] = _Tee(target)
                     _KEEP.append(target)
-                sys.stdout = tee  # type: ignore[assignment]
+                sys.stdout = cast(TextIO, tee)  # it forwards everything but write/flush to the stream
             if _handler not in logging.getLogger().handlers:
                 logging.getLogger().addHandler(_handler)
 
@@ -73,7 +73,7 @@ class installed:  # noqa: N801 - used as a context manager, named like one
             _users -= 1
             if _users == 0:
                 if isinstance(sys.stdout, _Tee):
-                    sys.stdout = sys.stdout._target  # type: ignore[assignment]
+                    sys.stdout = sys.stdout._target
                 logging.getLogger().removeHandler(_handler)
 
 

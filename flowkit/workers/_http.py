@@ -16,7 +16,8 @@ def http_request(task: Task) -> Outcome:
     import urllib.request
 
     data = task.input_data
-    request = data.get("http_request") if isinstance(data.get("http_request"), dict) else data
+    nested = data.get("http_request")
+    request = nested if isinstance(nested, dict) else data
     uri, method = request.get("uri"), str(request.get("method") or "GET").upper()
     if not uri:
         return Outcome("FAILED", {}, "Missing HTTP URI. See documentation for HttpTask for required input parameters")
@@ -43,10 +44,10 @@ def http_request(task: Task) -> Outcome:
         parsed: Any = json.loads(text) if text else None
     except ValueError:
         parsed = text
-    headers: dict[str, list[str]] = {}
+    answer_headers: dict[str, list[str]] = {}
     for name, value in resp_headers:  # Conductor answers every header as a list of values
-        headers.setdefault(name, []).append(value)
-    response = {"body": parsed, "headers": headers, "statusCode": status, "reasonPhrase": str(reason)}
+        answer_headers.setdefault(name, []).append(value)
+    response = {"body": parsed, "headers": answer_headers, "statusCode": status, "reasonPhrase": str(reason)}
     if 200 <= status < 300:
         return Outcome("COMPLETED", {"response": response})
     return Outcome("FAILED", {"response": response}, text or f"HTTP {status} {reason}")

@@ -26,7 +26,28 @@ __all__ = ["Outcome", "Task", "TaskResult", "Worker", "as_worker_map", "worker_t
 
 
 class Task:
-    """What a worker sees of its task (attribute names follow Conductor's Python SDK)."""
+    """What a worker sees of its task (attribute names follow Conductor's Python SDK).
+
+    The types are those of a task the Runner hands over, which sets every field; ``Task(**fields)``
+    (a test building one by hand) leaves a field it is not given as None.
+    """
+
+    input_data: dict[str, Any]
+    """The task input (the worker's own copy)."""
+    task_id: str
+    reference_task_name: str
+    task_def_name: str
+    task_type: str
+    workflow_instance_id: str
+    workflow_type: str
+    """The workflow definition's name."""
+    retry_count: int
+    poll_count: int
+    callback_after_seconds: int
+    worker_id: str
+    correlation_id: str | None
+    iteration: int
+    status: str
 
     __slots__ = (
         "input_data", "task_id", "reference_task_name", "task_def_name", "task_type", "workflow_instance_id",
@@ -168,7 +189,8 @@ class Worker:
             if p.kind is p.VAR_KEYWORD:
                 continue
             hint = hints.get(p.name)
-            spec.append((p.name, p.default, hint if dataclasses.is_dataclass(hint) else None))
+            dc = hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
+            spec.append((p.name, p.default, dc))
 
         def bind(task: Task) -> dict[str, Any]:
             data = task.input_data
@@ -276,7 +298,7 @@ def as_worker_map(workers: Any) -> dict[str, Worker]:
             if isinstance(fn, Worker) and fn.name == name:
                 out[str(name)] = fn
                 continue
-            key = (str(name), getattr(fn, "fn", fn))
+            key: tuple[str, Any] = (str(name), getattr(fn, "fn", fn))
             worker = _wrapped.get(key)
             if worker is None:
                 if len(_wrapped) > 1024:

@@ -157,6 +157,11 @@ def test_wildcards_deep_scan_and_filters_give_lists() -> None:
     assert r("years: ${workflow.output.names[*].year}") == "years: [1964, 1965]"
 
 
+def test_a_compound_path_gives_a_list() -> None:
+    # python-jsonpath's union (|) compiles to a CompoundJSONPath, which once crashed the compiler
+    assert r("${workflow.input.a | $.workflow.input.f}") == [1, 2.0]
+
+
 # ---------------------------------------------------------------------------------------------- system parameters
 def test_cpewf_task_id_is_the_task_id_or_stays_literal() -> None:
     assert r("${CPEWF_TASK_ID}", task_id="abc") == "abc"
