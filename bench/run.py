@@ -347,7 +347,9 @@ def render(results: dict[str, Any]) -> str:
             f"{r['engine']} {r['best_ms'] * 1e3:.0f} µs" for r in bench["0"] if "best_ms" in r) + ".")  # fmt: skip
         lines.append("")
     durable = [(wl, {r["engine"]: r for r in bench[wl] if "best_ms" in r}) for wl in ("0", "A", "B") if wl in bench]
-    durable = [(wl, rows) for wl, rows in durable if "flowkit inline-sqlite" in rows and "flowkit inline-prepared" in rows]
+    durable = [
+        (wl, rows) for wl, rows in durable if "flowkit inline-sqlite" in rows and "flowkit inline-prepared" in rows
+    ]
     if durable:
         lines += ["## Durable store (SQLite file ÷ in-memory store, same prepared definition, inline; target ≤ 2)", "",
                   "| workload | memory µs/task | SQLite µs/task | ratio | verdict |", "|---|---:|---:|---:|---|"]  # fmt: skip
