@@ -449,17 +449,28 @@ class DaskExecutor(Executor):
         call.future, call.client = future, client
         with self._lock:
             self._running += 1
+            lone = self._running == 1
             self._inflight[call] = None
             guard = not self._guarding
             self._guarding = True
         if guard:
             threading.Thread(target=self._guard, name="flowkit-dask-guard", daemon=True).start()
-        if _in_loop_done_callback is not None:
+        if lone:
+            client.loop.add_callback(self._lone, client, future, call)
+        elif _in_loop_done_callback is not None:
             # distributed's own coroutine behind Future.add_done_callback, minus the hop through its callback
             # thread: the finished call is queued on the event loop itself.
             client.loop.add_callback(_in_loop_done_callback, future, lambda f: self._on_done(client, f, call))
         else:  # pragma: no cover - other distributed versions
             future.add_done_callback(lambda f: self._on_done(client, f, call))
+
+    async def _lone(self, client: Any, future: Any, call: _Call) -> None:
+        """The only call in flight (a chain): wait for its result directly, as ``future.result()`` does."""
+        try:
+            await self._track(client, future, call)
+        finally:
+            with self._lock:
+                self._running -= 1
 
     def _on_done(self, client: Any, future: Any, call: _Call) -> None:
         """Queue the finished call; results are gathered in batches on the event loop."""
