@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import os
 import platform
@@ -33,7 +34,15 @@ os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")  # no-op on hamilto
 import workloads as W  # noqa: E402
 
 ALL = ["0", "A", "B", "B10k", "C", "scripts", "dask", "scale", "monitor", "render", "import"]
-EXTRA = ("import", "scripts", "dask", "scale", "monitor", "render")  # measured by their own modules, not by measure()
+# Measured by their own modules (id -> module, what the log says, name behind its measure_/render_ functions).
+EXTRA_MODULES = {
+    "scripts": ("scripts", "JavaScript/jq per evaluation, DO_WHILE 1k and 10k iterations", "scripts"),
+    "dask": ("dask_bench", "flowkit DaskExecutor vs raw client.submit on one LocalCluster (A, B, C)", "dask"),
+    "scale": ("dask_bench", "100k dynamic fork, memory per task, concurrent workflows", "scale"),
+    "monitor": ("monitor_bench", "live notebook monitor overhead on A, B and a 50,000-leaf fork", "monitor"),
+    "render": ("render_bench", "diagrams of a 200-task definition and of a 10,000-branch run", "render"),
+}
+EXTRA = ("import", *EXTRA_MODULES)  # not measured by measure()
 SIZE = {"0": 1, "A": 200, "B": 1000, "B10k": 10_000, "C": W.C_LEAVES}
 ENGINES = {
     "0": ["flowkit", "hamilton", "dask"],
@@ -388,26 +397,9 @@ def render(results: dict[str, Any]) -> str:
                 f"{C_IDEAL_S * 1e3 / r['best_ms']:.3f} | {C_IDEAL_S * 1e3 / r['median_ms']:.3f} |"
             )
         lines.append("")
-    if results.get("scripts"):
-        from scripts import render_scripts
-
-        lines += render_scripts(results["scripts"])
-    if results.get("dask"):
-        from dask_bench import render_dask
-
-        lines += render_dask(results["dask"])
-    if results.get("scale"):
-        from dask_bench import render_scale
-
-        lines += render_scale(results["scale"])
-    if results.get("monitor"):
-        from monitor_bench import render_monitor
-
-        lines += render_monitor(results["monitor"])
-    if results.get("render"):
-        from render_bench import render_render
-
-        lines += render_render(results["render"])
+    for key, (module, _, what) in EXTRA_MODULES.items():
+        if results.get(key):
+            lines += getattr(importlib.import_module(module), f"render_{what}")(results[key])
     imp = results.get("import")
     if imp:
         fk = imp["wall_ms"].get("flowkit")
@@ -508,31 +500,10 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         results["bench"][wl] = measure(wl, n)
         log(f"[bench] {wl} done in {time.perf_counter() - t0:.1f} s")
-    if "scripts" in only:
-        from scripts import measure_scripts
-
-        log("[bench] scripts: JavaScript/jq per evaluation, DO_WHILE 1k and 10k iterations ...")
-        results["scripts"] = measure_scripts(args.quick)
-    if "dask" in only:
-        from dask_bench import measure_dask
-
-        log("[bench] dask: flowkit DaskExecutor vs raw client.submit on one LocalCluster (A, B, C) ...")
-        results["dask"] = measure_dask(args.quick)
-    if "scale" in only:
-        from dask_bench import measure_scale
-
-        log("[bench] scale: 100k dynamic fork, memory per task, concurrent workflows ...")
-        results["scale"] = measure_scale(args.quick)
-    if "monitor" in only:
-        from monitor_bench import measure_monitor
-
-        log("[bench] monitor: live notebook monitor overhead on A, B and a 50,000-leaf fork ...")
-        results["monitor"] = measure_monitor(args.quick)
-    if "render" in only:
-        from render_bench import measure_render
-
-        log("[bench] render: diagrams of a 200-task definition and of a 10,000-branch run ...")
-        results["render"] = measure_render(args.quick)
+    for key, (module, message, what) in EXTRA_MODULES.items():
+        if key in only:
+            log(f"[bench] {key}: {message} ...")
+            results[key] = getattr(importlib.import_module(module), f"measure_{what}")(args.quick)
     if "import" in only:
         n = IMPORT_REPEATS_QUICK if args.quick else IMPORT_REPEATS
         log(f"[bench] import time (best of {n}) ...")
