@@ -16,7 +16,25 @@ from flowkit.engine._plan import Node
 
 __all__ = ["restore_workflow", "task_record", "workflow_record"]
 
-_dumps = json.JSONEncoder(default=str, separators=(",", ":")).encode
+_encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
+# The same encoder's C core, built once (JSONEncoder.encode builds it at every call: a third of a
+# record's cost). It skips the circular-reference check; a cycle ends in RecursionError and is then
+# encoded again the checked way, which names it.
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # not in typeshed
+_c_encode = (
+    _c_make_encoder(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def _dumps(value: Any) -> str:
+    if _c_encode is not None:
+        try:
+            return "".join(_c_encode(value, 0))
+        except RecursionError:
+            pass
+    return _encode(value)
 
 
 def _node_source(task: TaskModel) -> dict[str, Any] | None:
@@ -48,19 +66,47 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
     (task_id, workflow_id, seq, ref, status, type, name, iteration, retry_count, scheduled, started,
     ended, updated, data-json).
     """
+    # Only what differs from a new attempt's defaults (the restore starts from those): half the bytes
+    # of a full record, and what the store writes per task is most of its cost.
+    node = task.node
+    data: dict[str, Any] = {"input": task.input, "output": task.output}
+    if task.reason is not None:
+        data["reason"] = task.reason
+    if task.worker_id is not None:
+        data["workerId"] = task.worker_id
+    if task.poll_count:
+        data["pollCount"] = task.poll_count
+    if task.callback_after_seconds:
+        data["callbackAfterSeconds"] = task.callback_after_seconds
+    if task.callback_after_ms:
+        data["callbackAfterMs"] = task.callback_after_ms
+    if task.start_delay:
+        data["startDelay"] = task.start_delay
+    data["responseTimeoutSeconds"] = task.response_timeout_seconds  # the task definitions may differ on restore
+    if task.retried_task_id is not None:
+        data["retriedTaskId"] = task.retried_task_id
+    if task.retried:
+        data["retried"] = True
+    if task.executed:
+        data["executed"] = True
+    if task.first_scheduled_time != task.scheduled_time:
+        data["firstScheduledTime"] = task.first_scheduled_time
+    if task.sub_workflow_id is not None:
+        data["subWorkflowId"] = task.sub_workflow_id
+    if task.logs is not None:
+        data["logs"] = task.logs
+    if task.error is not None:
+        data["error"] = task.error
     extra = task.extra
-    kept = None
     if extra:
-        kept = {k: v for k, v in extra.items() if k in ("items", "waitTimeout", "drove")} or None
-    data = {
-        "input": task.input, "output": task.output, "reason": task.reason, "workerId": task.worker_id,
-        "pollCount": task.poll_count, "callbackAfterSeconds": task.callback_after_seconds,
-        "callbackAfterMs": task.callback_after_ms, "startDelay": task.start_delay,
-        "responseTimeoutSeconds": task.response_timeout_seconds, "retriedTaskId": task.retried_task_id,
-        "retried": task.retried, "executed": task.executed, "firstScheduledTime": task.first_scheduled_time,
-        "subWorkflowId": task.sub_workflow_id, "logs": task.logs, "error": task.error, "extra": kept,
-        "nodeRef": task.node.ref, "nodeSource": _node_source(task),
-    }  # fmt: skip
+        kept = {k: v for k, v in extra.items() if k in ("items", "waitTimeout", "drove")}
+        if kept:
+            data["extra"] = kept
+    if node.ref != task.ref:
+        data["nodeRef"] = node.ref
+    source = _node_source(task)
+    if source is not None:
+        data["nodeSource"] = source
     return (
         task.task_id,
         task.workflow.workflow_id,
@@ -143,7 +189,7 @@ def restore_workflow(engine: Engine, row: dict[str, Any], task_rows: list[dict[s
 
 def _restore_task(wf: WorkflowModel, plan: Any, row: dict[str, Any]) -> TaskModel:
     data = json.loads(row["data"])
-    node = _restore_node(wf, plan, data)
+    node = _restore_node(wf, plan, data, row["ref"])
     task = TaskModel(wf, node, row["task_id"], row["ref"], row["iteration"], row["scheduled"])
     task.task_type = row["type"]
     task.task_def_name = row["name"]
@@ -151,27 +197,29 @@ def _restore_task(wf: WorkflowModel, plan: Any, row: dict[str, Any]) -> TaskMode
     task.seq = row["seq"]
     task.retry_count = row["retry_count"]
     task.start_time, task.end_time, task.update_time = row["started"], row["ended"], row["updated"]
-    task.input, task.output, task.reason, task.worker_id = (
-        data["input"],
-        data["output"],
-        data["reason"],
-        data["workerId"],
+    # Records written before compact records carry every key; newer ones only what differs from a new attempt.
+    get = data.get
+    task.input, task.output = data["input"], data["output"]
+    task.reason, task.worker_id = get("reason"), get("workerId")
+    task.poll_count = get("pollCount", 0)
+    task.callback_after_seconds, task.callback_after_ms = get("callbackAfterSeconds", 0), get("callbackAfterMs", 0)
+    task.start_delay = get("startDelay", 0)
+    task.response_timeout_seconds = get("responseTimeoutSeconds", task.response_timeout_seconds)
+    task.retried_task_id, task.retried, task.executed = (
+        get("retriedTaskId"),
+        get("retried", False),
+        get("executed", False),
     )
-    task.poll_count = data["pollCount"]
-    task.callback_after_seconds, task.callback_after_ms = data["callbackAfterSeconds"], data["callbackAfterMs"]
-    task.start_delay = data["startDelay"]
-    task.response_timeout_seconds = data["responseTimeoutSeconds"]
-    task.retried_task_id, task.retried, task.executed = data["retriedTaskId"], data["retried"], data["executed"]
-    task.first_scheduled_time = data["firstScheduledTime"]
-    task.sub_workflow_id, task.logs, task.error = data["subWorkflowId"], data["logs"], data["error"]
-    task.extra = dict(data["extra"]) if data["extra"] else None
+    task.first_scheduled_time = get("firstScheduledTime", task.scheduled_time)
+    task.sub_workflow_id, task.logs, task.error = get("subWorkflowId"), get("logs"), get("error")
+    task.extra = dict(data["extra"]) if get("extra") else None
     return task
 
 
-def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any]) -> Node:
-    source = data["nodeSource"]
+def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any], ref: str) -> Node:
+    source = data.get("nodeSource")
     if source is None:
-        return plan.nodes[data["nodeRef"]]  # type: ignore[no-any-return]
+        return plan.nodes[data.get("nodeRef", ref)]  # type: ignore[no-any-return]
     owner = plan.nodes.get(source["owner"]) if source.get("owner") else None
     if "dynamicOf" in source:
         original = plan.nodes[source["dynamicOf"]]

@@ -330,3 +330,34 @@ def test_a_store_from_an_older_flowkit_missing_newer_tables_is_upgraded_in_place
     assert again.status == "COMPLETED"
     rows = flowkit.store.open_store(str(path)).execution_rows()
     assert {r["workflow_id"] for r in rows} == {first.workflow_id, again.workflow_id}
+
+
+# Every key a task record carried before records kept only what differs from a new attempt.
+_FULL_RECORD_DEFAULTS = {
+    "reason": None, "workerId": None, "pollCount": 0, "callbackAfterSeconds": 0, "callbackAfterMs": 0,
+    "startDelay": 0, "retriedTaskId": None, "retried": False, "executed": False, "subWorkflowId": None,
+    "logs": None, "error": None, "extra": None, "nodeSource": None,
+}  # fmt: skip
+
+
+def test_task_records_of_an_earlier_flowkit_load_the_same(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    executions = populate(db)
+    _close(db)
+    expected = {ex.workflow_id: ex.to_json() for ex in executions}
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT task_id, ref, scheduled, data FROM tasks").fetchall()
+    assert any(len(json.loads(data)) < len(_FULL_RECORD_DEFAULTS) for *_, data in rows)  # compact ones were written
+    with conn:
+        for task_id, ref, scheduled, data in rows:
+            full = {**_FULL_RECORD_DEFAULTS, "nodeRef": ref, "firstScheduledTime": scheduled, **json.loads(data)}
+            conn.execute("UPDATE tasks SET data=? WHERE task_id=?", (json.dumps(full), task_id))
+    conn.close()
+    runtime = flowkit.open(db, workers=WORKERS, background=False, workflows=[KID])
+    try:
+        for workflow_id, doc in expected.items():
+            loaded = runtime.load(workflow_id).to_json()
+            assert loaded["tasks"] == doc["tasks"], workflow_id
+            assert loaded["status"] == doc["status"] and loaded["output"] == doc["output"]
+    finally:
+        runtime.close()
