@@ -18,43 +18,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flowkit.definitions import TaskDef, WorkflowDef
-from flowkit.definitions._types import TaskStatus, TimeoutPolicy, WorkflowStatus
+from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine._commands import Command, Dispatch, Ended
 from flowkit.engine._plan import CASE, LOOP, Node, Plan
 from flowkit.engine._registry import Registry
 from flowkit.engine._state import TaskModel, WorkflowModel
+from flowkit.engine._timeouts import fire, retry_attempt, retry_delay_ms
 from flowkit.expressions import copy_json
 
 __all__ = ["Engine", "retry_delay_ms"]
 
 S = TaskStatus
-_BUILT_IN = frozenset({"DECISION", "SWITCH", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN", "DO_WHILE"})
 _DROVE = "drove"
-_INT_MAX = 2147483647
-
-
-def _no_jitter(n: int) -> int:
-    return 0
-
-
-def retry_delay_ms(td: TaskDef, retry_count: int, jitter: Callable[[int], int]) -> int:
-    """Delay before the retry of an attempt whose 0-based ``retry_count`` just failed (§5.1)."""
-    logic = td.retry_logic
-    if logic == "LINEAR_BACKOFF":
-        delay = td.retry_delay_seconds * td.backoff_scale_factor * (retry_count + 1)
-    elif logic == "EXPONENTIAL_BACKOFF":
-        # 2**retry_count saturates long before 63; never build a huge int for a huge retry count
-        delay = td.retry_delay_seconds * (2 ** min(retry_count, 63))
-    else:
-        delay = td.retry_delay_seconds
-    if delay > _INT_MAX or delay < 0:
-        delay = _INT_MAX  # Conductor computes in Java int and clamps an overflow to Integer.MAX_VALUE
-    if td.max_retry_delay_seconds > 0:
-        delay = min(delay, td.max_retry_delay_seconds)
-    ms = delay * 1000
-    if td.backoff_jitter_ms > 0:
-        ms += jitter(td.backoff_jitter_ms)
-    return ms
 
 
 class Engine:
@@ -237,7 +212,7 @@ class Engine:
         timers = self._timers
         while timers and timers[0][0] <= now:
             _, _, kind, subject = heapq.heappop(timers)
-            self._fire(kind, subject, now)
+            fire(self, kind, subject, now)
         return self._settle(now)
 
     def settle(self, now: int) -> list[Command]:
@@ -612,7 +587,7 @@ class Engine:
             if status is S.FAILED or status is S.FAILED_WITH_TERMINAL_ERROR:
                 wf.failed_refs[task.ref] = None
                 wf.failed_names[task.task_def_name] = None
-            if self._retry(task, now):
+            if retry_attempt(self, task, now):
                 return
             if wf.status.is_terminal:
                 return
@@ -668,114 +643,3 @@ class Engine:
             )  # fmt: skip
         else:
             self.end(wf, WorkflowStatus.COMPLETED, wf.reason, now)
-
-    def _retry(self, task: TaskModel, now: int) -> bool:
-        """Schedule the next attempt (§5.1); True when handled (retried, or the workflow ended)."""
-        node = task.node
-        if not task.status.is_retriable or node.kind in _BUILT_IN or node.expected_retries <= task.retry_count:
-            return False
-        td = node.task_def
-        wf = task.workflow
-        if td.total_timeout_seconds > 0 and now - task.first_scheduled_time >= td.total_timeout_seconds * 1000:
-            status = WorkflowStatus.TIMED_OUT if task.status is S.TIMED_OUT else WorkflowStatus.FAILED
-            self.end(
-                wf, status,
-                f"Task {task.task_id} of '{task.ref}' exceeded its total timeout of {td.total_timeout_seconds} seconds "
-                f"(taskDef {td.name}); no more retries. Last reason: '{task.reason}'",
-                now, failed_task=task,
-            )  # fmt: skip
-            return True
-        delay = retry_delay_ms(td, task.retry_count, self.jitter)
-        seconds = retry_delay_ms(td, task.retry_count, _no_jitter) // 1000  # callbackAfterSeconds excludes jitter
-        task.retried = True
-        retry = self.new_task(wf, node, now, iteration=task.iteration)
-        retry.retry_count = task.retry_count + 1
-        retry.retried_task_id = task.task_id
-        retry.reason = task.reason
-        retry.first_scheduled_time = task.first_scheduled_time
-        retry.input = self.resolve_input(wf, node, retry.task_id)
-        if node.kind == "SIMPLE":
-            retry.start_delay = seconds
-            self.dispatch(retry, now, delay, seconds)
-        else:
-            retry.callback_after_seconds = seconds
-            retry.callback_after_ms = delay
-            if delay:
-                self.timer(now + delay, "start", retry)
-            else:
-                self._fire("start", retry, now)
-        return True
-
-    def _fire(self, kind: str, subject: Any, now: int) -> None:
-        if kind == "workflow":
-            self._workflow_timeout(subject, now)
-            return
-        task: TaskModel = subject
-        wf = task.workflow
-        if task.status.is_terminal or wf.status.is_terminal:
-            return
-        td = task.node.task_def
-        if kind == "response":
-            if task.status is not S.IN_PROGRESS:
-                return
-            due = task.update_time + (task.response_timeout_seconds + task.callback_after_seconds) * 1000
-            if now < due:
-                self.timer(due, "response", task)
-                return
-            task.reason = (
-                f"responseTimeout: {task.response_timeout_seconds} exceeded for the taskId: {task.task_id} "
-                f"with Task Definition: {td.name}"
-            )
-            self.finish(task, S.TIMED_OUT, now)
-        elif kind == "timeout":
-            elapsed = (now - task.start_time - task.start_delay * 1000) // 1000  # Conductor's elapsedTime
-            self._policy(
-                task, now,
-                f"Task timed out after {elapsed} seconds. Timeout configured as {td.timeout_seconds} seconds. "
-                f"Timeout policy configured to {td.timeout_policy}",
-            )  # fmt: skip
-        elif kind == "poll":
-            if task.status is not S.SCHEDULED:
-                return
-            elapsed = (now - task.scheduled_time - task.start_delay * 1000) // 1000  # Conductor's pollElapsedTime
-            self._policy(
-                task, now,
-                f"Task poll timed out after {elapsed} seconds. Poll timeout configured as {td.poll_timeout_seconds} "
-                f"seconds. Timeout policy configured to {td.timeout_policy}",
-            )  # fmt: skip
-        elif kind == "total":
-            self._policy(
-                task, now,
-                f"Task total timeout of {td.total_timeout_seconds} seconds exceeded (first scheduled "
-                f"{(now - task.first_scheduled_time) // 1000} seconds ago). Timeout policy configured to {td.timeout_policy}",
-            )  # fmt: skip
-        else:
-            from flowkit.engine._tasks import fire
-
-            fire(self, kind, task, now)
-
-    def _policy(self, task: TaskModel, now: int, reason: str) -> None:
-        policy = task.node.task_def.timeout_policy
-        if policy == TimeoutPolicy.ALERT_ONLY:
-            return
-        task.reason = reason
-        self.finish(task, S.TIMED_OUT, now)
-        if policy == TimeoutPolicy.TIME_OUT_WF:
-            self.end(task.workflow, WorkflowStatus.TIMED_OUT, reason, now, failed_task=task)
-
-    def _workflow_timeout(self, wf: WorkflowModel, now: int) -> None:
-        definition = wf.definition
-        if wf.status.is_terminal or definition.timeout_seconds <= 0:
-            return
-        since = wf.last_retried_time or wf.create_time
-        due = since + definition.timeout_seconds * 1000
-        if now < due:
-            self.timer(due, "workflow", wf)
-            return
-        if definition.timeout_policy == TimeoutPolicy.TIME_OUT_WF:
-            self.end(
-                wf, WorkflowStatus.TIMED_OUT,
-                f"Workflow timed out after {(now - since) // 1000} seconds. Timeout configured as "
-                f"{definition.timeout_seconds} seconds. Timeout policy configured to {definition.timeout_policy}",
-                now,
-            )  # fmt: skip
