@@ -95,8 +95,8 @@ def _short(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def run_case(case: Case, directory: str | Path | None = None) -> Result:
-    """Run one case and compare it with Conductor's outcome."""
+def run_case(case: Case, directory: str | Path | None = None, *, executor: Any = "inline") -> Result:
+    """Run one case and compare it with Conductor's outcome (on ``executor``: a name or an Executor)."""
     import flowkit
     from flowkit.testing import VirtualClock
 
@@ -108,7 +108,7 @@ def run_case(case: Case, directory: str | Path | None = None) -> Result:
                 _load(case.fixture, folder, urls), dict(case.input), workers=dict(case.workers()),
                 task_defs=[_load(d, folder) for d in case.task_defs],
                 workflows=[_load(w, folder, urls) for w in case.workflows],
-                clock=VirtualClock(), executor="inline", correlation_id=case.correlation_id,
+                clock=VirtualClock(), executor=executor, correlation_id=case.correlation_id,
             )  # fmt: skip
             for ref, output in case.complete.items():
                 if not execution.status.is_terminal and not execution.task(ref).status.is_terminal:
