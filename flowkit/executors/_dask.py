@@ -42,7 +42,7 @@ from collections import deque
 from typing import Any
 
 from flowkit.executors._executors import DROPPED, Executor, _thread_pool
-from flowkit.executors._process import (
+from flowkit.executors._shipping import (
     NEED_WORKER,
     Shipper,
     attempt_of,
