@@ -236,12 +236,14 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--resume-subworkflow-tasks", action="store_true")
     conformance = sub.add_parser("conformance", help="run every Conductor fixture and compare with Conductor")
     conformance.add_argument("directory", nargs="?", default=None, help="fixture folder (default ../shared/...)")
+    conformance.add_argument("--executor", default="inline", choices=["inline", "threads", "processes", "dask"],
+                             help="where worker calls run (default inline; dask starts a LocalCluster)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         if args.command == "conformance":
             from flowkit.conformance import main as conformance_main
 
-            return conformance_main(args.directory)
+            return conformance_main(args.directory, args.executor)
         if args.command == "list":
             return _list(args)
         if args.command == "show":

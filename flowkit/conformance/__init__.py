@@ -147,9 +147,9 @@ def definition_files(directory: str | Path | None = None) -> list[str]:
     return found
 
 
-def run_all(directory: str | Path | None = None) -> list[Result]:
-    """Run every case of :data:`CASES`."""
-    return [run_case(case, directory) for case in CASES]
+def run_all(directory: str | Path | None = None, *, executor: Any = "inline") -> list[Result]:
+    """Run every case of :data:`CASES` (worker calls on ``executor``)."""
+    return [run_case(case, directory, executor=executor) for case in CASES]
 
 
 def format_result(result: Result) -> str:
@@ -158,9 +158,9 @@ def format_result(result: Result) -> str:
     return f"{result.name}: {result.status} (expected {result.expected_status}) {verdict}  {result.detail}"
 
 
-def main(directory: str | None = None) -> int:
+def main(directory: str | None = None, executor: str = "inline") -> int:
     """Print one line per case and ``N passed, M failed``; 0 when every case matches Conductor."""
-    results = run_all(directory)
+    results = run_all(directory, executor=executor)
     for result in results:
         print(format_result(result))
     passed = sum(r.matches for r in results)
