@@ -35,7 +35,7 @@ __all__ = ["Monitor", "monitor"]
 _MAX_ATTEMPTS = 500  # attempts offered in the rerun drop-down (failed ones always are)
 _ERROR_BORDER = "2px solid #d62728"
 _BAR_STYLES = {"COMPLETED": "success", "PAUSED": "warning", "RUNNING": "info"}
-_SHARE = 25  # reading the run, and drawing its diagram, each get at most 1/_SHARE of the time while it runs
+_SHARE = 40  # reading the run, and drawing its diagram, each get at most 1/_SHARE of the time while it runs
 
 
 def monitor(execution: Any, **options: Any) -> Monitor:
@@ -59,9 +59,9 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
     engine events happen (a 10,000-task run costs a few dozen refreshes, not 10,000), and at least
     every ``poll_interval`` seconds while the workflow runs. Each refresh reads only the tasks that
     are new or not finished yet (see :class:`~flowkit.notebook._snapshot.Reader`), and a run so big
-    that reading it still takes long is read less often: never more than a 25th of the time.
+    that reading it still takes long is read less often: never more than a 40th of the time.
     While tasks move, the diagram is redrawn at most once per ``diagram_interval`` (and never more
-    than a 25th of the time goes to drawing it), so a big diagram does not slow the run down;
+    than a 40th of the time goes to drawing it), so a big diagram does not slow the run down;
     when the run stops or pauses it is redrawn at once. Building the monitor costs the caller's
     thread a few milliseconds (about 20 small widgets); the HUMAN and rerun forms are made when
     first needed, off that thread.
@@ -207,7 +207,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
     def _background_refresh(self) -> float | None:
         snap = self.refresh(diagram=None)
-        # Reading a very big run costs more: it is then read less often, never more than a 25th of the time.
+        # Reading a very big run costs more: it is then read less often, never more than a 40th of the time.
         self._refresher.min_interval = max(self._refresher_interval, (_SHARE - 1) * self._read_cost)
         if self._diagram is not None and self._diagram_key != snap.key:
             return max(0.0, self._diagram_due - time.monotonic())  # the diagram is behind: catch up when allowed
@@ -257,7 +257,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
                 self._diagram_due = began + self._refresher_interval
                 return
             done = time.monotonic()
-            # A big diagram is redrawn less often: drawing it gets at most a 25th of the time.
+            # A big diagram is redrawn less often: drawing it gets at most a 40th of the time.
             self._diagram_due = done + max(self._diagram_interval, (_SHARE - 1) * (done - began))
             self._diagram_key = snap.key
 
