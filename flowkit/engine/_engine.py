@@ -70,6 +70,7 @@ class Engine:
         self.track_tasks = False
         self.dirty: dict[str, TaskModel] = {}
         self.dirty_workflows: dict[str, WorkflowModel] = {}
+        self.dropped: list[str] = []  # task ids a restart or rerun removed from an execution
         self._check: dict[str, WorkflowModel] = {}
         self._out: list[Command] = []
         self._batch: list[Callable[[], None]] | None = None  # loop starts held back while a fork is mapped
@@ -105,11 +106,18 @@ class Engine:
                 for task in wf.tasks:
                     self.dirty[task.task_id] = task
 
-    def take_dirty(self) -> tuple[list[WorkflowModel], list[TaskModel]]:
-        """What changed since the last call (workflows, tasks)."""
+    def take_dirty(self) -> tuple[list[WorkflowModel], list[TaskModel], list[str]]:
+        """What changed since the last call: workflows, tasks, and ids of attempts a restart or rerun removed."""
         workflows, tasks = list(self.dirty_workflows.values()), list(self.dirty.values())
+        dropped, self.dropped = self.dropped, []
         self.dirty_workflows, self.dirty = {}, {}
-        return workflows, tasks
+        return workflows, tasks, dropped
+
+    def _forget_removed(self, wf: WorkflowModel, before: list[TaskModel]) -> None:
+        """Note the attempts an operation took out of ``wf`` (the store deletes them)."""
+        if self.track:
+            kept = {id(t) for t in wf.tasks}
+            self.dropped.extend(t.task_id for t in before if id(t) not in kept)
 
     def next_deadline(self) -> int | None:
         """The earliest time a :meth:`tick` has something to do, or None.
@@ -239,7 +247,9 @@ class Engine:
         """
         from flowkit.engine._operations import restart_workflow
 
+        before = list(wf.tasks)
         restart_workflow(self, wf, now)
+        self._forget_removed(wf, before)
         self.touch_workflow(wf, all_tasks=True)
         return self._settle(now)
 
@@ -271,7 +281,9 @@ class Engine:
         """Rerun a terminal execution, from the start or from ``from_task_id`` (``POST /workflow/{id}/rerun``)."""
         from flowkit.engine._operations import rerun_workflow
 
+        before = list(wf.tasks)
         rerun_workflow(self, wf, now, **options)
+        self._forget_removed(wf, before)
         self.touch_workflow(wf, all_tasks=True)
         return self._settle(now)
 

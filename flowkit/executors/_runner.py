@@ -144,7 +144,7 @@ class Runner:
     def flush(self) -> None:
         """Write what the engine changed to the store (one transaction)."""
         engine = self.engine
-        if self.store is not None and (engine.dirty or engine.dirty_workflows):
+        if self.store is not None and (engine.dirty or engine.dirty_workflows or engine.dropped):
             self.store.write(*engine.take_dirty())
         self._flushed_at = time.monotonic()
 

@@ -33,7 +33,7 @@ class MemoryStore:
     def close(self) -> None:
         """Nothing to close."""
 
-    def write(self, workflows: list[Any], tasks: list[Any]) -> None:
+    def write(self, workflows: list[Any], tasks: list[Any], dropped: Any = ()) -> None:
         """Remember the executions (the models themselves: they are always current)."""
         for wf in workflows:
             self._executions[wf.workflow_id] = wf

@@ -291,9 +291,12 @@ class SqliteStore:
             raise self._explain(exc, f"flowkit store '{self.path}'") from None
 
     # ------------------------------------------------------------------ writing
-    def write(self, workflows: list[Any], tasks: list[Any]) -> None:
-        """Write changed executions and task attempts (engine models) in one transaction."""
-        if not workflows and not tasks:
+    def write(self, workflows: list[Any], tasks: list[Any], dropped: list[str] | tuple[str, ...] = ()) -> None:
+        """Write changed executions and task attempts (engine models) in one transaction.
+
+        ``dropped``: ids of attempts a restart or rerun removed from their execution; their rows go.
+        """
+        if not workflows and not tasks and not dropped:
             return
         self._check_writable()
         from flowkit.store._codec import task_record, workflow_record
@@ -314,6 +317,8 @@ class SqliteStore:
             conn = self.conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                if dropped:
+                    conn.executemany("DELETE FROM tasks WHERE task_id=?", [(i,) for i in dropped])
                 conn.executemany(_INSERT_EXEC, exec_rows)
                 if new_defs:
                     conn.executemany(

@@ -361,3 +361,37 @@ def test_task_records_of_an_earlier_flowkit_load_the_same(tmp_path: Path) -> Non
             assert loaded["status"] == doc["status"] and loaded["output"] == doc["output"]
     finally:
         runtime.close()
+
+
+def test_restart_and_rerun_leave_only_the_current_attempts_in_the_store(tmp_path: Path) -> None:
+    db = tmp_path / "ops.db"
+    ex = flowkit.run(BILLING, {"n": -1}, workers=WORKERS, store=db, task_defs=[CHARGE_DEF], executor="inline",
+                     clock=VirtualClock(T0))  # fmt: skip
+    assert str(ex.status) == "FAILED" and len(ex.tasks) == 2  # two failed attempts of charge
+
+    def stored() -> list[tuple[str, str, int]]:
+        conn = sqlite3.connect(db)
+        try:
+            rows = conn.execute("SELECT task_id, status, seq FROM tasks WHERE workflow_id=? ORDER BY seq",
+                                (ex.workflow_id,)).fetchall()  # fmt: skip
+        finally:
+            conn.close()
+        return rows
+
+    def current() -> list[tuple[str, str, int]]:
+        return [(t.task_id, str(t.status), t.seq) for t in ex.tasks]
+
+    ex.restart()
+    ex.wait()
+    assert stored() == current() and len(current()) == 2  # the attempts before the restart are gone
+    ex.rerun(ex.tasks[0].task_id, workflow_input={"n": 5})
+    ex.wait()
+    assert str(ex.status) == "RUNNING"  # charge completed, HUMAN approve waits
+    assert stored() == current()
+    _close(db)
+    runtime = flowkit.open(db, workers=WORKERS, background=False, task_defs=[CHARGE_DEF])
+    try:
+        loaded = runtime.load(ex.workflow_id)
+        assert [(t.task_id, str(t.status), t.seq) for t in loaded.tasks] == current()
+    finally:
+        runtime.close()
