@@ -281,16 +281,12 @@ class DaskExecutor(Executor):
         if runs_here(key):
             self._here(key, lambda: worker.execute(task))
             return
-        shipped = self._ship.worker(worker)
-        if isinstance(shipped, Outcome):
-            self.results.put((key, shipped))
-            return
-        task_blob = self._ship.task(task)
-        if isinstance(task_blob, Outcome):
-            self.results.put((key, task_blob))
+        packed = self._ship.pack(worker, task)
+        if isinstance(packed, Outcome):
+            self.results.put((key, packed))
             return
         name = f"flowkit-{task.task_def_name}-{self._token}-{next(self._count)}"
-        call = _Call(key, shipped[0], shipped[1], task_blob, logging.getLogger().level, name)
+        call = _Call(key, *packed, logging.getLogger().level, name)
         with self._lock:
             old = self._live.get(id(key))
             if old is not None and old.key is key:

@@ -550,16 +550,11 @@ class ProcessExecutor(Executor):
         if runs_here(key):
             self._here(key, worker, task)
             return
-        shipped = self._ship.worker(worker)
-        if isinstance(shipped, Outcome):
-            self.results.put((key, shipped))
+        packed = self._ship.pack(worker, task)
+        if isinstance(packed, Outcome):
+            self.results.put((key, packed))
             return
-        task_blob = self._ship.task(task)
-        if isinstance(task_blob, Outcome):
-            self.results.put((key, task_blob))
-            return
-        message = pickle.dumps((_CALL, (shipped[0], shipped[1], task_blob, logging.getLogger().level)),
-                               protocol=pickle.HIGHEST_PROTOCOL)  # fmt: skip
+        message = pickle.dumps((_CALL, (*packed, logging.getLogger().level)), protocol=pickle.HIGHEST_PROTOCOL)
         self._pool.enqueue(_Call(self, key, message))
 
     def submit(self, key: Any, job: Job) -> None:

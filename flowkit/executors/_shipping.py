@@ -213,6 +213,16 @@ class Shipper:
         self._workers[id(worker)] = (worker, digest, blob)
         return digest, blob
 
+    def pack(self, worker: Any, task: Task) -> tuple[bytes, bytes, bytes] | Outcome:
+        """(worker digest, worker blob, task blob) for a call, or the Outcome that fails the task."""
+        shipped = self.worker(worker)
+        if isinstance(shipped, Outcome):
+            return shipped
+        task_blob = self.task(task)
+        if isinstance(task_blob, Outcome):
+            return task_blob
+        return shipped[0], shipped[1], task_blob
+
     @staticmethod
     def task(task: Task) -> bytes | Outcome:
         """Pickle the task; or return the Outcome that fails it when its input cannot be pickled."""

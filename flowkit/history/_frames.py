@@ -9,12 +9,12 @@ execution becomes a DataFrame in a few tens of milliseconds. The schema is docum
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from flowkit._lookup import Lookup, execution_finder
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
-from flowkit.errors import NotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,11 +32,9 @@ __all__ = [
     "executions_frame",
     "failures_df",
     "flatten",
-    "resolver",
     "tasks_df",
 ]
 
-Lookup = Callable[[str], Any] | Mapping[str, Any]
 """How child executions are found: ``workflow_id -> WorkflowModel | Execution | None`` (a callable
 such as ``execution.execution``, which may raise NotFoundError/KeyError for unknown ids), or a
 mapping ``{workflow_id: WorkflowModel}`` such as the engine's ``executions``."""
@@ -140,31 +138,13 @@ def _model(obj: Any) -> WorkflowModel:
     return model
 
 
-def resolver(lookup: Lookup | None) -> Callable[[str], WorkflowModel | None] | None:
-    """``lookup`` as a function returning a WorkflowModel, or None for ids it does not know."""
-    if lookup is None:
-        return None
-    get = lookup.get if isinstance(lookup, Mapping) else lookup
-    if not callable(get):
-        raise TypeError(f"lookup must be a callable or a mapping, got {type(lookup).__name__}")
-
-    def resolve(workflow_id: str) -> WorkflowModel | None:
-        try:
-            found = get(workflow_id)
-        except (KeyError, NotFoundError):
-            return None
-        return None if found is None else getattr(found, "model", found)
-
-    return resolve
-
-
 def _check_lookup(include_children: bool, lookup: Lookup | None) -> Callable[[str], WorkflowModel | None] | None:
     if include_children and lookup is None:
         raise ValueError(
             "include_children=True needs lookup=: a callable workflow_id -> WorkflowModel | None "
             "(for example execution.execution) or a mapping of workflow_id to WorkflowModel"
         )
-    return resolver(lookup) if include_children else None
+    return execution_finder(lookup) if include_children else None
 
 
 def flatten(

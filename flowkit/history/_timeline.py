@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from flowkit.history._frames import TASK_STATUSES, Lookup, _model, resolver
+from flowkit._lookup import Lookup, execution_finder
+from flowkit.history._frames import TASK_STATUSES, _model
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -142,7 +143,7 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
 
     model = _model(workflow)
     top: list[_Row] = []
-    _place(model, 0, top, {}, resolver(lookup), set())
+    _place(model, 0, top, {}, execution_finder(lookup), set())
     rows = _flat(top, [])
 
     every = [t for row in rows for t in row.tasks]

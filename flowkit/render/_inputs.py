@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowkit._lookup import execution_finder
 from flowkit.definitions import WorkflowDef
 from flowkit.render._json import is_execution_json, json_execution
-from flowkit.render._run import execution_finder
 
 if TYPE_CHECKING:
     from flowkit.engine import WorkflowModel

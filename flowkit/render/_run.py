@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flowkit.render._style import STATUS_ORDER, STATUS_SYMBOLS, duration, preview, short
 
 if TYPE_CHECKING:
     from flowkit.engine import TaskModel, WorkflowModel
 
-__all__ = ["Cell", "Run", "breakdown", "execution_finder"]
+__all__ = ["Cell", "Run", "breakdown"]
 
 _LOOP_SUFFIX = re.compile(r"__\d+$")
 _DYNAMIC = "dynamic"  # flowkit.engine._plan.DYNAMIC: the container of a task forked at run time
@@ -126,26 +125,3 @@ def breakdown(finals: list[str]) -> list[tuple[str, int]]:
     rank = {status: i for i, status in enumerate(STATUS_ORDER)}
     counts = Counter(finals)
     return sorted(counts.items(), key=lambda item: (-item[1], rank.get(item[0], len(rank)), item[0]))
-
-
-def execution_finder(lookup: Any) -> Callable[[str], WorkflowModel | None]:
-    """Turn ``lookup`` into a function that answers None for unknown ids.
-
-    ``lookup`` is a mapping or a callable ``workflow_id -> WorkflowModel | Execution``.
-    """
-    if lookup is None:
-        return lambda _workflow_id: None
-    get = lookup.get if isinstance(lookup, Mapping) else lookup
-    if not callable(get):
-        raise TypeError(f"lookup must be a mapping or a callable, got {type(lookup).__name__}")
-
-    def find(workflow_id: str) -> WorkflowModel | None:
-        from flowkit.errors import NotFoundError
-
-        try:
-            found = get(workflow_id)
-        except (KeyError, LookupError, NotFoundError):
-            return None
-        return None if found is None else getattr(found, "model", found)
-
-    return find
