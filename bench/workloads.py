@@ -152,9 +152,28 @@ def sqlite_store_path() -> str:
     return f"{_SQLITE_DIR[0]}/bench.db"
 
 
-def flowkit_cases(workload: str, n: int) -> list[Case]:
+def _run_variants(definition: dict, inp: dict, workers: dict) -> list[tuple[str, str, Callable[[], Any]]]:
+    """The flowkit rows of A and B: run(dict) inline and on threads, a prepared definition in memory and on SQLite."""
     import flowkit
     from flowkit.definitions import WorkflowDef
+
+    mem = "memory"
+    prepared = WorkflowDef.from_json(definition).validate()
+    return [
+        ("inline", "run(dict), executor=inline, memory store",
+         lambda: flowkit.run(definition, inp, workers=workers, executor="inline", store=mem)),
+        ("inline-prepared", "run(WorkflowDef, validate=False), inline, memory store",
+         lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False, store=mem)),
+        ("inline-sqlite", "run(WorkflowDef, validate=False), inline, SQLite store (WAL file)",
+         lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False,
+                             store=sqlite_store_path())),
+        ("threads", "run(dict), executor=threads(8), memory store",
+         lambda: flowkit.run(definition, inp, workers=workers, executor="threads", store=mem)),
+    ]  # fmt: skip
+
+
+def flowkit_cases(workload: str, n: int) -> list[Case]:
+    import flowkit
 
     mem = "memory"  # the in-memory store; the durable SQLite store has its own rows
 
@@ -174,18 +193,7 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
             status_ok(ex)
             _expect(ex.output.get("x") == n, f"flowkit chain output {ex.output}")
 
-        prepared = WorkflowDef.from_json(definition).validate()
-        variants = [
-            ("inline", "run(dict), executor=inline, memory store",
-             lambda: flowkit.run(definition, inp, workers=workers, executor="inline", store=mem)),
-            ("inline-prepared", "run(WorkflowDef, validate=False), inline, memory store",
-             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False, store=mem)),
-            ("inline-sqlite", "run(WorkflowDef, validate=False), inline, SQLite store (WAL file)",
-             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False,
-                                 store=sqlite_store_path())),
-            ("threads", "run(dict), executor=threads(8), memory store",
-             lambda: flowkit.run(definition, inp, workers=workers, executor="threads", store=mem)),
-        ]  # fmt: skip
+        variants = _run_variants(definition, inp, workers)
     elif workload in ("B", "B10k"):
         definition = fk_fork_def()
         workers = {"gen": fk_gen, "leaf": fk_leaf}
@@ -197,18 +205,7 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
             _expect(len(joined) == n, f"flowkit join has {len(joined)} entries, expected {n}")
             _expect(joined.get(f"leaf_{n - 1}") == {"y": (n - 1) * 2}, "flowkit join content")
 
-        prepared = WorkflowDef.from_json(definition).validate()
-        variants = [
-            ("inline", "run(dict), executor=inline, memory store",
-             lambda: flowkit.run(definition, inp, workers=workers, executor="inline", store=mem)),
-            ("inline-prepared", "run(WorkflowDef, validate=False), inline, memory store",
-             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False, store=mem)),
-            ("inline-sqlite", "run(WorkflowDef, validate=False), inline, SQLite store (WAL file)",
-             lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False,
-                                 store=sqlite_store_path())),
-            ("threads", "run(dict), executor=threads(8), memory store",
-             lambda: flowkit.run(definition, inp, workers=workers, executor="threads", store=mem)),
-        ]  # fmt: skip
+        variants = _run_variants(definition, inp, workers)
         if workload == "B10k":
             variants = [v for v in variants if v[0] not in ("inline-prepared", "inline-sqlite")]
     elif workload == "C":
