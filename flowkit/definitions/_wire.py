@@ -356,8 +356,8 @@ def task_to_json(task: Any) -> dict[str, Any]:
         "workerId": task.worker_id,
         "outputData": task.output,
         "workflowTask": _task_to_json(wt)
-        if task.node.source is None
-        else {**task.node.source[0], "inputParameters": task.node.source[1]},
+        if task.node.raw is None
+        else {**task.node.raw, "inputParameters": task.node.params},
         "rateLimitPerFrequency": task.node.task_def.rate_limit_per_frequency or 0,
         "rateLimitFrequencyInSeconds": task.node.task_def.rate_limit_frequency_in_seconds or 1,
         "workflowPriority": wf.priority,

@@ -109,11 +109,6 @@ class Node:
         node.raw, node.params = raw, params
         return node
 
-    @property
-    def source(self) -> tuple[Mapping[str, Any], dict[str, Any]] | None:
-        """A dynamic-fork branch's own (WorkflowTask JSON, input), else None."""
-        return None if self.raw is None else (self.raw, self.params)  # type: ignore[return-value]
-
     def __repr__(self) -> str:
         return f"<Node {self.ref} {self.kind}>"
 

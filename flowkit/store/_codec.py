@@ -44,8 +44,8 @@ def _node_source(task: TaskModel) -> dict[str, Any] | None:
     if plan_node is node:
         return None
     owner = node.owner.ref if node.owner is not None else None
-    if node.source is not None:
-        raw, params = node.source
+    if node.raw is not None:
+        raw, params = node.raw, node.params
         return {"owner": owner, "task": {**raw, "inputParameters": params}}
     if plan_node is not None:  # DYNAMIC: same ref, the task name came from the input
         return {"owner": owner, "dynamicOf": node.ref, "name": node.name}
