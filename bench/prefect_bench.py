@@ -1,7 +1,7 @@
 """Prefect 3 as a peer (``--only prefect``): the bench's workloads as Prefect flows, next to flowkit inline.
 
 Prefect runs in a **child process** of a Python that has it: ``$FLOWKIT_PREFECT_PYTHON`` if set,
-else this interpreter when ``import prefect`` works here (``pip install -e '.[peers]'``, which
+else this interpreter when ``import prefect`` works here (``pip install --group peers``, which
 ``./dev bench`` does the first time). The child keeps Prefect's side effects (its API server,
 logging set-up, background threads) out of the rest of the bench. flowkit's runs of the same
 workloads are measured here, in this process, just before the child runs.
@@ -62,7 +62,7 @@ FK_REPEATS = {"0": 50, "A": 10, "B": 5, "C": 3}
 DESCRIPTION = {"0": "1-task flow (fixed cost of a run)", "A": "chain of 200", "B": "fan-out + join",
                "C": f"{C_LEAVES} x sleep({int(SLEEP_S * 1000)} ms), {C_PARALLEL} at a time"}  # fmt: skip
 INSTALL_HINT = (
-    "pip install -e '.[peers]' (./dev bench does it), or set FLOWKIT_PREFECT_PYTHON to a python with prefect>=3"
+    "pip install --group peers (./dev bench does it), or set FLOWKIT_PREFECT_PYTHON to a python with prefect>=3"
 )
 CHILD_TIMEOUT_S = 900
 

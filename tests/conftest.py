@@ -193,3 +193,26 @@ class Harness:
 @pytest.fixture
 def harness() -> Harness:
     return Harness()
+
+
+# Markers for a fast inner loop: plain `pytest` deselects these (pyproject addopts); `./dev test` runs
+# everything. Marked here by place, so a new test in these folders is marked without remembering to.
+_SLOW_PLACES = (
+    "tests/notebooks/",
+    "tests/notebook/test_notebook_nbclient.py",
+    "tests/store/test_crash_recovery.py",
+    "tests/executors/test_process_timeouts.py",
+    "tests/contrib/test_tutorial.py",
+    "tests/test_tooling.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        place = Path(str(item.path)).resolve().relative_to(REPO_ROOT).as_posix()
+        if place.startswith("tests/browser/"):
+            item.add_marker(pytest.mark.browser)
+        if "dask" in item.nodeid.lower():
+            item.add_marker(pytest.mark.dask)
+        if place.startswith(_SLOW_PLACES):
+            item.add_marker(pytest.mark.slow)

@@ -1,7 +1,7 @@
 """The house style is enforced: ruff (lint and format) and mypy strict pass on the repository.
 
 Each tool runs as CI runs it, from the repository root with pyproject.toml's settings. The tools come
-with the ``dev`` extra, which CI installs, so a missing tool fails here rather than skipping.
+with the ``dev`` dependency group, which `./dev` installs, so a missing tool fails here rather than skipping.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@
 * ``image_multiple_convert_resize``: ``fileLocation``, ``outputFormats``, ``outputSizes``,
   ``maintainAspectRatio`` -> the dynamic fork's ``dynamicTasks`` and ``dynamicTasksInput``.
 
-Pillow and boto3 (and moto, for the local server) are imported only when a task runs:
-``pip install 'flowkit[images]'``.
+Pillow and boto3 are imported only when a task runs (``pip install 'flowkit[images]'``); moto, for
+the local S3 server, comes with ``pip install 'flowkit[tutorial]'``.
 """
 
 from __future__ import annotations

@@ -374,7 +374,7 @@ def _local_server() -> str:
         except ImportError as exc:
             raise S3Error(
                 "no S3 is configured (no AWS credentials, no AWS_ENDPOINT_URL or FLOWKIT_S3_ENDPOINT) and the "
-                "local S3 server needs moto. Fix: pip install 'flowkit[images]' (moto[s3], flask, flask-cors), "
+                "local S3 server needs moto. Fix: pip install 'flowkit[tutorial]' (moto[s3], flask, flask-cors), "
                 "or configure an S3 endpoint."
             ) from exc
         server.start()

@@ -5,7 +5,7 @@ Not a conftest.py: the other test directories import ``Harness`` etc. from tests
 module ``conftest``, which a second conftest.py here would shadow.
 
 A missing piece makes the tests FAIL, never skip: CI installs them (``apt-get install chromium``;
-``pip install -e .[notebook,browser]``).
+``pip install -e .[notebook] --group browser``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3  # noqa: E402
 
-# Pillow, boto3 and moto[s3] (+ flask, flask-cors) come with `pip install 'flowkit[images]'`, which CI installs:
+# Pillow, boto3 and moto[s3] (+ flask, flask-cors) come with `pip install 'flowkit[tutorial]'`, which ./dev installs:
 # a missing one fails these tests rather than skipping them.
 import moto.server  # noqa: E402, F401
 import PIL  # noqa: E402, F401
