@@ -46,7 +46,8 @@ workflow or task ids), so golden files compare exact text with no Graphviz insta
 inputs and outputs in labels and tooltips are shown as they are, ids included.) ``svg`` runs
 the first of ``renderers`` it finds (default :data:`DEFAULT_RENDERERS`: ``dot``, then the
 pip-installed ``graphviz-pure``) with a 10 s limit and returns None when none works; it never raises
-because Graphviz is missing or failing.
+because Graphviz is missing or failing. ``source`` gives the same diagram as a ``graphviz.Source``
+(the graphviz package) to save as PDF, PNG or SVG files.
 """
 
 from flowkit.render._dot import DEFAULT_COLLAPSE_OVER, dot
@@ -56,6 +57,7 @@ from flowkit.render._svg import (
     DEFAULT_TIMEOUT,
     find_renderer,
     repr_mimebundle,
+    source,
     summary,
     svg,
     svg_from_dot,
@@ -69,6 +71,7 @@ __all__ = [
     "dot",
     "find_renderer",
     "repr_mimebundle",
+    "source",
     "summary",
     "svg",
     "svg_from_dot",

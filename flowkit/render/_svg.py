@@ -23,7 +23,16 @@ from flowkit.render._dot import dot
 from flowkit.render._inputs import subject
 from flowkit.render._style import html_escape
 
-__all__ = ["DEFAULT_RENDERERS", "DEFAULT_TIMEOUT", "find_renderer", "repr_mimebundle", "summary", "svg", "svg_from_dot"]
+__all__ = [
+    "DEFAULT_RENDERERS",
+    "DEFAULT_TIMEOUT",
+    "find_renderer",
+    "repr_mimebundle",
+    "source",
+    "summary",
+    "svg",
+    "svg_from_dot",
+]
 
 DEFAULT_RENDERERS: tuple[str, ...] = ("dot", "graphviz-pure")
 """Graphviz programs tried in order: Debian/Homebrew ``dot``, then the pip-installed ``graphviz-pure``."""
@@ -103,6 +112,21 @@ def svg(
     """
     source = obj if isinstance(obj, str) and _DOT_START.match(obj) else dot(obj, **options)
     return svg_from_dot(source, renderers=renderers, timeout=timeout)
+
+
+def source(obj: Any, **options: Any) -> Any:
+    """The diagram as a ``graphviz.Source``, to save or convert with the graphviz package's API.
+
+    ``options`` go to :func:`dot`. For example ``render.source(execution).render("run", format="pdf")``
+    writes ``run.pdf``, and ``.pipe(format="png")`` returns PNG bytes; both need Graphviz's ``dot``.
+    The notebook display does not go through this: :func:`svg` tries every renderer with a time limit.
+    """
+    try:
+        import graphviz
+    except ImportError as exc:  # the notebook extra brings it
+        raise ImportError("render.source needs the graphviz package: pip install 'flowkit[notebook]'") from exc
+    text = obj if isinstance(obj, str) and _DOT_START.match(obj) else dot(obj, **options)
+    return graphviz.Source(text)
 
 
 # ---------------------------------------------------------------------------------------------- notebook

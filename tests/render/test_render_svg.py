@@ -157,6 +157,17 @@ def test_svg_accepts_dot_text() -> None:
     assert drawn is not None and len(SVG_NODE.findall(drawn)) == 2
 
 
+def test_source_is_a_graphviz_source_that_writes_files(tmp_path: Path) -> None:
+    need("dot")
+    run = failing_run()
+    diagram = render.source(run)
+    assert type(diagram).__module__.startswith("graphviz") and diagram.source == render.dot(run)
+    written = Path(diagram.render(tmp_path / "run", format="pdf"))
+    assert written.suffix == ".pdf" and written.read_bytes().startswith(b"%PDF")
+    png = render.source('digraph "g" { "a" -> "b"; }').pipe(format="png")
+    assert png.startswith(b"\x89PNG")
+
+
 def test_default_renderers_prefer_dot_then_graphviz_pure() -> None:
     assert render.DEFAULT_RENDERERS == ("dot", "graphviz-pure")
     assert render.find_renderer() == render.find_renderer(["dot"])
