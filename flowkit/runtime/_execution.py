@@ -203,6 +203,8 @@ class Execution:
         return self._do(update)
 
     # ------------------------------------------------------------------ notebook views
+    # The views below import their layer (notebook, history, render: ipywidgets, pandas, matplotlib)
+    # on first use; they are the only upward imports the import contracts allow (pyproject.toml).
     def monitor(self, **options: Any) -> Monitor:
         """A live notebook view of this execution (see :func:`flowkit.notebook.monitor`)."""
         from flowkit.notebook import monitor
