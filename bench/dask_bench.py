@@ -283,7 +283,7 @@ def measure_scale(quick: bool) -> dict[str, Any]:
 
 
 def _runtime(executor: str) -> Any:
-    from flowkit._runtime import Runtime
+    from flowkit.runtime import Runtime
 
     return Runtime(workers={"step": W.fk_step}, executor=executor, store="memory")
 

@@ -66,7 +66,7 @@ def _check(ex: Any, wl: str) -> None:
 
 def _started_paused(runtime: Any, definition: Any, inp: dict[str, Any]) -> Any:
     """Start ``definition`` on ``runtime``'s thread and pause it in the same step: no task runs yet."""
-    from flowkit._execution import Execution
+    from flowkit.runtime import Execution
 
     holder: list[Any] = []
 
@@ -89,8 +89,8 @@ def _close(mon: Any) -> int:
 
 def _runner(wl: str) -> Callable[[str], dict[str, Any]]:
     import flowkit
-    from flowkit._runtime import Runtime
     from flowkit.notebook import monitor
+    from flowkit.runtime import Runtime
 
     definition, inp, workers = _workload(wl)
 
@@ -105,7 +105,7 @@ def _runner(wl: str) -> Callable[[str], dict[str, Any]]:
                 mon = monitor(ex)
             ex.wait()
             out["s"], out["cpu"] = time.perf_counter() - t0, time.process_time() - c0
-            runtime = ex._runtime
+            runtime = ex.runtime
         else:
             runtime = Runtime(workers=workers, executor="inline", store="memory")
             ex = _started_paused(runtime, definition, inp)

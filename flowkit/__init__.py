@@ -16,7 +16,7 @@ Heavy modules (pandas, ipywidgets, graphviz, boto3, V8) are imported only when u
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowkit.definitions import (
     RetryLogic,
@@ -47,14 +47,20 @@ from flowkit.errors import (
 )
 from flowkit.workers import Task, TaskResult, Worker, worker_task
 
+if TYPE_CHECKING:
+    from flowkit._events import Event, EventBus
+    from flowkit.definitions._builder import WorkflowBuilder
+    from flowkit.runtime import Execution, RunOptions, Runtime, open, run, start
+
 __version__ = "0.1.0"
 
 _LAZY = {
-    "run": "flowkit._api",
-    "start": "flowkit._runtime",
-    "open": "flowkit._runtime",
-    "Runtime": "flowkit._runtime",
-    "Execution": "flowkit._execution",
+    "run": "flowkit.runtime",
+    "start": "flowkit.runtime",
+    "open": "flowkit.runtime",
+    "Runtime": "flowkit.runtime",
+    "RunOptions": "flowkit.runtime",
+    "Execution": "flowkit.runtime",
     "WorkflowBuilder": "flowkit.definitions._builder",
     "EventBus": "flowkit._events",
     "Event": "flowkit._events",
@@ -74,6 +80,7 @@ __all__ = [
     "NotFoundError",
     "OperationNotAllowedError",
     "RetryLogic",
+    "RunOptions",
     "Runtime",
     "ScriptError",
     "ScriptMemoryError",

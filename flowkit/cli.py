@@ -71,11 +71,11 @@ def _validate(args: argparse.Namespace) -> int:
     for file in args.files:
         try:
             definition = WorkflowDef.from_json(Path(file)).validate()
-            from flowkit._api import _default_scripts
             from flowkit.errors import DefinitionError
+            from flowkit.runtime._prepare import default_scripts
             from flowkit.scripting._check import script_issues
 
-            issues = script_issues(definition, _default_scripts())
+            issues = script_issues(definition, default_scripts())
             if issues:
                 raise DefinitionError(issues, workflow_name=definition.name)
             print(f"{file}: valid")

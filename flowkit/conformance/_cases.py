@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flowkit.workers import Task, TaskResult
 
 if TYPE_CHECKING:
-    from flowkit._execution import Execution
+    from flowkit.runtime import Execution
 
 __all__ = ["CASES", "Case", "Check", "Result"]
 

@@ -53,6 +53,8 @@ class Engine:
         jitter: Callable[[int], int] | None = None,
         scripts: Any = None,
         plans: dict[int, tuple[WorkflowDef, Plan]] | None = None,
+        track: bool = False,
+        track_tasks: bool = False,
     ) -> None:
         self.new_id = new_id
         self.workflows = workflows if workflows is not None else Registry()
@@ -66,8 +68,8 @@ class Engine:
         self._work: deque[TaskModel] = deque()
         # Changed state for a store: filled only when ``track`` is on (a store is attached). A store
         # that keeps the live models (the in-memory one) needs new workflows only: ``track_tasks`` off.
-        self.track = False
-        self.track_tasks = False
+        self.track = track
+        self.track_tasks = track_tasks
         self.dirty: dict[str, TaskModel] = {}
         self.dirty_workflows: dict[str, WorkflowModel] = {}
         self.dropped: list[str] = []  # task ids a restart or rerun removed from an execution

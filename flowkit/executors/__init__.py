@@ -1,4 +1,4 @@
-"""Executors and the Runner loop: the IO edge that carries out what the engine decides.
+"""Executors: where worker functions run (the calling thread, threads, processes or Dask).
 
 ``ProcessExecutor`` and ``DaskExecutor`` are imported on first use (they pull in multiprocessing,
 cloudpickle and dask.distributed).
@@ -7,9 +7,8 @@ cloudpickle and dask.distributed).
 from typing import Any
 
 from flowkit.executors._executors import Executor, InlineExecutor, ThreadExecutor, make_executor
-from flowkit.executors._runner import Runner
 
-__all__ = ["DaskExecutor", "Executor", "InlineExecutor", "ProcessExecutor", "Runner", "ThreadExecutor", "make_executor"]
+__all__ = ["DaskExecutor", "Executor", "InlineExecutor", "ProcessExecutor", "ThreadExecutor", "make_executor"]
 
 
 def __getattr__(name: str) -> Any:

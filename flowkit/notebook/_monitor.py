@@ -1,7 +1,7 @@
 """The live run monitor: a view over one Execution that calls its operations.
 
 The monitor owns no workflow state. It reads the execution (the engine's model) on a throttled
-background thread woken by the runtime's command listener, and its buttons call the Execution's
+background thread woken by the runtime's hooks (task starts and ends, ended runs), and its buttons call the Execution's
 operations; an operation that is not allowed leaves the execution as it was and its message is
 shown in the monitor.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
@@ -29,6 +30,7 @@ from flowkit.notebook._snapshot import (
     tasks_table_html,
     to_json_text,
 )
+from flowkit.runtime import RunEnded, TaskEnded, TaskStarted
 
 __all__ = ["Monitor", "monitor"]
 
@@ -136,12 +138,11 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
         self._refresher = Refresher(self._background_refresh, active=self._active, min_interval=min_interval,
                                     poll_interval=poll_interval, name="flowkit-monitor")  # fmt: skip
-        self._listeners: list[Any] | None = None
-        runtime = getattr(execution, "runtime", None) or getattr(execution, "_runtime", None)
-        runner = getattr(runtime, "runner", None)
-        if runner is not None and isinstance(getattr(runner, "listeners", None), list):
-            self._listeners = runner.listeners
-            self._listeners.append(self._on_command)
+        self._unhook: list[Callable[[], None]] = []
+        hooks = getattr(getattr(execution, "runtime", None), "hooks", None)
+        if hooks is not None:
+            for event in (TaskStarted, TaskEnded, RunEnded):
+                self._unhook.append(hooks.add(event, self._on_event))
         self._refresher.poke()  # the diagram and the forms, made off the caller's thread
 
     # ------------------------------------------------------------------ parts made when needed
@@ -195,14 +196,13 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
     def _active(self) -> bool:
         return str(self._model.status) in ("RUNNING", "PAUSED")
 
-    def _on_command(self, command: Any) -> None:
-        # Runs on the runtime thread for every engine command: keep it to a few attribute reads.
+    def _on_event(self, event: TaskStarted | TaskEnded | RunEnded) -> None:
+        # Runs on the runtime thread for every task start and end: keep it to a few attribute reads.
         refresher = self._refresher
         if refresher._pending:
             return
-        task = getattr(command, "task", None)
-        workflow = task.workflow if task is not None else getattr(command, "workflow", None)
-        if workflow is self._model or (workflow is not None and workflow.parent_workflow_id is not None):
+        workflow = event.workflow
+        if workflow is self._model or workflow.parent_workflow_id is not None:
             refresher.poke()
 
     def _background_refresh(self) -> float | None:
@@ -362,16 +362,9 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         refresher = getattr(self, "_refresher", None)
         if refresher is not None:
             refresher.stop()
-        listeners = getattr(self, "_listeners", None)
-        if listeners is not None:
-            try:
-                runtime = getattr(self.execution, "runtime", None) or self.execution._runtime
-                # On the runtime thread, so the runner is not walking the list while it changes.
-                runtime.operate(lambda engine, now: (listeners.remove(self._on_command), [])[1])
-            except Exception:  # noqa: BLE001 - a closed runtime: nobody walks the list any more
-                if self._on_command in listeners:
-                    listeners.remove(self._on_command)
-            self._listeners = None
+        for unhook in getattr(self, "_unhook", ()):
+            unhook()
+        self._unhook = []
         super().close()
 
 

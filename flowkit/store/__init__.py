@@ -1,26 +1,25 @@
-"""Stores behind one protocol: in-memory, and SQLite (the embedded default, one WAL file).
-
-A store is opened with ``session()`` (re-entrant), written with ``write(workflows, tasks)`` (what
-the engine changed, in one transaction) and read with ``execution_rows(...)``, ``execution(id)``,
-``events(id)``, ``executions_df(...)`` and the definition lookups.
-"""
+"""Stores behind one protocol (:class:`Store`): in-memory, and SQLite (the embedded default, one WAL file)."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flowkit.store._memory import MemoryStore
+from flowkit.store._protocol import Store
 from flowkit.store._sqlite import SCHEMA_VERSION, SqliteStore, default_store_path
 
-__all__ = ["MemoryStore", "SCHEMA_VERSION", "SqliteStore", "default_store_path", "open_store"]
+if TYPE_CHECKING:
+    from flowkit._types import StoreLike
+
+__all__ = ["MemoryStore", "SCHEMA_VERSION", "SqliteStore", "Store", "default_store_path", "open_store"]
 
 _OPEN: dict[str, SqliteStore] = {}
 _OPEN_LOCK = threading.Lock()
 
 
-def open_store(store: Any = None) -> Any:
+def open_store(store: StoreLike = None) -> Store:
     """A store from ``store``: None (the default SQLite file), ``"memory"``, a path, or a store object.
 
     Every Runtime of this process that names the same file shares one SqliteStore (one connection,

@@ -13,6 +13,7 @@ class MemoryStore:
     """Keeps executions and definitions in this process only; nothing survives it."""
 
     durable = False
+    batch_ms = 0  # nothing to batch: the models are the store
 
     def __init__(self) -> None:
         self._executions: dict[str, Any] = {}

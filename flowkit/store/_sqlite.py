@@ -469,6 +469,10 @@ class SqliteStore:
             )
             return [{"time": t, "task_id": task, "kind": kind} for t, task, kind in rows]
 
+    def model(self, workflow_id: str) -> None:
+        """Live models exist only in the in-memory store; this one keeps records (see :meth:`execution`)."""
+        return None
+
     def executions_df(self, **filters: Any) -> Any:
         """Executions as a DataFrame (filters as :meth:`execution_rows`).
 

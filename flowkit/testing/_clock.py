@@ -1,36 +1,10 @@
-"""Clocks. Every wait in flowkit goes through one, so virtual time skips backoff and WAITs."""
+"""A virtual clock: every wait in flowkit goes through a clock, so virtual time skips backoff and WAITs."""
 
 from __future__ import annotations
 
 import threading
-import time
 
-__all__ = ["SystemClock", "VirtualClock"]
-
-
-class SystemClock:
-    """Wall-clock time in epoch milliseconds."""
-
-    virtual = False
-    _last = 0
-
-    def now_ms(self) -> int:
-        """Now, in epoch ms (the same int object within one ms: tasks store several times each)."""
-        now = int(time.time() * 1000)
-        last = self._last
-        if now == last:
-            return last
-        self._last = now
-        return now
-
-    def sleep_until(self, when_ms: int, wake: threading.Event | None = None) -> None:
-        """Sleep until ``when_ms`` or until ``wake`` is set."""
-        delay = (when_ms - self.now_ms()) / 1000
-        if delay > 0:
-            if wake is not None:
-                wake.wait(delay)
-            else:
-                time.sleep(delay)
+__all__ = ["VirtualClock"]
 
 
 class VirtualClock:

@@ -301,10 +301,10 @@ def test_terminate_cancels_running_calls_and_kills_their_processes(processes: An
         assert time.perf_counter() - t0 < 1.0
         pool_recovered(processes, hung)
         # the Runner heard about both calls (answered DROPPED): nothing is left in flight
-        assert wait_until(lambda: ex._runtime.runner.inflight == 0)
+        assert wait_until(lambda: ex.runtime.runner.inflight == 0)
         assert [ex.task(f"b{i}").status.value for i in range(2)] == ["CANCELED", "CANCELED"]
     finally:
-        ex._runtime.close()
+        ex.runtime.close()
 
 
 def test_rerun_right_after_terminate_never_gets_the_old_answer(processes: Any, tmp_path: Path,
@@ -328,7 +328,7 @@ def test_rerun_right_after_terminate_never_gets_the_old_answer(processes: Any, t
         assert ex.task("t").output["run"] == "second"
         assert ex.task("t").output["pid"] != started_pids(tmp_path)["0"]
     finally:
-        ex._runtime.close()
+        ex.runtime.close()
 
 
 # ---------------------------------------------------------------------------------------------- Dask
@@ -396,8 +396,8 @@ def test_dask_terminate_cancels_the_future(dask_client: Any, tmp_path: Path, mon
         assert ex.task("t").status.value == "CANCELED"
         (call,) = calls
         assert wait_until(lambda: call.future.status == "cancelled")
-        assert wait_until(lambda: ex._runtime.runner.inflight == 0)
+        assert wait_until(lambda: ex.runtime.runner.inflight == 0)
         time.sleep(1.0)  # the thread ends; its result is ignored
         assert (ex.task("t").status.value, ex.task("t").output) == ("CANCELED", {})
     finally:
-        ex._runtime.close()
+        ex.runtime.close()

@@ -14,6 +14,7 @@ from nb_helpers import WORKERS, human_workflow, loop_workflow, tick, wait_until
 import flowkit
 from flowkit.notebook import Monitor, monitor
 from flowkit.notebook._snapshot import ACTIVE, FAILED, Reader, Snapshot, _row
+from flowkit.runtime import RunEnded, TaskEnded, TaskStarted
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def run():
     yield execution
     if not execution.status.is_terminal:
         execution.terminate("test over")
-    execution._runtime.close()
+    execution.runtime.close()
 
 
 @pytest.fixture
@@ -162,7 +163,7 @@ def test_refreshes_are_throttled_on_a_10000_task_run_and_the_caller_stays_respon
         assert mon.progress.value == mon.progress.max == 10_001
     finally:
         mon.close()
-        execution._runtime.close()
+        execution.runtime.close()
 
 
 def test_monitor_of_a_finished_foreground_run_and_dot_fallback():
@@ -176,15 +177,16 @@ def test_monitor_of_a_finished_foreground_run_and_dot_fallback():
         assert len(mon.rerun_task.options) == 4
     finally:
         mon.close()
-    assert mon._on_command not in execution._runtime.runner.listeners
+    assert mon._on_event not in execution.runtime.hooks.task_ended
 
 
 def test_close_stops_watching_but_not_the_run(run):
     mon = monitor(run, min_interval=0.05, poll_interval=0.05)
-    listeners = run._runtime.runner.listeners
-    assert mon._on_command in listeners
+    hooks = run.runtime.hooks
+    assert mon._on_event in hooks.task_started and mon._on_event in hooks.task_ended
     mon.close()
-    assert mon._on_command not in listeners and not mon._refresher.alive
+    assert mon._on_event not in hooks.task_ended and mon._on_event not in hooks.run_ended
+    assert not mon._refresher.alive
     count = mon.refresh_count
     run.complete_task("approve", {"approved_by": "x"})
     assert run.wait(10).status == "COMPLETED"
@@ -288,7 +290,7 @@ def test_the_incremental_reader_reads_what_a_full_read_does_through_retry_rerun_
     wrong: list[tuple[Snapshot, Snapshot]] = []
     calls = [0]
 
-    def compare(_command=None):
+    def compare(_event=None):
         # On the runtime thread between two engine steps (or on this one once the run waits): the
         # model holds still while it is read three times.
         now_ms = int(time.time() * 1000)
@@ -301,8 +303,7 @@ def test_the_incremental_reader_reads_what_a_full_read_does_through_retry_rerun_
                 wrong.append((got, expected))
         seen.append(expected)
 
-    listeners = run._runtime.runner.listeners
-    listeners.append(compare)
+    unhook = [run.runtime.hooks.add(event, compare) for event in (TaskStarted, TaskEnded, RunEnded)]
     try:
         wait_until(lambda: run.tasks[-1].ref == "approve", what="the HUMAN task")
         compare()
@@ -324,8 +325,9 @@ def test_the_incremental_reader_reads_what_a_full_read_does_through_retry_rerun_
         assert run.wait(10).status == "COMPLETED"
         compare()
     finally:
-        run._runtime.operate(lambda engine, now: (listeners.remove(compare), [])[1])
-        run._runtime.close()
+        for remove in unhook:
+            remove()
+        run.runtime.close()
     assert not wrong, wrong[0]
     # What the comparisons went through: more than 30 rows of each kind, HUMAN waiting, every end.
     assert any(s.more_running for s in seen) and any(s.more_failed for s in seen)

@@ -9,12 +9,30 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowkit.engine import Command, Ended, Engine, WorkflowModel
-from flowkit.errors import InputError, MissingWorkerError
+from flowkit._events import EventBus
+from flowkit.definitions import WorkflowDef
+from flowkit.engine import Command, Engine, WorkflowModel
+from flowkit.errors import InputError, MissingWorkerError, NotFoundError
+from flowkit.executors import make_executor
+from flowkit.runtime._clock import SystemClock
+from flowkit.runtime._execution import Execution
+from flowkit.runtime._hooks import Hooks, RunEnded, RunStarted
+from flowkit.runtime._options import RunOptions
+from flowkit.runtime._prepare import as_workflow_def, build_engine, simple_names, validate_once
+from flowkit.runtime._runner import Runner
+from flowkit.scripting._lazy import LazyScripts
+from flowkit.store import open_store
+from flowkit.store._codec import restore_workflow
+from flowkit.workers import as_worker_map
+from flowkit.workers._capture import installed
+from flowkit.workers._http import builtin_workers
 
-__all__ = ["Runtime", "open", "start"]
+if TYPE_CHECKING:
+    from flowkit._types import WorkflowLike
+
+__all__ = ["Runtime"]
 
 Operation = Callable[[Engine, int], list[Command]]
 
@@ -22,69 +40,51 @@ Operation = Callable[[Engine, int], list[Command]]
 class Runtime:
     """Runs workflows for a set of workers, task definitions and workflow definitions.
 
-    Args:
-        workers: ``@worker_task`` functions, or a ``{task name: function}`` mapping.
-        task_defs: TaskDefs (objects, dicts or paths).
-        workflows: Workflow definitions for sub-workflows and failure workflows.
-        clock: ``flowkit.testing.VirtualClock()`` to skip waits; the system clock by default.
-        executor: ``"threads"`` (default) or ``"inline"``.
-        max_workers: Thread pool size.
-        background: Run executions on a background thread (``start`` returns at once).
-        scripts, script_limits, event_bus: As for :func:`flowkit.run`.
-        external: Task definition names no worker here runs: their tasks wait IN_PROGRESS for
-            ``execution.complete_task(ref, output)`` / ``fail_task(ref, reason)`` from outside.
-        store: Where executions are kept: None for the default SQLite file (``$FLOWKIT_HOME/flowkit.db``,
-            ``~/.flowkit`` by default), ``"memory"``, a path, or a store object.
+    ``Runtime(RunOptions(...))``, or ``Runtime(workers=..., store=..., ...)`` with the fields of
+    :class:`~flowkit.runtime.RunOptions` as keywords (``background=True`` by default: ``start``
+    returns at once).
+
+    Attributes:
+        hooks: Callbacks for run and task starts and ends (see :class:`~flowkit.runtime.Hooks`).
     """
 
-    def __init__(self, *, workers: Any = None, task_defs: Any = None, workflows: Any = None, clock: Any = None,
-                 executor: Any = "threads", max_workers: int = 8, background: bool = True, scripts: Any = None,
-                 script_limits: Any = None, event_bus: Any = None, store: Any = None,
-                 external: Any = ()) -> None:  # fmt: skip
-        from flowkit._api import build_engine
-        from flowkit._events import EventBus
-        from flowkit.executors import Runner, make_executor
-        from flowkit.testing import SystemClock
-        from flowkit.workers import as_worker_map
-        from flowkit.workers._http import builtin_workers
-
-        if scripts is None and script_limits is not None:
-            from flowkit.scripting._lazy import LazyScripts
-
-            scripts = LazyScripts(script_limits)
-        self.engine = build_engine(task_defs=task_defs, workflows=workflows, scripts=scripts)
-        self.workers = as_worker_map(workers)
-        self.event_bus = event_bus if event_bus is not None else EventBus.default()
-        self.clock = clock or SystemClock()
-        self.runner = Runner(self.engine, self.workers, clock=self.clock, executor=make_executor(executor, max_workers),
-                             builtin=builtin_workers(), on_event=self.event_bus.publish)  # fmt: skip
-        self.runner.listeners.append(self._on_command)
-        self.external = frozenset(external)
-        self.runner.external = self.external
-        from flowkit.store import open_store
-
-        self.store = open_store(store)
-        self.runner.store = self.store
-        self.engine.track = True
-        self.engine.track_tasks = bool(getattr(self.store, "durable", True))
+    def __init__(self, options: RunOptions | None = None, /, **keywords: Any) -> None:
+        if options is None:
+            options = RunOptions(**keywords)
+        elif keywords:
+            options = options.replace(**keywords)
+        self.options = options
+        scripts = options.scripts
+        if scripts is None and options.script_limits is not None:
+            scripts = LazyScripts(options.script_limits)
+        self.store = open_store(options.store)
+        self.engine = build_engine(task_defs=options.task_defs, workflows=options.workflows, scripts=scripts,
+                                   track=True, track_tasks=self.store.durable)  # fmt: skip
+        self.workers = as_worker_map(options.workers)
+        self.external = frozenset(options.external)
+        self.event_bus = options.event_bus if options.event_bus is not None else EventBus.default()
+        self.clock = options.clock or SystemClock()
+        self.hooks = Hooks()
+        self.hooks.add(RunEnded, self._on_ended)
+        self.runner = Runner(self.engine, self.workers, clock=self.clock, store=self.store, hooks=self.hooks,
+                             executor=make_executor(options.executor, options.max_workers), builtin=builtin_workers(),
+                             external=self.external, on_event=self.event_bus.publish)  # fmt: skip
         self._saved: set[int] = set()
-        self.background = background
+        self.background = options.background
         self._inbox: queue.SimpleQueue[tuple[Operation, _Reply]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition()
         self._closed = False
 
     # ------------------------------------------------------------------ starting
-    def prepare(self, workflow: Any, *, validate: bool = True) -> Any:
+    def prepare(self, workflow: WorkflowLike, *, validate: bool = True) -> WorkflowDef:
         """The WorkflowDef for ``workflow``, validated, with every SIMPLE task's worker present."""
-        from flowkit._api import _simple_names, _validate_once, as_workflow_def
-
         definition = as_workflow_def(workflow)
         if validate:
-            _validate_once(definition, self.engine)
+            validate_once(definition, self.engine)
         missing = {
             name: refs
-            for name, refs in _simple_names(definition, self.engine.workflows, set()).items()
+            for name, refs in simple_names(definition, self.engine.workflows, set()).items()
             if name not in self.workers and name not in self.external
         }
         if missing:
@@ -95,11 +95,17 @@ class Runtime:
                 self.store.save_definitions([definition, *self.engine.workflows], list(self.engine.task_defs.values()))
         return definition
 
-    def start(self, workflow: Any, input: Mapping[str, Any] | None = None, *, correlation_id: str | None = None,  # noqa: A002
-              workflow_id: str | None = None, priority: int = 0, validate: bool = True) -> Any:  # fmt: skip
+    def start(
+        self,
+        workflow: WorkflowLike,
+        input: Mapping[str, Any] | None = None,  # noqa: A002 - Conductor's name for it
+        *,
+        correlation_id: str | None = None,
+        workflow_id: str | None = None,
+        priority: int = 0,
+        validate: bool = True,
+    ) -> Execution:
         """Start an execution and return its :class:`~flowkit.Execution` (at once in the background mode)."""
-        from flowkit._execution import Execution
-
         definition = self.prepare(workflow, validate=validate)
         if input is not None and not isinstance(input, Mapping):
             raise InputError(f"workflow input must be a JSON object (a dict), got {type(input).__name__}")
@@ -109,20 +115,22 @@ class Runtime:
             wf, commands = engine.start(definition, dict(input or {}), now=now, correlation_id=correlation_id,
                                         workflow_id=workflow_id, priority=priority)  # fmt: skip
             holder.append(wf)
+            hooks = self.hooks.run_started
+            if hooks:
+                event = RunStarted(wf)
+                for hook in hooks:
+                    hook(event)
             return commands
 
         self.operate(begin, drive=holder)
         return Execution(holder[0], self)
 
-    def recover(self) -> list[Any]:
+    def recover(self) -> list[Execution]:
         """Carry on every RUNNING or PAUSED execution in the store that this runtime does not hold yet.
 
         This is for executions left behind when a process was killed. Returns their Executions; each
         goes on as the runtime runs.
         """
-        from flowkit._execution import Execution
-        from flowkit.store._codec import restore_workflow
-
         recovered: list[WorkflowModel] = []
 
         def load(engine: Engine, now: int) -> list[Command]:
@@ -146,22 +154,18 @@ class Runtime:
                 self.wait(wf)
         return [Execution(wf, self) for wf in recovered]
 
-    def load(self, workflow_id: str) -> Any:
+    def load(self, workflow_id: str) -> Execution:
         """The Execution with this id: held by this runtime, or loaded from the store (not resumed).
 
         Raises:
             NotFoundError: the store has no such execution.
         """
-        from flowkit._execution import Execution
-        from flowkit.errors import NotFoundError
-        from flowkit.store._codec import restore_workflow
-
         model = self.engine.executions.get(workflow_id)
         if model is None:
             with self.store.session():
                 record = self.store.execution(workflow_id)
                 if record is None:
-                    live = getattr(self.store, "model", lambda _id: None)(workflow_id)
+                    live = self.store.model(workflow_id)
                     if live is None:
                         raise NotFoundError(f"no execution {workflow_id!r} in {self.store!r}")
                     model = live
@@ -175,7 +179,7 @@ class Runtime:
         return Execution(model, self)
 
     # ------------------------------------------------------------------ operations
-    def operate(self, operation: Operation, *, drive: Any = None) -> None:
+    def operate(self, operation: Operation, *, drive: WorkflowModel | list[WorkflowModel] | None = None) -> None:
         """Apply ``operation(engine, now)`` on the thread that owns the engine.
 
         In the foreground mode the runner then drives the workflow(s) until they end or wait for
@@ -183,13 +187,11 @@ class Runtime:
         Errors raised by the operation (e.g. OperationNotAllowedError) reach the caller.
         """
         if not self.background:
-            from flowkit.workers._capture import installed
-
             now = self.clock.now_ms()
             with installed(), self.store.session():
                 self.runner.handle(operation(self.engine, now), now)
                 self.runner.flush()  # a new execution or an operation is on disk before any task starts
-                target = drive[0] if isinstance(drive, list) and drive else drive
+                target = (drive[0] if drive else None) if isinstance(drive, list) else drive
                 self.runner.run(lambda: target is not None and target.status.is_terminal)
             return
         if self._closed:
@@ -229,8 +231,6 @@ class Runtime:
             self._thread.start()
 
     def _main(self) -> None:
-        from flowkit.workers._capture import installed
-
         inbox = self._inbox
         while not self._closed:
             try:
@@ -257,9 +257,8 @@ class Runtime:
         runner = self.runner
         return not (runner.ready or runner.inflight or runner.delayed or self.engine.next_deadline() is not None)
 
-    def _on_command(self, command: Any) -> None:
-        if type(command) is Ended:
-            self._notify()
+    def _on_ended(self, event: RunEnded) -> None:
+        self._notify()
 
     def _notify(self) -> None:
         with self._changed:
@@ -277,38 +276,3 @@ class _Reply:
         self.done.wait()
         if self.error is not None:
             raise self.error
-
-
-def start(workflow: Any, input: Mapping[str, Any] | None = None, *, workers: Any = None, task_defs: Any = None,  # noqa: A002
-          workflows: Any = None, clock: Any = None, executor: Any = "threads", max_workers: int = 8,
-          correlation_id: str | None = None, validate: bool = True, scripts: Any = None, script_limits: Any = None,
-          event_bus: Any = None, store: Any = None, external: Any = ()) -> Any:  # fmt: skip
-    """Start ``workflow`` in the background and return its :class:`~flowkit.Execution` at once.
-
-    The run goes on on a background thread; ``execution.wait()`` blocks until it ends, and the
-    operations (pause, resume, terminate, retry, rerun, restart, skip_task, complete_task,
-    fail_task) act on it while it runs. Arguments are those of :func:`flowkit.run`.
-    """
-    runtime = Runtime(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
-                      max_workers=max_workers, scripts=scripts, script_limits=script_limits, event_bus=event_bus,
-                      store=store, external=external)  # fmt: skip
-    return runtime.start(workflow, input, correlation_id=correlation_id, validate=validate)
-
-
-def open(store: Any = None, *, workers: Any = None, task_defs: Any = None, workflows: Any = None,  # noqa: A001
-         background: bool = True, **options: Any) -> Runtime:  # fmt: skip
-    """Open flowkit on ``store`` again.
-
-    Every execution left RUNNING there (its process was killed) carries on with these workers.
-    Definitions registered in the store are loaded too.
-    """
-    from flowkit.store import open_store
-
-    opened = open_store(store)
-    with opened.session():
-        stored_workflows, stored_task_defs = opened.workflow_defs(), opened.task_defs()
-    given = {t.name if hasattr(t, "name") else t.get("name"): t for t in (task_defs or [])} if task_defs else {}
-    runtime = Runtime(workers=workers, task_defs=[*[t for t in stored_task_defs if t.name not in given], *given.values()],
-                      workflows=[*stored_workflows, *(workflows or [])], background=background, store=opened, **options)  # fmt: skip
-    runtime.recover()
-    return runtime

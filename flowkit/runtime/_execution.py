@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
+from flowkit.definitions._wire import execution_to_json
 from flowkit.errors import NotFoundError, OperationNotAllowedError
+from flowkit.runtime import _operations
 
 if TYPE_CHECKING:
-    from flowkit._runtime import Runtime
-    from flowkit.engine import Engine, TaskModel, WorkflowModel
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from flowkit.engine import Command, Engine, TaskModel, WorkflowModel
+    from flowkit.notebook import Inspector, Monitor
+    from flowkit.runtime._runtime import Runtime
 
 __all__ = ["Execution"]
 
@@ -78,6 +85,11 @@ class Execution:
         return self._model
 
     @property
+    def runtime(self) -> Runtime:
+        """The Runtime running this execution (its ``hooks`` report task starts and ends)."""
+        return self._runtime
+
+    @property
     def parent(self) -> Execution | None:
         """The execution whose SUB_WORKFLOW task started this one."""
         return self.execution(self._model.parent_workflow_id) if self._model.parent_workflow_id else None
@@ -110,8 +122,6 @@ class Execution:
 
     def to_json(self, *, include_tasks: bool = True) -> dict[str, Any]:
         """Conductor's execution JSON (``schema_Workflow.json``), times in epoch ms."""
-        from flowkit.definitions._wire import execution_to_json
-
         return execution_to_json(self._model, include_tasks=include_tasks)
 
     # ------------------------------------------------------------------ waiting and operations
@@ -120,7 +130,7 @@ class Execution:
         self._runtime.wait(self._model, timeout)
         return self
 
-    def _do(self, operation: Any) -> Execution:
+    def _do(self, operation: Callable[[Engine, WorkflowModel, int], list[Command]]) -> Execution:
         self._runtime.operate(lambda engine, now: operation(engine, self._model, now), drive=self._model)
         return self
 
@@ -138,15 +148,9 @@ class Execution:
 
     def restart(self, use_latest_definitions: bool = False) -> Execution:
         """Start a terminal execution over with the same id and input."""
-
-        def restart(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
-            if use_latest_definitions:
-                latest = engine.workflows.get(wf.definition.name)
-                if latest is not None and wf.status.is_terminal:
-                    wf.definition, wf.plan = latest, engine.plan(latest)
-            return engine.restart(wf, now)
-
-        return self._do(restart)
+        return self._do(
+            lambda engine, wf, now: _operations.restart(engine, wf, now, use_latest_definitions=use_latest_definitions)
+        )
 
     def retry(self, resume_subworkflow_tasks: bool = False) -> Execution:
         """Retry a terminal execution from its failed tasks.
@@ -154,15 +158,11 @@ class Execution:
         With ``resume_subworkflow_tasks`` a failed SUB_WORKFLOW is retried inside its child instead of
         starting a new child.
         """
-
-        def retry(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
-            if resume_subworkflow_tasks:
-                child = _failed_child(engine, wf)
-                if child is not None:
-                    return _retry_inside(engine, wf, child, now)
-            return engine.retry(wf, now)
-
-        return self._do(retry)
+        return self._do(
+            lambda engine, wf, now: _operations.retry(
+                engine, wf, now, resume_subworkflow_tasks=resume_subworkflow_tasks
+            )
+        )
 
     def rerun(self, from_task_id: str | None = None, task_input: dict[str, Any] | None = None,
               workflow_input: dict[str, Any] | None = None, correlation_id: str | None = None) -> Execution:  # fmt: skip
@@ -191,7 +191,7 @@ class Execution:
         return self._update(ref, TaskStatus.FAILED, None, reason)
 
     def _update(self, ref: str, status: TaskStatus, output: dict[str, Any] | None, reason: str | None) -> Execution:
-        def update(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
+        def update(engine: Engine, wf: WorkflowModel, now: int) -> list[Command]:
             task = self.task(ref)
             if task.status.is_terminal or wf.status.is_terminal:
                 raise OperationNotAllowedError(
@@ -203,32 +203,34 @@ class Execution:
         return self._do(update)
 
     # ------------------------------------------------------------------ notebook views
-    def monitor(self, **options: Any) -> Any:
+    # The views below import their layer (notebook, history, render: ipywidgets, pandas, matplotlib)
+    # on first use; they are the only upward imports the import contracts allow (pyproject.toml).
+    def monitor(self, **options: Any) -> Monitor:
         """A live notebook view of this execution (see :func:`flowkit.notebook.monitor`)."""
         from flowkit.notebook import monitor
 
         return monitor(self, **options)
 
-    def inspect(self, **options: Any) -> Any:
+    def inspect(self, **options: Any) -> Inspector:
         """Look at this execution's task attempts one at a time (see :func:`flowkit.notebook.inspect`)."""
         from flowkit.notebook import inspect
 
         return inspect(self, **options)
 
     # ------------------------------------------------------------------ history
-    def tasks_df(self, *, include_children: bool = False) -> Any:
+    def tasks_df(self, *, include_children: bool = False) -> pd.DataFrame:
         """One row per task attempt as a pandas DataFrame (columns documented in flowkit.history)."""
         from flowkit.history import tasks_df
 
         return tasks_df(self._model, include_children=include_children, lookup=self._runtime.engine.executions.get)
 
-    def failures_df(self) -> Any:
+    def failures_df(self) -> pd.DataFrame:
         """Every failed, timed-out or canceled attempt with its reason, exception and how its task ended."""
         from flowkit.history import failures_df
 
         return failures_df(self._model)
 
-    def timeline(self, **options: Any) -> Any:
+    def timeline(self, **options: Any) -> Figure:
         """A Gantt chart (matplotlib Figure): one bar per attempt, coloured by status."""
         from flowkit.history import timeline
 
@@ -245,44 +247,3 @@ class Execution:
         from flowkit.render import repr_mimebundle
 
         return repr_mimebundle(self, include, exclude)
-
-
-def _failed_child(engine: Engine, wf: WorkflowModel) -> WorkflowModel | None:
-    latest: dict[str, Any] = {}
-    for task in wf.tasks:
-        latest[task.ref] = task
-    for task in latest.values():
-        if task.node.kind == "SUB_WORKFLOW" and not task.status.is_successful and task.sub_workflow_id:
-            child = engine.executions.get(task.sub_workflow_id)
-            if child is not None and child.status.is_terminal:
-                return child
-    return None
-
-
-def _retry_inside(engine: Engine, wf: WorkflowModel, child: WorkflowModel, now: int) -> list[Any]:
-    """``resumeSubworkflowTasks``: retry the failed child in place.
-
-    The parent task and the parent go back to RUNNING so the child's end is reported to it again.
-    """
-    from flowkit.definitions._types import WorkflowStatus
-
-    task = wf.task_by_id(child.parent_workflow_task_id or "")
-    if task is None:
-        from flowkit.errors import NotFoundError
-
-        raise NotFoundError(
-            f"workflow {wf.workflow_id} has no task {child.parent_workflow_task_id!r} (sub-workflow {child.workflow_id})"
-        )
-    commands = engine.retry(child, now)
-    if child.status.is_terminal:
-        return commands
-    task.status = TaskStatus.IN_PROGRESS
-    task.end_time = 0
-    task.executed = False
-    task.reason = None
-    wf.status = WorkflowStatus.RUNNING
-    wf.reason = None
-    wf.end_time = 0
-    wf.update_time = wf.last_retried_time = now
-    engine.reindex(wf)
-    return commands + engine.settle(now)

@@ -14,12 +14,16 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from flowkit.engine import Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
-from flowkit.executors._executors import DROPPED, Executor
+from flowkit.definitions import WorkflowDef
+from flowkit.engine import Command, Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
+from flowkit.executors._executors import DROPPED
 from flowkit.expressions import copy_json
+from flowkit.runtime._hooks import Hooks, RunEnded, TaskEnded, TaskStarted
+from flowkit.runtime._protocols import Clock, Executor
+from flowkit.store import Store
 from flowkit.workers import Outcome, Task, Worker
 
 __all__ = ["Runner"]
@@ -76,15 +80,41 @@ def _snapshot(task: TaskModel) -> Task:
 
 
 class Runner:
-    """Drives an :class:`Engine` until the executions it waits for are done or stalled."""
+    """Drives an :class:`Engine` until the executions it waits for are done or stalled.
 
-    def __init__(self, engine: Engine, workers: dict[str, Worker], *, clock: Any, executor: Executor,
-                 builtin: dict[str, Worker] | None = None, on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:  # fmt: skip
+    Args:
+        engine: The engine whose commands it carries out.
+        workers: Worker functions by task definition name (SIMPLE tasks).
+        clock: Time, and how to wait for it.
+        executor: Where worker calls run.
+        store: Where what the engine changed is written, in batches of at most ``store.batch_ms``.
+        hooks: Who hears about task starts and ends and ended runs.
+        builtin: Workers for system task types (HTTP) by type.
+        external: Task definition names completed from outside (no worker here).
+        on_event: Where EVENT tasks publish: ``on_event(queue, payload)``.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        workers: dict[str, Worker],
+        *,
+        clock: Clock,
+        executor: Executor,
+        store: Store,
+        hooks: Hooks,
+        builtin: dict[str, Worker] | None = None,
+        external: Iterable[str] = (),
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.workers = workers
         self.builtin = builtin or {}
         self.clock = clock
         self.executor = executor
+        self.store = store  # written in batches: see flowkit.store._sqlite
+        self.hooks = hooks
+        self.external = frozenset(external)
         self.on_event = on_event
         self.ready: deque[TaskModel] = deque()
         self.delayed: list[tuple[int, int, TaskModel]] = []
@@ -94,13 +124,11 @@ class Runner:
         self.blocked: dict[str, deque[TaskModel]] = defaultdict(deque)
         self.starts: dict[str, deque[int]] = defaultdict(deque)
         self.wake = threading.Event()
-        self.listeners: list[Callable[[Any], None]] = []
-        self.store: Any = None  # written in batches: see flowkit.store._sqlite
-        self.external: frozenset[str] = frozenset()  # task names completed from outside
+        self._batch_s = store.batch_ms / 1000
         self._flushed_at = time.monotonic()
 
     # ------------------------------------------------------------------ commands
-    def handle(self, commands: list[Any], now: int) -> None:
+    def handle(self, commands: list[Command], now: int) -> None:
         """Carry out engine commands."""
         for cmd in commands:
             if type(cmd) is Dispatch:
@@ -109,16 +137,23 @@ class Runner:
                 else:
                     heapq.heappush(self.delayed, (cmd.not_before, next(self._seq), cmd.task))
             elif type(cmd) is Ended:
-                for listener in self.listeners:
-                    listener(cmd)
+                hooks = self.hooks.run_ended
+                if hooks:
+                    event = RunEnded(cmd.workflow)
+                    for hook in hooks:
+                        hook(event)
             elif type(cmd) is Publish and self.on_event is not None:
                 self.on_event(cmd.queue, cmd.payload)
-            if self.listeners and type(cmd) is not Ended:
-                for listener in self.listeners:
-                    listener(cmd)
 
-    def start(self, definition: Any, workflow_input: Any, *, correlation_id: str | None = None,
-              workflow_id: str | None = None, priority: int = 0) -> WorkflowModel:  # fmt: skip
+    def start(
+        self,
+        definition: WorkflowDef,
+        workflow_input: dict[str, Any],
+        *,
+        correlation_id: str | None = None,
+        workflow_id: str | None = None,
+        priority: int = 0,
+    ) -> WorkflowModel:
         """Start an execution; its first tasks are queued."""
         now = self.clock.now_ms()
         wf, commands = self.engine.start(
@@ -144,22 +179,21 @@ class Runner:
     def flush(self) -> None:
         """Write what the engine changed to the store (one transaction)."""
         engine = self.engine
-        if self.store is not None and (engine.dirty or engine.dirty_workflows or engine.dropped):
+        if engine.dirty or engine.dirty_workflows or engine.dropped:
             self.store.write(*engine.take_dirty())
         self._flushed_at = time.monotonic()
 
     def _loop(self, done: Callable[[], bool]) -> None:
         engine, clock, ready = self.engine, self.clock, self.ready
         results = self.executor.results
-        store = self.store
-        batch_s = (getattr(store, "batch_ms", 0) or 0) / 1000
+        batch_s = self._batch_s
         monotonic = time.monotonic
         executor = self.executor
         while True:
             while ready:
                 # Group commit: what completed is written before more tasks start once it has waited
                 # batch_ms (at once when batch_ms is 0), and always before the runner waits.
-                if store is not None and engine.dirty and monotonic() - self._flushed_at >= batch_s:
+                if engine.dirty and monotonic() - self._flushed_at >= batch_s:
                     self.flush()
                 self._start_task(ready.popleft())
             if executor.batches:
@@ -172,7 +206,7 @@ class Runner:
                 continue
             if done():
                 return
-            if store is not None and (engine.dirty or engine.dirty_workflows):
+            if engine.dirty or engine.dirty_workflows:
                 self.flush()  # about to wait: leave the store current
             now = clock.now_ms()
             due = engine.next_deadline()
@@ -235,17 +269,21 @@ class Runner:
             task.response_timeout_seconds = 0
         if not self.engine.task_started(task, now, _HOST):
             return
+        hooks = self.hooks.task_started
+        if hooks:
+            event = TaskStarted(task)
+            for hook in hooks:
+                hook(event)
         if outside:
             return  # left IN_PROGRESS for complete_task / fail_task from outside
         if worker is None:
-            self.handle(
-                self.engine.task_updated(
-                    task, "FAILED_WITH_TERMINAL_ERROR", now,
-                    reason=f"no worker is registered for task definition '{name}' (task '{task.ref}'). Fix: pass "
-                    f"workers=[...] with a @flowkit.worker_task(task_definition_name='{name}') function.",
-                ),
-                now,
+            commands = self.engine.task_updated(
+                task, "FAILED_WITH_TERMINAL_ERROR", now,
+                reason=f"no worker is registered for task definition '{name}' (task '{task.ref}'). Fix: pass "
+                f"workers=[...] with a @flowkit.worker_task(task_definition_name='{name}') function.",
             )  # fmt: skip
+            self._ended(task)
+            self.handle(commands, now)
             return
         self.running[name] += 1
         self.inflight += 1
@@ -273,10 +311,17 @@ class Runner:
             return
         if not isinstance(outcome, Outcome):
             outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
-        self.handle(
-            self.engine.task_updated(
-                task, outcome.status, now, output=outcome.output, reason=outcome.reason,
-                callback_after_seconds=outcome.callback_after_seconds, logs=outcome.logs, error=outcome.error,
-            ),
-            now,
+        commands = self.engine.task_updated(
+            task, outcome.status, now, output=outcome.output, reason=outcome.reason,
+            callback_after_seconds=outcome.callback_after_seconds, logs=outcome.logs, error=outcome.error,
         )  # fmt: skip
+        self._ended(task)
+        self.handle(commands, now)
+
+    def _ended(self, task: TaskModel) -> None:
+        """Tell the hooks that ``task``'s result was applied (before the commands it led to)."""
+        hooks = self.hooks.task_ended
+        if hooks:
+            event = TaskEnded(task)
+            for hook in hooks:
+                hook(event)

@@ -1,0 +1,118 @@
+"""The runtime package: its options value, its hooks, and the protocols its parts follow."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+
+import flowkit
+from flowkit.executors import InlineExecutor, ThreadExecutor
+from flowkit.runtime import (
+    Execution,
+    RunEnded,
+    RunOptions,
+    RunStarted,
+    Runtime,
+    SyntaxChecking,
+    SystemClock,
+    TaskEnded,
+    TaskStarted,
+)
+from flowkit.runtime._prepare import default_scripts
+from flowkit.store import MemoryStore, SqliteStore
+from flowkit.testing import VirtualClock
+
+
+def _fan_out(n: int) -> flowkit.WorkflowDef:
+    return flowkit.WorkflowDef.from_json({
+        "name": "fan", "version": 1,
+        "tasks": [
+            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN",
+             "forkTasks": [[{"name": "leaf", "taskReferenceName": f"leaf{i}", "type": "SIMPLE"}] for i in range(n)]},
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": [f"leaf{i}" for i in range(n)]},
+            {"name": "after", "taskReferenceName": "after", "type": "SIMPLE"},
+        ],
+    })  # fmt: skip
+
+
+WORKERS = {"leaf": lambda: {"ok": True}, "after": lambda: {"done": True}}
+
+
+def test_run_options_are_one_frozen_value():
+    options = RunOptions(executor="inline", store="memory")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.executor = "threads"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        RunOptions("inline")  # type: ignore[misc]  # keywords only
+    assert options.replace(max_workers=2) == RunOptions(executor="inline", store="memory", max_workers=2)
+    assert options.background and options.store == "memory"
+
+
+def test_a_runtime_from_options_runs_like_one_from_keywords():
+    wf = _fan_out(3)
+    by_options = Runtime(RunOptions(workers=WORKERS, executor="inline", store="memory", background=False))
+    by_keywords = Runtime(workers=WORKERS, executor="inline", store="memory", background=False)
+    a, b = by_options.start(wf), by_keywords.start(wf)
+    assert isinstance(a, Execution) and a.status == b.status == "COMPLETED"
+    assert [t.ref for t in a.tasks] == [t.ref for t in b.tasks]
+    assert a.runtime is by_options and by_options.options.executor == "inline"
+    with pytest.raises(TypeError):
+        Runtime(no_such_option=1)
+
+
+def test_hooks_drive_a_progress_bar_in_the_order_things_happen():
+    events: list[tuple[str, str]] = []
+    runtime = Runtime(workers=WORKERS, executor="inline", store="memory", background=False)
+    runtime.hooks.add(RunStarted, lambda e: events.append(("run started", e.workflow.definition.name)))
+    runtime.hooks.add(TaskStarted, lambda e: events.append(("started", e.task.ref)))
+    runtime.hooks.add(TaskEnded, lambda e: events.append(("ended", f"{e.task.ref} {e.task.status}")))
+    runtime.hooks.add(RunEnded, lambda e: events.append(("run ended", str(e.workflow.status))))
+    execution = runtime.start(_fan_out(3))
+    assert execution.status == "COMPLETED"
+    assert events[0] == ("run started", "fan") and events[-1] == ("run ended", "COMPLETED")
+    assert [e for e in events if e[0] == "started"] == [("started", r) for r in ("leaf0", "leaf1", "leaf2", "after")]
+    assert events[-2] == ("ended", "after COMPLETED")
+    for ref in ("leaf0", "leaf1", "leaf2", "after"):  # every start comes before its end
+        assert events.index(("started", ref)) < events.index(("ended", f"{ref} COMPLETED"))
+
+
+def test_a_removed_hook_hears_nothing_more_and_a_failing_task_is_reported():
+    ended: list[str] = []
+    runtime = Runtime(workers={"leaf": lambda: 1 / 0, "after": lambda: {}}, executor="inline", store="memory",
+                      background=False, task_defs=[{"name": "leaf", "retryCount": 0}])  # fmt: skip
+    remove = runtime.hooks.add(TaskEnded, lambda e: ended.append(f"{e.task.ref} {e.task.status}"))
+    assert runtime.start(_fan_out(1)).status == "FAILED"
+    assert ended == ["leaf0 FAILED"]
+    remove()
+    remove()  # twice is harmless
+    runtime.start(_fan_out(1))
+    assert ended == ["leaf0 FAILED"]
+
+
+def test_hooks_added_from_another_thread_while_a_run_goes_on():
+    gate = threading.Event()
+    seen: list[str] = []
+    workers = {"leaf": lambda: gate.wait(10) and {"ok": True}, "after": lambda: {}}
+    execution = flowkit.start(_fan_out(2), workers=workers, store="memory")
+    try:
+        execution.runtime.hooks.add(TaskEnded, lambda e: seen.append(e.task.ref))
+        gate.set()
+        assert execution.wait(10).status == "COMPLETED"
+        assert "after" in seen
+    finally:
+        execution.runtime.close()
+
+
+def test_the_parts_follow_the_runtime_protocols():
+    # Structural types are checked by mypy (tests/test_tooling.py); here the runtime parts a Runtime
+    # builds by default are the ones the protocols describe.
+    runtime = Runtime(store="memory", background=False)
+    assert isinstance(runtime.clock, SystemClock) and not runtime.clock.virtual
+    assert isinstance(runtime.store, MemoryStore) and runtime.store.batch_ms == 0
+    assert isinstance(default_scripts(), SyntaxChecking)
+    assert isinstance(Runtime(executor="inline", store="memory").runner.executor, InlineExecutor)
+    assert isinstance(Runtime(store="memory").runner.executor, ThreadExecutor)
+    assert SqliteStore.durable and SqliteStore(":memory:").model("x") is None
+    assert VirtualClock().virtual and flowkit.testing.SystemClock is SystemClock
