@@ -50,7 +50,7 @@ from flowkit.workers import Task, TaskResult, Worker, worker_task
 if TYPE_CHECKING:
     from flowkit._events import Event, EventBus
     from flowkit.definitions._builder import WorkflowBuilder
-    from flowkit.runtime import Execution, RunOptions, Runtime, open, run, start
+    from flowkit.runtime import Execution, Interrupted, RunOptions, Runtime, open, run, start
 
 __version__ = "0.1.0"
 
@@ -61,6 +61,7 @@ _LAZY = {
     "Runtime": "flowkit.runtime",
     "RunOptions": "flowkit.runtime",
     "Execution": "flowkit.runtime",
+    "Interrupted": "flowkit.runtime",
     "WorkflowBuilder": "flowkit.definitions._builder",
     "EventBus": "flowkit._events",
     "Event": "flowkit._events",
@@ -75,6 +76,7 @@ __all__ = [
     "ExpressionError",
     "FlowkitError",
     "InputError",
+    "Interrupted",
     "MissingWorkerError",
     "NonRetryableError",
     "NotFoundError",

@@ -10,6 +10,7 @@ start and end. :class:`Clock`, :class:`Executor`, :class:`Scripts` (here) and
 from flowkit.runtime._clock import SystemClock
 from flowkit.runtime._execution import Execution
 from flowkit.runtime._hooks import Hooks, RunEnded, RunEvent, RunStarted, TaskEnded, TaskStarted
+from flowkit.runtime._interrupt import Interrupted
 from flowkit.runtime._options import RunOptions
 from flowkit.runtime._protocols import Clock, Executor, Scripts, SyntaxChecking
 from flowkit.runtime._run import open, run, start
@@ -22,6 +23,7 @@ __all__ = [
     "Execution",
     "Executor",
     "Hooks",
+    "Interrupted",
     "RunEnded",
     "RunEvent",
     "RunOptions",

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from flowkit.runtime._execution import Execution
+from flowkit.runtime._interrupt import Interrupted
 from flowkit.runtime._options import RunOptions
 from flowkit.runtime._runtime import Runtime
 from flowkit.store import open_store
@@ -62,14 +63,22 @@ def run(
     Returns:
         The Execution: ended, or RUNNING when it waits for outside completion (HUMAN, WAIT without a time).
 
+    While it blocks, each failed attempt is logged at once on the ``flowkit`` logger (WARNING) with
+    what happens next. Ctrl-C (or Jupyter's "interrupt kernel") stops it within a second: the
+    execution ends TERMINATED in the store and :class:`flowkit.Interrupted` is raised.
+
     Raises:
         DefinitionError: the definition is malformed.
         MissingWorkerError: a SIMPLE task has no worker.
+        Interrupted: Ctrl-C; ``.execution`` is the TERMINATED execution.
     """
     options = RunOptions(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
                          max_workers=max_workers, scripts=scripts, script_limits=script_limits, event_bus=event_bus,
                          store=store, external=external, background=False)  # fmt: skip
-    return Runtime(options).start(workflow, input, correlation_id=correlation_id, validate=validate)
+    try:
+        return Runtime(options).start(workflow, input, correlation_id=correlation_id, validate=validate)
+    except Interrupted as stop:  # raised again here: the traceback ends at the caller's line, not in the runner
+        raise Interrupted(str(stop), stop.execution) from None
 
 
 def start(

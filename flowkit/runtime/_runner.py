@@ -22,6 +22,7 @@ from flowkit.engine import Command, Dispatch, Ended, Engine, Publish, TaskModel,
 from flowkit.executors._executors import DROPPED
 from flowkit.expressions import copy_json
 from flowkit.runtime._hooks import Hooks, RunEnded, TaskEnded, TaskStarted
+from flowkit.runtime._interrupt import SigintGuard
 from flowkit.runtime._protocols import Clock, Executor
 from flowkit.store import Store
 from flowkit.workers import Outcome, Task, Worker
@@ -126,6 +127,7 @@ class Runner:
         self.wake = threading.Event()
         self._batch_s = store.batch_ms / 1000
         self._flushed_at = time.monotonic()
+        self.interrupt = SigintGuard()  # entered by a foreground run: Ctrl-C stops the loop cleanly
 
     # ------------------------------------------------------------------ commands
     def handle(self, commands: list[Command], now: int) -> None:
@@ -189,7 +191,8 @@ class Runner:
         batch_s = self._batch_s
         monotonic = time.monotonic
         executor = self.executor
-        while True:
+        interrupt = self.interrupt
+        while not interrupt.requested:
             while ready:
                 # Group commit: what completed is written before more tasks start once it has waited
                 # batch_ms (at once when batch_ms is 0), and always before the runner waits.
@@ -217,17 +220,28 @@ class Runner:
                 continue
             if self.inflight:
                 timeout = None if (due is None or clock.virtual) else max(0.0, (due - now) / 1000)
+                interrupt.waiting = True  # from here a Ctrl-C raises; one that came before was flagged
                 try:
+                    if interrupt.requested:
+                        return
                     task, outcome = results.get(timeout=timeout)
                 except Exception:  # queue.Empty: a deadline came first
                     continue
+                finally:
+                    interrupt.waiting = False
                 if task is not None:  # None is poke(): someone wants the loop to look at done()
                     self._apply(task, outcome)
                 continue
             if due is None:
                 return
             self.wake.clear()
-            clock.sleep_until(due, self.wake)
+            interrupt.waiting = True
+            try:
+                if interrupt.requested:
+                    return
+                clock.sleep_until(due, self.wake)
+            finally:
+                interrupt.waiting = False
             self._tick(clock.now_ms())
 
     def poke(self) -> None:
@@ -288,8 +302,19 @@ class Runner:
         self.running[name] += 1
         self.inflight += 1
         snapshot = _snapshot(task)
-        if self.executor.inline:
-            self._apply(task, worker.execute(snapshot))  # no job closure or result queue in the calling thread
+        if self.executor.inline:  # no job closure or result queue in the calling thread
+            self.interrupt.waiting = True
+            try:
+                if self.interrupt.requested:
+                    raise KeyboardInterrupt
+                outcome = worker.execute(snapshot)
+            except BaseException:  # Ctrl-C inside the worker: the call is over, its task is not
+                self.inflight -= 1
+                self.running[name] -= 1
+                raise
+            finally:
+                self.interrupt.waiting = False
+            self._apply(task, outcome)
         else:
             self.executor.submit_worker(task, worker, snapshot)
 

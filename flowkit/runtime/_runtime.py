@@ -18,9 +18,11 @@ from flowkit.errors import InputError, MissingWorkerError, NotFoundError
 from flowkit.executors import make_executor
 from flowkit.runtime._clock import SystemClock
 from flowkit.runtime._execution import Execution
-from flowkit.runtime._hooks import Hooks, RunEnded, RunStarted
+from flowkit.runtime._hooks import Hooks, RunEnded, RunStarted, TaskEnded
+from flowkit.runtime._interrupt import INTERRUPTED_REASON, Interrupted
 from flowkit.runtime._options import RunOptions
 from flowkit.runtime._prepare import as_workflow_def, build_engine, simple_names, validate_once
+from flowkit.runtime._report import FailureReporter
 from flowkit.runtime._runner import Runner
 from flowkit.scripting._lazy import LazyScripts
 from flowkit.store import open_store
@@ -66,6 +68,8 @@ class Runtime:
         self.clock = options.clock or SystemClock()
         self.hooks = Hooks()
         self.hooks.add(RunEnded, self._on_ended)
+        if not options.background:  # flowkit.run blocks: say what fails as it happens
+            self.hooks.add(TaskEnded, FailureReporter(self.engine))
         self.runner = Runner(self.engine, self.workers, clock=self.clock, store=self.store, hooks=self.hooks,
                              executor=make_executor(options.executor, options.max_workers), builtin=builtin_workers(),
                              external=self.external, on_event=self.event_bus.publish)  # fmt: skip
@@ -188,11 +192,17 @@ class Runtime:
         """
         if not self.background:
             now = self.clock.now_ms()
-            with installed(), self.store.session():
+            with installed(), self.store.session(), self.runner.interrupt as interrupt:
                 self.runner.handle(operation(self.engine, now), now)
                 self.runner.flush()  # a new execution or an operation is on disk before any task starts
                 target = (drive[0] if drive else None) if isinstance(drive, list) else drive
-                self.runner.run(lambda: target is not None and target.status.is_terminal)
+                try:
+                    self.runner.run(lambda: target is not None and target.status.is_terminal)
+                except KeyboardInterrupt:
+                    interrupt.requested = True
+                if interrupt.requested:
+                    interrupt.requested = False
+                    self._stop_interrupted(target)
             return
         if self._closed:
             raise InputError("this Runtime is closed")
@@ -206,6 +216,20 @@ class Runtime:
         self._inbox.put((operation, reply))
         self.runner.poke()
         reply.wait()
+
+    def _stop_interrupted(self, target: WorkflowModel | None) -> None:
+        """Ctrl-C stopped a foreground run: end what it drove TERMINATED, on disk, and tell the caller."""
+        if target is not None and not target.status.is_terminal:
+            now = self.clock.now_ms()
+            self.runner.handle(self.engine.terminate(target, INTERRUPTED_REASON, now), now)
+        self.runner.flush()
+        if target is None:
+            raise Interrupted("interrupted")
+        raise Interrupted(
+            f"interrupted; execution {target.workflow_id} of '{target.definition.name}' is "
+            f"{target.status.value} (execution.retry() or restart() takes it up again)",
+            Execution(target, self),
+        )
 
     def wait(self, model: WorkflowModel, timeout: float | None = None) -> bool:
         """Block until ``model`` is terminal (True) or ``timeout`` seconds pass (False)."""

@@ -39,6 +39,12 @@ class _Handler(logging.Handler):
         buf = getattr(_local, "buf", None)
         if buf is not None:
             buf.append(f"{record.levelname} {record.name}: {record.getMessage()}\n")
+            return
+        # Outside a worker this handler must not change what logging does: with no other handler
+        # configured, Python would have printed the record through its last-resort handler (stderr).
+        last = logging.lastResort
+        if last is not None and record.levelno >= last.level and logging.getLogger().handlers == [self]:
+            last.handle(record)
 
 
 _handler = _Handler()
