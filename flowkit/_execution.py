@@ -151,18 +151,12 @@ class Execution:
     def retry(self, resume_subworkflow_tasks: bool = False) -> Execution:
         """Retry a terminal execution from its failed tasks.
 
-        With ``resume_subworkflow_tasks`` a failed SUB_WORKFLOW is retried inside its child instead of
-        starting a new child.
+        With ``resume_subworkflow_tasks`` the failed task is retried in the deepest failed sub-workflow
+        and every SUB_WORKFLOW task above it goes back to IN_PROGRESS (no new child is started).
         """
-
-        def retry(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
-            if resume_subworkflow_tasks:
-                child = _failed_child(engine, wf)
-                if child is not None:
-                    return _retry_inside(engine, wf, child, now)
-            return engine.retry(wf, now)
-
-        return self._do(retry)
+        return self._do(
+            lambda engine, wf, now: engine.retry(wf, now, resume_subworkflow_tasks=resume_subworkflow_tasks)
+        )
 
     def rerun(self, from_task_id: str | None = None, task_input: dict[str, Any] | None = None,
               workflow_input: dict[str, Any] | None = None, correlation_id: str | None = None) -> Execution:  # fmt: skip
@@ -190,7 +184,51 @@ class Execution:
         """Fail a task left for outside completion, then carry on running."""
         return self._update(ref, TaskStatus.FAILED, None, reason)
 
-    def _update(self, ref: str, status: TaskStatus, output: dict[str, Any] | None, reason: str | None) -> Execution:
+    def update_task(
+        self, ref: str, status: TaskStatus | str, output: dict[str, Any] | None = None, *, reason: str | None = None,
+        callback_after_seconds: int = 0, logs: list[str] | None = None,
+    ) -> Execution:  # fmt: skip
+        """Report on task ``ref`` from outside, with what Conductor's ``TaskResult`` carries.
+
+        ``status`` is a TaskResult status: COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR (no retries)
+        or IN_PROGRESS (a worker task is handed out again after ``callback_after_seconds``).
+        ``output`` becomes the task's outputData, ``reason`` its reasonForIncompletion.
+
+        Raises:
+            OperationNotAllowedError: the status is not a TaskResult status, or the task or workflow has ended.
+        """
+        try:
+            chosen = TaskStatus(status)
+        except ValueError:
+            chosen = None
+        if chosen not in _RESULT_STATUSES:
+            raise OperationNotAllowedError(
+                f"status {status!r} is not a task result status; use one of {', '.join(map(str, _RESULT_STATUSES))}",
+                workflow_id=self.workflow_id,
+            )
+        if callback_after_seconds < 0:
+            raise OperationNotAllowedError("callback_after_seconds must be 0 or more", workflow_id=self.workflow_id)
+        return self._update(ref, chosen, output, reason, callback_after_seconds, logs)  # type: ignore[arg-type]
+
+    def signal(self, status: TaskStatus | str, output: dict[str, Any] | None = None) -> str | None:
+        """Signal the waiting task, as Conductor's ``POST /tasks/{workflowId}/{status}/signal`` does.
+
+        The task is the first WAIT that has not ended, in this execution or else in a running
+        sub-workflow (``TaskServiceImpl.findPendingBlockingTask``). Returns its task id, or None when
+        nothing waits.
+        """
+        from flowkit.engine._operations import pending_blocking_task
+
+        task = pending_blocking_task(self._runtime.engine, self._model)
+        if task is None:
+            return None
+        Execution(task.workflow, self._runtime).update_task(task.ref, status, output)
+        return task.task_id
+
+    def _update(
+        self, ref: str, status: TaskStatus, output: dict[str, Any] | None, reason: str | None,
+        callback_after_seconds: int = 0, logs: list[str] | None = None,
+    ) -> Execution:  # fmt: skip
         def update(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
             task = self.task(ref)
             if task.status.is_terminal or wf.status.is_terminal:
@@ -198,7 +236,10 @@ class Execution:
                     f"task '{ref}' is already {task.status} in a {wf.status} workflow; nothing to update",
                     workflow_id=wf.workflow_id,
                 )
-            return engine.task_updated(task, status, now, output=output or {}, reason=reason)
+            return engine.task_updated(
+                task, status, now, output=output or {}, reason=reason, callback_after_seconds=callback_after_seconds,
+                logs=logs,
+            )  # fmt: skip
 
         return self._do(update)
 
@@ -247,42 +288,6 @@ class Execution:
         return repr_mimebundle(self, include, exclude)
 
 
-def _failed_child(engine: Engine, wf: WorkflowModel) -> WorkflowModel | None:
-    latest: dict[str, Any] = {}
-    for task in wf.tasks:
-        latest[task.ref] = task
-    for task in latest.values():
-        if task.node.kind == "SUB_WORKFLOW" and not task.status.is_successful and task.sub_workflow_id:
-            child = engine.executions.get(task.sub_workflow_id)
-            if child is not None and child.status.is_terminal:
-                return child
-    return None
-
-
-def _retry_inside(engine: Engine, wf: WorkflowModel, child: WorkflowModel, now: int) -> list[Any]:
-    """``resumeSubworkflowTasks``: retry the failed child in place.
-
-    The parent task and the parent go back to RUNNING so the child's end is reported to it again.
-    """
-    from flowkit.definitions._types import WorkflowStatus
-
-    task = wf.task_by_id(child.parent_workflow_task_id or "")
-    if task is None:
-        from flowkit.errors import NotFoundError
-
-        raise NotFoundError(
-            f"workflow {wf.workflow_id} has no task {child.parent_workflow_task_id!r} (sub-workflow {child.workflow_id})"
-        )
-    commands = engine.retry(child, now)
-    if child.status.is_terminal:
-        return commands
-    task.status = TaskStatus.IN_PROGRESS
-    task.end_time = 0
-    task.executed = False
-    task.reason = None
-    wf.status = WorkflowStatus.RUNNING
-    wf.reason = None
-    wf.end_time = 0
-    wf.update_time = wf.last_retried_time = now
-    engine.reindex(wf)
-    return commands + engine.settle(now)
+_RESULT_STATUSES = (
+    TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.FAILED_WITH_TERMINAL_ERROR,
+)  # fmt: skip
