@@ -35,15 +35,17 @@ def _status_loop() -> WorkflowDef:
         "inputParameters": {"status": "${workflow.variables.status}"},
         "loopCondition": "$.status != 'done'",
         "loopOver": [{"name": "set", "taskReferenceName": "set", "type": "SET_VARIABLE",
-                      "inputParameters": {"status": "done"}}],
+                      "inputParameters": {"status": "done"}}, simple("work")],
     }], variables={"status": "new"})  # fmt: skip
 
 
 def test_do_while_resolves_its_inputs_again_before_every_condition_check(harness: Harness) -> None:
     # DoWhile.java evaluateCondition: getTaskInputV2(inputParameters) on every check
     run = harness.start(_status_loop())
+    harness.complete("work__1")
     assert run.status == "COMPLETED"
-    assert harness.tasks() == [("DO_WHILE", "COMPLETED"), ("SET_VARIABLE", "COMPLETED")]
+    assert harness.tasks() == [("DO_WHILE", "COMPLETED"), ("SET_VARIABLE", "COMPLETED"),
+                               ("integration_task_1", "COMPLETED")]  # fmt: skip
     loop = harness.task("loop")
     assert loop.output["iteration"] == 1
     assert loop.input["status"] == "new"  # the task's own input keeps what it was scheduled with
@@ -316,7 +318,13 @@ def test_update_task_carries_output_reason_and_terminal_error() -> None:
 
 
 def test_update_task_in_progress_with_callback_hands_a_worker_task_out_later() -> None:
-    # TaskResult IN_PROGRESS + callbackAfterSeconds: back to SCHEDULED, polled again once the delay is over
+    # TaskResult IN_PROGRESS + callbackAfterSeconds: a worker task goes back to SCHEDULED and is polled
+    # again once the delay is over; an outside IN_PROGRESS on a HUMAN records its output and keeps waiting
+    ex = _run(wf([{"name": "h", "taskReferenceName": "h", "type": "HUMAN"}]))
+    ex.update_task("h", "IN_PROGRESS", {"progress": 50}, callback_after_seconds=30)
+    assert str(ex.task("h").status) == "IN_PROGRESS" and ex.task("h").output == {"progress": 50}
+    ex.update_task("h", "COMPLETED", {"progress": 100})
+    assert str(ex.status) == "COMPLETED" and ex.output == {"progress": 100}
     h = Harness(task_defs={})
     run = h.start(wf([simple("t1", "slow")]))
     h.update("t1", "IN_PROGRESS", output={"progress": 50}, callback_after_seconds=30)
