@@ -90,7 +90,7 @@ def _spec_cases() -> tuple[Case, ...]:
                      eq("levels", lambda e: [e.sub_workflow("st1").model.definition.name,
                                              e.sub_workflow("st1").sub_workflow("st1").model.definition.name],
                         ["hierarchical_fork_join_swf", "integration_test_wf"]))),
-        Case("terminate_in_fork", "FAILED", "WorkflowExecutorOps.endExecution (cancelNonTerminalTasks); SubWorkflow.java cancel",
+        Case("terminate_in_fork", "FAILED", "WorkflowExecutorOps.java endExecution (cancelNonTerminalTasks); SubWorkflow.java cancel",
              definition=TERMINATE_IN_FORK, workflows=(_HUMAN_CHILD,),
              checks=(seq("FORK:COMPLETED", "SUB_WORKFLOW:CANCELED", "TERMINATE:COMPLETED", "JOIN:CANCELED"),
                      eq("child", lambda e: (str(e.sub_workflow("s").status), e.sub_workflow("s").reason),
