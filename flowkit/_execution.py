@@ -208,7 +208,7 @@ class Execution:
             )
         if callback_after_seconds < 0:
             raise OperationNotAllowedError("callback_after_seconds must be 0 or more", workflow_id=self.workflow_id)
-        return self._update(ref, chosen, output, reason, callback_after_seconds, logs)  # type: ignore[arg-type]
+        return self._update(ref, chosen, output, reason, callback_after_seconds, logs)
 
     def signal(self, status: TaskStatus | str, output: dict[str, Any] | None = None) -> str | None:
         """Signal the waiting task, as Conductor's ``POST /tasks/{workflowId}/{status}/signal`` does.

@@ -426,7 +426,7 @@ def revive_parents(engine: Engine, wf: WorkflowModel, now: int) -> list[Workflow
                     restart.append(sibling)
         engine.reindex(parent)
         for sibling in parent.tasks:
-            if sibling.node.kind == "JOIN" and not sibling.status.is_terminal and not sibling.extra["pending"]:
+            if sibling.node.kind == "JOIN" and not sibling.status.is_terminal and not (sibling.extra or {})["pending"]:
                 from flowkit.engine._fork import _evaluate_join
 
                 _evaluate_join(engine, sibling, now)
