@@ -23,7 +23,7 @@ from flowkit.engine._commands import Command, Dispatch, Ended
 from flowkit.engine._plan import CASE, LOOP, Node, Plan
 from flowkit.engine._registry import Registry
 from flowkit.engine._state import TaskModel, WorkflowModel
-from flowkit.engine._timeouts import fire, retry_attempt, retry_delay_ms
+from flowkit.engine._timeouts import arm_timeout, fire, retry_attempt, retry_delay_ms
 from flowkit.expressions import copy_json
 
 __all__ = ["Engine", "retry_delay_ms"]
@@ -470,18 +470,8 @@ class Engine:
         task.start_delay = node.wt.start_delay
         HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)
         if node.task_def.timeout_seconds > 0:
-            self.arm_timeout(task)
+            arm_timeout(self, task)
         return task
-
-    def arm_timeout(self, task: TaskModel) -> None:
-        """Start the ``timeoutSeconds`` clock of a started system task (WAIT, HUMAN, SUB_WORKFLOW, ...).
-
-        Conductor's ``DeciderService.checkTaskTimeout`` applies to every task type with a start time;
-        worker tasks get theirs when polled (:meth:`task_started`).
-        """
-        td = task.node.task_def
-        if td.timeout_seconds > 0 and task.start_time and not task.status.is_terminal and not self.is_dispatched(task):
-            self.timer(task.start_time + (task.start_delay + td.timeout_seconds) * 1000, "timeout", task)
 
     def dispatch(self, task: TaskModel, now: int, delay_ms: int = 0, delay_seconds: int | None = None) -> None:
         """Queue ``task`` for a worker, with its poll and total timeouts.

@@ -106,6 +106,7 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     """
     from flowkit.definitions._types import TaskStatus, WorkflowStatus
     from flowkit.engine._tasks import HANDLERS
+    from flowkit.engine._timeouts import arm_timeout
     from flowkit.errors import OperationNotAllowedError
 
     if not wf.status.is_terminal:
@@ -146,7 +147,7 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
         attempt.start_delay = task.node.wt.start_delay
         attempt.input = engine.resolve_input(wf, task.node, attempt.task_id)
         HANDLERS[task.node.kind](engine, wf, attempt, now, None)
-        engine.arm_timeout(attempt)
+        arm_timeout(engine, attempt)
     for task in revive:
         if task.node.kind == "JOIN":
             for ref, held in list(wf.waiters.items()):
@@ -315,6 +316,7 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     """
     from flowkit.definitions._types import TaskStatus
     from flowkit.engine._commands import Dispatch
+    from flowkit.engine._timeouts import arm_timeout
 
     if wf.status.is_terminal:
         return
@@ -336,7 +338,7 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
                 due = max(now, task.scheduled_time + task.callback_after_ms)
             engine._out.append(Dispatch(task, due))
             continue
-        engine.arm_timeout(task)
+        arm_timeout(engine, task)
         if task.node.kind == "WAIT" and task.extra and "waitTimeout" in task.extra:
             engine.timer(task.extra["waitTimeout"], "wait", task)
         elif task.status is TaskStatus.SCHEDULED and task.callback_after_ms:

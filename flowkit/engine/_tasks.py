@@ -15,6 +15,7 @@ from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine._fork import fork_join, fork_join_dynamic, join, notify_waiter, prepare_dynamic_fork
 from flowkit.engine._loop import do_while
 from flowkit.engine._plan import Node
+from flowkit.engine._timeouts import arm_timeout
 from flowkit.expressions import java_string
 
 if TYPE_CHECKING:
@@ -510,7 +511,7 @@ def fire(engine: Engine, kind: str, task: TaskModel, now: int) -> None:
     elif kind == "start":
         task.input = engine.resolve_input(task.workflow, task.node, task.task_id)
         HANDLERS[task.node.kind](engine, task.workflow, task, now, None)
-        engine.arm_timeout(task)
+        arm_timeout(engine, task)
 
 
 HANDLERS: dict[str, Handler] = {
