@@ -56,6 +56,47 @@ TERMINATE_IN_FORK = _wf("terminate_in_fork", [
           "inputParameters": {"terminationStatus": "FAILED", "terminationReason": "stop here"}}]]},
     {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["s", "t"]},
 ])  # fmt: skip
+# TH do_while_iteration_fix_test.json and do_while_set_variable_fix.json (DoWhileSpec): pins, flowkit matched already
+ITERATION_FIX = _wf(
+    "Do_While_Workflow_Iteration_Fix",
+    [
+        {
+            "name": "loopTask",
+            "taskReferenceName": "loopTask",
+            "inputParameters": {"value": "${workflow.input.loop}"},
+            "type": "DO_WHILE",
+            "loopCondition": "if ($.loopTask['iteration'] < $.value) { true; } else { false;} ",
+            "loopOver": [
+                {
+                    "name": "form_uri",
+                    "taskReferenceName": "form_uri",
+                    "type": "LAMBDA",
+                    "inputParameters": {"index": "${loopTask['iteration']}", "scriptExpression": "return $.index - 1;"},
+                }
+            ],
+        }
+    ],
+)
+SET_VARIABLE_FIX = _wf(
+    "do_while_Set_variable_fix",
+    [
+        {
+            "name": "loopTask",
+            "taskReferenceName": "loopTask",
+            "inputParameters": {"value": "${workflow.variables.value}"},
+            "type": "DO_WHILE",
+            "loopCondition": "if ($.value > 0) { true; } else { false; } ",
+            "loopOver": [
+                {
+                    "name": "set_variable",
+                    "taskReferenceName": "set_variable",
+                    "type": "SET_VARIABLE",
+                    "inputParameters": {"value": "0"},
+                }
+            ],
+        }
+    ],
+)
 WAIT_TIMEOUT_DEF = {"name": "waitTimeout", "timeoutSeconds": 2, "responseTimeoutSeconds": 2, "retryCount": 1,
                     "timeoutPolicy": "RETRY", "retryDelaySeconds": 10}  # WorkflowTestUtil.groovy  # fmt: skip
 WAIT_TIMEOUT = _wf("test_wait_timeout", [{"name": "waitTimeout", "taskReferenceName": "wait0", "type": "WAIT"},
@@ -100,6 +141,14 @@ def _spec_cases() -> tuple[Case, ...]:
              definition=WAIT_TIMEOUT, workers=_workers, task_defs=(WAIT_TIMEOUT_DEF,),
              checks=(seq("WAIT:TIMED_OUT", "WAIT:TIMED_OUT"),
                      ok("retried after 10 s", lambda e: e.tasks[1].start_time - e.tasks[0].end_time == 10_000))),
+        Case("Do_While_Workflow_Iteration_Fix", c, "TH DoWhileSpec 'loop over task that use iteration in script expression'",
+             definition=ITERATION_FIX, input={"loop": 2},
+             checks=(seq("DO_WHILE:COMPLETED", "LAMBDA:COMPLETED", "LAMBDA:COMPLETED"),
+                     eq("results", lambda e: [t.output.get("result") for t in e.tasks[1:]], [0, 1]))),
+        Case("do_while_Set_variable_fix", c, "TH DoWhileSpec 'Do While task contains set variable task'",
+             definition=SET_VARIABLE_FIX, input={"value": 2},
+             checks=(seq("DO_WHILE:COMPLETED", "SET_VARIABLE:COMPLETED"),
+                     eq("set_variable input", lambda e: e.tasks[1].input.get("value"), "0"))),
     )
     # fmt: on
 
