@@ -20,7 +20,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from flowkit.conformance._cases import CASES, Case, Check, Result
+from flowkit.conformance._cases import CASES as _FIXTURE_CASES
+from flowkit.conformance._cases import Case, Check, Result
+from flowkit.conformance._spec_cases import SPEC_CASES
+
+CASES = _FIXTURE_CASES + SPEC_CASES
 
 __all__ = [
     "CASES", "Case", "Check", "Result", "default_directory", "definition_files", "format_result", "main",
@@ -105,7 +109,7 @@ def run_case(case: Case, directory: str | Path | None = None, *, executor: Any =
         with _local_http(case.http) as server:
             urls = {old: new.replace("{server}", server) for old, new in case.rewrite.items()}
             execution = flowkit.run(
-                _load(case.fixture, folder, urls), dict(case.input), workers=dict(case.workers()),
+                _load(case.definition or case.fixture, folder, urls), dict(case.input), workers=dict(case.workers()),
                 task_defs=[_load(d, folder) for d in case.task_defs],
                 workflows=[_load(w, folder, urls) for w in case.workflows],
                 clock=VirtualClock(), executor=executor, correlation_id=case.correlation_id,

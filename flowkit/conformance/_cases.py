@@ -74,6 +74,8 @@ class Case:
     complete: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Tasks left for outside completion (HUMAN, WAIT without a time): ``{ref: output}``, in order."""
     note: str = ""
+    definition: Mapping[str, Any] | None = None
+    """The workflow JSON when it is not a fixture file (written from an upstream spec); ``fixture`` names it."""
 
     @property
     def name(self) -> str:

@@ -103,7 +103,8 @@ def _task_issues(
         if not wt.case_value_param and not wt.case_expression:
             add("caseValueParam", "neither caseValueParam nor caseExpression is set.", "set one of them.")
     elif kind == "DO_WHILE":
-        if not wt.loop_condition and wt.items is None and "_items" not in params:
+        # only a missing condition is an error: "" is valid and ends after one pass (WorkflowTaskTypeConstraint.java)
+        if wt.loop_condition is None and wt.items is None and "_items" not in params:
             add("loopCondition", "is missing.", "set loopCondition to a JavaScript condition.")
         if not wt.loop_over:
             add("loopOver", "is empty.", "add the tasks to repeat.")

@@ -23,7 +23,7 @@ from flowkit.engine._commands import Command, Dispatch, Ended
 from flowkit.engine._plan import CASE, LOOP, Node, Plan
 from flowkit.engine._registry import Registry
 from flowkit.engine._state import TaskModel, WorkflowModel
-from flowkit.engine._timeouts import fire, retry_attempt, retry_delay_ms
+from flowkit.engine._timeouts import arm_timeout, fire, retry_attempt, retry_delay_ms
 from flowkit.expressions import copy_json
 
 __all__ = ["Engine", "retry_delay_ms"]
@@ -229,16 +229,26 @@ class Engine:
         """Run pending decisions (after operations) and return the commands."""
         return self._settle(now)
 
-    def retry(self, wf: WorkflowModel, now: int) -> list[Command]:
+    def retry(self, wf: WorkflowModel, now: int, *, resume_subworkflow_tasks: bool = False) -> list[Command]:
         """Retry a terminal execution from its failed tasks (Conductor's ``POST /workflow/{id}/retry``).
+
+        With ``resume_subworkflow_tasks`` the retry goes to the deepest failed sub-workflow; either
+        way the parents are revived: their SUB_WORKFLOW tasks IN_PROGRESS, the parents RUNNING
+        (``WorkflowExecutorOps.retry``, ``updateAndPushParents``).
 
         Raises:
             OperationNotAllowedError: ``wf`` is not terminal, or has nothing to retry.
         """
-        from flowkit.engine._operations import retry_workflow
+        from flowkit.engine._operations import deepest_failed, retry_workflow, revive_parents
 
-        retry_workflow(self, wf, now)
-        self.touch_workflow(wf, all_tasks=True)
+        target = wf
+        if resume_subworkflow_tasks and wf.status.is_terminal:
+            first = next((t for t in wf.tasks if t.status.is_terminal and not t.status.is_successful), None)
+            if first is not None:
+                target = deepest_failed(self, first, wf)
+        retry_workflow(self, target, now)
+        self.touch_workflow(target, all_tasks=True)
+        revive_parents(self, target, now)
         return self._settle(now)
 
     def restart(self, wf: WorkflowModel, now: int) -> list[Command]:
@@ -432,6 +442,14 @@ class Engine:
         """Map ``node`` to a task attempt and start it according to its type (§4.2)."""
         from flowkit.engine._tasks import HANDLERS, PREPARERS
 
+        if wf.status.is_terminal:
+            # The rest of a batch after a TERMINATE ended the workflow (a fork's later branches, its
+            # JOIN): Conductor created them with the batch, and ending the workflow cancels them.
+            task = self.new_task(wf, node, now)
+            task.status = S.CANCELED
+            task.end_time = now
+            wf.active -= 1
+            return task
         if wf.skipping:
             skipped = wf.task_at(node.ref if node.loop is None else f"{node.ref}__{wf.refs[node.loop.ref].iteration}")
             if skipped is not None and skipped.status is S.SKIPPED and not skipped.executed:
@@ -453,6 +471,8 @@ class Engine:
         )
         task.start_delay = node.wt.start_delay
         HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)
+        if node.task_def.timeout_seconds > 0:
+            arm_timeout(self, task)
         return task
 
     def dispatch(self, task: TaskModel, now: int, delay_ms: int = 0, delay_seconds: int | None = None) -> None:
@@ -539,13 +559,12 @@ class Engine:
                 if task.sub_workflow_id is not None:
                     child = self.executions.get(task.sub_workflow_id)
                     if child is not None:
-                        self.end(
-                            child,
-                            WorkflowStatus.TERMINATED,
-                            f"Parent workflow has been terminated with status {status}",
-                            now,
-                            failure_workflow=False,
-                        )
+                        because = (
+                            f"Parent workflow has been terminated with reason: {reason}"
+                            if reason
+                            else f"Parent workflow has been terminated with status {status}"
+                        )  # SubWorkflow.java, cancel
+                        self.end(child, WorkflowStatus.TERMINATED, because, now, failure_workflow=False)
         if failed_task is not None:
             wf.failure_task_id = failed_task.task_id
         if failure_workflow and status is not WorkflowStatus.COMPLETED and wf.definition.failure_workflow:

@@ -106,8 +106,10 @@ def iteration_end(engine: Engine, wf: WorkflowModel, loop: Node, now: int) -> No
     outputs = {t.node.ref: t.output for t in tasks if not t.retried}
     task.output[str(iteration)] = outputs
     keep = task.input.get("keepLastN")
-    if isinstance(keep, int) and keep > 0 and iteration > keep:
-        task.output.pop(str(iteration - keep), None)
+    if isinstance(keep, int) and not isinstance(keep, bool) and keep > 0 and iteration > keep:
+        for old in range(1, iteration - keep + 1):
+            task.output.pop(str(old), None)
+        _remove_iterations(engine, wf, task, iteration - keep)
     items = task.extra["items"]
     condition = loop.wt.loop_condition
     more: bool | None  # None: the condition failed the task
@@ -127,10 +129,47 @@ def iteration_end(engine: Engine, wf: WorkflowModel, loop: Node, now: int) -> No
         engine.finish(task, S.COMPLETED, now)
 
 
+def _remove_iterations(engine: Engine, wf: WorkflowModel, task: TaskModel, last: int) -> None:
+    """keepLastN: the loop's tasks of iterations 1..``last`` leave the execution (``DoWhile.removeIterations``).
+
+    The store deletes them too (``engine.dropped``), as Conductor's ``removeTask`` does.
+    """
+    loop = task.node
+
+    def inside(node: Node) -> bool:
+        owner = node.loop
+        while owner is not None:
+            if owner is loop:
+                return True
+            owner = owner.loop
+        return False
+
+    removed = [t for t in wf.tasks if t is not task and t.iteration <= last and t.node.loop is not None
+               and inside(t.node)]  # fmt: skip
+    if not removed:
+        return
+    gone = {id(t) for t in removed}
+    wf.tasks = [t for t in wf.tasks if id(t) not in gone]
+    for t in removed:
+        if wf.full_refs.get(t.ref) is t:
+            del wf.full_refs[t.ref]
+        t.retried = True  # stale timers find nothing to do
+    if engine.track:
+        for t in removed:
+            engine.dirty.pop(t.task_id, None)
+            engine.dropped.append(t.task_id)
+        engine.touch_workflow(wf)
+
+
 def _evaluate(engine: Engine, task: TaskModel, condition: str, outputs: dict[str, Any], now: int) -> bool | None:
     from flowkit.errors import ScriptError
 
-    bindings = dict(task.input)
+    # The inputs are resolved again before every check, as Conductor's DoWhile.evaluateCondition does:
+    # a condition on ${workflow.variables.x} sees what a SET_VARIABLE inside the loop just wrote.
+    node = task.node
+    bindings = (
+        engine.resolve_input(task.workflow, node, task.task_id) if node.resolver is not None else dict(task.input)
+    )
     bindings[task.node.ref] = _condition_view(condition, task.node.ref, task.output)
     bindings.update(outputs)
     if engine.scripts is None:

@@ -106,6 +106,7 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     """
     from flowkit.definitions._types import TaskStatus, WorkflowStatus
     from flowkit.engine._tasks import HANDLERS
+    from flowkit.engine._timeouts import arm_timeout
     from flowkit.errors import OperationNotAllowedError
 
     if not wf.status.is_terminal:
@@ -146,6 +147,7 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
         attempt.start_delay = task.node.wt.start_delay
         attempt.input = engine.resolve_input(wf, task.node, attempt.task_id)
         HANDLERS[task.node.kind](engine, wf, attempt, now, None)
+        arm_timeout(engine, attempt)
     for task in revive:
         if task.node.kind == "JOIN":
             for ref, held in list(wf.waiters.items()):
@@ -291,6 +293,12 @@ def skip_task(engine: Engine, wf: WorkflowModel, ref: str, now: int, *,
             f"Task '{ref}' has already been scheduled ({scheduled.status}); only a task not reached yet can be skipped.",
         )
     skipped = engine.new_task(wf, node, now, iteration=0)
+    # Conductor creates the SKIPPED task without a seq (skipTaskFromWorkflow): seq 0 lists it first
+    wf.seq -= 1
+    skipped.seq = 0
+    wf.tasks.pop()
+    at = next((i for i, t in enumerate(wf.tasks) if t.seq > 0), len(wf.tasks))
+    wf.tasks = [*wf.tasks[:at], skipped, *wf.tasks[at:]]  # a new list: the id index is rebuilt
     wf.skipping = True
     wf.active -= 1
     skipped.status = TaskStatus.SKIPPED
@@ -308,6 +316,7 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     """
     from flowkit.definitions._types import TaskStatus
     from flowkit.engine._commands import Dispatch
+    from flowkit.engine._timeouts import arm_timeout
 
     if wf.status.is_terminal:
         return
@@ -328,7 +337,9 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
             else:
                 due = max(now, task.scheduled_time + task.callback_after_ms)
             engine._out.append(Dispatch(task, due))
-        elif task.node.kind == "WAIT" and task.extra and "waitTimeout" in task.extra:
+            continue
+        arm_timeout(engine, task)
+        if task.node.kind == "WAIT" and task.extra and "waitTimeout" in task.extra:
             engine.timer(task.extra["waitTimeout"], "wait", task)
         elif task.status is TaskStatus.SCHEDULED and task.callback_after_ms:
             engine.timer(task.scheduled_time + task.callback_after_ms, "start", task)
@@ -339,3 +350,111 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     engine.redecide(undecided)
     if wf.active == 0:
         engine.check(wf)
+
+
+def _unsuccessful(task: TaskModel) -> bool:
+    return task.status.is_terminal and not task.status.is_successful
+
+
+def deepest_failed(engine: Engine, task: TaskModel, wf: WorkflowModel) -> WorkflowModel:
+    """The workflow a ``resumeSubworkflowTasks`` retry goes to (``findLastFailedSubWorkflowIfAny``)."""
+    if not _unsuccessful(task):
+        return wf
+    if task.node.kind == "SUB_WORKFLOW":
+        child = engine.executions.get(task.sub_workflow_id or "")
+        if child is None:
+            return wf
+        failed = next((t for t in child.tasks if _unsuccessful(t)), None)
+        return deepest_failed(engine, failed, child) if failed is not None else wf
+    if task.node.kind == "DO_WHILE":
+        failed = next((t for t in wf.tasks if t.node.kind == "SUB_WORKFLOW" and _unsuccessful(t)), None)
+        return deepest_failed(engine, failed, wf) if failed is not None else wf
+    return wf
+
+
+def revive_parents(engine: Engine, wf: WorkflowModel, now: int) -> list[WorkflowModel]:
+    """``updateAndPushParents``: every ancestor's SUB_WORKFLOW task IN_PROGRESS in place, ancestors RUNNING.
+
+    Returns the ancestors revived (nearest first).
+    """
+    from flowkit.definitions._types import TaskStatus, WorkflowStatus
+    from flowkit.engine._tasks import HANDLERS
+
+    revived = []
+    while wf.parent_workflow_id is not None:
+        parent = engine.executions.get(wf.parent_workflow_id)
+        task = parent.task_by_id(wf.parent_workflow_task_id or "") if parent is not None else None
+        if parent is None or task is None or task.node.wt.optional or task.retried:
+            break
+        task.status = TaskStatus.IN_PROGRESS
+        task.reason = None
+        task.end_time = 0
+        task.executed = False
+        parent.status = WorkflowStatus.RUNNING
+        parent.reason = None
+        parent.end_time = 0
+        parent.failure_task_id = None
+        parent.failed_refs, parent.failed_names, parent.permissive_failures = {}, {}, []
+        parent.terminated_by = None
+        parent.update_time = parent.last_retried_time = now
+        if parent.definition.timeout_seconds > 0:
+            engine.timer(now + parent.definition.timeout_seconds * 1000, "workflow", parent)
+        restart: list[TaskModel] = []
+        for sibling in parent.tasks:
+            if sibling is task or sibling.retried or not _unsuccessful(sibling):
+                continue
+            if sibling.node.kind == "SUB_WORKFLOW" and sibling.sub_workflow_id is not None:
+                child = engine.executions.get(sibling.sub_workflow_id)
+                if child is not None and child.status.is_terminal and any(_unsuccessful(t) for t in child.tasks):
+                    retry_workflow(engine, child, now)
+                    sibling.status, sibling.reason, sibling.end_time, sibling.executed = (
+                        TaskStatus.IN_PROGRESS,
+                        None,
+                        0,
+                        False,
+                    )
+            elif sibling.status is TaskStatus.CANCELED:
+                if sibling.node.kind in _IN_PLACE:
+                    sibling.status, sibling.end_time = TaskStatus.IN_PROGRESS, 0
+                else:  # scheduled again in place, as Conductor does for a CANCELED sibling
+                    sibling.retry_count += 1
+                    sibling.reason = None
+                    sibling.poll_count = 0
+                    sibling.worker_id = None
+                    sibling.scheduled_time = sibling.update_time = now
+                    sibling.start_time = sibling.end_time = 0
+                    sibling.executed = False
+                    sibling.status = TaskStatus.SCHEDULED
+                    restart.append(sibling)
+        engine.reindex(parent)
+        for sibling in parent.tasks:
+            if sibling.node.kind == "JOIN" and not sibling.status.is_terminal and not (sibling.extra or {})["pending"]:
+                from flowkit.engine._fork import _evaluate_join
+
+                _evaluate_join(engine, sibling, now)
+        for sibling in restart:
+            if engine.is_dispatched(sibling):
+                engine.dispatch(sibling, now)
+            else:
+                HANDLERS[sibling.node.kind](engine, parent, sibling, now, None)
+        engine.touch_workflow(parent, all_tasks=True)
+        revived.append(parent)
+        wf = parent
+    return revived
+
+
+def pending_blocking_task(engine: Engine, wf: WorkflowModel) -> TaskModel | None:
+    """The task a signal goes to (``TaskServiceImpl.findPendingBlockingTask``).
+
+    The first WAIT that has not ended, else the same search in each running sub-workflow in turn.
+    """
+    for task in wf.tasks:
+        if task.node.kind == "WAIT" and not task.status.is_terminal:
+            return task
+    for task in wf.tasks:
+        if task.node.kind == "SUB_WORKFLOW" and not task.status.is_terminal and task.sub_workflow_id:
+            child = engine.executions.get(task.sub_workflow_id)
+            found = pending_blocking_task(engine, child) if child is not None else None
+            if found is not None:
+                return found
+    return None

@@ -15,6 +15,7 @@ from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine._fork import fork_join, fork_join_dynamic, join, notify_waiter, prepare_dynamic_fork
 from flowkit.engine._loop import do_while
 from flowkit.engine._plan import Node
+from flowkit.engine._timeouts import arm_timeout
 from flowkit.expressions import java_string
 
 if TYPE_CHECKING:
@@ -247,6 +248,34 @@ def terminate(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: A
     engine.end(wf, WorkflowStatus(status), reason, now, failed_task=None if status == "COMPLETED" else task)
 
 
+def _sub_workflow_params(wf: WorkflowModel, params: Any) -> dict[str, Any]:
+    """``subWorkflowParam`` resolved like task input (``SubWorkflowTaskMapper.getSubWorkflowInputParameters``).
+
+    name, version, taskToDomain, idempotencyKey, idempotencyStrategy and priority may be ``${...}``
+    expressions; an inline definition object is taken as it is, a string one is resolved.
+    """
+    from flowkit.definitions import WorkflowDef
+    from flowkit.expressions import compile_value, mentions_expression
+
+    if params is None:
+        return {"name": None, "priority": None}
+    raw: dict[str, Any] = {"name": params.name, "priority": params.priority}
+    if params.version is not None:
+        raw["version"] = params.version
+    for key, value in (("taskToDomain", params.task_to_domain), ("idempotencyKey", params.idempotency_key),
+                       ("idempotencyStrategy", params.idempotency_strategy)):  # fmt: skip
+        if value is not None:
+            raw[key] = dict(value) if key == "taskToDomain" else value
+    inline = params.workflow_definition
+    if isinstance(inline, str):
+        raw["workflowDefinition"] = inline
+    if mentions_expression(raw):
+        raw = compile_value(raw)(wf.doc, None)
+    if inline is not None and not isinstance(inline, str):
+        raw["workflowDefinition"] = inline.to_json() if isinstance(inline, WorkflowDef) else inline
+    return raw
+
+
 def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:
     from flowkit.definitions import WorkflowDef
     from flowkit.errors import DefinitionError
@@ -254,40 +283,47 @@ def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
     params = task.node.wt.sub_workflow_param
     resolved = task.input
     if "workflowInput" not in resolved or "subWorkflowName" not in resolved:
-        inline_def = params.workflow_definition if params else None
+        sub = _sub_workflow_params(wf, params)
+        domains = sub.get("taskToDomain")
         task.input = {
-            "subWorkflowName": params.name if params else None,
-            "subWorkflowVersion": params.version if params else None,
-            "subWorkflowTaskToDomain": params.task_to_domain if params else None,
-            "subWorkflowDefinition": inline_def.to_json() if isinstance(inline_def, WorkflowDef) else inline_def,
-            "priority": params.priority if params else None,
-            "idempotencyKey": params.idempotency_key if params else None,
-            "idempotencyStrategy": params.idempotency_strategy if params else None,
+            "subWorkflowName": None if sub.get("name") is None else java_string(sub["name"]),
+            "subWorkflowVersion": sub.get("version"),
+            "subWorkflowTaskToDomain": domains if isinstance(domains, dict) else None,
+            "subWorkflowDefinition": sub.get("workflowDefinition"),
+            "priority": sub.get("priority"),
+            "idempotencyKey": sub.get("idempotencyKey"),
+            "idempotencyStrategy": sub.get("idempotencyStrategy"),
             "workflowInput": resolved,
         }
     _start(task, now)
+    data = task.input
     definition: Any = params.workflow_definition if params else None
+    if isinstance(definition, str):
+        definition = data.get("subWorkflowDefinition")
     try:
-        if isinstance(definition, str):
-            from flowkit.expressions import compile_value
-
-            definition = compile_value(definition)(wf.doc, task.task_id)
         if isinstance(definition, dict):
             definition = WorkflowDef.from_json(definition)
     except DefinitionError as exc:
         engine.finish(task, S.FAILED, now, f"Inline sub workflow definition is invalid: {exc}")
         return
     if not isinstance(definition, WorkflowDef):
-        name = params.name if params else None
-        definition = engine.workflows.get(name or "", params.version if params else None)
+        name, version = data.get("subWorkflowName"), data.get("subWorkflowVersion")
+        try:
+            version = None if version is None else int(version)
+        except (TypeError, ValueError):
+            engine.finish(task, S.FAILED, now, f"subWorkflowParam.version {version!r} is not a whole number.")
+            return
+        definition = engine.workflows.get(name or "", version)
         if definition is None:
+            given = params.name if params else None
+            via = f" (subWorkflowParam.name {given!r} resolved to {name!r})" if given != name else ""
             engine.finish(
                 task, S.FAILED, now,
-                f"No such workflow found by name: {name}, version: {params.version if params else None}. "
+                f"No such workflow found by name: {name}, version: {version}{via}. "
                 "Register it (workflows=[...]) or give subWorkflowParam.workflowDefinition inline.",
             )  # fmt: skip
             return
-    child_input = task.input["workflowInput"] or task.input
+    child_input = data["workflowInput"] or data
     child = engine.start_execution(
         definition, child_input, now, correlation_id=wf.correlation_id, priority=wf.priority, parent=task
     )
@@ -475,6 +511,7 @@ def fire(engine: Engine, kind: str, task: TaskModel, now: int) -> None:
     elif kind == "start":
         task.input = engine.resolve_input(task.workflow, task.node, task.task_id)
         HANDLERS[task.node.kind](engine, task.workflow, task, now, None)
+        arm_timeout(engine, task)
 
 
 HANDLERS: dict[str, Handler] = {

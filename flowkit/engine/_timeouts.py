@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
     from flowkit.engine._state import TaskModel, WorkflowModel
 
-__all__ = ["fire", "retry_attempt", "retry_delay_ms"]
+__all__ = ["arm_timeout", "fire", "retry_attempt", "retry_delay_ms"]
 
 S = TaskStatus
 # Handled by their own task type: a failed SWITCH, FORK or JOIN is not retried.
@@ -84,6 +84,17 @@ def retry_attempt(engine: Engine, task: TaskModel, now: int) -> bool:
         else:
             fire(engine, "start", retry, now)
     return True
+
+
+def arm_timeout(engine: Engine, task: TaskModel) -> None:
+    """Start the ``timeoutSeconds`` clock of a started system task (WAIT, HUMAN, SUB_WORKFLOW, ...).
+
+    Conductor's ``DeciderService.checkTaskTimeout`` applies to every task type with a start time;
+    worker tasks get theirs when polled (``Engine.task_started``).
+    """
+    td = task.node.task_def
+    if td.timeout_seconds > 0 and task.start_time and not task.status.is_terminal and not engine.is_dispatched(task):
+        engine.timer(task.start_time + (task.start_delay + td.timeout_seconds) * 1000, "timeout", task)
 
 
 def fire(engine: Engine, kind: str, subject: Any, now: int) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.definitions._wire import execution_to_json
+from flowkit.engine._operations import pending_blocking_task
 from flowkit.errors import NotFoundError, OperationNotAllowedError
 from flowkit.runtime import _operations
 
@@ -155,13 +156,11 @@ class Execution:
     def retry(self, resume_subworkflow_tasks: bool = False) -> Execution:
         """Retry a terminal execution from its failed tasks.
 
-        With ``resume_subworkflow_tasks`` a failed SUB_WORKFLOW is retried inside its child instead of
-        starting a new child.
+        With ``resume_subworkflow_tasks`` the failed task is retried in the deepest failed sub-workflow
+        and every SUB_WORKFLOW task above it goes back to IN_PROGRESS (no new child is started).
         """
         return self._do(
-            lambda engine, wf, now: _operations.retry(
-                engine, wf, now, resume_subworkflow_tasks=resume_subworkflow_tasks
-            )
+            lambda engine, wf, now: engine.retry(wf, now, resume_subworkflow_tasks=resume_subworkflow_tasks)
         )
 
     def rerun(self, from_task_id: str | None = None, task_input: dict[str, Any] | None = None,
@@ -190,15 +189,60 @@ class Execution:
         """Fail a task left for outside completion, then carry on running."""
         return self._update(ref, TaskStatus.FAILED, None, reason)
 
-    def _update(self, ref: str, status: TaskStatus, output: dict[str, Any] | None, reason: str | None) -> Execution:
-        def update(engine: Engine, wf: WorkflowModel, now: int) -> list[Command]:
+    def update_task(
+        self, ref: str, status: TaskStatus | str, output: dict[str, Any] | None = None, *, reason: str | None = None,
+        callback_after_seconds: int = 0, logs: list[str] | None = None,
+    ) -> Execution:  # fmt: skip
+        """Report on task ``ref`` from outside, with what Conductor's ``TaskResult`` carries.
+
+        ``status`` is a TaskResult status: COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR (no retries)
+        or IN_PROGRESS (a worker task is handed out again after ``callback_after_seconds``).
+        ``output`` becomes the task's outputData, ``reason`` its reasonForIncompletion.
+
+        Raises:
+            OperationNotAllowedError: the status is not a TaskResult status, or the task or workflow has ended.
+        """
+        try:
+            chosen = TaskStatus(status)
+        except ValueError:
+            chosen = None
+        if chosen not in _RESULT_STATUSES:
+            raise OperationNotAllowedError(
+                f"status {status!r} is not a task result status; use one of {', '.join(map(str, _RESULT_STATUSES))}",
+                workflow_id=self.workflow_id,
+            )
+        if callback_after_seconds < 0:
+            raise OperationNotAllowedError("callback_after_seconds must be 0 or more", workflow_id=self.workflow_id)
+        return self._update(ref, chosen, output, reason, callback_after_seconds, logs)
+
+    def signal(self, status: TaskStatus | str, output: dict[str, Any] | None = None) -> str | None:
+        """Signal the waiting task, as Conductor's ``POST /tasks/{workflowId}/{status}/signal`` does.
+
+        The task is the first WAIT that has not ended, in this execution or else in a running
+        sub-workflow (``TaskServiceImpl.findPendingBlockingTask``). Returns its task id, or None when
+        nothing waits.
+        """
+        task = pending_blocking_task(self._runtime.engine, self._model)
+        if task is None:
+            return None
+        Execution(task.workflow, self._runtime).update_task(task.ref, status, output)
+        return task.task_id
+
+    def _update(
+        self, ref: str, status: TaskStatus, output: dict[str, Any] | None, reason: str | None,
+        callback_after_seconds: int = 0, logs: list[str] | None = None,
+    ) -> Execution:  # fmt: skip
+        def update(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
             task = self.task(ref)
             if task.status.is_terminal or wf.status.is_terminal:
                 raise OperationNotAllowedError(
                     f"task '{ref}' is already {task.status} in a {wf.status} workflow; nothing to update",
                     workflow_id=wf.workflow_id,
                 )
-            return engine.task_updated(task, status, now, output=output or {}, reason=reason)
+            return engine.task_updated(
+                task, status, now, output=output or {}, reason=reason, callback_after_seconds=callback_after_seconds,
+                logs=logs,
+            )  # fmt: skip
 
         return self._do(update)
 
@@ -247,3 +291,8 @@ class Execution:
         from flowkit.render import repr_mimebundle
 
         return repr_mimebundle(self, include, exclude)
+
+
+_RESULT_STATUSES = (
+    TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.FAILED_WITH_TERMINAL_ERROR,
+)  # fmt: skip
