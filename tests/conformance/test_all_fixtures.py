@@ -1,4 +1,4 @@
-"""Conformance, measured: every workflow definition in the shared fixture folder runs and ends as on Conductor.
+"""Conformance, measured: every shipped Conductor workflow definition runs and ends as on Conductor.
 
 The case table lives in ``flowkit.conformance`` (``flowkit conformance`` prints the same
 verdicts, one line per case); these tests make every case a test and keep the table complete.

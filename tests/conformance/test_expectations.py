@@ -1,7 +1,7 @@
 """Conformance: the outcomes Conductor's own test suites assert (reference/conductor-expectations.md).
 
 Each test names its expectation (E1..E18) and drives the engine like Conductor's test-harness:
-start, poll, complete/fail, advance the clock. Fixtures are read from the shared folder.
+start, poll, complete/fail, advance the clock. Fixtures are the Conductor files shipped in flowkit/conformance/conductor.
 """
 
 from __future__ import annotations
