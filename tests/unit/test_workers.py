@@ -1,5 +1,5 @@
 """Workers: ``@worker_task`` binding, results, failures, logs and long-running tasks, run through
-``flowkit.run`` with both executors (semantics §8 worker call semantics)."""
+``flowkit.run`` with both executors (the Conductor Python SDK's worker call, worker/worker.py)."""
 
 from __future__ import annotations
 
