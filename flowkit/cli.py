@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         if op == "retry":
             p.add_argument("--resume-subworkflow-tasks", action="store_true")
     conformance = sub.add_parser("conformance", help="run every Conductor fixture and compare with Conductor")
-    conformance.add_argument("directory", nargs="?", default=None, help="fixture folder (default ../shared/...)")
+    conformance.add_argument("directory", nargs="?", default=None, help="fixture folder (default: the shipped files)")
     conformance.add_argument("--executor", default="inline", choices=["inline", "threads", "processes", "dask"],
                              help="where worker calls run (default inline; dask starts a LocalCluster)")  # fmt: skip
     args = parser.parse_args(argv)

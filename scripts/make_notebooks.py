@@ -200,37 +200,38 @@ bad.failures_df()[["ref", "status", "attempt", "reason"]]""",
         "# 6. Conductor interop\n\nThe Orkes tutorial's own JSON and Conductor's `kitchensink.json` load and "
         "run unchanged, and flowkit writes back the same JSON a Conductor server takes.",
         SETUP,
-        """from pathlib import Path
-shared = Path.cwd().resolve().parents[1] / "shared" / "conformance" / "conductor"
-if not shared.exists():
-    shared = Path(flowkit.__file__).resolve().parents[2] / "shared" / "conformance" / "conductor"
-print("Conductor fixtures:", shared, shared.exists())""",
-        """orkes = flowkit.WorkflowDef.from_json(shared / "image_convert_resize.json") if shared.exists() else None
+        """from flowkit.conformance import fixture_folder
+# Conductor's own JSON files, shipped inside flowkit (Apache-2.0; SOURCES.md beside them says where each
+# comes from). A missing file stops the notebook here instead of skipping the runs below.
+conductor = fixture_folder("image_convert_resize.json", "kitchensink.json", "sub_flow_1.json")
+print("Conductor's files:", conductor)""",
+        """orkes = flowkit.WorkflowDef.from_json(conductor / "image_convert_resize.json")
 orkes""",
-        """if orkes is not None:
-    run = flowkit.start(orkes, {"fileLocation": photo,
-                                "recipeParameters": {"outputFormat": "webp", "outputSize": {"width": 240, "height": 160}}},
-                        workers=workers, task_defs=task_defs)
-    display(monitor(run))
-    run.wait(60)
-    runs.append(run)
-    images.append(run.task("image_convert_resize_ref").output["fileLocation"])
-    print(run.status, run.output)""",
-        """if shared.exists():
-    kitchen = flowkit.WorkflowDef.from_json(shared / "kitchensink.json")
-    child = flowkit.WorkflowDef.from_json(shared / "sub_flow_1.json")
-    print(kitchen.name, "->", len(list(kitchen.all_tasks())), "tasks; types:",
-          sorted({t.type for t in kitchen.all_tasks()}))
-    assert flowkit.WorkflowDef.from_json(kitchen.to_json()).to_json() == kitchen.to_json()""",
-        """print(flowkit.WorkflowDef.from_json(orkes.to_json()).to_json_text()[:500] if orkes else "no fixtures")""",
+        """run = flowkit.start(orkes, {"fileLocation": photo,
+                            "recipeParameters": {"outputFormat": "webp", "outputSize": {"width": 240, "height": 160}}},
+                    workers=workers, task_defs=task_defs)
+display(monitor(run))
+run.wait(60)
+runs.append(run)
+images.append(run.task("image_convert_resize_ref").output["fileLocation"])
+print(run.status, run.output)""",
+        """kitchen = flowkit.WorkflowDef.from_json(conductor / "kitchensink.json")
+child = flowkit.WorkflowDef.from_json(conductor / "sub_flow_1.json")
+print(kitchen.name, "->", len(list(kitchen.all_tasks())), "tasks; types:", sorted({t.type for t in kitchen.all_tasks()}))
+print(child.name, "->", [t.task_reference_name for t in child.all_tasks()])
+assert flowkit.WorkflowDef.from_json(kitchen.to_json()).to_json() == kitchen.to_json()""",
+        """print(flowkit.WorkflowDef.from_json(orkes.to_json()).to_json_text()[:500])
+assert [str(r.status) for r in runs] == ["COMPLETED"], runs  # the Orkes tutorial's own definition ran""",
         FINISH.format(name="06_conductor_interop"),
     ],
 }
 
 
-def main() -> None:
-    """Write every notebook in ``NOTEBOOKS`` to ``notebooks/``."""
+def main(names: list[str] | None = None) -> None:
+    """Write the notebooks of ``NOTEBOOKS`` (all, or those in ``names``) to ``notebooks/``."""
     for name, cells in NOTEBOOKS.items():
+        if names and name not in names:
+            continue
         nb = new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         for cell in cells:
@@ -240,4 +241,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

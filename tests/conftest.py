@@ -27,8 +27,8 @@ from flowkit.scripting._lazy import LazyScripts
 os.environ["FLOWKIT_HOME"] = tempfile.mkdtemp(prefix="flowkit-tests-home-")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# ../shared beside the repository root (== Path(<tests/x/test_y.py>).resolve().parents[2].parent / "shared").
-FIXTURES = REPO_ROOT.parent / "shared" / "conformance" / "conductor"
+# Conductor's JSON files as the package ships them (flowkit/conformance/conductor, see SOURCES.md there).
+FIXTURES = REPO_ROOT / "flowkit" / "conformance" / "conductor"
 
 T0 = 1_700_000_000_000  # a fixed epoch-ms start time
 
@@ -39,19 +39,19 @@ settings.load_profile("flowkit")
 
 
 def fixture(name: str) -> Path:
-    """Path of a shared Conductor fixture (read in place, never copied into the repo)."""
+    """Path of a shipped Conductor fixture."""
     path = FIXTURES / name
-    assert path.is_file(), f"missing shared fixture {path}"
+    assert path.is_file(), f"missing Conductor fixture {path}"
     return path
 
 
 def fixture_json(name: str) -> Any:
-    """The parsed JSON of a shared fixture."""
+    """The parsed JSON of a shipped Conductor fixture."""
     return json.loads(fixture(name).read_text(encoding="utf-8"))
 
 
 def load_def(name: str, **changes: Any) -> WorkflowDef:
-    """A WorkflowDef loaded from a shared fixture, optionally evolved."""
+    """A WorkflowDef loaded from a shipped Conductor fixture, optionally evolved."""
     definition = WorkflowDef.from_json(fixture(name))
     return definition.evolve(**changes) if changes else definition
 

@@ -1,7 +1,8 @@
 """Conformance, measured (``flowkit conformance [DIR]``).
 
-Run every Conductor workflow definition in the shared fixture folder and compare each outcome with
-Conductor's.
+Run every Conductor workflow definition of the fixture folder and compare each outcome with
+Conductor's. The fixtures are Conductor's own JSON files, shipped in this package
+(``flowkit/conformance/conductor``, Apache-2.0, with their ``LICENSE``, ``NOTICE`` and ``SOURCES.md``).
 
 Each case (:mod:`flowkit.conformance._cases`) runs one fixture with deterministic test workers through
 ``flowkit.run`` (virtual clock, inline executor). Fixtures whose HTTP tasks call other hosts have those
@@ -23,21 +24,40 @@ from typing import Any
 from flowkit.conformance._cases import CASES as _FIXTURE_CASES
 from flowkit.conformance._cases import Case, Check, Result
 from flowkit.conformance._spec_cases import SPEC_CASES
+from flowkit.errors import NotFoundError
 
 CASES = _FIXTURE_CASES + SPEC_CASES
 
 __all__ = [
-    "CASES", "Case", "Check", "Result", "default_directory", "definition_files", "format_result", "main",
-    "run_all", "run_case",
+    "CASES", "SHIPPED", "Case", "Check", "Result", "default_directory", "definition_files", "fixture_folder",
+    "format_result", "main", "run_all", "run_case",
 ]  # fmt: skip
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+SHIPPED = Path(__file__).resolve().parent / "conductor"
+"""Conductor's JSON files as shipped in the package (see ``SOURCES.md`` there)."""
 
 
 def default_directory() -> Path:
-    """``$FLOWKIT_CONFORMANCE_DIR``, else ``<repo root>/../shared/conformance/conductor``."""
+    """``$FLOWKIT_CONFORMANCE_DIR``, else the fixtures shipped in the package (:data:`SHIPPED`)."""
     env = os.environ.get("FLOWKIT_CONFORMANCE_DIR")
-    return Path(env) if env else _REPO_ROOT.parent / "shared" / "conformance" / "conductor"
+    return Path(env) if env else SHIPPED
+
+
+def fixture_folder(*names: str, directory: str | Path | None = None) -> Path:
+    """The fixture folder (``directory``, else :func:`default_directory`), checked to hold every file of ``names``.
+
+    Raises:
+        NotFoundError: a file is missing; the message names every missing file and the folder.
+    """
+    folder = Path(directory) if directory else default_directory()
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        where = "$FLOWKIT_CONFORMANCE_DIR" if not directory and os.environ.get("FLOWKIT_CONFORMANCE_DIR") else "folder"
+        raise NotFoundError(
+            f"Conductor fixture file(s) missing from {where} {folder}: {', '.join(missing)}. Fix: use the files "
+            f"flowkit ships in {SHIPPED} (unset $FLOWKIT_CONFORMANCE_DIR, or reinstall flowkit if they are gone)."
+        )
+    return folder
 
 
 @contextlib.contextmanager

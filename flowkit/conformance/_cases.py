@@ -2,8 +2,9 @@
 
 One or more cases per Conductor fixture, with deterministic test workers and the outcome Conductor
 gives (status plus key checks). ``source`` says where each
-expectation comes from: an upstream test (``E<n>`` of ``reference/conductor-expectations.md`` or the
-named upstream spec) or ``derived`` from ``reference/conductor-semantics.md``.
+expectation comes from: an upstream test (``TH <Spec>`` of Conductor's test-harness,
+``e2e <Test>`` of its e2e suite) or ``derived <Conductor class>``: read from that class of Conductor's
+server source (conductor-oss/conductor).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Case:
     """The workflow definition file (in the fixture folder)."""
     expected_status: str
     source: str
-    """``E<n> (...)`` / upstream spec name, or ``derived §...``."""
+    """``TH <Spec> ...`` / ``e2e <Test> ...`` (an upstream test), or ``derived <Conductor class> ...``."""
     variant: str = ""
     input: Mapping[str, Any] = field(default_factory=dict)
     workers: Callable[[], Mapping[str, Callable[..., Any]]] = dict
@@ -176,7 +177,7 @@ def _fails_then(times: int, output: Mapping[str, Any]) -> Callable[[], Callable[
     return make
 
 
-# image tutorial (semantics §9): fake workers returning the documented output shapes, no Pillow or S3
+# image tutorial (orkes-io/orkesworkers): fake workers returning the documented output shapes, no Pillow or S3
 S3_OUT = "https://image-processing-orkes.s3.amazonaws.com/"
 S3_UPLOAD = "https://image-processing-sandbox.s3.amazonaws.com/"
 IMAGE_INPUT = {"fileLocation": "https://example.org/images/sample.png",
@@ -338,7 +339,7 @@ def _cases() -> tuple[Case, ...]:
     # fmt: off
     return (
         # --- kitchensink: EVENT, DYNAMIC, DECISION (FORK_JOIN of SUB_WORKFLOWs | FORK_JOIN_DYNAMIC), HTTP, deep scan
-        Case("kitchensink.json", c, "derived §6 EVENT/DYNAMIC/DECISION/FORK_JOIN/SUB_WORKFLOW/HTTP, §3.4 deep scan",
+        Case("kitchensink.json", c, "derived DeciderService.java + task mappers (EVENT/DYNAMIC/DECISION/FORK_JOIN/SUB_WORKFLOW/HTTP), ParametersUtils deep scan",
              variant="oddEven=1", input={"task2Name": "task_5", "mod": 1, "oddEven": 1},
              workers=kitchensink_workers(1), workflows=("sub_flow_1.json",), http=ES_SERVER, rewrite=ES_REWRITE,
              note="HTTP GET localhost:9200 served by a local server on a free port",
@@ -363,7 +364,7 @@ def _cases() -> tuple[Case, ...]:
                  inp("task_30", "statuses", ["COMPLETED", "FAILED"]),
                  out(KS_OUTPUT),
              )),  # fmt: skip
-        Case("kitchensink.json", c, "derived §6 DECISION case '0' -> FORK_JOIN_DYNAMIC (form B) incl. a SUB_WORKFLOW fork",
+        Case("kitchensink.json", c, "derived DecisionTaskMapper.java: case '0' -> FORK_JOIN_DYNAMIC (form B) incl. a SUB_WORKFLOW fork",
              variant="oddEven=0", input={"task2Name": "task_5", "mod": 4, "oddEven": 0},
              workers=kitchensink_workers(0), workflows=("sub_flow_1.json",), http=ES_SERVER, rewrite=ES_REWRITE,
              note="HTTP GET localhost:9200 served by a local server on a free port",
@@ -378,11 +379,11 @@ def _cases() -> tuple[Case, ...]:
                  child("wf_dyn", "task_5:COMPLETED", "task_6:COMPLETED"),
                  out(KS_OUTPUT),
              )),  # fmt: skip
-        Case("sub_flow_1.json", c, "derived §4.5 (no outputParameters: output = last task's output)",
+        Case("sub_flow_1.json", c, "derived DeciderService.updateWorkflowOutput (no outputParameters: output = last task's output)",
              workers=kitchensink_workers(1),
              checks=(seq("task_5:COMPLETED", "task_6:COMPLETED"), out({"op": "task_6.done"}))),
         # --- re_run_test_workflow: the widest fixture; its HTTP task calls an outside host
-        Case("re_run_test_workflow.json", "FAILED", "derived §6 HTTP (retryCount 0 for system tasks, §1.3), §5.1",
+        Case("re_run_test_workflow.json", "FAILED", "derived HttpTask.java (retryCount 0 for system tasks), DeciderService.retry",
              variant="offline", workers=re_run_workers, workflows=POPULATION_MIN_MAX,
              rewrite={API_TESTER: "http://127.0.0.1:9/api"},
              note=f"{API_TESTER} stands for an unreachable host (127.0.0.1:9 refuses), so the workflow FAILS there, "
@@ -395,14 +396,14 @@ def _cases() -> tuple[Case, ...]:
                  reason_has("failed with status: FAILED and reason: "),
                  out({"jq": JQ_OUT, "inner_task": None}),
              )),  # fmt: skip
-        Case("re_run_test_workflow.json", c, "derived §6 WAIT/SET_VARIABLE/FORK_JOIN/SUB_WORKFLOW/FORK_JOIN_DYNAMIC A/"
-             "DO_WHILE/SWITCH, §12.16 (condition false -> 1 iteration)",
+        Case("re_run_test_workflow.json", c, "derived DeciderService.java + task mappers (WAIT/SET_VARIABLE/FORK_JOIN/SUB_WORKFLOW/"
+             "FORK_JOIN_DYNAMIC A/DO_WHILE/SWITCH), DoWhile.java (condition false -> 1 iteration)",
              variant="api-tester simulated", workers=re_run_workers, workflows=POPULATION_MIN_MAX,
              http={"routes": {"/api": (200, {"message": "answer standing in for the Orkes API tester"})}},
              rewrite={API_TESTER: "{server}/api"},
              note="the API tester's URL points at a local server; everything runs for real",
              checks=(
-                 eq("task order (§4.2: a fork's batch is added before its DO_WHILE runs)", lambda e: [t.ref for t in e.tasks],
+                 eq("task order (DeciderService: a fork's batch is added before its DO_WHILE runs)", lambda e: [t.ref for t in e.tasks],
                     ["simple_task_00", "jq", "http_task_5saz2_ref", "wait", "set_state", "fork_task_t7nhng_ref",
                      "x_test_worker_1_ref", "x_test_workers_0_ref", "x_test_workers_2_ref", "join_task_y6nux_ref",
                      "wait_task_guk0c_ref", "sub_flow", "dynamic_fork", "_x_test_worker_0_0", "_x_test_worker_0_1",
@@ -432,7 +433,7 @@ def _cases() -> tuple[Case, ...]:
                  out({"jq": JQ_OUT, "inner_task": None}),
              )),  # fmt: skip
         # --- Python SDK loan workflow: 3 chained SIMPLE tasks + an optional 3-iteration DO_WHILE
-        Case("calculate_loan_workflow.json", c, "derived §6 DO_WHILE (condition sees $.<ref>['iteration'])",
+        Case("calculate_loan_workflow.json", c, "derived DoWhile.java (condition sees $.<ref>['iteration'])",
              input={"userEmail": "user@example.com", "loanAmount": 11000}, workers=_loan_workers,
              checks=(
                  seq("fetch_user_details:COMPLETED", "get_credit_score:COMPLETED", "calculate_loan_amount:COMPLETED",
@@ -444,8 +445,8 @@ def _cases() -> tuple[Case, ...]:
                         "op": f"check_phone_number_valid__{i}.done", "valid": True}} for i in (1, 2, 3)}}.items())),
                  out({"accountNumber": 4567, "creditRating": 769, "authorizedLoanAmount": 11000, "phoneNumberValid": True}),
              )),  # fmt: skip
-        # --- Orkes blog image tutorial (§9) with fake workers
-        Case("image_convert_resize.json", c, "derived §9 (worker outputs), §3 nested input paths",
+        # --- Orkes blog image tutorial (orkes-io/orkesworkers) with fake workers
+        Case("image_convert_resize.json", c, "derived ImageConvertResizeWorker.java (orkesworkers outputs), ParametersUtils nested input paths",
              input=IMAGE_INPUT, workers=image_workers, task_defs=IMAGE_DEFS,
              checks=(
                  seq("image_convert_resize:COMPLETED", "upload_toS3:COMPLETED"),
@@ -454,7 +455,7 @@ def _cases() -> tuple[Case, ...]:
                      "outputHeight": 200}),
                  out({"fileLocation": S3_UPLOAD + "image_convert_resize_ref.jpg"}),
              )),  # fmt: skip
-        Case("image_convert_resize.json", "FAILED", "derived §5.1 (TaskDef retryCount 3, FIXED 30 s)",
+        Case("image_convert_resize.json", "FAILED", "derived DeciderService.retry (TaskDef retryCount 3, FIXED 30 s)",
              variant="convert fails", input=IMAGE_INPUT, task_defs=IMAGE_DEFS,
              workers=lambda: {**image_workers(), "image_convert_resize": _convert_fails},
              checks=(
@@ -465,7 +466,7 @@ def _cases() -> tuple[Case, ...]:
                  reason_has("convert: no images defined"),
                  out({"fileLocation": None}),
              )),  # fmt: skip
-        Case("image_convert_resize_multipleformat_subworkflow.json", c, "derived §9, §6 SUB_WORKFLOW (child output merged)",
+        Case("image_convert_resize_multipleformat_subworkflow.json", c, "derived SubWorkflow.java (child output merged), orkesworkers workers",
              input=IMAGE_INPUT, workers=image_workers, task_defs=IMAGE_DEFS, workflows=("image_convert_resize.json",),
              checks=(
                  seq("FORK:COMPLETED", "SUB_WORKFLOW:COMPLETED", "image_convert_resize:COMPLETED", "JOIN:COMPLETED",
@@ -477,7 +478,7 @@ def _cases() -> tuple[Case, ...]:
                  out({"fileLocationJpg": S3_UPLOAD + "image_convert_resize_ref.jpg",
                       "fileLocationWebp": S3_UPLOAD + "image_convert_resize_webp_ref.webp"}),
              )),  # fmt: skip
-        Case("image_multiple_convert_resize.json", c, "derived §9, §6 FORK_JOIN_DYNAMIC form B + JOIN output",
+        Case("image_multiple_convert_resize.json", c, "derived ForkJoinDynamicTaskMapper.java form B, Join.java output, orkesworkers workers",
              input={"fileLocation": IMAGE_INPUT["fileLocation"], "outputFormats": ["png", "jpg", "webp"],
                     "outputSizes": [{"width": 1200, "height": 800}, {"width": 600, "height": 400},
                                     {"width": 300, "height": 200}], "maintainAspectRatio": "true"},
@@ -493,8 +494,8 @@ def _cases() -> tuple[Case, ...]:
                      "outputHeight": 400, "outputFormat": "webp"}),
                  inp("image_convert_resize_png_1200x800_0", "maintainAspectRatio", True),
              )),  # fmt: skip
-        # --- the do_while_timeline_ui_demo fixture is broken on a real server (SOURCES.md, §12.17)
-        Case("do_while_timeline_ui_demo.json", "FAILED", "derived §12.17 (INLINE sees only its own input), §6 INLINE",
+        # --- the do_while_timeline_ui_demo fixture is broken on a real server (conductor/SOURCES.md)
+        Case("do_while_timeline_ui_demo.json", "FAILED", "derived Inline.java (INLINE sees only its own input as $)",
              note="INLINE reads $.do_while_switch_ref['iteration'] -> JS TypeError, as on a real server",
              checks=(
                  seq("DO_WHILE:CANCELED", "SWITCH:COMPLETED", "INLINE:FAILED_WITH_TERMINAL_ERROR"),
@@ -503,26 +504,26 @@ def _cases() -> tuple[Case, ...]:
                  reason_has("TypeError"),
              )),  # fmt: skip
         # --- upstream test-harness specs
-        Case("simple_set_variable_workflow_integration_test.json", c, "E15 (TH SetVariableTaskSpec)",
+        Case("simple_set_variable_workflow_integration_test.json", c, "TH SetVariableTaskSpec",
              input={"var": "var_test_value"},
              checks=(seq("SET_VARIABLE:COMPLETED"), eq("variables", lambda e: e.variables, {"var": "var_test_value"}),
                      out({"variables": {"var": "var_test_value"}}))),  # fmt: skip
         Case("simple_set_variable_workflow_integration_test.json", "FAILED",
-             "E15 (TH SetVariableTaskSpec; limit = the server default 256 KB, the spec configures 2 KB)",
+             "TH SetVariableTaskSpec (limit = the server default 256 KB, the spec configures 2 KB)",
              variant="over 256 KB", input={"var": "01234567" * (256 * 1024 // 8 + 1)},
              checks=(seq("SET_VARIABLE:FAILED_WITH_TERMINAL_ERROR"), eq("variables", lambda e: e.variables, {}),
                      ok("reason", lambda e: (e.tasks[0].reason or "").startswith("The variables payload size: ")),
                      out({"variables": {}}))),  # fmt: skip
-        Case("simple_json_jq_transform_integration_test.json", c, "E16 (TH JsonJQTransformSpec 'succeeds')",
+        Case("simple_json_jq_transform_integration_test.json", c, "TH JsonJQTransformSpec 'succeeds'",
              input={"in1": {"array": ["a", "b"]}, "in2": {"array": ["c", "d"]}},
              checks=(seq("JSON_JQ_TRANSFORM:COMPLETED"), output_of("jq_1", "result", {"out": ["a", "b", "c", "d"]}),
                      output_of("jq_1", "resultList", [{"out": ["a", "b", "c", "d"]}]))),  # fmt: skip
-        Case("simple_json_jq_transform_integration_test.json", "FAILED", "E16 (TH JsonJQTransformSpec 'fails')",
+        Case("simple_json_jq_transform_integration_test.json", "FAILED", "TH JsonJQTransformSpec 'fails'",
              variant="jq error", input={"in1": "a", "in2": "b"},
              checks=(seq("JSON_JQ_TRANSFORM:FAILED"),
                      eq("reason", lambda e: e.tasks[0].reason, 'Cannot index string with string "array"'))),  # fmt: skip
         Case("simple_workflow_with_sub_workflow_inline_def_integration_test.json", c,
-             "TH ExternalPayloadStorageSpec 'subworkflow' (task sequence), derived §6 SUB_WORKFLOW inline def",
+             "TH ExternalPayloadStorageSpec 'subworkflow' (task sequence), derived SubWorkflowTaskMapper.java inline def",
              input=P1, task_defs=HARNESS,
              workers=lambda: integration_workers(
                  integration_task_1=echo(imageType="png"),
@@ -538,18 +539,18 @@ def _cases() -> tuple[Case, ...]:
              variant="loop=1", input={"loop": 1}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq(*_do_while_loop(1)), output_of("loopTask", "iteration", 1),
                      keys("join__1", ["integration_task_1__1", "integration_task_2__1"]))),  # fmt: skip
-        Case("do_while_integration_test.json", c, "derived §6 DO_WHILE (__N refs, JOIN keys keep the suffix)",
+        Case("do_while_integration_test.json", c, "derived DoWhile.java (__N refs, JOIN keys keep the suffix)",
              variant="loop=2", input={"loop": 2}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq(*_do_while_loop(2)), output_of("loopTask", "iteration", 2),
                      keys("join__2", ["integration_task_1__2", "integration_task_2__2"]),
                      eq("loop output keys", lambda e: sorted(e.task("loopTask").output), ["1", "2", "iteration"]))),
-        Case("simple_workflow_1_integration_test.json", c, "E1 (TH SimpleWorkflowSpec 'completion')",
+        Case("simple_workflow_1_integration_test.json", c, "TH SimpleWorkflowSpec 'completion'",
              input=P1, correlation_id="unit_test_1", task_defs=HARNESS,
              workers=lambda: integration_workers(integration_task_1=lambda task: {"op": "task1.done"}),
              checks=(seq("integration_task_1:COMPLETED", "integration_task_2:COMPLETED"), inp("t2", "tp1", "p1 value"),
                      inp("t2", "tp2", "task1.done"), ok("p3 = CPEWF_TASK_ID", lambda e: e.task("t1").input["p3"] == e.task("t1").task_id),
                      out({"o1": "p1 value", "o2": None, "o3": "task1.done"}))),  # fmt: skip
-        Case("simple_workflow_1_integration_test.json", "FAILED", "E2 (TH SimpleWorkflowSpec 'terminal error')",
+        Case("simple_workflow_1_integration_test.json", "FAILED", "TH SimpleWorkflowSpec 'terminal error'",
              variant="terminal error", input=P1, task_defs=HARNESS,
              workers=lambda: integration_workers(integration_task_1=lambda task: TaskResult(
                  status="FAILED_WITH_TERMINAL_ERROR", reason_for_incompletion=TERMINAL,
@@ -559,7 +560,7 @@ def _cases() -> tuple[Case, ...]:
                         f"Task <t1 id> failed with status: FAILED and reason: '{TERMINAL}'"),
                      eq("failedReferenceTaskNames", lambda e: e.failed_reference_task_names, ["t1"]),
                      out({"o1": "p1 value", "o2": None, "o3": None}))),  # fmt: skip
-        Case("simple_workflow_1_integration_test.json", c, "E3 (TH SimpleWorkflowSpec 'task retries')",
+        Case("simple_workflow_1_integration_test.json", c, "TH SimpleWorkflowSpec 'task retries'",
              variant="retries", input=P1, task_defs=_harness_task_defs(integration_task_2={"retryCount": 3, "retryDelaySeconds": 2}),
              workers=lambda: integration_workers(integration_task_2=_fails_then(2, {"op": "t2.done"})()),
              checks=(seq("integration_task_1:COMPLETED", "integration_task_2:FAILED", "integration_task_2:FAILED",
@@ -568,23 +569,23 @@ def _cases() -> tuple[Case, ...]:
                         and e.tasks[3].retried_task_id == e.tasks[2].task_id),
                      eq("failedReferenceTaskNames", lambda e: e.failed_reference_task_names, ["t2"]))),  # fmt: skip
         Case("simple_workflow_with_resp_time_out_integration_test.json", c,
-             "E5 (TH SimpleWorkflowSpec 'response timeout', IN_PROGRESS + callbackAfterSeconds part)",
+             "TH SimpleWorkflowSpec 'response timeout' (IN_PROGRESS + callbackAfterSeconds part)",
              input=P1, task_defs=HARNESS, workers=_in_progress_once,
              checks=(seq("task_rt:COMPLETED", "integration_task_2:COMPLETED"), inp("t2", "tp2", "task_rt.done"),
                      eq("t1 polled twice, 2 s apart", lambda e: (e.task("t1").poll_count,
                                                                  e.task("t1").end_time - e.task("t1").start_time), (2, 2000)),
                      out({"o1": "p1 value", "o2": None, "o3": "task_rt.done"}))),  # fmt: skip
-        Case("fork_join_integration_test.json", c, "E6 (TH ForkJoinSpec 'success flow')",
+        Case("fork_join_integration_test.json", c, "TH ForkJoinSpec 'success flow'",
              workers=integration_workers, task_defs=HARNESS,
              checks=(seq("FORK:COMPLETED", "integration_task_1:COMPLETED", "integration_task_2:COMPLETED", "JOIN:COMPLETED",
                          "integration_task_3:COMPLETED", "integration_task_4:COMPLETED"),
                      inp("t1", "p1", "workflow.input.param1"), keys("fanouttask_join", ["t2", "t3"]))),  # fmt: skip
-        Case("fork_join_integration_test.json", "FAILED", "E7 (TH ForkJoinSpec 'failure flow')",
+        Case("fork_join_integration_test.json", "FAILED", "TH ForkJoinSpec 'failure flow'",
              variant="branch fails", task_defs=_harness_task_defs(integration_task_2={"retryCount": 0}),
              workers=lambda: integration_workers(integration_task_2=_fails_then(9, {})()),
              checks=(seq("FORK:COMPLETED", "integration_task_1:COMPLETED", "integration_task_2:FAILED", "JOIN:CANCELED",
                          "integration_task_3:CANCELED"),)),  # fmt: skip
-        Case("dynamic_fork_join_integration_test.json", c, "E8 (TH DynamicForkJoinSpec 'success flow')",
+        Case("dynamic_fork_join_integration_test.json", c, "TH DynamicForkJoinSpec 'success flow'",
              workers=_dyn_fork_worker({"xdt1": {"k1": "v1"}, "xdt2": {"k2": "v2"}}), task_defs=HARNESS,
              checks=(seq("integration_task_1:COMPLETED", "FORK:COMPLETED", "integration_task_2:COMPLETED",
                          "integration_task_3:COMPLETED", "JOIN:COMPLETED", "integration_task_4:COMPLETED"),
@@ -592,16 +593,16 @@ def _cases() -> tuple[Case, ...]:
                      inp("dynamicfanouttask_join", "joinOn", ["xdt1", "xdt2"]),
                      eq("JOIN output", lambda e: e.task("dynamicfanouttask_join").output,
                         {"xdt1": {"op": "xdt1.done", "ok1": "ov1"}, "xdt2": {"op": "xdt2.done", "ok1": "ov1"}}))),  # fmt: skip
-        Case("dynamic_fork_join_integration_test.json", "FAILED", "E8 (TH DynamicForkJoinSpec 'invalid input')",
+        Case("dynamic_fork_join_integration_test.json", "FAILED", "TH DynamicForkJoinSpec 'invalid input'",
              variant="invalid input", workers=_dyn_fork_worker({"xdt1": "v1", "xdt2": "v2"}), task_defs=HARNESS,
              checks=(seq("integration_task_1:COMPLETED"),)),
-        Case("cpewf_task_id_dyn_fork_wf.json", "FAILED", "E9 (e2e DynamicForkTests.testCorrectTaskIdOnRetries)",
+        Case("cpewf_task_id_dyn_fork_wf.json", "FAILED", "e2e DynamicForkTests.testCorrectTaskIdOnRetries",
              task_defs=(FAIL_ON_PURPOSE,), workers=lambda: {"fail_on_purpose": _fails_then(99, {})()},
              checks=(seq("INLINE:COMPLETED", "FORK:COMPLETED", "fail_on_purpose:FAILED", "JOIN:CANCELED",
                          "fail_on_purpose:FAILED", "fail_on_purpose:FAILED"),
                      ok("task_id == taskId on every attempt", lambda e: all(
                          t.input["task_id"] == t.task_id for t in e.tasks if t.task_type == "fail_on_purpose")))),  # fmt: skip
-        Case("do_while_five_loop_over_integration_test.json", c, "E10 (TH DoWhileSpec '2 iterations of five tasks')",
+        Case("do_while_five_loop_over_integration_test.json", c, "TH DoWhileSpec '2 iterations of five tasks'",
              input={"loop": 2}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq("DO_WHILE:COMPLETED", *("LAMBDA:COMPLETED", "JSON_JQ_TRANSFORM:COMPLETED", "integration_task_1:COMPLETED",
                                                  "JSON_JQ_TRANSFORM:COMPLETED", "integration_task_2:COMPLETED") * 2,
@@ -609,30 +610,30 @@ def _cases() -> tuple[Case, ...]:
                      eq("iterations", lambda e: [t.iteration for t in e.tasks],
                         [2, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 0]),  # the DO_WHILE task carries its current iteration
                      output_of("loopTask", "iteration", 2))),  # fmt: skip
-        Case("simple_switch_task_integration_test.json", c, "E11 (TH SwitchTaskSpec 'simple switch')",
+        Case("simple_switch_task_integration_test.json", c, "TH SwitchTaskSpec 'simple switch'",
              input={"param1": "p1", "param2": "p2", "case": "c"}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq("SWITCH:COMPLETED", "integration_task_1:COMPLETED", "integration_task_2:COMPLETED",
                          "integration_task_20:COMPLETED"),)),  # fmt: skip
-        Case("simple_switch_task_integration_test.json", c, "E11 (default case)",
+        Case("simple_switch_task_integration_test.json", c, "TH SwitchTaskSpec (default case)",
              variant="default", input={"param1": "p1", "param2": "p2", "case": "nope"}, workers=integration_workers,
              task_defs=HARNESS,
              checks=(seq("SWITCH:COMPLETED", "integration_task_5:COMPLETED", "integration_task_20:COMPLETED"),)),
-        Case("exclusive_join_integration_test.json", c, "E12 (TH ExclusiveJoinSpec 'default decision')",
+        Case("exclusive_join_integration_test.json", c, "TH ExclusiveJoinSpec 'default decision'",
              input={"decision_1": "null"}, task_defs=HARNESS,
              workers=lambda: integration_workers(integration_task_1=lambda task: {"taskReferenceName": "task1"}),
              checks=(seq("integration_task_1:COMPLETED", "DECISION:COMPLETED", "EXCLUSIVE_JOIN:COMPLETED"),
                      output_of("exclusiveJoin", "taskReferenceName", "task1"))),  # fmt: skip
-        Case("terminate_task_completed_workflow_integration_test.json", c, "E13 (TH LambdaAndTerminateTaskSpec 'completed')",
+        Case("terminate_task_completed_workflow_integration_test.json", c, "TH LambdaAndTerminateTaskSpec 'completed'",
              input={"a": 1}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq("LAMBDA:COMPLETED", "TERMINATE:COMPLETED"), reason_has("Workflow is COMPLETED by TERMINATE task"),
                      out({"result": {"testvalue": True}}))),  # fmt: skip
-        Case("terminate_task_failed_workflow_integration.json", "FAILED", "E14 (TH LambdaAndTerminateTaskSpec 'failed')",
+        Case("terminate_task_failed_workflow_integration.json", "FAILED", "TH LambdaAndTerminateTaskSpec 'failed'",
              input={"a": 1}, correlation_id="testId", workers=integration_workers, task_defs=HARNESS,
              workflows=("failure_workflow_for_terminate_task_workflow.json",),
              checks=(seq("LAMBDA:COMPLETED", "TERMINATE:COMPLETED"), eq("reason", lambda e: e.reason, "Early exit in terminate"),
                      eq("failure workflow", _failure_workflow,
                         ["COMPLETED", ["LAMBDA:COMPLETED"], "testId", True, True, True]))),  # fmt: skip
-        Case("failure_workflow_for_terminate_task_workflow.json", c, "derived §6 LAMBDA, §4.5",
+        Case("failure_workflow_for_terminate_task_workflow.json", c, "derived Lambda.java, DeciderService.updateWorkflowOutput",
              input={"a": 1}, checks=(seq("LAMBDA:COMPLETED"), out({"result": {"testvalue": True}}))),
     )
     # fmt: on

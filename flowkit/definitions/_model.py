@@ -278,7 +278,7 @@ class WorkflowDef:
         return json.dumps(self.to_json(), indent=indent)
 
     def validate(self, *, task_defs: Mapping[str, TaskDef] = _EMPTY) -> WorkflowDef:
-        """Check the definition (§1 of the semantics); return self.
+        """Check the definition (Conductor's ``WorkflowDef``/``WorkflowTask`` constraints); return self.
 
         Raises:
             DefinitionError: listing every problem, each with its task ref and the fix.

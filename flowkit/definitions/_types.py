@@ -105,7 +105,7 @@ for _wf_status in WorkflowStatus:
 
 
 class RetryLogic(StrEnum):
-    """How the delay before a retry grows (§5.1)."""
+    """How the delay before a retry grows (Conductor's ``DeciderService.retry``)."""
 
     FIXED = "FIXED"
     LINEAR_BACKOFF = "LINEAR_BACKOFF"

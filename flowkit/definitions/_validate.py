@@ -1,4 +1,4 @@
-"""Definition checks (semantics §1). Every problem is collected before one DefinitionError."""
+"""Definition checks (Conductor's ``WorkflowDef.java``, ``WorkflowTask.java``, ``TaskDef.java`` constraints). Every problem is collected before one DefinitionError."""
 
 from __future__ import annotations
 

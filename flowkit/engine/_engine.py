@@ -148,7 +148,7 @@ class Engine:
         correlation_id: str | None = None,
         priority: int = 0,
     ) -> tuple[WorkflowModel, list[Command]]:
-        """Start an execution of ``definition`` (§4.1)."""
+        """Start an execution of ``definition`` (Conductor's ``WorkflowExecutorOps.startWorkflow``)."""
         wf = self.start_execution(
             definition, workflow_input, now, workflow_id=workflow_id, correlation_id=correlation_id, priority=priority
         )
@@ -189,7 +189,7 @@ class Engine:
         error: dict[str, Any] | None = None,
         worker_id: str | None = None,
     ) -> list[Command]:
-        """A worker (or an operator) reported on ``task`` (§4.4). Updates to terminal tasks are ignored."""
+        """A worker (or an operator) reported on ``task`` (``WorkflowExecutorOps.updateTask``). Updates to terminal tasks are ignored."""
         wf = task.workflow
         if task.status.is_terminal or wf.status.is_terminal:
             return []
@@ -393,7 +393,7 @@ class Engine:
             self.schedule(wf, wf.plan.first, now)
 
     def resolve_input(self, wf: WorkflowModel, node: Node, task_id: str | None) -> dict[str, Any]:
-        """The task input: ``inputParameters`` resolved, then the task definition's inputTemplate (§3.6)."""
+        """The task input: ``inputParameters`` resolved, then the task definition's inputTemplate (``ParametersUtils.getTaskInputV2``)."""
         resolver = node.resolver
         template = node.task_def.input_template
         if resolver is None:  # a dynamic-fork branch with plain-data input
@@ -439,7 +439,7 @@ class Engine:
     def schedule(
         self, wf: WorkflowModel, node: Node, now: int, *, task_input: dict[str, Any] | None = None
     ) -> TaskModel | None:
-        """Map ``node`` to a task attempt and start it according to its type (§4.2)."""
+        """Map ``node`` to a task attempt and start it according to its type (``DeciderService.getTasksToBeScheduled``, the task mappers)."""
         from flowkit.engine._tasks import HANDLERS, PREPARERS
 
         if wf.status.is_terminal:
@@ -541,7 +541,7 @@ class Engine:
         failed_task: TaskModel | None = None,
         failure_workflow: bool = True,
     ) -> None:
-        """End ``wf`` with ``status`` (§4.5): output, cancel what runs, failure workflow, parent."""
+        """End ``wf`` with ``status`` (``DeciderService.updateWorkflowOutput``): output, cancel what runs, failure workflow, parent."""
         if wf.status.is_terminal:
             return
         wf.status = status
@@ -578,7 +578,7 @@ class Engine:
         self._out.append(Ended(wf))
 
     def workflow_output(self, wf: WorkflowModel) -> dict[str, Any]:
-        """§4.5: the TERMINATE task's output, else outputParameters, else the last task's output."""
+        """``DeciderService.updateWorkflowOutput``: the TERMINATE task's output, else outputParameters, else the last task's output."""
         if wf.terminated_by is not None:
             return dict(wf.terminated_by.output or {})
         if wf.definition.output_parameters:

@@ -1,4 +1,4 @@
-"""FORK_JOIN, FORK_JOIN_DYNAMIC (its three input forms) and JOIN (semantics §6)."""
+"""FORK_JOIN, FORK_JOIN_DYNAMIC (its three input forms) and JOIN (Conductor's ``ForkJoinTaskMapper``, ``ForkJoinDynamicTaskMapper``, ``Join.java``)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _schedule_join(engine: Engine, wf: WorkflowModel, fork: TaskModel, now: int,
 
 
 def _as_one_batch(engine: Engine, schedule_all: Callable[[], None]) -> None:
-    """Map a fork's tasks as one batch, as Conductor does (§4.2).
+    """Map a fork's tasks as one batch, as Conductor does (``ForkJoinTaskMapper``).
 
     The whole batch (branch heads, nested forks, the JOIN) is added first and only then do its DO_WHILEs
     run, so their first loop tasks follow the JOIN in the task list.

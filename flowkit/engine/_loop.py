@@ -1,4 +1,4 @@
-"""DO_WHILE (semantics §6): iterations, ``__N`` refs, per-iteration output, list mode, keepLastN."""
+"""DO_WHILE (Conductor's ``DoWhile.java``, ``DoWhileTaskMapper``): iterations, ``__N`` refs, per-iteration output, list mode, keepLastN."""
 
 from __future__ import annotations
 

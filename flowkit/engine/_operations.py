@@ -33,7 +33,7 @@ def failure_workflow_name(wf: WorkflowModel) -> str | None:
 
 
 def start_failure_workflow(engine: Engine, wf: WorkflowModel, failed_task: TaskModel | None, now: int) -> None:
-    """Start ``failureWorkflow`` with Conductor's input (§7 item 9)."""
+    """Start ``failureWorkflow`` with Conductor's input (``WorkflowExecutorOps``, failure workflow)."""
     from flowkit.definitions._wire import execution_to_json
 
     name = failure_workflow_name(wf)
@@ -62,7 +62,7 @@ _NEVER_COPIED = frozenset(
 
 
 def restart_workflow(engine: Engine, wf: WorkflowModel, now: int, *, check_restartable: bool = True) -> None:
-    """Conductor's restart (§7 item 5): same id, every task removed, start from the first task.
+    """Conductor's restart (``WorkflowExecutorOps.restart``): same id, every task removed, start from the first task.
 
     Raises:
         OperationNotAllowedError: the execution is not terminal, or it COMPLETED and is not restartable.
@@ -99,7 +99,7 @@ def restart_workflow(engine: Engine, wf: WorkflowModel, now: int, *, check_resta
 
 
 def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
-    """Conductor's retry (§7 item 6): a new attempt of the latest failed task of each ref.
+    """Conductor's retry (``WorkflowExecutorOps.retry``): a new attempt of the latest failed task of each ref.
 
     Raises:
         OperationNotAllowedError: the execution is not terminal, or there is nothing to retry.
@@ -166,7 +166,7 @@ def _not_allowed(wf: WorkflowModel, message: str) -> Exception:
 
 
 def pause_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
-    """Conductor's pause (§7 item 2): nothing new is scheduled or started until resume."""
+    """Conductor's pause (``WorkflowExecutorOps.pauseWorkflow``): nothing new is scheduled or started until resume."""
     from flowkit.definitions._types import WorkflowStatus
 
     if wf.status.is_terminal:
@@ -176,7 +176,7 @@ def pause_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
 
 
 def resume_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
-    """Conductor's resume (§7 item 3): RUNNING again, the workflow-timeout clock restarts."""
+    """Conductor's resume (``WorkflowExecutorOps.resumeWorkflow``): RUNNING again, the workflow-timeout clock restarts."""
     from flowkit.definitions._types import TaskStatus, WorkflowStatus
 
     if wf.status is not WorkflowStatus.PAUSED:
@@ -195,7 +195,7 @@ def resume_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
 
 
 def terminate_workflow(engine: Engine, wf: WorkflowModel, reason: str | None, now: int) -> None:
-    """Conductor's terminate (§7 item 4): TERMINATED, running tasks CANCELED, children terminated.
+    """Conductor's terminate (``WorkflowExecutorOps.terminateWorkflow``): TERMINATED, running tasks CANCELED, children terminated.
 
     The failure workflow is not started (the API path does not start it).
     """
@@ -223,7 +223,7 @@ def rerun_workflow(
     workflow_input: dict[str, Any] | None = None,
     correlation_id: str | None = None,
 ) -> None:
-    """Conductor's rerun (§7 item 7): from the start, or from one task with the tasks after it removed."""
+    """Conductor's rerun (``WorkflowExecutorOps.rerun``): from the start, or from one task with the tasks after it removed."""
     from flowkit.definitions._types import TaskStatus, WorkflowStatus
     from flowkit.engine._tasks import HANDLERS
 
@@ -274,7 +274,7 @@ def rerun_workflow(
 
 def skip_task(engine: Engine, wf: WorkflowModel, ref: str, now: int, *,
               task_input: dict[str, Any] | None = None, task_output: dict[str, Any] | None = None) -> None:  # fmt: skip
-    """Conductor's skip task (§7 item 8): a SKIPPED attempt the decider passes over when it gets there."""
+    """Conductor's skip task (``WorkflowExecutorOps.skipTaskFromWorkflow``): a SKIPPED attempt the decider passes over when it gets there."""
     from flowkit.definitions._types import TaskStatus, WorkflowStatus
 
     if wf.status is not WorkflowStatus.RUNNING:

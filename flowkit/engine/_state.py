@@ -164,7 +164,7 @@ class WorkflowModel:
         return None
 
     def context(self) -> Doc:
-        """The document ``${...}`` expressions read (semantics §3.1)."""
+        """The document ``${...}`` expressions read (Conductor's ``ParametersUtils.getTaskInputV2``)."""
         return self.doc
 
     def __repr__(self) -> str:

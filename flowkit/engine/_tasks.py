@@ -1,4 +1,4 @@
-"""How each task type runs once mapped (semantics §6).
+"""How each task type runs once mapped (Conductor's task mappers and ``core/execution/tasks/*.java``).
 
 Control flow lives in ``_fork`` and ``_loop``; this module holds worker tasks, SWITCH/DECISION,
 SUB_WORKFLOW and the small system tasks, plus the registry ``HANDLERS`` the engine dispatches on.
@@ -332,7 +332,7 @@ def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
 
 
 def child_ended(engine: Engine, child: WorkflowModel, now: int) -> None:
-    """A sub-workflow ended: its SUB_WORKFLOW task takes the matching status (§6)."""
+    """A sub-workflow ended: its SUB_WORKFLOW task takes the matching status (``SubWorkflow.java``)."""
     parent = engine.executions.get(child.parent_workflow_id or "")
     task = parent.task_by_id(child.parent_workflow_task_id or "") if parent else None
     if task is None or task.status.is_terminal:

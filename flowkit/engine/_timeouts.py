@@ -1,4 +1,4 @@
-"""Retries and timeouts (semantics §5).
+"""Retries and timeouts (Conductor's ``DeciderService``: ``retry``, ``checkTaskTimeout``, ``isResponseTimedOut``).
 
 The delay before a retry, the next attempt, and what each timer does when it fires: response, poll,
 total and task timeouts, the workflow timeout, and delayed starts.
@@ -29,7 +29,7 @@ def _no_jitter(n: int) -> int:
 
 
 def retry_delay_ms(td: TaskDef, retry_count: int, jitter: Callable[[int], int]) -> int:
-    """Delay before the retry of an attempt whose 0-based ``retry_count`` just failed (§5.1)."""
+    """Delay before the retry of an attempt whose 0-based ``retry_count`` just failed (``DeciderService.retry``)."""
     logic = td.retry_logic
     if logic == "LINEAR_BACKOFF":
         delay = td.retry_delay_seconds * td.backoff_scale_factor * (retry_count + 1)
@@ -49,7 +49,7 @@ def retry_delay_ms(td: TaskDef, retry_count: int, jitter: Callable[[int], int]) 
 
 
 def retry_attempt(engine: Engine, task: TaskModel, now: int) -> bool:
-    """Schedule the next attempt (§5.1); True when handled (retried, or the workflow ended)."""
+    """Schedule the next attempt (``DeciderService.retry``); True when handled (retried, or the workflow ended)."""
     node = task.node
     if not task.status.is_retriable or node.kind in _BUILT_IN or node.expected_retries <= task.retry_count:
         return False

@@ -1,4 +1,4 @@
-"""``${...}`` expressions: compiled once per definition, resolved per task (semantics §3)."""
+"""``${...}`` expressions: compiled once per definition, resolved per task (Conductor's ``ParametersUtils.java``)."""
 
 from flowkit.expressions._compile import (
     Resolver,

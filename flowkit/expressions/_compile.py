@@ -1,4 +1,4 @@
-"""``${...}`` expressions, compiled once and resolved many times (semantics §3).
+"""``${...}`` expressions, compiled once and resolved many times (Conductor's ``ParametersUtils.java``).
 
 A value from a definition (string, dict, list, scalar) compiles to a *resolver*: a function
 ``resolver(root, task_id) -> value``. ``root`` is any mapping (the engine passes a view over the

@@ -61,7 +61,8 @@ statuses occur; ``datetime64[ms, UTC]`` are tz-aware UTC timestamps at milliseco
     ===================  ======================  ================================================
 
 ``failures_df(workflow, *, include_children=False, lookup=None)``
-    One row per attempt that ended FAILED, FAILED_WITH_TERMINAL_ERROR, TIMED_OUT or CANCELED.
+    One row per attempt that ended FAILED, FAILED_WITH_TERMINAL_ERROR, TIMED_OUT or CANCELED, and per
+    optional task that ended COMPLETED_WITH_ERRORS (it failed; the workflow went on without it).
 
     ===================  ======================  ================================================
     column               dtype                   meaning
@@ -100,8 +101,8 @@ statuses occur; ``datetime64[ms, UTC]`` are tz-aware UTC timestamps at milliseco
     ended                datetime64[ms, UTC]     ``endTime`` (NaT while RUNNING or PAUSED)
     duration             timedelta64[ms]         ended - created (NaT while RUNNING or PAUSED)
     tasks                int64                   number of task attempts
-    failed_tasks         int64                   attempts FAILED, FAILED_WITH_TERMINAL_ERROR, TIMED_OUT or
-                                                 CANCELED (= rows of ``failures_df``)
+    failed_tasks         int64                   attempts FAILED, FAILED_WITH_TERMINAL_ERROR, TIMED_OUT,
+                                                 CANCELED or COMPLETED_WITH_ERRORS (= rows of ``failures_df``)
     reason               string                  ``reasonForIncompletion``
     parent_workflow_id   string                  ``parentWorkflowId`` (sub-workflows)
     ===================  ======================  ================================================
@@ -116,10 +117,16 @@ statuses occur; ``datetime64[ms, UTC]`` are tz-aware UTC timestamps at milliseco
     pass ``ax=`` to draw into an existing Axes. The bars of one status are one ``PolyCollection``
     in ``ax.collections`` with gid ``attempts:<STATUS>`` (``attempts:<STATUS>:retried`` for
     attempts that were retried), one rectangle path per attempt; its ``task_ids`` attribute lists
-    the attempts' ``taskId`` in path order.
+    the attempts' ``taskId`` in path order. Instant attempts (end == start: system tasks, a virtual
+    clock) get about 1% of the axis each, side by side in ``seq`` order at their instant; later times
+    move right to make room, and the axis label says so. The Figure made is a
+    :class:`TimelineFigure`: a matplotlib Figure with ``_repr_png_``, so a fresh Jupyter kernel shows
+    the chart with no ``%matplotlib`` set-up (and it is never drawn twice: pyplot does not know it).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from flowkit.history._frames import (
     EXECUTION_COLUMNS,
@@ -141,6 +148,7 @@ __all__ = [
     "STATUS_COLORS",
     "TASK_COLUMNS",
     "TASK_STATUSES",
+    "TimelineFigure",
     "WORKFLOW_STATUSES",
     "executions_df",
     "executions_frame",
@@ -148,3 +156,12 @@ __all__ = [
     "tasks_df",
     "timeline",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``TimelineFigure`` on first use: its module imports matplotlib, which ``import flowkit.history`` must not."""
+    if name == "TimelineFigure":
+        from flowkit.history._figure import TimelineFigure
+
+        return TimelineFigure
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,8 +45,11 @@ TASK_STATUSES: tuple[str, ...] = tuple(s.value for s in TaskStatus)
 WORKFLOW_STATUSES: tuple[str, ...] = tuple(s.value for s in WorkflowStatus)
 """The 6 Conductor workflow statuses: the categories of ``executions_df()["status"]``."""
 
-FAILURE_STATUSES: frozenset[str] = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"})
-"""Statuses ``failures_df`` reports (Conductor's unsuccessful task statuses)."""
+FAILURE_STATUSES: frozenset[str] = frozenset(
+    {"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED", "COMPLETED_WITH_ERRORS"}
+)
+"""Statuses ``failures_df`` reports: Conductor's unsuccessful task statuses, and COMPLETED_WITH_ERRORS
+(an optional task that failed: the workflow went on, but the task did not do its work)."""
 
 TASK_COLUMNS: dict[str, str] = {
     "workflow_id": "string",
@@ -297,7 +300,10 @@ def _traceback_tail(error: dict[str, Any] | None) -> str | None:
 
 
 def failures_df(workflow: Any, *, include_children: bool = False, lookup: Lookup | None = None) -> pd.DataFrame:
-    """Every FAILED, FAILED_WITH_TERMINAL_ERROR, TIMED_OUT or CANCELED attempt, in execution order.
+    """Every FAILED, FAILED_WITH_TERMINAL_ERROR, TIMED_OUT, CANCELED or COMPLETED_WITH_ERRORS attempt, in order.
+
+    COMPLETED_WITH_ERRORS is an optional task that failed (Conductor gives its last attempt that
+    status and the workflow goes on), so a failure the workflow survived is listed too.
 
     ``retried`` says a later attempt of the same task was scheduled; ``outcome`` is the status of
     the latest attempt of the same ``ref`` (in the same execution): how that task finally ended.

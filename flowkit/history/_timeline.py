@@ -10,6 +10,7 @@ the SUB_WORKFLOW task that started them (every attempt's child on the same rows)
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -117,6 +118,61 @@ def _unit(span_ms: int) -> tuple[str, int]:
     return "h", 3_600_000  # pragma: no cover - the last unit has no limit
 
 
+def _real(t: TaskModel, t0: int, now: int) -> tuple[int, int]:
+    """An attempt's real ``(begin, end)`` in epoch ms (never started: its scheduled time; running: to ``now``)."""
+    begin = t.start_time or t.scheduled_time or t0
+    return begin, max(t.end_time or (now if not t.is_terminal else begin), begin)
+
+
+class _Instants:
+    """Where each attempt's bar goes on the x axis (ms since ``t0``), instant attempts made visible.
+
+    An attempt that ends when it starts gets ``width`` ms and a slot of its own at its instant,
+    after the instant attempts scheduled before it there (``seq`` order); every time after that
+    instant moves right by the room its instant attempts took. ``width`` is about 1% of the axis,
+    less when there are many (together they then take half of it).
+    """
+
+    __slots__ = ("_before", "_keys", "_starts", "count", "now", "t0", "width")
+
+    def __init__(self, rows: list[_Row], t0: int, now: int, span: int) -> None:
+        self.t0, self.now = t0, now
+        by_instant: dict[int, list[tuple[int, int]]] = {}
+        for y, row in enumerate(rows):
+            for t in row.tasks:
+                begin, end = _real(t, t0, now)
+                if end == begin:
+                    by_instant.setdefault(begin, []).append((t.seq, y))
+        self.count = sum(map(len, by_instant.values()))
+        share = 0.01 * self.count
+        self.width: float = span * 0.01 / (1 - share) if share <= 0.5 else span / self.count
+        self._starts: list[int] = sorted(by_instant)
+        self._keys: list[list[tuple[int, int]]] = [sorted(by_instant[i]) for i in self._starts]
+        self._before: list[float] = [0.0]  # room taken by the instants before each of _starts
+        for keys in self._keys:
+            self._before.append(self._before[-1] + len(keys) * self.width)
+
+    def x(self, ms: int) -> float:
+        """Axis position of time ``ms``: after the instant attempts of earlier times, before those at ``ms``."""
+        return ms - self.t0 + self._before[bisect.bisect_left(self._starts, ms)]
+
+    def gap_at(self, ms: int) -> float:
+        """Room the instant attempts at ``ms`` take."""
+        i = bisect.bisect_left(self._starts, ms)
+        return self._before[i + 1] - self._before[i] if i < len(self._starts) and self._starts[i] == ms else 0.0
+
+    def bar(self, t: TaskModel, y: int) -> tuple[float, float]:
+        """``(left, right)`` of the bar of ``t`` (drawn on row ``y``)."""
+        begin, end = _real(t, self.t0, self.now)
+        left = self.x(begin)
+        i = bisect.bisect_left(self._starts, begin)
+        if i < len(self._starts) and self._starts[i] == begin:  # after the instant attempts scheduled before it
+            left += bisect.bisect_left(self._keys[i], (t.seq, y)) * self.width
+        if end == begin:
+            return left, left + self.width
+        return left, max(self.x(end), left + self.width)
+
+
 def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = None) -> Figure:
     """Draw a Gantt chart of ``workflow``'s task attempts and return the matplotlib Figure.
 
@@ -132,14 +188,22 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
     still running end at ``now``, the latest time known to the execution. A thin grey line before a
     bar is the attempt's queue wait (retry delay, rate limit). Failed and timed-out attempts are
     hatched, attempts that were retried are lighter. Colours: :data:`STATUS_COLORS`; the legend
-    lists the statuses present. Instant attempts (system tasks, virtual time) get a minimum visible
-    width. The x axis is time since the first scheduled attempt, in ms, s, min or h.
+    lists the statuses present. The x axis is time since the first scheduled attempt, in ms, s, min or h.
+
+    Instant attempts (system tasks, anything under a virtual clock) are drawn with a visible width,
+    side by side in scheduling order at their instant: the axis makes room for them there (its label
+    says so), so ``a -> b -> c`` run in the same millisecond read left to right.
+
+    Returns:
+        The figure: a :class:`TimelineFigure` (a matplotlib Figure that shows itself as a PNG in
+        Jupyter, with no ``%matplotlib`` set-up), or, with ``ax``, that Axes' figure.
 
     """
     import numpy as np
     from matplotlib.collections import LineCollection, PolyCollection
-    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
+
+    from flowkit.history._figure import TimelineFigure
 
     model = _model(workflow)
     top: list[_Row] = []
@@ -155,11 +219,11 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
     now = max(known, default=0)
     span = max(now - t0, 1)
     unit, scale = _unit(span)
-    min_width = span * 0.004
+    place = _Instants(rows, t0, now, span)
 
     if ax is None:
         height = min(max(2.2, 0.28 * len(rows) + 1.4), 60.0)
-        fig = Figure(figsize=(11, height), layout="constrained")
+        fig: Figure = TimelineFigure(figsize=(11, height), layout="constrained")
         ax = fig.add_subplot()
     else:
         # Never None: an Axes is made with its figure. Before matplotlib 3.10 ax.figure may be a
@@ -173,19 +237,15 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
     waits: list[list[tuple[float, float]]] = []
     for y, row in enumerate(rows):
         for t in row.tasks:
-            sched = t.scheduled_time
-            begin = t.start_time or sched or t0
-            end = t.end_time or (now if not t.is_terminal else begin)
-            width: float = max(end - begin, 0)
-            if width < min_width:
-                width = min_width
+            left, right = place.bar(t, y)
             ys, lefts, widths, ids = bars.setdefault((str(t.status), bool(t.retried)), ([], [], [], []))
             ys.append(y)
-            lefts.append((begin - t0) / scale)
-            widths.append(width / scale)
+            lefts.append(left / scale)
+            widths.append((right - left) / scale)
             ids.append(t.task_id)
+            sched = t.scheduled_time
             if t.start_time and sched and t.start_time > sched:
-                waits.append([((sched - t0) / scale, y), ((t.start_time - t0) / scale, y)])
+                waits.append([(place.x(sched) / scale, y), (left / scale, y)])
 
     present: list[str] = []
     order = [s for s in TASK_STATUSES if s in {k for k, _ in bars}]
@@ -231,9 +291,11 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
         [label.ljust(wide) for label in labels], family="monospace", fontsize=8 if len(rows) <= 60 else 6
     )  # left-aligned (monospace, padded) so sub-workflow rows show indented
     ax.set_ylim(len(rows) - 0.5, -0.5)  # first task on top
-    ax.set_xlim(-span * 0.01 / scale, (span * 1.02 + min_width) / scale)
+    shown = place.x(now) + place.gap_at(now)
+    ax.set_xlim(-shown * 0.01 / scale, (shown * 1.02 + place.width) / scale)
     started_at = datetime.fromtimestamp(t0 / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if t0 else "?"
-    ax.set_xlabel(f"time since {started_at} UTC ({unit})", fontsize=9)
+    widened = "; instant attempts widened, in scheduling order" if place.count else ""
+    ax.set_xlabel(f"time since {started_at} UTC ({unit}{widened})", fontsize=9)
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
     for side in ("top", "right"):

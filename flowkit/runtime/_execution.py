@@ -52,7 +52,7 @@ class Execution:
 
     @property
     def output(self) -> dict[str, Any]:
-        """The workflow output (§4.5)."""
+        """The workflow output (Conductor's ``DeciderService.updateWorkflowOutput``)."""
         return self._model.output
 
     @property

@@ -8,13 +8,22 @@ A function whose only parameter is annotated ``Task``, or is an unannotated para
 ``task``, receives the :class:`Task` itself (Conductor's Python SDK style). The SDK hands the Task
 to *any* single unannotated parameter; flowkit binds ``def step(x)`` by name instead, because a
 notebook user writing ``def step(x)`` means the input ``x``.
+
+A parameter without a default that the task input lacks (a typo such as ``nmae``), or that is null
+there while its annotation does not admit None (``${workflow.input.x}`` of an input not given),
+fails the task FAILED_WITH_TERMINAL_ERROR with a reason naming it and the input's names, the
+closest first. The Conductor Python SDK passes None instead (``worker.py``); flowkit does not,
+so that a wrong name is said at once and never becomes ``"Hello None"``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import traceback
+import types
+import typing
 from collections.abc import Callable, Mapping
 from typing import Any, get_type_hints
 
@@ -190,24 +199,51 @@ class Worker:
                 continue
             hint = hints.get(p.name)
             dc = hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
-            spec.append((p.name, p.default, dc))
+            # null reaches a required parameter only if its annotation says it may be None
+            null_ok = p.default is not inspect.Parameter.empty or _admits_none(hints.get(p.name, p.annotation))
+            spec.append((p.name, p.default, dc, null_ok))
 
         def bind(task: Task) -> dict[str, Any]:
             data = task.input_data
             kwargs = dict(data) if takes_all else {}
-            for name, default, dc in spec:
+            for name, default, dc, null_ok in spec:
                 if name in data:
                     value = data[name]
+                    if value is None and not null_ok:
+                        raise _MissingInput(self._missing(task, name, present=True))
                     if dc is not None and isinstance(value, Mapping):
                         value = dc(**value)
                     kwargs[name] = value
                 elif default is not inspect.Parameter.empty:
                     kwargs[name] = default
                 else:
-                    kwargs[name] = None
+                    raise _MissingInput(self._missing(task, name, present=False))
             return kwargs
 
         return bind
+
+    def _missing(self, task: Task, name: str, *, present: bool) -> str:
+        """The reason of a task whose input lacks the required parameter ``name`` (or has it null)."""
+        data = task.input_data or {}
+        others = [str(key) for key in data if key != name]
+        close = difflib.get_close_matches(name, others, n=1, cutoff=0.6)
+        ordered = close + sorted((k for k in others if k not in close), key=str.lower)
+        names = ", ".join(repr(k) for k in ordered)
+        where = f"task '{task.reference_task_name}'" if task.reference_task_name else f"a '{self.name}' task"
+        if present:
+            what = (
+                "is null in the task input (a ${...} that finds nothing, such as a workflow input not given, is null)"
+            )
+            has = f"; its other names: {names}" if names else ""
+        else:
+            what = "is not in the task input"
+            has = f"; the input has {names}" if names else "; the input is empty"
+        closest = f" Closest name: '{close[0]}' (a misspelling?)." if close else ""
+        return (
+            f"worker '{self.__name__}' of {where}: parameter '{name}' (no default) {what}{has}.{closest} "
+            f"Fix: set '{name}' in the task's inputParameters or the workflow input it reads, or give the "
+            "parameter a default (or annotate it '| None' to accept null)."
+        )
 
     def __call__(self, *args: Any, task_ref_name: str | None = None, **kwargs: Any) -> Any:
         """Call the function; with ``task_ref_name=`` build a SIMPLE task for a workflow instead."""
@@ -222,6 +258,8 @@ class Worker:
         token = _capture.begin()
         try:
             value = self.fn(task) if self._bind is None else self.fn(**self._bind(task))
+        except _MissingInput as exc:  # the function never ran: no traceback of flowkit's binding code
+            return Outcome("FAILED_WITH_TERMINAL_ERROR", {}, str(exc), _capture.end(token), None)
         except NonRetryableError as exc:
             return Outcome("FAILED_WITH_TERMINAL_ERROR", {}, _message(exc), _capture.end(token), _error(exc))
         except Exception as exc:  # a worker's failure is the task's failure, never the engine's
@@ -249,6 +287,21 @@ class Worker:
 
     def __repr__(self) -> str:
         return f"<flowkit worker {self.name!r} -> {self.__name__}>"
+
+
+class _MissingInput(Exception):
+    """A required worker parameter is not in the task input (the worker is not called)."""
+
+
+def _admits_none(hint: Any) -> bool:
+    """True for annotations that accept None: ``X | None``, ``Optional[X]``, ``Any``, ``object``, ``None``."""
+    if hint is Any or hint is object or hint is None or hint is type(None):
+        return True
+    if isinstance(hint, str):  # an annotation get_type_hints could not resolve: read its text
+        return hint in ("Any", "object") or "None" in hint or "Optional" in hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_admits_none(arg) for arg in typing.get_args(hint))
+    return False
 
 
 def _message(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""Conformance, measured: every workflow definition in the shared fixture folder runs and ends as on Conductor.
+"""Conformance, measured: every shipped Conductor workflow definition runs and ends as on Conductor.
 
 The case table lives in ``flowkit.conformance`` (``flowkit conformance`` prints the same
 verdicts, one line per case); these tests make every case a test and keep the table complete.
@@ -22,7 +22,7 @@ LINE = re.compile(r"^(?P<name>\S+(?: \[[^\]]+\])?): (?P<status>\S+) \(expected (
                   r"(?P<verdict>MATCH|MISMATCH)  \S.*$")  # fmt: skip
 
 
-def test_the_fixture_folder_is_the_shared_one() -> None:
+def test_the_fixture_folder_is_the_shipped_one() -> None:
     assert conformance.default_directory().resolve() == FIXTURES.resolve()
     assert len(definition_files()) >= 20  # the folder is really there: a missing folder must not pass vacuously
 
@@ -50,7 +50,9 @@ def test_definition_files_skip_executions_schemas_and_task_defs() -> None:
 
 def test_every_case_names_where_its_expectation_comes_from() -> None:
     for case in CASES:
-        assert re.match(r"^(E\d+|TH |derived §|[A-Z]\w+(Spec|\.java)\b)", case.source), case.name
+        assert re.match(r"^(TH [A-Z]\w+Spec|e2e [A-Z]\w+|derived [A-Z]\w+|[A-Z]\w+(Spec|\.java)\b)", case.source), (
+            case.name
+        )
         assert case.checks, f"{case.name} checks only the status"
     assert len({case.name for case in CASES}) == len(CASES), "case names must be unique"
 
@@ -91,7 +93,7 @@ def test_outside_completion_and_an_explicit_directory(tmp_path: Path, monkeypatc
         {"name": "notify", "taskReferenceName": "notify", "type": "SET_VARIABLE",
          "inputParameters": {"approved": "${approve.output.approved}"}}]}  # fmt: skip
     (tmp_path / "approval.json").write_text(json.dumps(human))
-    case = Case("approval.json", "COMPLETED", "derived §6 HUMAN", complete={"approve": {"approved": True}},
+    case = Case("approval.json", "COMPLETED", "derived Human.java", complete={"approve": {"approved": True}},
                 checks=(seq("HUMAN:COMPLETED", "SET_VARIABLE:COMPLETED"),
                         eq("variables", lambda e: e.variables, {"approved": True})))  # fmt: skip
     assert run_case(case, tmp_path).matches

@@ -1,7 +1,9 @@
-"""Conformance: the outcomes Conductor's own test suites assert (reference/conductor-expectations.md).
+"""Conformance: the outcomes Conductor's own test suites assert, restated one by one.
 
-Each test names its expectation (E1..E18) and drives the engine like Conductor's test-harness:
-start, poll, complete/fail, advance the clock. Fixtures are read from the shared folder.
+Each section (E1..E18) names the upstream test it restates: "TH" is a Spock spec of conductor-oss/conductor's
+``test-harness/src/test/groovy/com/netflix/conductor/test/integration/``, "e2e" a test of its ``e2e/``
+suite, others its ``core`` unit tests. The tests drive the engine like the test-harness: start, poll,
+complete/fail, advance the clock. Fixtures are the Conductor files shipped in flowkit/conformance/conductor.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def defs(**changes: dict) -> dict[str, TaskDef]:
     return out
 
 
-# ---------------------------------------------------------------------------------------------- E1
+# --------------------------------------------------------- E1: TH SimpleWorkflowSpec "Test simple workflow completion"
 def test_e1_linear_workflow_outputs_flow_between_tasks(harness: Harness) -> None:
     wf = harness.start(load_def(S1), P1, correlation_id="unit_test_1")
     assert wf.status == "RUNNING"
@@ -62,7 +64,7 @@ def test_e1_null_inputs_and_null_output_keys_are_kept(harness: Harness) -> None:
     assert "A" in t1.output["someOtherKey"]
 
 
-# ---------------------------------------------------------------------------------------------- E2
+# ------------------------------------------- E2: TH SimpleWorkflowSpec "Test simple workflow terminal error condition"
 def test_e2_terminal_error_skips_retries_and_still_computes_outputs() -> None:
     base = load_def(S1)
     definition = base.evolve(
@@ -92,7 +94,7 @@ def test_e2_terminal_error_skips_retries_and_still_computes_outputs() -> None:
     assert set(wf.failed_names) == {"integration_task_1"}
 
 
-# ---------------------------------------------------------------------------------------------- E3
+# -------------------------------------------------- E3: TH SimpleWorkflowSpec "Test simple workflow with task retries"
 def test_e3_retries_are_new_instances_linked_by_retried_task_id() -> None:
     h = Harness(task_defs=defs(integration_task_2={"retry_count": 3, "retry_delay_seconds": 2}))
     wf = h.start(load_def(S1), P1)
@@ -125,7 +127,7 @@ def test_e3_retries_are_new_instances_linked_by_retried_task_id() -> None:
     assert set(wf.failed_names) == {"integration_task_2"}
 
 
-# ---------------------------------------------------------------------------------------------- E4
+# --------------------------------------- E4: TH SimpleWorkflowSpec "Test simple workflow with retry at workflow level"
 def test_e4_workflow_retry_after_exhausted_retries_with_cpewf_task_id() -> None:
     h = Harness(task_defs=defs(integration_task_1={"retry_count": 1, "retry_delay_seconds": 0}))
     wf = h.start(load_def(S1), P1)
@@ -229,7 +231,7 @@ def test_e4_retry_with_nothing_to_retry_is_rejected(harness: Harness) -> None:
     assert wf.status == "COMPLETED"
 
 
-# ---------------------------------------------------------------------------------------------- E5
+# ---------------------------------------------- E5: TH SimpleWorkflowSpec "Test Simple Workflow with response timeout"
 def test_e5_response_timeout_reschedules_the_task() -> None:
     h = Harness()
     wf = h.start(load_def("simple_workflow_with_resp_time_out_integration_test.json"), P1)
@@ -267,7 +269,7 @@ def test_e5_response_timeout_ignores_alert_only_policy() -> None:
     assert wf.status == "RUNNING"
 
 
-# ---------------------------------------------------------------------------------------------- E6
+# -------------------------------------------- E6: TH ForkJoinSpec "Test a simple workflow with fork join success flow"
 def test_e6_static_fork_join_order_and_join_completion(harness: Harness) -> None:
     wf = harness.start(load_def("fork_join_integration_test.json"), {})
     assert harness.tasks() == [
@@ -299,7 +301,7 @@ def test_e6_static_fork_join_order_and_join_completion(harness: Harness) -> None
     assert len(wf.tasks) == 6
 
 
-# ---------------------------------------------------------------------------------------------- E7
+# -------------------------------------------- E7: TH ForkJoinSpec "Test a simple workflow with fork join failure flow"
 def test_e7_failed_fork_branch_fails_workflow_and_cancels_the_rest() -> None:
     h = Harness(task_defs=defs(integration_task_2={"retry_count": 0}))
     wf = h.start(load_def("fork_join_integration_test.json"), {})
@@ -317,7 +319,7 @@ def test_e7_failed_fork_branch_fails_workflow_and_cancels_the_rest() -> None:
     assert wf.reason == f"Task {t2.task_id} failed with status: FAILED and reason: 'boom'"
 
 
-# ---------------------------------------------------------------------------------------------- E8
+# ---------------------------------------------------- E8: TH DynamicForkJoinSpec "Test dynamic fork join success flow"
 DYN = "dynamic_fork_join_integration_test.json"
 DYN_TASKS = [
     {"name": "integration_task_2", "taskReferenceName": "xdt1"},
@@ -381,7 +383,7 @@ def test_e8_invalid_dynamic_input_fails_without_persisting_fork_or_join(harness:
     assert wf.reason is not None and wf.reason.startswith("Tasks could not be dynamically forked due to invalid input")
 
 
-# ---------------------------------------------------------------------------------------------- E9
+# ----------------------------------------------------------------- E9: e2e DynamicForkTests.testCorrectTaskIdOnRetries
 FAIL_ON_PURPOSE = {
     "name": "fail_on_purpose", "description": "test", "retryCount": 2, "timeoutSeconds": 20, "inputKeys": [],
     "outputKeys": [], "timeoutPolicy": "RETRY", "retryLogic": "FIXED", "retryDelaySeconds": 1,
@@ -410,7 +412,7 @@ def test_e9_dynamic_fork_cpewf_task_id_is_each_attempts_own_id() -> None:
     assert h.task("extracted_file_data_join_ref").status == "CANCELED"
 
 
-# ---------------------------------------------------------------------------------------------- E10
+# ------------------------------------------------- E10: TH DoWhileSpec "Test workflow with 2 iterations of five tasks"
 def test_e10_do_while_with_system_and_worker_tasks_two_iterations(harness: Harness) -> None:
     wf = harness.start(load_def("do_while_five_loop_over_integration_test.json"), {"loop": 2})
     assert [(t, s, x.iteration) for (t, s), x in zip(harness.tasks(), wf.tasks, strict=True)] == [
@@ -457,7 +459,7 @@ def test_e10_do_while_with_system_and_worker_tasks_two_iterations(harness: Harne
     assert wf.status == "COMPLETED"
 
 
-# ---------------------------------------------------------------------------------------------- E11
+# ---------------------------------------------------------------- E11: TH SwitchTaskSpec "Test simple switch workflow"
 def test_e11_switch_value_param_case_then_continues(harness: Harness) -> None:
     wf = harness.start(
         load_def("simple_switch_task_integration_test.json"), {"param1": "p1", "param2": "p2", "case": "c"}
@@ -484,7 +486,7 @@ def test_e11_switch_default_case(harness: Harness) -> None:
     assert [t.task_type for t in wf.tasks] == ["SWITCH", "integration_task_5", "integration_task_20"]
 
 
-# ---------------------------------------------------------------------------------------------- E12
+# --------------------------------------------------- E12: TH ExclusiveJoinSpec "Test that the default decision is run"
 def test_e12_exclusive_join_falls_back_to_default_task(harness: Harness) -> None:
     wf = harness.start(load_def("exclusive_join_integration_test.json"), {"decision_1": "null"})
     assert harness.tasks() == [("integration_task_1", "SCHEDULED")]
@@ -499,7 +501,7 @@ def test_e12_exclusive_join_falls_back_to_default_task(harness: Harness) -> None
     assert wf.tasks[2].output["taskReferenceName"] == "task1"
 
 
-# ---------------------------------------------------------------------------------------------- E13
+# ---------------------------------------------------- E13: TH LambdaAndTerminateTaskSpec (terminate, status completed)
 def test_e13_terminate_completed_ends_early_with_terminate_output(harness: Harness) -> None:
     wf = harness.start(load_def("terminate_task_completed_workflow_integration_test.json"), {"a": 1})
     assert wf.status == "COMPLETED"
@@ -510,7 +512,7 @@ def test_e13_terminate_completed_ends_early_with_terminate_output(harness: Harne
     assert harness.dispatches == []  # t2 was never scheduled
 
 
-# ---------------------------------------------------------------------------------------------- E14
+# ---------------------------------- E14: TH LambdaAndTerminateTaskSpec (terminate, status failed), FailureWorkflowSpec
 def test_e14_terminate_failed_starts_the_failure_workflow() -> None:
     failure = load_def("failure_workflow_for_terminate_task_workflow.json")
     h = Harness(workflows=[failure])
@@ -580,7 +582,7 @@ def test_e14_sub_workflow_terminated_failed_fails_parent_and_starts_its_failure_
     assert [t.task_type for t in failure_run.tasks] == ["LAMBDA"]
 
 
-# ---------------------------------------------------------------------------------------------- E17
+# ------ E17: TestDeciderService (testLinearBackoff, testExponentialBackoff, testWorkflowTaskRetry), TH RetryPolicySpec
 def _retries(td: TaskDef, failures: int, *, jitter=None) -> list[tuple[int, int]]:
     """Fail a one-task workflow ``failures`` times; (callbackAfterSeconds, callbackAfterMs) of each retry
     as scheduled (a poll resets callbackAfterSeconds, as in Conductor)."""
@@ -684,7 +686,7 @@ def test_e17_total_timeout_with_retry_policy_times_out_running_task() -> None:
     assert h.tasks() == [("tt", "TIMED_OUT")]
 
 
-# ---------------------------------------------------------------------------------------------- E18
+# ---------------------------------------------------- E18: ParametersUtilsTest, TestDeciderService.testGetTaskInputV2*
 DOC = {"name": "conductor", "version": 2, "externalId": '{"taskRefName":"t001","workflowId":"w002"}'}
 
 

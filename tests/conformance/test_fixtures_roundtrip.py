@@ -1,4 +1,4 @@
-"""Conformance: every shared Conductor definition round-trips exactly, and flowkit's execution JSON
+"""Conformance: every shipped Conductor definition round-trips exactly, and flowkit's execution JSON
 matches Conductor's JSON Schemas (schema_Workflow.json / schema_Task.json) and real sample
 (completed.json).
 
@@ -15,7 +15,7 @@ import pytest
 from conftest import FIXTURES, Harness, fixture, fixture_json, load_def
 
 import flowkit
-from flowkit import TaskDef, WorkflowDef
+from flowkit import TaskDef, WorkflowDef, conformance
 from flowkit.definitions._wire import execution_to_json
 from flowkit.testing import VirtualClock
 
@@ -35,8 +35,9 @@ def errors(v: jsonschema.Draft7Validator, doc: object) -> list[str]:
     return [f"{list(e.absolute_path)}: {e.message}" for e in v.iter_errors(doc)]
 
 
-def test_the_fixture_folder_is_the_shared_one() -> None:
-    assert FIXTURES.name == "conductor" and FIXTURES.parent.name == "conformance"
+def test_the_fixture_folder_is_the_one_the_package_ships() -> None:
+    assert FIXTURES.resolve() == conformance.SHIPPED.resolve()
+    assert {"LICENSE", "NOTICE", "SOURCES.md"} <= {p.name for p in FIXTURES.iterdir()}
     assert len(WORKFLOW_FILES) >= 20 and len(TASK_DEF_FILES) == 2
 
 

@@ -26,18 +26,19 @@ import pytest
 from botocore.config import Config  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
+from flowkit.conformance import SHIPPED  # noqa: E402
 from flowkit.contrib import images, s3  # noqa: E402
 from flowkit.contrib.s3 import S3Endpoint  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = REPO_ROOT.parent / "shared" / "conformance" / "conductor"
+FIXTURES = SHIPPED  # Conductor's JSON files as the package ships them
 SAMPLES = REPO_ROOT / "notebooks" / "images"
 KEY = "test-key"
 
 
 def fixture_path(name: str) -> Path:
     path = FIXTURES / name
-    assert path.is_file(), f"missing shared fixture {path}"
+    assert path.is_file(), f"missing Conductor fixture {path}"
     return path
 
 

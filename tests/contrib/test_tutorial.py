@@ -1,7 +1,7 @@
 """The Orkes image-processing tutorial's workflows, run end to end with flowkit.contrib's workers.
 
 Real Pillow images, a real moto S3 server over HTTP on 127.0.0.1, the tutorial's own JSON fixtures
-(read from ../shared/conformance/conductor) and its task definitions as shipped in the package.
+(as shipped in flowkit/conformance/conductor) and its task definitions as shipped in the package.
 """
 # ruff: noqa: F811 - pytest fixtures imported from contrib_fixtures are parameters here
 

@@ -216,7 +216,7 @@ def test_busy_loop_hits_the_response_timeout_and_its_process_is_killed(processes
     task = ex.task("t")
     assert task.status.value == "TIMED_OUT"
     assert task.reason == f"responseTimeout: 1 exceeded for the taskId: {task.task_id} with Task Definition: hang"
-    assert ex.status.value == "TIMED_OUT"  # retries exhausted on a TIMED_OUT task (§5.1)
+    assert ex.status.value == "TIMED_OUT"  # retries exhausted on a TIMED_OUT task (DeciderService.retry)
     hung = started_pids(tmp_path)["0"]
     assert gone(hung)
     pool_recovered(processes, {hung})

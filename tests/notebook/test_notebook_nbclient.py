@@ -84,3 +84,33 @@ def test_widgets_demo_runs_in_a_kernel_and_its_monitor_works(tmp_path, monkeypat
     assert any("no problems" in v for v in html)  # the builder, after one step
     progress = [m for m in models if m["model"] == "IntProgressModel"]
     assert sorted((m["value"], m["max"], m["bar_style"]) for m in progress) == [(2, 2, "danger"), (3, 3, "success")]
+
+
+def test_timeline_shows_as_an_image_in_a_fresh_kernel_with_nothing_set_up(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+    monkeypatch.setenv("FLOWKIT_HOME", str(tmp_path / "home"))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            """import flowkit
+from flowkit.testing import VirtualClock
+def add(a: int, b: int) -> dict:
+    return {"sum": a + b}
+wf = {"name": "adder", "tasks": [{"name": "add", "taskReferenceName": "add", "inputParameters": {"a": 1, "b": 2}},
+                                 {"name": "v", "taskReferenceName": "v", "type": "SET_VARIABLE", "inputParameters": {"x": 1}}]}
+ex = flowkit.run(wf, {}, workers={"add": add}, clock=VirtualClock())
+assert ex.status == "COMPLETED", ex.reason"""
+        ),
+        nbformat.v4.new_code_cell("ex.timeline()"),
+        nbformat.v4.new_code_cell("import sys; print(sorted(m for m in sys.modules if m == 'matplotlib.pyplot'))"),
+    ]
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[1].outputs
+    assert len(outputs) == 1, outputs  # shown once, not a second time by a pyplot backend
+    data = outputs[0]["data"]
+    assert "image/png" in data or "image/svg+xml" in data, data.keys()
+    import base64
+
+    assert base64.b64decode(data["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data["text/plain"].startswith("<TimelineFigure size 1100x")
+    assert nb.cells[2].outputs[0]["text"].strip() == "[]"  # no pyplot: nothing was set up behind the user's back

@@ -39,3 +39,24 @@ def test_every_tutorial_notebook_runs_and_produces_images_and_s3_objects(tmp_pat
         assert (tmp_path / "out" / f"{name}.html").stat().st_size > 10_000
     report = (tmp_path / "out" / "report.md").read_text()
     assert f"{summary['runs']} runs, {summary['tasks']} tasks" in report
+
+
+def test_the_interop_notebook_runs_the_shipped_files_and_fails_when_one_is_missing(tmp_path, monkeypatch):
+    from flowkit.conformance import SHIPPED
+
+    summary = run_tutorial.run(tmp_path / "ok", ["06_conductor_interop"])
+    assert summary["failed"] == [], summary
+    [entry] = summary["notebooks"]
+    assert [r["status"] for r in entry["runs"]] == ["COMPLETED"], entry
+
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    for path in SHIPPED.glob("*.json"):
+        if path.name != "kitchensink.json":
+            (partial / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setenv("FLOWKIT_CONFORMANCE_DIR", str(partial))
+    summary = run_tutorial.run(tmp_path / "missing", ["06_conductor_interop"])
+    assert summary["failed"] == ["06_conductor_interop"], summary
+    [entry] = summary["notebooks"]
+    assert "NotFoundError" in entry["error"] and "kitchensink.json" in entry["error"], entry["error"]
+    assert not entry.get("runs"), entry  # stopped before running anything

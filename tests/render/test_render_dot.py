@@ -1,4 +1,4 @@
-"""flowkit.render.dot: golden DOT text for definitions and runs, structure checks, every shared fixture.
+"""flowkit.render.dot: golden DOT text for definitions and runs, structure checks, every shipped Conductor fixture.
 
 Golden files live in tests/golden/. After an intended change to the drawing, regenerate them with
 ``FLOWKIT_UPDATE_GOLDEN=1 pytest tests/render`` and review the diff.
@@ -515,7 +515,7 @@ def test_collapsing_ten_thousand_branches_keeps_the_graph_small() -> None:
 
 # ---------------------------------------------------------------------------------------------- fixtures
 def drawable_fixtures() -> list[Path]:
-    """Every shared fixture that is a workflow definition or an execution (not a schema or a TaskDef)."""
+    """Every shipped Conductor fixture that is a workflow definition or an execution (not a schema or a TaskDef)."""
     found = []
     for path in sorted(FIXTURES.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""``${...}`` resolution: every rule of semantics §3 (Conductor's ParametersUtils)."""
+"""``${...}`` resolution: every rule of Conductor's ParametersUtils.java."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -295,6 +296,25 @@ def test_failures_df_when_retries_run_out_and_for_terminal_errors_timeouts_and_c
     assert len(clean) == 0 and list(clean.columns) == list(FAILURE_COLUMNS) and dtypes(clean) == FAILURE_COLUMNS
 
 
+def test_failures_df_lists_an_optional_task_that_failed_and_the_workflow_survived() -> None:
+    def after() -> dict:
+        return {"ok": True}
+
+    wf = {"name": "opt", "tasks": [{"name": "flaky", "taskReferenceName": "a", "optional": True},
+                                   {"name": "after", "taskReferenceName": "b"}]}  # fmt: skip
+    ex = run(wf, workers={"flaky": flaky_worker(99), "after": after},
+             task_defs=[{"name": "flaky", "retryCount": 1, "retryDelaySeconds": 0}])  # fmt: skip
+    assert ex.status == "COMPLETED"
+    assert [str(t.status) for t in ex.tasks] == ["FAILED", "COMPLETED_WITH_ERRORS", "COMPLETED"]
+    df = ex.failures_df()
+    assert df["ref"].tolist() == ["a", "a"]
+    assert df["status"].tolist() == ["FAILED", "COMPLETED_WITH_ERRORS"]
+    assert df["attempt"].tolist() == [0, 1]
+    assert df["outcome"].tolist() == ["COMPLETED_WITH_ERRORS"] * 2
+    assert df["exception"].tolist() == ["builtins.ValueError"] * 2
+    assert executions_df(ex)["failed_tasks"].tolist() == [2]  # = rows of failures_df
+
+
 # ---------------------------------------------------------------------------------------------- executions_df
 def test_executions_df_over_several_runs(retried: Any, nested: Any) -> None:
     failed = run(
@@ -396,11 +416,40 @@ def test_timeline_colours_every_status_and_draws_running_tasks_to_now() -> None:
     fig = timeline(waiting)
     ax = fig.axes[0]
     assert legend_labels(fig) == ["IN_PROGRESS", "COMPLETED"]  # lifecycle order
-    assert ax.get_xlabel().endswith("(s)")
+    assert ax.get_xlabel().endswith("(s; instant attempts widened, in scheduling order)")  # the instant FORK
     running = next(c for c in bar_collections(ax) if c.get_gid() == "attempts:IN_PROGRESS")
     assert running.task_ids == [waiting.task("h").task_id, waiting.task("j").task_id]
-    for bar in running.get_paths():  # started at 0, still running: drawn to "now", when the WAIT ended (30 s)
-        assert (bar.vertices[:, 0].min(), bar.vertices[:, 0].max()) == (0, 30)
+    fork = next(c for c in bar_collections(ax) if c.get_gid() == "attempts:COMPLETED")
+    fork_left, fork_right = fork.get_paths()[0].vertices[:, 0].min(), fork.get_paths()[0].vertices[:, 0].max()
+    assert fork_left == 0 and 0.2 < fork_right < 0.5  # instant: a visible ~1% of the axis
+    for bar in running.get_paths():  # started at 0 after the FORK, still running: drawn to "now" (the WAIT's end)
+        left, right = bar.vertices[:, 0].min(), bar.vertices[:, 0].max()
+        assert left == pytest.approx(fork_right) and right - left == pytest.approx(30)
+
+
+def test_timeline_under_the_virtual_clock_draws_instant_attempts_visibly_in_their_order() -> None:
+    from flowkit.history import TimelineFigure
+
+    steps = [{"name": f"s{i}", "taskReferenceName": f"s{i}", "type": "SET_VARIABLE", "inputParameters": {"i": i}}
+             for i in range(4)]  # fmt: skip
+    ex = run({"name": "instant", "tasks": [*steps, one("flaky", "w")["tasks"][0]]},
+             workers={"flaky": flaky_worker(1)}, task_defs=[{"name": "flaky", "retryCount": 1, "retryDelaySeconds": 2}])  # fmt: skip
+    assert ex.status == "COMPLETED" and all(t.end_time == t.start_time for t in ex.tasks)  # every attempt instant
+    fig = timeline(ex)
+    assert isinstance(fig, TimelineFigure)
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    spans = {}
+    for collection in bar_collections(ax):
+        for task_id, path in zip(collection.task_ids, collection.get_paths(), strict=True):
+            spans[task_id] = (path.vertices[:, 0].min(), path.vertices[:, 0].max())
+    ordered = [spans[t.task_id] for t in ex.tasks]  # seq order: s0..s3, w (failed), w (retry 2 s later)
+    for (left, right), (next_left, _) in itertools.pairwise(ordered):
+        assert right - left > 0.005 * (hi - lo)  # visible
+        assert right <= next_left + 1e-9  # side by side, in their real order
+    assert ordered[-1][0] - ordered[-2][1] == pytest.approx(2000)  # the real 2 s retry delay is kept
+    assert ax.get_xlabel().endswith("(ms; instant attempts widened, in scheduling order)")
+    assert lo < ordered[0][0] and ordered[-1][1] < hi
 
 
 def test_timeline_nests_sub_workflows_under_their_task_with_lookup(nested: Any) -> None:

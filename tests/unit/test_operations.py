@@ -1,4 +1,4 @@
-"""Conductor's workflow operations (§7) on executions run in the foreground (run) and background (start)."""
+"""Conductor's workflow operations (WorkflowExecutorOps.java) on executions run in the foreground (run) and background (start)."""
 
 import threading
 import time

@@ -1,5 +1,5 @@
 """Retries, backoff, task/workflow timeouts, optional/permissive tasks, rate and concurrency limits
-(semantics §5), through the pure engine (Harness) and through ``flowkit.run``."""
+(Conductor's DeciderService.retry and its timeout checks), through the pure engine (Harness) and through ``flowkit.run``."""
 
 from __future__ import annotations
 

@@ -344,7 +344,7 @@ def test_a_long_do_while_of_inline_tasks_completes_without_exhausting_the_script
     loop = ex.task("loop")
     assert loop.output["iteration"] == n
     assert loop.output[str(n)] == {"inc": {"result": 2 * n}}
-    assert ex.output == {"result": 2 * n}  # no outputParameters: the last task's output (§4.5)
+    assert ex.output == {"result": 2 * n}  # no outputParameters: the last task's output (updateWorkflowOutput)
 
 
 def test_a_simple_task_can_be_left_for_outside_completion():

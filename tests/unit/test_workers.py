@@ -1,5 +1,5 @@
 """Workers: ``@worker_task`` binding, results, failures, logs and long-running tasks, run through
-``flowkit.run`` with both executors (semantics §8 worker call semantics)."""
+``flowkit.run`` with both executors (the Conductor Python SDK's worker call, worker/worker.py)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,62 @@ def test_defaults_and_missing_parameters() -> None:
     def required(a, b):  # noqa: ANN001 - no annotations on purpose (two params: bound by name, not a Task)
         return {"a": a, "b": b}
 
-    assert run("required", required, {"a": 1}).output == {"a": 1, "b": None}
+    # a deliberate difference from the Conductor Python SDK, which passes None for b (README)
+    failed = run("required", required, {"a": 1})
+    assert (failed.status, failed.task("x").status) == ("FAILED", "FAILED_WITH_TERMINAL_ERROR")
+    assert "parameter 'b' (no default) is not in the task input; the input has 'a'." in failed.task("x").reason
+
+    def nullable(a: int, b: int | None, c: Any) -> dict:  # annotations that admit None accept a null input
+        return {"b": b, "c": c}
+
+    assert run("nullable", nullable, {"a": 1, "b": None, "c": None}).output == {"b": None, "c": None}
+
+
+# -------------------------------------------------- a missing or misspelt input fails, never "Hello None"
+def greet(name: str) -> dict:
+    return {"greeting": f"Hello {name}"}
+
+
+GREET = {"name": "hello", "tasks": [{"name": "greet", "taskReferenceName": "greet_ref", "type": "SIMPLE",
+                                      "inputParameters": {"name": "${workflow.input.name}", "lang": "en"}}]}  # fmt: skip
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_a_misspelt_input_fails_the_task_naming_the_parameter_and_the_closest_name(executor: str) -> None:
+    wf = {
+        **GREET,
+        "tasks": [{**GREET["tasks"][0], "inputParameters": {"nmae": "${workflow.input.name}", "lang": "en"}}],
+    }
+    ex = flowkit.run(wf, {"name": "Ada"}, workers={"greet": greet}, executor=executor, clock=VirtualClock())
+    task = ex.task("greet_ref")
+    assert (ex.status, task.status, task.retry_count, len(ex.tasks)) == ("FAILED", "FAILED_WITH_TERMINAL_ERROR", 0, 1)
+    assert task.reason.startswith(
+        "worker 'greet' of task 'greet_ref': parameter 'name' (no default) is not in the task input; the input has "
+        "'nmae', 'lang'. Closest name: 'nmae' (a misspelling?). Fix: set 'name' in the task's inputParameters"
+    ), task.reason
+    assert "Hello" not in str(ex.output) and task.output == {}
+    assert "Traceback" not in task.reason and task.error is None  # the function never ran
+
+
+def test_a_workflow_input_not_given_fails_the_task_instead_of_passing_none() -> None:
+    ex = flowkit.run(GREET, {"nmae": "Ada"}, workers={"greet": greet}, clock=VirtualClock())
+    task = ex.task("greet_ref")
+    assert (ex.status, task.status) == ("FAILED", "FAILED_WITH_TERMINAL_ERROR")
+    assert (
+        "parameter 'name' (no default) is null in the task input (a ${...} that finds nothing, such as a "
+        "workflow input not given, is null); its other names: 'lang'." in task.reason
+    ), task.reason
+    assert ex.reason and "greet_ref" in ex.reason
+    ok = flowkit.run(GREET, {"name": "Ada"}, workers={"greet": greet}, clock=VirtualClock())
+    assert (ok.status, ok.output) == ("COMPLETED", {"greeting": "Hello Ada"})
+
+
+def test_task_style_workers_are_not_bound_and_see_the_input_as_is() -> None:
+    def sdk_style(task):  # noqa: ANN001 - the Conductor SDK style: one unannotated parameter named task
+        return {"name": task.input_data.get("name")}
+
+    ex = flowkit.run(GREET, {}, workers={"greet": sdk_style}, clock=VirtualClock())
+    assert (ex.status, ex.output) == ("COMPLETED", {"name": None})
 
 
 def test_var_keyword_receives_the_whole_input() -> None:
