@@ -34,12 +34,13 @@ def _limit(memory: int) -> None:
 
 def main() -> None:
     """Serve requests from stdin until it closes."""
-    import jq
+    import importlib
 
     from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
     from flowkit.scripting._js import ScriptLimits
     from flowkit.scripting._quickjs import QuickJavaScript
 
+    jq = importlib.import_module("jq")
     _limit(int(sys.argv[1]))
     programs: OrderedDict[str, Any] = OrderedDict()
     engine = QuickJavaScript(allow_regex=True)

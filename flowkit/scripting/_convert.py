@@ -42,7 +42,9 @@ def encode_input(value: object, what: str = "script input") -> str:
         except ValueError:  # NaN or Infinity somewhere: the rare path pays for the copy
             return _strict(finite(value))
     except RecursionError:
-        raise ScriptError(f"{what} is nested too deeply to pass to a script (more than about {MAX_DEPTH} levels)") from None
+        raise ScriptError(
+            f"{what} is nested too deeply to pass to a script (more than about {MAX_DEPTH} levels)"
+        ) from None
 
 
 def decode_result(text: str, what: str = "script result") -> Any:

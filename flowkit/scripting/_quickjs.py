@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+
 from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
 from flowkit.scripting._convert import decode_result, encode_input
 from flowkit.scripting._js import ScriptLimits

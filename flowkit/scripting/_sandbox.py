@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
 from flowkit.scripting._js import ScriptLimits
@@ -69,7 +69,9 @@ class _Child:
         self.kill()
         code = self.proc.returncode
         if code in (-signal.SIGABRT, -signal.SIGKILL, 1):  # jq aborts, Python exits, on failed allocations
-            return ScriptMemoryError(f"script exceeded its memory limit of {self.memory} bytes (its sandbox process ended)")
+            return ScriptMemoryError(
+                f"script exceeded its memory limit of {self.memory} bytes (its sandbox process ended)"
+            )
         name = signal.Signals(-code).name if code is not None and code < 0 else f"exit code {code}"
         return ScriptError(f"script crashed its sandbox process ({name}); is its result nested too deeply?")
 
@@ -116,16 +118,17 @@ def run_javascript(source: str, payload: str, mode: str, limits: ScriptLimits, s
         limits,
     )  # fmt: skip
     if "v" in answer:
-        return "v" + answer["v"]
+        return "v" + str(answer["v"])
     raise_answer(answer, limits)
-    raise AssertionError("unreachable")
 
 
-def raise_answer(answer: dict[str, Any], limits: ScriptLimits, language: str = "javascript") -> None:
+def raise_answer(answer: dict[str, Any], limits: ScriptLimits, language: str = "javascript") -> NoReturn:
     """Raise the error a child's answer carries."""
     kind, message = answer.get("k"), str(answer.get("e"))
     if kind == "timeout":
         raise ScriptTimeoutError(f"script exceeded its time limit of {limits.timeout_ms} ms", language=language)
     if kind == "memory":
-        raise ScriptMemoryError(f"script exceeded its memory limit of {limits.max_memory_bytes} bytes", language=language)
+        raise ScriptMemoryError(
+            f"script exceeded its memory limit of {limits.max_memory_bytes} bytes", language=language
+        )
     raise ScriptError(message, language=language, line=answer.get("line"))

@@ -46,7 +46,8 @@ def uses_java_calls(source: str) -> bool:
 
 # Defines, inside the harness function (`g` is the global object): javaize(root), plain(value),
 # and describe(e). Uses only intrinsics captured here, before any script runs.
-SHIM = r"""
+SHIM = (
+    r"""
   const ObjectProto = g.Object.prototype, ArrayProto = g.Array.prototype;
   const createObject = g.Object.create, setProto = g.Object.setPrototypeOf, isArray = g.Array.isArray;
   const ownKeys = g.Object.keys, define = g.Object.defineProperty, jsonText = g.JSON.stringify;
@@ -99,7 +100,7 @@ SHIM = r"""
     }
     return root;
   }
-  function tooDeep() { throw new RangeErr("script result is nested more than " + MAX_DEPTH + " levels deep"); }
+  function tooDeep() { throw new RangeErr("script result is circular or nested more than " + MAX_DEPTH + " levels deep"); }
   function plain(v, depth) {
     if (v === null || typeof v !== "object") return typeof v === "function" || typeof v === "symbol" ? undefined : v;
     if (depth >= MAX_DEPTH) tooDeep();
@@ -132,4 +133,7 @@ SHIM = r"""
       return capped(e);
     } catch (_) { return "script threw an unprintable value"; }
   }
-""".replace("__MAX_DEPTH__", str(MAX_DEPTH)).replace("__MAX_RESULT__", str(MAX_RESULT_CHARS)).replace("__MAX_ERROR__", str(MAX_ERROR_CHARS))
+""".replace("__MAX_DEPTH__", str(MAX_DEPTH))
+    .replace("__MAX_RESULT__", str(MAX_RESULT_CHARS))
+    .replace("__MAX_ERROR__", str(MAX_ERROR_CHARS))
+)
