@@ -19,6 +19,7 @@ import math
 import re
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -193,6 +194,7 @@ class _Isolate:
         self.memory_limit = 0
         self.compiled: set[int] = set()
         self.source_bytes = 0
+        self.closed = False
 
     def set_memory_limit(self, limit: int) -> None:
         if limit != self.memory_limit:
@@ -215,9 +217,19 @@ class _Isolate:
         return _OK, result if isinstance(result, str) else ""
 
     def close(self) -> None:
-        # Closing joins the isolate thread, which waits for a long-running builtin to return, so
-        # the isolate is closed on a daemon thread rather than blocking the caller.
-        self._mr.close()
+        if not self.closed:
+            self.closed = True
+            self._mr.close()
+
+
+_live: weakref.WeakSet[_Isolate] = weakref.WeakSet()
+
+
+def _close_live_isolates() -> None:
+    # mini-racer closes an isolate through its event-loop thread; at interpreter exit that daemon
+    # thread is gone and a close from a finalizer waits forever, so close them while it runs.
+    for isolate in list(_live):
+        isolate.close()
 
 
 def _new_isolate() -> _Isolate:
@@ -228,7 +240,17 @@ def _new_isolate() -> _Isolate:
             "FLOWKIT_JS_ENGINE=v8 needs the optional V8 engine: pip install 'flowkit[v8]' (mini-racer),"
             " or use the default QuickJS engine"
         )
-    return _Isolate()
+    if not _live_registered:
+        import atexit
+
+        atexit.register(_close_live_isolates)
+        _live_registered.append(True)
+    isolate = _Isolate()
+    _live.add(isolate)
+    return isolate
+
+
+_live_registered: list[bool] = []
 
 
 @dataclass(slots=True)
