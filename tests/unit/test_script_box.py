@@ -52,14 +52,29 @@ def _one_task(task: dict) -> flowkit.WorkflowDef:
 
 
 def test_nan_input_to_inline_switch_and_do_while_completes_the_run():
-    inline = {"name": "i", "taskReferenceName": "i", "type": "INLINE",
-              "inputParameters": {"evaluatorType": "javascript", "expression": "$.v === null", "v": "${workflow.input.v}"}}  # fmt: skip
-    switch = {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "javascript",
-              "expression": "$.v === null ? 'nan' : 'other'", "inputParameters": {"v": "${workflow.input.v}"},
-              "decisionCases": {"nan": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}}  # fmt: skip
-    loop = {"name": "l", "taskReferenceName": "l", "type": "DO_WHILE", "inputParameters": {"v": "${workflow.input.v}"},
-            "loopCondition": "$.v !== null && $.l['iteration'] < 3",
-            "loopOver": [{"name": "b", "taskReferenceName": "b", "type": "NOOP"}]}  # fmt: skip
+    inline = {
+        "name": "i",
+        "taskReferenceName": "i",
+        "type": "INLINE",
+        "inputParameters": {"evaluatorType": "javascript", "expression": "$.v === null", "v": "${workflow.input.v}"},
+    }
+    switch = {
+        "name": "s",
+        "taskReferenceName": "s",
+        "type": "SWITCH",
+        "evaluatorType": "javascript",
+        "expression": "$.v === null ? 'nan' : 'other'",
+        "inputParameters": {"v": "${workflow.input.v}"},
+        "decisionCases": {"nan": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]},
+    }
+    loop = {
+        "name": "l",
+        "taskReferenceName": "l",
+        "type": "DO_WHILE",
+        "inputParameters": {"v": "${workflow.input.v}"},
+        "loopCondition": "$.v !== null && $.l['iteration'] < 3",
+        "loopOver": [{"name": "b", "taskReferenceName": "b", "type": "NOOP"}],
+    }
     definition = flowkit.WorkflowDef.from_json({"name": "nan", "version": 1, "tasks": [inline, switch, loop]})
     for engine in ("quickjs", "v8"):
         from flowkit.scripting._lazy import LazyScripts
@@ -82,8 +97,14 @@ def test_numeric_event_sink_fails_the_task_not_the_run():
 def test_an_engine_failure_fails_the_task_and_ends_the_run():
     from flowkit.scripting._lazy import LazyScripts
 
-    definition = _one_task({"name": "i", "taskReferenceName": "i", "type": "INLINE",
-                            "inputParameters": {"evaluatorType": "javascript", "expression": "1"}})  # fmt: skip
+    definition = _one_task(
+        {
+            "name": "i",
+            "taskReferenceName": "i",
+            "type": "INLINE",
+            "inputParameters": {"evaluatorType": "javascript", "expression": "1"},
+        }
+    )
     ex = flowkit.run(definition, {}, scripts=LazyScripts(engine="no-such-engine"), store="memory", validate=False)
     assert ex.status == "FAILED"
     assert "no-such-engine" in ex.task("i").reason
@@ -103,8 +124,12 @@ def test_prototype_and_global_changes_stay_in_their_scope(js):
 
 
 def test_prototype_pollution_does_not_reach_the_next_workflow():
-    inline = {"name": "i", "taskReferenceName": "i", "type": "INLINE",
-              "inputParameters": {"evaluatorType": "javascript", "expression": "${workflow.input.script}"}}  # fmt: skip
+    inline = {
+        "name": "i",
+        "taskReferenceName": "i",
+        "type": "INLINE",
+        "inputParameters": {"evaluatorType": "javascript", "expression": "${workflow.input.script}"},
+    }
     definition = _one_task(inline)
     poison = "Object.prototype.toJSON = function () { return 'pwned' }; ({a: 1})"
     flowkit.run(definition, {"script": poison}, store="memory")
@@ -165,8 +190,12 @@ def test_a_thrown_50_mb_string_is_cut(js):
 
 
 def test_a_task_reason_is_capped_and_the_text_kept_in_the_logs():
-    inline = {"name": "i", "taskReferenceName": "i", "type": "INLINE",
-              "inputParameters": {"evaluatorType": "javascript", "expression": "throw 'y'.repeat(50 * 1024 * 1024)"}}  # fmt: skip
+    inline = {
+        "name": "i",
+        "taskReferenceName": "i",
+        "type": "INLINE",
+        "inputParameters": {"evaluatorType": "javascript", "expression": "throw 'y'.repeat(50 * 1024 * 1024)"},
+    }
     ex = flowkit.run(_one_task(inline), {}, store="memory")
     task = ex.task("i")
     assert task.status == "FAILED_WITH_TERMINAL_ERROR"
@@ -224,8 +253,23 @@ def test_java_style_calls_on_inputs(js):
         " $.size(), $.list.subList(1, 3), $.map.containsValue(1)]"
     )
     assert js.evaluate(source, data) == [
-        2, 3, True, False, True, 4, ["a", "b"], True, 2, "a", True, 9, None, 3, [2, 3], True
-    ]  # fmt: skip
+        2,
+        3,
+        True,
+        False,
+        True,
+        4,
+        ["a", "b"],
+        True,
+        2,
+        "a",
+        True,
+        9,
+        None,
+        3,
+        [2, 3],
+        True,
+    ]
     with pytest.raises(ScriptError, match="out of bounds"):
         js.evaluate("$.list.get(7)", data)
 
@@ -241,9 +285,16 @@ def test_java_methods_do_not_change_json_keys_or_for_in(js):
 
 
 def test_java_calls_in_a_conductor_style_workflow():
-    inline = {"name": "i", "taskReferenceName": "i", "type": "INLINE",
-              "inputParameters": {"evaluatorType": "graaljs", "items": "${workflow.input.items}",
-                                  "expression": "$.items.size() > 1 ? $.items.get(1) : 'none'"}}  # fmt: skip
+    inline = {
+        "name": "i",
+        "taskReferenceName": "i",
+        "type": "INLINE",
+        "inputParameters": {
+            "evaluatorType": "graaljs",
+            "items": "${workflow.input.items}",
+            "expression": "$.items.size() > 1 ? $.items.get(1) : 'none'",
+        },
+    }
     assert flowkit.run(_one_task(inline), {"items": ["x", "y"]}, store="memory").task("i").output == {"result": "y"}
 
 
@@ -265,8 +316,12 @@ def test_jq_field_and_key_named_env_still_work():
 
 
 def test_jq_environment_is_refused_at_validation():
-    jq_task = {"name": "q", "taskReferenceName": "q", "type": "JSON_JQ_TRANSFORM",
-               "inputParameters": {"queryExpression": "$ENV.HOME"}}  # fmt: skip
+    jq_task = {
+        "name": "q",
+        "taskReferenceName": "q",
+        "type": "JSON_JQ_TRANSFORM",
+        "inputParameters": {"queryExpression": "$ENV.HOME"},
+    }
     with pytest.raises(DefinitionError, match="queryExpression"):
         flowkit.run(_one_task(jq_task), {}, store="memory")
 
@@ -293,9 +348,13 @@ def test_jq_runaways_are_stopped_and_the_kernel_lives():
         timeout=150,
     )
     assert out == [
-        "ScriptTimeoutError True", "ScriptTimeoutError True", "ScriptMemoryError True",
-        "ScriptError True", "ScriptError True", "[2]",
-    ], out  # fmt: skip
+        "ScriptTimeoutError True",
+        "ScriptTimeoutError True",
+        "ScriptMemoryError True",
+        "ScriptError True",
+        "ScriptError True",
+        "[2]",
+    ], out
 
 
 def test_jq_nan_input_and_ordinary_programs():
