@@ -232,14 +232,19 @@ def _close_live_isolates() -> None:
         isolate.close()
 
 
-def _new_isolate() -> _Isolate:
-    import importlib.util
-
-    if importlib.util.find_spec("py_mini_racer") is None:
+def require_v8() -> None:
+    """Raise a ScriptError saying what to install when mini-racer (the ``v8`` extra) is missing."""
+    try:
+        import py_mini_racer  # noqa: F401
+    except ImportError:
         raise ScriptError(
             "FLOWKIT_JS_ENGINE=v8 needs the optional V8 engine: pip install 'flowkit[v8]' (mini-racer),"
             " or use the default QuickJS engine"
-        )
+        ) from None
+
+
+def _new_isolate() -> _Isolate:
+    require_v8()
     if not _live_registered:
         import atexit
 

@@ -403,3 +403,22 @@ def test_http_task_opens_only_http_and_https(uri):
     assert "http:// or https://" in ex.task("h").reason
     assert "root:" not in str(ex.task("h").output)
     assert time.monotonic() - started < 10
+
+
+def test_v8_without_mini_racer_says_what_to_install():
+    out = _child("""
+        import sys
+        sys.modules["py_mini_racer"] = None  # as if the v8 extra were not installed
+        import flowkit
+        from flowkit.scripting import create_javascript
+        try:
+            create_javascript(engine="v8")
+        except flowkit.ScriptError as exc:
+            print(exc)
+        print(create_javascript().evaluate("$.a", {"a": "quickjs works"}))
+    """)
+    assert out == [
+        "FLOWKIT_JS_ENGINE=v8 needs the optional V8 engine: pip install 'flowkit[v8]' (mini-racer), or use the"
+        " default QuickJS engine",
+        "quickjs works",
+    ]
