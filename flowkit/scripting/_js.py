@@ -219,6 +219,9 @@ class _Isolate:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            # A task cancelled on time-out still answers later; one more (short) call waits for that
+            # answer, so it does not arrive after the isolate's event loop is gone.
+            self.run("0", 1.0)
             self._mr.close()
 
 
