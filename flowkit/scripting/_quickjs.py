@@ -74,8 +74,9 @@ __SHIM__
     } catch (_) { return null; }
   }
   const programs = createObject(null);
-  return function api(op, id, a, b) {
-    if (op === "r") {
+  // api(programId, inputJson) runs a program (the hot path: two arguments); api(op, a, b, c) does the rest.
+  return function api(id, a, b, c) {
+    if (typeof id === "number") {
       regexWanted = false;
       let out, value;
       try {
@@ -96,10 +97,10 @@ __SHIM__
       sweep();
       return regexWanted ? "R" : out;
     }
-    if (op === "c") { programs[id] = { fn: Fn("$", "return eval(" + stringify(body(a, b & 1)) + ")"), java: (b & 2) !== 0 }; return "u"; }
-    if (op === "k") { Fn("return eval(" + stringify('throw "__flowkit_ok__";' + body(a, b)) + ")")(); return "u"; }
-    if (op === "d") { delete programs[id]; return "u"; }
-    if (op === "w") { const w = regexWanted; regexWanted = false; sweep(); return w ? "R" : "u"; }
+    if (id === "c") { programs[c] = { fn: Fn("$", "return eval(" + stringify(body(a, b & 1)) + ")"), java: (b & 2) !== 0 }; return "u"; }
+    if (id === "k") { Fn("return eval(" + stringify('throw "__flowkit_ok__";' + body(a, b)) + ")")(); return "u"; }
+    if (id === "d") { delete programs[a]; return "u"; }
+    if (id === "w") { const w = regexWanted; regexWanted = false; sweep(); return w ? "R" : "u"; }
     return "u";
   };
 })
@@ -136,10 +137,10 @@ class _Context:
         if pid is None:
             pid = self.programs[key] = self.next_id
             self.next_id += 1
-            self.api("c", pid, source, int(mode == "lambda") | (2 if uses_java_calls(source) else 0))
+            self.api("c", source, int(mode == "lambda") | (2 if uses_java_calls(source) else 0), pid)
             if len(self.programs) > _MAX_PROGRAMS:
                 _, old = self.programs.popitem(last=False)
-                self.api("d", old, None, None)
+                self.api("d", old)
         return pid
 
 
@@ -190,7 +191,7 @@ class QuickJavaScript:
         context.limit(self._limits)
         error: ScriptError | None = None
         try:
-            context.api("k", 0, source, mode == "lambda")
+            context.api("k", source, mode == "lambda")
         except Exception as exc:  # quickjs.JSException: a thrown marker means "compiles"
             text = str(exc)
             if "__flowkit_ok__" not in text:
@@ -232,7 +233,7 @@ class QuickJavaScript:
             pid = context.program(source, mode)
             context.limit(limits)
             try:
-                text = context.api("r", pid, payload, None)
+                text = context.api(pid, payload)
                 if _MAY_DEFER.search(source) and text != "R":
                     text = self._drain(context, limits, text)
             except ScriptError:
@@ -253,7 +254,7 @@ class QuickJavaScript:
         while context.ctx.execute_pending_job():
             if time.monotonic() > deadline:
                 raise ScriptTimeoutError(f"script exceeded its time limit of {limits.timeout_ms} ms")
-        wanted = context.api("w", 0, None, None)
+        wanted = context.api("w")
         return "R" if wanted == "R" else text
 
     def _retire(self, scope: object) -> None:
