@@ -30,6 +30,7 @@ __all__ = ["Engine", "retry_delay_ms"]
 
 S = TaskStatus
 _DROVE = "drove"
+MAX_REASON_CHARS = 2000  # of a task's reason; longer reasons are cut there and kept whole in the task's logs
 
 
 class Engine:
@@ -509,6 +510,9 @@ class Engine:
         if task.start_time == 0:
             task.start_time = now
         if reason is not None:
+            if len(reason) > MAX_REASON_CHARS:  # e.g. a 50 MB string a script threw: the whole text goes to the logs
+                task.logs = (task.logs or []) + [reason]
+                reason = f"{reason[:MAX_REASON_CHARS]}… (truncated, {len(reason)} chars; the full text is in the task's logs)"
             task.reason = reason
         task.workflow.active -= 1
         self._work.append(task)

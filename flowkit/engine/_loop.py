@@ -178,7 +178,10 @@ def _evaluate(engine: Engine, task: TaskModel, condition: str, outputs: dict[str
     try:
         from flowkit.engine._tasks import script_limits
 
-        return truthy(engine.scripts.js(condition, bindings, mode="expression", limits=script_limits(task)))
+        scope = task.workflow.workflow_id
+        return truthy(
+            engine.scripts.js(condition, bindings, mode="expression", limits=script_limits(task), scope=scope)
+        )
     except ScriptError as exc:
         engine.finish(
             task, S.FAILED_WITH_TERMINAL_ERROR, now, f"Unable to evaluate condition {condition}, exception {exc}"

@@ -128,7 +128,10 @@ def _script(engine: Engine, task: TaskModel, source: str, bindings: Any, now: in
         engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, "no JavaScript engine is configured for this run")
         return _FAILED
     try:
-        return engine.scripts.js(source, bindings, mode=mode, limits=script_limits(task))
+        # scope: each workflow execution's scripts get their own global state
+        return engine.scripts.js(
+            source, bindings, mode=mode, limits=script_limits(task), scope=task.workflow.workflow_id
+        )
     except (ScriptTimeoutError, ScriptMemoryError) as exc:
         task.output = {"error": str(exc)}
         engine.finish(task, S.FAILED, now, str(exc))
@@ -459,6 +462,10 @@ def event(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) 
 
     _start(task, now)
     sink = task.node.wt.sink or task.input.get("sink") or "conductor"
+    if not isinstance(sink, str):
+        task.output = {"error": f"EVENT task '{task.ref}' has a sink that is not a string: {sink!r}"}
+        engine.finish(task, S.FAILED, now, task.output["error"])
+        return
     # EventTaskMapper puts both into the task input, so they show in the input and the output
     task.input["sink"] = sink
     task.input["asyncComplete"] = bool(task.node.wt.async_complete)

@@ -95,7 +95,7 @@ def parse_path(path: str) -> tuple[tuple[str | int, ...] | None, Any, bool]:
 
     text = "$" + (body if body.startswith("[") else "." + body)
     try:
-        compiled = jsonpath.compile(text)
+        compiled = _environment().compile(text)
     except Exception as exc:  # python-jsonpath raises several syntax error types
         raise ExpressionError(
             f"'${{{path}}}' is not a valid JSONPath: {exc}. Fix: write it like ${{task_ref.output.key}} "
@@ -104,6 +104,74 @@ def parse_path(path: str) -> tuple[tuple[str | int, ...] | None, Any, bool]:
         ) from None
     # A compound path (``a | b``, ``a & b``) can match several values, so it is never definite.
     return None, compiled, isinstance(compiled, jsonpath.JSONPath) and compiled.singular_query()
+
+
+# Each regular-expression match in a JSONPath filter (``=~``, ``match()``, ``search()``) gets this
+# budget; the first one past it makes the whole path null (as any failure there), so a catastrophic
+# pattern over input costs a run about this long, not minutes. Python's ``re`` cannot be stopped;
+# the ``regex`` package's matcher takes a timeout.
+REGEX_BUDGET_S = 0.25
+_ENVIRONMENT: list[Any] = []
+
+
+class RegexBudgetError(Exception):
+    """A regular expression in a JSONPath filter ran past :data:`REGEX_BUDGET_S`."""
+
+
+def _environment() -> Any:
+    """python-jsonpath's environment with time-budgeted regular expressions (built on first use)."""
+    if _ENVIRONMENT:
+        return _ENVIRONMENT[0]
+    import importlib
+
+    import jsonpath
+    from jsonpath import function_extensions
+
+    regex = importlib.import_module("regex")  # no type information ships with it
+
+    flags = {2: regex.I, 8: regex.M, 16: regex.S, 256: regex.A}  # re's values of I, M, S, A
+
+    @lru_cache(maxsize=256)
+    def budgeted(pattern: str, re_flags: int) -> Any:
+        combined = 0
+        for bit, flag in flags.items():
+            if re_flags & bit:
+                combined |= flag
+        return regex.compile(pattern, combined)
+
+    def run(method: Any, value: str) -> bool:
+        try:
+            return bool(method(value, timeout=REGEX_BUDGET_S))
+        except TimeoutError:
+            raise RegexBudgetError(f"a JSONPath filter's regular expression ran past {REGEX_BUDGET_S} s") from None
+
+    class Match(function_extensions.Match):
+        def __call__(self, value: object, pattern: object) -> bool:
+            if not isinstance(value, str) or not isinstance(pattern, str):
+                return False
+            compiled = self.check_cache(pattern)
+            return compiled is not None and run(budgeted(compiled.pattern, 0).fullmatch, value)
+
+    class Search(function_extensions.Search):
+        def __call__(self, value: object, pattern: object) -> bool:
+            if not isinstance(value, str) or not isinstance(pattern, str):
+                return False
+            compiled = self.check_cache(pattern)
+            return compiled is not None and run(budgeted(compiled.pattern, 0).search, value)
+
+    class Environment(jsonpath.JSONPathEnvironment):
+        def compare(self, left: object, operator: str, right: object) -> bool:
+            if operator == "=~" and isinstance(left, str) and hasattr(right, "fullmatch"):
+                return run(budgeted(right.pattern, int(right.flags)).fullmatch, left)  # type: ignore[attr-defined]
+            return bool(super().compare(left, operator, right))
+
+        def setup_function_extensions(self) -> None:
+            super().setup_function_extensions()
+            self.function_extensions["match"] = Match()
+            self.function_extensions["search"] = Search()
+
+    _ENVIRONMENT.append(Environment())
+    return _ENVIRONMENT[0]
 
 
 _MAPPING_TYPES: set[type] = {dict}  # types seen to be Mappings (isinstance on the ABC costs ~10x more)

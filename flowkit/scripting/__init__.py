@@ -19,6 +19,7 @@ def create_javascript(limits: ScriptLimits | None = None, engine: str | None = N
 
     Raises:
         ValueError: for an unknown engine name.
+        ScriptError: for ``v8`` when mini-racer (the ``flowkit[v8]`` extra) is not installed.
     """
     import os
 
@@ -26,5 +27,8 @@ def create_javascript(limits: ScriptLimits | None = None, engine: str | None = N
     if name == "quickjs":
         return QuickJavaScript(limits)
     if name == "v8":
+        from flowkit.scripting._js import require_v8
+
+        require_v8()
         return JavaScript(limits)
     raise ValueError(f"unknown JavaScript engine {name!r}: use one of {', '.join(ENGINES)}")

@@ -27,9 +27,20 @@ def _scripts(wt: WorkflowTask) -> Iterator[tuple[str, Any, str]]:
 
 
 def script_issues(definition: WorkflowDef, scripts: Any) -> list[DefinitionIssue]:
-    """A DefinitionIssue for every literal script (not built from ``${...}``) that does not compile."""
+    """A DefinitionIssue for every literal script (not built from ``${...}``) that does not compile.
+
+    Literal jq programs that would read the environment or modules from disk are issues too.
+    """
+    from flowkit.scripting._jq import forbidden
+
     issues = []
     for wt in definition.all_tasks():
+        program = wt.input_parameters.get("queryExpression") if wt.type == "JSON_JQ_TRANSFORM" else None
+        if isinstance(program, str) and "${" not in program and (name := forbidden(program)) is not None:
+            place = f"task '{wt.task_reference_name}' field 'inputParameters.queryExpression'"
+            problem = f"jq's {name!r} is not available in flowkit: it would read the environment or files on disk"
+            fix = "pass the values the program needs in the task's inputParameters."
+            issues.append(DefinitionIssue(place, problem, fix, wt.task_reference_name))
         for field, source, mode in _scripts(wt):
             if not isinstance(source, str) or "${" in source:
                 continue

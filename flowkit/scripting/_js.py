@@ -1,7 +1,10 @@
-"""Conductor-compatible JavaScript on a sandboxed, embedded V8 (mini-racer 0.14.1, V8 14.4).
+"""Conductor-compatible JavaScript on a sandboxed, embedded V8: the opt-in engine (``flowkit[v8]``).
 
-* ``MiniRacer.eval`` hops through an asyncio thread (~250 µs); we drive mini-racer's C ABI (one hop
-  to the isolate thread, ~50-70 µs), or its public API when the ABI is not the one we know.
+* Runs on mini-racer's public API (any version since 0.12): ``MiniRacer.eval`` with its timeout
+  and hard memory limit; about 250-600 µs a call (the thread hop), against 10-30 µs for QuickJS.
+* Each scope (the workflow execution) gets its own isolate (about 15 ms to start), so prototype or
+  global changes cannot reach another workflow; the harness sits behind a random global lexical
+  name that no property of the global object leads to.
 * Each source is compiled once into ``Function('$', 'return eval(<source>)')``: direct ``eval``
   gives Conductor's completion values and V8's eval cache makes repeats cost ~0.1 µs.
 * mini-racer checks its memory limit after GCs and stops JS with ``TerminateExecution``, which some
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import queue
 import re
 import threading
 import time
@@ -23,12 +25,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
+from flowkit.scripting._convert import decode_result, encode_input
+from flowkit.scripting._shim import SHIM, uses_java_calls
 
 __all__ = ["JavaScript", "ScriptLimits", "to_case_string", "truthy"]
 
 _MODES = ("expression", "lambda")
 _MAX_PROGRAMS = 1024  # distinct sources kept compiled per JavaScript instance
 _RECYCLE_BYTES = 8 * 1024 * 1024  # source text evaluated in one V8 context before a fresh one
+_MAX_SCOPES = 4  # V8 isolates kept (one per workflow execution); each costs ~15 ms to start
 _SCRIPT_NAME = "flowkit-script"
 _SYNTAX_OK = "__flowkit_syntax_ok__"
 _INT64 = range(-(2**63), 2**63)
@@ -36,7 +41,6 @@ _BIG_DIGITS = re.compile(r"\d{16}")  # integers past 2**53 are printed doubles
 # Text that can reach promises or dynamic code: a heuristic that spots accidental deferred work
 # (a determined script is still stopped, by the next call's time limit).
 _MAY_DEFER = re.compile(r"[Aa]sync|await|Promise|\bthen\b|import|eval|Function|constructor|globalThis|\bthis\b")
-_encode_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 _ERROR_HEADER = re.compile(r"^(?P<name>[^\n]*?):(?P<line>\d+): (?P<message>[^\n]*)")
 
 _OK, _THROWN, _SYNTAX, _OOM, _TERMINATED, _TIMEOUT = range(6)  # what both isolate backends report
@@ -62,17 +66,19 @@ class ScriptLimits:
 
 # The harness runs once per V8 context. Its helpers are captured up front so a script that
 # replaces JSON, Reflect or Array.prototype methods cannot break the evaluations after it.
-_HARNESS = r"""
-(function (g) {
+_HARNESS = (
+    r"""
+const __TOKEN__ = (function (g) {
   "use strict";
   const Fn = g.Function, parse = g.JSON.parse, stringify = g.JSON.stringify;
   const apply = g.Reflect.apply, deleteProperty = g.Reflect.deleteProperty;
   const defineProperty = g.Object.defineProperty, describeProperty = g.Object.getOwnPropertyDescriptor;
   const keysOf = g.Object.keys, nullObject = () => g.Object.create(null);
-  const ErrorType = g.Error, RangeErr = g.RangeError, toText = g.String, floor = g.Math.floor, iterator = g.Symbol.iterator;
+  const floor = g.Math.floor, iterator = g.Symbol.iterator;
   const NAME = "__NAME__", OK = "__OK__", MAX_SAFE = 9007199254740991;
   const fns = nullObject();
   let elemCap = 0, charCap = 0, tripped = false;
+__SHIM__
 
   // No host surface, and nothing whose memory V8's heap limit does not see.
   const removed = ["console", "setTimeout", "clearTimeout", "__timer_manager", "ArrayBuffer",
@@ -119,12 +125,6 @@ _HARNESS = r"""
     (lambda ? "function scriptFun(){" + src + "\n} scriptFun();" : src) + "\n//# sourceURL=" + NAME;
   const compile = (src, lambda) => Fn("$", "return eval(" + stringify(program(src, lambda)) + ")");
 
-  function describe(e) {
-    try {
-      const json = e !== null && typeof e === "object" && !(e instanceof ErrorType) ? stringify(e) : undefined;
-      return json !== undefined ? json : toText(e);
-    } catch (_) { return "script threw an unprintable value"; }
-  }
   function lineOf(e) {  // the innermost stack frame in the script: "at eval (flowkit-script:3:7)"
     try {
       const stack = e !== null && typeof e === "object" ? e.stack : undefined;
@@ -147,138 +147,54 @@ _HARNESS = r"""
     k(src, lambda) { Fn("return eval(" + stringify('throw "' + OK + '";' + program(src, lambda)) + ")")(); },
     d(ids) { for (let i = 0; i < ids.length; i++) delete fns[ids[i]]; },
     s() { sweep(); return "u"; },
-    r(id, json, ec, cc, src, lambda) {
+    r(id, json, ec, cc, java, src, lambda) {
       elemCap = ec; charCap = cc; tripped = false;
-      let out;
+      let out, value;
       try {
         if (src !== undefined) fns[id] = compile(src, lambda);
-        const value = fns[id](parse(json));
-        const text = value === undefined ? undefined : stringify(value);
-        out = text === undefined ? "u" : "v" + text;
+        const $ = parse(json);
+        if (java) javaize($);
+        value = fns[id]($);
       } catch (e) {
         out = "e" + stringify([describe(e), lineOf(e)]);
+      }
+      if (out === undefined) {
+        try {
+          const text = resultText(value);
+          out = text === undefined ? "u" : "v" + text;
+        } catch (e) {
+          out = "e" + stringify([describe(e), null]);
+        }
       }
       sweep();
       return tripped ? "m" : out;
     },
   };
-  defineProperty(g, "__flowkit__", { value: g.Object.freeze(api) });
+  // Reachable only through a global lexical binding with a random name (see _Isolate): no
+  // property of the global object leads to it, so a script cannot call or replace it.
+  return g.Object.freeze(api);
 })(globalThis);
 "true"
-""".replace("__NAME__", _SCRIPT_NAME).replace("__OK__", _SYNTAX_OK)
+""".replace("__NAME__", _SCRIPT_NAME)
+    .replace("__OK__", _SYNTAX_OK)
+    .replace("__SHIM__", SHIM)
+)
 
 
-class _Abi:
-    """mini-racer 0.14's C functions, re-declared with plain integers (cheaper than its pointer objects).
-
-    ``mr_eval`` delivers its result through the context's callback, on the isolate's own thread.
-    """
-
-    STRING, EXECUTE, PARSE, OOM, TERMINATED = 5, 200, 201, 202, 204  # mini-racer's value types
-
-    def __init__(self, dll: Any) -> None:
-        import ctypes  # here rather than at the top: `import flowkit` stays fast
-        import struct
-
-        u64, ptr = ctypes.c_uint64, ctypes.c_void_p
-        self.string_at = ctypes.string_at
-        self.raw_value = struct.Struct("=QQB")  # packed {union value; size_t len; uint8 type}
-        self.callback_type = ctypes.CFUNCTYPE(None, u64, ptr)
-        signatures: dict[str, tuple[Any, ...]] = {  # name: (restype, *argtypes)
-            "mr_init_context": (u64, self.callback_type),
-            "mr_free_context": (None, u64),
-            "mr_alloc_string_val": (ptr, u64, ctypes.c_char_p, u64, ctypes.c_uint8),
-            "mr_free_value": (None, u64, ptr),
-            "mr_eval": (u64, u64, ptr, u64),
-            "mr_cancel_task": (None, u64, u64),
-            "mr_set_hard_memory_limit": (None, u64, ctypes.c_size_t),
-            "mr_hard_memory_limit_reached": (ctypes.c_bool, u64),
-        }
-        self.fn: dict[str, Any] = {}
-        try:  # mini-racer's own declarations must describe the ABI spoken here
-            raw = dll.mr_eval.argtypes[1]._type_
-            self.usable = bool(
-                all(len(getattr(dll, name).argtypes) == len(sig) - 1 for name, sig in signatures.items())
-                and ctypes.sizeof(raw) == self.raw_value.size
-                and (raw.len.offset, raw.type.offset) == (8, 16)
-                and ctypes.sizeof(ctypes.c_size_t) == 8
-            )
-        except (AttributeError, IndexError, TypeError):
-            self.usable = False
-        if self.usable:
-            self.fn = {name: ctypes.CFUNCTYPE(res, *args)((name, dll)) for name, (res, *args) in signatures.items()}
-
-
-def _free_context(abi: _Abi, ctx: int, callback: Any) -> None:  # holds `callback` alive until freed
-    abi.fn["mr_free_context"](ctx)
-
-
-class _NativeIsolate:
-    """One V8 context driven through mini-racer's C ABI (one thread hop per call)."""
-
-    def __init__(self, abi: _Abi) -> None:
-        self._abi = abi
-        self._results: queue.SimpleQueue[int] = queue.SimpleQueue()
-        put = self._results.put
-
-        def on_result(callback_id: int, raw: int) -> None:  # runs on the isolate thread
-            put(raw)
-
-        callback = abi.callback_type(on_result)
-        self._ctx = abi.fn["mr_init_context"](callback)
-        self._finalizer = weakref.finalize(self, _free_context, abi, self._ctx, callback)
-        self.memory_limit = 0
-        self.compiled: set[int] = set()
-
-    def set_memory_limit(self, limit: int) -> None:
-        if limit != self.memory_limit:
-            self._abi.fn["mr_set_hard_memory_limit"](self._ctx, limit)
-            self.memory_limit = limit
-
-    def memory_limit_reached(self) -> bool:
-        return bool(self._abi.fn["mr_hard_memory_limit_reached"](self._ctx))
-
-    def run(self, code: str, timeout_s: float) -> tuple[int, str]:
-        abi, ctx = self._abi, self._ctx
-        data = code.encode()
-        handle = abi.fn["mr_alloc_string_val"](ctx, data, len(data), abi.STRING)
-        try:
-            task = abi.fn["mr_eval"](ctx, handle, 1)
-            try:
-                raw = self._results.get(timeout=timeout_s)
-            except queue.Empty:
-                # The isolate may still be busy (or wedged behind a script's microtasks); the
-                # caller retires it, so its late result is never read.
-                abi.fn["mr_cancel_task"](ctx, task)
-                return _TIMEOUT, ""
-        finally:
-            abi.fn["mr_free_value"](ctx, handle)
-        try:
-            pointer, length, kind = abi.raw_value.unpack(abi.string_at(raw, abi.raw_value.size))
-            # Only strings and errors carry text; other kinds reuse the union for numbers.
-            has_text = length and (kind == abi.STRING or kind >= abi.EXECUTE)
-            text = abi.string_at(pointer, length).decode("utf-8", "replace") if has_text else ""
-        finally:
-            abi.fn["mr_free_value"](ctx, raw)
-        if kind == abi.STRING:
-            return _OK, text
-        return {abi.PARSE: _SYNTAX, abi.OOM: _OOM, abi.TERMINATED: _TERMINATED}.get(kind, _THROWN), text
-
-    def close(self) -> None:
-        # Freeing joins the isolate thread, which waits for a long-running builtin to return, so
-        # the context is freed on a daemon thread rather than blocking the caller.
-        threading.Thread(target=self._finalizer, name="flowkit-v8-reaper", daemon=True).start()
-
-
-class _PortableIsolate:
-    """The same contract over mini-racer's public API (any version since 0.12; ~4x slower)."""
+class _Isolate:
+    """One V8 isolate and context on mini-racer's public API, with the harness behind a random name."""
 
     def __init__(self) -> None:
+        import secrets
+
         from py_mini_racer import MiniRacer
 
         self._mr = MiniRacer()
+        self.api = f"__fk_{secrets.token_hex(16)}"
         self.memory_limit = 0
         self.compiled: set[int] = set()
+        self.source_bytes = 0
+        self.closed = False
 
     def set_memory_limit(self, limit: int) -> None:
         if limit != self.memory_limit:
@@ -301,29 +217,55 @@ class _PortableIsolate:
         return _OK, result if isinstance(result, str) else ""
 
     def close(self) -> None:
-        threading.Thread(target=self._mr.close, name="flowkit-v8-reaper", daemon=True).start()
+        if not self.closed:
+            self.closed = True
+            # A task cancelled on time-out still answers later; one more (short) call waits for that
+            # answer, so it does not arrive after the isolate's event loop is gone.
+            self.run("0", 1.0)
+            self._mr.close()
 
 
-_abi_lock = threading.Lock()
-_abi: list[_Abi | None] = []  # filled on first use: [abi] or [None] when the ABI is unknown
-_FORCE_PORTABLE = False  # tests flip this to exercise the public-API backend
+_live: weakref.WeakSet[_Isolate] = weakref.WeakSet()
 
 
-def _new_isolate() -> _NativeIsolate | _PortableIsolate:
-    with _abi_lock:
-        if not _abi:
-            from py_mini_racer import init_mini_racer
+def _close_live_isolates() -> None:
+    # mini-racer closes an isolate through its event-loop thread; at interpreter exit that daemon
+    # thread is gone and a close from a finalizer waits forever, so close them while it runs.
+    for isolate in list(_live):
+        isolate.close()
 
-            native = _Abi(init_mini_racer(ignore_duplicate_init=True))
-            _abi.append(native if native.usable else None)
-    abi = _abi[0]
-    return _PortableIsolate() if abi is None or _FORCE_PORTABLE else _NativeIsolate(abi)
+
+def require_v8() -> None:
+    """Raise a ScriptError saying what to install when mini-racer (the ``v8`` extra) is missing."""
+    try:
+        import py_mini_racer  # noqa: F401
+    except ImportError:
+        raise ScriptError(
+            "FLOWKIT_JS_ENGINE=v8 needs the optional V8 engine: pip install 'flowkit[v8]' (mini-racer),"
+            " or use the default QuickJS engine"
+        ) from None
+
+
+def _new_isolate() -> _Isolate:
+    require_v8()
+    if not _live_registered:
+        import atexit
+
+        atexit.register(_close_live_isolates)
+        _live_registered.append(True)
+    isolate = _Isolate()
+    _live.add(isolate)
+    return isolate
+
+
+_live_registered: list[bool] = []
 
 
 @dataclass(slots=True)
 class _Program:
     pid: int
     may_defer: bool  # could schedule promise jobs (see _MAY_DEFER)
+    java: bool  # names a Java-style collection method (see _shim)
     error: ScriptError | None = None
     checked: bool = False
 
@@ -343,10 +285,9 @@ class JavaScript:
     def __init__(self, limits: ScriptLimits | None = None) -> None:
         self._limits = limits or ScriptLimits()
         self._lock = threading.Lock()
-        self._isolate: _NativeIsolate | _PortableIsolate | None = None
+        # One isolate per scope (workflow execution), the least recently used dropped past _MAX_SCOPES.
+        self._isolates: OrderedDict[object, _Isolate] = OrderedDict()
         self._programs: OrderedDict[tuple[str, str], _Program] = OrderedDict()
-        self._source_bytes = 0
-        self._dropped: list[int] = []
         self._next_pid = 0
         self._closed = False
 
@@ -367,15 +308,23 @@ class JavaScript:
             self._checked_program(source, mode, self._limits)
 
     def evaluate(
-        self, source: str, bindings: object, *, mode: str = "expression", limits: ScriptLimits | None = None
+        self,
+        source: str,
+        bindings: object,
+        *,
+        mode: str = "expression",
+        limits: ScriptLimits | None = None,
+        scope: object = None,
     ) -> object:
         """Evaluate ``source`` with ``$`` bound to a deep copy of ``bindings``.
 
         Args:
             source: The script text.
-            bindings: A JSON-compatible value.
+            bindings: A JSON-compatible value (NaN and Infinity arrive as null).
             mode: ``"expression"`` or ``"lambda"`` (see :meth:`check_syntax`).
             limits: Limits for this call instead of the instance's.
+            scope: Whose isolate runs it (the engine passes the workflow execution's id): each
+                scope sees a fresh global state. None is a shared one.
 
         Returns:
             The completion value as JSON types: ``undefined`` and ``null`` become None, and a
@@ -389,23 +338,17 @@ class JavaScript:
 
         """
         limits = limits or self._limits
-        try:
-            # JSON text inside a JS string literal: V8's JSON.parse is faster than a JS literal.
-            payload = json.dumps(_encode_json(bindings))
-        except (TypeError, ValueError) as exc:
-            raise ScriptError(f"script bindings are not JSON-compatible: {exc}") from exc
+        # JSON text inside a JS string literal: V8's JSON.parse is faster than a JS literal.
+        payload = json.dumps(encode_input(bindings))
         with self._lock:
             program = self._checked_program(source, mode, limits)
-            isolate = self._ready_isolate(limits)
+            isolate = self._ready_isolate(limits, scope)
             # Size caps for the builtins V8 cannot interrupt (see the harness).
             elem_cap = min(max(limits.max_memory_bytes // 8, 1 << 10), 1 << 26)
             char_cap = min(max(limits.max_memory_bytes, 1 << 10), 1 << 26)
-            call = f"__flowkit__.r({program.pid},{payload},{elem_cap},{char_cap}"
+            call = f"{isolate.api}.r({program.pid},{payload},{elem_cap},{char_cap},{int(program.java)}"
             if program.pid not in isolate.compiled:
                 call += f",{json.dumps(source)},{int(mode == 'lambda')}"
-            if self._dropped:
-                call = f"__flowkit__.d({self._dropped});{call}"
-                self._dropped = []
             timeout_s = limits.timeout_ms / 1000
             started = time.monotonic()
             kind, text = isolate.run(call + ")", timeout_s)
@@ -413,7 +356,7 @@ class JavaScript:
                 # mini-racer runs microtasks after the call returns, outside any time limit; a
                 # second call waits for them, so a runaway promise chain is charged to its script.
                 remaining = max(timeout_s - (time.monotonic() - started), 0.001)
-                kind, _ = isolate.run("__flowkit__.s()", remaining)
+                kind, _ = isolate.run(f"{isolate.api}.s()", remaining)
             # Some builtins run on past the limit; the flag still tells what happened.
             over_memory = isolate.memory_limit_reached()
             if kind == _OK and not over_memory:
@@ -421,18 +364,19 @@ class JavaScript:
                 # Bindings travel inside the call's source text, and V8 keeps recent sources in its
                 # compilation cache; start a fresh context now and then so they never reach the
                 # heap limit (a long DO_WHILE would otherwise fail after a few thousand iterations).
-                self._source_bytes += len(call)
-                if self._source_bytes > _RECYCLE_BYTES:
-                    self._retire()
+                isolate.source_bytes += len(call)
+                if isolate.source_bytes > _RECYCLE_BYTES:
+                    self._retire(scope)
                 return self._result(text, limits)
-            self._retire()
+            self._retire(scope)
             raise self._failure(kind, text, limits, memory=over_memory)
 
     def close(self) -> None:
         """Free the V8 context; later calls raise ScriptError."""
         with self._lock:
             self._closed = True
-            self._retire()
+            for scope in list(self._isolates):
+                self._retire(scope)
 
     def __enter__(self) -> JavaScript:
         return self
@@ -446,13 +390,15 @@ class JavaScript:
         key = (mode, source)
         program = self._programs.get(key)
         if program is None:
-            program = self._programs[key] = _Program(self._next_pid, bool(_MAY_DEFER.search(source)))
+            program = self._programs[key] = _Program(
+                self._next_pid, bool(_MAY_DEFER.search(source)), uses_java_calls(source)
+            )
             self._next_pid += 1
             if len(self._programs) > _MAX_PROGRAMS:
+                # An evicted program's function stays in the isolates until they are recycled.
                 _, evicted = self._programs.popitem(last=False)
-                self._dropped.append(evicted.pid)
-                if self._isolate is not None:
-                    self._isolate.compiled.discard(evicted.pid)
+                for isolate in self._isolates.values():
+                    isolate.compiled.discard(evicted.pid)
         else:
             self._programs.move_to_end(key)
         if not program.checked:
@@ -464,8 +410,8 @@ class JavaScript:
 
     def _syntax_error(self, source: str, mode: str, limits: ScriptLimits) -> ScriptError | None:
         """Return the script's syntax error, None when it compiles; raise when the check fails."""
-        isolate = self._ready_isolate(limits)
-        call = f"__flowkit__.k({json.dumps(source)},{int(mode == 'lambda')})"
+        isolate = self._ready_isolate(limits, None)
+        call = f"{isolate.api}.k({json.dumps(source)},{int(mode == 'lambda')})"
         kind, text = isolate.run(call, limits.timeout_ms / 1000)
         over_memory = isolate.memory_limit_reached()
         header = _ERROR_HEADER.match(text)
@@ -477,36 +423,39 @@ class JavaScript:
             # for errors found before it reads the sourceURL comment); an error at end of input
             # lands on the lines the wrapper appends.
             return ScriptError(message, line=min(int(header["line"]), source.count("\n") + 1))
-        self._retire()
+        self._retire(None)
         raise self._failure(kind, text, limits, memory=over_memory)
 
-    def _ready_isolate(self, limits: ScriptLimits) -> _NativeIsolate | _PortableIsolate:
+    def _ready_isolate(self, limits: ScriptLimits, scope: object) -> _Isolate:
         if self._closed:
             raise ScriptError("this JavaScript engine is closed")
-        isolate = self._isolate
+        isolate = self._isolates.get(scope)
         if isolate is None:
             isolate = _new_isolate()
-            kind, text = isolate.run(_HARNESS, 30.0)
+            kind, text = isolate.run(_HARNESS.replace("__TOKEN__", isolate.api), 30.0)
             if kind != _OK:
                 isolate.close()
                 raise ScriptError(f"could not prepare the JavaScript sandbox: {text}")
-            self._isolate = isolate
+            self._isolates[scope] = isolate
+            if len(self._isolates) > _MAX_SCOPES:
+                self._retire(next(k for k in self._isolates if k is not None))
+        elif scope is not None:
+            self._isolates.move_to_end(scope)
         isolate.set_memory_limit(limits.max_memory_bytes)
         return isolate
 
-    def _retire(self) -> None:
+    def _retire(self, scope: object) -> None:
         # After a timeout, an out-of-memory or an unexpected termination the context may be busy
         # or hold a pending termination; the next evaluation gets a fresh one.
-        self._source_bytes = 0
-        if self._isolate is not None:
-            self._isolate.close()
-            self._isolate = None
+        isolate = self._isolates.pop(scope, None)
+        if isolate is not None:
+            isolate.close()
 
     @staticmethod
     def _result(text: str, limits: ScriptLimits) -> object:
         tag, body = text[:1], text[1:]
         if tag == "v":
-            value = json.loads(body)
+            value = decode_result(body)
             return _normalize_numbers(value, doubles=True) if _BIG_DIGITS.search(body) else value
         if tag == "u":
             return None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from flowkit.errors import ScriptError
+
 __all__ = ["LazyScripts"]
 
 
@@ -27,8 +29,21 @@ class LazyScripts:
         self._jq: Any = None
         self._lock = threading.Lock()
 
-    def js(self, source: str, bindings: Any, *, mode: str = "expression", limits: Any = None) -> Any:
-        """Evaluate JavaScript with ``$`` bound to ``bindings``."""
+    def js(self, source: str, bindings: Any, *, mode: str = "expression", limits: Any = None, scope: Any = None) -> Any:
+        """Evaluate JavaScript with ``$`` bound to ``bindings``.
+
+        ``scope`` names whose context runs it (the engine passes the workflow execution's id): each
+        scope sees a fresh global state. Any failure, expected or not, is a ScriptError, so the task
+        fails and the workflow never stays RUNNING on an engine error.
+        """
+        try:
+            return self._js_call(source, bindings, mode, limits, scope)
+        except ScriptError:
+            raise
+        except Exception as exc:  # the boundary: an engine's own failure fails the task, not the run
+            raise ScriptError(f"script could not run: {type(exc).__name__}: {exc}") from None
+
+    def _js_call(self, source: str, bindings: Any, mode: str, limits: Any, scope: Any) -> Any:
         if self._js is None:
             with self._lock:
                 if self._js is None:
@@ -43,17 +58,24 @@ class LazyScripts:
                 timeout_ms=limits.get("timeout_ms", base.timeout_ms),
                 max_memory_bytes=limits.get("max_memory_bytes", base.max_memory_bytes),
             )
-        return self._js.evaluate(source, bindings, mode=mode, limits=limits)
+        if scope is None:
+            return self._js.evaluate(source, bindings, mode=mode, limits=limits)
+        return self._js.evaluate(source, bindings, mode=mode, limits=limits, scope=scope)
 
     def jq(self, program: str, value: Any) -> list[Any]:
-        """Run a jq program; every output."""
+        """Run a jq program; every output (failures of any kind are ScriptErrors)."""
         if self._jq is None:
             with self._lock:
                 if self._jq is None:
                     from flowkit.scripting._jq import Jq
 
-                    self._jq = Jq()
-        return self._jq.run(program, value)  # type: ignore[no-any-return]
+                    self._jq = Jq(limits=self._limits)
+        try:
+            return self._jq.run(program, value)  # type: ignore[no-any-return]
+        except ScriptError:
+            raise
+        except Exception as exc:  # the boundary, as in js()
+            raise ScriptError(f"jq program could not run: {type(exc).__name__}: {exc}", language="jq") from None
 
     def check_syntax(self, source: str, *, mode: str = "expression") -> None:
         """Raise ScriptError when ``source`` does not compile."""

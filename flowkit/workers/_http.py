@@ -21,6 +21,11 @@ def http_request(task: Task) -> Outcome:
     uri, method = request.get("uri"), str(request.get("method") or "GET").upper()
     if not uri:
         return Outcome("FAILED", {}, "Missing HTTP URI. See documentation for HttpTask for required input parameters")
+    scheme = str(uri).partition(":")[0].strip().lower() if ":" in str(uri) else ""
+    if scheme not in ("http", "https"):
+        # urllib also opens file:// and ftp:// URLs; Conductor's HttpTask speaks only HTTP(S)
+        reason = f"HTTP task URI must start with http:// or https://, not {str(uri)[:200]!r}"
+        return Outcome("FAILED", {"response": reason}, reason)
     headers = {str(k): str(v) for k, v in (request.get("headers") or {}).items()}
     headers.setdefault("Accept", request.get("accept") or "application/json")
     body = request.get("body")

@@ -141,8 +141,8 @@ def test_results_and_bindings_that_are_not_json(js: JavaScript) -> None:
         js.evaluate("1n", {})
     with pytest.raises(ScriptError, match="circular"):
         js.evaluate("var o = {}; o.o = o; o", {})
-    with pytest.raises(ScriptError, match="not JSON-compatible"):
-        js.evaluate("$", {"when": object()})
+    # Values JSON has no form for cross as their text, on both engines
+    assert js.evaluate("typeof $.when", {"when": object()}) == "string"
 
 
 def test_unknown_mode_is_rejected(js: JavaScript) -> None:
@@ -285,8 +285,8 @@ def test_evaluations_from_four_threads(js: JavaScript) -> None:
     assert not errors, errors
 
 
-def test_public_api_backend_has_the_same_semantics(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_js, "_FORCE_PORTABLE", True)
+def test_v8_runs_on_mini_racers_public_api() -> None:
+    assert not hasattr(_js, "_Abi") and not hasattr(_js, "_NativeIsolate")
     with JavaScript() as engine:
         assert engine.evaluate("if ($.a == 1) { true; } else { false; }", {"a": 1}) is True
         assert engine.evaluate("return {v: $.a}", {"a": 2}, mode="lambda") == {"v": 2}
