@@ -136,7 +136,7 @@ def _validate_once(definition: WorkflowDef, engine: Engine) -> None:
     key = (id(definition), id(engine._plans))
     if _VALIDATED.get(key) is definition:
         return
-    definition.validate(task_defs=engine.task_defs)
+    definition.validate(task_defs=engine.task_defs, workflows=engine.workflows)
     check = getattr(engine.scripts, "check_syntax", None)
     if check is not None:
         from flowkit.errors import DefinitionError
