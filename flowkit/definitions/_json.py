@@ -56,6 +56,8 @@ def nesting_problem(value: Any, limit: int, path: str = "") -> str | None:
 
     Iterative, so any depth (or a value that contains itself) is answered without recursion.
     """
+    if _within(value, limit):
+        return None
     stack: list[tuple[Any, int, str]] = [(value, 1, path)]
     while stack:
         node, depth, where = stack.pop()
@@ -71,6 +73,26 @@ def nesting_problem(value: Any, limit: int, path: str = "") -> str | None:
             if type(child) not in _SCALARS:
                 stack.append((child, depth + 1, f"{where}[{key}]" if type(key) is int else f"{where}.{key}"))
     return None
+
+
+def _within(value: Any, limit: int) -> bool:
+    """``nesting_problem`` without the paths: the common answer (no problem) at half the cost."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        if type(node) is dict or isinstance(node, Mapping):
+            children: Any = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return False
+        for child in children:
+            if type(child) not in _SCALARS:
+                push((child, depth + 1))
+    return True
 
 
 class _TooDeep(Exception):
