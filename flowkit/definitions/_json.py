@@ -18,6 +18,7 @@ __all__ = [
     "MAX_DEFINITION_DEPTH",
     "MAX_VALUE_DEPTH",
     "copy_input",
+    "definition_json_problem",
     "nesting_problem",
     "short_path",
     "whole_number_problem",
@@ -75,8 +76,11 @@ def nesting_problem(value: Any, limit: int, path: str = "") -> str | None:
     return None
 
 
-def _within(value: Any, limit: int) -> bool:
-    """``nesting_problem`` without the paths: the common answer (no problem) at half the cost."""
+def _within(value: Any, limit: int, finite: bool = False) -> bool:
+    """``nesting_problem`` without the paths: the common answer (no problem) at half the cost.
+
+    With ``finite``, a NaN or an Infinity anywhere is a problem too.
+    """
     stack: list[tuple[Any, int]] = [(value, 1)]
     pop, push = stack.pop, stack.append
     while stack:
@@ -85,14 +89,38 @@ def _within(value: Any, limit: int) -> bool:
             children: Any = node.values()
         elif isinstance(node, list | tuple):
             children = node
+        elif finite and isinstance(node, float) and not math.isfinite(node):
+            return False
         else:
             continue
         if depth > limit:
             return False
         for child in children:
-            if type(child) not in _SCALARS:
+            kind = type(child)
+            if kind not in _SCALARS or (finite and kind is float and child - child != 0):
                 push((child, depth + 1))
     return True
+
+
+def definition_json_problem(value: Any, limit: int = MAX_DEFINITION_DEPTH) -> str | None:
+    """What keeps a definition document from being JSON Conductor reads: too deep, or NaN/Infinity.
+
+    Conductor's Jackson refuses both; a dict built in Python can hold them, so they are named here.
+    """
+    if _within(value, limit, finite=True):
+        return None
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    while stack:
+        node, depth, where = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return f"has {node!r} at {short_path(where.lstrip('.'))}, which is not a number in JSON."
+        items = node.items() if isinstance(node, Mapping) else enumerate(node) if isinstance(node, list | tuple) else ()
+        if items and depth > limit:
+            return f"nests deeper than {limit} levels (at {short_path(where.lstrip('.'))})."
+        for key, child in items:
+            if type(child) not in _SCALARS or type(child) is float:
+                stack.append((child, depth + 1, f"{where}[{key}]" if type(key) is int else f"{where}.{key}"))
+    return None
 
 
 class _TooDeep(Exception):

@@ -12,7 +12,7 @@ from dataclasses import fields
 from operator import attrgetter, contains
 from typing import Any
 
-from flowkit.definitions._json import MAX_DEFINITION_DEPTH, nesting_problem, short_path, whole_number_problem
+from flowkit.definitions._json import MAX_DEFINITION_DEPTH, definition_json_problem, whole_number_problem
 from flowkit.definitions._model import SubWorkflowParam, TaskDef, WorkflowDef, WorkflowTask
 from flowkit.errors import DefinitionIssue
 
@@ -118,9 +118,7 @@ def _flat_enough(value: Mapping[str, Any]) -> bool:
     """String keys at the top and no deeper than the limit (the common flat map costs one pass)."""
     if not all(type(k) is str for k in value):
         return False
-    if all(type(v) in _SCALARS for v in value.values()):
-        return True
-    return nesting_problem(value, MAX_DEFINITION_DEPTH) is None
+    return definition_json_problem(value) is None
 
 
 _SCALARS = frozenset({str, int, float, bool, _NONE})
@@ -143,9 +141,7 @@ def _field_issues(obj: Any, where: str, ref: str | None, out: list[DefinitionIss
             if not ok(value):
                 problem = f"expected {expected}, got {type(value).__name__} {_short(value)}."
         if problem is None and kind == "Mapping[str, JSON]":
-            deep = nesting_problem(value, MAX_DEFINITION_DEPTH)
-            if deep is not None:
-                problem = f"nests deeper than {MAX_DEFINITION_DEPTH} levels (at {short_path(deep.lstrip('.'))})."
+            problem = definition_json_problem(value)
         if problem is not None:
             clean = False
             out.append(DefinitionIssue(f"{where} field '{wire}'", problem, "give it the documented type.", ref))

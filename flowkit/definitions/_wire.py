@@ -13,7 +13,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
-from flowkit.definitions._json import MAX_DEFINITION_DEPTH, nesting_problem, short_path, whole_number_problem
+from flowkit.definitions._json import MAX_DEFINITION_DEPTH, definition_json_problem, whole_number_problem
 from flowkit.definitions._model import SubWorkflowParam, TaskDef, WorkflowDef, WorkflowTask
 from flowkit.definitions._shape import trust
 from flowkit.errors import DefinitionError, DefinitionIssue
@@ -112,8 +112,11 @@ class _Reader:
                 continue
             if py in special:
                 value = special[py](value, place)
+            elif value is None and default is MISSING:
+                self.problem(place, "is null.", f'give "{key}" a value.', ref)
+                value = ""
             elif value is None:
-                value = None if default is MISSING else (default if default is not None else None)
+                value = default
             elif py in _INT_FIELDS:
                 value = self._int(py, value, place, ref)
             elif py in _BOOL_FIELDS:
@@ -247,13 +250,14 @@ def load_json_source(source: str | bytes | Path | Mapping[str, Any], what: str) 
         raw: Any = source
     else:
         raw = _parse(source, what)
-    deep = nesting_problem(raw, MAX_DEFINITION_DEPTH, "")
-    if deep is not None:
-        raise _fail(
-            what,
-            f"nests deeper than {MAX_DEFINITION_DEPTH} levels (at {short_path(deep.lstrip('.'))}).",
-            "flatten the definition: move deep data into the workflow input or a task's output.",
+    problem = definition_json_problem(raw)
+    if problem is not None:
+        fix = (
+            "flatten the definition: move deep data into the workflow input or a task's output."
+            if "nests" in problem
+            else "write null, or a number, instead."
         )
+        raise _fail(what, problem, fix)
     return raw
 
 
