@@ -125,12 +125,13 @@ _SCALARS = frozenset({str, int, float, bool, _NONE})
 _FAST = {cls: _Fast(cls) for cls in _FIELDS}
 
 
-def _field_issues(obj: Any, where: str, ref: str | None, out: list[DefinitionIssue]) -> bool:
+def _field_issues(obj: Any, where: str, ref: str | None, out: list[DefinitionIssue], fast: bool = True) -> bool:
     """Append a problem for each field of ``obj`` of the wrong type; True when there was none."""
-    if _FAST[type(obj)].ok(obj):
+    base = next(cls for cls in type(obj).__mro__ if cls in _FIELDS)  # a subclass is checked as its base
+    if fast and _FAST[base].ok(obj):
         return True
     clean = True
-    for name, wire, kind in _FIELDS[type(obj)]:
+    for name, wire, kind in _FIELDS[base]:
         value = getattr(obj, name)
         problem = None
         if kind in ("int", "int | None"):
@@ -189,8 +190,17 @@ def shape_issues(wf: Any) -> list[DefinitionIssue]:
             continue  # its nested values may be of any type: look no deeper
         if isinstance(obj, WorkflowDef):
             children: list[Any] = list(obj.tasks)
+            if not all(isinstance(child, WorkflowTask) for child in children):
+                _field_issues(obj, where, ref, out, fast=False)
+                continue
         elif isinstance(obj, WorkflowTask):
-            children = list(obj.children())
+            try:
+                children = list(obj.children())
+            except TypeError:  # a branch that is not a list
+                children = [None]
+            if not all(isinstance(child, WorkflowTask) for child in children):
+                _field_issues(obj, where, ref, out, fast=False)  # the fast path saw the lists, not their items
+                continue
             if obj.task_definition is not None:
                 stack.append((obj.task_definition, f"{where} field 'taskDefinition'", ref, depth))
             param = obj.sub_workflow_param
