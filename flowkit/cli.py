@@ -104,7 +104,14 @@ class _NotANumber(ValueError):
 
 
 def _refuse(name: str) -> Any:
-    raise _NotANumber(name)
+    raise _NotANumber(f"{name}, which is not a number in JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # 1e400 reads as Infinity
+        raise _NotANumber(f"{text}, which is beyond the range of a double")
+    return value
 
 
 def _json_object(text: str, option: str) -> dict[str, Any]:
@@ -113,13 +120,11 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
 
     example = "Fix: pass an object like '{\"x\": 1}'."
     try:
-        value = json.loads(text, parse_constant=_refuse)
+        value = json.loads(text, parse_constant=_refuse, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InputError(f"{option} is not valid JSON ({exc.msg} at column {exc.colno}). {example}") from None
     except _NotANumber as exc:
-        raise InputError(
-            f"{option} contains {exc}, which is not a number in JSON. Fix: use null or a number."
-        ) from None
+        raise InputError(f"{option} contains {exc}. Fix: use null or a number.") from None
     except RecursionError:
         raise InputError(f"{option} nests too deeply to read. Fix: flatten it.") from None
     except ValueError as exc:  # an integer literal longer than Python's int-conversion limit

@@ -233,7 +233,14 @@ class _NotANumber(ValueError):
 
 
 def _refuse_constant(name: str) -> Any:
-    raise _NotANumber(name)
+    raise _NotANumber(f"{name}, which is not a number in JSON (Conductor refuses it too)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # 1e400 reads as Infinity
+        raise _NotANumber(f"{text}, which is beyond the range of a double")
+    return value
 
 
 def _fail(where: str, problem: str, fix: str) -> DefinitionError:
@@ -272,7 +279,7 @@ def _parse(source: str | bytes | Path, what: str) -> Any:
             text: str | bytes = path.read_text(encoding="utf-8")
         else:
             text = source
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except FileNotFoundError as exc:
         raise DefinitionError(
             [DefinitionIssue(where, f"file not found ({exc.filename}).", "check the path.")]
@@ -304,7 +311,7 @@ def _parse(source: str | bytes | Path, what: str) -> Any:
     except _NotANumber as exc:
         raise _fail(
             where,
-            f"contains {exc}, which is not a number in JSON (Conductor refuses it too).",
+            f"contains {exc}.",
             "write null, or a number, instead.",
         ) from None
     except ValueError as exc:  # e.g. an integer literal longer than Python's int-conversion limit
