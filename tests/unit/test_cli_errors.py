@@ -64,7 +64,8 @@ FILES: dict[str, str | bytes] = {
     "store_garbage.db": b"this is not a database, just text " * 100,
 }
 
-# (arguments with {tmp} for the folder of FILES, expected exit code, words the message must contain)
+# (arguments with {tmp} for the folder of FILES, expected exit code, words the message must contain);
+# the cases run at once, so each store is its own file (a store is held by one process at a time)
 CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
     ("non-UTF-8 file", ["run", "{tmp}/non_utf8.json"], 2, ("not UTF-8", "non_utf8.json")),
     ("NaN in a file", ["run", "{tmp}/nan.json"], 2, ("NaN", "null")),
@@ -105,12 +106,12 @@ CASES: list[tuple[str, list[str], int, tuple[str, ...]]] = [
     ("--defs file with NaN", ["run", ORDERS, "--defs", "{tmp}/defs"], 2, ("bad.json", "NaN")),
     ("--defs file not UTF-8", ["run", ORDERS, "--defs", "{tmp}/defs_utf"], 2, ("bad.json", "UTF-8")),
     ("--defs not a folder", ["run", ORDERS, "--defs", "{tmp}/nan.json"], 2, ("--defs", "not a directory")),
-    ("list --since garbage", ["list", "--store", "{tmp}/s.db", "--since", "garbage"], 2, ("--since", "ISO")),
-    ("list --until garbage", ["list", "--store", "{tmp}/s.db", "--until", "31/12/2026"], 2, ("--until",)),
-    ("list --version not a number", ["list", "--store", "{tmp}/s.db", "--version", "x"], 2, ("--version",)),
+    ("list --since garbage", ["list", "--store", "{tmp}/s1.db", "--since", "garbage"], 2, ("--since", "ISO")),
+    ("list --until garbage", ["list", "--store", "{tmp}/s2.db", "--until", "31/12/2026"], 2, ("--until",)),
+    ("list --version not a number", ["list", "--store", "{tmp}/s3.db", "--version", "x"], 2, ("--version",)),
     ("list a store that is garbage", ["list", "--store", "{tmp}/store_garbage.db"], 2, ("store_garbage.db",)),
-    ("show an unknown execution", ["show", "nope", "--store", "{tmp}/s.db"], 2, ("nope",)),
-    ("rerun --task-input NaN", ["rerun", "nope", "--store", "{tmp}/s.db", "--task-input", "NaN"], 2, ("nope",)),
+    ("show an unknown execution", ["show", "nope", "--store", "{tmp}/s4.db"], 2, ("nope",)),
+    ("rerun --task-input NaN", ["rerun", "nope", "--store", "{tmp}/s5.db", "--task-input", "NaN"], 2, ("nope",)),
     ("an unknown command", ["frobnicate"], 2, ("invalid choice",)),
     ("validate non-UTF-8", ["validate", "{tmp}/non_utf8.json"], 1, ("not UTF-8",)),
     ("validate NaN", ["validate", "{tmp}/nan.json"], 1, ("NaN",)),
