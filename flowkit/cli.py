@@ -36,6 +36,11 @@ def _load_workers(spec: str) -> list[Any]:
             module = importlib.import_module(spec)
     except InputError:
         raise
+    except SystemExit as exc:  # sys.exit() at import time would end the command without a word
+        raise InputError(
+            f"importing workers from {spec!r} called sys.exit({exc.code!r}). Fix: keep the module's top level "
+            'free of sys.exit() (put script code under `if __name__ == "__main__":`).'
+        ) from None
     except Exception as exc:  # the user's module failed to import: say where, not how
         raise InputError(f"importing workers from {spec!r} failed: {type(exc).__name__}: {exc}") from None
     workers = [value for value in vars(module).values() if isinstance(value, Worker)]
@@ -46,6 +51,7 @@ def _load_workers(spec: str) -> list[Any]:
 
 def _load_defs(directory: str) -> tuple[list[Any], list[Any]]:
     from flowkit.definitions import TaskDef, WorkflowDef
+    from flowkit.definitions._wire import load_json_source
     from flowkit.errors import InputError
 
     root = Path(directory)
@@ -53,7 +59,7 @@ def _load_defs(directory: str) -> tuple[list[Any], list[Any]]:
         raise InputError(f"--defs {directory!r} is not a directory. Fix: point it at a folder of JSON definitions.")
     workflows, task_defs = [], []
     for path in sorted(root.glob("*.json")):
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = load_json_source(path, "--defs")
         items = raw if isinstance(raw, list) else [raw]
         for item in items:
             if isinstance(item, dict) and "tasks" in item:
@@ -67,10 +73,18 @@ def _validate(args: argparse.Namespace) -> int:
     from flowkit.definitions import WorkflowDef
     from flowkit.errors import FlowkitError
 
+    loaded: dict[str, Any] = {}
     failed = 0
     for file in args.files:
         try:
-            definition = WorkflowDef.from_json(Path(file)).validate()
+            loaded[file] = WorkflowDef.from_json(Path(file))
+        except FlowkitError as exc:
+            failed += 1
+            print(f"{file}: {exc}")
+    for file, definition in loaded.items():
+        try:
+            # the files given together are the workflows their sub-workflows start (for cycles)
+            definition.validate(workflows=loaded.values())
             from flowkit.errors import DefinitionError
             from flowkit.runtime._prepare import default_scripts
             from flowkit.scripting._check import script_issues
@@ -85,19 +99,68 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+class _NotANumber(ValueError):
+    pass
+
+
+def _refuse(name: str) -> Any:
+    raise _NotANumber(f"{name}, which is not a number in JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # 1e400 reads as Infinity
+        raise _NotANumber(f"{text}, which is beyond the range of a double")
+    return value
+
+
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    """A JSON object given on the command line, or an InputError that says how to write it."""
+    from flowkit.errors import InputError
+
+    example = "Fix: pass an object like '{\"x\": 1}'."
+    try:
+        value = json.loads(text, parse_constant=_refuse, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{option} is not valid JSON ({exc.msg} at column {exc.colno}). {example}") from None
+    except _NotANumber as exc:
+        raise InputError(f"{option} contains {exc}. Fix: use null or a number.") from None
+    except RecursionError:
+        raise InputError(f"{option} nests too deeply to read. Fix: flatten it.") from None
+    except ValueError as exc:  # an integer literal longer than Python's int-conversion limit
+        raise InputError(f"{option} cannot be read: {exc}. Fix: shorten the number or quote it.") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{option} must be a JSON object, got {type(value).__name__}. {example}")
+    from flowkit.definitions._json import copy_input
+
+    return copy_input(value, option)  # checks the nesting before anything else is loaded
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and Infinity as null, as JSON.stringify writes them."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _print_json(value: Any) -> None:
+    """Print ``value`` as valid JSON, whatever a worker put in it (NaN and Infinity become null)."""
+    try:
+        text = json.dumps(value, indent=2, default=str, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(value), indent=2, default=str, allow_nan=False)
+    print(text)
+
+
 def _run(args: argparse.Namespace) -> int:
     import flowkit
-    from flowkit.errors import InputError
     from flowkit.testing import VirtualClock
 
-    try:
-        workflow_input = json.loads(args.input) if args.input else {}
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"--input is not valid JSON ({exc.msg} at column {exc.colno}). Fix: pass an object like '{{\"x\": 1}}'."
-        ) from None
-    if not isinstance(workflow_input, dict):
-        raise InputError("--input must be a JSON object like '{\"x\": 1}'.")
+    workflow_input = _json_object(args.input, "--input") if args.input else {}
     workers = [w for spec in args.workers or () for w in _load_workers(spec)]
     workflows, task_defs = _load_defs(args.defs) if args.defs else ([], [])
     execution = flowkit.run(
@@ -107,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     result = execution.to_json(include_tasks=not args.summary)
     if args.summary:
         result.pop("workflowDefinition", None)
-    print(json.dumps(result, indent=2, default=str))
+    _print_json(result)
     return 0 if execution.status == "COMPLETED" else 1
 
 
@@ -128,21 +191,27 @@ def _store_runtime(args: argparse.Namespace) -> Any:
 def _list(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from flowkit.errors import InputError
     from flowkit.store import open_store
 
-    def when(text: str | None) -> int | None:
+    def when(text: str | None, option: str) -> int | None:
         if not text:
             return None
-        moment = datetime.fromisoformat(text)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise InputError(
+                f"{option} {text!r} is not an ISO date or time. Fix: write it like 2026-01-31 or 2026-01-31T14:30."
+            ) from None
         moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return int(moment.timestamp() * 1000)
 
     store = open_store(args.store) if not args.readonly else _readonly(args.store)
     rows = store.execution_rows(name=args.name, version=args.version, status=args.status,
-                                correlation_id=args.correlation_id, since=when(args.since), until=when(args.until),
+                                correlation_id=args.correlation_id, since=when(args.since, "--since"), until=when(args.until, "--until"),
                                 limit=args.limit)  # fmt: skip
     if args.json:
-        print(json.dumps(rows, indent=2))
+        _print_json(rows)
         return 0
     print(f"{'workflowId':<38} {'name':<28} {'ver':>3} {'status':<11} {'created (UTC)':<20} {'tasks':>5}  reason")
     for r in rows:
@@ -164,7 +233,7 @@ def _readonly(path: str | None) -> Any:
 def _show(args: argparse.Namespace) -> int:
     runtime = _store_runtime(args)
     execution = runtime.load(args.workflow_id)
-    print(json.dumps(execution.to_json(include_tasks=not args.summary), indent=2, default=str))
+    _print_json(execution.to_json(include_tasks=not args.summary))
     return 0
 
 
@@ -175,7 +244,7 @@ def _operate(args: argparse.Namespace) -> int:
     if command == "terminate":
         execution.terminate(args.reason)
     elif command == "rerun":
-        task_input = json.loads(args.task_input) if args.task_input else None
+        task_input = _json_object(args.task_input, "--task-input") if args.task_input else None
         execution.rerun(from_task_id=args.from_task, task_input=task_input)
     elif command == "restart":
         execution.restart(use_latest_definitions=args.latest)

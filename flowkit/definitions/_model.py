@@ -277,15 +277,21 @@ class WorkflowDef:
 
         return json.dumps(self.to_json(), indent=indent)
 
-    def validate(self, *, task_defs: Mapping[str, TaskDef] = _EMPTY) -> WorkflowDef:
+    def validate(self, *, task_defs: Mapping[str, TaskDef] = _EMPTY, workflows: Any = None) -> WorkflowDef:
         """Check the definition (Conductor's ``WorkflowDef``/``WorkflowTask`` constraints); return self.
+
+        Args:
+            task_defs: Registered task definitions by name (their limits are checked too).
+            workflows: The workflow definitions sub-workflows are started from (WorkflowDefs or the
+                engine's Registry), to report a cycle of sub-workflows. Without it, only a workflow
+                that starts itself by name is reported.
 
         Raises:
             DefinitionError: listing every problem, each with its task ref and the fix.
         """
         from flowkit.definitions._validate import validate_workflow
 
-        validate_workflow(self, task_defs=task_defs)
+        validate_workflow(self, task_defs=task_defs, workflows=workflows)
         return self
 
     def all_tasks(self) -> Iterator[WorkflowTask]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flowkit.definitions._model import TaskDef, WorkflowDef, WorkflowTask
+from flowkit.definitions._shape import shape_issues, task_def_shape_issues
 from flowkit.definitions._types import SYSTEM_TASK_TYPES, RetryLogic, TimeoutPolicy, unsupported_reason
 from flowkit.errors import DefinitionError, DefinitionIssue, ExpressionError
 
-__all__ = ["task_def_issues", "validate_workflow", "workflow_issues"]
+__all__ = ["sub_workflow_cycles", "task_def_issues", "validate_workflow", "workflow_issues"]
 
 _SYSTEM_PARAMS = frozenset({"workflow", "CPEWF_TASK_ID", "NETFLIX_ENV", "NETFLIX_STACK"})
 _KNOWN = SYSTEM_TASK_TYPES | {"SIMPLE", "DYNAMIC"}
@@ -192,8 +194,10 @@ def workflow_issues(
     Like Conductor, inline task definitions are not checked against TaskDef constraints (only
     registered ones are), and references are checked for top-level tasks of the outer workflow.
     """
+    out = shape_issues(wf)
+    if out:
+        return out  # the checks below read the fields as their declared types
     here = f"workflow '{wf.name}'"
-    out: list[DefinitionIssue] = []
     if not wf.name:
         out.append(DefinitionIssue("workflow", "has an empty name.", 'set "name".'))
     if not wf.tasks:
@@ -258,10 +262,99 @@ def workflow_issues(
     return out
 
 
-def validate_workflow(wf: WorkflowDef, *, task_defs: Mapping[str, TaskDef] = {}) -> None:  # noqa: B006
+def sub_workflow_cycles(wf: WorkflowDef, workflows: Any = None) -> list[DefinitionIssue]:
+    """SUB_WORKFLOW tasks of ``wf`` whose child starts (through its own sub-workflows) a workflow again.
+
+    ``workflows`` is what the run resolves names against (a Registry, or WorkflowDefs); without it
+    the only workflow known by name is ``wf`` itself. Conductor would start such a chain without end.
+    """
+    resolve = _resolver(wf, workflows)
+
+    def children(d: WorkflowDef) -> list[WorkflowDef]:
+        found = (_child(t, resolve) for t in d.all_tasks() if t.type == "SUB_WORKFLOW")
+        return [c for c in found if c is not None]
+
+    # Definitions are compared by identity: two inline definitions may share a name and version
+    # (Conductor's own re-run test nests one in the other) without being the same workflow.
+    out: list[DefinitionIssue] = []
+    reported: set[tuple[int, ...]] = set()
+    for top in wf.all_tasks():
+        first = _child(top, resolve) if top.type == "SUB_WORKFLOW" else None
+        if first is None:
+            continue
+        # depth-first from wf through this task, without recursion; a child already on the path closes a cycle
+        path, iters, done = [wf, first], [iter(children(first))], set()
+        cycle = [wf, wf] if first is wf else None
+        while iters and cycle is None:
+            child = next(iters[-1], None)
+            if child is None:
+                done.add(id(path.pop()))  # explored in full: no cycle through it from this path
+                iters.pop()
+            elif any(d is child for d in path):
+                cycle = [*path[[id(d) for d in path].index(id(child)) :], child]
+            elif id(child) not in done:
+                path.append(child)
+                iters.append(iter(children(child)))
+        if cycle is not None and tuple(map(id, cycle)) not in reported:
+            reported.add(tuple(map(id, cycle)))
+            names = " -> ".join(f"'{d.name}' v{d.version}" for d in cycle)
+            out.append(DefinitionIssue(
+                f"task '{top.task_reference_name}' field 'subWorkflowParam'",
+                f"starts a cycle of sub-workflows ({names}): each run would start the next without end.",
+                "remove the SUB_WORKFLOW task that closes the cycle, or repeat work with a DO_WHILE.",
+                top.task_reference_name,
+            ))  # fmt: skip
+    return out
+
+
+def _resolver(wf: WorkflowDef, workflows: Any) -> Any:
+    """``(name, version) -> WorkflowDef | None`` as a run would resolve a SUB_WORKFLOW's child.
+
+    A registered definition with ``wf``'s name and version stands for ``wf`` itself.
+    """
+    if workflows is None:
+        get: Any = lambda name, version: wf if name == wf.name and version in (None, wf.version) else None  # noqa: E731
+    elif callable(getattr(workflows, "get", None)) and not isinstance(workflows, Mapping):
+        get = workflows.get  # the engine's Registry
+    else:
+        by_key = {(d.name, d.version): d for d in workflows if isinstance(d, WorkflowDef)}
+        latest: dict[str, WorkflowDef] = {}
+        for d in by_key.values():
+            if d.name not in latest or d.version > latest[d.name].version:
+                latest[d.name] = d
+        get = lambda name, version: latest.get(name) if version is None else by_key.get((name, version))  # noqa: E731
+
+    def resolve(name: str, version: int | None) -> WorkflowDef | None:
+        found = get(name, version)
+        return wf if found is not None and (found.name, found.version) == (wf.name, wf.version) else found
+
+    return resolve
+
+
+def _child(wt: WorkflowTask, resolve: Any) -> WorkflowDef | None:
+    param = wt.sub_workflow_param
+    if param is None:
+        return None
+    if isinstance(param.workflow_definition, WorkflowDef):
+        return param.workflow_definition
+    if param.workflow_definition is not None or not param.name:
+        return None  # an expression: only the run knows (the engine refuses a cycle it meets)
+    return resolve(param.name, param.version)  # type: ignore[no-any-return]
+
+
+def validate_workflow(
+    wf: WorkflowDef,
+    *,
+    task_defs: Mapping[str, TaskDef] = {},
+    workflows: Iterable[WorkflowDef] | None = None,  # noqa: B006
+) -> None:
     """Raise DefinitionError listing every problem with ``wf``."""
-    issues = workflow_issues(wf, task_defs)
-    for name, td in task_defs.items():
-        issues += task_def_issues(td, f"task definition '{name}'")
+    issues = task_def_shape_issues(task_defs)
+    if not issues:
+        issues = workflow_issues(wf, task_defs)
+        for name, td in task_defs.items():
+            issues += task_def_issues(td, f"task definition '{name}'")
+        if not issues:
+            issues = sub_workflow_cycles(wf, workflows)
     if issues:
-        raise DefinitionError(issues, workflow_name=wf.name)
+        raise DefinitionError(issues, workflow_name=wf.name if isinstance(wf.name, str) else None)

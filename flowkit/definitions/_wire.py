@@ -13,7 +13,9 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from flowkit.definitions._json import MAX_DEFINITION_DEPTH, definition_json_problem, whole_number_problem
 from flowkit.definitions._model import SubWorkflowParam, TaskDef, WorkflowDef, WorkflowTask
+from flowkit.definitions._shape import trust
 from flowkit.errors import DefinitionError, DefinitionIssue
 
 __all__ = [
@@ -55,6 +57,10 @@ def _field_table(cls: type) -> list[tuple[str, str, Any]]:
 
 _TABLES: dict[type, list[tuple[str, str, Any]]] = {
     cls: _field_table(cls) for cls in (TaskDef, SubWorkflowParam, WorkflowTask, WorkflowDef)
+}
+# Fields typed ``str`` or ``str | None`` (the annotations are text under ``from __future__ import annotations``).
+_STR_FIELDS: dict[type, frozenset[str]] = {
+    cls: frozenset(f.name for f in fields(cls) if f.type in ("str", "str | None")) for cls in _TABLES
 }
 _WIRE_TO_PY: dict[type, dict[str, tuple[str, Any]]] = {
     cls: {wire: (py, d) for py, wire, d in table} for cls, table in _TABLES.items()
@@ -106,10 +112,13 @@ class _Reader:
                 continue
             if py in special:
                 value = special[py](value, place)
+            elif value is None and default is MISSING:
+                self.problem(place, "is null.", f'give "{key}" a value.', ref)
+                value = ""
             elif value is None:
-                value = None if default is MISSING else (default if default is not None else None)
+                value = default
             elif py in _INT_FIELDS:
-                value = self._int(value, place, ref)
+                value = self._int(py, value, place, ref)
             elif py in _BOOL_FIELDS:
                 if not isinstance(value, bool):
                     self.problem(place, f"expected true or false, got {value!r}.", "use a JSON boolean.", ref)
@@ -124,8 +133,9 @@ class _Reader:
                 if not isinstance(value, Mapping):
                     self.problem(place, f"expected a JSON object, got {value!r}.", 'use {"key": value}.', ref)
                     value = {}
-            elif default is not MISSING and isinstance(default, str) and not isinstance(value, str):
-                self.problem(place, f"expected a string, got {value!r}.", "quote the value.", ref)
+            elif py in _STR_FIELDS[cls] and not isinstance(value, str):
+                self.problem(place, f"expected a string, got {_short_repr(value)}.", "write it as a JSON string.", ref)
+                value = default if isinstance(default, str) else ""
             kwargs[py] = value
         for py, wire, default in _TABLES[cls]:
             if default is MISSING and py not in kwargs:
@@ -135,17 +145,17 @@ class _Reader:
                 kwargs[py] = default
         return cls(**kwargs, extra=extra, wire_keys=tuple(raw.keys()))
 
-    def _int(self, value: Any, place: str, ref: str | None) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            self.problem(place, f"expected an integer, got {value!r}.", "use a whole number.", ref)
+    def _int(self, field: str, value: Any, place: str, ref: str | None) -> int:
+        number = value
+        if isinstance(value, str):  # Jackson reads "30" into an int field too
+            try:
+                number = float(value)
+            except ValueError:
+                number = value
+        problem = whole_number_problem(field, number)
+        if problem:
+            self.problem(place, problem, "use a whole number.", ref)
             return 0
-        try:
-            number = float(value)
-        except ValueError:
-            self.problem(place, f"expected an integer, got {value!r}.", "use a whole number.", ref)
-            return 0
-        if number != int(number):
-            self.problem(place, f"expected an integer, got {value!r}.", "use a whole number.", ref)
         return int(number)
 
     def task_def(self, raw: Any, where: str, ref: str | None = None) -> TaskDef | None:
@@ -213,10 +223,52 @@ class _Reader:
         )
 
 
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _NotANumber(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in JSON text."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotANumber(f"{name}, which is not a number in JSON (Conductor refuses it too)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value - value != 0:  # 1e400 reads as Infinity
+        raise _NotANumber(f"{text}, which is beyond the range of a double")
+    return value
+
+
+def _fail(where: str, problem: str, fix: str) -> DefinitionError:
+    return DefinitionError([DefinitionIssue(where, problem, fix)])
+
+
 def load_json_source(source: str | bytes | Path | Mapping[str, Any], what: str) -> Any:
-    """Parse ``source``: a dict as is, a Path or an existing file path, or JSON text."""
+    """Parse ``source``: a dict as is, a Path or an existing file path, or JSON text.
+
+    Like Conductor's Jackson, ``NaN`` and ``Infinity`` are refused, and so is a document nested
+    deeper than :data:`~flowkit.definitions._json.MAX_DEFINITION_DEPTH` levels.
+    """
     if isinstance(source, Mapping):
-        return source
+        raw: Any = source
+    else:
+        raw = _parse(source, what)
+    problem = definition_json_problem(raw)
+    if problem is not None:
+        fix = (
+            "flatten the definition: move deep data into the workflow input or a task's output."
+            if "nests" in problem
+            else "write null, or a number, instead."
+        )
+        raise _fail(what, problem, fix)
+    return raw
+
+
+def _parse(source: str | bytes | Path, what: str) -> Any:
     where = what
     try:
         if isinstance(source, Path) or (
@@ -227,11 +279,25 @@ def load_json_source(source: str | bytes | Path | Mapping[str, Any], what: str) 
             text: str | bytes = path.read_text(encoding="utf-8")
         else:
             text = source
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except FileNotFoundError as exc:
         raise DefinitionError(
             [DefinitionIssue(where, f"file not found ({exc.filename}).", "check the path.")]
         ) from None
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            where,
+            f"is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}).",
+            "save the file as UTF-8 JSON.",
+        ) from None
+    except RecursionError:
+        raise _fail(
+            where,
+            f"nests deeper than {MAX_DEFINITION_DEPTH} levels.",
+            "flatten the definition: move deep data into the workflow input or a task's output.",
+        ) from None
+    except OSError as exc:  # a folder, no permission, a device that fails
+        raise _fail(where, f"cannot be read ({exc.strerror or exc}).", "check the path and its permissions.") from None
     except json.JSONDecodeError as exc:
         raise DefinitionError(
             [
@@ -242,6 +308,14 @@ def load_json_source(source: str | bytes | Path | Mapping[str, Any], what: str) 
                 )
             ]
         ) from None
+    except _NotANumber as exc:
+        raise _fail(
+            where,
+            f"contains {exc}.",
+            "write null, or a number, instead.",
+        ) from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python's int-conversion limit
+        raise _fail(where, f"cannot be read as JSON: {exc}.", "shorten the number, or write it as a string.") from None
 
 
 def _finish(reader: _Reader, value: Any, name: str | None = None) -> Any:
@@ -255,7 +329,11 @@ def workflow_def_from_json(source: str | bytes | Path | Mapping[str, Any]) -> Wo
     raw = load_json_source(source, "workflow definition")
     reader = _Reader()
     wf = reader.workflow_def(raw)
-    return _finish(reader, wf, raw.get("name") if isinstance(raw, Mapping) else None)  # type: ignore[no-any-return]
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    _finish(reader, wf, name if isinstance(name, str) else None)
+    if wf is not None:
+        trust(wf)
+    return wf  # type: ignore[return-value]
 
 
 def workflow_task_from_json(raw: Mapping[str, Any], where: str = "task") -> WorkflowTask:
@@ -269,7 +347,8 @@ def task_def_from_json(source: str | bytes | Path | Mapping[str, Any]) -> TaskDe
     """Load a TaskDef from Conductor JSON."""
     raw = load_json_source(source, "task definition")
     reader = _Reader()
-    td = reader.task_def(raw, f"task definition '{raw.get('name')}'" if isinstance(raw, Mapping) else "task definition")
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    td = reader.task_def(raw, f"task definition '{name}'" if isinstance(name, str) else "task definition")
     return _finish(reader, td)  # type: ignore[no-any-return]
 
 

@@ -326,12 +326,46 @@ def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
                 "Register it (workflows=[...]) or give subWorkflowParam.workflowDefinition inline.",
             )  # fmt: skip
             return
+    cycle = _sub_workflow_cycle(engine, wf, definition)
+    if cycle:
+        engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, cycle)
+        return
     child_input = data["workflowInput"] or data
     child = engine.start_execution(
         definition, child_input, now, correlation_id=wf.correlation_id, priority=wf.priority, parent=task
     )
     task.sub_workflow_id = child.workflow_id
     task.output = {"subWorkflowId": child.workflow_id}
+
+
+MAX_SUB_WORKFLOW_DEPTH = 100  # children start in the same call: far below Python's recursion limit
+
+
+def _sub_workflow_cycle(engine: Engine, wf: WorkflowModel, child: Any) -> str | None:
+    """Why starting ``child`` under ``wf`` would never end (None when it may start).
+
+    Validation reports cycles it can see in the registry; this catches those only a run shows
+    (a definition from an expression, or one registered after validation).
+    """
+    chain = [wf]
+    while chain[-1].parent_workflow_id and len(chain) <= MAX_SUB_WORKFLOW_DEPTH:
+        parent = engine.executions.get(chain[-1].parent_workflow_id)
+        if parent is None:
+            break
+        chain.append(parent)
+    for i, ancestor in enumerate(chain):
+        if ancestor.definition is child:  # identity: nested inline definitions may share a name
+            names = " -> ".join(f"'{w.definition.name}' v{w.definition.version}" for w in reversed(chain[: i + 1]))
+            return (
+                f"sub-workflow cycle: {names} -> '{child.name}' v{child.version} would start itself again "
+                "without end. Fix: remove the SUB_WORKFLOW task that closes the cycle, or call a different workflow."
+            )
+    if len(chain) > MAX_SUB_WORKFLOW_DEPTH:
+        return (
+            f"sub-workflows nest more than {MAX_SUB_WORKFLOW_DEPTH} levels deep. Fix: flatten the chain of "
+            "sub-workflows (use a DO_WHILE or a FORK_JOIN_DYNAMIC for repeated work)."
+        )
+    return None
 
 
 def child_ended(engine: Engine, child: WorkflowModel, now: int) -> None:

@@ -160,7 +160,7 @@ def validate_once(definition: WorkflowDef, engine: Engine) -> None:
     key = (id(definition), id(engine._plans))
     if _VALIDATED.get(key) is definition:
         return
-    definition.validate(task_defs=engine.task_defs)
+    definition.validate(task_defs=engine.task_defs, workflows=engine.workflows)
     if isinstance(engine.scripts, SyntaxChecking):
         issues = script_issues(definition, engine.scripts)
         if issues:

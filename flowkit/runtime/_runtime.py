@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit._events import EventBus
 from flowkit.definitions import WorkflowDef
+from flowkit.definitions._json import copy_input
 from flowkit.engine import Command, Engine, WorkflowModel
 from flowkit.errors import InputError, MissingWorkerError, NotFoundError
 from flowkit.executors import make_executor
@@ -113,10 +114,11 @@ class Runtime:
         definition = self.prepare(workflow, validate=validate)
         if input is not None and not isinstance(input, Mapping):
             raise InputError(f"workflow input must be a JSON object (a dict), got {type(input).__name__}")
+        data = copy_input(input)  # what is recorded: later changes by the caller do not reach it
         holder: list[WorkflowModel] = []
 
         def begin(engine: Engine, now: int) -> list[Command]:
-            wf, commands = engine.start(definition, dict(input or {}), now=now, correlation_id=correlation_id,
+            wf, commands = engine.start(definition, data, now=now, correlation_id=correlation_id,
                                         workflow_id=workflow_id, priority=priority)  # fmt: skip
             holder.append(wf)
             hooks = self.hooks.run_started

@@ -164,7 +164,7 @@ class SqliteStore:
             return sqlite3.connect(target, uri=uri_mode, timeout=self.busy_timeout, check_same_thread=False,
                                    isolation_level=None)  # fmt: skip
         except sqlite3.DatabaseError as exc:
-            raise self._explain(exc, where) from None
+            raise self._explain(exc, where, self.path) from None
 
     @staticmethod
     def _use_wal(conn: sqlite3.Connection, where: str) -> None:
@@ -200,14 +200,17 @@ class SqliteStore:
                 conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise self._explain(exc, where) from None
+            raise self._explain(exc, where, self.path) from None
         except StoreError:
             conn.close()
             raise
 
     @staticmethod
-    def _explain(exc: sqlite3.DatabaseError, where: str) -> StoreError:
+    def _explain(exc: sqlite3.DatabaseError, where: str, path: Path | None = None) -> StoreError:
         text = str(exc)
+        name = getattr(exc, "sqlite_errorname", "")
+        if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR") or "disk is full" in text or "disk I/O" in text:
+            return SqliteStore._disk_full(text, where, path)
         if "not a database" in text or "malformed" in text or "file is encrypted" in text:
             return StoreError(f"{where} is not a readable SQLite file ({text}); it is corrupt or something else. "
                               "It is left untouched. Fix: move it away or use another path.")  # fmt: skip
@@ -220,6 +223,25 @@ class SqliteStore:
         if "unable to open" in text:
             return StoreError(f"{where} cannot be opened ({text}). Fix: check the path and its permissions.")
         return StoreError(f"{where}: {text}")
+
+    @staticmethod
+    def _disk_full(text: str, where: str, path: Path | None) -> StoreError:
+        """SQLITE_FULL, or the I/O error SQLite reports when a write to the WAL finds no space."""
+        import shutil
+
+        folder = Path(path).resolve().parent if path is not None else None
+        free = ""
+        if folder is not None:
+            try:
+                free = f", {shutil.disk_usage(folder).free / 2**20:,.1f} MiB free in '{folder}'"
+            except OSError:
+                pass
+        return StoreError(
+            f"{where} could not be written: the disk is full or failing ({text}{free}). The unfinished "
+            "changes were rolled back; the store holds everything recorded before them. Fix: free space on that "
+            "disk (or pass store= a path on another disk), then carry on with flowkit.open(store) - executions "
+            "recorded as RUNNING continue from their last recorded state."
+        )
 
     def _take_process_lock(self, where: str) -> None:
         import fcntl
@@ -288,7 +310,7 @@ class SqliteStore:
             with self.session(), self._lock:
                 yield self.conn
         except sqlite3.DatabaseError as exc:  # a corrupt page met while reading: a StoreError, like at opening
-            raise self._explain(exc, f"flowkit store '{self.path}'") from None
+            raise self._explain(exc, f"flowkit store '{self.path}'", self.path) from None
 
     # ------------------------------------------------------------------ writing
     def write(self, workflows: list[Any], tasks: list[Any], dropped: list[str] | tuple[str, ...] = ()) -> None:
@@ -331,9 +353,14 @@ class SqliteStore:
                 conn.executemany("INSERT INTO events (workflow_id, task_id, time, kind) VALUES (?, ?, ?, ?)", events)
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise self._explain(exc, f"flowkit store '{self.path}'") from None
+                self._rollback(conn)
+                raise self._explain(exc, f"flowkit store '{self.path}'", self.path) from None
+            except OverflowError as exc:  # a Python int beyond SQLite's 64-bit integers
+                self._rollback(conn)
+                raise StoreError(
+                    f"flowkit store '{self.path}' cannot hold a number of the run ({exc}); nothing of this batch "
+                    "was written. Fix: keep times and counters within 64-bit integers."
+                ) from None
             for wf in workflows:
                 self._defs_written[wf.workflow_id] = id(wf.definition)
                 self._status_written[wf.workflow_id] = wf.status
@@ -374,11 +401,21 @@ class SqliteStore:
                 conn.executemany("INSERT OR REPLACE INTO task_defs VALUES (?, ?)",
                                  [(t.name, t.to_json_text(indent=None)) for t in task_defs])  # fmt: skip
                 conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                self._rollback(conn)
+                raise self._explain(exc, f"flowkit store '{self.path}'", self.path) from None
             except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
         self._saved_defs.add(("batch", hash(key), len(key)))
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.DatabaseError:
+                pass  # SQLite rolled back already (it does after SQLITE_FULL and some I/O errors)
 
     # ------------------------------------------------------------------ reading
     def workflow_def(self, name: str, version: int | None = None) -> Any:

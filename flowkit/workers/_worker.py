@@ -30,6 +30,7 @@ from typing import Any, get_type_hints
 from flowkit.definitions._types import TaskStatus
 from flowkit.errors import NonRetryableError, WorkerError
 from flowkit.workers import _capture
+from flowkit.workers._record import record_output
 
 __all__ = ["Outcome", "Task", "TaskResult", "Worker", "as_worker_map", "worker_task"]
 
@@ -152,7 +153,7 @@ def _json_problem(value: Any, path: str, depth: int = 0) -> str | None:
 
 
 def _to_output(value: Any) -> dict[str, Any]:
-    """The worker's return value as task output (the engine copies it when it records it)."""
+    """The worker's return value as task output (``record_output`` copies it before it is recorded)."""
     if type(value) is dict:
         return value
     if value is None:
@@ -275,7 +276,7 @@ class Worker:
             logs = (logs or []) + extra_logs if extra_logs else logs
         else:
             status, output, reason = _COMPLETED, _to_output(value), None
-        problem = _json_problem(output, "output")
+        output, problem = record_output(output, _json_problem)  # the recorded copy: later changes do not reach it
         if problem:
             return Outcome(
                 "FAILED_WITH_TERMINAL_ERROR", {},
