@@ -220,7 +220,9 @@ INLINE_SQLITE = "flowkit inline+SQLite prepared"
 THREADS = "flowkit threads+memory"
 
 
-def _run_variants(definition: dict, inp: dict, workers: dict, form: str = "") -> list[tuple[str, str, Callable[[], Any]]]:
+def _run_variants(
+    definition: dict, inp: dict, workers: dict, form: str = ""
+) -> list[tuple[str, str, Callable[[], Any]]]:
     """The flowkit rows of 0, A and B: defaults first, then the tuned configurations a user has to ask for."""
     import flowkit
     from flowkit.definitions import WorkflowDef
