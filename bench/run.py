@@ -255,7 +255,7 @@ def import_times(repeats: int) -> dict[str, Any]:
     snippets = {
         "baseline": "pass",
         "flowkit": "import flowkit",
-        "flowkit + first run": FIRST_RUN,
+        "flowkit + first run (inline)": FIRST_RUN,
         "dask": "import dask, dask.threaded",
         "hamilton": "from hamilton import driver",
     }
