@@ -1,7 +1,7 @@
-"""Benchmarks: flowkit vs Apache Hamilton vs Dask, all measured in ONE process run.
+"""Benchmarks: flowkit (its defaults first) vs Apache Hamilton, Dask and Prefect, all measured in ONE process run.
 
-    PYTHONPATH=. python bench/run.py                 # full run (< 5 min on 2 cores)
-    PYTHONPATH=. python bench/run.py --quick         # fewer repeats (< 60 s)
+    PYTHONPATH=. python bench/run.py                 # full run (≈ 10 min on 2 quiet cores; Prefect when installed)
+    PYTHONPATH=. python bench/run.py --quick         # fewer repeats (writes results/quick.md)
     PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, first, scripts, dask, scale, monitor, render, prefect, import
     PYTHONPATH=. python bench/run.py --only defaults --quick   # issue 15's figures (0, A, B, first run), ~1 min
     PYTHONPATH=. python bench/run.py --profile A,B   # cProfile flowkit (inline) instead of benchmarking
@@ -674,7 +674,7 @@ def versions() -> dict[str, str | None]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer repeats (whole run < 60 s)")
+    ap.add_argument("--quick", action="store_true", help="fewer repeats; writes results/quick.md unless --out")
     ap.add_argument("--only", default=",".join(ALL), help=f"comma list of {','.join(ALL)}; defaults = 0,A,B,first")
     ap.add_argument("--repeats", type=int, default=None, help="override the repeat count of every workload")
     ap.add_argument("--profile", default=None, help="cProfile a flowkit row on these workloads (e.g. A,B) instead")
