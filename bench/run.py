@@ -322,6 +322,11 @@ def import_times(repeats: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- profile
 
 
+def _is_run(key: tuple[str, int, str]) -> bool:
+    """``flowkit.run`` itself (flowkit/_api.py, or flowkit/runtime/_run.py since the runtime package)."""
+    return key[2] == "run" and key[0].replace(os.sep, "/").endswith(("flowkit/_api.py", "flowkit/runtime/_run.py"))
+
+
 def profile(workloads: list[str], outdir: Path, engine: str = W.INLINE) -> None:
     import cProfile
     import pstats
@@ -343,7 +348,7 @@ def profile(workloads: list[str], outdir: Path, engine: str = W.INLINE) -> None:
         st = pstats.Stats(prof)
         entries = st.stats  # type: ignore[attr-defined]
         # denominator: flowkit.run()'s own cumulative time (the sum of own times undercounts slightly)
-        total = max([st.total_tt] + [v[3] for k, v in entries.items() if k[0].endswith("_api.py") and k[2] == "run"])  # type: ignore[attr-defined]
+        total = max([st.total_tt] + [v[3] for k, v in entries.items() if _is_run(k)])  # type: ignore[attr-defined]
         path = outdir / f"profile_{wl}.txt"
         with path.open("w") as fh:
             st2 = pstats.Stats(prof, stream=fh)
@@ -364,7 +369,7 @@ def profile(workloads: list[str], outdir: Path, engine: str = W.INLINE) -> None:
         cum = sorted(entries.items(), key=lambda kv: -kv[1][3])
         shown = 0
         for key, (_cc, nc, _tt, ct, _callers) in cum:
-            if "flowkit" not in key[0] or key[2] in ("run",) and key[0].endswith("_api.py"):
+            if "flowkit" not in key[0] or _is_run(key):
                 continue
             print(f"  {ct / total:6.1%}  cum {ct / runs * 1e3:7.2f} ms/run  calls/run {nc / runs:8.0f}  {short(key)}")
             shown += 1
