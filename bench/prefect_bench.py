@@ -81,8 +81,12 @@ def _prefect_python() -> str | None:
     return sys.executable if importlib.util.find_spec("prefect") is not None else None
 
 
-def _flowkit(sizes: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """flowkit inline (prepared definition, in-memory store) on the same work items; C on threads(8)."""
+def _flowkit(sizes: dict[str, int], defaults: bool = False) -> dict[str, dict[str, Any]]:
+    """flowkit inline (prepared definition, in-memory store) on the same work items; C on threads(8).
+
+    With ``defaults``: ``flowkit.run(dict, input, workers=...)`` and nothing else (threads, the SQLite store in
+    ``$FLOWKIT_HOME``, which run.py points at a fresh temp dir; the fan-out written with forkTaskName).
+    """
     import workloads as W
 
     import flowkit
@@ -98,7 +102,16 @@ def _flowkit(sizes: dict[str, int]) -> dict[str, dict[str, Any]]:
 
     chain1, chain, fork, naps = prep(W.fk_chain_def(1)), prep(W.fk_chain_def(sizes["A"])), prep(W.fk_fork_def("pf_B")), prep(W.fk_fork_def("pf_C"))  # fmt: skip
     step, fan, nap = {"step": W.fk_step}, {"gen": W.fk_gen, "leaf": W.fk_leaf}, {"gen": W.fk_gen, "leaf": W.fk_nap}
+    form = W.FORK_MAIN
+    d_chain1, d_chain, d_fork, d_naps = W.fk_chain_def(1), W.fk_chain_def(sizes["A"]), W.fk_fork_def("pf_B", form), W.fk_fork_def("pf_C", form)  # fmt: skip
+    d_fan, d_nap = W.fk_fork_workers(form), W.fk_fork_workers(form, W.fk_nap)
+    dflt = "run(dict, input, workers=...): threads, SQLite store, validated"
     cases: dict[str, tuple[str, Callable[[], Any]]] = {
+        "0": (dflt, lambda: ok(flowkit.run(d_chain1, {"x": 0}, workers=step))),
+        "A": (dflt, lambda: ok(flowkit.run(d_chain, {"x": 0}, workers=step))),
+        "B": (f"gen → FORK_JOIN_DYNAMIC → JOIN, {dflt}", lambda: ok(flowkit.run(d_fork, {"n": sizes["B"]}, workers=d_fan))),
+        "C": (f"FORK_JOIN_DYNAMIC, {dflt} (8 workers)", lambda: ok(flowkit.run(d_naps, {"n": sizes["C"]}, workers=d_nap))),
+    } if defaults else {
         "0": ("inline, prepared, memory store",
               lambda: ok(flowkit.run(chain1, {"x": 0}, workers=step, executor="inline", validate=False, store="memory"))),
         "A": ("inline, prepared, memory store",
@@ -136,6 +149,8 @@ def measure_prefect(quick: bool) -> dict[str, Any]:
     repeats = REPEATS_QUICK if quick else REPEATS
     log("[bench] prefect: flowkit side (inline, memory store) ...")
     out: dict[str, Any] = {"python": py, "sizes": sizes, "quick": quick, "flowkit": _flowkit(sizes)}
+    log("[bench] prefect: flowkit defaults ...")
+    out["flowkit_defaults"] = _flowkit(sizes, defaults=True)
     home = tempfile.mkdtemp(prefix="flowkit-bench-prefect-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}  # no API URL/key from the caller
     env.update({
@@ -166,6 +181,13 @@ def measure_prefect(quick: bool) -> dict[str, Any]:
     return out
 
 
+def _ratio(best_ms: float, flowkit_row: dict[str, Any]) -> str:
+    if "best_ms" not in flowkit_row:
+        return ""
+    q = best_ms / flowkit_row["best_ms"]
+    return f"{q:.0f}" if q >= 10 else f"{q:.2f}"
+
+
 def render_prefect(r: dict[str, Any]) -> list[str]:
     title = "## Prefect 3 (peer; temporary local API server, separate process)"
     if "error" in r and "prefect" not in r:
@@ -174,7 +196,7 @@ def render_prefect(r: dict[str, Any]) -> list[str]:
         return [title, "", f"Prefect {r['error']}.", ""]
     if "error" in r and "rows" not in r:
         return [title, "", f"Prefect {r['error']}.", ""]
-    sizes, fk = r["sizes"], r["flowkit"]
+    sizes, fk, fd = r["sizes"], r["flowkit"], r.get("flowkit_defaults", {})
     fixed = next((x for x in r["rows"] if x["wl"] == "0" and "best_ms" in x), None)
     lines = [
         f"## Prefect {r.get('prefect', '?')} vs flowkit (Prefect in a child process: temporary API server on 127.0.0.1, "
@@ -182,31 +204,30 @@ def render_prefect(r: dict[str, Any]) -> list[str]:
         "API, heartbeats off unless stated)",
         "",
         "| workload | engine | how | tasks | N | best ms | median ms | µs/task | µs/task excl. fixed "
-        "| server CPU ms/run | Prefect ÷ flowkit | C efficiency |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU ms/run | Prefect ÷ flowkit | Prefect ÷ flowkit defaults | C efficiency |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for x in r["rows"]:
         wl = x["wl"]
         label = f"{wl} ({sizes.get(wl, 1)})" if wl in ("A", "B") else wl
         if "best_ms" not in x:
-            lines.append(f"| {label} | Prefect | {x.get('error', '')[:80]} | | | error | | | | | | |")
+            lines.append(f"| {label} | Prefect | {x.get('error', '')[:80]} | | | error | | | | | | | |")
             continue
-        f = fk.get(wl, {})
-        if wl in fk and not x.get("heartbeats") and "best_ms" in f:
-            eff_f = f"{C_IDEAL_S * 1e3 / f['best_ms']:.3f}" if wl == "C" else ""
-            lines.append(f"| {label} | flowkit | {f['mode']} | {f['tasks']} | {f['repeats']} | {f['best_ms']:.2f} | "
-                         f"{f['median_ms']:.2f} | {f['best_ms'] * 1e3 / f['tasks']:.1f} | | | | {eff_f} |")  # fmt: skip
-        ratio = ""
-        if "best_ms" in f:
-            q = x["best_ms"] / f["best_ms"]
-            ratio = f"{q:.0f}" if q >= 10 else f"{q:.2f}"
+        f, d = fk.get(wl, {}), fd.get(wl, {})
+        for name, g in (("flowkit defaults", d), ("flowkit", f)):
+            if not x.get("heartbeats") and "best_ms" in g:
+                eff_f = f"{C_IDEAL_S * 1e3 / g['best_ms']:.3f}" if wl == "C" else ""
+                lines.append(f"| {label} | {name} | {g['mode']} | {g['tasks']} | {g['repeats']} | {g['best_ms']:.2f} | "
+                             f"{g['median_ms']:.2f} | {g['best_ms'] * 1e3 / g['tasks']:.1f} | | | | | {eff_f} |")  # fmt: skip
+        ratio_f, ratio_d = (_ratio(x["best_ms"], g) for g in (f, d))
+
         excl = ""
         if fixed and wl != "0":
             excl = f"{max(0.0, x['best_ms'] - fixed['best_ms']) * 1e3 / x['tasks']:.0f}"
         eff = f"{C_IDEAL_S * 1e3 / x['best_ms']:.3f}" if wl == "C" else ""
         lines.append(f"| {label} | Prefect | {x['mode']} | {x['tasks']} | {x['repeats']} | {x['best_ms']:.1f} | "
                      f"{x['median_ms']:.1f} | {x['best_ms'] * 1e3 / x['tasks']:.0f} | {excl} | "
-                     f"{x['server_cpu_ms']:.0f} | {ratio} | {eff} |")  # fmt: skip
+                     f"{x['server_cpu_ms']:.0f} | {ratio_f} | {ratio_d} | {eff} |")  # fmt: skip
     quick_note = " (`--quick`: B with 250 leaves instead of 1000)" if sizes.get("B") != SIZES["B"] else ""
     lines += [
         "",
@@ -220,7 +241,8 @@ def render_prefect(r: dict[str, Any]) -> list[str]:
         "µs/task = best ÷ tasks run (Prefect: task runs incl. the join task; flowkit: every task of the execution). "
         "`excl. fixed` subtracts the 1-task flow's best. `server CPU ms/run`: CPU time of Prefect's API server "
         "process from the run's start until it is idle again (median) — work the flow's wall time does not show. "
-        "Prefect ÷ flowkit divides best totals for the same work items; C compares with flowkit on threads(8).",
+        "Prefect ÷ flowkit divides best totals for the same work items; C compares with flowkit on threads(8). "
+        "`flowkit defaults`: `flowkit.run(dict, input, workers=...)` and nothing else (fork written with forkTaskName).",
         "",
     ]
     return lines

@@ -8,6 +8,10 @@ construction, Hamilton module generation and driver build, Dask graph dict const
 
 Work items (the denominator used for the cross-engine ratio) are the same across engines:
 0 = 1, A = 200 chained steps, B = N leaves, C = 64 sleeping leaves.
+
+The first flowkit row of every workload is ``flowkit defaults``: ``flowkit.run(definition, input,
+workers=...)`` and nothing else -- the definition as a user passes it (a dict, validated), the
+threads executor, the SQLite store in ``$FLOWKIT_HOME`` (a fresh temp dir: :func:`fresh_home`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class Case:
     setup_s: float | None = None  # time to build the engine artefact, excluded from timing
     setup_note: str = ""
     notes: list[str] = field(default_factory=list)
+    role: str = ""  # peers: "best" (the peer's fastest formulation of the work) or "context"
 
 
 class NotInstalled(Exception):
@@ -64,10 +69,16 @@ def fk_nap(i: int) -> dict:
 
 
 def fk_gen(n: int) -> dict:
+    """The task list and the inputs by reference: dynamicForkTasksParam and the SDK's legacy form."""
     return {
         "dynamicTasks": [{"name": "leaf", "taskReferenceName": f"leaf_{i}"} for i in range(n)],
         "dynamicTasksInput": {f"leaf_{i}": {"i": i} for i in range(n)},
     }
+
+
+def fk_gen_inputs(n: int) -> dict:
+    """One input per branch: the forkTaskName + forkTaskInputs form."""
+    return {"inputs": [{"i": i} for i in range(n)]}
 
 
 def dk_step(x: int) -> int:
@@ -104,28 +115,77 @@ def fk_chain_def(n: int) -> dict:
     }
 
 
-def fk_fork_def(name: str = "fanout") -> dict:
+# The three ways to write a dynamic fork (issue 15 item 2: every form costs the same per branch).
+FORK_FORMS = {
+    "forkTaskName": "forkTaskName + forkTaskInputs",
+    "dynamicForkTasksParam": "dynamicForkTasksParam + dynamicForkTasksInputParamName",
+    "sdk-legacy": "dynamicForkJoinTasksParam + dynamicForkTasksInputParamName (Conductor Python SDK)",
+}
+FORK_MAIN = "forkTaskName"  # the form of workload B's main rows
+
+
+def fk_fork_def(name: str = "fanout", form: str = "dynamicForkTasksParam") -> dict:
+    """gen -> FORK_JOIN_DYNAMIC (``form``, one of FORK_FORMS) -> JOIN; the generator is :func:`fk_fork_workers`'."""
+    if form == "forkTaskName":
+        fork: dict[str, Any] = {"inputParameters": {"forkTaskName": "leaf", "forkTaskInputs": "${gen.output.inputs}"}}
+    elif form == "dynamicForkTasksParam":
+        fork = {
+            "inputParameters": {
+                "dynamicTasks": "${gen.output.dynamicTasks}",
+                "dynamicTasksInput": "${gen.output.dynamicTasksInput}",
+            },
+            "dynamicForkTasksParam": "dynamicTasks",
+            "dynamicForkTasksInputParamName": "dynamicTasksInput",
+        }
+    elif form == "sdk-legacy":  # what conductor-python's DynamicForkTask writes (its default parameter names)
+        fork = {
+            "inputParameters": {
+                "dynamicTasks": "${gen.output.dynamicTasks}",
+                "dynamicTasksInputs": "${gen.output.dynamicTasksInput}",
+            },
+            "dynamicForkJoinTasksParam": "dynamicTasks",
+            "dynamicForkTasksInputParamName": "dynamicTasksInputs",
+        }
+    else:
+        raise ValueError(form)
     return {
         "name": name,
         "version": 1,
         "schemaVersion": 2,
         "tasks": [
             {"name": "gen", "taskReferenceName": "gen", "inputParameters": {"n": "${workflow.input.n}"}},
-            {
-                "name": "fork",
-                "taskReferenceName": "fork",
-                "type": "FORK_JOIN_DYNAMIC",
-                "inputParameters": {
-                    "dynamicTasks": "${gen.output.dynamicTasks}",
-                    "dynamicTasksInput": "${gen.output.dynamicTasksInput}",
-                },
-                "dynamicForkTasksParam": "dynamicTasks",
-                "dynamicForkTasksInputParamName": "dynamicTasksInput",
-            },
+            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN_DYNAMIC", **fork},
             {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
         ],
         "outputParameters": {"joined": "${join.output}"},
     }
+
+
+def fk_fork_workers(form: str, leaf: Callable[[int], dict] = fk_leaf) -> dict[str, Callable[..., dict]]:
+    return {"gen": fk_gen_inputs if form == "forkTaskName" else fk_gen, "leaf": leaf}
+
+
+def fk_leaf_ref(form: str, i: int) -> str:
+    """The JOIN output key of branch ``i`` (forkTaskName branches are named ``_<task>_<i>``)."""
+    return f"_leaf_{i}" if form == "forkTaskName" else f"leaf_{i}"
+
+
+_HOMES: list[str] = []
+
+
+def fresh_home() -> str:
+    """Point ``FLOWKIT_HOME`` at a new temp dir, so the defaults rows start on a new store (removed at exit)."""
+    import atexit
+    import os
+    import shutil
+    import tempfile
+
+    if not _HOMES:
+        atexit.register(lambda: [shutil.rmtree(h, ignore_errors=True) for h in _HOMES])
+    home = tempfile.mkdtemp(prefix="flowkit-bench-home-")
+    _HOMES.append(home)
+    os.environ["FLOWKIT_HOME"] = home
+    return home
 
 
 def _fk_timed_setup(definition: dict) -> float:
@@ -152,29 +212,63 @@ def sqlite_store_path() -> str:
     return f"{_SQLITE_DIR[0]}/bench.db"
 
 
-def _run_variants(definition: dict, inp: dict, workers: dict) -> list[tuple[str, str, Callable[[], Any]]]:
-    """The flowkit rows of A and B: run(dict) inline and on threads, a prepared definition in memory and on SQLite."""
+# Row names of the flowkit rows (run.py reads them for the ratios and the targets).
+DEFAULTS = "flowkit defaults"
+INLINE = "flowkit inline+memory"
+PREPARED = "flowkit inline+memory prepared"
+INLINE_SQLITE = "flowkit inline+SQLite prepared"
+THREADS = "flowkit threads+memory"
+
+
+def _run_variants(
+    definition: dict, inp: dict, workers: dict, form: str = ""
+) -> list[tuple[str, str, Callable[[], Any]]]:
+    """The flowkit rows of 0, A and B: defaults first, then the tuned configurations a user has to ask for."""
     import flowkit
     from flowkit.definitions import WorkflowDef
 
     mem = "memory"
     prepared = WorkflowDef.from_json(definition).validate()
     return [
-        ("inline", "run(dict), executor=inline, memory store",
+        (DEFAULTS, "flowkit.run(dict, input, workers=...): threads, SQLite store in a fresh $FLOWKIT_HOME, validated",
+         lambda: flowkit.run(definition, inp, workers=workers)),
+        (INLINE, "run(dict), executor=inline, memory store",
          lambda: flowkit.run(definition, inp, workers=workers, executor="inline", store=mem)),
-        ("inline-prepared", "run(WorkflowDef, validate=False), inline, memory store",
+        (PREPARED, "run(WorkflowDef, validate=False), inline, memory store",
          lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False, store=mem)),
-        ("inline-sqlite", "run(WorkflowDef, validate=False), inline, SQLite store (WAL file)",
+        (INLINE_SQLITE, "run(WorkflowDef, validate=False), inline, SQLite store (WAL file)",
          lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False,
                              store=sqlite_store_path())),
-        ("threads", "run(dict), executor=threads(8), memory store",
-         lambda: flowkit.run(definition, inp, workers=workers, executor="threads", store=mem)),
+        (THREADS, "run(dict), default executor (threads, 8), memory store",
+         lambda: flowkit.run(definition, inp, workers=workers, store=mem)),
     ]  # fmt: skip
+
+
+def _form_variants(inp: dict, n: int) -> list[tuple[str, str, Callable[[], Any], str]]:
+    """B's other dynamic-fork forms: on the defaults and inline+memory prepared (the engine's own cost per branch)."""
+    import flowkit
+    from flowkit.definitions import WorkflowDef
+
+    out = []
+    for form, what in FORK_FORMS.items():
+        if form == FORK_MAIN:
+            continue
+        definition, workers = fk_fork_def(f"fanout_{form}", form), fk_fork_workers(form)
+        prepared = WorkflowDef.from_json(definition).validate()
+        out += [
+            (f"{DEFAULTS} [{form}]", f"as {DEFAULTS}, fork written as {what}",
+             lambda d=definition, w=workers: flowkit.run(d, inp, workers=w), form),
+            (f"{PREPARED} [{form}]", f"as {PREPARED}, fork written as {what}",
+             lambda d=prepared, w=workers: flowkit.run(d, inp, workers=w, executor="inline", validate=False,
+                                                       store="memory"), form),
+        ]  # fmt: skip
+    return out
 
 
 def flowkit_cases(workload: str, n: int) -> list[Case]:
     import flowkit
 
+    fresh_home()  # the defaults rows of this workload start on a new store
     mem = "memory"  # the in-memory store; the durable SQLite store has its own rows
 
     def status_ok(ex: Any) -> None:
@@ -183,47 +277,55 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
             f"flowkit status {ex.status}: {ex.reason}",
         )
 
-    cases: list[Case] = []
-    if workload in ("0", "A"):
-        definition = fk_chain_def(n)
-        workers = {"step": fk_step}
-        inp = {"x": 0}
-
-        def check(ex: Any, n: int = n) -> None:
-            status_ok(ex)
-            _expect(ex.output.get("x") == n, f"flowkit chain output {ex.output}")
-
-        variants = _run_variants(definition, inp, workers)
-    elif workload in ("B", "B10k"):
-        definition = fk_fork_def()
-        workers = {"gen": fk_gen, "leaf": fk_leaf}
-        inp = {"n": n}
-
-        def check(ex: Any, n: int = n) -> None:
+    def fork_check(form: str) -> Callable[[Any], None]:
+        def check(ex: Any) -> None:
             status_ok(ex)
             joined = ex.output.get("joined") or {}
             _expect(len(joined) == n, f"flowkit join has {len(joined)} entries, expected {n}")
-            _expect(joined.get(f"leaf_{n - 1}") == {"y": (n - 1) * 2}, "flowkit join content")
+            _expect(joined.get(fk_leaf_ref(form, n - 1)) == {"y": (n - 1) * 2}, f"flowkit join content ({form})")
 
-        variants = _run_variants(definition, inp, workers)
-        if workload == "B10k":
-            variants = [v for v in variants if v[0] not in ("inline-prepared", "inline-sqlite")]
+        return check
+
+    variants: list[tuple[str, str, Callable[[], Any], str]] = []
+    if workload in ("0", "A"):
+        definition = fk_chain_def(n)
+        inp = {"x": 0}
+
+        def chain_check(ex: Any) -> None:
+            status_ok(ex)
+            _expect(ex.output.get("x") == n, f"flowkit chain output {ex.output}")
+
+        variants = [(*v, "") for v in _run_variants(definition, inp, {"step": fk_step})]
+        checks = {"": chain_check}
+    elif workload in ("B", "B10k"):
+        definition = fk_fork_def("fanout", FORK_MAIN)
+        inp = {"n": n}
+        variants = [(*v, FORK_MAIN) for v in _run_variants(definition, inp, fk_fork_workers(FORK_MAIN))]
+        if workload == "B":
+            variants += _form_variants(inp, n)
+        else:
+            variants = [v for v in variants if v[0] in (DEFAULTS, INLINE, THREADS)]
+        checks = {form: fork_check(form) for form in FORK_FORMS}
     elif workload == "C":
         definition = fk_fork_def("sleepy")
         inp = {"n": C_LEAVES}
         leaf_nap = {"gen": fk_gen, "leaf": fk_nap}
 
-        def check(ex: Any, n: int = n) -> None:
+        def c_check(ex: Any) -> None:
             status_ok(ex)
             _expect(len(ex.output.get("joined") or {}) == n, "flowkit C join size")
 
+        checks = {"": c_check}
         limit_def = [{"name": "leaf", "concurrentExecLimit": C_PARALLEL, "retryCount": 0}]
         variants = [
-            ("threads", f"executor=threads, max_workers={C_PARALLEL}",
-             lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="threads", max_workers=C_PARALLEL, store=mem)),
-            ("threads+limit", f"max_workers={C_LEAVES}, TaskDef concurrentExecLimit={C_PARALLEL}",
+            (DEFAULTS, "flowkit.run(dict, input, workers=...): threads (8 workers by default), SQLite store",
+             lambda: flowkit.run(definition, inp, workers=leaf_nap), ""),
+            ("flowkit threads", f"executor=threads, max_workers={C_PARALLEL}, memory store",
+             lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="threads", max_workers=C_PARALLEL,
+                                 store=mem), ""),
+            ("flowkit threads+limit", f"max_workers={C_LEAVES}, TaskDef concurrentExecLimit={C_PARALLEL}",
              lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="threads", max_workers=C_LEAVES,
-                                 task_defs=limit_def, store=mem)),
+                                 task_defs=limit_def, store=mem), ""),
         ]  # fmt: skip
         try:
             import cloudpickle  # noqa: F401 - the process executor ships workers with it
@@ -231,26 +333,26 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
             pass
         else:
             variants.append(
-                ("processes", f"executor=processes, max_workers={C_PARALLEL} (worker processes, started at warm-up)",
+                ("flowkit processes", f"executor=processes, max_workers={C_PARALLEL} (worker processes, started at warm-up)",
                  lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="processes", max_workers=C_PARALLEL,
-                                     store=mem)),
+                                     store=mem), ""),
             )  # fmt: skip
     else:
         raise ValueError(workload)
 
     setup = _fk_timed_setup(definition)
-    for label, mode, fn in variants:
+    cases: list[Case] = []
+    for label, mode, fn, form in variants:
+        prepared = PREPARED in label or label == INLINE_SQLITE
         cases.append(
             Case(
-                engine=f"flowkit {label}",
+                engine=label,
                 mode=mode,
                 run=fn,
-                check=check,
+                check=checks[form if form in checks else ""],
                 tasks=lambda ex: len(ex.tasks),
-                setup_s=None if label in ("inline-prepared", "inline-sqlite") else setup,
-                setup_note="parse+validate (included in timing)"
-                if label not in ("inline-prepared", "inline-sqlite")
-                else "parsed once, excluded",
+                setup_s=None if prepared else setup,
+                setup_note="parsed once, excluded" if prepared else "parse+validate (included in timing)",
             )
         )
     return cases
@@ -313,32 +415,38 @@ def hamilton_cases(workload: str, n: int) -> list[Case]:
         def check(r: Any) -> None:
             _expect(r[final] == n, f"hamilton chain result {r}")
 
-        cases.append(Case("hamilton", f"static DAG of {n} generated functions, driver.execute()",
+        cases.append(Case("hamilton", f"best: static DAG of {n} generated functions, driver.execute()",
                           lambda: dr.execute([final], inputs={"x": 0}), check, lambda r: n, setup,
-                          "module exec + Builder.build() (excluded)"))  # fmt: skip
+                          "module exec + Builder.build() (excluded)", role="best"))  # fmt: skip
     elif workload in ("B", "B10k"):
-        # (1) static DAG: n generated leaf functions + one join function taking all n as parameters
-        src = "".join(f"def leaf_{i}(x: int) -> int:\n    return {i} * 2\n" for i in range(n))
-        src += "def join(" + ", ".join(f"leaf_{i}: int" for i in range(n)) + ") -> list:\n"
-        src += "    return [" + ", ".join(f"leaf_{i}" for i in range(n)) + "]\n"
-        dr, setup = build(lambda: driver.Builder().with_modules(_module(src)).build())
+        # (1) the best formulation: n generated leaf functions that take no input + a join taking all n (~6 µs/node).
+        def static(leaf_params: str) -> str:
+            src = "".join(f"def leaf_{i}({leaf_params}) -> int:\n    return {i} * 2\n" for i in range(n))
+            src += "def join(" + ", ".join(f"leaf_{i}: int" for i in range(n)) + ") -> list:\n"
+            return src + "    return [" + ", ".join(f"leaf_{i}" for i in range(n)) + "]\n"
 
         def check_static(r: Any) -> None:
             _expect(len(r["join"]) == n and r["join"][-1] == (n - 1) * 2, "hamilton static join")
 
-        cases.append(Case("hamilton static", f"{n} generated functions + join(leaf_0..leaf_{n - 1})",
-                          lambda: dr.execute(["join"], inputs={"x": 0}), check_static, lambda r: n + 1, setup,
-                          "module exec + Builder.build() (excluded)"))  # fmt: skip
-        # (2) dynamic: Parallelizable / Collect with synchronous executors
+        dr, setup = build(lambda: driver.Builder().with_modules(_module(static(""))).build())
+        cases.append(Case("hamilton static", f"best: {n} generated functions leaf_i() (no input) + join(leaf_0..leaf_{n - 1})",
+                          lambda: dr.execute(["join"]), check_static, lambda r: n + 1, setup,
+                          "module exec + Builder.build() (excluded)", role="best"))  # fmt: skip
         if workload == "B":
+            # (2) context: the same leaves reading one shared external input x -- 20-30x slower in Hamilton.
+            drx, setup_x = build(lambda: driver.Builder().with_modules(_module(static("x: int"))).build())
+            cases.append(Case("hamilton static, shared input", "context: leaf_i(x) with one shared input x + join",
+                              lambda: drx.execute(["join"], inputs={"x": 0}), check_static, lambda r: n + 1, setup_x,
+                              "module exec + Builder.build() (excluded)", role="context"))  # fmt: skip
+            # (3) context: dynamic Parallelizable / Collect with synchronous executors
             drp, setup_p = build(lambda: parallel_driver(0.0, executors.SynchronousLocalTaskExecutor()))
 
             def check_par(r: Any) -> None:
                 _expect(len(r["join"]) == n and sorted(r["join"])[-1] == (n - 1) * 2, "hamilton parallel join")
 
-            cases.append(Case("hamilton parallel", "Parallelizable[int] -> leaf -> Collect, synchronous executors",
+            cases.append(Case("hamilton parallel", "context: Parallelizable[int] -> leaf -> Collect, synchronous executors",
                               lambda: drp.execute(["join"], inputs={"n": n}), check_par, lambda r: n + 2, setup_p,
-                              "module exec + Builder.build() (excluded)"))  # fmt: skip
+                              "module exec + Builder.build() (excluded)", role="context"))  # fmt: skip
     elif workload == "C":
         drp, setup_p = build(lambda: parallel_driver(SLEEP_S, executors.MultiThreadingExecutor(max_tasks=C_PARALLEL)))
 
@@ -347,7 +455,7 @@ def hamilton_cases(workload: str, n: int) -> list[Case]:
 
         cases.append(Case("hamilton parallel", f"Parallelizable/Collect, MultiThreadingExecutor(max_tasks={C_PARALLEL})",
                           lambda: drp.execute(["join"], inputs={"n": n}), check_c, lambda r: n + 2, setup_p,
-                          "module exec + Builder.build() (excluded)"))  # fmt: skip
+                          "module exec + Builder.build() (excluded)", role="best"))  # fmt: skip
     return cases
 
 
