@@ -223,18 +223,20 @@ class _Diagram:
         if self.run_mode and cell is None:
             border = f' border="1" color="{_FADED}" style="dashed"'
         joining = kind in ("JOIN", "EXCLUSIVE_JOIN")
-        shown = "<br/>".join(html_escape(line) for line in _wrap_ref(text)) if self.across else html_escape(text)
+        lines = _wrap_ref(text) if self.across else [text]
+        shown = "<br/>".join(html_escape(line) for line in lines)
         words = f'<font point-size="{SMALL_SIZE}" color="{text_color}">{shown}</font>'
         if self.across:
-            bar = f'<td port="b" bgcolor="{color}" width="{_BAR_THICK}" height="{_BAR_LONG // 2}" fixedsize="true"{border}></td>'
-            label = (
-                f'<td valign="{"bottom" if joining else "top"}" align="{"left" if joining else "right"}">{words}</td>'
-            )
+            # Tall enough that the label, in its half, ends before the bar's middle, where edges meet it.
+            tall = max(_BAR_LONG // 2, 2 * (len(lines) * (SMALL_SIZE + 2) + 6))
+            bar = f'<td port="b" bgcolor="{color}" width="{_BAR_THICK}" height="{tall}" fixedsize="true"{border}></td>'
+            side = "left" if joining else "right"
+            label = f'<td cellpadding="3" valign="{"bottom" if joining else "top"}" align="{side}" balign="{side}">{words}</td>'
             row = f"<tr>{bar}{label}</tr>" if joining else f"<tr>{label}{bar}</tr>"
         else:
             width = max(_BAR_LONG, 2 * _text_width(text) + 8)
             bar = f'<tr><td port="b" colspan="2" bgcolor="{color}" width="{width}" height="{_BAR_THICK}" fixedsize="true"{border}></td></tr>'
-            label = f'<tr><td width="{width // 2}"></td><td align="left">{words}</td></tr>'
+            label = f'<tr><td width="{width // 2}"></td><td cellpadding="3" align="left">{words}</td></tr>'
             row = bar + label if joining else label + bar
         table = Html(f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{row}</table>')
         self.w.node(node_id, {"shape": "plain", "label": table, "tooltip": tooltip})
@@ -542,7 +544,7 @@ def _text_width(text: str) -> int:
     return int(len(text) * SMALL_SIZE * 0.58) + 4
 
 
-def _wrap_ref(text: str, width: int = 18) -> list[str]:
+def _wrap_ref(text: str, width: int = 15) -> list[str]:
     """Break a long reference after underscores, so an upright bar's label stays narrow."""
     lines: list[str] = []
     line = ""
@@ -645,7 +647,10 @@ def dot(
     if collapse_over < 0:
         raise ValueError(f"collapse_over must be 0 or more, got {collapse_over}")
     if rankdir not in ("TB", "LR", "BT", "RL"):
-        raise ValueError(f"rankdir must be 'TB' or 'LR' (or 'BT', 'RL'), got {rankdir!r}")
+        raise ValueError(
+            f"rankdir must be 'TB' or 'LR' (or 'BT', 'RL'), got {rankdir!r}; 'auto' needs a layout: "
+            "render.svg and render.figure measure both directions"
+        )
     heading = title(definition, model)
     writer = Writer(
         definition.name,
@@ -656,11 +661,11 @@ def dot(
             "fontsize": REF_SIZE,
             "rankdir": rankdir,
             "nodesep": 0.3,
-            "ranksep": 0.35,
+            "ranksep": 0.3 if rankdir in ("LR", "RL") else 0.35,  # sideways, rank gaps cost width
             "forcelabels": True,
             "tooltip": heading,
         },
-        node={"fontname": FONT, "fontsize": REF_SIZE, "margin": "0.12,0.05", "penwidth": 1},
+        node={"fontname": FONT, "fontsize": REF_SIZE, "margin": "0.14,0.08", "penwidth": 1},
         edge={"fontname": FONT, "fontsize": SMALL_SIZE, "arrowsize": 0.7},
     )
     run_mode = model is not None
