@@ -27,10 +27,24 @@ from flowkit.render._labels import (
     title,
 )
 from flowkit.render._run import Cell, Run, breakdown
+from flowkit.render._shapes import (
+    BAR_FILL,
+    DEF_FILL,
+    FADED,
+    SYSTEM_FILL,
+    Pred,
+    end_attrs,
+    faded,
+    joined,
+    legend_row,
+    muted,
+    taken_case,
+    text_width,
+    with_style,
+    wrap_ref,
+)
 from flowkit.render._style import (
     FONT,
-    NOT_REACHED,
-    STATUS_ORDER,
     STATUS_SYMBOLS,
     Html,
     Writer,
@@ -72,18 +86,10 @@ _SYSTEM = frozenset(
 )
 _LOOP_SUFFIX = re.compile(r"__\d+$")
 
-_DEF_FILL = "#ffffff"
-_SYSTEM_FILL = "#f2f2f2"
-_BAR_FILL = "#222222"
-_FADED = "#9a9a9a"
 _LOOP_COLOR = "#3b6ea5"
 _SUB_BG = "#f7f9fc"
-_MUTED = "#555555"  # secondary text on a light fill
 _BAR_LONG = 110  # points: a fork/join bar's length across the branches
 _BAR_THICK = 5
-_LEGEND_ROW = 4  # statuses per row of the legend
-
-Pred = tuple[str, str | None, bool | None]  # (tail node id, edge label, case taken? None = not a run case edge)
 
 
 # ---------------------------------------------------------------------------------------------- the walker
@@ -140,7 +146,7 @@ class _Diagram:
             if head in self.bars:
                 attrs["headport"] = self.in_port
             if self.run_mode and (not reached or taken is False or tail in self.unreached):
-                attrs.update(style="dashed", color=_FADED, fontcolor=_FADED)
+                attrs.update(style="dashed", color=FADED, fontcolor=FADED)
             elif taken:
                 attrs["penwidth"] = 2
             self.w.edge(tail, head, attrs)
@@ -153,15 +159,15 @@ class _Diagram:
             self.not_reached = True
             self.unreached.add(node_id)
             attrs.update(
-                style=_with(attrs.get("style"), "dashed", drop="filled"),
+                style=with_style(attrs.get("style"), "dashed", drop="filled"),
                 fillcolor=None,
-                color=_FADED,
+                color=FADED,
                 fontcolor="#555555",
             )
             return
         self.counts[cell.status] = self.counts.get(cell.status, 0) + 1
         color = fill(cell.status)
-        attrs.update(style=_with(attrs.get("style"), "filled"), fillcolor=color, fontcolor=font_color(color))
+        attrs.update(style=with_style(attrs.get("style"), "filled"), fillcolor=color, fontcolor=font_color(color))
 
     def policy(self, wt: WorkflowTask | None) -> tuple[str, str]:
         """The compact policy line of a task and its words for the tooltip."""
@@ -181,9 +187,9 @@ class _Diagram:
         wt: WorkflowTask | None = None,
     ) -> str:
         """Draw a task node (not a bar, not a switch): the ref in bold, name, policy, outcome, reason."""
-        attrs: dict[str, Any] = {"shape": "box", "style": "filled", "fillcolor": _SYSTEM_FILL}
+        attrs: dict[str, Any] = {"shape": "box", "style": "filled", "fillcolor": SYSTEM_FILL}
         if kind in _WORKERS or kind not in _SYSTEM:
-            attrs.update(style="rounded,filled", fillcolor=_DEF_FILL)
+            attrs.update(style="rounded,filled", fillcolor=DEF_FILL)
         if kind == "SUB_WORKFLOW":
             attrs["shape"] = "box3d"
         elif kind == "TERMINATE":
@@ -198,7 +204,7 @@ class _Diagram:
             reason = cell.failure()
             tooltip = cell.tooltip(tooltip.split("\n", 1)[0]) + (f"\n{policy}" if policy else "")
         self._status_attrs(node_id, cell, attrs)
-        attrs.update(label=node_label(ref, second, marks, detail, reason, muted=_muted(attrs)), tooltip=tooltip)
+        attrs.update(label=node_label(ref, second, marks, detail, reason, muted=muted(attrs)), tooltip=tooltip)
         self.w.node(node_id, attrs)
         return node_id
 
@@ -208,7 +214,7 @@ class _Diagram:
         Edges attach to the bar's port, and the label sits in the corner no edge of this node
         passes: beside the bar's incoming side of a fork and its outgoing side of a join.
         """
-        color, text_color = _BAR_FILL, "black"
+        color, text_color = BAR_FILL, "black"
         text = ref
         if cell is not None:
             text = f"{cell.symbol} {ref}"
@@ -216,14 +222,14 @@ class _Diagram:
             color = fill(cell.status)
             self.counts[cell.status] = self.counts.get(cell.status, 0) + 1
         elif self.run_mode:
-            color, text_color = "#ffffff", _FADED
+            color, text_color = "#ffffff", FADED
             self.not_reached = True
             self.unreached.add(node_id)
-        border = ' border="1" color="#222222"' if color != _BAR_FILL else ""
+        border = ' border="1" color="#222222"' if color != BAR_FILL else ""
         if self.run_mode and cell is None:
-            border = f' border="1" color="{_FADED}" style="dashed"'
+            border = f' border="1" color="{FADED}" style="dashed"'
         joining = kind in ("JOIN", "EXCLUSIVE_JOIN")
-        lines = _wrap_ref(text) if self.across else [text]
+        lines = wrap_ref(text) if self.across else [text]
         shown = "<br/>".join(html_escape(line) for line in lines)
         words = f'<font point-size="{SMALL_SIZE}" color="{text_color}">{shown}</font>'
         if self.across:
@@ -234,7 +240,7 @@ class _Diagram:
             label = f'<td cellpadding="3" valign="{"bottom" if joining else "top"}" align="{side}" balign="{side}">{words}</td>'
             row = f"<tr>{bar}{label}</tr>" if joining else f"<tr>{label}{bar}</tr>"
         else:
-            width = max(_BAR_LONG, 2 * _text_width(text) + 8)
+            width = max(_BAR_LONG, 2 * text_width(text) + 8)
             bar = f'<tr><td port="b" colspan="2" bgcolor="{color}" width="{width}" height="{_BAR_THICK}" fixedsize="true"{border}></td></tr>'
             label = f'<tr><td width="{width // 2}"></td><td cellpadding="3" align="left">{words}</td></tr>'
             row = bar + label if joining else label + bar
@@ -247,7 +253,7 @@ class _Diagram:
         groups: list[tuple[str | None, list[Pred]]] | None = None
         for wt in tasks:
             if wt.type in ("JOIN", "EXCLUSIVE_JOIN") and groups is not None:
-                preds = _joined(groups, wt.join_on)
+                preds = joined(groups, wt.join_on)
             preds, groups = self.task(wt, preds, level, in_loop)
         return preds
 
@@ -277,7 +283,7 @@ class _Diagram:
         if kind in _SWITCHES:
             self.connect(preds, node_id, reached)
             self.switch(wt, node_id, cell, tooltip)
-            taken = _taken_case(wt, cell)
+            taken = taken_case(wt, cell)
             exits: list[Pred] = []
             for case, tasks in wt.decision_cases.items():
                 flag = None if taken is None else case == taken
@@ -305,13 +311,13 @@ class _Diagram:
         attrs: dict[str, Any] = {
             "shape": "diamond",
             "style": "filled",
-            "fillcolor": _SYSTEM_FILL,
+            "fillcolor": SYSTEM_FILL,
             "tooltip": tooltip,
             "margin": 0.02,
         }
         self._status_attrs(node_id, cell, attrs)
         second = f"{wt.type} {switch_on(wt)}".rstrip()
-        attrs["label"] = node_label(ref, second, "", detail, reason, muted=_muted(attrs))
+        attrs["label"] = node_label(ref, second, "", detail, reason, muted=muted(attrs))
         self.w.node(node_id, attrs)
 
     def loop(
@@ -422,14 +428,14 @@ class _Diagram:
             attrs: dict[str, Any] = {
                 "shape": "box",
                 "style": "rounded,filled",
-                "fillcolor": _DEF_FILL,
+                "fillcolor": DEF_FILL,
                 "peripheries": 2,
                 "label": node_label("×N", "dynamic tasks"),
                 "tooltip": f"{ref}: tasks forked at run time from input '{source}'",
             }
             self._status_attrs(many_id, None, attrs)
             self.w.node(many_id, attrs)
-            self.w.edge(node_id, many_id, {"tailport": self.out_port, **(_faded() if self.run_mode else {})})
+            self.w.edge(node_id, many_id, {"tailport": self.out_port, **(faded() if self.run_mode else {})})
             return [(many_id, None, None)]
         branches = level.run.branches(ref, cell.final.iteration)
         if not branches:
@@ -507,103 +513,8 @@ class _Diagram:
 
     # ------------------------------------------------------------------ legend
     def legend(self) -> str:
-        """The statuses present with their counts, as a row of the title's table ("" when none).
-
-        It goes under the title, not into the graph: a legend node would widen a sideways diagram.
-        Each status has its colour swatch and its symbol, so colour is never the only clue.
-        """
-        items = []
-        for status in sorted(self.counts, key=lambda s: (STATUS_ORDER.index(s) if s in STATUS_ORDER else 99, s)):
-            items.append(
-                f'<font color="{fill(status)}">■</font> {html_escape(STATUS_SYMBOLS.get(status, "?"))} '
-                f"{html_escape(status)} {self.counts[status]}"
-            )
-        if self.not_reached:
-            items.append(f'<font color="{_FADED}">□</font> {NOT_REACHED}')
-        if not items:
-            return ""
-        rows = "<br/>".join("   ".join(items[i : i + _LEGEND_ROW]) for i in range(0, len(items), _LEGEND_ROW))
-        return f'<tr><td><font point-size="{SMALL_SIZE}">{rows}</font></td></tr>'
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-def _with(style: str | None, add: str, drop: str | None = None) -> str:
-    parts = [p for p in (style or "").split(",") if p and p != drop and p != add]
-    return ",".join([*parts, add])
-
-
-def _muted(attrs: Mapping[str, Any]) -> str:
-    """The colour of a node's secondary lines: grey on a plain node, the text colour on a status fill."""
-    if attrs.get("fontcolor") in ("white", "black") and attrs.get("fillcolor") not in (_DEF_FILL, _SYSTEM_FILL):
-        return str(attrs["fontcolor"])
-    return _MUTED
-
-
-def _text_width(text: str) -> int:
-    """About how many points ``text`` takes at the small size (Helvetica averages 0.55 em)."""
-    return int(len(text) * SMALL_SIZE * 0.58) + 4
-
-
-def _wrap_ref(text: str, width: int = 15) -> list[str]:
-    """Break a long reference after underscores, so an upright bar's label stays narrow."""
-    lines: list[str] = []
-    line = ""
-    for piece in re.findall(r"[^_]*_|[^_]+$", text):
-        if line and len(line) + len(piece) > width:
-            lines.append(line)
-            line = ""
-        line += piece
-    return [*lines, line] if line else lines
-
-
-def _faded() -> dict[str, Any]:
-    return {"style": "dashed", "color": _FADED}
-
-
-def _joined(groups: list[tuple[str | None, list[Pred]]], join_on: tuple[str, ...]) -> list[Pred]:
-    """Return the branch ends a JOIN waits for; branches it does not name end where they are, as in Conductor."""
-    wanted = [exits for last, exits in groups if last is None or last in join_on]
-    if not join_on or len(wanted) == 0:
-        wanted = [exits for _, exits in groups]
-    return [p for exits in wanted for p in exits]
-
-
-def _taken_case(wt: WorkflowTask, cell: Cell | None) -> str | None:
-    if cell is None or cell.status != "COMPLETED":
-        return None
-    output = cell.final.output or {}
-    selected = output.get("selectedCase")
-    for key in ("evaluationResult", "caseOutput"):  # SWITCH, DECISION
-        result = output.get(key)
-        if selected is None and isinstance(result, list) and result:
-            selected = result[0]
-    return str(selected) if selected is not None and str(selected) in wt.decision_cases else "default"
-
-
-def _end_attrs(model: WorkflowModel | None) -> dict[str, Any]:
-    attrs: dict[str, Any] = {
-        "shape": "doublecircle",
-        "label": "end",
-        "width": 0.35,
-        "fixedsize": True,
-        "style": "filled",
-        "fillcolor": "#ffffff",
-        "fontsize": SMALL_SIZE,
-    }
-    if model is None:
-        return attrs
-    status = str(model.status)
-    colors = {
-        "COMPLETED": fill("COMPLETED"),
-        "FAILED": fill("FAILED"),
-        "TIMED_OUT": fill("TIMED_OUT"),
-        "TERMINATED": fill("CANCELED"),
-    }
-    if status in colors:
-        attrs.update(fillcolor=colors[status], fontcolor=font_color(colors[status]), tooltip=f"workflow {status}")
-    else:
-        attrs.update(style="dashed", color=_FADED, tooltip=f"workflow {status}")
-    return attrs
+        """The statuses present with their counts, as a row of the title's table ("" when none)."""
+        return legend_row(self.counts, self.not_reached)
 
 
 # ---------------------------------------------------------------------------------------------- entry point
@@ -693,7 +604,7 @@ def dot(
     level = _Level("", Run(model) if run_mode else None, ((definition.name, definition.version),), 0)
     exits = diagram.seq(definition.tasks, [("(start)", None, None)], level, False)
     ended = model is not None and str(model.status) in ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
-    writer.node("(end)", _end_attrs(model))
+    writer.node("(end)", end_attrs(model))
     diagram.connect(exits, "(end)", ended or not run_mode)
     legend = diagram.legend() if show_legend and run_mode else ""
     lines = "".join(f"<tr><td>{html_escape(line)}</td></tr>" for line in heading.split("\n"))
