@@ -39,7 +39,6 @@ from flowkit.render._shapes import (
     legend_row,
     muted,
     taken_case,
-    text_width,
     with_style,
     wrap_ref,
 )
@@ -240,9 +239,9 @@ class _Diagram:
             label = f'<td cellpadding="3" valign="{"bottom" if joining else "top"}" align="{side}" balign="{side}">{words}</td>'
             row = f"<tr>{bar}{label}</tr>" if joining else f"<tr>{label}{bar}</tr>"
         else:
-            width = max(_BAR_LONG, 2 * text_width(text) + 8)
-            bar = f'<tr><td port="b" colspan="2" bgcolor="{color}" width="{width}" height="{_BAR_THICK}" fixedsize="true"{border}></td></tr>'
-            label = f'<tr><td width="{width // 2}"></td><td cellpadding="3" align="left">{words}</td></tr>'
+            # The label hangs off the bar's right end: clear of the edges, which meet the bar's middle.
+            bar = f'<tr><td port="b" bgcolor="{color}" width="{_BAR_LONG}" height="{_BAR_THICK}" fixedsize="true"{border}></td><td></td></tr>'
+            label = f'<tr><td></td><td cellpadding="3" align="left">{words}</td></tr>'
             row = bar + label if joining else label + bar
         table = Html(f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{row}</table>')
         self.w.node(node_id, {"shape": "plain", "label": table, "tooltip": tooltip})
@@ -507,7 +506,9 @@ class _Diagram:
                 "fontcolor": font_color(main),
                 "peripheries": 2,
                 "tooltip": "\n".join(tooltip),
-                "label": node_label(f"×{total} {what}: {tally}", f"folded (collapse_over={self.collapse_over})"),
+                "label": node_label(
+                    f"×{total} {what}: {tally}", f"folded (collapse_over={self.collapse_over})", muted=font_color(main)
+                ),
             },
         )
 

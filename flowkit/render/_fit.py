@@ -80,7 +80,7 @@ function at(e){var p=s.createSVGPoint();p.x=e.clientX;p.y=e.clientY;return p.mat
 function zoom(f,c){if(v[2]*f>=v0[2]){v=v0.slice();set();return;}if(v[2]*f<v0[2]/12)return;
 c=c||{x:v[0]+v[2]/2,y:v[1]+v[3]/2};v=[c.x-(c.x-v[0])*f,c.y-(c.y-v[1])*f,v[2]*f,v[3]*f];set();}
 var bar=document.createElement("div");bar.className="flowkit-zoom";
-bar.style.cssText="position:absolute;top:2px;right:2px;display:flex;gap:2px;opacity:.75";
+bar.style.cssText="position:absolute;bottom:2px;right:2px;display:flex;gap:2px;opacity:.75";
 [["+",function(){zoom(0.8);}],["\\u2212",function(){zoom(1.25);}],["fit",function(){v=v0.slice();set();}]].forEach(function(b){
 var k=document.createElement("button");k.type="button";k.textContent=b[0];k.title=b[0]=="fit"?"fit to width":"zoom";
 k.style.cssText="font:12px sans-serif;padding:0 6px;cursor:pointer";k.onclick=b[1];bar.appendChild(k);});

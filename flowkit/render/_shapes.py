@@ -27,7 +27,6 @@ __all__ = [
     "legend_row",
     "muted",
     "taken_case",
-    "text_width",
     "with_style",
     "wrap_ref",
 ]
@@ -72,11 +71,6 @@ def muted(attrs: Mapping[str, Any]) -> str:
     if attrs.get("fontcolor") in ("white", "black") and attrs.get("fillcolor") not in (DEF_FILL, SYSTEM_FILL):
         return str(attrs["fontcolor"])
     return MUTED
-
-
-def text_width(text: str) -> int:
-    """About how many points ``text`` takes at the small size (Helvetica averages 0.55 em)."""
-    return int(len(text) * SMALL_SIZE * 0.58) + 4
 
 
 def wrap_ref(text: str, width: int = 15) -> list[str]:

@@ -122,3 +122,25 @@ def test_without_javascript_the_fitted_svg_is_the_fallback(browser, pages, name:
         page.screenshot(path=str(ARTIFACTS / f"diagram_{name}_noscript.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_a_folded_fan_out_unfolds_in_place_with_a_click(browser, tmp_path) -> None:
+    path = tmp_path / "folded.html"
+    fragment = render.html(SAMPLES["six_branch_fork"](), collapse_over=5)
+    path.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'></head><body style='margin:0'>{fragment}</body></html>"
+    )
+    page = browser.new_page(viewport=CELL)
+    try:
+        page.goto(path.as_uri())
+        folded = page.locator(".flowkit-diagram svg").first
+        assert "×6 image_convert_resize: 6 ✔" in folded.text_content()
+        unfolded = page.locator("details.flowkit-unfold .flowkit-diagram svg")
+        assert not unfolded.is_visible()
+        page.locator("details.flowkit-unfold summary").click()
+        assert unfolded.is_visible() and "image_convert_resize_webp_160x120_5" in unfolded.text_content()
+        box = unfolded.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= CELL["width"]
+        page.screenshot(path=str(ARTIFACTS / "diagram_folded_then_unfolded.png"), full_page=True)
+    finally:
+        page.close()
