@@ -5,6 +5,7 @@
     >>> monitor(run)          # live: diagram, progress, counters, Pause/Resume/Terminate/Retry/Rerun, HUMAN form
     >>> inspect(run)          # one task attempt at a time: input, output (images as thumbnails), logs, traceback
     >>> Builder("orders", workers=[check, ship])   # a workflow step by step, exported as JSON or Python
+    >>> preview("out/landscape.webp")   # images as inline PNG: they survive saving and HTML export
 
 The widgets are views: they read the execution and call its operations (``pause``, ``retry``,
 ``complete_task``...); they never hold workflow state of their own. The builder's state is a
@@ -30,6 +31,7 @@ __all__ = [
     "inspect",
     "monitor",
     "parse_json_object",
+    "preview",
 ]
 
 _LAZY = {
@@ -38,6 +40,7 @@ _LAZY = {
     "Builder": "flowkit.notebook._builder",
     "Inspector": "flowkit.notebook._inspect",
     "inspect": "flowkit.notebook._inspect",
+    "preview": "flowkit.notebook._images",
 }
 
 

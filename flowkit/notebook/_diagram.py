@@ -1,29 +1,32 @@
-"""A diagram as an HTML fragment: inline SVG from :mod:`flowkit.render`, or the DOT text without Graphviz."""
+"""A diagram as an HTML fragment: inline SVG fitted to the cell, or the DOT text without Graphviz."""
 
 from __future__ import annotations
 
 import html
 import itertools
-import re
 from typing import Any
 
 __all__ = ["Diagram"]
 
-_IDS = re.compile(r'(\bid="|url\(#|href="#)')
 _PREFIXES = itertools.count(1)
 
 
 class Diagram:
     """Draws a definition or an execution, and skips Graphviz when the DOT text has not changed.
 
-    Each instance prefixes the SVG's ids with its own prefix, so several diagrams share a page.
+    The SVG fits the widget's width (never an inner scroll box that hides nodes): the direction
+    is chosen by :func:`flowkit.render.figure` and then kept, so a live diagram does not turn
+    sideways and back while its run grows. Each instance prefixes the SVG's ids with its own
+    prefix, so several diagrams share a page.
     """
 
-    def __init__(self, *, renderers: Any = None, max_height: str = "420px") -> None:
+    def __init__(self, *, renderers: Any = None, rankdir: str = "auto", **options: Any) -> None:
+        """Args: renderers and rankdir as for :func:`flowkit.render.figure`; options go to :func:`flowkit.render.dot`."""
         self.renderers = renderers
-        self.max_height = max_height
+        self.rankdir = rankdir
+        self.options = options
         self.renders = 0
-        """How many times Graphviz was run."""
+        """How many times the diagram was drawn (each may run Graphviz once or twice)."""
         self._prefix = f"fkn{next(_PREFIXES)}_"
         self._source: str | None = None
         self._html = ""
@@ -37,7 +40,7 @@ class Diagram:
         from flowkit import render
 
         try:
-            source = render.dot(obj)
+            source = render.dot(obj, **self.options)
         except Exception as exc:  # noqa: BLE001 - a view shows the problem instead of failing
             if raise_errors:
                 raise
@@ -46,16 +49,19 @@ class Diagram:
             )
         if source == self._source:
             return self._html
-        drawn = render.svg(source, renderers=self.renderers) if self.renderers is not None else render.svg(source)
-        if drawn:
-            body = _IDS.sub(lambda m: m.group(1) + self._prefix, drawn)
-        else:
-            body = (
-                "<div style='color:#555'>No Graphviz renderer found (install Graphviz or "
-                "<code>pip install graphviz-pure</code>); the diagram's DOT text:</div>"
-                f"<pre style='font-size:80%;line-height:1.3'>{html.escape(source)}</pre>"
-            )
+        # Widgets do not run scripts: no pan/zoom script, the fitted SVG alone.
+        drawn = render.figure(
+            obj,
+            prefix=self._prefix,
+            renderers=self.renderers,
+            rankdir=self.rankdir,
+            script=False,
+            first=source,
+            **self.options,
+        )
+        if self.rankdir == "auto" and drawn.rankdir != "TB":
+            self.rankdir = drawn.rankdir  # once sideways, stays sideways
         self._source = source
-        self._html = f"<div class='flowkit-diagram' style='max-width:100%;max-height:{self.max_height};overflow:auto'>{body}</div>"
+        self._html = drawn.html
         self.renders += 1
         return self._html

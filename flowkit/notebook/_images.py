@@ -3,17 +3,24 @@
 An image is a PIL image, a path to an existing file ending .png/.jpg/.jpeg/.webp/.gif, or an
 ``s3://bucket/key`` URI with such an ending (fetched with boto3 when it is installed). Nothing here
 raises for an image that cannot be read: the thumbnail carries the reason instead.
+
+A :class:`Thumbnail`, and :func:`preview` of one or several images, display themselves with a
+plain mimebundle (``image/png`` and an ``<img>`` with inline data), so they survive a saved
+notebook and nbconvert's HTML export, where widgets and IPython's WebP/GIF images do not.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["IMAGE_EXTENSIONS", "Thumbnail", "find_images", "thumbnail"]
+__all__ = ["IMAGE_EXTENSIONS", "Preview", "Thumbnail", "find_images", "preview", "thumbnail"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 _FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".gif": "gif"}
@@ -30,6 +37,28 @@ class Thumbnail:
     data: bytes | None = None
     format: str = "png"
     error: str | None = None
+
+    @property
+    def mime(self) -> str:
+        """The image's MIME type (``image/png``, ``image/jpeg``...)."""
+        return f"image/{self.format}"
+
+    def html(self, width: int | None = None) -> str:
+        """An ``<img>`` with the image inline (a data URI) and its place as caption; the error instead."""
+        caption = f"<figcaption style='font-size:80%;color:#555'>{html.escape(self.where)}</figcaption>"
+        if self.data is None:
+            reason = html.escape(f"{self.source}: {self.error}")
+            return f"<figure class='flowkit-preview' style='margin:4px'><i>{reason}</i>{caption}</figure>"
+        data = base64.b64encode(self.data).decode("ascii")
+        size = f" width='{int(width)}'" if width else ""
+        return (
+            f"<figure class='flowkit-preview' style='margin:4px;display:inline-block;vertical-align:top'>"
+            f"<img src='data:{self.mime};base64,{data}'{size} alt='{html.escape(self.where, quote=True)}' "
+            f"title='{html.escape(self.source, quote=True)}' style='max-width:100%'/>{caption}</figure>"
+        )
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        return _bundle([self], None)
 
 
 def _is_pil(value: Any) -> bool:
@@ -105,6 +134,76 @@ def default_s3_client() -> Any:
     except ImportError as exc:
         raise RuntimeError("showing s3:// images needs boto3 (pip install boto3)") from exc
     return boto3.client("s3")
+
+
+class Preview:
+    """Images shown in a row with their captions: what :func:`preview` returns.
+
+    Its display is a plain mimebundle: ``text/html`` (``<img>`` tags with the data inline),
+    ``image/png`` (or ``image/jpeg``) of the first image with its width, and ``text/plain``.
+    """
+
+    __slots__ = ("thumbnails", "width")
+
+    def __init__(self, thumbnails: list[Thumbnail], width: int | None) -> None:
+        self.thumbnails = thumbnails
+        self.width = width
+
+    def __repr__(self) -> str:
+        return _text(self.thumbnails)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        return _bundle(self.thumbnails, self.width)
+
+
+def preview(*images: Any, width: int | None = 240, size: int | None = None, s3_client: Any = None) -> Preview:
+    """Show images in a notebook so they survive saving and nbconvert's HTML export.
+
+        >>> display(preview("out/landscape.webp", "out/landscape.png"))   # doctest: +SKIP
+        >>> preview(run.task("resize").output)                           # images found in an output
+
+    Args:
+        *images: Paths, ``s3://`` URIs, PIL images, or task inputs/outputs (dicts and lists are
+            searched for images, as the inspector does).
+        width: Displayed width in pixels (None: the thumbnail's own size).
+        size: Thumbnail size in pixels on the longer side (default: twice ``width``, for sharp
+            display on high-density screens; 480 when ``width`` is None). WebP and GIF become PNG
+            (with Pillow), which every notebook front end and nbconvert show.
+        s3_client: A boto3 client for ``s3://`` images (default: flowkit's local S3 or boto3's).
+
+    Returns:
+        A :class:`Preview`; an image that cannot be read shows why instead.
+
+    """
+    pixels = size if size is not None else (2 * width if width else 480)
+    found: list[tuple[str, Any]] = []
+    for i, item in enumerate(images):
+        if isinstance(item, Mapping | list | tuple):
+            found += find_images(item, f"[{i}]" if len(images) > 1 else "images", limit=32)
+        else:
+            found.append((os.path.basename(item) if isinstance(item, str) else f"image {i + 1}", item))
+    return Preview([thumbnail(where, image, size=pixels, s3_client=s3_client) for where, image in found], width)
+
+
+def _text(thumbnails: Iterable[Thumbnail]) -> str:
+    lines = [
+        f"{t.where}: {t.source}" + (f" ({t.mime}, {len(t.data)} bytes)" if t.data else f" ({t.error})")
+        for t in thumbnails
+    ]
+    return "\n".join(lines) or "(no images)"
+
+
+def _bundle(thumbnails: list[Thumbnail], width: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    bundle: dict[str, Any] = {"text/plain": _text(thumbnails)}
+    metadata: dict[str, Any] = {}
+    if thumbnails:
+        bundle["text/html"] = "<div class='flowkit-previews'>" + "".join(t.html(width) for t in thumbnails) + "</div>"
+    first = thumbnails[0] if len(thumbnails) == 1 else None
+    if first is not None and first.data is not None and first.format in ("png", "jpeg"):
+        bundle[first.mime] = base64.b64encode(first.data).decode("ascii")
+        if width:
+            metadata[first.mime] = {"width": int(width)}
+    return bundle, metadata
 
 
 def _shrink_pil(image: Any, size: int) -> bytes:

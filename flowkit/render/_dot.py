@@ -12,14 +12,38 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flowkit.definitions import WorkflowDef, WorkflowTask
-from flowkit.render._inputs import definition_finder, run_finder, subject
-from flowkit.render._labels import def_tooltip, loop_label, second_line, switch_on, title
+from flowkit.definitions import TaskDef, WorkflowDef, WorkflowTask
+from flowkit.render._inputs import definition_finder, run_finder, subject, task_def_table
+from flowkit.render._labels import (
+    REF_SIZE,
+    SMALL_SIZE,
+    def_tooltip,
+    loop_label,
+    markers,
+    node_label,
+    policy_text,
+    second_line,
+    switch_on,
+    title,
+)
 from flowkit.render._run import Cell, Run, breakdown
+from flowkit.render._shapes import (
+    BAR_FILL,
+    DEF_FILL,
+    FADED,
+    SYSTEM_FILL,
+    Pred,
+    end_attrs,
+    faded,
+    joined,
+    legend_row,
+    muted,
+    taken_case,
+    with_style,
+    wrap_ref,
+)
 from flowkit.render._style import (
     FONT,
-    NOT_REACHED,
-    STATUS_ORDER,
     STATUS_SYMBOLS,
     Html,
     Writer,
@@ -34,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_COLLAPSE_OVER", "dot"]
 
-DEFAULT_COLLAPSE_OVER = 50
+DEFAULT_COLLAPSE_OVER = 10
 _MAX_DEPTH = 8  # sub-workflows expanded inside each other at most this deep
 _SHOWN_FAILURES = 10
 _WORST_FIRST = ("FAILED_WITH_TERMINAL_ERROR", "FAILED", "TIMED_OUT", "CANCELED")
@@ -61,14 +85,10 @@ _SYSTEM = frozenset(
 )
 _LOOP_SUFFIX = re.compile(r"__\d+$")
 
-_DEF_FILL = "#ffffff"
-_SYSTEM_FILL = "#f2f2f2"
-_BAR_FILL = "#222222"
-_FADED = "#9a9a9a"
 _LOOP_COLOR = "#3b6ea5"
 _SUB_BG = "#f7f9fc"
-
-Pred = tuple[str, str | None, bool | None]  # (tail node id, edge label, case taken? None = not a run case edge)
+_BAR_LONG = 110  # points: a fork/join bar's length across the branches
+_BAR_THICK = 5
 
 
 # ---------------------------------------------------------------------------------------------- the walker
@@ -89,13 +109,30 @@ class _Level:
 
 
 class _Diagram:
-    def __init__(self, writer: Writer, *, collapse_over: int, find_def: Any, find_run: Any, run_mode: bool) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        *,
+        collapse_over: int,
+        find_def: Any,
+        find_run: Any,
+        run_mode: bool,
+        task_defs: Mapping[str, TaskDef],
+        rankdir: str,
+    ) -> None:
         self.w = writer
+        self.task_defs = task_defs
+        self.across = rankdir in ("LR", "RL")  # bars stand upright when the flow goes sideways
+        # Edges meet a bar on the side facing them, never behind its label.
+        self.in_port, self.out_port = {"TB": ("b:n", "b:s"), "BT": ("b:s", "b:n"), "LR": ("b:w", "b:e")}.get(
+            rankdir, ("b:e", "b:w")
+        )
         self.collapse_over = collapse_over
         self.find_def = find_def
         self.find_run = find_run
         self.run_mode = run_mode
         self.counts: dict[str, int] = {}
+        self.bars: set[str] = set()
         self.not_reached = False
         self.unreached: set[str] = set()
 
@@ -103,8 +140,12 @@ class _Diagram:
     def connect(self, preds: list[Pred], head: str, reached: bool) -> None:
         for tail, label, taken in preds:
             attrs: dict[str, Any] = {"label": label}
+            if tail in self.bars:
+                attrs["tailport"] = self.out_port
+            if head in self.bars:
+                attrs["headport"] = self.in_port
             if self.run_mode and (not reached or taken is False or tail in self.unreached):
-                attrs.update(style="dashed", color=_FADED, fontcolor=_FADED)
+                attrs.update(style="dashed", color=FADED, fontcolor=FADED)
             elif taken:
                 attrs["penwidth"] = 2
             self.w.edge(tail, head, attrs)
@@ -117,54 +158,93 @@ class _Diagram:
             self.not_reached = True
             self.unreached.add(node_id)
             attrs.update(
-                style=_with(attrs.get("style"), "dashed", drop="filled"),
+                style=with_style(attrs.get("style"), "dashed", drop="filled"),
                 fillcolor=None,
-                color=_FADED,
+                color=FADED,
                 fontcolor="#555555",
             )
             return
         self.counts[cell.status] = self.counts.get(cell.status, 0) + 1
         color = fill(cell.status)
-        attrs.update(style=_with(attrs.get("style"), "filled"), fillcolor=color, fontcolor=font_color(color))
+        attrs.update(style=with_style(attrs.get("style"), "filled"), fillcolor=color, fontcolor=font_color(color))
 
-    def box(self, node_id: str, ref: str, kind: str, second: str, cell: Cell | None, tooltip: str) -> str:
-        """Draw a task node (not a bar, not a switch)."""
-        attrs: dict[str, Any] = {"shape": "box", "style": "filled", "fillcolor": _SYSTEM_FILL}
+    def policy(self, wt: WorkflowTask | None) -> tuple[str, str]:
+        """The compact policy line of a task and its words for the tooltip."""
+        if wt is None:
+            return "", ""
+        task_def = wt.task_definition or self.task_defs.get(wt.name)
+        return markers(wt, task_def), policy_text(wt, task_def)
+
+    def box(
+        self,
+        node_id: str,
+        ref: str,
+        kind: str,
+        second: str,
+        cell: Cell | None,
+        tooltip: str,
+        wt: WorkflowTask | None = None,
+    ) -> str:
+        """Draw a task node (not a bar, not a switch): the ref in bold, name, policy, outcome, reason."""
+        attrs: dict[str, Any] = {"shape": "box", "style": "filled", "fillcolor": SYSTEM_FILL}
         if kind in _WORKERS or kind not in _SYSTEM:
-            attrs.update(style="rounded,filled", fillcolor=_DEF_FILL)
+            attrs.update(style="rounded,filled", fillcolor=DEF_FILL)
         if kind == "SUB_WORKFLOW":
             attrs["shape"] = "box3d"
         elif kind == "TERMINATE":
             attrs["shape"] = "octagon"
-        lines = [ref, second]
+        marks, policy = self.policy(wt)
+        if policy:
+            head, _, rest = tooltip.partition("\n")
+            tooltip = "\n".join(part for part in (head, policy, rest) if part)
+        detail = reason = ""
         if cell is not None:
-            lines.append(cell.detail())
-            tooltip = cell.tooltip(tooltip.split("\n", 1)[0])
-        attrs.update(label="\n".join(line for line in lines if line), tooltip=tooltip)
+            detail = cell.detail()
+            reason = cell.failure()
+            tooltip = cell.tooltip(tooltip.split("\n", 1)[0]) + (f"\n{policy}" if policy else "")
         self._status_attrs(node_id, cell, attrs)
+        attrs.update(label=node_label(ref, second, marks, detail, reason, muted=muted(attrs)), tooltip=tooltip)
         self.w.node(node_id, attrs)
         return node_id
 
     def bar(self, node_id: str, ref: str, kind: str, cell: Cell | None, tooltip: str) -> str:
-        attrs: dict[str, Any] = {
-            "shape": "box",
-            "style": "filled",
-            "fillcolor": _BAR_FILL,
-            "label": "",
-            "height": 0.08,
-            "width": 1.6,
-            "fixedsize": True,
-            "xlabel": ref,
-            "tooltip": tooltip,
-        }
+        """Draw a FORK/JOIN bar: a plain node whose HTML table holds the bar (port ``b``) and its label.
+
+        Edges attach to the bar's port, and the label sits in the corner no edge of this node
+        passes: beside the bar's incoming side of a fork and its outgoing side of a join.
+        """
+        color, text_color = BAR_FILL, "black"
+        text = ref
         if cell is not None:
-            attrs.update(xlabel=f"{cell.symbol} {ref}", tooltip=cell.tooltip(f"{ref} · {kind}"))
-        self._status_attrs(node_id, cell, attrs)
-        if self.run_mode and cell is not None:
-            attrs["fontcolor"] = "black"  # the xlabel sits beside the bar, not on it
+            text = f"{cell.symbol} {ref}"
+            tooltip = cell.tooltip(f"{ref} · {kind}")
+            color = fill(cell.status)
+            self.counts[cell.status] = self.counts.get(cell.status, 0) + 1
         elif self.run_mode:
-            attrs["fontcolor"] = _FADED
-        self.w.node(node_id, attrs)
+            color, text_color = "#ffffff", FADED
+            self.not_reached = True
+            self.unreached.add(node_id)
+        border = ' border="1" color="#222222"' if color != BAR_FILL else ""
+        if self.run_mode and cell is None:
+            border = f' border="1" color="{FADED}" style="dashed"'
+        joining = kind in ("JOIN", "EXCLUSIVE_JOIN")
+        lines = wrap_ref(text) if self.across else [text]
+        shown = "<br/>".join(html_escape(line) for line in lines)
+        words = f'<font point-size="{SMALL_SIZE}" color="{text_color}">{shown}</font>'
+        if self.across:
+            # Tall enough that the label, in its half, ends before the bar's middle, where edges meet it.
+            tall = max(_BAR_LONG // 2, 2 * (len(lines) * (SMALL_SIZE + 2) + 6))
+            bar = f'<td port="b" bgcolor="{color}" width="{_BAR_THICK}" height="{tall}" fixedsize="true"{border}></td>'
+            side = "left" if joining else "right"
+            label = f'<td cellpadding="3" valign="{"bottom" if joining else "top"}" align="{side}" balign="{side}">{words}</td>'
+            row = f"<tr>{bar}{label}</tr>" if joining else f"<tr>{label}{bar}</tr>"
+        else:
+            # The label hangs off the bar's right end: clear of the edges, which meet the bar's middle.
+            bar = f'<tr><td port="b" bgcolor="{color}" width="{_BAR_LONG}" height="{_BAR_THICK}" fixedsize="true"{border}></td><td></td></tr>'
+            label = f'<tr><td></td><td cellpadding="3" align="left">{words}</td></tr>'
+            row = bar + label if joining else label + bar
+        table = Html(f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{row}</table>')
+        self.w.node(node_id, {"shape": "plain", "label": table, "tooltip": tooltip})
         return node_id
 
     # ------------------------------------------------------------------ sequences
@@ -172,7 +252,7 @@ class _Diagram:
         groups: list[tuple[str | None, list[Pred]]] | None = None
         for wt in tasks:
             if wt.type in ("JOIN", "EXCLUSIVE_JOIN") and groups is not None:
-                preds = _joined(groups, wt.join_on)
+                preds = joined(groups, wt.join_on)
             preds, groups = self.task(wt, preds, level, in_loop)
         return preds
 
@@ -186,6 +266,7 @@ class _Diagram:
         tooltip = def_tooltip(head, wt)
 
         if kind in _BARS:
+            self.bars.add(node_id)
             self.connect(preds, node_id, reached)
             self.bar(node_id, ref, kind, cell, tooltip)
             if kind == "FORK_JOIN":
@@ -201,7 +282,7 @@ class _Diagram:
         if kind in _SWITCHES:
             self.connect(preds, node_id, reached)
             self.switch(wt, node_id, cell, tooltip)
-            taken = _taken_case(wt, cell)
+            taken = taken_case(wt, cell)
             exits: list[Pred] = []
             for case, tasks in wt.decision_cases.items():
                 flag = None if taken is None else case == taken
@@ -217,24 +298,25 @@ class _Diagram:
             return self.sub_workflow(wt, node_id, preds, cell, level, tooltip, in_loop), None
 
         self.connect(preds, node_id, reached)
-        self.box(node_id, ref, kind, second_line(wt), cell, tooltip)
+        self.box(node_id, ref, kind, second_line(wt), cell, tooltip, wt)
         return [(node_id, None, None)], None
 
     def switch(self, wt: WorkflowTask, node_id: str, cell: Cell | None, tooltip: str) -> None:
         ref = wt.task_reference_name
-        lines = [ref, f"{wt.type} {switch_on(wt)}".rstrip()]
+        detail = reason = ""
         if cell is not None:
-            lines.append(cell.detail())
+            detail, reason = cell.detail(), cell.failure()
             tooltip = cell.tooltip(tooltip.split("\n", 1)[0])
         attrs: dict[str, Any] = {
             "shape": "diamond",
             "style": "filled",
-            "fillcolor": _SYSTEM_FILL,
-            "label": "\n".join(lines),
+            "fillcolor": SYSTEM_FILL,
             "tooltip": tooltip,
             "margin": 0.02,
         }
         self._status_attrs(node_id, cell, attrs)
+        second = f"{wt.type} {switch_on(wt)}".rstrip()
+        attrs["label"] = node_label(ref, second, "", detail, reason, muted=muted(attrs))
         self.w.node(node_id, attrs)
 
     def loop(
@@ -244,15 +326,15 @@ class _Diagram:
         self.w.open_cluster(
             node_id,
             {
-                "label": "↻ DO_WHILE" + (" (for each item)" if wt.items is not None else ""),
+                "label": "",
                 "style": "rounded,dashed",
                 "color": _LOOP_COLOR,
-                "fontcolor": _LOOP_COLOR,
                 "tooltip": f"while {short(condition, 300)}",
             },
         )
         self.connect(preds, node_id, cell is not None)
-        self.box(node_id, wt.task_reference_name, "DO_WHILE", "DO_WHILE", cell, tooltip)
+        kind = "↻ DO_WHILE" + (" for each item" if wt.items is not None else "")
+        self.box(node_id, wt.task_reference_name, "DO_WHILE", kind, cell, tooltip, wt)
         exits = self.seq(wt.loop_over, [(node_id, None, None)], level, True)
         self.w.close_cluster()
         back = {
@@ -264,7 +346,7 @@ class _Diagram:
             "constraint": False,
         }
         for tail, _label, _taken in exits:
-            self.w.edge(tail, node_id, back)
+            self.w.edge(tail, node_id, {**back, "tailport": self.out_port} if tail in self.bars else back)
         return exits
 
     def sub_workflow(
@@ -290,7 +372,7 @@ class _Diagram:
             child_model = self.find_run(cell.final.sub_workflow_id)
             child_def = child_model.definition if child_model is not None else None
         return self.expand(
-            node_id, wt.task_reference_name, second_line(wt), preds, cell, level, tooltip, child_def, child_model
+            node_id, wt.task_reference_name, second_line(wt), preds, cell, level, tooltip, child_def, child_model, wt
         )
 
     def expand(
@@ -304,22 +386,28 @@ class _Diagram:
         tooltip: str,
         child_def: WorkflowDef | None,
         child_model: WorkflowModel | None,
+        wt: WorkflowTask | None = None,
     ) -> list[Pred]:
-        """Draw a SUB_WORKFLOW node, and its child's tasks in a cluster when the child is known."""
+        """Draw a SUB_WORKFLOW node, and its child's tasks in a cluster when the child is known.
+
+        The cluster has no title of its own (edges run through a cluster's title): the
+        SUB_WORKFLOW node at its top names the child and, in a run, the child's status.
+        """
         key = (child_def.name, child_def.version) if child_def is not None else None
         if child_def is None or key in level.stack or level.depth >= _MAX_DEPTH:
             self.connect(preds, node_id, cell is not None)
-            self.box(node_id, ref, "SUB_WORKFLOW", second, cell, tooltip)
+            self.box(node_id, ref, "SUB_WORKFLOW", second, cell, tooltip, wt)
             return [(node_id, None, None)]
         caption = f"{child_def.name} v{child_def.version}"
         if child_model is not None:
             caption += f" · {child_model.status}"
+            second = f"→ {caption}"
         self.w.open_cluster(
             node_id,
-            {"label": caption, "style": "rounded,filled", "fillcolor": _SUB_BG, "color": "#8c9bb5", "tooltip": caption},
+            {"label": "", "style": "rounded,filled", "fillcolor": _SUB_BG, "color": "#8c9bb5", "tooltip": caption},
         )
         self.connect(preds, node_id, cell is not None)
-        self.box(node_id, ref, "SUB_WORKFLOW", second, cell, tooltip)
+        self.box(node_id, ref, "SUB_WORKFLOW", second, cell, tooltip, wt)
         run = Run(child_model) if self.run_mode else None
         child = _Level(f"{node_id}/", run, (*level.stack, (child_def.name, child_def.version)), level.depth + 1)
         exits = self.seq(child_def.tasks, [(node_id, None, None)], child, False)
@@ -339,21 +427,21 @@ class _Diagram:
             attrs: dict[str, Any] = {
                 "shape": "box",
                 "style": "rounded,filled",
-                "fillcolor": _DEF_FILL,
+                "fillcolor": DEF_FILL,
                 "peripheries": 2,
-                "label": "×N\ndynamic tasks",
+                "label": node_label("×N", "dynamic tasks"),
                 "tooltip": f"{ref}: tasks forked at run time from input '{source}'",
             }
             self._status_attrs(many_id, None, attrs)
             self.w.node(many_id, attrs)
-            self.w.edge(node_id, many_id, _faded() if self.run_mode else {})
+            self.w.edge(node_id, many_id, {"tailport": self.out_port, **(faded() if self.run_mode else {})})
             return [(many_id, None, None)]
         branches = level.run.branches(ref, cell.final.iteration)
         if not branches:
             return [(node_id, None, None)]
         if len(branches) > self.collapse_over:
             self.collapsed(many_id, ref, branches)
-            self.w.edge(node_id, many_id, {})
+            self.w.edge(node_id, many_id, {"tailport": self.out_port})
             return [(many_id, None, None)]
         exits: list[Pred] = []
         for full_ref, attempts in branches.items():
@@ -378,8 +466,11 @@ class _Diagram:
                 )
                 continue
             second = task.task_def_name if kind in _WORKERS else kind
+            if second == branch_ref:
+                second = ""
             self.connect([(node_id, None, None)], branch_id, True)
-            self.box(branch_id, branch_ref, kind, second, branch, head)
+            wt_branch = task.node.wt if task.node is not None else None
+            self.box(branch_id, branch_ref, kind, second, branch, head, wt_branch)
             exits.append((branch_id, None, None))
         return exits
 
@@ -390,7 +481,9 @@ class _Diagram:
         for status, n in counts:
             self.counts[status] = self.counts.get(status, 0) + n
         parts = [f"{n} {STATUS_SYMBOLS.get(s, '?')} {s}" for s, n in counts]
-        rows = [", ".join(parts[i : i + 2]) for i in range(0, len(parts), 2)]
+        names = {str(t.task_def_name) for t in finals.values()}
+        what = names.pop() if len(names) == 1 else "dynamic tasks"
+        tally = " · ".join(f"{n} {STATUS_SYMBOLS.get(s, '?')}" for s, n in counts)
         stripes = ":".join(
             f"{fill(s)};{n / total:.4f}" if i < len(counts) - 1 else fill(s) for i, (s, n) in enumerate(counts)
         )
@@ -413,89 +506,16 @@ class _Diagram:
                 "fontcolor": font_color(main),
                 "peripheries": 2,
                 "tooltip": "\n".join(tooltip),
-                "label": "\n".join([f"×{total} dynamic tasks", *rows]),
+                "label": node_label(
+                    f"×{total} {what}: {tally}", f"folded (collapse_over={self.collapse_over})", muted=font_color(main)
+                ),
             },
         )
 
     # ------------------------------------------------------------------ legend
-    def legend(self, anchor: str) -> None:
-        rows = []
-        for status in sorted(self.counts, key=lambda s: (STATUS_ORDER.index(s) if s in STATUS_ORDER else 99, s)):
-            color = fill(status)
-            rows.append(
-                f'<tr><td bgcolor="{color}" width="14"><font color="{font_color(color)}">'
-                f"{html_escape(STATUS_SYMBOLS.get(status, '?'))}</font></td>"
-                f'<td align="left">{html_escape(status)}</td><td align="right">{self.counts[status]}</td></tr>'
-            )
-        if self.not_reached:
-            rows.append(
-                f'<tr><td border="1" color="{_FADED}" width="14"> </td>'
-                f'<td align="left">{NOT_REACHED}</td><td></td></tr>'
-            )
-        if not rows:
-            return
-        table = Html(
-            '<table border="0" cellborder="0" cellspacing="2" cellpadding="2">'
-            '<tr><td colspan="3" align="left"><b>legend</b></td></tr>' + "".join(rows) + "</table>"
-        )
-        self.w.node("(legend)", {"shape": "plain", "label": table, "tooltip": "task statuses in this run"})
-        self.w.edge(anchor, "(legend)", {"style": "invis"})
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-def _with(style: str | None, add: str, drop: str | None = None) -> str:
-    parts = [p for p in (style or "").split(",") if p and p != drop and p != add]
-    return ",".join([*parts, add])
-
-
-def _faded() -> dict[str, Any]:
-    return {"style": "dashed", "color": _FADED}
-
-
-def _joined(groups: list[tuple[str | None, list[Pred]]], join_on: tuple[str, ...]) -> list[Pred]:
-    """Return the branch ends a JOIN waits for; branches it does not name end where they are, as in Conductor."""
-    wanted = [exits for last, exits in groups if last is None or last in join_on]
-    if not join_on or len(wanted) == 0:
-        wanted = [exits for _, exits in groups]
-    return [p for exits in wanted for p in exits]
-
-
-def _taken_case(wt: WorkflowTask, cell: Cell | None) -> str | None:
-    if cell is None or cell.status != "COMPLETED":
-        return None
-    output = cell.final.output or {}
-    selected = output.get("selectedCase")
-    for key in ("evaluationResult", "caseOutput"):  # SWITCH, DECISION
-        result = output.get(key)
-        if selected is None and isinstance(result, list) and result:
-            selected = result[0]
-    return str(selected) if selected is not None and str(selected) in wt.decision_cases else "default"
-
-
-def _end_attrs(model: WorkflowModel | None) -> dict[str, Any]:
-    attrs: dict[str, Any] = {
-        "shape": "doublecircle",
-        "label": "end",
-        "width": 0.35,
-        "fixedsize": True,
-        "style": "filled",
-        "fillcolor": "#ffffff",
-        "fontsize": 9,
-    }
-    if model is None:
-        return attrs
-    status = str(model.status)
-    colors = {
-        "COMPLETED": fill("COMPLETED"),
-        "FAILED": fill("FAILED"),
-        "TIMED_OUT": fill("TIMED_OUT"),
-        "TERMINATED": fill("CANCELED"),
-    }
-    if status in colors:
-        attrs.update(fillcolor=colors[status], fontcolor=font_color(colors[status]), tooltip=f"workflow {status}")
-    else:
-        attrs.update(style="dashed", color=_FADED, tooltip=f"workflow {status}")
-    return attrs
+    def legend(self) -> str:
+        """The statuses present with their counts, as a row of the title's table ("" when none)."""
+        return legend_row(self.counts, self.not_reached)
 
 
 # ---------------------------------------------------------------------------------------------- entry point
@@ -507,6 +527,7 @@ def dot(
     workflows: Any = None,
     lookup: Any = None,
     rankdir: str = "TB",
+    task_defs: Any = None,
 ) -> str:
     """DOT source of a definition diagram or a run diagram (see :mod:`flowkit.render`).
 
@@ -522,6 +543,8 @@ def dot(
         lookup: Where child executions are found by id: a mapping ``{workflow_id: model}`` or a
             callable such as ``execution.execution``; an Execution uses its own runtime by default.
         rankdir: Graphviz direction, ``"TB"`` (top to bottom) or ``"LR"``.
+        task_defs: Task definitions (TaskDef objects, Conductor JSON dicts, or a mapping by name)
+            whose retry and timeout policies the nodes mark; a run uses the ones it ran with.
 
     Returns:
         DOT text. Node ids are task references, never workflow or task ids, so the same
@@ -535,6 +558,11 @@ def dot(
     definition, model, default_lookup = subject(obj, workflows)
     if collapse_over < 0:
         raise ValueError(f"collapse_over must be 0 or more, got {collapse_over}")
+    if rankdir not in ("TB", "LR", "BT", "RL"):
+        raise ValueError(
+            f"rankdir must be 'TB' or 'LR' (or 'BT', 'RL'), got {rankdir!r}; 'auto' needs a layout: "
+            "render.svg and render.figure measure both directions"
+        )
     heading = title(definition, model)
     writer = Writer(
         definition.name,
@@ -542,15 +570,15 @@ def dot(
             "label": heading,
             "labelloc": "t",
             "fontname": FONT,
-            "fontsize": 12,
+            "fontsize": REF_SIZE,
             "rankdir": rankdir,
             "nodesep": 0.3,
-            "ranksep": 0.35,
+            "ranksep": 0.3 if rankdir in ("LR", "RL") else 0.35,  # sideways, rank gaps cost width
             "forcelabels": True,
             "tooltip": heading,
         },
-        node={"fontname": FONT, "fontsize": 10, "margin": "0.12,0.05", "penwidth": 1},
-        edge={"fontname": FONT, "fontsize": 9, "arrowsize": 0.7},
+        node={"fontname": FONT, "fontsize": REF_SIZE, "margin": "0.14,0.08", "penwidth": 1},
+        edge={"fontname": FONT, "fontsize": SMALL_SIZE, "arrowsize": 0.7},
     )
     run_mode = model is not None
     diagram = _Diagram(
@@ -559,6 +587,8 @@ def dot(
         find_def=definition_finder(workflows),
         find_run=run_finder(lookup if lookup is not None else default_lookup, workflows),
         run_mode=run_mode,
+        task_defs=task_def_table(task_defs, model),
+        rankdir=rankdir,
     )
     writer.node(
         "(start)",
@@ -575,8 +605,12 @@ def dot(
     level = _Level("", Run(model) if run_mode else None, ((definition.name, definition.version),), 0)
     exits = diagram.seq(definition.tasks, [("(start)", None, None)], level, False)
     ended = model is not None and str(model.status) in ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
-    writer.node("(end)", _end_attrs(model))
+    writer.node("(end)", end_attrs(model))
     diagram.connect(exits, "(end)", ended or not run_mode)
-    if show_legend and run_mode:
-        diagram.legend("(end)")
+    legend = diagram.legend() if show_legend and run_mode else ""
+    lines = "".join(f"<tr><td>{html_escape(line)}</td></tr>" for line in heading.split("\n"))
+    lines = lines.replace("<td>", "<td><b>", 1).replace("</td>", "</b></td>", 1)
+    writer.graph["label"] = Html(
+        f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1">{lines}{legend}</table>'
+    )
     return writer.text()

@@ -9,13 +9,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowkit._lookup import execution_finder
-from flowkit.definitions import WorkflowDef
+from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.render._json import is_execution_json, json_execution
 
 if TYPE_CHECKING:
     from flowkit.engine import WorkflowModel
 
-__all__ = ["definition_finder", "run_finder", "subject"]
+__all__ = ["definition_finder", "run_finder", "subject", "task_def_table"]
+
+
+def task_def_table(task_defs: Any, model: Any) -> Mapping[str, TaskDef]:
+    """Task definitions by name: those given, else the ones a flowkit run was planned with."""
+    if task_defs is None:
+        registry = getattr(getattr(model, "plan", None), "registry", None)
+        return registry if isinstance(registry, Mapping) else {}
+    items = task_defs.values() if isinstance(task_defs, Mapping) else task_defs
+    table: dict[str, TaskDef] = {}
+    for item in items:
+        task_def = item if isinstance(item, TaskDef) else TaskDef.from_json(item)
+        table[task_def.name] = task_def
+    return table
 
 
 def _as_def(value: Any) -> WorkflowDef | None:

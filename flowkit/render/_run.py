@@ -20,6 +20,8 @@ __all__ = ["Cell", "Run", "breakdown"]
 _LOOP_SUFFIX = re.compile(r"__\d+$")
 _DYNAMIC = "dynamic"  # flowkit.engine._plan.DYNAMIC: the container of a task forked at run time
 _SHOWN_ATTEMPTS = 5
+_FULL_REASON = 2000  # the tooltip holds the whole reason (within reason: tracebacks can be long)
+_UNSUCCESSFUL = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED", "COMPLETED_WITH_ERRORS"})
 
 
 def _def_ref(task: TaskModel) -> str:
@@ -69,12 +71,18 @@ class Cell:
             parts.append(f"×{self.iterations} iteration{'' if self.iterations == 1 else 's'}")
         return " ".join([self.symbol, " · ".join(parts) if parts else self.status])
 
+    def failure(self) -> str:
+        """The latest attempt's reason when it did not succeed ("" otherwise): the label shortens it."""
+        if self.status in _UNSUCCESSFUL and self.final.reason:
+            return str(self.final.reason)
+        return ""
+
     def tooltip(self, head: str) -> str:
         """Status, reason, the last attempts, input and output (each truncated)."""
         t = self.final
         lines = [head, f"{self.symbol} {self.status}" + (f" (iteration {t.iteration})" if self.iterations else "")]
         if t.reason:
-            lines.append(f"reason: {short(t.reason, 300)}")
+            lines.append(f"reason: {short(t.reason, _FULL_REASON)}")
         if len(self.attempts) > 1:
             shown = self.attempts[-_SHOWN_ATTEMPTS:]
             first = len(self.attempts) - len(shown) + 1

@@ -92,7 +92,9 @@ class Writer:
 
     def __init__(self, name: str, graph: Mapping[str, Any], node: Mapping[str, Any], edge: Mapping[str, Any]) -> None:
         self._lines = [f"digraph {_quote(name)} {{"]
-        self._lines += [f"  graph{_attrs(graph)};", f"  node{_attrs(node)};", f"  edge{_attrs(edge)};"]
+        self.graph = dict(graph)
+        """The graph's attributes: written by :meth:`text`, so the walker can set them last (the title's legend)."""
+        self._lines += ["", f"  node{_attrs(node)};", f"  edge{_attrs(edge)};"]
         self._edges: list[str] = []
         self._indent = "  "
 
@@ -117,6 +119,7 @@ class Writer:
 
     def text(self) -> str:
         """Return the DOT source."""
+        self._lines[1] = f"  graph{_attrs(self.graph)};"
         return "\n".join([*self._lines, *self._edges, "}", ""])
 
 

@@ -15,18 +15,23 @@ import sys
 import sysconfig
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flowkit.definitions import TaskDef
 from flowkit.render._dot import dot
+from flowkit.render._fit import choose, fit_html, folded_branches
 from flowkit.render._inputs import subject
 from flowkit.render._style import html_escape
 
 __all__ = [
     "DEFAULT_RENDERERS",
     "DEFAULT_TIMEOUT",
+    "Figure",
+    "figure",
     "find_renderer",
+    "html",
     "repr_mimebundle",
     "source",
     "summary",
@@ -39,8 +44,9 @@ DEFAULT_RENDERERS: tuple[str, ...] = ("dot", "graphviz-pure")
 
 DEFAULT_TIMEOUT = 10.0
 _DOT_START = re.compile(r"^\s*(strict\s+)?(di)?graph\b")
-_IDS = re.compile(r'(\bid="|url\(#|href="#)')
 _SHOWN_TASKS = 50
+EXPAND_UP_TO = 100
+"""A folded dynamic fork of at most this many branches can be unfolded in place (``<details>``)."""
 
 
 def _locate(renderer: str | os.PathLike[str]) -> str | None:
@@ -104,14 +110,96 @@ def svg(
     *,
     renderers: Sequence[str | os.PathLike[str]] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    rankdir: str = "auto",
     **options: Any,
 ) -> str | None:
     """SVG of a definition or an execution (``options`` go to :func:`dot`); None without Graphviz.
 
-    ``obj`` may also be DOT text. The XML prolog is dropped, so the result can be inlined in HTML.
+    ``obj`` may also be DOT text (drawn as it is). ``rankdir="auto"`` draws top to bottom unless
+    the diagram is then too wide for a notebook cell and left to right reads larger (see
+    :func:`figure`). The XML prolog is dropped, so the result can be inlined in HTML.
     """
-    source = obj if isinstance(obj, str) and _DOT_START.match(obj) else dot(obj, **options)
-    return svg_from_dot(source, renderers=renderers, timeout=timeout)
+    if isinstance(obj, str) and _DOT_START.match(obj):
+        return svg_from_dot(obj, renderers=renderers, timeout=timeout)
+    return figure(obj, renderers=renderers, timeout=timeout, rankdir=rankdir, script=False, **options).svg
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A drawn diagram: the direction chosen, its DOT, its SVG (None without Graphviz) and the HTML to show."""
+
+    rankdir: str
+    source: str
+    svg: str | None
+    html: str
+
+
+def figure(
+    obj: Any,
+    *,
+    prefix: str | None = None,
+    renderers: Sequence[str | os.PathLike[str]] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    rankdir: str = "auto",
+    script: bool = True,
+    expand_up_to: int = EXPAND_UP_TO,
+    first: str | None = None,
+    **options: Any,
+) -> Figure:
+    """Draw ``obj`` to fit a notebook cell (``options`` go to :func:`dot`).
+
+    Args:
+        obj: Anything :func:`dot` accepts.
+        prefix: Prefix of the SVG's ids (several diagrams share a page); default: from the SVG.
+        renderers: Graphviz programs, as for :func:`svg_from_dot`.
+        timeout: Seconds per Graphviz run.
+        rankdir: ``"auto"`` (top to bottom, or left to right when that keeps the text larger
+            in a 900 px cell), ``"TB"`` or ``"LR"``.
+        script: Add the small pan/zoom script (it never loads anything; without it, or where
+            scripts do not run, the diagram is still fitted to the cell's width).
+        expand_up_to: A dynamic fork folded into one "×N" node is also drawn unfolded, behind a
+            "show the N branches" toggle, when N is at most this.
+        first: The top-to-bottom DOT of ``obj`` when the caller already made it.
+        **options: Passed to :func:`dot` (``collapse_over``, ``workflows``, ``lookup``...).
+
+    Returns:
+        The :class:`Figure`; its ``html`` is the DOT text in a ``<pre>`` when no Graphviz works.
+
+    Raises:
+        Whatever :func:`dot` raises for ``obj``.
+
+    """
+
+    def draw(direction: str) -> tuple[str, str | None]:
+        source = first if first is not None and direction == "TB" else dot(obj, rankdir=direction, **options)
+        return source, svg_from_dot(source, renderers=renderers, timeout=timeout)
+
+    chosen, source, drawn = choose(draw, rankdir)
+    if drawn is None:
+        text = (
+            "<div style='color:#555'>No Graphviz renderer found (install Graphviz or "
+            "<code>pip install graphviz-pure</code>); the diagram's DOT text:</div>"
+            f"<pre style='font-size:80%;line-height:1.3'>{html_escape(source)}</pre>"
+        )
+        return Figure(chosen, source, None, f"<div class='flowkit-diagram'>{text}</div>")
+    name = prefix or "fk" + hashlib.sha1(drawn.encode("utf-8")).hexdigest()[:8] + "_"
+    body = fit_html(drawn, name, script=script)
+    folded = folded_branches(source)
+    if 0 < folded <= expand_up_to:
+        wide = dict(options, collapse_over=folded)
+        unfolded = svg(obj, renderers=renderers, timeout=timeout, rankdir=rankdir, **wide)
+        if unfolded is not None:
+            inner = fit_html(unfolded, f"{name}x_", script=script)
+            body += (
+                "<details class='flowkit-unfold'><summary style='cursor:pointer'>"
+                f"show the {folded} folded branches</summary>{inner}</details>"
+            )
+    return Figure(chosen, source, drawn, body)
+
+
+def html(obj: Any, **options: Any) -> str:
+    """The diagram as an HTML fragment that fits its notebook cell (see :func:`figure`)."""
+    return figure(obj, **options).html
 
 
 def source(obj: Any, **options: Any) -> Any:
@@ -171,13 +259,6 @@ def _task_def_html(task_def: Any) -> str:
     )
 
 
-def _inline(svg_text: str) -> str:
-    # Several diagrams share one notebook page: give each SVG's ids their own prefix.
-    prefix = "fk" + hashlib.sha1(svg_text.encode("utf-8")).hexdigest()[:8] + "_"
-    body = _IDS.sub(lambda m: m.group(1) + prefix, svg_text)
-    return f'<div class="flowkit-diagram" style="max-width:100%;overflow:auto">{body}</div>'
-
-
 def _filtered(bundle: dict[str, str], include: Iterable[str] | None, exclude: Iterable[str] | None) -> dict[str, str]:
     if include is not None:
         wanted = set(include)
@@ -199,9 +280,9 @@ def repr_mimebundle(
 ) -> dict[str, str]:
     """Return the notebook display of ``obj`` (what ``_repr_mimebundle_`` returns).
 
-    ``text/html`` with an inline ``<svg>`` (tooltips work in JupyterLab, which shows
-    ``image/svg+xml`` as an ``<img>``) and a ``text/plain`` summary; with no Graphviz,
-    ``text/plain`` only: the summary, a blank line, and the DOT text.
+    ``text/html`` with an inline ``<svg>`` fitted to the cell (tooltips work in JupyterLab, which
+    shows ``image/svg+xml`` as an ``<img>``; see :func:`figure`) and a ``text/plain`` summary; with
+    no Graphviz, ``text/plain`` only: the summary, a blank line, and the DOT text.
 
     Never raises for a displayable object: a diagram that cannot be drawn becomes a line of text.
     """
@@ -209,10 +290,9 @@ def repr_mimebundle(
         return _filtered({"text/html": _task_def_html(obj), "text/plain": _task_def_summary(obj)}, include, exclude)
     text = summary(obj)
     try:
-        source = dot(obj, **options)
+        drawn = figure(obj, renderers=renderers, timeout=timeout, **options)
     except Exception as exc:  # noqa: BLE001 - a display hook must not break the cell
         return _filtered({"text/plain": f"{text}\n\n(no diagram: {type(exc).__name__}: {exc})"}, include, exclude)
-    drawn = svg_from_dot(source, renderers=renderers, timeout=timeout)
-    if drawn is None:
-        return _filtered({"text/plain": f"{text}\n\n{source}"}, include, exclude)
-    return _filtered({"text/html": _inline(drawn), "text/plain": text}, include, exclude)
+    if drawn.svg is None:
+        return _filtered({"text/plain": f"{text}\n\n{drawn.source}"}, include, exclude)
+    return _filtered({"text/html": drawn.html, "text/plain": text}, include, exclude)

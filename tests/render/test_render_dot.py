@@ -178,7 +178,17 @@ def test_fork_and_join_are_bars_and_every_branch_reaches_the_join() -> None:
     text = render.dot(fork_def())
     for bar in ("fork_1", "join_fork_1"):
         line = line_of(text, bar)
-        assert 'shape="box"' in line and "height=0.08" in line and 'label=""' in line and "fillcolor=" in line
+        assert 'shape="plain"' in line and '<td port="b"' in line and 'bgcolor="#222222"' in line
+        assert f">{bar}</font>" in line  # the label is in the node's table, beside the bar
+    # Every edge meets a bar at its port, on the side facing the edge (never through the label).
+    for tail, head, attrs in edges(text):
+        if head in ("fork_1", "join_fork_1"):
+            assert 'headport="b:n"' in attrs, (tail, head, attrs)
+        if tail in ("fork_1", "join_fork_1"):
+            assert 'tailport="b:s"' in attrs, (tail, head, attrs)
+    across = render.dot(fork_def(), rankdir="LR")
+    assert all('tailport="b:e"' in a for t, _, a in edges(across) if t == "fork_1")
+    assert all('headport="b:w"' in a for _, h, a in edges(across) if h == "join_fork_1")
     pairs = {(t, h) for t, h, _ in edges(text)}
     assert {("fork_1", "resize"), ("resize", "upload_jpg"), ("fork_1", "to_webp")} <= pairs
     assert {("upload_jpg", "join_fork_1"), ("to_webp", "join_fork_1"), ("fork_1", "join_fork_1")} <= pairs
@@ -259,7 +269,7 @@ def test_a_workflow_that_starts_itself_is_expanded_once() -> None:
 def test_dynamic_fork_definition_has_a_times_n_node() -> None:
     text = render.dot(dynamic_def())
     line = line_of(text, "fan_out/×")
-    assert 'label="×N\\ndynamic tasks"' in line and "dynamicTasks" in line
+    assert "label=<<b>×N</b><br/>" in line and "dynamic tasks</font>" in line and "dynamicTasks" in line
     assert [(t, h) for t, h, _ in edges(text)][2:4] == [("fan_out", "fan_out/×"), ("fan_out/×", "fan_out_join")]
 
 
@@ -424,10 +434,12 @@ def test_run_nodes_carry_status_colour_symbol_duration_and_attempts() -> None:
     assert statuses["slow"] == "TIMED_OUT" and statuses["join"] == "FAILED"
     for ref, status in statuses.items():
         line = line_of(text, ref)
-        assert f'fillcolor="{STATUS_COLORS[status]}"' in line, (ref, line)
+        color = STATUS_COLORS[status]
+        assert f'fillcolor="{color}"' in line or f'bgcolor="{color}"' in line, (ref, line)  # box or bar
         assert STATUS_SYMBOLS[status] in line, (ref, line)
-    assert "✔ 300 ms · 3 attempts" in line_of(text, "flaky")
+    assert '<font point-size="10">✔ 300 ms · 3 attempts</font>' in line_of(text, "flaky")
     assert "✔ 1.2 s" in line_of(text, "ok")
+    assert "label=<<b>flaky</b><br/>" in line_of(text, "flaky")  # the ref first, in bold
     flaky_tooltip = re.search(r'tooltip="((?:[^"\\]|\\.)*)"', line_of(text, "flaky"))[1]  # type: ignore[index]
     assert "attempt 1: FAILED 300 ms: flaky: attempt 1 failed" in flaky_tooltip
     assert (
@@ -435,20 +447,30 @@ def test_run_nodes_carry_status_colour_symbol_duration_and_attempts() -> None:
         in flaky_tooltip
     )
     assert "reason: broken: bad input" in line_of(text, "broken")
+    assert "<i>broken: bad input</i>" in line_of(text, "broken")  # the reason on the failed node too
     never = line_of(text, "never")
     assert "dashed" in never and "fillcolor" not in never  # not reached: white and dashed
     assert 'style="dashed"' in [a for t, h, a in edges(text) if h == "never"][0]
     assert 'fillcolor="#d62728"' in line_of(text, "(end)")  # the workflow FAILED
 
 
+def graph_label(text: str) -> str:
+    return re.search(r"^  graph \[.*label=<(<table.*</table>)>, labelloc", text, re.MULTILINE)[1]  # type: ignore[index]
+
+
 def test_legend_lists_the_statuses_present_with_counts() -> None:
     text = render.dot(run_linear_with_failures())
-    legend = line_of(text, "(legend)")
-    found = re.findall(r'<td align="left">([A-Z_a-z ]+)</td><td align="right">(\d*)</td>', legend)
-    assert found == [("COMPLETED", "4"), ("FAILED", "1"), ("FAILED_WITH_TERMINAL_ERROR", "1"), ("TIMED_OUT", "1")]
-    assert "not reached" in legend
-    assert "(legend)" not in render.dot(run_linear_with_failures(), show_legend=False)
-    assert "(legend)" not in render.dot(linear_def())  # definitions have no statuses
+    legend = graph_label(text)  # under the title: a legend node would widen a sideways diagram
+    found = re.findall(r'<font color="(#[0-9a-f]{6})">■</font> \S+ ([A-Z_]+) (\d+)', legend)
+    assert found == [
+        (STATUS_COLORS["COMPLETED"], "COMPLETED", "4"),
+        (STATUS_COLORS["FAILED"], "FAILED", "1"),
+        (STATUS_COLORS["FAILED_WITH_TERMINAL_ERROR"], "FAILED_WITH_TERMINAL_ERROR", "1"),
+        (STATUS_COLORS["TIMED_OUT"], "TIMED_OUT", "1"),
+    ]
+    assert "□</font> not reached" in legend
+    assert "■" not in graph_label(render.dot(run_linear_with_failures(), show_legend=False))
+    assert "■" not in graph_label(render.dot(linear_def()))  # definitions have no statuses
 
 
 def test_switch_run_draws_the_taken_case_bold_and_the_others_faded() -> None:
@@ -468,17 +490,22 @@ def test_loop_tasks_show_the_latest_iteration_and_the_iteration_count() -> None:
 
 def test_dynamic_fork_branches_are_drawn_up_to_collapse_over_then_collapsed() -> None:
     execution = dynamic_run(50)
-    text = render.dot(execution)
+    text = render.dot(execution, collapse_over=50)
     assert sum(1 for n in nodes(text) if n.startswith("fan_out/b")) == 50 and "fan_out/×" not in nodes(text)
     collapsed = render.dot(execution, collapse_over=49)
     assert [n for n in nodes(collapsed) if n.startswith("fan_out/")] == ["fan_out/×"]
-    assert "×50 dynamic tasks\\n50 ✔ COMPLETED" in line_of(collapsed, "fan_out/×")
+    assert "<b>×50 work: 50 ✔</b>" in line_of(collapsed, "fan_out/×")  # one name: the summary says it
+    assert "folded (collapse_over=49)" in line_of(collapsed, "fan_out/×")  # and how to unfold it
+    assert render.DEFAULT_COLLAPSE_OVER == 10 and "fan_out/×" in nodes(render.dot(execution))
+    six = render.dot(dynamic_run(6))
+    assert sum(1 for n in nodes(six) if n.startswith("fan_out/b")) == 6  # six branches stay unfolded
+    assert "<b>×6 work: 6 ✔</b>" in line_of(render.dot(dynamic_run(6), collapse_over=5), "fan_out/×")
 
 
 def test_collapsed_fork_has_a_status_breakdown_and_striped_fill() -> None:
     execution = dynamic_run(200, human_every=50, fail_every=40)
     line = line_of(render.dot(execution), "fan_out/×")
-    assert "×200 dynamic tasks\\n191 ✔ COMPLETED, 5 ✘ FAILED\\n4 ▶ IN_PROGRESS" in line
+    assert "<b>×200 dynamic tasks: 191 ✔ · 5 ✘ · 4 ▶</b>" in line  # two task names: "dynamic tasks"
     assert 'style="striped"' in line
     assert 'fillcolor="#2ca02c;0.9550:#d62728;0.0250:#1f77b4"' in line
     assert "b1: FAILED: item 1 is broken" in line  # failures listed in the tooltip
@@ -503,14 +530,14 @@ def test_a_run_from_conductor_json_draws_like_a_flowkit_run() -> None:
     del document["workflowDefinition"]
     assert render.dot(document, workflows=[execution.model.definition]) == render.dot(execution)
     flat = render.dot(document)  # no definition at hand: the references that ran, in order
-    assert nodes(flat) == ["(start)", "route", "invoice", "loop", "poll", "done", "(end)", "(legend)"]
+    assert nodes(flat) == ["(start)", "route", "invoice", "loop", "poll", "done", "(end)"]
 
 
 def test_collapsing_ten_thousand_branches_keeps_the_graph_small() -> None:
     execution = dynamic_run(10_000, fail_every=1000)
     text = render.dot(execution)
     assert len(nodes(text)) < 12
-    assert "×10000 dynamic tasks\\n9990 ✔ COMPLETED, 10 ✘ FAILED" in line_of(text, "fan_out/×")
+    assert "<b>×10000 work: 9990 ✔ · 10 ✘</b>" in line_of(text, "fan_out/×")
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
@@ -595,3 +622,86 @@ def test_a_dynamic_fork_in_a_loop_shows_the_latest_iterations_branches() -> None
     text = render.dot(execution)
     assert [n for n in nodes(text) if n.startswith("fj/")] == ["fj/w0", "fj/w1", "fj/w2", "fj/w3"]
     assert "×2 iterations" in line_of(text, "plan") and "×2 iterations" in line_of(text, "loop")
+
+
+# ---------------------------------------------------------------------------------------------- labels
+def test_labels_lead_with_the_ref_in_bold_and_never_repeat_a_name_equal_to_it() -> None:
+    wf = flowkit.WorkflowBuilder("names") >> SimpleTask("resize", "resize_ref") >> SimpleTask("upload", "upload")
+    wf >> HttpTask("notify", {"uri": "http://example.invalid", "method": "POST"})
+    text = render.dot(wf)
+    assert 'label=<<b>resize_ref</b><br/><font point-size="10" color="#555555">resize</font>>' in line_of(
+        text, "resize_ref"
+    )
+    assert "label=<<b>upload</b>>" in line_of(text, "upload")  # the name equals the ref: said once
+    assert "<b>notify</b><br/>" in line_of(text, "notify") and ">HTTP</font>" in line_of(text, "notify")
+
+
+def test_optional_retry_and_timeout_settings_are_marked_compactly() -> None:
+    definition = {"name": "policies", "tasks": [
+        {"name": "resize", "taskReferenceName": "resize"},
+        {"name": "thumb", "taskReferenceName": "thumb", "optional": True, "retryCount": 0},
+        {"name": "inline_def", "taskReferenceName": "inline_def", "taskDefinition": {
+            "name": "inline_def", "retryCount": 3, "retryLogic": "EXPONENTIAL_BACKOFF", "retryDelaySeconds": 5,
+            "timeoutSeconds": 120, "responseTimeoutSeconds": 30, "timeoutPolicy": "RETRY"}},
+    ]}  # fmt: skip
+    plain = render.dot(definition)
+    assert "↻" not in line_of(plain, "resize")  # no definition known: nothing claimed
+    assert ">optional</font>" in line_of(plain, "thumb") and "optional: a failure here" in line_of(plain, "thumb")
+    inline = line_of(plain, "inline_def")
+    assert ">↻3 exp 5s · timeout 2min · resp 30s</font>" in inline
+    assert "retryCount 3, retryLogic EXPONENTIAL_BACKOFF, retryDelaySeconds 5" in inline  # the tooltip in words
+    assert "timeoutSeconds 120 (RETRY), responseTimeoutSeconds 30" in inline
+    given = render.dot(definition, task_defs=[{"name": "resize", "retryCount": 2, "retryLogic": "LINEAR_BACKOFF"}])
+    assert ">↻2 linear 1min</font>" in line_of(given, "resize")
+    assert line_of(given, "resize") == line_of(render.dot(definition, task_defs={"x": flowkit.TaskDef.from_json(
+        {"name": "resize", "retryCount": 2, "retryLogic": "LINEAR_BACKOFF"})}), "resize")  # fmt: skip
+    run_text = render.dot(run_linear_with_failures())  # a run marks the definitions it ran with
+    assert ">↻2 fixed 1s</font>" in line_of(run_text, "flaky") and ">timeout 2s</font>" in line_of(run_text, "slow")
+
+
+def test_a_failed_node_carries_a_short_reason_and_the_whole_one_on_hover() -> None:
+    reason = "the storage service answered 503 Service Unavailable after a very long wait " * 3
+    definition = {"name": "fails", "tasks": [{"name": "step", "taskReferenceName": "step"}]}
+
+    def step() -> dict[str, Any]:
+        raise ValueError(reason.strip())
+
+    execution = run(definition, workers={"step": step}, task_defs=[{"name": "step", "retryCount": 0}])
+    line = line_of(render.dot(execution), "step")
+    shown = re.search(r"<i>([^<]*)</i>", line)[1]  # type: ignore[index]
+    assert shown.startswith("the storage service answered 503") and shown.endswith("…") and len(shown) <= 44
+    assert reason.strip() in line.replace("\\n", "\n")  # the tooltip has it whole
+
+
+def test_a_failed_runs_title_is_wrapped_not_cut_before_its_reason() -> None:
+    execution = run_linear_with_failures()
+    title = graph_label(render.dot(execution))
+    lines = re.findall(r"<tr><td>(?:<b>)?([^<]+)(?:</b>)?</td></tr>", title)
+    assert lines[0].startswith("retries v1 · FAILED")
+    assert all(len(line) <= 72 for line in lines)
+    reason = " ".join(lines[1:])
+    assert reason.endswith("Timeout policy configured to RETRY'") and "…" not in reason
+
+
+def test_cluster_titles_are_left_to_the_nodes_so_edges_cross_no_title() -> None:
+    text = render.dot(sub_workflow_def())
+    cluster = text[text.index('subgraph "cluster_sub" {') :].splitlines()[1]
+    assert 'label=""' in cluster  # an edge into a cluster would cross its title
+    assert "child v3" in line_of(text, "sub")  # the SUB_WORKFLOW node names the child instead
+    loop = render.dot(do_while_def())
+    assert 'label=""' in loop[loop.index('subgraph "cluster_poll_loop" {') :].splitlines()[1]
+    assert "↻ DO_WHILE" in line_of(loop, "poll_loop")
+
+
+def test_upright_bars_wrap_long_references_and_auto_direction_is_for_svg() -> None:
+    text = render.dot(dynamic_run(3), rankdir="LR")
+    fork = line_of(text, "fan_out")
+    assert "<br/>" not in fork  # short: one line
+    long_ref = {"name": "fork", "tasks": [
+        {"name": "f", "taskReferenceName": "image_multiple_convert_resize_fork_ref", "type": "FORK_JOIN",
+         "forkTasks": [[{"name": "a", "taskReferenceName": "a"}]]},
+        {"name": "j", "taskReferenceName": "j", "type": "JOIN"}]}  # fmt: skip
+    wrapped = line_of(render.dot(long_ref, rankdir="LR"), "image_multiple_convert_resize_fork_ref")
+    assert "image_multiple_<br/>convert_resize_<br/>fork_ref" in wrapped
+    with pytest.raises(ValueError, match="'auto' needs a layout"):
+        render.dot(long_ref, rankdir="auto")
