@@ -326,11 +326,11 @@ def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
                 "Register it (workflows=[...]) or give subWorkflowParam.workflowDefinition inline.",
             )  # fmt: skip
             return
-    cycle = _sub_workflow_cycle(engine, wf, definition)
+    child_input = data["workflowInput"] or data
+    cycle = _sub_workflow_cycle(engine, wf, definition, child_input)
     if cycle:
         engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, cycle)
         return
-    child_input = data["workflowInput"] or data
     child = engine.start_execution(
         definition, child_input, now, correlation_id=wf.correlation_id, priority=wf.priority, parent=task
     )
@@ -341,11 +341,13 @@ def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
 MAX_SUB_WORKFLOW_DEPTH = 100  # children start in the same call: far below Python's recursion limit
 
 
-def _sub_workflow_cycle(engine: Engine, wf: WorkflowModel, child: Any) -> str | None:
+def _sub_workflow_cycle(engine: Engine, wf: WorkflowModel, child: Any, child_input: Any) -> str | None:
     """Why starting ``child`` under ``wf`` would never end (None when it may start).
 
-    Validation reports cycles it can see in the registry; this catches those only a run shows
-    (a definition from an expression, or one registered after validation).
+    Validation reports cycles it can see in the registry. At run time a workflow may start itself
+    again (Conductor allows it: a name from an expression, a recursion that its input ends), so only
+    a certain cycle fails here: an ancestor that is the same definition started with the same input
+    would do exactly the same again. Anything else is bounded by the depth limit.
     """
     chain = [wf]
     while chain[-1].parent_workflow_id and len(chain) <= MAX_SUB_WORKFLOW_DEPTH:
@@ -354,7 +356,8 @@ def _sub_workflow_cycle(engine: Engine, wf: WorkflowModel, child: Any) -> str | 
             break
         chain.append(parent)
     for i, ancestor in enumerate(chain):
-        if ancestor.definition is child:  # identity: nested inline definitions may share a name
+        # identity: nested inline definitions may share a name
+        if ancestor.definition is child and ancestor.input == child_input:
             names = " -> ".join(f"'{w.definition.name}' v{w.definition.version}" for w in reversed(chain[: i + 1]))
             return (
                 f"sub-workflow cycle: {names} -> '{child.name}' v{child.version} would start itself again "

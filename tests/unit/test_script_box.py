@@ -86,12 +86,10 @@ def test_nan_input_to_inline_switch_and_do_while_completes_the_run():
         assert ex.task("l").output["iteration"] == 1
 
 
-def test_numeric_event_sink_fails_the_task_not_the_run():
-    definition = _one_task({"name": "e", "taskReferenceName": "e", "type": "EVENT", "sink": 5})
-    ex = flowkit.run(definition, {}, store="memory", validate=False)
-    assert ex.status == "FAILED"
-    assert ex.task("e").status == "FAILED"
-    assert "sink" in ex.task("e").reason
+def test_numeric_event_sink_is_a_definition_error_naming_the_field():
+    # refused when read (before: a raw error that left the execution RUNNING)
+    with pytest.raises(flowkit.DefinitionError, match="'sink': expected a string"):
+        _one_task({"name": "e", "taskReferenceName": "e", "type": "EVENT", "sink": 5})
 
 
 def test_an_engine_failure_fails_the_task_and_ends_the_run():
