@@ -9,16 +9,15 @@ HERE = Path(__file__).resolve().parents[1] / "notebooks"
 
 SETUP = """import flowkit, flowkit.contrib
 from flowkit.contrib.tutorial import SAMPLES, record
-from flowkit.notebook import monitor
-from IPython.display import Image, display
+from flowkit.notebook import monitor, preview
+from IPython.display import display
 
 workers = flowkit.contrib.image_workers()
 task_defs = flowkit.contrib.image_task_defs(retry_delay_seconds=1)  # the tutorial's defs, shorter backoff for a notebook
 photo = str(SAMPLES / "landscape.jpg")
 runs, images = [], []"""
 
-FINISH = """for path in images:
-    display(Image(filename=path, width=240))
+FINISH = """display(preview(*images, width=240))
 report = record({name!r}, runs, images)
 assert all(r["status"] == "COMPLETED" for r in report["runs"]), report
 print(f"{{len(report['runs'])}} run(s), {{report['tasks']}} tasks, {{len(report['s3_objects'])}} S3 object(s) in the bucket")"""
