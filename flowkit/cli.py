@@ -326,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, json.JSONDecodeError) as exc:
         print(f"flowkit: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # flowkit.Interrupted: the execution is TERMINATED in the store
+        print(f"flowkit: {exc or 'interrupted'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
