@@ -126,6 +126,8 @@ class Runner:
         self.wake = threading.Event()
         self._batch_s = store.batch_ms / 1000
         self._flushed_at = time.monotonic()
+        self.writing = False  # a write is under way: what it took from the engine is not on disk yet
+        self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
 
     # ------------------------------------------------------------------ commands
     def handle(self, commands: list[Command], now: int) -> None:
@@ -180,8 +182,42 @@ class Runner:
         """Write what the engine changed to the store (one transaction)."""
         engine = self.engine
         if engine.dirty or engine.dirty_workflows or engine.dropped:
-            self.store.write(*engine.take_dirty())
+            self.writing = True  # before take_dirty: see Runtime._ended_on_disk
+            try:
+                self.store.write(*engine.take_dirty())
+            finally:
+                self.writing = False
+            if self.on_flush is not None:
+                self.on_flush()
         self._flushed_at = time.monotonic()
+
+    def fail(self, wf: WorkflowModel, exc: BaseException, doing: str) -> None:
+        """End ``wf`` FAILED because the engine (or a hook) raised ``exc`` while ``doing``; never left RUNNING."""
+        from flowkit.definitions._types import WorkflowStatus
+
+        reason = f"flowkit could not go on while {doing}: {type(exc).__name__}: {exc}"[:2000]
+        now = self.clock.now_ms()
+        if not wf.status.is_terminal:
+            try:
+                self.engine.end(wf, WorkflowStatus.FAILED, reason, now, failure_workflow=False)
+            except Exception:  # the state is broken beyond ending it cleanly: mark it so at least
+                wf.status = WorkflowStatus.FAILED
+                wf.reason = reason
+                wf.end_time = wf.update_time = now
+                self.engine.touch_workflow(wf, all_tasks=True)
+        try:
+            self.handle(self.engine.settle(now), now)
+        except Exception:  # noqa: S110 - the failure above is what is reported
+            pass
+
+    def fail_all(self, exc: BaseException) -> None:
+        """End every execution still running here FAILED (the loop itself broke), and write them."""
+        for wf in list(self.engine.executions.values()):
+            if not wf.status.is_terminal:
+                self.fail(wf, exc, "running the workflow")
+        self.ready.clear()
+        self.delayed.clear()
+        self.flush()
 
     def _loop(self, done: Callable[[], bool]) -> None:
         engine, clock, ready = self.engine, self.clock, self.ready
@@ -195,13 +231,17 @@ class Runner:
                 # batch_ms (at once when batch_ms is 0), and always before the runner waits.
                 if engine.dirty and monotonic() - self._flushed_at >= batch_s:
                     self.flush()
-                self._start_task(ready.popleft())
+                task = ready.popleft()
+                try:
+                    self._start_task(task)
+                except Exception as exc:  # the engine (or a hook) broke on this task: its workflow ends FAILED
+                    self.fail(task.workflow, exc, f"starting task '{task.ref}'")
             if executor.batches:
                 executor.send()  # the calls started in this round, in one request
             while not results.empty():
                 task, outcome = results.get_nowait()
                 if task is not None:
-                    self._apply(task, outcome)
+                    self._applied(task, outcome)
             if ready:
                 continue
             if done():
@@ -222,7 +262,7 @@ class Runner:
                 except Exception:  # queue.Empty: a deadline came first
                     continue
                 if task is not None:  # None is poke(): someone wants the loop to look at done()
-                    self._apply(task, outcome)
+                    self._applied(task, outcome)
                 continue
             if due is None:
                 return
@@ -292,6 +332,12 @@ class Runner:
             self._apply(task, worker.execute(snapshot))  # no job closure or result queue in the calling thread
         else:
             self.executor.submit_worker(task, worker, snapshot)
+
+    def _applied(self, task: TaskModel, outcome: Any) -> None:
+        try:
+            self._apply(task, outcome)
+        except Exception as exc:  # the engine (or a hook) broke on this result: its workflow ends FAILED
+            self.fail(task.workflow, exc, f"recording the result of task '{task.ref}'")
 
     def _apply(self, task: TaskModel, outcome: Any) -> None:
         wf = task.workflow
