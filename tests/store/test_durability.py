@@ -222,3 +222,55 @@ def test_an_engine_error_ends_the_run_failed_on_disk(tmp_path: Path, background:
     assert rows(db, "SELECT ref, status FROM tasks ORDER BY seq") == [("a", "COMPLETED"), ("b", "CANCELED")]
     runtime.close()
     forget(db)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.slow
+def test_a_thousand_concurrent_workflows_three_times_leave_threads_and_memory_flat(tmp_path: Path) -> None:
+    import gc
+    import threading
+
+    db = tmp_path / "load.db"
+    wf = flowkit.WorkflowDef.from_json({"name": "load", "version": 1, "tasks": [
+        {"name": "inc", "taskReferenceName": "a", "inputParameters": {"x": "${workflow.input.x}"}},
+        {"name": "inc", "taskReferenceName": "b", "inputParameters": {"x": "${a.output.x}"}}],
+        "outputParameters": {"x": "${b.output.x}"}})  # fmt: skip
+    workers = {"inc": lambda x=0: {"x": x + 1}}
+    threads, rss = [], []
+    for wave in range(3):
+        started = [flowkit.start(wf, {"x": i}, workers=workers, store=db) for i in range(1000)]
+        for ex in started:
+            ex.wait(120)
+        assert [ex.output["x"] for ex in started] == [i + 2 for i in range(1000)], wave
+        del started, ex
+        deadline = time.monotonic() + 30
+        while threading.active_count() > 20 and time.monotonic() < deadline:
+            time.sleep(0.05)  # runtime threads leave once their run is written
+        gc.collect()
+        threads.append(threading.active_count())
+        rss.append(_rss_mb())
+    assert rows(db, "SELECT status, count(*) FROM executions GROUP BY status") == [("COMPLETED", 3000)]
+    assert max(threads) <= 20 and threads[2] <= threads[0], threads  # the shared workers, not one per run
+    assert rss[2] - rss[0] < 25, f"memory grew {rss} MB over three waves"
+    forget(db)
+
+
+@pytest.mark.slow
+def test_sequential_starts_leave_threads_and_memory_flat() -> None:
+    import gc
+    import threading
+
+    wf = flowkit.WorkflowDef.from_json({"name": "seq", "tasks": [{"name": "t", "taskReferenceName": "t"}]})
+    counts, rss = [], []
+    for _round in range(4):
+        for _ in range(1000):
+            flowkit.start(wf, {}, workers={"t": lambda: {}}, store="memory").wait(30)
+        gc.collect()
+        counts.append(threading.active_count())
+        rss.append(_rss_mb())
+    assert max(counts) - min(counts) <= 2 and max(counts) <= 20, counts
+    assert rss[3] - rss[1] < 10, f"memory grew {rss} MB"
