@@ -154,7 +154,10 @@ def test_store_held_by_a_running_process_is_refused_and_left_intact(tmp_path: Pa
                                text=True, timeout=60)  # fmt: skip
         assert other.returncode == 3, other.stdout + other.stderr
         assert f"in use by another flowkit process (pid {proc.pid})" in other.stdout
-        assert "two processes writing one store could lose updates or run a task twice, so this one is refused" in other.stdout
+        assert (
+            "two processes writing one store could lose updates or run a task twice, so this one is refused"
+            in other.stdout
+        )
 
         release.touch()
         out, err = proc.communicate(timeout=30)
