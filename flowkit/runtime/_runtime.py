@@ -18,6 +18,7 @@ from flowkit.definitions import WorkflowDef
 from flowkit.engine import Command, Engine, WorkflowModel
 from flowkit.errors import InputError, MissingWorkerError, NotFoundError
 from flowkit.executors import make_executor
+from flowkit.executors._executors import ThreadExecutor
 from flowkit.runtime._clock import SystemClock
 from flowkit.runtime._execution import Execution
 from flowkit.runtime._hooks import Hooks, RunEnded, RunStarted
@@ -73,6 +74,8 @@ class Runtime:
                              external=self.external, on_event=self.event_bus.publish)  # fmt: skip
         self._saved: set[int] = set()
         self.background = options.background
+        # a foreground run may run a lone worker on the calling thread (Runner._alone)
+        self.runner.here = not options.background and type(self.runner.executor) is ThreadExecutor
         self._inbox: queue.SimpleQueue[tuple[Operation, _Reply]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()  # an operation is never queued to a thread that is leaving

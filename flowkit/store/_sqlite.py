@@ -292,10 +292,12 @@ class SqliteStore:
                 "with readonly=True to look at it."
             ) from None
         self._locked = True
-        # another process may have held it meanwhile: name this one again
-        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {_HOST} {since}".encode(), 0)
+        # another process may have held it meanwhile: name this one again (unless it still does)
+        me = f"{os.getpid()} {_HOST} ".encode()
+        if not os.pread(fd, 256, 0).startswith(me):
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, me + since.encode(), 0)
 
     def _drop_process_lock(self) -> None:
         import fcntl
