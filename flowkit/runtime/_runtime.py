@@ -68,7 +68,7 @@ class Runtime:
         self.event_bus = options.event_bus if options.event_bus is not None else EventBus.default()
         self.clock = options.clock or SystemClock()
         self.hooks = Hooks()
-        self.hooks.add(RunEnded, self._on_ended)
+        self.hooks.add(RunEnded, _weakly(self, Runtime._on_ended))
         self.runner = Runner(self.engine, self.workers, clock=self.clock, store=self.store, hooks=self.hooks,
                              executor=make_executor(options.executor, options.max_workers), builtin=builtin_workers(),
                              external=self.external, on_event=self.event_bus.publish)  # fmt: skip
@@ -81,8 +81,11 @@ class Runtime:
         self._thread_lock = threading.Lock()  # an operation is never queued to a thread that is leaving
         self._changed = threading.Condition()
         self._closed = False
-        self.runner.on_flush = self._notify  # wait() reports an ended execution once it is on disk
+        self.runner.on_flush = _weakly(self, Runtime._notify)  # wait() reports an ended run once it is on disk
         _live_runtimes.add(self)
+        disown = getattr(self.store, "disown", None)
+        if disown is not None:  # a dropped runtime holds none of its executions (the store may unlock)
+            weakref.finalize(self.engine, disown, self.engine.executions)
 
     # ------------------------------------------------------------------ starting
     def prepare(self, workflow: WorkflowLike, *, validate: bool = True) -> WorkflowDef:
@@ -322,6 +325,22 @@ class Runtime:
     def _notify(self) -> None:
         with self._changed:
             self._changed.notify_all()
+
+
+def _weakly(runtime: Runtime, method: Callable[..., None]) -> Callable[..., None]:
+    """``method`` of ``runtime`` without a strong reference back to it.
+
+    A dropped runtime is then freed at once (no reference cycle waiting for the collector), so the
+    store stops counting its executions as held by this process.
+    """
+    ref = weakref.ref(runtime)
+
+    def call(*args: Any) -> None:
+        target = ref()
+        if target is not None:
+            method(target, *args)
+
+    return call
 
 
 _live_runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()

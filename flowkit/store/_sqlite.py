@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,14 @@ class SqliteStore:
             for wf in workflows:
                 if not wf.status.is_terminal:
                     self._live[wf.workflow_id] = weakref.ref(wf)
+
+    def disown(self, workflows: Mapping[str, Any]) -> None:
+        """A runtime that ran ``workflows`` (by id) is gone: this process no longer holds them."""
+        with self._lock:
+            for workflow_id in workflows:
+                self._live.pop(workflow_id, None)
+            if self._users == 0 and not self._holds_live():
+                self._drop_process_lock()
 
     def held_here(self, workflow_id: str) -> bool:
         """True when a live runtime of this process runs ``workflow_id`` (recovery must leave it alone)."""
