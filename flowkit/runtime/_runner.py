@@ -127,6 +127,7 @@ class Runner:
         self.wake = threading.Event()
         self._batch_s = store.batch_ms / 1000
         self._flushed_at = time.monotonic()
+        self.results_unwritten = False  # a worker's result was applied since the last write
         self.ended_unwritten = False  # a run ended since the last write (someone may wait for it on disk)
         self.here = False  # may run a worker on the calling thread (foreground threads executor): see _alone
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
@@ -187,7 +188,7 @@ class Runner:
         engine = self.engine
         if engine.dirty or engine.dirty_workflows or engine.dropped:
             self.writing = True  # before take_dirty: see Runtime._ended_on_disk
-            self.ended_unwritten = False
+            self.ended_unwritten = self.results_unwritten = False
             try:
                 self.store.write(*engine.take_dirty())
             finally:
@@ -232,9 +233,10 @@ class Runner:
         executor = self.executor
         while True:
             while ready:
-                # Group commit: what completed is written before more tasks start once it has waited
-                # batch_ms (at once when batch_ms is 0), and always before the runner waits.
-                if engine.dirty and monotonic() - self._flushed_at >= batch_s:
+                # Group commit: a result is written before more tasks start once it has waited
+                # batch_ms (at once when batch_ms is 0), and before any wait that lasts. Starts alone
+                # do not commit: a start lost in a crash runs again all the same.
+                if self.results_unwritten and monotonic() - self._flushed_at >= batch_s:
                     self.flush()
                 task = ready.popleft()
                 try:
@@ -402,6 +404,7 @@ class Runner:
             return
         if not isinstance(outcome, Outcome):
             outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
+        self.results_unwritten = True
         commands = self.engine.task_updated(
             task, outcome.status, now, output=outcome.output, reason=outcome.reason,
             callback_after_seconds=outcome.callback_after_seconds, logs=outcome.logs, error=outcome.error,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,16 +31,17 @@ def open_store(store: StoreLike = None) -> Store:
         return store
     if store == "memory":
         return MemoryStore()
-    given = Path(store) if store is not None else default_store_path()
+    name = str(store) if store is not None else f"\0default {os.environ.get('FLOWKIT_HOME')} {os.environ.get('HOME')}"
     with _OPEN_LOCK:
-        key = _RESOLVED.get(str(given))
+        key = _RESOLVED.get(name)
         found = _OPEN.get(key) if key is not None else None
         if found is None:
+            given = Path(store) if store is not None else default_store_path()
             path = given.expanduser().resolve()  # a file system walk: once per name, not once per run
             found = _OPEN.get(str(path))
             if found is None:
                 found = _OPEN[str(path)] = SqliteStore(path)
             if len(_RESOLVED) > 1024:
                 _RESOLVED.clear()
-            _RESOLVED[str(given)] = str(path)
+            _RESOLVED[name] = str(path)
         return found

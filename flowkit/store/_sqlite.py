@@ -2,13 +2,14 @@
 
 Default location: ``$FLOWKIT_HOME/flowkit.db``, with ``FLOWKIT_HOME`` defaulting to ``~/.flowkit``;
 any path is accepted. Writes are batched: everything the engine changed since the last write goes
-in one transaction (group commit). The runner writes whenever it is about to wait, at the end of a
-run, and otherwise at least every ``batch_ms`` milliseconds (default 20) before it starts another
-task; ``batch_ms=0`` writes before every task start. After a crash, a task whose completion was
-written never runs again and a task in flight runs again (at least once) - Conductor's own
-at-least-once contract; with batching, a task that finished in the last ``batch_ms`` before the
-kill counts as in flight. ``synchronous=NORMAL`` in WAL mode survives a killed process; only a
-power cut can lose the last transactions.
+in one transaction (group commit). The runner writes a new execution and every operation at once,
+an ended run before it waits or returns, a worker's result before it starts more tasks once the
+result has waited ``batch_ms`` milliseconds (default 20; ``batch_ms=0``: before the next start), and
+before any wait that lasts longer than that. After a crash, a task whose completion was written
+never runs again and a task in flight runs again (at least once) - Conductor's own at-least-once
+contract; with batching, a task that finished in the last ``batch_ms`` before the kill counts as in
+flight. ``synchronous=NORMAL`` in WAL mode survives a killed process; only a power cut can lose the
+last transactions. README.md, "Durability and speed", says the same for users.
 
 One process writes a store file at a time, and a process that holds live executions (RUNNING or
 PAUSED, written by it or adopted by recovery) keeps the store for as long as it holds them, even
