@@ -552,7 +552,7 @@ def _check_many(db: Path, log: Path, out: str, seed: int) -> None:
     for terminal, offset, seed_ in _PENDING_CHECKS.pop(db, []):
         again = {(ref, rc) for ev, ref, rc, _ in _parse_log(text[offset:]) if ev == "start"} & terminal
         assert not again, f"ended in the store before a kill, yet ran again: {sorted(again)} (seed {seed_})"
-    assert set(json.loads(out).values()) == {"COMPLETED"}, out
+    assert set(json.loads(out).values()) <= {"COMPLETED"}, out  # {}: a killed child had finished them all
     execs = _sql_rows(db, "SELECT correlation_id, status, data FROM executions ORDER BY correlation_id")
     assert [(c, s) for c, s, _ in execs] == [(f"w{n}", "COMPLETED") for n in range(MANY_RUNS)], (execs, seed)
     assert all(json.loads(d)["output"] == {"x": MANY_STEPS} for _c, _s, d in execs)
