@@ -83,12 +83,14 @@ class _Pool:
 
     def put(self, results: Any, key: Any, function: Callable[[Any], Any],
             argument: Any) -> None:  # fmt: skip
-        self.jobs.put((results, key, function, argument))
         if self.threads < self.size:
             with self._lock:
-                if self.threads < self.size:  # started on demand, then kept for the process's life
+                # all of them at the first call, then kept for the process's life: parallel calls
+                # start together instead of waiting for a thread to be born
+                while self.threads < self.size:
                     self.threads += 1
                     threading.Thread(target=self._work, name=f"flowkit-worker-{self.threads}", daemon=True).start()
+        self.jobs.put((results, key, function, argument))
 
     def submit(self, job: Job) -> None:
         """Run ``job()`` on a worker thread, its result dropped (``job`` reports by itself)."""

@@ -266,6 +266,10 @@ class Runner:
                     else:
                         if task is not None:
                             self._applied(task, outcome)
+                        while not results.empty():  # everything that came back meanwhile, before new starts
+                            task, outcome = results.get_nowait()
+                            if task is not None:
+                                self._applied(task, outcome)
                         continue
                 else:
                     self.flush()
@@ -284,6 +288,10 @@ class Runner:
                     continue
                 if task is not None:  # None is poke(): someone wants the loop to look at done()
                     self._applied(task, outcome)
+                while not results.empty():  # everything that came back meanwhile, before new starts
+                    task, outcome = results.get_nowait()
+                    if task is not None:
+                        self._applied(task, outcome)
                 continue
             if due is None:
                 return

@@ -260,7 +260,7 @@ class Runtime:
                 self.runner.flush()
 
     def close(self) -> None:
-        """Stop the background thread (running executions stop where they are)."""
+        """Stop the background thread (running executions stop where they are, free for another process)."""
         with self._thread_lock:
             self._closed = True
             thread = self._thread
@@ -269,6 +269,9 @@ class Runtime:
         if thread is not None:
             self.runner.poke()
             thread.join(timeout=5)
+        disown = getattr(self.store, "disown", None)
+        if disown is not None:  # its executions stop here: another process may adopt them now
+            disown(self.engine.executions)
 
     # ------------------------------------------------------------------ the background thread
     def _ensure_thread(self) -> None:

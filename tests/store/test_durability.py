@@ -240,6 +240,8 @@ def test_a_thousand_concurrent_workflows_three_times_leave_threads_and_memory_fl
         {"name": "inc", "taskReferenceName": "b", "inputParameters": {"x": "${a.output.x}"}}],
         "outputParameters": {"x": "${b.output.x}"}})  # fmt: skip
     workers = {"inc": lambda x=0: {"x": x + 1}}
+    flowkit.start(wf, {"x": 0}, workers=workers, store=db).wait(30)  # the shared worker threads exist now
+    baseline = threading.active_count()
     threads, rss = [], []
     for wave in range(3):
         started = [flowkit.start(wf, {"x": i}, workers=workers, store=db) for i in range(1000)]
@@ -248,13 +250,13 @@ def test_a_thousand_concurrent_workflows_three_times_leave_threads_and_memory_fl
         assert [ex.output["x"] for ex in started] == [i + 2 for i in range(1000)], wave
         del started, ex
         deadline = time.monotonic() + 30
-        while threading.active_count() > 20 and time.monotonic() < deadline:
+        while threading.active_count() > baseline and time.monotonic() < deadline:
             time.sleep(0.05)  # runtime threads leave once their run is written
         gc.collect()
         threads.append(threading.active_count())
         rss.append(_rss_mb())
-    assert rows(db, "SELECT status, count(*) FROM executions GROUP BY status") == [("COMPLETED", 3000)]
-    assert max(threads) <= 20 and threads[2] <= threads[0], threads  # the shared workers, not one per run
+    assert rows(db, "SELECT status, count(*) FROM executions GROUP BY status") == [("COMPLETED", 3001)]
+    assert max(threads) <= baseline, (baseline, threads)  # the shared workers, not one thread per run
     assert rss[2] - rss[0] < 25, f"memory grew {rss} MB over three waves"
     forget(db)
 
@@ -265,6 +267,8 @@ def test_sequential_starts_leave_threads_and_memory_flat() -> None:
     import threading
 
     wf = flowkit.WorkflowDef.from_json({"name": "seq", "tasks": [{"name": "t", "taskReferenceName": "t"}]})
+    flowkit.start(wf, {}, workers={"t": lambda: {}}, store="memory").wait(30)
+    baseline = threading.active_count()
     counts, rss = [], []
     for _round in range(4):
         for _ in range(1000):
@@ -272,5 +276,5 @@ def test_sequential_starts_leave_threads_and_memory_flat() -> None:
         gc.collect()
         counts.append(threading.active_count())
         rss.append(_rss_mb())
-    assert max(counts) - min(counts) <= 2 and max(counts) <= 20, counts
+    assert max(counts) <= baseline + 1, (baseline, counts)  # +1: the last runtime thread may still be leaving
     assert rss[3] - rss[1] < 10, f"memory grew {rss} MB"
