@@ -17,6 +17,7 @@ __all__ = ["fork_join", "fork_join_dynamic", "join", "notify_waiter", "prepare_d
 
 S = TaskStatus
 _FAST_KEYS = frozenset({"name", "taskReferenceName", "type", "inputParameters"})
+_FULL_KEYS = frozenset({"optional", "retryCount", "startDelay", "taskDefinition"})  # need a full WorkflowTask
 
 
 def _schedule_join(engine: Engine, wf: WorkflowModel, fork: TaskModel, now: int, join_on: list[str] | None) -> None:
@@ -137,15 +138,21 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
             fork_type = data.get("forkTaskType") or "SIMPLE"
             workflow = data.get("forkTaskWorkflow")
             name = data.get("forkTaskName") or (fork_type if fork_type in SYSTEM_TASK_TYPES else wt.task_reference_name)
+            name = str(name)
             for i, item in enumerate(data["forkTaskInputs"]):
                 params = dict(item) if isinstance(item, Mapping) else {"input": item}
                 params["__index"] = i
                 ref = f"_{wt.task_reference_name}_{name}_{i}" if mapped_before else f"_{name}_{i}"
+                if not workflow and not (isinstance(item, Mapping) and _FULL_KEYS.intersection(item)):
+                    # a plain branch: one shared plan node per fork, as for the other forms
+                    forks.append(
+                        (_Branch({"name": name, "taskReferenceName": ref, "type": str(fork_type)}, params), None)
+                    )
+                    continue
                 # A full WorkflowTask: these keys are more than a plain _Branch carries.
                 base = (
                     workflow_task_from_json({**item, "taskReferenceName": ref, "name": name}, ref)
-                    if isinstance(item, Mapping)
-                    and (set(item) & {"optional", "retryCount", "startDelay", "taskDefinition"})
+                    if isinstance(item, Mapping) and _FULL_KEYS.intersection(item)
                     else None
                 )
                 extra: dict[str, Any] = {}
@@ -211,6 +218,11 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 return None
             for item in items:
                 wf_name = item.get("workflowName")
+                if not wf_name:  # a plain branch: one shared plan node per fork, as for the other forms
+                    raw = {"name": str(item.get("taskName") or None), "taskReferenceName": str(item["referenceName"]),
+                           "type": str(item.get("type") or "SIMPLE")}  # fmt: skip
+                    forks.append((_Branch(raw, dict(item.get("input") or {})), None))
+                    continue
                 from flowkit.definitions import SubWorkflowParam
 
                 fork = WorkflowTask(

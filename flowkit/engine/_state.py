@@ -85,6 +85,7 @@ class WorkflowModel:
         "failed_refs", "failed_names", "permissive_failures", "terminated_by", "seq", "priority",
         "deferred", "failure_task_id", "re_run_from_workflow_id", "event", "full_refs", "waiters",
         "dynamic_forks", "doc", "indexed", "skipping",
+        "__weakref__",  # a durable store keeps its process's live executions by weak reference
     )  # fmt: skip
 
     def __init__(self, definition: WorkflowDef, plan: Plan, workflow_id: str, now: int) -> None:

@@ -30,6 +30,7 @@ from flowkit.workers import Outcome, Task, Worker
 __all__ = ["Runner"]
 
 _HOST = socket.gethostname()
+_HERE_HORIZON_MS = 3_600_000  # a worker runs on the calling thread only when no timer is due sooner
 _GC_GEN0 = 10_000  # objects between young collections while a run is active
 _gc_lock = threading.Lock()
 _gc_users = 0
@@ -127,6 +128,11 @@ class Runner:
         self.wake = threading.Event()
         self._batch_s = store.batch_ms / 1000
         self._flushed_at = time.monotonic()
+        self.results_unwritten = False  # a worker's result was applied since the last write
+        self.ended_unwritten = False  # a run ended since the last write (someone may wait for it on disk)
+        self.here = False  # may run a worker on the calling thread (foreground threads executor): see _alone
+        self.writing = False  # a write is under way: what it took from the engine is not on disk yet
+        self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
         self.interrupt = SigintGuard()  # entered by a foreground run: Ctrl-C stops the loop cleanly
 
     # ------------------------------------------------------------------ commands
@@ -139,6 +145,7 @@ class Runner:
                 else:
                     heapq.heappush(self.delayed, (cmd.not_before, next(self._seq), cmd.task))
             elif type(cmd) is Ended:
+                self.ended_unwritten = True
                 hooks = self.hooks.run_ended
                 if hooks:
                     event = RunEnded(cmd.workflow)
@@ -182,8 +189,43 @@ class Runner:
         """Write what the engine changed to the store (one transaction)."""
         engine = self.engine
         if engine.dirty or engine.dirty_workflows or engine.dropped:
-            self.store.write(*engine.take_dirty())
+            self.writing = True  # before take_dirty: see Runtime._ended_on_disk
+            self.ended_unwritten = self.results_unwritten = False
+            try:
+                self.store.write(*engine.take_dirty())
+            finally:
+                self.writing = False
+            if self.on_flush is not None:
+                self.on_flush()
         self._flushed_at = time.monotonic()
+
+    def fail(self, wf: WorkflowModel, exc: BaseException, doing: str) -> None:
+        """End ``wf`` FAILED because the engine (or a hook) raised ``exc`` while ``doing``; never left RUNNING."""
+        from flowkit.definitions._types import WorkflowStatus
+
+        reason = f"flowkit could not go on while {doing}: {type(exc).__name__}: {exc}"[:2000]
+        now = self.clock.now_ms()
+        if not wf.status.is_terminal:
+            try:
+                self.engine.end(wf, WorkflowStatus.FAILED, reason, now, failure_workflow=False)
+            except Exception:  # the state is broken beyond ending it cleanly: mark it so at least
+                wf.status = WorkflowStatus.FAILED
+                wf.reason = reason
+                wf.end_time = wf.update_time = now
+                self.engine.touch_workflow(wf, all_tasks=True)
+        try:
+            self.handle(self.engine.settle(now), now)
+        except Exception:  # noqa: S110 - the failure above is what is reported
+            pass
+
+    def fail_all(self, exc: BaseException) -> None:
+        """End every execution still running here FAILED (the loop itself broke), and write them."""
+        for wf in list(self.engine.executions.values()):
+            if not wf.status.is_terminal:
+                self.fail(wf, exc, "running the workflow")
+        self.ready.clear()
+        self.delayed.clear()
+        self.flush()
 
     def _loop(self, done: Callable[[], bool]) -> None:
         engine, clock, ready = self.engine, self.clock, self.ready
@@ -194,23 +236,46 @@ class Runner:
         interrupt = self.interrupt
         while not interrupt.requested:
             while ready:
-                # Group commit: what completed is written before more tasks start once it has waited
-                # batch_ms (at once when batch_ms is 0), and always before the runner waits.
-                if engine.dirty and monotonic() - self._flushed_at >= batch_s:
+                # Group commit: a result is written before more tasks start once it has waited
+                # batch_ms (at once when batch_ms is 0), and before any wait that lasts. Starts alone
+                # do not commit: a start lost in a crash runs again all the same.
+                if self.results_unwritten and monotonic() - self._flushed_at >= batch_s:
                     self.flush()
-                self._start_task(ready.popleft())
+                task = ready.popleft()
+                try:
+                    self._start_task(task)
+                except Exception as exc:  # the engine (or a hook) broke on this task: its workflow ends FAILED
+                    self.fail(task.workflow, exc, f"starting task '{task.ref}'")
             if executor.batches:
                 executor.send()  # the calls started in this round, in one request
             while not results.empty():
                 task, outcome = results.get_nowait()
                 if task is not None:
-                    self._apply(task, outcome)
+                    self._applied(task, outcome)
             if ready:
                 continue
             if done():
                 return
             if engine.dirty or engine.dirty_workflows:
-                self.flush()  # about to wait: leave the store current
+                # About to wait. Commit when the wait lasts, not on every hand-off: give the workers
+                # what is left of the batch window first (an ended run is written at once: wait()
+                # reports it only once it is on disk).
+                left = batch_s - (monotonic() - self._flushed_at)
+                if self.inflight and left > 0 and not self.ended_unwritten:
+                    try:
+                        task, outcome = results.get(timeout=left)
+                    except Exception:  # queue.Empty: the wait lasts
+                        self.flush()
+                    else:
+                        if task is not None:
+                            self._applied(task, outcome)
+                        while not results.empty():  # everything that came back meanwhile, before new starts
+                            task, outcome = results.get_nowait()
+                            if task is not None:
+                                self._applied(task, outcome)
+                        continue
+                else:
+                    self.flush()
             now = clock.now_ms()
             due = engine.next_deadline()
             if self.delayed and (due is None or self.delayed[0][0] < due):
@@ -230,7 +295,11 @@ class Runner:
                 finally:
                     interrupt.waiting = False
                 if task is not None:  # None is poke(): someone wants the loop to look at done()
-                    self._apply(task, outcome)
+                    self._applied(task, outcome)
+                while not results.empty():  # everything that came back meanwhile, before new starts
+                    task, outcome = results.get_nowait()
+                    if task is not None:
+                        self._applied(task, outcome)
                 continue
             if due is None:
                 return
@@ -302,21 +371,48 @@ class Runner:
         self.running[name] += 1
         self.inflight += 1
         snapshot = _snapshot(task)
-        if self.executor.inline:  # no job closure or result queue in the calling thread
+        if self.executor.inline or (self.here and self.inflight == 1 and not self.ready and self._alone(task, now)):
+            # on the calling thread: no job closure or result queue
             self.interrupt.waiting = True
             try:
                 if self.interrupt.requested:
                     raise KeyboardInterrupt
-                outcome = worker.execute(snapshot)
-            except BaseException:  # Ctrl-C inside the worker: the call is over, its task is not
+                outcome: Any = worker.execute(snapshot)
+            except KeyboardInterrupt:  # Ctrl-C inside the worker: the call is over, its task is not
                 self.inflight -= 1
                 self.running[name] -= 1
                 raise
+            except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
+                outcome = exc
             finally:
                 self.interrupt.waiting = False
             self._apply(task, outcome)
         else:
             self.executor.submit_worker(task, worker, snapshot)
+
+    def _alone(self, task: TaskModel, now: int) -> bool:
+        """Nothing can happen while ``task``'s worker runs, so it may run on the calling thread.
+
+        The rule (README, "Durability and speed"): the run is in the foreground (``flowkit.run``) on the
+        threads executor, this is the only task ready and none is in flight, and no timer (a timeout,
+        a WAIT, a retry delay, the workflow timeout) is due within the next hour, Conductor's default
+        response timeout. A worker thread would then only hand the result back later: same outcome,
+        one thread switch less per task.
+        """
+        horizon = now + _HERE_HORIZON_MS
+        due = self.engine.next_deadline()
+        if due is not None and due < horizon:
+            return False
+        if self.delayed and self.delayed[0][0] < horizon:
+            return False
+        timeout = task.node.task_def.timeout_seconds
+        return not (timeout and timeout * 1000 < _HERE_HORIZON_MS)
+
+    def _applied(self, task: TaskModel, outcome: Any) -> None:
+        try:
+            self._apply(task, outcome)
+        except Exception as exc:  # the engine (or a hook) broke on this result: its workflow ends FAILED
+            self.fail(task.workflow, exc, f"recording the result of task '{task.ref}'")
 
     def _apply(self, task: TaskModel, outcome: Any) -> None:
         wf = task.workflow
@@ -336,6 +432,7 @@ class Runner:
             return
         if not isinstance(outcome, Outcome):
             outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
+        self.results_unwritten = True
         commands = self.engine.task_updated(
             task, outcome.status, now, output=outcome.output, reason=outcome.reason,
             callback_after_seconds=outcome.callback_after_seconds, logs=outcome.logs, error=outcome.error,

@@ -6,8 +6,10 @@ operations routed to whichever thread owns the engine. Executions are handles on
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +19,7 @@ from flowkit.definitions._json import copy_input
 from flowkit.engine import Command, Engine, WorkflowModel
 from flowkit.errors import InputError, MissingWorkerError, NotFoundError
 from flowkit.executors import make_executor
+from flowkit.executors._executors import ThreadExecutor
 from flowkit.runtime._clock import SystemClock
 from flowkit.runtime._execution import Execution
 from flowkit.runtime._hooks import Hooks, RunEnded, RunStarted, TaskEnded
@@ -68,7 +71,7 @@ class Runtime:
         self.event_bus = options.event_bus if options.event_bus is not None else EventBus.default()
         self.clock = options.clock or SystemClock()
         self.hooks = Hooks()
-        self.hooks.add(RunEnded, self._on_ended)
+        self.hooks.add(RunEnded, _weakly(self, Runtime._on_ended))
         if not options.background:  # flowkit.run blocks: say what fails as it happens
             self.hooks.add(TaskEnded, FailureReporter(self.engine))
         self.runner = Runner(self.engine, self.workers, clock=self.clock, store=self.store, hooks=self.hooks,
@@ -76,10 +79,18 @@ class Runtime:
                              external=self.external, on_event=self.event_bus.publish)  # fmt: skip
         self._saved: set[int] = set()
         self.background = options.background
+        # a foreground run may run a lone worker on the calling thread (Runner._alone)
+        self.runner.here = not options.background and type(self.runner.executor) is ThreadExecutor
         self._inbox: queue.SimpleQueue[tuple[Operation, _Reply]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()  # an operation is never queued to a thread that is leaving
         self._changed = threading.Condition()
         self._closed = False
+        self.runner.on_flush = _weakly(self, Runtime._notify)  # wait() reports an ended run once it is on disk
+        _live_runtimes.add(self)
+        disown = getattr(self.store, "disown", None)
+        if disown is not None:  # a dropped runtime holds none of its executions (the store may unlock)
+            weakref.finalize(self.engine, disown, self.engine.executions)
 
     # ------------------------------------------------------------------ starting
     def prepare(self, workflow: WorkflowLike, *, validate: bool = True) -> WorkflowDef:
@@ -141,8 +152,9 @@ class Runtime:
 
         def load(engine: Engine, now: int) -> list[Command]:
             commands: list[Command] = []
+            held = getattr(self.store, "held_here", None)  # another Runtime of this process runs it
             for row in self.store.execution_rows(status=["RUNNING", "PAUSED"]):
-                if row["workflow_id"] in engine.executions:
+                if row["workflow_id"] in engine.executions or (held is not None and held(row["workflow_id"])):
                     continue
                 record = self.store.execution(row["workflow_id"])
                 if record is None:
@@ -151,6 +163,9 @@ class Runtime:
                 recovered.append(wf)
             for wf in recovered:
                 commands += engine.recover(wf, now)
+            own = getattr(self.store, "own", None)
+            if own is not None:
+                own(recovered)  # held by this process from now on, even while it waits for outside input
             return commands
 
         with self.store.session():
@@ -202,6 +217,8 @@ class Runtime:
                     self.runner.run(lambda: target is not None and target.status.is_terminal)
                 except KeyboardInterrupt:
                     interrupt.requested = True
+                except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
+                    self.runner.fail_all(exc)
                 if interrupt.requested:
                     interrupt.requested = False
                     self._stop_interrupted(target)
@@ -214,8 +231,9 @@ class Runtime:
             self.runner.flush()  # a new execution or an operation is on disk before any task starts
             return
         reply = _Reply()
-        self._ensure_thread()
-        self._inbox.put((operation, reply))
+        with self._thread_lock:
+            self._inbox.put((operation, reply))
+            self._ensure_thread()
         self.runner.poke()
         reply.wait()
 
@@ -240,42 +258,88 @@ class Runtime:
                 self.operate(lambda engine, now: [], drive=model)
             return model.status.is_terminal
         with self._changed:
-            return self._changed.wait_for(lambda: model.status.is_terminal, timeout)
+            return self._changed.wait_for(lambda: self._ended_on_disk(model), timeout)
+
+    def _ended_on_disk(self, model: WorkflowModel) -> bool:
+        # In this order: a flush takes the dirty set before it writes, and says it is writing first.
+        return (
+            model.status.is_terminal
+            and model.workflow_id not in self.engine.dirty_workflows
+            and not self.runner.writing
+        )
+
+    def flush(self, timeout: float | None = 5.0) -> None:
+        """Write everything this runtime changed to the store now (from any thread)."""
+        if self.background and self._thread is not None and threading.current_thread() is not self._thread:
+            reply = _Reply()
+            with self._thread_lock:
+                if self._thread is None:
+                    return  # the thread left after its last write: nothing is pending
+                self._inbox.put((lambda engine, now: [], reply))
+            self.runner.poke()
+            reply.done.wait(timeout)
+            return
+        engine = self.engine
+        if engine.dirty or engine.dirty_workflows or engine.dropped:
+            with self.store.session():
+                self.runner.flush()
 
     def close(self) -> None:
-        """Stop the background thread (running executions stop where they are)."""
-        self._closed = True
-        if self._thread is not None:
+        """Stop the background thread (running executions stop where they are, free for another process)."""
+        with self._thread_lock:
+            self._closed = True
+            thread = self._thread
+            if thread is not None:
+                self._inbox.put((lambda engine, now: [], _Reply()))
+        if thread is not None:
             self.runner.poke()
-            self._inbox.put((lambda engine, now: [], _Reply()))
-            self._thread.join(timeout=5)
+            thread.join(timeout=5)
+        disown = getattr(self.store, "disown", None)
+        if disown is not None:  # its executions stop here: another process may adopt them now
+            disown(self.engine.executions)
 
     # ------------------------------------------------------------------ the background thread
     def _ensure_thread(self) -> None:
+        # called with _thread_lock held, after queueing an operation
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._main, name="flowkit-runtime", daemon=True)
             self._thread.start()
 
     def _main(self) -> None:
+        """The background thread: lives while something can move, and leaves when nothing can.
+
+        An idle runtime (every execution ended, or waiting for an operation) holds no thread: the
+        next operation starts one again, so ``flowkit.start`` costs no thread once its run ended.
+        """
         inbox = self._inbox
-        while not self._closed:
-            try:
-                operation, reply = inbox.get(timeout=None if self._idle() else 0)
-            except queue.Empty:
-                operation = None
-            # Output capture and the store's process lock only while work runs: an idle runtime
-            # leaves sys.stdout alone and lets other processes use the store.
-            with installed(), self.store.session():
-                if operation is not None:
-                    now = self.clock.now_ms()
-                    try:
-                        self.runner.handle(operation(self.engine, now), now)
-                        self.runner.flush()  # a new execution or an operation is on disk before any task starts
-                    except BaseException as exc:  # handed to the caller, who raised the operation
-                        reply.error = exc
-                    reply.done.set()
-                else:
-                    self.runner.run(lambda: not inbox.empty() or self._closed)
+        try:
+            while True:
+                with self._thread_lock:
+                    if self._closed or (inbox.empty() and self._idle()):
+                        self._thread = None
+                        return
+                try:
+                    operation, reply = inbox.get_nowait()
+                except queue.Empty:
+                    operation = None
+                # Output capture and the store's session only while work runs: an idle runtime
+                # leaves sys.stdout alone.
+                with installed(), self.store.session():
+                    if operation is not None:
+                        now = self.clock.now_ms()
+                        try:
+                            self.runner.handle(operation(self.engine, now), now)
+                            self.runner.flush()  # a new execution or an operation is on disk before any task starts
+                        except BaseException as exc:  # handed to the caller, who raised the operation
+                            reply.error = exc
+                        reply.done.set()
+                    else:
+                        try:
+                            self.runner.run(lambda: not inbox.empty() or self._closed)
+                        except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
+                            self.runner.fail_all(exc)
+                self._notify()
+        finally:
             self._notify()
 
     def _idle(self) -> bool:
@@ -289,6 +353,39 @@ class Runtime:
     def _notify(self) -> None:
         with self._changed:
             self._changed.notify_all()
+
+
+def _weakly(runtime: Runtime, method: Callable[..., None]) -> Callable[..., None]:
+    """``method`` of ``runtime`` without a strong reference back to it.
+
+    A dropped runtime is then freed at once (no reference cycle waiting for the collector), so the
+    store stops counting its executions as held by this process.
+    """
+    ref = weakref.ref(runtime)
+
+    def call(*args: Any) -> None:
+        target = ref()
+        if target is not None:
+            method(target, *args)
+
+    return call
+
+
+_live_runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """A process that exits normally leaves on disk every state its runtimes reached.
+
+    Runtime threads are daemons (an interrupted script can always exit); this asks each one still
+    running to write what it holds before the interpreter stops them.
+    """
+    for runtime in list(_live_runtimes):
+        try:
+            runtime.flush(timeout=5.0)
+        except Exception:  # noqa: S112 - exiting: one runtime's broken store must not stop the others
+            continue
 
 
 class _Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ __all__ = ["MemoryStore", "SCHEMA_VERSION", "SqliteStore", "Store", "default_sto
 
 _OPEN: dict[str, SqliteStore] = {}
 _OPEN_LOCK = threading.Lock()
+_RESOLVED: dict[str, str] = {}  # a path as given -> the resolved key of _OPEN
 
 
 def open_store(store: StoreLike = None) -> Store:
@@ -29,9 +31,17 @@ def open_store(store: StoreLike = None) -> Store:
         return store
     if store == "memory":
         return MemoryStore()
-    path = Path(store).expanduser().resolve() if store is not None else default_store_path().expanduser().resolve()
+    name = str(store) if store is not None else f"\0default {os.environ.get('FLOWKIT_HOME')} {os.environ.get('HOME')}"
     with _OPEN_LOCK:
-        found = _OPEN.get(str(path))
+        key = _RESOLVED.get(name)
+        found = _OPEN.get(key) if key is not None else None
         if found is None:
-            found = _OPEN[str(path)] = SqliteStore(path)
+            given = Path(store) if store is not None else default_store_path()
+            path = given.expanduser().resolve()  # a file system walk: once per name, not once per run
+            found = _OPEN.get(str(path))
+            if found is None:
+                found = _OPEN[str(path)] = SqliteStore(path)
+            if len(_RESOLVED) > 1024:
+                _RESOLVED.clear()
+            _RESOLVED[name] = str(path)
         return found

@@ -2,25 +2,33 @@
 
 Default location: ``$FLOWKIT_HOME/flowkit.db``, with ``FLOWKIT_HOME`` defaulting to ``~/.flowkit``;
 any path is accepted. Writes are batched: everything the engine changed since the last write goes
-in one transaction (group commit). The runner writes whenever it is about to wait, at the end of a
-run, and otherwise at least every ``batch_ms`` milliseconds (default 20) before it starts another
-task; ``batch_ms=0`` writes before every task start. After a crash, a task whose completion was
-written never runs again and a task in flight runs again (at least once) - Conductor's own
-at-least-once contract; with batching, a task that finished in the last ``batch_ms`` before the
-kill counts as in flight. ``synchronous=NORMAL`` in WAL mode survives a killed process; only a
-power cut can lose the last transactions.
+in one transaction (group commit). The runner writes a new execution and every operation at once,
+an ended run before it waits or returns, a worker's result before it starts more tasks once the
+result has waited ``batch_ms`` milliseconds (default 20; ``batch_ms=0``: before the next start), and
+before any wait that lasts longer than that. After a crash, a task whose completion was written
+never runs again and a task in flight runs again (at least once) - Conductor's own at-least-once
+contract; with batching, a task that finished in the last ``batch_ms`` before the kill counts as in
+flight. ``synchronous=NORMAL`` in WAL mode survives a killed process; only a power cut can lose the
+last transactions. README.md, "Durability and speed", says the same for users.
 
-One process writes a store file at a time: a second one is refused with a message naming the
-holder (it may still open the file ``readonly=True`` to look). A file that is not a flowkit store,
+One process writes a store file at a time, and a process that holds live executions (RUNNING or
+PAUSED, written by it or adopted by recovery) keeps the store for as long as it holds them, even
+while it waits for outside input: a second process is refused with a message naming the holder
+(pid, host, since when; it may still open the file ``readonly=True`` to look), so it can never adopt
+work a live process still runs. The lock is an ``fcntl`` lock on ``<file>.lock``: the kernel drops
+it when the holder dies, and then recovery may adopt what it left. A file that is not a flowkit store,
 is corrupt, or was written by a newer flowkit is never touched.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+import weakref
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -69,6 +77,9 @@ _INSERT_EXEC = (
 _INSERT_TASK = f"INSERT OR REPLACE INTO tasks ({', '.join(_TASK_COLS)}) VALUES ({', '.join('?' * len(_TASK_COLS))})"
 
 
+_HOST = socket.gethostname()
+
+
 def default_store_path() -> Path:
     """``$FLOWKIT_HOME/flowkit.db`` (``FLOWKIT_HOME`` defaults to ``~/.flowkit``)."""
     home = os.environ.get("FLOWKIT_HOME") or str(Path.home() / ".flowkit")
@@ -101,8 +112,9 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._lock_fd: int | None = None
         self._locked = False
-        self._lock_pid_written = False
         self._users = 0
+        # executions of this process that are not over, by id: the lock stays while one lives
+        self._live: dict[str, weakref.ref[Any]] = {}
 
     # ------------------------------------------------------------------ opening
     @contextmanager
@@ -129,12 +141,51 @@ class SqliteStore:
             self._users += 1
 
     def release(self) -> None:
-        """Let other processes write once the last user releases."""
+        """Let other processes write once the last user releases and no execution of this process lives."""
         with self._lock:
             self._users -= 1
             if self._users <= 0:
                 self._users = 0
+                if not self._holds_live():
+                    self._drop_process_lock()
+
+    def own(self, workflows: list[Any]) -> None:
+        """This process now runs ``workflows`` (engine models): keep the store until they end."""
+        with self._lock:
+            for wf in workflows:
+                if not wf.status.is_terminal:
+                    self._live[wf.workflow_id] = weakref.ref(wf)
+
+    def disown(self, workflows: Mapping[str, Any]) -> None:
+        """A runtime that ran ``workflows`` (by id) is gone: this process no longer holds them."""
+        with self._lock:
+            for workflow_id in workflows:
+                self._live.pop(workflow_id, None)
+            if self._users == 0 and not self._holds_live():
                 self._drop_process_lock()
+
+    def held_here(self, workflow_id: str) -> bool:
+        """True when a live runtime of this process runs ``workflow_id`` (recovery must leave it alone)."""
+        with self._lock:
+            ref = self._live.get(workflow_id)
+            if ref is None:
+                return False
+            wf = ref()
+            if wf is None or wf.status.is_terminal:
+                return False
+            del wf
+            import gc
+
+            gc.collect()  # a runtime dropped without closing (an interrupted run) holds nothing
+            return ref() is not None
+
+    def _holds_live(self) -> bool:
+        live = self._live
+        for workflow_id, ref in list(live.items()):
+            wf = ref()
+            if wf is None or wf.status.is_terminal:
+                del live[workflow_id]
+        return bool(live)
 
     def _open(self) -> None:
         where = f"flowkit store '{self.path}'"
@@ -254,22 +305,30 @@ class SqliteStore:
                 raise StoreError(
                     f"cannot create the lock file of {where}: {exc}. Fix: choose a writable path."
                 ) from None
-            self._lock_pid_written = False
+        if self._locked:
+            return  # kept since an earlier session: this process holds live executions
         fd = self._lock_fd
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            pid, _, rest = os.pread(fd, 256, 0).decode(errors="replace").strip().partition(" ")
+            host, _, since = rest.partition(" ")
+            holder = f"pid {pid or 'unknown'})" + (f" on host {host}" if host else "")
+            if since:
+                holder += f", holding it since {since}"
             raise StoreError(
-                f"{where} is in use by another flowkit process (pid {holder}). Two processes writing one store "
-                "could lose updates, so this one is refused. Fix: stop the other process, use another path, or "
-                "open the store with readonly=True to look at it."
+                f"{where} is in use by another flowkit process ({holder}. It runs or holds executions "
+                "there; two processes writing one store could lose updates or run a task twice, so this one "
+                "is refused. Fix: wait for it or stop the other process, use another path, or open the store "
+                "with readonly=True to look at it."
             ) from None
         self._locked = True
-        if not self._lock_pid_written:
+        # another process may have held it meanwhile: name this one again (unless it still does)
+        me = f"{os.getpid()} {_HOST} ".encode()
+        if not os.pread(fd, 256, 0).startswith(me):
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-            self._lock_pid_written = True
+            os.pwrite(fd, me + since.encode(), 0)
 
     def _drop_process_lock(self) -> None:
         import fcntl
@@ -361,9 +420,19 @@ class SqliteStore:
                     f"flowkit store '{self.path}' cannot hold a number of the run ({exc}); nothing of this batch "
                     "was written. Fix: keep times and counters within 64-bit integers."
                 ) from None
+            live = self._live
             for wf in workflows:
-                self._defs_written[wf.workflow_id] = id(wf.definition)
-                self._status_written[wf.workflow_id] = wf.status
+                workflow_id = wf.workflow_id
+                if wf.status.is_terminal:
+                    # forget what only guarded repeats: a process that ran 10,000 workflows holds nothing for them
+                    live.pop(workflow_id, None)
+                    self._defs_written.pop(workflow_id, None)
+                    self._status_written.pop(workflow_id, None)
+                else:
+                    if workflow_id not in live:
+                        live[workflow_id] = weakref.ref(wf)
+                    self._defs_written[workflow_id] = id(wf.definition)
+                    self._status_written[workflow_id] = wf.status
 
     def _check_writable(self) -> None:
         if self.readonly:

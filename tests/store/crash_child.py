@@ -209,9 +209,56 @@ SCENARIOS: dict[str, Callable[[Log], dict[str, Any]]] = {
 }  # fmt: skip
 
 
+def many(store: str, log_path: str, k: int, steps: int, work: float) -> int:
+    """Open the store (recovering what a killed predecessor left), start the runs it lacks, wait for all.
+
+    ``k`` chains of ``steps`` tasks run at once on the threads executor; a worker logs its ref as
+    ``w<n>.s<i>`` so the parent can tell the runs apart. ``<log>.ready`` appears once flowkit is open.
+    """
+    import flowkit
+
+    log = Log(log_path, work=work)
+
+    def step(task):  # type: ignore[no-untyped-def]
+        ref, rc = f"w{task.input_data['w']}.{task.reference_task_name}", task.retry_count
+        log.line("start", ref, rc)
+        time.sleep(log.work)
+        out = {"x": int(task.input_data["x"]) + 1}
+        log.line("done", ref, rc)
+        return out
+
+    wf = many_workflow(steps)
+    runtime = flowkit.open(store, workers={"step": step}, workflows=[wf])
+    with open(log_path + ".ready", "w"):
+        pass
+    have = {row["correlation_id"] for row in runtime.store.execution_rows()}
+    for n in range(k):
+        if f"w{n}" not in have:
+            runtime.start(wf, {"w": n, "x": 0}, correlation_id=f"w{n}")
+    for model in list(runtime.engine.executions.values()):
+        runtime.wait(model)
+    print(json.dumps({str(m.correlation_id): str(m.status) for m in runtime.engine.executions.values()}))
+    return 0
+
+
+def many_workflow(steps: int) -> dict[str, Any]:
+    """A chain of ``steps`` tasks, each adding one to ``x``."""
+    tasks = [{"name": "step", "taskReferenceName": f"s{i}",
+              "inputParameters": {"w": "${workflow.input.w}", "x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"}}
+             for i in range(steps)]  # fmt: skip
+    return {
+        "name": "crash_many",
+        "version": 1,
+        "tasks": tasks,
+        "outputParameters": {"x": f"${{s{steps - 1}.output.x}}"},
+    }
+
+
 def main(argv: list[str]) -> int:
     import flowkit
 
+    if argv[1] == "many":
+        return many(argv[2], argv[3], int(argv[4]), int(argv[5]), float(argv[6]))
     name, store, log_path = argv[1], argv[2], argv[3]
     hang = argv[4] if len(argv) > 4 and argv[4] else None
     name, _, warm = name.partition("+")

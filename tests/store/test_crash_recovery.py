@@ -483,3 +483,110 @@ def test_do_while(tmp_path: Path, kill: Kill) -> None:
     assert [t["ref"] for t in tasks if t["status"] == "COMPLETED" and t["ref"] != "loop"] == [
         "l1__1", "l2__1", "l1__2", "l2__2", "l1__3", "l2__3", "after"
     ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ (g) random kills
+RANDOM_KILLS = 100  # kills that landed while runs were live, over every lane
+MANY_RUNS, MANY_STEPS, MANY_WORK_S = 6, 5, 0.02
+_TERMINAL_SQL = (
+    "SELECT e.correlation_id, t.ref, t.retry_count FROM tasks t JOIN executions e USING (workflow_id) "
+    f"WHERE t.status IN ({', '.join(repr(s) for s in sorted(TERMINAL))})"
+)
+
+
+def _lane(tmp_path: Path, lane: int, rng: Any, kills: list[int], seed: int) -> None:
+    """Fresh stores, one after another: each is run by children killed at random points until one ends by itself."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    store_n = 0
+    while sum(kills) < RANDOM_KILLS:
+        store_n += 1
+        db, log = tmp_path / f"many{lane}_{store_n}.db", tmp_path / f"many{lane}_{store_n}.log"
+        for _child in range(100):
+            ready = Path(str(log) + ".ready")
+            ready.unlink(missing_ok=True)
+            proc = subprocess.Popen([sys.executable, str(CHILD), "many", str(db), str(log), str(MANY_RUNS),
+                                     str(MANY_STEPS), str(MANY_WORK_S)], env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)  # fmt: skip
+            deadline = time.monotonic() + TRIGGER_TIMEOUT_S
+            while not ready.exists() and proc.poll() is None:
+                assert time.monotonic() < deadline, f"lane {lane}: the child never opened the store (seed {seed})"
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.35))
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            out, err = proc.communicate(timeout=60)
+            if proc.returncode == 0:
+                break  # ran to the end on its own
+            assert proc.returncode == -signal.SIGKILL, (proc.returncode, err, seed)
+            kills[lane] += 1
+            terminal = {(f"{c}.{ref}", rc) for c, ref, rc in _sql_rows(db, _TERMINAL_SQL)}
+            before = len(_read_log(log))
+            # the next child must not run again an attempt the store already had as ended
+            _check_no_rerun(db, log, terminal, before, seed)
+        else:
+            raise AssertionError(f"lane {lane}: 100 children and the runs never ended (seed {seed})")
+        _check_many(db, log, out, seed)
+
+
+def _sql_rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # killed before the schema was written
+        return []
+    finally:
+        con.close()
+
+
+_PENDING_CHECKS: dict[Path, list[tuple[set[tuple[str, int]], int, int]]] = {}
+
+
+def _check_no_rerun(db: Path, log: Path, terminal: set[tuple[str, int]], offset: int, seed: int) -> None:
+    _PENDING_CHECKS.setdefault(db, []).append((terminal, offset, seed))
+
+
+def _check_many(db: Path, log: Path, out: str, seed: int) -> None:
+    text = _read_log(log)
+    for terminal, offset, seed_ in _PENDING_CHECKS.pop(db, []):
+        again = {(ref, rc) for ev, ref, rc, _ in _parse_log(text[offset:]) if ev == "start"} & terminal
+        assert not again, f"ended in the store before a kill, yet ran again: {sorted(again)} (seed {seed_})"
+    assert set(json.loads(out).values()) <= {"COMPLETED"}, out  # {}: a killed child had finished them all
+    execs = _sql_rows(db, "SELECT correlation_id, status, data FROM executions ORDER BY correlation_id")
+    assert [(c, s) for c, s, _ in execs] == [(f"w{n}", "COMPLETED") for n in range(MANY_RUNS)], (execs, seed)
+    assert all(json.loads(d)["output"] == {"x": MANY_STEPS} for _c, _s, d in execs)
+    completed = _sql_rows(db, "SELECT e.correlation_id, t.ref, count(*) FROM tasks t JOIN executions e "
+                              "USING (workflow_id) WHERE t.status='COMPLETED' GROUP BY 1, 2")  # fmt: skip
+    assert len(completed) == MANY_RUNS * MANY_STEPS and {n for *_k, n in completed} == {1}, (completed, seed)
+    done = Counter(ref for ev, ref, _rc, _ in _parse_log(text) if ev == "done")
+    assert set(done) == {f"w{n}.s{i}" for n in range(MANY_RUNS) for i in range(MANY_STEPS)}, seed
+
+
+def test_kill_nine_at_a_hundred_random_points_across_concurrent_runs(tmp_path: Path) -> None:
+    """Six chains run at once on the threads executor; children are SIGKILLed at random moments and the
+    next child recovers: every run ends COMPLETED with its output, each task has one COMPLETED attempt,
+    and nothing the store had as ended before a kill ever ran again."""
+    import random
+    import threading
+
+    seed = int(os.environ.get("FLOWKIT_KILL_SEED") or time.time_ns() % 1_000_000)
+    lanes = 4
+    kills = [0] * lanes
+    errors: list[BaseException] = []
+
+    def lane(n: int) -> None:
+        try:
+            _lane(tmp_path, n, random.Random(seed * 10 + n), kills, seed)
+        except BaseException as exc:  # reported below with the seed
+            errors.append(exc)
+            kills[n] = RANDOM_KILLS  # stop the other lanes
+
+    threads = [threading.Thread(target=lane, args=(n,)) for n in range(lanes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    assert sum(kills) >= RANDOM_KILLS, (kills, seed)
