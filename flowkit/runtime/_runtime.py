@@ -17,7 +17,7 @@ from flowkit._events import EventBus
 from flowkit.definitions import WorkflowDef
 from flowkit.definitions._json import copy_input
 from flowkit.engine import Command, Engine, WorkflowModel
-from flowkit.errors import InputError, MissingWorkerError, NotFoundError
+from flowkit.errors import InputError, MissingWorkerError, NotFoundError, StoreError
 from flowkit.executors import make_executor
 from flowkit.executors._executors import ThreadExecutor
 from flowkit.runtime._clock import SystemClock
@@ -217,6 +217,8 @@ class Runtime:
                     self.runner.run(lambda: target is not None and target.status.is_terminal)
                 except KeyboardInterrupt:
                     interrupt.requested = True
+                except StoreError:  # the store cannot be written (disk full, ...): the caller must hear it
+                    raise
                 except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
                     self.runner.fail_all(exc)
                 if interrupt.requested:
