@@ -16,24 +16,17 @@ from flowkit.engine._fork import fork_join, fork_join_dynamic, join, notify_wait
 from flowkit.engine._loop import do_while
 from flowkit.engine._plan import Node
 from flowkit.engine._timeouts import arm_timeout
-from flowkit.expressions import java_string
+from flowkit.expressions._java import case_string, java_string
 
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
     from flowkit.engine._state import TaskModel, WorkflowModel
 
-__all__ = ["HANDLERS", "PREPARERS", "case_string", "child_ended", "fire", "notify_waiter"]
+__all__ = ["HANDLERS", "PREPARERS", "child_ended", "fire", "notify_waiter"]
 
 S = TaskStatus
 Handler = Callable[["Engine", "WorkflowModel", "TaskModel", int, Any], None]
 VARIABLES_LIMIT_BYTES = 256 * 1024
-
-
-def case_string(value: Any, *, from_script: bool) -> str:
-    """The SWITCH case string: Java's ``"" + value``; script numbers that fit an int print as ints."""
-    if from_script and isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
-        value = int(value)
-    return java_string(value)
 
 
 def _start(task: TaskModel, now: int) -> None:

@@ -6,10 +6,10 @@ Importing this package is cheap: V8 (mini-racer) and jq load on first use.
 from __future__ import annotations
 
 from flowkit.scripting._jq import Jq
-from flowkit.scripting._js import JavaScript, ScriptLimits, to_case_string, truthy
+from flowkit.scripting._js import JavaScript, ScriptLimits
 from flowkit.scripting._quickjs import QuickJavaScript
 
-__all__ = ["JavaScript", "Jq", "QuickJavaScript", "ScriptLimits", "create_javascript", "to_case_string", "truthy"]
+__all__ = ["JavaScript", "Jq", "QuickJavaScript", "ScriptLimits", "create_javascript"]
 
 ENGINES = ("quickjs", "v8")
 

@@ -28,7 +28,7 @@ from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
 from flowkit.scripting._convert import decode_result, encode_input
 from flowkit.scripting._shim import SHIM, uses_java_calls
 
-__all__ = ["JavaScript", "ScriptLimits", "to_case_string", "truthy"]
+__all__ = ["JavaScript", "ScriptLimits"]
 
 _MODES = ("expression", "lambda")
 _MAX_PROGRAMS = 1024  # distinct sources kept compiled per JavaScript instance
@@ -501,55 +501,3 @@ def _normalize_numbers(value: Any, *, doubles: bool) -> Any:
     if isinstance(value, dict):
         return {k: _normalize_numbers(v, doubles=doubles) for k, v in value.items()}
     return value
-
-
-def truthy(value: object) -> bool:
-    """Conductor's DO_WHILE condition rule.
-
-    Args:
-        value: A script result.
-
-    Returns:
-        True only for boolean True or a number greater than 0; the string ``"true"`` is false.
-
-    """
-    if isinstance(value, bool):
-        return value
-    return isinstance(value, int | float) and value > 0
-
-
-def to_case_string(value: object) -> str:
-    """Return the SWITCH case string Conductor derives from a result (Java's ``String.valueOf``).
-
-    Args:
-        value: A script result.
-
-    Returns:
-        ``"null"``, ``"true"``/``"false"``, ``"1"`` for integral numbers, Java ``Double.toString``
-        text for other floats (``"1.5"``, ``"1.0E21"``), strings as is, JSON for lists and dicts.
-
-    """
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and int(value) in _INT64 else _java_double(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _java_double(value: float) -> str:
-    if not math.isfinite(value):
-        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[repr(value)]
-    if 1e-3 <= abs(value) < 1e7:
-        return repr(value)  # Python's shortest repr is positional in this range, like Java's
-    from decimal import Decimal  # rarely needed; keeps `import flowkit` fast
-
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    text = "".join(map(str, digits))
-    scientific = int(exponent) + len(text) - 1  # finite, so the exponent is an int
-    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{scientific}"
