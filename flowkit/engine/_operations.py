@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flowkit.definitions._types import UNSUCCESSFUL_TASK_STATUSES
+
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
     from flowkit.engine._state import TaskModel, WorkflowModel
@@ -54,7 +56,6 @@ def start_failure_workflow(engine: Engine, wf: WorkflowModel, failed_task: TaskM
     wf.output["conductor.failure_workflow"] = started.workflow_id
 
 
-_RETRY_SET = ("FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED")
 _IN_PLACE = ("JOIN", "DO_WHILE")
 _NEVER_COPIED = frozenset(
     {"DECISION", "SWITCH", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN", "DO_WHILE"}
@@ -117,7 +118,7 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     latest: dict[str, TaskModel] = {}
     for task in wf.tasks:
         latest[task.ref] = task
-    failed = [t for t in latest.values() if t.status.value in _RETRY_SET]
+    failed = [t for t in latest.values() if t.status in UNSUCCESSFUL_TASK_STATUSES]
     # JOIN / DO_WHILE go back to IN_PROGRESS in place (a JOIN's joinOn is not in its inputParameters)
     revive = [t for t in failed if t.node.kind in _IN_PLACE]
     copies = [t for t in failed if t.node.kind not in _NEVER_COPIED]

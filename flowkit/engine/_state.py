@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flowkit.definitions._types import TaskStatus, WorkflowStatus
+from flowkit.definitions._types import ACTIVE_TASK_STATUSES, TaskStatus, WorkflowStatus
 
 if TYPE_CHECKING:
     from flowkit.definitions import WorkflowDef
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskModel", "WorkflowModel"]
 
-_ACTIVE = (TaskStatus.SCHEDULED, TaskStatus.IN_PROGRESS)
 
 
 class TaskModel:
@@ -69,7 +68,7 @@ class TaskModel:
     @property
     def is_terminal(self) -> bool:
         """True once this attempt can no longer change."""
-        return self.status not in _ACTIVE
+        return self.status not in ACTIVE_TASK_STATUSES
 
     def __repr__(self) -> str:
         return f"<TaskModel {self.ref} {self.task_type} {self.status} #{self.seq} try {self.retry_count}>"

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from flowkit._lookup import Lookup, execution_finder
+from flowkit.definitions._types import ERRORED_TASK_STATUSES
 from flowkit.history._frames import TASK_STATUSES, _model
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ STATUS_COLORS: dict[str, str] = {
 COLLAPSE_OVER = 50
 """More refs than this sharing one stem are drawn on a single row."""
 
-_HATCHED = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"})
+_HATCHED = ERRORED_TASK_STATUSES
 _BAR_HALF = 0.31  # half a bar's height, in rows
 _RETRIED_ALPHA = 0.5  # an attempt that was retried is drawn lighter than the one that counted
 _DIGITS = re.compile(r"\d+$")

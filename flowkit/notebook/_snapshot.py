@@ -17,6 +17,7 @@ from itertools import compress
 from operator import attrgetter, not_
 from typing import Any
 
+from flowkit.definitions._types import ACTIVE_TASK_STATUSES, UNSUCCESSFUL_TASK_STATUSES
 from flowkit.history import STATUS_COLORS
 from flowkit.render import STATUS_SYMBOLS
 
@@ -33,8 +34,8 @@ __all__ = [
     "to_json_text",
 ]
 
-ACTIVE = frozenset({"SCHEDULED", "IN_PROGRESS"})
-FAILED = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"})
+ACTIVE = ACTIVE_TASK_STATUSES
+FAILED = UNSUCCESSFUL_TASK_STATUSES
 # Final until the workflow is retried, rerun or restarted (a FAILED attempt may still become
 # COMPLETED_WITH_ERRORS when the engine decides about it, so failures are read every time).
 _SETTLED = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "SKIPPED"})
