@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["TaskModel", "WorkflowModel"]
 
 
-
 class TaskModel:
     """One task attempt (Conductor's ``TaskModel``). Times are epoch milliseconds, 0 = unset."""
 

@@ -17,9 +17,8 @@ from itertools import compress
 from operator import attrgetter, not_
 from typing import Any
 
+from flowkit._palette import LIFECYCLE_ORDER, STATUS_COLORS, STATUS_SYMBOLS, WORKFLOW_STATUS_COLORS
 from flowkit.definitions._types import ACTIVE_TASK_STATUSES, UNSUCCESSFUL_TASK_STATUSES
-from flowkit.history import STATUS_COLORS
-from flowkit.render import STATUS_SYMBOLS
 
 __all__ = [
     "ACTIVE",
@@ -41,14 +40,8 @@ FAILED = UNSUCCESSFUL_TASK_STATUSES
 _SETTLED = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "SKIPPED"})
 _IN_PROGRESS = frozenset({"IN_PROGRESS"})
 _STATUS = attrgetter("status")
-_STATUS_ORDER = (
-    "SCHEDULED", "IN_PROGRESS", "COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "FAILED_WITH_TERMINAL_ERROR",
-    "TIMED_OUT", "CANCELED", "SKIPPED",
-)  # fmt: skip
-_WORKFLOW_COLORS = {
-    "RUNNING": "#1f77b4", "PAUSED": "#9467bd", "COMPLETED": "#2ca02c", "FAILED": "#d62728",
-    "TIMED_OUT": "#ff7f0e", "TERMINATED": "#e6b800",
-}  # fmt: skip
+_STATUS_ORDER = LIFECYCLE_ORDER
+_WORKFLOW_COLORS = WORKFLOW_STATUS_COLORS
 _ROWS = 30  # running / failed rows shown in the table
 
 

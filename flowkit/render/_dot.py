@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from flowkit._palette import WORST_FIRST
 from flowkit.definitions import WorkflowDef, WorkflowTask
 from flowkit.render._inputs import definition_finder, run_finder, subject
 from flowkit.render._labels import def_tooltip, loop_label, second_line, switch_on, title
@@ -37,7 +38,7 @@ __all__ = ["DEFAULT_COLLAPSE_OVER", "dot"]
 DEFAULT_COLLAPSE_OVER = 50
 _MAX_DEPTH = 8  # sub-workflows expanded inside each other at most this deep
 _SHOWN_FAILURES = 10
-_WORST_FIRST = ("FAILED_WITH_TERMINAL_ERROR", "FAILED", "TIMED_OUT", "CANCELED")
+_WORST_FIRST = WORST_FIRST
 
 _BARS = frozenset({"FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN"})
 _SWITCHES = frozenset({"SWITCH", "DECISION"})
