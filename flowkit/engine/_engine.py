@@ -22,8 +22,9 @@ from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine._commands import Command, Dispatch, Ended
 from flowkit.engine._plan import CASE, LOOP, Node, Plan
 from flowkit.engine._registry import Registry
+from flowkit.engine._retries import retry_attempt, retry_delay_ms
 from flowkit.engine._state import TaskModel, WorkflowModel
-from flowkit.engine._timeouts import arm_timeout, fire, retry_attempt, retry_delay_ms
+from flowkit.engine._timers import arm_timeout, fire
 from flowkit.expressions import copy_json
 
 __all__ = ["Engine", "retry_delay_ms"]

@@ -107,7 +107,7 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     """
     from flowkit.definitions._types import TaskStatus, WorkflowStatus
     from flowkit.engine._tasks import HANDLERS
-    from flowkit.engine._timeouts import arm_timeout
+    from flowkit.engine._timers import arm_timeout
     from flowkit.errors import OperationNotAllowedError
 
     if not wf.status.is_terminal:
@@ -317,7 +317,7 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     """
     from flowkit.definitions._types import TaskStatus
     from flowkit.engine._commands import Dispatch
-    from flowkit.engine._timeouts import arm_timeout
+    from flowkit.engine._timers import arm_timeout
 
     if wf.status.is_terminal:
         return

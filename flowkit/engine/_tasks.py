@@ -15,7 +15,7 @@ from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine._fork import fork_join, fork_join_dynamic, join, notify_waiter, prepare_dynamic_fork
 from flowkit.engine._loop import do_while
 from flowkit.engine._plan import Node
-from flowkit.engine._timeouts import arm_timeout
+from flowkit.engine._timers import arm_timeout
 from flowkit.expressions._java import case_string, java_string
 
 if TYPE_CHECKING:
