@@ -15,8 +15,7 @@ ipywidgets is imported only when a widget is made: ``BuilderModel`` and ``Place`
 
 from __future__ import annotations
 
-from typing import Any
-
+from flowkit._lazy import lazy_attributes
 from flowkit.notebook._model import BuilderModel, JsonField, Place, Step, parse_json_object
 
 __all__ = [
@@ -41,16 +40,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flowkit.notebook' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
