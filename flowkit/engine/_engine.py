@@ -667,7 +667,7 @@ class Engine:
                 node = node.owner  # type: ignore[assignment]
                 continue
             if node.container == LOOP:
-                from flowkit.engine._loop import iteration_end
+                from flowkit.engine._tasks.loop import iteration_end
 
                 iteration_end(self, wf, node.owner, now)  # type: ignore[arg-type]
             return

@@ -345,7 +345,7 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
         elif task.status is TaskStatus.SCHEDULED and task.callback_after_ms:
             engine.timer(task.scheduled_time + task.callback_after_ms, "start", task)
         elif task.node.kind == "JOIN" and task.extra is not None and not task.extra["pending"]:
-            from flowkit.engine._fork import _evaluate_join
+            from flowkit.engine._tasks.fork import _evaluate_join
 
             _evaluate_join(engine, task, now)
     engine.redecide(undecided)
@@ -430,7 +430,7 @@ def revive_parents(engine: Engine, wf: WorkflowModel, now: int) -> list[Workflow
         engine.reindex(parent)
         for sibling in parent.tasks:
             if sibling.node.kind == "JOIN" and not sibling.status.is_terminal and not (sibling.extra or {})["pending"]:
-                from flowkit.engine._fork import _evaluate_join
+                from flowkit.engine._tasks.fork import _evaluate_join
 
                 _evaluate_join(engine, sibling, now)
         for sibling in restart:

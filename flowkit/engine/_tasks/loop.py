@@ -170,7 +170,7 @@ def _evaluate(engine: Engine, task: TaskModel, condition: str, outputs: dict[str
         engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, "no JavaScript engine is configured for this run")
         return None
     try:
-        from flowkit.engine._tasks import script_limits
+        from flowkit.engine._tasks.scripts import script_limits
 
         scope = task.workflow.workflow_id
         return truthy(
