@@ -20,7 +20,7 @@ from typing import Any
 from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine._commands import Command, Dispatch, Ended
-from flowkit.engine._plan import CASE, LOOP, Node, Plan
+from flowkit.engine._execution_plan import CASE, LOOP, Node, Plan
 from flowkit.engine._registry import Registry
 from flowkit.engine._retries import retry_attempt, retry_delay_ms
 from flowkit.engine._state import TaskModel, WorkflowModel

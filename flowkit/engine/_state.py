@@ -15,7 +15,7 @@ from flowkit.definitions._types import ACTIVE_TASK_STATUSES, TaskStatus, Workflo
 
 if TYPE_CHECKING:
     from flowkit.definitions import WorkflowDef
-    from flowkit.engine._plan import Node, Plan
+    from flowkit.engine._execution_plan import Node, Plan
 
 __all__ = ["TaskModel", "WorkflowModel"]
 

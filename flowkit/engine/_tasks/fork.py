@@ -11,7 +11,7 @@ from flowkit.engine._tasks._common import _start
 
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
-    from flowkit.engine._plan import Node
+    from flowkit.engine._execution_plan import Node
     from flowkit.engine._state import TaskModel, WorkflowModel
 
 __all__ = ["exclusive_join", "fork_join", "fork_join_dynamic", "join", "notify_waiter", "prepare_dynamic_fork"]

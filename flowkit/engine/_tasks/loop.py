@@ -10,7 +10,7 @@ from flowkit.expressions._java import truthy
 
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
-    from flowkit.engine._plan import Node
+    from flowkit.engine._execution_plan import Node
     from flowkit.engine._state import TaskModel, WorkflowModel
 
 __all__ = ["do_while", "iteration_end"]

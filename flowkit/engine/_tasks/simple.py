@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
-from flowkit.engine._plan import Node
+from flowkit.engine._execution_plan import Node
 
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine

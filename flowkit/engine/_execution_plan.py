@@ -1,4 +1,4 @@
-"""A definition compiled for running.
+"""A definition compiled for running: the execution plan the engine walks.
 
 One :class:`Node` per task with its compiled input, effective task definition and place in the graph
 (next sibling, owner, enclosing loop).
