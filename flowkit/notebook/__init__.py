@@ -16,7 +16,7 @@ ipywidgets is imported only when a widget is made: ``BuilderModel`` and ``Place`
 from __future__ import annotations
 
 from flowkit._lazy import lazy_attributes
-from flowkit.notebook._model import BuilderModel, JsonField, Place, Step, parse_json_object
+from flowkit.notebook.builder import BuilderModel, JsonField, Place, Step, parse_json_object
 
 __all__ = [
     "Builder",
@@ -34,7 +34,7 @@ __all__ = [
 _LAZY = {
     "Monitor": "flowkit.notebook._monitor",
     "monitor": "flowkit.notebook._monitor",
-    "Builder": "flowkit.notebook._builder",
+    "Builder": "flowkit.notebook.builder._widget",
     "Inspector": "flowkit.notebook._inspect",
     "inspect": "flowkit.notebook._inspect",
 }
