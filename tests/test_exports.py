@@ -61,3 +61,14 @@ def test_import_flowkit_does_not_load_notebook_or_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_readme_architecture_lists_every_package_and_top_level_module_once():
+    """The README's architecture block and the package tree match one to one (packages, subpackages, flowkit/*.py)."""
+    text = (ROOT.parent / "README.md").read_text()
+    block = text.split("## Architecture", 1)[1].split("```", 2)[1]
+    listed = [line.split()[0] for line in block.strip().splitlines()]
+    packages = {str(p.parent.relative_to(ROOT.parent)) for p in ROOT.rglob("__init__.py")} - {"flowkit"}
+    modules = {f"flowkit/{p.name}" for p in ROOT.glob("*.py")} - {"flowkit/__init__.py", "flowkit/__main__.py"}
+    assert len(listed) == len(set(listed)), listed
+    assert set(listed) == packages | modules

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from flowkit._cache import BoundedCache
 from flowkit.errors import FlowkitError
 
 __all__ = [
@@ -172,7 +173,9 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 _LOCK = threading.RLock()
 _CLIENTS: dict[S3Endpoint, Any] = {}
 _SETTINGS: dict[str, Any] = {}
-_DECISION: dict[str, Any] = {}  # fingerprint -> "chain" | "none" (whether AWS credentials are configured)
+_DECISION: BoundedCache[str, str] = BoundedCache(
+    32
+)  # fingerprint -> "chain" | "none" (whether AWS credentials are configured)
 _LOCAL: dict[str, Any] = {}  # "server", "url", "buckets"
 
 
@@ -337,9 +340,7 @@ def _credentials_configured() -> bool:
     except Exception:  # a broken profile is still a configuration: let its error reach the task
         found = True
     with _LOCK:
-        if len(_DECISION) > 32:
-            _DECISION.clear()
-        _DECISION[key] = "chain" if found else "none"
+        _DECISION.put(key, "chain" if found else "none")
     return found
 
 

@@ -12,6 +12,7 @@ from dataclasses import fields
 from operator import attrgetter, contains
 from typing import Any
 
+from flowkit._cache import IdentityCache
 from flowkit.definitions._json import MAX_DEFINITION_DEPTH, definition_json_problem, whole_number_problem
 from flowkit.definitions._model import SubWorkflowParam, TaskDef, WorkflowDef, WorkflowTask
 from flowkit.errors import DefinitionIssue
@@ -154,14 +155,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-_TRUSTED: dict[int, WorkflowDef] = {}
+_TRUSTED: IdentityCache[WorkflowDef, bool] = IdentityCache(256)
 
 
 def trust(wf: WorkflowDef) -> None:
     """Note that ``wf`` came from the JSON reader, which checked every type and the nesting as it read."""
-    if len(_TRUSTED) > 256:
-        _TRUSTED.clear()
-    _TRUSTED[id(wf)] = wf
+    _TRUSTED.put(wf, True)
 
 
 def task_def_shape_issues(task_defs: Mapping[str, Any]) -> list[DefinitionIssue]:
@@ -180,7 +179,7 @@ def shape_issues(wf: Any) -> list[DefinitionIssue]:
     if not isinstance(wf, WorkflowDef):
         return [DefinitionIssue("workflow", f"is a {type(wf).__name__}, not a WorkflowDef.", "pass a WorkflowDef.")]
     out: list[DefinitionIssue] = []
-    if _TRUSTED.get(id(wf)) is wf:
+    if _TRUSTED.get(wf):
         return out
     # (object, place, its task ref, task nesting depth); an explicit stack: any depth, no recursion
     stack: list[tuple[Any, str, str | None, int]] = [(wf, f"workflow '{wf.name}'", None, 0)]

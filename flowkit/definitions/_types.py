@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["RetryLogic", "TaskStatus", "TaskType", "TimeoutPolicy", "WorkflowStatus"]
+__all__ = [
+    "ACTIVE_TASK_STATUSES",
+    "ERRORED_TASK_STATUSES",
+    "FAILURE_TASK_STATUSES",
+    "NOT_RETRIABLE_TASK_STATUSES",
+    "TERMINAL_TASK_STATUSES",
+    "TERMINAL_WORKFLOW_STATUSES",
+    "UNSUCCESSFUL_TASK_STATUSES",
+    "RetryLogic",
+    "TaskStatus",
+    "TaskType",
+    "TimeoutPolicy",
+    "WorkflowStatus",
+]
 
 
 class TaskType(StrEnum):
@@ -54,15 +67,15 @@ class TaskStatus(StrEnum):
     @property
     def is_successful(self) -> bool:
         """Conductor's ``successful`` flag (SCHEDULED and IN_PROGRESS count as successful)."""
-        return self not in _UNSUCCESSFUL_TASK
+        return self not in UNSUCCESSFUL_TASK_STATUSES
 
     @property
     def is_retriable(self) -> bool:
         """False for CANCELED, FAILED_WITH_TERMINAL_ERROR and SKIPPED."""
-        return self not in _NOT_RETRIABLE_TASK
+        return self not in NOT_RETRIABLE_TASK_STATUSES
 
 
-_TERMINAL_TASK = frozenset(
+TERMINAL_TASK_STATUSES: frozenset[TaskStatus] = frozenset(
     {
         TaskStatus.COMPLETED,
         TaskStatus.COMPLETED_WITH_ERRORS,
@@ -73,12 +86,32 @@ _TERMINAL_TASK = frozenset(
         TaskStatus.SKIPPED,
     }
 )
-for _status in TaskStatus:
-    _status.is_terminal = _status in _TERMINAL_TASK
-_UNSUCCESSFUL_TASK = frozenset(
+"""Conductor's ``Status.isTerminal()``: the attempt can no longer change."""
+
+ACTIVE_TASK_STATUSES: frozenset[TaskStatus] = frozenset({TaskStatus.SCHEDULED, TaskStatus.IN_PROGRESS})
+"""The attempt is waiting or running (not terminal)."""
+
+UNSUCCESSFUL_TASK_STATUSES: frozenset[TaskStatus] = frozenset(
     {TaskStatus.FAILED, TaskStatus.FAILED_WITH_TERMINAL_ERROR, TaskStatus.TIMED_OUT, TaskStatus.CANCELED}
 )
-_NOT_RETRIABLE_TASK = frozenset({TaskStatus.CANCELED, TaskStatus.FAILED_WITH_TERMINAL_ERROR, TaskStatus.SKIPPED})
+"""Conductor's ``!Status.isSuccessful()``: the tasks a workflow retry starts again, shown as failed in the views."""
+
+ERRORED_TASK_STATUSES: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.FAILED, TaskStatus.FAILED_WITH_TERMINAL_ERROR, TaskStatus.TIMED_OUT}
+)
+"""The attempt itself went wrong (unsuccessful, but not CANCELED from outside)."""
+
+FAILURE_TASK_STATUSES: frozenset[TaskStatus] = UNSUCCESSFUL_TASK_STATUSES | {TaskStatus.COMPLETED_WITH_ERRORS}
+"""The unsuccessful statuses and COMPLETED_WITH_ERRORS (an optional task that failed: the workflow went
+on, but the task did not do its work): what ``failures_df`` reports."""
+
+NOT_RETRIABLE_TASK_STATUSES: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.CANCELED, TaskStatus.FAILED_WITH_TERMINAL_ERROR, TaskStatus.SKIPPED}
+)
+"""Conductor's ``Status.isRetriable() == false``."""
+
+for _status in TaskStatus:
+    _status.is_terminal = _status in TERMINAL_TASK_STATUSES
 
 
 class WorkflowStatus(StrEnum):
@@ -100,8 +133,13 @@ class WorkflowStatus(StrEnum):
         return self in (WorkflowStatus.COMPLETED, WorkflowStatus.PAUSED)
 
 
+TERMINAL_WORKFLOW_STATUSES: frozenset[WorkflowStatus] = frozenset(
+    {WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.TIMED_OUT, WorkflowStatus.TERMINATED}
+)
+"""Conductor's ``WorkflowModel.Status.isTerminal()``: the execution has ended."""
+
 for _wf_status in WorkflowStatus:
-    _wf_status.is_terminal = _wf_status not in (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
+    _wf_status.is_terminal = _wf_status in TERMINAL_WORKFLOW_STATUSES
 
 
 class RetryLogic(StrEnum):

@@ -118,7 +118,7 @@ def _task_issues(
             add("inputParameters", "has both 'duration' and 'until'.", "keep only one.")
         duration = params.get("duration")
         if isinstance(duration, str) and "${" not in duration:
-            from flowkit.engine._tasks import parse_duration
+            from flowkit.engine._tasks.waits import parse_duration
 
             if parse_duration(duration) is None:
                 add(

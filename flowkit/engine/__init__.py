@@ -2,9 +2,9 @@
 
 from flowkit.engine._commands import Command, Dispatch, Ended, Publish
 from flowkit.engine._engine import Engine, retry_delay_ms
-from flowkit.engine._loop import truthy
 from flowkit.engine._registry import Registry
 from flowkit.engine._state import TaskModel, WorkflowModel
+from flowkit.expressions._java import truthy
 
 __all__ = [
     "Command",

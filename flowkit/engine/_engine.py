@@ -20,10 +20,11 @@ from typing import Any
 from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine._commands import Command, Dispatch, Ended
-from flowkit.engine._plan import CASE, LOOP, Node, Plan
+from flowkit.engine._execution_plan import CASE, LOOP, Node, Plan
 from flowkit.engine._registry import Registry
+from flowkit.engine._retries import retry_attempt, retry_delay_ms
 from flowkit.engine._state import TaskModel, WorkflowModel
-from flowkit.engine._timeouts import arm_timeout, fire, retry_attempt, retry_delay_ms
+from flowkit.engine._timers import arm_timeout, fire
 from flowkit.expressions import copy_json
 
 __all__ = ["Engine", "retry_delay_ms"]
@@ -666,7 +667,7 @@ class Engine:
                 node = node.owner  # type: ignore[assignment]
                 continue
             if node.container == LOOP:
-                from flowkit.engine._loop import iteration_end
+                from flowkit.engine._tasks.loop import iteration_end
 
                 iteration_end(self, wf, node.owner, now)  # type: ignore[arg-type]
             return

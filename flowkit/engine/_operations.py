@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from flowkit.definitions._types import UNSUCCESSFUL_TASK_STATUSES
+
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
     from flowkit.engine._state import TaskModel, WorkflowModel
@@ -54,7 +56,6 @@ def start_failure_workflow(engine: Engine, wf: WorkflowModel, failed_task: TaskM
     wf.output["conductor.failure_workflow"] = started.workflow_id
 
 
-_RETRY_SET = ("FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED")
 _IN_PLACE = ("JOIN", "DO_WHILE")
 _NEVER_COPIED = frozenset(
     {"DECISION", "SWITCH", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN", "DO_WHILE"}
@@ -106,7 +107,7 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     """
     from flowkit.definitions._types import TaskStatus, WorkflowStatus
     from flowkit.engine._tasks import HANDLERS
-    from flowkit.engine._timeouts import arm_timeout
+    from flowkit.engine._timers import arm_timeout
     from flowkit.errors import OperationNotAllowedError
 
     if not wf.status.is_terminal:
@@ -117,7 +118,7 @@ def retry_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     latest: dict[str, TaskModel] = {}
     for task in wf.tasks:
         latest[task.ref] = task
-    failed = [t for t in latest.values() if t.status.value in _RETRY_SET]
+    failed = [t for t in latest.values() if t.status in UNSUCCESSFUL_TASK_STATUSES]
     # JOIN / DO_WHILE go back to IN_PROGRESS in place (a JOIN's joinOn is not in its inputParameters)
     revive = [t for t in failed if t.node.kind in _IN_PLACE]
     copies = [t for t in failed if t.node.kind not in _NEVER_COPIED]
@@ -316,7 +317,7 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     """
     from flowkit.definitions._types import TaskStatus
     from flowkit.engine._commands import Dispatch
-    from flowkit.engine._timeouts import arm_timeout
+    from flowkit.engine._timers import arm_timeout
 
     if wf.status.is_terminal:
         return
@@ -344,7 +345,7 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
         elif task.status is TaskStatus.SCHEDULED and task.callback_after_ms:
             engine.timer(task.scheduled_time + task.callback_after_ms, "start", task)
         elif task.node.kind == "JOIN" and task.extra is not None and not task.extra["pending"]:
-            from flowkit.engine._fork import _evaluate_join
+            from flowkit.engine._tasks.fork import _evaluate_join
 
             _evaluate_join(engine, task, now)
     engine.redecide(undecided)
@@ -429,7 +430,7 @@ def revive_parents(engine: Engine, wf: WorkflowModel, now: int) -> list[Workflow
         engine.reindex(parent)
         for sibling in parent.tasks:
             if sibling.node.kind == "JOIN" and not sibling.status.is_terminal and not (sibling.extra or {})["pending"]:
-                from flowkit.engine._fork import _evaluate_join
+                from flowkit.engine._tasks.fork import _evaluate_join
 
                 _evaluate_join(engine, sibling, now)
         for sibling in restart:

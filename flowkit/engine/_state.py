@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flowkit.definitions._types import TaskStatus, WorkflowStatus
+from flowkit.definitions._types import ACTIVE_TASK_STATUSES, TaskStatus, WorkflowStatus
 
 if TYPE_CHECKING:
     from flowkit.definitions import WorkflowDef
-    from flowkit.engine._plan import Node, Plan
+    from flowkit.engine._execution_plan import Node, Plan
 
 __all__ = ["TaskModel", "WorkflowModel"]
-
-_ACTIVE = (TaskStatus.SCHEDULED, TaskStatus.IN_PROGRESS)
 
 
 class TaskModel:
@@ -69,7 +67,7 @@ class TaskModel:
     @property
     def is_terminal(self) -> bool:
         """True once this attempt can no longer change."""
-        return self.status not in _ACTIVE
+        return self.status not in ACTIVE_TASK_STATUSES
 
     def __repr__(self) -> str:
         return f"<TaskModel {self.ref} {self.task_type} {self.status} #{self.seq} try {self.retry_count}>"

@@ -4,20 +4,17 @@
 cloudpickle and dask.distributed).
 """
 
-from typing import Any
-
+from flowkit._lazy import lazy_attributes
 from flowkit.executors._executors import Executor, InlineExecutor, ThreadExecutor, make_executor
 
 __all__ = ["DaskExecutor", "Executor", "InlineExecutor", "ProcessExecutor", "ThreadExecutor", "make_executor"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("ProcessExecutor", "shutdown_process_pools"):
-        from flowkit.executors import _process
+_LAZY = {
+    "ProcessExecutor": "flowkit.executors._process",
+    "shutdown_process_pools": "flowkit.executors._process",
+    "DaskExecutor": "flowkit.executors._dask",
+    "close_local_clusters": "flowkit.executors._dask",
+}
 
-        return getattr(_process, name)
-    if name in ("DaskExecutor", "close_local_clusters"):
-        from flowkit.executors import _dask
-
-        return getattr(_dask, name)
-    raise AttributeError(f"module 'flowkit.executors' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

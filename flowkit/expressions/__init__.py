@@ -5,13 +5,13 @@ from flowkit.expressions._compile import (
     compile_value,
     copy_json,
     has_expression,
-    java_string,
     mentions_expression,
     parse_path,
     referenced_roots,
 )
+from flowkit.expressions._java import case_string, java_double, java_string, truthy
 
 __all__ = [
-    "Resolver", "compile_value", "copy_json", "has_expression", "java_string", "mentions_expression", "parse_path",
-    "referenced_roots",
+    "Resolver", "case_string", "compile_value", "copy_json", "has_expression", "java_double", "java_string",
+    "mentions_expression", "parse_path", "referenced_roots", "truthy",
 ]  # fmt: skip

@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from flowkit.errors import ExpressionError
+from flowkit.expressions._java import java_string
 
 __all__ = [
     "Resolver", "compile_value", "copy_json", "has_expression", "java_string", "mentions_expression", "parse_path",
@@ -225,43 +226,6 @@ def _lookup(path: str, root: Mapping[str, Any], task_id: str | None) -> Any:
     if definite:
         return found[0] if found else None
     return found
-
-
-def java_string(value: Any) -> str:
-    """``Objects.toString`` as Java writes it: null, true, 2.0, {a=1}, [1, 2]."""
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _java_double(value)
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}={java_string(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(java_string(v) for v in value) + "]"
-    return str(value)
-
-
-def _java_double(x: float) -> str:
-    if x != x:
-        return "NaN"
-    if x in (float("inf"), float("-inf")):
-        return "Infinity" if x > 0 else "-Infinity"
-    if x == 0 or 1e-3 <= abs(x) < 1e7:
-        text = repr(x)
-        return text if "." in text or "e" in text else text + ".0"
-    # Java's computerized scientific notation: shortest digits as d.ddd, then E and the exponent (1.0E7, 1.0E-4)
-    from decimal import Decimal
-
-    _, digits, exponent = Decimal(repr(abs(x))).as_tuple()
-    text = "".join(map(str, digits))
-    power = len(text) + int(exponent) - 1
-    rest = text[1:].rstrip("0") or "0"
-    return f"{'-' if x < 0 else ''}{text[0]}.{rest}E{power}"
 
 
 def copy_json(value: Any) -> Any:

@@ -128,6 +128,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowkit._palette import STATUS_COLORS
 from flowkit.history._frames import (
     EXECUTION_COLUMNS,
     FAILURE_COLUMNS,
@@ -139,7 +140,7 @@ from flowkit.history._frames import (
     failures_df,
     tasks_df,
 )
-from flowkit.history._timeline import COLLAPSE_OVER, STATUS_COLORS, timeline
+from flowkit.history._timeline import COLLAPSE_OVER, timeline
 
 __all__ = [
     "COLLAPSE_OVER",

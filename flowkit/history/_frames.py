@@ -14,7 +14,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from flowkit._lookup import Lookup, execution_finder
-from flowkit.definitions._types import TaskStatus, WorkflowStatus
+from flowkit.definitions._types import FAILURE_TASK_STATUSES, TaskStatus, WorkflowStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,11 +45,8 @@ TASK_STATUSES: tuple[str, ...] = tuple(s.value for s in TaskStatus)
 WORKFLOW_STATUSES: tuple[str, ...] = tuple(s.value for s in WorkflowStatus)
 """The 6 Conductor workflow statuses: the categories of ``executions_df()["status"]``."""
 
-FAILURE_STATUSES: frozenset[str] = frozenset(
-    {"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED", "COMPLETED_WITH_ERRORS"}
-)
-"""Statuses ``failures_df`` reports: Conductor's unsuccessful task statuses, and COMPLETED_WITH_ERRORS
-(an optional task that failed: the workflow went on, but the task did not do its work)."""
+FAILURE_STATUSES: frozenset[str] = FAILURE_TASK_STATUSES
+"""Statuses ``failures_df`` reports (``flowkit.definitions._types.FAILURE_TASK_STATUSES``)."""
 
 TASK_COLUMNS: dict[str, str] = {
     "workflow_id": "string",

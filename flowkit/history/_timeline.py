@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from flowkit._lookup import Lookup, execution_finder
+from flowkit._palette import STATUS_COLORS
+from flowkit.definitions._types import ERRORED_TASK_STATUSES
 from flowkit.history._frames import TASK_STATUSES, _model
 
 if TYPE_CHECKING:
@@ -25,25 +27,12 @@ if TYPE_CHECKING:
 
     from flowkit.engine import TaskModel, WorkflowModel
 
-__all__ = ["COLLAPSE_OVER", "STATUS_COLORS", "timeline"]
-
-STATUS_COLORS: dict[str, str] = {
-    "SCHEDULED": "#9ecae1",  # light blue
-    "IN_PROGRESS": "#1f77b4",  # blue
-    "COMPLETED": "#2ca02c",  # green
-    "COMPLETED_WITH_ERRORS": "#808000",  # olive
-    "FAILED": "#d62728",  # red
-    "FAILED_WITH_TERMINAL_ERROR": "#8b0000",  # dark red
-    "TIMED_OUT": "#ff7f0e",  # orange
-    "CANCELED": "#e6b800",  # amber: a stop, not a failure
-    "SKIPPED": "#c7c7c7",  # light grey
-}
-"""Bar colour of each task status (every status has its own)."""
+__all__ = ["COLLAPSE_OVER", "timeline"]
 
 COLLAPSE_OVER = 50
 """More refs than this sharing one stem are drawn on a single row."""
 
-_HATCHED = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT"})
+_HATCHED = ERRORED_TASK_STATUSES
 _BAR_HALF = 0.31  # half a bar's height, in rows
 _RETRIED_ALPHA = 0.5  # an attempt that was retried is drawn lighter than the one that counted
 _DIGITS = re.compile(r"\d+$")

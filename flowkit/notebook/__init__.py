@@ -16,9 +16,8 @@ ipywidgets is imported only when a widget is made: ``BuilderModel`` and ``Place`
 
 from __future__ import annotations
 
-from typing import Any
-
-from flowkit.notebook._model import BuilderModel, JsonField, Place, Step, parse_json_object
+from flowkit._lazy import lazy_attributes
+from flowkit.notebook.builder import BuilderModel, JsonField, Place, Step, parse_json_object
 
 __all__ = [
     "Builder",
@@ -37,23 +36,11 @@ __all__ = [
 _LAZY = {
     "Monitor": "flowkit.notebook._monitor",
     "monitor": "flowkit.notebook._monitor",
-    "Builder": "flowkit.notebook._builder",
+    "Builder": "flowkit.notebook.builder._widget",
     "Inspector": "flowkit.notebook._inspect",
     "inspect": "flowkit.notebook._inspect",
     "preview": "flowkit.notebook._images",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'flowkit.notebook' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

@@ -17,8 +17,8 @@ from itertools import compress
 from operator import attrgetter, not_
 from typing import Any
 
-from flowkit.history import STATUS_COLORS
-from flowkit.render import STATUS_SYMBOLS
+from flowkit._palette import LIFECYCLE_ORDER, STATUS_COLORS, STATUS_SYMBOLS, WORKFLOW_STATUS_COLORS
+from flowkit.definitions._types import ACTIVE_TASK_STATUSES, UNSUCCESSFUL_TASK_STATUSES
 
 __all__ = [
     "ACTIVE",
@@ -33,21 +33,15 @@ __all__ = [
     "to_json_text",
 ]
 
-ACTIVE = frozenset({"SCHEDULED", "IN_PROGRESS"})
-FAILED = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"})
+ACTIVE = ACTIVE_TASK_STATUSES
+FAILED = UNSUCCESSFUL_TASK_STATUSES
 # Final until the workflow is retried, rerun or restarted (a FAILED attempt may still become
 # COMPLETED_WITH_ERRORS when the engine decides about it, so failures are read every time).
 _SETTLED = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "SKIPPED"})
 _IN_PROGRESS = frozenset({"IN_PROGRESS"})
 _STATUS = attrgetter("status")
-_STATUS_ORDER = (
-    "SCHEDULED", "IN_PROGRESS", "COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "FAILED_WITH_TERMINAL_ERROR",
-    "TIMED_OUT", "CANCELED", "SKIPPED",
-)  # fmt: skip
-_WORKFLOW_COLORS = {
-    "RUNNING": "#1f77b4", "PAUSED": "#9467bd", "COMPLETED": "#2ca02c", "FAILED": "#d62728",
-    "TIMED_OUT": "#ff7f0e", "TERMINATED": "#e6b800",
-}  # fmt: skip
+_STATUS_ORDER = LIFECYCLE_ORDER
+_WORKFLOW_COLORS = WORKFLOW_STATUS_COLORS
 _ROWS = 30  # running / failed rows shown in the table
 
 

@@ -51,7 +51,7 @@ SKIPPED                               grey         ↷
 not reached                           white        (dashed outline)
 ====================================  ===========  ======
 
-The colours are :data:`flowkit.history.STATUS_COLORS`, shared with the Gantt timeline.
+The colours are :data:`flowkit.history.STATUS_COLORS`, shared with the Gantt timeline (one palette: ``flowkit._palette``).
 
 ``dot`` output is deterministic: attributes sorted, node ids built from task references (never
 workflow or task ids), so golden files compare exact text with no Graphviz installed. (Reasons,

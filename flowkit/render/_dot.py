@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from flowkit._palette import WORST_FIRST
 from flowkit.definitions import TaskDef, WorkflowDef, WorkflowTask
 from flowkit.render._inputs import definition_finder, run_finder, subject, task_def_table
 from flowkit.render._labels import (
@@ -61,7 +62,7 @@ __all__ = ["DEFAULT_COLLAPSE_OVER", "dot"]
 DEFAULT_COLLAPSE_OVER = 10
 _MAX_DEPTH = 8  # sub-workflows expanded inside each other at most this deep
 _SHOWN_FAILURES = 10
-_WORST_FIRST = ("FAILED_WITH_TERMINAL_ERROR", "FAILED", "TIMED_OUT", "CANCELED")
+_WORST_FIRST = WORST_FIRST
 
 _BARS = frozenset({"FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "EXCLUSIVE_JOIN"})
 _SWITCHES = frozenset({"SWITCH", "DECISION"})

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["Cell", "Run", "breakdown"]
 
 _LOOP_SUFFIX = re.compile(r"__\d+$")
-_DYNAMIC = "dynamic"  # flowkit.engine._plan.DYNAMIC: the container of a task forked at run time
+_DYNAMIC = "dynamic"  # flowkit.engine._execution_plan.DYNAMIC: the container of a task forked at run time
 _SHOWN_ATTEMPTS = 5
 _FULL_REASON = 2000  # the tooltip holds the whole reason (within reason: tracebacks can be long)
 _UNSUCCESSFUL = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED", "COMPLETED_WITH_ERRORS"})

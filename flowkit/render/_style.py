@@ -1,4 +1,4 @@
-"""The diagram's vocabulary (status colours and symbols, short texts) and a deterministic DOT writer.
+"""The diagram's vocabulary (short texts; status colours and symbols from ``flowkit._palette``) and a deterministic DOT writer.
 
 The writer sorts attributes by name, escapes values one way and keeps statements in the order the
 walker emits them.
@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flowkit.history import STATUS_COLORS
+from flowkit._palette import STATUS_COLORS, STATUS_ORDER, STATUS_SYMBOLS, UNKNOWN_COLOR
 
 __all__ = [
     "FONT",
@@ -29,35 +29,8 @@ __all__ = [
     "short",
 ]
 
-STATUS_SYMBOLS: dict[str, str] = {
-    "SCHEDULED": "…",
-    "IN_PROGRESS": "▶",
-    "COMPLETED": "✔",
-    "COMPLETED_WITH_ERRORS": "⚠",
-    "FAILED": "✘",
-    "FAILED_WITH_TERMINAL_ERROR": "✘!",
-    "TIMED_OUT": "⏱",
-    "CANCELED": "⊘",
-    "SKIPPED": "↷",
-}
-"""The symbol drawn before each status, so a diagram never relies on colour alone."""
-
-STATUS_ORDER: tuple[str, ...] = (
-    "COMPLETED",
-    "COMPLETED_WITH_ERRORS",
-    "FAILED",
-    "FAILED_WITH_TERMINAL_ERROR",
-    "TIMED_OUT",
-    "CANCELED",
-    "IN_PROGRESS",
-    "SCHEDULED",
-    "SKIPPED",
-)
-"""Order of statuses in the legend and in a collapsed fork's breakdown (for equal counts)."""
-
 NOT_REACHED = "not reached"
 FONT = "Helvetica,Arial,sans-serif"
-_UNKNOWN_COLOR = "#ffffff"
 
 
 class Html(str):
@@ -210,4 +183,4 @@ def font_color(fill: str) -> str:
 
 def fill(status: str) -> str:
     """Return the fill colour of ``status`` (white for a status Conductor does not define)."""
-    return STATUS_COLORS.get(status, _UNKNOWN_COLOR)
+    return STATUS_COLORS.get(status, UNKNOWN_COLOR)

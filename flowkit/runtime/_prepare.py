@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowkit._cache import BoundedCache, IdentityCache
 from flowkit.definitions import SubWorkflowParam, TaskDef, WorkflowDef
 from flowkit.definitions._types import SYSTEM_TASK_TYPES
 from flowkit.engine import Engine, Registry
@@ -88,9 +89,9 @@ def simple_names(definition: WorkflowDef, registry: Registry, seen: set[str]) ->
 
 def _scan(definition: WorkflowDef) -> tuple[dict[str, list[str]], list[SubWorkflowParam]]:
     """The SIMPLE task names (with their refs) and sub-workflow params of one definition (cached)."""
-    hit = _SCANS.get(id(definition))
-    if hit is not None and hit[0] is definition:
-        return hit[1], hit[2]
+    hit = _SCANS.get(definition)
+    if hit is not None:
+        return hit
     own: dict[str, list[str]] = {}
     subs = []
     for wt in definition.all_tasks():
@@ -98,13 +99,10 @@ def _scan(definition: WorkflowDef) -> tuple[dict[str, list[str]], list[SubWorkfl
             own.setdefault(wt.name, []).append(wt.task_reference_name)
         if wt.type == "SUB_WORKFLOW" and wt.sub_workflow_param is not None:
             subs.append(wt.sub_workflow_param)
-    if len(_SCANS) > 256:
-        _SCANS.clear()
-    _SCANS[id(definition)] = (definition, own, subs)
-    return own, subs
+    return _SCANS.put(definition, (own, subs))
 
 
-_SCANS: dict[int, tuple[WorkflowDef, dict[str, list[str]], list[SubWorkflowParam]]] = {}
+_SCANS: IdentityCache[WorkflowDef, tuple[dict[str, list[str]], list[SubWorkflowParam]]] = IdentityCache(256)
 
 
 def build_engine(
@@ -128,9 +126,7 @@ def build_engine(
     key = tuple(sorted((name, id(td)) for name, td in defs.items()))
     plans = _PLANS.get(key)
     if plans is None:
-        if len(_PLANS) > 64:
-            _PLANS.clear()
-        plans = _PLANS[key] = {}
+        plans = _PLANS.put(key, {})
     return Engine(
         new_id=new_id_factory(),
         workflows=registry,
@@ -143,8 +139,9 @@ def build_engine(
     )
 
 
-_PLANS: dict[tuple[tuple[str, int], ...], dict[int, Any]] = {}  # compiled plans shared by runs with the same task defs
-_VALIDATED: dict[tuple[int, int], WorkflowDef] = {}
+# compiled plans shared by runs with the same task defs
+_PLANS: BoundedCache[tuple[tuple[str, int], ...], dict[int, Any]] = BoundedCache(64)
+_VALIDATED: BoundedCache[tuple[int, int], WorkflowDef] = BoundedCache(1024)
 _SCRIPTS: list[LazyScripts] = []
 
 
@@ -165,6 +162,4 @@ def validate_once(definition: WorkflowDef, engine: Engine) -> None:
         issues = script_issues(definition, engine.scripts)
         if issues:
             raise DefinitionError(issues, workflow_name=definition.name)
-    if len(_VALIDATED) > 1024:
-        _VALIDATED.clear()
-    _VALIDATED[key] = definition
+    _VALIDATED.put(key, definition)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flowkit.definitions._types import TaskStatus
+from flowkit.definitions._types import ERRORED_TASK_STATUSES, TaskStatus
 from flowkit.engine import Engine, TaskModel
 from flowkit.runtime._hooks import TaskEnded
 
@@ -17,9 +17,7 @@ __all__ = ["FailureReporter", "logger"]
 
 logger = logging.getLogger("flowkit")
 
-_REPORTED = frozenset(
-    {TaskStatus.FAILED, TaskStatus.FAILED_WITH_TERMINAL_ERROR, TaskStatus.TIMED_OUT, TaskStatus.COMPLETED_WITH_ERRORS}
-)
+_REPORTED = ERRORED_TASK_STATUSES | {TaskStatus.COMPLETED_WITH_ERRORS}
 _REASON_CHARS = 200
 _ad_hoc_said: set[str] = set()  # task names whose ad-hoc defaults were explained, once per process
 

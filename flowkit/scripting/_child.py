@@ -37,13 +37,13 @@ def main() -> None:
     import importlib
 
     from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
-    from flowkit.scripting._js import ScriptLimits
-    from flowkit.scripting._quickjs import QuickJavaScript
+    from flowkit.scripting._limits import ScriptLimits
+    from flowkit.scripting._quickjs import QuickJSJavaScript
 
     jq = importlib.import_module("jq")
     _limit(int(sys.argv[1]))
     programs: OrderedDict[str, Any] = OrderedDict()
-    engine = QuickJavaScript(allow_regex=True)
+    engine = QuickJSJavaScript(allow_regex=True)
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
         request = json.loads(line)

@@ -86,3 +86,29 @@ def _depth(text: str) -> int:
         elif ch in "]}":
             depth -= 1
     return deepest
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _normalize_numbers(value: Any, *, doubles: bool) -> Any:
+    """Integral numbers that fit in int64 as int, others as float (Conductor's Long/Double split).
+
+    ``doubles``: the text came from JS doubles, so ``1152921504606847000`` stands for ``2**60``.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if doubles and not -(2**53) <= value <= 2**53:
+            value = float(value)
+        elif value in _INT64:
+            return value
+        else:
+            return float(value)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and -(2.0**63) <= value < 2.0**63 else value
+    if isinstance(value, list):
+        return [_normalize_numbers(v, doubles=doubles) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalize_numbers(v, doubles=doubles) for k, v in value.items()}
+    return value

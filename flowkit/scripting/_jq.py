@@ -18,8 +18,8 @@ from collections import OrderedDict
 from typing import Any
 
 from flowkit.errors import ScriptError
-from flowkit.scripting._convert import decode_result, encode_input
-from flowkit.scripting._js import ScriptLimits, _normalize_numbers
+from flowkit.scripting._convert import _normalize_numbers, decode_result, encode_input
+from flowkit.scripting._limits import ScriptLimits
 
 __all__ = ["Jq"]
 

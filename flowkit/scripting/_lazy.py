@@ -51,7 +51,7 @@ class LazyScripts:
 
                     self._js = create_javascript(self._limits, self._engine)
         if isinstance(limits, dict):
-            from flowkit.scripting._js import ScriptLimits
+            from flowkit.scripting._limits import ScriptLimits
 
             base = self._limits or ScriptLimits()
             limits = ScriptLimits(

@@ -2,7 +2,7 @@
 
 Why QuickJS by default: it runs in the calling thread (about 10-20 µs per evaluation), and its time
 and memory limits end a runaway script with a catchable error instead of, as V8 can, killing the
-process. It implements ES2020. The V8 engine (:class:`flowkit.scripting.JavaScript`) is opt-in
+process. It implements ES2020. The V8 engine (:class:`flowkit.scripting.V8JavaScript`) is opt-in
 with ``FLOWKIT_JS_ENGINE=v8`` and the ``flowkit[v8]`` extra.
 
 Semantics are the V8 engine's: ``$`` is a deep copy of the bindings (with the Java-style
@@ -29,10 +29,10 @@ from collections import OrderedDict
 
 from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
 from flowkit.scripting._convert import decode_result, encode_input
-from flowkit.scripting._js import ScriptLimits
+from flowkit.scripting._limits import ScriptLimits
 from flowkit.scripting._shim import SHIM, uses_java_calls
 
-__all__ = ["QuickJavaScript"]
+__all__ = ["QuickJSJavaScript"]
 
 _MAX_PROGRAMS = 1024  # compiled sources kept per context
 _MAX_SCOPES = 16  # workflow executions whose contexts are kept; older ones start afresh
@@ -144,7 +144,7 @@ class _Context:
         return pid
 
 
-class QuickJavaScript:
+class QuickJSJavaScript:
     """Sandboxed QuickJS contexts that evaluate Conductor scripts (thread-safe; one lock).
 
     Args:
@@ -267,7 +267,7 @@ class QuickJavaScript:
             self._closed = True
             self._contexts.clear()
 
-    def __enter__(self) -> QuickJavaScript:
+    def __enter__(self) -> QuickJSJavaScript:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -22,7 +22,7 @@ import time
 from typing import Any, NoReturn
 
 from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
-from flowkit.scripting._js import ScriptLimits
+from flowkit.scripting._limits import ScriptLimits
 
 __all__ = ["call", "run_javascript"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from flowkit.definitions import WorkflowDef
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine import Engine, TaskModel, WorkflowModel
-from flowkit.engine._plan import Node
+from flowkit.engine._execution_plan import Node
 
 __all__ = ["restore_workflow", "task_record", "workflow_record"]
 

@@ -27,6 +27,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, get_type_hints
 
+from flowkit._cache import BoundedCache
 from flowkit.definitions._types import TaskStatus
 from flowkit.errors import NonRetryableError, WorkerError
 from flowkit.workers import _capture
@@ -337,7 +338,7 @@ def worker_task(*, task_definition_name: str, domain: str | None = None, poll_in
     return decorate
 
 
-_wrapped: dict[tuple[str, Any], Worker] = {}
+_wrapped: BoundedCache[tuple[str, Any], Worker] = BoundedCache(1024)
 
 
 def as_worker_map(workers: Any) -> dict[str, Worker]:
@@ -355,9 +356,7 @@ def as_worker_map(workers: Any) -> dict[str, Worker]:
             key: tuple[str, Any] = (str(name), getattr(fn, "fn", fn))
             worker = _wrapped.get(key)
             if worker is None:
-                if len(_wrapped) > 1024:
-                    _wrapped.clear()
-                worker = _wrapped[key] = Worker(key[1], key[0])
+                worker = _wrapped.put(key, Worker(key[1], key[0]))
             out[key[0]] = worker
         return out
     out = {}

@@ -115,4 +115,4 @@ def test_the_parts_follow_the_runtime_protocols():
     assert isinstance(Runtime(executor="inline", store="memory").runner.executor, InlineExecutor)
     assert isinstance(Runtime(store="memory").runner.executor, ThreadExecutor)
     assert SqliteStore.durable and SqliteStore(":memory:").model("x") is None
-    assert VirtualClock().virtual and flowkit.testing.SystemClock is SystemClock
+    assert VirtualClock().virtual and not hasattr(flowkit.testing, "SystemClock")

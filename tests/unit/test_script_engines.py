@@ -5,9 +5,9 @@ import threading
 import pytest
 
 import flowkit
-from flowkit.scripting import JavaScript, QuickJavaScript, ScriptLimits, create_javascript
+from flowkit.scripting import QuickJSJavaScript, ScriptLimits, V8JavaScript, create_javascript
 
-ENGINES = {"quickjs": QuickJavaScript, "v8": JavaScript}
+ENGINES = {"quickjs": QuickJSJavaScript, "v8": V8JavaScript}
 
 
 @pytest.fixture(params=sorted(ENGINES))
@@ -82,3 +82,9 @@ def test_usable_from_several_threads(js):
 def test_unknown_engine_name_is_refused():
     with pytest.raises(ValueError, match="unknown JavaScript engine"):
         create_javascript(engine="rhino")
+
+
+def test_former_engine_names_are_the_same_classes():
+    from flowkit.scripting import JavaScript, QuickJavaScript
+
+    assert JavaScript is V8JavaScript and QuickJavaScript is QuickJSJavaScript

@@ -15,14 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
-from flowkit.scripting import JavaScript, Jq, ScriptLimits, _js, to_case_string, truthy
+from flowkit.expressions import case_string, truthy
+from flowkit.scripting import Jq, ScriptLimits, V8JavaScript, _v8
 
 SHORT = ScriptLimits(timeout_ms=250)
 
 
 @pytest.fixture(scope="module")
-def js() -> Iterator[JavaScript]:
-    engine = JavaScript()
+def js() -> Iterator[V8JavaScript]:
+    engine = V8JavaScript()
     yield engine
     engine.close()
 
@@ -36,28 +37,28 @@ def jq() -> Jq:
 
 
 @pytest.mark.parametrize(("iteration", "expected"), [(1, True), (3, False)])
-def test_expression_mode_returns_the_completion_value(js: JavaScript, iteration: int, expected: bool) -> None:
+def test_expression_mode_returns_the_completion_value(js: V8JavaScript, iteration: int, expected: bool) -> None:
     script = "if ($.iteration < $.value) { true; } else { false; }"
     assert js.evaluate(script, {"iteration": iteration, "value": 3}) is expected
 
 
-def test_expression_mode_value_of_last_statement(js: JavaScript) -> None:
+def test_expression_mode_value_of_last_statement(js: V8JavaScript) -> None:
     assert js.evaluate("var total = 0; for (var i = 0; i < $.n; i++) { total += i } total", {"n": 5}) == 10
     assert js.evaluate("if ($.x > 2) { 'big' } else { 'small' }", {"x": 1}) == "small"
     assert js.evaluate("function f(a) { return a * 2 } f($.v)", {"v": 21}) == 42
 
 
 @pytest.mark.parametrize(("a", "expected"), [(1, True), (2, False)])
-def test_lambda_mode_wraps_the_body_in_a_function(js: JavaScript, a: int, expected: bool) -> None:
+def test_lambda_mode_wraps_the_body_in_a_function(js: V8JavaScript, a: int, expected: bool) -> None:
     script = "if ($.a == 1) { return {testvalue: true} } else { return {testvalue: false} }"
     assert js.evaluate(script, {"a": a}, mode="lambda") == {"testvalue": expected}
 
 
-def test_lambda_without_return_is_null(js: JavaScript) -> None:
+def test_lambda_without_return_is_null(js: V8JavaScript) -> None:
     assert js.evaluate("var x = $.a;", {"a": 1}, mode="lambda") is None
 
 
-def test_results_convert_to_json_types(js: JavaScript) -> None:
+def test_results_convert_to_json_types(js: V8JavaScript) -> None:
     script = "[1, 2.0, 1.5, -0, null, undefined, 'x', true, {a: {b: [2**60, 2**64, 1e21]}}, {u: undefined}]"
     assert js.evaluate(script, {}) == [
         1, 2, 1.5, 0, None, None, "x", True, {"a": {"b": [2**60, 2.0**64, 1e21]}}, {},
@@ -84,13 +85,13 @@ def test_bindings_round_trip(value: object) -> None:
     assert _shared_js().evaluate("$", value) == value
 
 
-def test_script_mutating_dollar_does_not_touch_the_callers_data(js: JavaScript) -> None:
+def test_script_mutating_dollar_does_not_touch_the_callers_data(js: V8JavaScript) -> None:
     data = {"a": {"b": 1}, "items": [1, 2]}
     assert js.evaluate("$.a.b = 2; $.items.push(3); $.c = 4; $", data) == {"a": {"b": 2}, "items": [1, 2, 3], "c": 4}
     assert data == {"a": {"b": 1}, "items": [1, 2]}
 
 
-def test_globals_a_script_creates_do_not_leak_into_the_next(js: JavaScript) -> None:
+def test_globals_a_script_creates_do_not_leak_into_the_next(js: V8JavaScript) -> None:
     assert js.evaluate("leaked = $.v; globalThis.other = 2; leaked", {"v": 1}) == 1
     assert js.evaluate("typeof leaked + ',' + typeof other", {}) == "undefined,undefined"
     assert js.evaluate("eval = function () { return 'hijacked' }; eval('1 + 1')", {}) == 2
@@ -99,7 +100,7 @@ def test_globals_a_script_creates_do_not_leak_into_the_next(js: JavaScript) -> N
 # --- errors ----------------------------------------------------------------------------------------
 
 
-def test_syntax_error_has_message_and_line(js: JavaScript) -> None:
+def test_syntax_error_has_message_and_line(js: V8JavaScript) -> None:
     with pytest.raises(ScriptError) as caught:
         js.evaluate("var a = 1;\nvar b = 2;\nif (a > ) { b }", {})
     assert caught.value.line == 3
@@ -111,7 +112,7 @@ def test_syntax_error_has_message_and_line(js: JavaScript) -> None:
     assert caught.value.line == 2  # clamped: V8 points at the brace the lambda wrapper appends
 
 
-def test_check_syntax_does_not_run_the_script(js: JavaScript) -> None:
+def test_check_syntax_does_not_run_the_script(js: V8JavaScript) -> None:
     js.check_syntax("ran = true; while (true) {}")
     js.check_syntax("return 1", mode="lambda")
     assert js.evaluate("typeof ran", {}) == "undefined"
@@ -119,7 +120,7 @@ def test_check_syntax_does_not_run_the_script(js: JavaScript) -> None:
         js.check_syntax("return 1")  # expression mode is a script, not a function body
 
 
-def test_runtime_type_error_message_and_line(js: JavaScript) -> None:
+def test_runtime_type_error_message_and_line(js: V8JavaScript) -> None:
     with pytest.raises(ScriptError) as caught:
         js.evaluate("var a = 1;\n$.a.x", {})
     assert str(caught.value) == "TypeError: Cannot read properties of undefined (reading 'x')"
@@ -127,7 +128,7 @@ def test_runtime_type_error_message_and_line(js: JavaScript) -> None:
     assert not isinstance(caught.value, ScriptTimeoutError | ScriptMemoryError)
 
 
-def test_thrown_values_become_messages(js: JavaScript) -> None:
+def test_thrown_values_become_messages(js: V8JavaScript) -> None:
     with pytest.raises(ScriptError, match="^boom$"):
         js.evaluate("throw 'boom'", {})
     with pytest.raises(ScriptError, match='^{"code":7}$'):
@@ -136,7 +137,7 @@ def test_thrown_values_become_messages(js: JavaScript) -> None:
         js.evaluate("throw new RangeError('custom')", {}, mode="lambda")
 
 
-def test_results_and_bindings_that_are_not_json(js: JavaScript) -> None:
+def test_results_and_bindings_that_are_not_json(js: V8JavaScript) -> None:
     with pytest.raises(ScriptError, match="BigInt"):
         js.evaluate("1n", {})
     with pytest.raises(ScriptError, match="circular"):
@@ -145,7 +146,7 @@ def test_results_and_bindings_that_are_not_json(js: JavaScript) -> None:
     assert js.evaluate("typeof $.when", {"when": object()}) == "string"
 
 
-def test_unknown_mode_is_rejected(js: JavaScript) -> None:
+def test_unknown_mode_is_rejected(js: V8JavaScript) -> None:
     with pytest.raises(ValueError, match="mode"):
         js.evaluate("1", {}, mode="graal")
 
@@ -153,7 +154,7 @@ def test_unknown_mode_is_rejected(js: JavaScript) -> None:
 # --- limits ----------------------------------------------------------------------------------------
 
 
-def test_infinite_loop_is_stopped_by_the_per_call_timeout_and_the_engine_recovers(js: JavaScript) -> None:
+def test_infinite_loop_is_stopped_by_the_per_call_timeout_and_the_engine_recovers(js: V8JavaScript) -> None:
     started = time.monotonic()
     with pytest.raises(ScriptTimeoutError, match="time limit of 250 ms"):
         js.evaluate("while (true) {}", {}, limits=SHORT)
@@ -165,13 +166,13 @@ def test_infinite_loop_is_stopped_by_the_per_call_timeout_and_the_engine_recover
 
 
 def test_instance_limits_apply_by_default() -> None:
-    with JavaScript(SHORT) as engine:
+    with V8JavaScript(SHORT) as engine:
         with pytest.raises(ScriptTimeoutError, match="250 ms"):
             engine.evaluate("while (true) {}", {})
         assert engine.evaluate("'ok'", {}) == "ok"
 
 
-def test_memory_bomb_is_stopped_and_the_engine_recovers(js: JavaScript) -> None:
+def test_memory_bomb_is_stopped_and_the_engine_recovers(js: V8JavaScript) -> None:
     with pytest.raises((ScriptMemoryError, ScriptTimeoutError)):
         js.evaluate("var a = []; while (true) a.push(new Array(1e6).fill(1))", {})
     assert js.evaluate("$.a + 1", {"a": 1}) == 2
@@ -181,7 +182,7 @@ def test_memory_bomb_is_stopped_and_the_engine_recovers(js: JavaScript) -> None:
     assert js.evaluate("[1, 2, 3].length", {}) == 3
 
 
-def test_runaway_promise_chain_is_charged_to_its_own_script(js: JavaScript) -> None:
+def test_runaway_promise_chain_is_charged_to_its_own_script(js: V8JavaScript) -> None:
     with pytest.raises(ScriptTimeoutError):
         js.evaluate("Promise.resolve().then(function f() { return Promise.resolve().then(f) }); 1", {}, limits=SHORT)
     assert js.evaluate("async function f() { return 1 } typeof f()", {}) == "object"
@@ -202,9 +203,9 @@ def test_builtins_that_would_abort_v8_raise_memory_errors() -> None:
     # Unguarded, each of these aborts the whole process (V8 "invalid table size" / "invalid
     # size error"), so they run in a child interpreter.
     code = (
-        "from flowkit.scripting import JavaScript\n"
+        "from flowkit.scripting import V8JavaScript\n"
         "from flowkit.errors import ScriptMemoryError\n"
-        "js = JavaScript()\n"
+        "js = V8JavaScript()\n"
         f"for bomb in {_BOMBS!r}:\n"
         "    try:\n"
         "        js.evaluate(bomb, {})\n"
@@ -212,7 +213,7 @@ def test_builtins_that_would_abort_v8_raise_memory_errors() -> None:
         "        print('stopped')\n"
         "print(js.evaluate('$.a', {'a': 'alive'}))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(Path(_js.__file__).resolve().parents[2]))
+    env = dict(os.environ, PYTHONPATH=str(Path(_v8.__file__).resolve().parents[2]))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["stopped"] * len(_BOMBS) + ["alive"]
@@ -226,18 +227,18 @@ def test_builtins_that_would_abort_v8_raise_memory_errors() -> None:
     ["require", "console", "print", "load", "fetch", "XMLHttpRequest", "process", "setTimeout", "Java",
      "Packages", "WebAssembly", "ArrayBuffer", "Uint8Array", "SharedArrayBuffer", "Atomics", "quit"],
 )  # fmt: skip
-def test_no_host_surface(js: JavaScript, name: str) -> None:
+def test_no_host_surface(js: V8JavaScript, name: str) -> None:
     assert js.evaluate(f"typeof {name}", {}) == "undefined"
 
 
-def test_no_module_loading(js: JavaScript) -> None:
+def test_no_module_loading(js: V8JavaScript) -> None:
     with pytest.raises(ScriptError, match="ReferenceError: require is not defined"):
         js.evaluate("require('fs')", {})
     with pytest.raises(ScriptError, match="ReferenceError: load is not defined"):
         js.evaluate("load('/etc/passwd')", {})
 
 
-def test_harness_is_not_reachable_or_replaceable(js: JavaScript) -> None:
+def test_harness_is_not_reachable_or_replaceable(js: V8JavaScript) -> None:
     js.evaluate("JSON.parse = JSON.stringify = function () { return 'x' }; Object.keys = null; 1", {})
     assert js.evaluate("$.a", {"a": [1, {"b": 2}]}) == [1, {"b": 2}]
     js.evaluate("try { __flowkit__ = null; delete globalThis.__flowkit__ } catch (e) {} 1", {})
@@ -246,8 +247,8 @@ def test_harness_is_not_reachable_or_replaceable(js: JavaScript) -> None:
 
 
 def test_compiled_programs_are_evicted_least_recently_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_js, "_MAX_PROGRAMS", 2)
-    with JavaScript() as engine:
+    monkeypatch.setattr(_v8, "_MAX_PROGRAMS", 2)
+    with V8JavaScript() as engine:
         for round_ in range(3):
             for n in range(4):
                 assert engine.evaluate(f"$.x + {n}", {"x": round_}) == round_ + n
@@ -258,14 +259,14 @@ def test_compiled_programs_are_evicted_least_recently_used(monkeypatch: pytest.M
 
 
 def test_closed_engine_raises() -> None:
-    engine = JavaScript()
+    engine = V8JavaScript()
     assert engine.evaluate("1", {}) == 1
     engine.close()
     with pytest.raises(ScriptError, match="closed"):
         engine.evaluate("1", {})
 
 
-def test_evaluations_from_four_threads(js: JavaScript) -> None:
+def test_evaluations_from_four_threads(js: V8JavaScript) -> None:
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
@@ -286,8 +287,8 @@ def test_evaluations_from_four_threads(js: JavaScript) -> None:
 
 
 def test_v8_runs_on_mini_racers_public_api() -> None:
-    assert not hasattr(_js, "_Abi") and not hasattr(_js, "_NativeIsolate")
-    with JavaScript() as engine:
+    assert not hasattr(_v8, "_Abi") and not hasattr(_v8, "_NativeIsolate")
+    with V8JavaScript() as engine:
         assert engine.evaluate("if ($.a == 1) { true; } else { false; }", {"a": 1}) is True
         assert engine.evaluate("return {v: $.a}", {"a": 2}, mode="lambda") == {"v": 2}
         assert engine.evaluate("typeof console + typeof setTimeout", {}) == "undefinedundefined"
@@ -315,16 +316,16 @@ def test_truthy_follows_conductor_do_while(value: object, expected: bool) -> Non
     [(None, "null"), (True, "true"), (False, "false"), (1, "1"), (-7, "-7"), (1.0, "1"), (2.0**40, "1099511627776"),
      (1.5, "1.5"), (0.001, "0.001"), (1234567.5, "1234567.5"), (1.5e-5, "1.5E-5"), (1e21, "1.0E21"),
      (-2.5e10 - 0.5, "-2.50000000005E10"), (float("nan"), "NaN"), (float("-inf"), "-Infinity"), ("abc", "abc"),
-     ([1, "a"], '[1,"a"]'), ({"k": None}, '{"k":null}')],
+     ([1, "a"], "[1, a]"), ({"k": None}, "{k=null}")],
 )  # fmt: skip
-def test_to_case_string_follows_conductor_switch(value: object, expected: str) -> None:
-    assert to_case_string(value) == expected
+def test_case_string_follows_conductor_switch(value: object, expected: str) -> None:
+    assert case_string(value, from_script=True) == expected
 
 
-def test_switch_case_string_of_a_script_result(js: JavaScript) -> None:
-    assert to_case_string(js.evaluate("$.n / 2", {"n": 4})) == "2"
-    assert to_case_string(js.evaluate("$.n / 2", {"n": 3})) == "1.5"
-    assert to_case_string(js.evaluate("$.n > 1", {"n": 3})) == "true"
+def test_switch_case_string_of_a_script_result(js: V8JavaScript) -> None:
+    assert case_string(js.evaluate("$.n / 2", {"n": 4}), from_script=True) == "2"
+    assert case_string(js.evaluate("$.n / 2", {"n": 3}), from_script=True) == "1.5"
+    assert case_string(js.evaluate("$.n > 1", {"n": 3}), from_script=True) == "true"
 
 
 # --- jq ----------------------------------------------------------------------------------------------
@@ -381,11 +382,11 @@ def test_jq_from_four_threads(jq: Jq) -> None:
     assert sorted(r[0] for r in results) == sorted(2 * n for n in range(4) for _ in range(200))  # type: ignore[index]
 
 
-_SHARED: list[JavaScript] = []
+_SHARED: list[V8JavaScript] = []
 
 
-def _shared_js() -> JavaScript:
+def _shared_js() -> V8JavaScript:
     # hypothesis re-runs the test body without function-scoped fixtures.
     if not _SHARED:
-        _SHARED.append(JavaScript())
+        _SHARED.append(V8JavaScript())
     return _SHARED[0]

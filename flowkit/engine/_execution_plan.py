@@ -1,4 +1,4 @@
-"""A definition compiled for running.
+"""A definition compiled for running: the execution plan the engine walks.
 
 One :class:`Node` per task with its compiled input, effective task definition and place in the graph
 (next sibling, owner, enclosing loop).
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flowkit._cache import BoundedCache
 from flowkit.definitions import TaskDef, WorkflowDef, WorkflowTask
 from flowkit.definitions._types import SYSTEM_TASK_TYPES
 from flowkit.expressions import Resolver, compile_value, mentions_expression
@@ -39,15 +40,13 @@ def effective_task_def(wt: WorkflowTask, registry: Mapping[str, TaskDef]) -> Tas
     key = (wt.name, system)
     default = _AD_HOC.get(key)
     if default is None:
-        if len(_AD_HOC) > 4096:
-            _AD_HOC.clear()
-        default = _AD_HOC[key] = (
-            TaskDef(name=wt.name, retry_count=0, response_timeout_seconds=0) if system else TaskDef(name=wt.name)
+        default = _AD_HOC.put(
+            key, TaskDef(name=wt.name, retry_count=0, response_timeout_seconds=0) if system else TaskDef(name=wt.name)
         )
     return default
 
 
-_AD_HOC: dict[tuple[str, bool], TaskDef] = {}  # frozen values, safe to share
+_AD_HOC: BoundedCache[tuple[str, bool], TaskDef] = BoundedCache(4096)  # frozen values, safe to share
 
 
 class Node:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from flowkit.errors import InputError
 
 if TYPE_CHECKING:
-    from flowkit.notebook._steps import _Node as Node
+    from flowkit.notebook.builder._steps import _Node as Node
 
 __all__ = [
     "CASES", "KNOWN_OUTPUTS", "MODES", "SETTINGS", "SYSTEM_TYPES", "TEMPLATES", "Call", "Plan", "calls",

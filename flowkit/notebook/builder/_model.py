@@ -12,7 +12,7 @@
 
 Each step is replayed from the start to make the tree of tasks, so undo is "drop the last step".
 The definition is made with :class:`flowkit.WorkflowBuilder` and its task classes through a
-:class:`~flowkit.notebook._plan.Plan`, which also prints the equivalent Python code.
+:class:`~flowkit.notebook.builder._catalogue.Plan`, which also prints the equivalent Python code.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from flowkit.definitions import WorkflowDef
 from flowkit.errors import DefinitionError, DefinitionIssue, InputError
-from flowkit.notebook._plan import (
+from flowkit.notebook.builder._catalogue import (
     CASES,
     MODES,
     SETTINGS,
@@ -41,10 +41,10 @@ from flowkit.notebook._plan import (
     worker_name,
     worker_template,
 )
-from flowkit.notebook._plan import (
+from flowkit.notebook.builder._catalogue import (
     default_setting as setting_default,
 )
-from flowkit.notebook._steps import JsonField, Place, Step, _Node, parse_json_object
+from flowkit.notebook.builder._steps import JsonField, Place, Step, _Node, parse_json_object
 
 __all__ = [
     "MODES", "SETTINGS", "SYSTEM_TYPES", "TEMPLATES", "BuilderModel", "JsonField", "Place", "Step", "parse_json_object",

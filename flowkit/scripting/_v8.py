@@ -15,20 +15,19 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 from flowkit.errors import ScriptError, ScriptMemoryError, ScriptTimeoutError
-from flowkit.scripting._convert import decode_result, encode_input
+from flowkit.scripting._convert import _normalize_numbers, decode_result, encode_input
+from flowkit.scripting._limits import ScriptLimits
 from flowkit.scripting._shim import SHIM, uses_java_calls
 
-__all__ = ["JavaScript", "ScriptLimits", "to_case_string", "truthy"]
+__all__ = ["V8JavaScript"]
 
 _MODES = ("expression", "lambda")
 _MAX_PROGRAMS = 1024  # distinct sources kept compiled per JavaScript instance
@@ -36,7 +35,6 @@ _RECYCLE_BYTES = 8 * 1024 * 1024  # source text evaluated in one V8 context befo
 _MAX_SCOPES = 4  # V8 isolates kept (one per workflow execution); each costs ~15 ms to start
 _SCRIPT_NAME = "flowkit-script"
 _SYNTAX_OK = "__flowkit_syntax_ok__"
-_INT64 = range(-(2**63), 2**63)
 _BIG_DIGITS = re.compile(r"\d{16}")  # integers past 2**53 are printed doubles
 # Text that can reach promises or dynamic code: a heuristic that spots accidental deferred work
 # (a determined script is still stopped, by the next call's time limit).
@@ -44,24 +42,6 @@ _MAY_DEFER = re.compile(r"[Aa]sync|await|Promise|\bthen\b|import|eval|Function|c
 _ERROR_HEADER = re.compile(r"^(?P<name>[^\n]*?):(?P<line>\d+): (?P<message>[^\n]*)")
 
 _OK, _THROWN, _SYNTAX, _OOM, _TERMINATED, _TIMEOUT = range(6)  # what both isolate backends report
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScriptLimits:
-    """Time and memory limits for one script evaluation.
-
-    Attributes:
-        timeout_ms: Wall-clock limit; Conductor's default script limit is 4 s.
-        max_memory_bytes: Limit on the V8 heap in use after a garbage collection.
-
-    """
-
-    timeout_ms: int = 4000
-    max_memory_bytes: int = 64 * 1024 * 1024
-
-    def __post_init__(self) -> None:
-        if self.timeout_ms <= 0 or self.max_memory_bytes <= 0:
-            raise ValueError("ScriptLimits values must be positive")
 
 
 # The harness runs once per V8 context. Its helpers are captured up front so a script that
@@ -270,7 +250,7 @@ class _Program:
     checked: bool = False
 
 
-class JavaScript:
+class V8JavaScript:
     """A sandboxed embedded V8 (mini-racer) that evaluates Conductor scripts.
 
     One per runner; thread-safe (calls are serialised on one V8 context). Scripts see ``$`` and
@@ -378,7 +358,7 @@ class JavaScript:
             for scope in list(self._isolates):
                 self._retire(scope)
 
-    def __enter__(self) -> JavaScript:
+    def __enter__(self) -> V8JavaScript:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -478,78 +458,3 @@ class JavaScript:
 
 def _memory_error(limits: ScriptLimits) -> ScriptMemoryError:
     return ScriptMemoryError(f"script exceeded its memory limit of {limits.max_memory_bytes} bytes")
-
-
-def _normalize_numbers(value: Any, *, doubles: bool) -> Any:
-    """Integral numbers that fit in int64 as int, others as float (Conductor's Long/Double split).
-
-    ``doubles``: the text came from JS doubles, so ``1152921504606847000`` stands for ``2**60``.
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        if doubles and not -(2**53) <= value <= 2**53:
-            value = float(value)
-        elif value in _INT64:
-            return value
-        else:
-            return float(value)
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and -(2.0**63) <= value < 2.0**63 else value
-    if isinstance(value, list):
-        return [_normalize_numbers(v, doubles=doubles) for v in value]
-    if isinstance(value, dict):
-        return {k: _normalize_numbers(v, doubles=doubles) for k, v in value.items()}
-    return value
-
-
-def truthy(value: object) -> bool:
-    """Conductor's DO_WHILE condition rule.
-
-    Args:
-        value: A script result.
-
-    Returns:
-        True only for boolean True or a number greater than 0; the string ``"true"`` is false.
-
-    """
-    if isinstance(value, bool):
-        return value
-    return isinstance(value, int | float) and value > 0
-
-
-def to_case_string(value: object) -> str:
-    """Return the SWITCH case string Conductor derives from a result (Java's ``String.valueOf``).
-
-    Args:
-        value: A script result.
-
-    Returns:
-        ``"null"``, ``"true"``/``"false"``, ``"1"`` for integral numbers, Java ``Double.toString``
-        text for other floats (``"1.5"``, ``"1.0E21"``), strings as is, JSON for lists and dicts.
-
-    """
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and int(value) in _INT64 else _java_double(value)
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _java_double(value: float) -> str:
-    if not math.isfinite(value):
-        return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[repr(value)]
-    if 1e-3 <= abs(value) < 1e7:
-        return repr(value)  # Python's shortest repr is positional in this range, like Java's
-    from decimal import Decimal  # rarely needed; keeps `import flowkit` fast
-
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    text = "".join(map(str, digits))
-    scientific = int(exponent) + len(text) - 1  # finite, so the exponent is an int
-    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{scientific}"

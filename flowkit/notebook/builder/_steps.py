@@ -1,10 +1,10 @@
 """The builder's values: a step, where a new task goes, a JSON field, and the tree node a step makes.
 
-:class:`Step` is what :class:`~flowkit.notebook._model.BuilderModel` records (undo drops the last
+:class:`Step` is what :class:`~flowkit.notebook.builder._model.BuilderModel` records (undo drops the last
 one); :class:`Place` says where an added task goes; :func:`parse_json_object` reads the text typed
 into a field as a :class:`JsonField`. Replaying the steps makes a tree of ``_Node`` (one per task,
 with the sequences it holds: fork branches, switch cases, a loop body), from which the model answers
-its questions and :mod:`flowkit.notebook._plan` makes the workflow.
+its questions and :mod:`flowkit.notebook.builder._catalogue` makes the workflow.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowkit.notebook._plan import CASES
+from flowkit.notebook.builder._catalogue import CASES
 
 __all__ = ["JsonField", "Place", "Step", "parse_json_object"]
 

@@ -6,22 +6,16 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from flowkit.definitions._types import TaskStatus
+from flowkit.expressions._java import truthy
 
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
-    from flowkit.engine._plan import Node
+    from flowkit.engine._execution_plan import Node
     from flowkit.engine._state import TaskModel, WorkflowModel
 
-__all__ = ["do_while", "iteration_end", "truthy"]
+__all__ = ["do_while", "iteration_end"]
 
 S = TaskStatus
-
-
-def truthy(value: Any) -> bool:
-    """Conductor's loop rule: only boolean true or a number above 0 continues."""
-    if isinstance(value, bool):
-        return value
-    return isinstance(value, int | float) and value > 0
 
 
 def do_while(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:
@@ -176,7 +170,7 @@ def _evaluate(engine: Engine, task: TaskModel, condition: str, outputs: dict[str
         engine.finish(task, S.FAILED_WITH_TERMINAL_ERROR, now, "no JavaScript engine is configured for this run")
         return None
     try:
-        from flowkit.engine._tasks import script_limits
+        from flowkit.engine._tasks.scripts import script_limits
 
         scope = task.workflow.workflow_id
         return truthy(

@@ -1,4 +1,4 @@
-"""FORK_JOIN, FORK_JOIN_DYNAMIC (its three input forms) and JOIN (Conductor's ``ForkJoinTaskMapper``, ``ForkJoinDynamicTaskMapper``, ``Join.java``)."""
+"""FORK_JOIN, FORK_JOIN_DYNAMIC (its three input forms), JOIN and EXCLUSIVE_JOIN (Conductor's ``ForkJoinTaskMapper``, ``ForkJoinDynamicTaskMapper``, ``Join.java``, ``ExclusiveJoin.java``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.definitions import WorkflowTask
 from flowkit.definitions._types import SYSTEM_TASK_TYPES, TaskStatus, WorkflowStatus
+from flowkit.engine._tasks._common import _start
 
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
-    from flowkit.engine._plan import Node
+    from flowkit.engine._execution_plan import Node
     from flowkit.engine._state import TaskModel, WorkflowModel
 
-__all__ = ["fork_join", "fork_join_dynamic", "join", "notify_waiter", "prepare_dynamic_fork"]
+__all__ = ["exclusive_join", "fork_join", "fork_join_dynamic", "join", "notify_waiter", "prepare_dynamic_fork"]
 
 S = TaskStatus
 _FAST_KEYS = frozenset({"name", "taskReferenceName", "type", "inputParameters"})
@@ -317,9 +318,28 @@ def notify_waiter(engine: Engine, waiter: TaskModel, ref: str, now: int) -> None
     if waiter.node.kind == "JOIN":
         _evaluate_join(engine, waiter, now)
     else:
-        from flowkit.engine._tasks import exclusive_join
-
         exclusive_join(engine, waiter.workflow, waiter, now, None)
+
+
+def exclusive_join(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:
+    _start(task, now)
+    wt = task.node.wt
+    suffix = f"__{task.iteration}" if task.node.loop is not None else ""
+    join_on = [r + suffix for r in (task.input.get("joinOn") or wt.join_on)]
+    defaults = [r + suffix for r in (task.input.get("defaultExclusiveJoinTask") or wt.default_exclusive_join_task)]
+    found = next((t for t in map(wf.task_at, join_on) if t is not None and t.status is not S.SKIPPED), None)
+    if found is None:
+        found = next((t for t in map(wf.task_at, defaults) if t is not None), None)
+    if found is None:
+        return  # nothing to join yet: stays IN_PROGRESS, as on Conductor
+    if not found.executed:
+        task.extra = {"pending": engine.wait_for(task, [found.ref])}
+        return
+    task.output = dict(found.output)
+    if found.status.is_successful:
+        engine.finish(task, S.COMPLETED, now)
+    else:
+        engine.finish(task, S.FAILED, now, found.reason)
 
 
 def _evaluate_join(engine: Engine, task: TaskModel, now: int) -> None:

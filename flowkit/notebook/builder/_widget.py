@@ -11,8 +11,8 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from flowkit.errors import FlowkitError
 from flowkit.notebook._diagram import Diagram
-from flowkit.notebook._model import MODES, BuilderModel, JsonField, Place, parse_json_object
-from flowkit.notebook._plan import setting_spec
+from flowkit.notebook.builder._catalogue import setting_spec
+from flowkit.notebook.builder._model import MODES, BuilderModel, JsonField, Place, parse_json_object
 
 __all__ = ["Builder"]
 
