@@ -230,7 +230,10 @@ def test_runaways_in_every_shape_are_stopped(engine):
                 print(type(exc).__name__, time.monotonic() - started < 15)
         print(js.evaluate("'abc'.replace(/b/, 'x') + /^a/.test('ab')", {{}}))
     """)
-    assert out == ["ScriptTimeoutError True"] * 7 + ["axctrue"], out
+    # a runaway promise chain allocates as it spins: it may reach the memory limit before the time limit
+    stopped = {"ScriptTimeoutError True", "ScriptMemoryError True"}
+    assert out[:4] == ["ScriptTimeoutError True"] * 4 and set(out[4:6]) <= stopped, out
+    assert out[6:] == ["ScriptTimeoutError True", "axctrue"], out
 
 
 def test_regex_redone_in_the_sandbox_keeps_the_semantics(js):
