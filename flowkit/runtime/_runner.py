@@ -128,6 +128,9 @@ class Runner:
         self._batch_s = store.batch_ms / 1000
         self._flushed_at = time.monotonic()
         self.interrupt = SigintGuard()  # entered by a foreground run: Ctrl-C stops the loop cleanly
+        self.task_queue: Callable[[TaskModel], None] | None = None
+        """Where SIMPLE tasks with no worker here wait SCHEDULED for a poller (``flowkit serve``'s task
+        queues); their rate and concurrency limits are applied at poll time, as Conductor does."""
 
     # ------------------------------------------------------------------ commands
     def handle(self, commands: list[Command], now: int) -> None:
@@ -259,6 +262,9 @@ class Runner:
         if task.status.is_terminal or task.workflow.status.is_terminal:
             return
         name = task.task_def_name
+        if self.task_queue is not None and task.node.kind == "SIMPLE" and name not in self.workers:
+            self.task_queue(task)
+            return
         td = task.node.task_def
         limit = td.concurrent_exec_limit
         if limit and self.running[name] >= limit:
