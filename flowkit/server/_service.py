@@ -48,7 +48,7 @@ class Service:
             if record is None:
                 continue
             for task in record[1]:
-                if task["status"] == "IN_PROGRESS" and task["type"] == "SIMPLE":
+                if task["status"] == "IN_PROGRESS":  # only queued (SIMPLE) tasks ever consult it
                     timeout = int(json.loads(task["data"]).get("responseTimeoutSeconds") or 0)
                     due[task["task_id"]] = int(task["updated"] or 0) + timeout * 1000
         return due

@@ -78,9 +78,10 @@ def test_failing_worker_succeeds_on_retry(server: Server, sdk_workers: Path) -> 
 
 def test_pause_resume_terminate_retry_rerun(server: Server, tmp_path: Path) -> None:
     metadata, workflows = clients(server)
+    # Conductor's update-by-ref takes the body as outputData; the SDK sends {"result": output}
     register(metadata, "sdk_ops", [("sdk_greet", "greet", {"name": "${workflow.input.name}"}),
-                                   ("sdk_shout", "shout", {"text": "${greet.output.greeting}"})],
-             {"message": "${shout.output.text}"})  # fmt: skip
+                                   ("sdk_shout", "shout", {"text": "${greet.output.result.greeting}"})],
+             {"message": "${shout.output.result.text}", "heard": "${shout.input.text}"})  # fmt: skip
     workflow_id = workflows.start_workflow(StartWorkflowRequest(name="sdk_ops", version=1, input={"name": "Bo"}))
     workflows.pause_workflow(workflow_id)
     assert workflows.get_workflow(workflow_id).status == "PAUSED"
@@ -98,7 +99,7 @@ def test_pause_resume_terminate_retry_rerun(server: Server, tmp_path: Path) -> N
     tasks.update_task_by_ref_name(workflow_id, "greet", "COMPLETED", {"greeting": "hi"})
     tasks.update_task_by_ref_name(workflow_id, "shout", "COMPLETED", {"text": "HI!"})
     wf = wait_status(workflows, workflow_id, "COMPLETED")
-    assert wf.output == {"message": "HI!"}
+    assert wf.output == {"message": "HI!", "heard": "hi"}
     workflows.rerun_workflow(workflow_id, RerunWorkflowRequest(workflow_input={"name": "Cy"}))
     wf = workflows.get_workflow(workflow_id)
     assert wf.status == "RUNNING" and wf.input == {"name": "Cy"}
