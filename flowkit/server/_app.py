@@ -1,5 +1,6 @@
-"""The ASGI app: Conductor OSS's ``/api`` paths (``WorkflowResource``, ``TaskResource``,
-``MetadataResource``) on a :class:`~flowkit.server._service.Service`.
+"""The ASGI app: Conductor OSS's ``/api`` paths on a :class:`~flowkit.server._service.Service`.
+
+The paths are those of Conductor's ``WorkflowResource``, ``TaskResource`` and ``MetadataResource``.
 
 Paths, parameters and JSON follow Conductor's resources so its SDKs work unchanged: ids come back
 as plain text, an empty poll is ``204 No Content``, errors are Conductor's ``ErrorResponse`` JSON.
@@ -53,7 +54,7 @@ def create_app(service: Service, *, max_body: int = MAX_BODY, auth: Auth | None 
     app.add_exception_handler(StarletteHTTPException, on_error)
     app.add_exception_handler(RequestValidationError, on_error)
     add_routes(app, service, auth)
-    app.add_middleware(_BodyLimit, max_body=max_body)  # type: ignore[arg-type]
+    app.add_middleware(_BodyLimit, max_body=max_body)
     app.state.service = service
     return app
 
@@ -102,4 +103,3 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})  # fmt: skip
     await send({"type": "http.response.body", "body": data})
-

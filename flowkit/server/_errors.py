@@ -46,7 +46,9 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         message = str(exc) if not isinstance(exc, KeyError) else f"missing field {exc}"
     return status, {
         "status": status,
-        "code": {400: "INVALID_INPUT", 404: "NOT_FOUND", 409: "CONFLICT", 413: "INVALID_INPUT"}.get(status, "INTERNAL_ERROR"),
+        "code": {400: "INVALID_INPUT", 404: "NOT_FOUND", 409: "CONFLICT", 413: "INVALID_INPUT"}.get(
+            status, "INTERNAL_ERROR"
+        ),
         "message": message,
         "instance": _INSTANCE,
         "retryable": False,

@@ -117,9 +117,7 @@ class TaskQueues:
     def sizes(self, names: list[str] | None = None) -> dict[str, int]:
         """Tasks waiting per type (``GET /tasks/queue/sizes``)."""
         chosen = names if names else list(self.queues)
-        return {
-            name: sum(1 for t in self.queues.get(name, ()) if t.status.value == "SCHEDULED") for name in chosen
-        }
+        return {name: sum(1 for t in self.queues.get(name, ()) if t.status.value == "SCHEDULED") for name in chosen}
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

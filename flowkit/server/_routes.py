@@ -307,7 +307,9 @@ def _tasks(api: APIRouter, service: Service) -> None:
         return await long_poll(task_type, workerid, count, timeout)
 
     @api.get("/tasks/poll/{task_type}", tags=["task"])
-    async def poll(task_type: str, workerid: str | None = None, domain: str | None = None, timeout: int = 0) -> Response:
+    async def poll(
+        task_type: str, workerid: str | None = None, domain: str | None = None, timeout: int = 0
+    ) -> Response:
         """One task of ``task_type`` (``204 No Content`` when none came within ``timeout`` ms)."""
         tasks = await long_poll(task_type, workerid, 1, timeout)
         return JSONResponse(tasks[0]) if tasks else Response(status_code=204)

@@ -21,7 +21,9 @@ def parse_query(query: str | None) -> dict[str, Any]:
     for clause in re.split(r"\s+AND\s+", query.strip(), flags=re.IGNORECASE):
         match = _CLAUSE.match(clause)
         if match is None:
-            raise ApiError(400, f"cannot read search clause {clause!r}; use field = value, field IN (a,b), startTime > ms")
+            raise ApiError(
+                400, f"cannot read search clause {clause!r}; use field = value, field IN (a,b), startTime > ms"
+            )
         field, op, raw = match.group(1), match.group(2).upper(), match.group(3)
         values = [v.strip().strip("'\"") for v in raw.strip("()").split(",")]
         if field == "startTime" and op in (">", "<"):

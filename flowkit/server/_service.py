@@ -215,9 +215,7 @@ class Service:
         output = result.get("outputData")
         if output is not None and not isinstance(output, Mapping):
             raise ApiError(400, "outputData must be a JSON object")
-        logs = [
-            str(entry.get("log") if isinstance(entry, Mapping) else entry) for entry in result.get("logs") or []
-        ]
+        logs = [str(entry.get("log") if isinstance(entry, Mapping) else entry) for entry in result.get("logs") or []]
         callback = int(result.get("callbackAfterSeconds") or 0)
         if callback < 0:
             raise ApiError(400, "callbackAfterSeconds must be 0 or more")

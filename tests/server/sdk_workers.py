@@ -3,7 +3,6 @@
 No `from __future__ import annotations`: the SDK reads the parameter types at run time.
 """
 
-
 import os
 from pathlib import Path
 from typing import Any
