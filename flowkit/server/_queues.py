@@ -83,7 +83,7 @@ class TaskQueues:
             if task.workflow.status.value != "RUNNING" or self.not_before.get(task.task_id, 0) > wall:
                 kept.append(task)  # a paused workflow's task, or one a dead server handed out: later
                 continue
-            td = task.node.task_def
+            td = engine.task_defs.get(name) or task.node.task_def  # Conductor reads it at poll time
             if td.concurrent_exec_limit and self._running(engine, name) >= td.concurrent_exec_limit:
                 kept.append(task)
                 break

@@ -69,6 +69,7 @@ class Service:
         def put(engine: Engine, now: int) -> list[Command]:
             for td in defs:
                 engine.task_defs[td.name] = td
+            engine._plans.clear()  # plans embed task definitions: new executions must see the update
             return []
 
         self._operate(put)
