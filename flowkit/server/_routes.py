@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import time
 from collections.abc import Mapping
@@ -36,6 +37,19 @@ def _object(body: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(body, Mapping):
         raise ApiError(400, f"the body must be a JSON object ({what})")
     return body
+
+
+def _query_object(raw: str | None) -> Any:
+    """A JSON object sent in a query parameter; the Python SDK sends Python's repr of a dict there."""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        try:
+            return ast.literal_eval(raw)  # literals only: no code runs
+        except (ValueError, SyntaxError) as exc:
+            raise ApiError(400, f"cannot read the query parameter as a JSON object: {raw[:200]}") from exc
 
 
 def _ok() -> Response:
@@ -270,9 +284,9 @@ def _workflows(api: APIRouter, service: Service) -> None:
         return PlainTextResponse(workflow_id)
 
     @api.put("/workflow/{workflow_id}/skiptask/{ref}", tags=["workflow"])
-    async def skip_task(request: Request, workflow_id: str, ref: str) -> Response:
-        """Skip a task not reached yet (a SkipTaskRequest body is optional)."""
-        body = _object(await _json(request) or {}, "SkipTaskRequest")
+    async def skip_task(request: Request, workflow_id: str, ref: str, skipTaskRequest: str | None = None) -> Response:  # noqa: N803
+        """Skip a task not reached yet, with an optional SkipTaskRequest (body, or ``skipTaskRequest`` query)."""
+        body = _object(await _json(request) or _query_object(skipTaskRequest) or {}, "SkipTaskRequest")
         execution = await run_in_threadpool(service.execution, workflow_id)
         await run_in_threadpool(execution.skip_task, ref, task_input=body.get("taskInput"),
                                 task_output=body.get("taskOutput"))  # fmt: skip

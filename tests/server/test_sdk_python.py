@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from conductor.client.configuration.configuration import Configuration
-from conductor.client.http.models import StartWorkflowRequest, TaskDef
+from conductor.client.http.models import SkipTaskRequest, StartWorkflowRequest, TaskDef
 from conductor.client.http.models.rerun_workflow_request import RerunWorkflowRequest
+from conductor.client.http.rest import ApiException
 from conductor.client.orkes_clients import OrkesClients
 from conductor.client.workflow.conductor_workflow import ConductorWorkflow
 from conductor.client.workflow.task.simple_task import SimpleTask
@@ -106,3 +107,36 @@ def test_pause_resume_terminate_retry_rerun(server: Server, tmp_path: Path) -> N
     workflows.terminate_workflow(workflow_id, reason="done")
     workflows.restart_workflow(workflow_id)
     assert workflows.get_workflow(workflow_id).status == "RUNNING"
+
+
+def test_execute_status_search_correlated_skip_and_remove(server: Server, sdk_workers: Path) -> None:
+    metadata, workflows = clients(server)
+    register(metadata, "sdk_exec", [("sdk_greet", "greet", {"name": "${workflow.input.name}"}),
+                                    ("sdk_shout", "shout", {"text": "${greet.output.greeting}"})],
+             {"message": "${shout.output.text}"})  # fmt: skip
+    run = workflows.execute_workflow(
+        StartWorkflowRequest(name="sdk_exec", version=1, input={"name": "Eve"}, correlation_id="c-1"),
+        request_id="r-1", wait_for_seconds=20,
+    )  # fmt: skip
+    assert run.status == "COMPLETED" and run.output == {"message": "HELLO, EVE!"}
+    status = workflows.get_workflow_status(run.workflow_id, include_output=True)
+    assert status.status == "COMPLETED" and status.output == {"message": "HELLO, EVE!"}
+    found = workflows.search(query="workflowType IN (sdk_exec) AND status IN (COMPLETED)")
+    assert [s.workflow_id for s in found.results] == [run.workflow_id]
+    by_cid = workflows.get_by_correlation_ids("sdk_exec", ["c-1", "c-2"], include_completed=True)
+    assert [w.workflow_id for w in by_cid["c-1"]] == [run.workflow_id] and by_cid["c-2"] == []
+    # no worker polls sdk_idle: "later" is skipped before it is reached
+    register(metadata, "sdk_skip", [("sdk_idle", "idle", {}), ("sdk_idle", "later", {})],
+             {"seen": "${later.output.text}"})  # fmt: skip
+    workflow_id = workflows.start_workflow(StartWorkflowRequest(name="sdk_skip", version=1, input={}))
+    workflows.skip_task_from_workflow(workflow_id, "later", SkipTaskRequest(task_output={"text": "skipped"}))
+    OrkesClients(configuration=Configuration(server_api_url=server.api)).get_task_client().update_task_by_ref_name(
+        workflow_id, "idle", "COMPLETED", {}
+    )
+    wf = wait_status(workflows, workflow_id, "COMPLETED")
+    assert wf.output == {"seen": "skipped"}
+    assert {t.reference_task_name: t.status for t in wf.tasks} == {"idle": "COMPLETED", "later": "SKIPPED"}
+    workflows.remove_workflow(workflow_id)
+    with pytest.raises(ApiException) as info:
+        workflows.get_workflow(workflow_id)
+    assert info.value.status == 404
