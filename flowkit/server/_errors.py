@@ -18,9 +18,10 @@ _INSTANCE = socket.gethostname()
 class ApiError(FlowkitError):
     """A request the API refuses, with the HTTP status Conductor answers it with."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, error: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.error = error  # the code the SDKs read from a 401 ("INVALID_TOKEN": fetch a new token)
 
 
 def status_for(exc: BaseException) -> int:
@@ -44,12 +45,19 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         message = f"internal error: {type(exc).__name__}: {exc}"
     else:
         message = str(exc) if not isinstance(exc, KeyError) else f"missing field {exc}"
-    return status, {
+    body: dict[str, Any] = {
         "status": status,
-        "code": {400: "INVALID_INPUT", 404: "NOT_FOUND", 409: "CONFLICT", 413: "INVALID_INPUT"}.get(
-            status, "INTERNAL_ERROR"
-        ),
+        "code": {
+            400: "INVALID_INPUT",
+            401: "UNAUTHORIZED",
+            404: "NOT_FOUND",
+            409: "CONFLICT",
+            413: "INVALID_INPUT",
+        }.get(status, "INTERNAL_ERROR"),
         "message": message,
         "instance": _INSTANCE,
         "retryable": False,
     }
+    if isinstance(exc, ApiError) and exc.error:
+        body["error"] = exc.error
+    return status, body

@@ -61,7 +61,8 @@ def add_routes(app: FastAPI, service: Service, auth: Auth | None) -> None:
 
     async def authorized(request: Request) -> None:
         if auth is not None and not auth.valid(request.headers.get("x-authorization")):
-            raise ApiError(401, "missing or invalid X-Authorization token (POST /api/token with keyId and keySecret)")
+            raise ApiError(401, "missing or invalid X-Authorization token (POST /api/token with keyId and keySecret)",
+                           error="INVALID_TOKEN")  # fmt: skip
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:

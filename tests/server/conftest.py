@@ -26,8 +26,9 @@ def free_port() -> int:
 class Server:
     """``flowkit serve`` in a subprocess; ``start`` again after ``kill`` reuses the store and port."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, env: dict[str, str] | None = None) -> None:
         self.store = store
+        self.env = dict(os.environ, **(env or {}))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = self.url + "/api"
@@ -37,6 +38,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flowkit", "serve", "--store", str(self.store), "--port", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=open(self.store.with_suffix(".log"), "ab"),  # noqa: SIM115
+            env=self.env,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
