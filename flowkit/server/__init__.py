@@ -60,6 +60,6 @@ def serve(store: Any = None, *, host: str = "127.0.0.1", port: int = 8080, auth:
     service = Service(store, workers=workers)
     try:
         uvicorn.run(create_app(service, auth=auth), host=host, port=port, log_level=log_level,
-                    timeout_keep_alive=75)  # fmt: skip
+                    timeout_keep_alive=75, timeout_graceful_shutdown=2)  # fmt: skip
     finally:
         service.close()

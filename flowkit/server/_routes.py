@@ -309,7 +309,7 @@ def _tasks(api: APIRouter, service: Service) -> None:
     async def long_poll(task_type: str, worker_id: str | None, count: int, timeout_ms: int) -> list[dict[str, Any]]:
         deadline = time.monotonic() + min(max(timeout_ms, 0), _MAX_POLL_WAIT_MS) / 1000
         while True:
-            tasks = await run_in_threadpool(service.poll, task_type, worker_id, count)
+            tasks = await service.poll_async(task_type, worker_id, count)
             left = deadline - time.monotonic()
             if tasks or left <= 0:
                 return tasks
@@ -333,7 +333,7 @@ def _tasks(api: APIRouter, service: Service) -> None:
     async def update(request: Request) -> Response:
         """Apply a TaskResult (COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR, IN_PROGRESS)."""
         body = _object(await _json(request), "TaskResult")
-        return PlainTextResponse(await run_in_threadpool(service.update_task, body))
+        return PlainTextResponse(await service.update_task_async(body))
 
     @api.get("/tasks/queue/sizes", tags=["task"])
     def queue_sizes(taskType: list[str] | None = Query(None)) -> dict[str, int]:  # noqa: N803, B008

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.engine import Command, Engine, TaskModel, WorkflowModel
 from flowkit.errors import InputError, NotFoundError
 from flowkit.runtime import Execution, Runtime
+from flowkit.server._batch import Batcher
 from flowkit.server._errors import ApiError
 from flowkit.server._queues import TaskQueues
 
@@ -31,6 +33,7 @@ class Service:
         self.store = self.runtime.store
         self.queues = TaskQueues()
         self.runtime.runner.task_queue = self.queues.offer
+        self.batcher = Batcher(self.runtime)
         with self.store.session():
             for td in self.store.task_defs():
                 self.engine.task_defs[td.name] = td
@@ -176,6 +179,35 @@ class Service:
         self._operate(take)
         return holder[0]
 
+    async def poll_async(self, name: str, worker_id: str | None, count: int) -> list[dict[str, Any]]:
+        """:meth:`poll`, grouped with other requests' polls and updates (see ``_batch``)."""
+
+        def step(engine: Engine, now: int) -> tuple[list[Command], Any]:
+            return [], self.queues.take(engine, name, worker_id, count, now)
+
+        result: list[dict[str, Any]] = await self.batcher.submit(step)
+        return result
+
+    async def update_task_async(self, result: Mapping[str, Any]) -> str:
+        """:meth:`update_task`, grouped with other requests' polls and updates (see ``_batch``)."""
+        task_id = result.get("taskId")
+        if not task_id:
+            raise ApiError(400, "taskId cannot be null or empty")
+        workflow_id = result.get("workflowInstanceId")
+        update = self._result_update(result)
+
+        def step(engine: Engine, now: int) -> tuple[list[Command], Any]:
+            wf = engine.executions.get(workflow_id) if workflow_id else None
+            task = wf.task_by_id(str(task_id)) if wf is not None else None
+            if task is None:
+                return [], None  # not held here: looked up (and loaded) below, outside the batch
+            return update(engine, task, now), str(task_id)
+
+        done: str | None = await self.batcher.submit(step)
+        if done is None:
+            return await asyncio.to_thread(self.update_task, result)
+        return done
+
     def find_task(self, task_id: str, workflow_id: str | None = None) -> TaskModel:
         """The task with this id (in ``workflow_id`` when given)."""
         if workflow_id:
@@ -209,6 +241,11 @@ class Service:
         return task.task_id
 
     def _apply(self, task: TaskModel, result: Mapping[str, Any]) -> None:
+        update = self._result_update(result)
+        self.runtime.operate(lambda engine, now: update(engine, task, now))
+
+    def _result_update(self, result: Mapping[str, Any]) -> Callable[[Engine, TaskModel, int], list[Command]]:
+        """The engine call for a TaskResult, checked before it reaches the runtime thread."""
         status = result.get("status")
         if status not in ("COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "IN_PROGRESS"):
             raise ApiError(400, f"TaskResult status must be COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or "
@@ -221,13 +258,15 @@ class Service:
         if callback < 0:
             raise ApiError(400, "callbackAfterSeconds must be 0 or more")
 
-        def update(engine: Engine, now: int) -> list[Command]:
+        reason, worker_id = result.get("reasonForIncompletion"), result.get("workerId")
+
+        def update(engine: Engine, task: TaskModel, now: int) -> list[Command]:
             return engine.task_updated(
-                task, status, now, output=output, reason=result.get("reasonForIncompletion"),
-                callback_after_seconds=callback, logs=logs or None, worker_id=result.get("workerId"),
+                task, status, now, output=output, reason=reason, callback_after_seconds=callback,
+                logs=logs or None, worker_id=worker_id,
             )  # fmt: skip
 
-        self.runtime.operate(update)
+        return update
 
     def _operate(self, operation: Any) -> None:
         self.runtime.operate(operation)
