@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/run.py                 # full run (< 5 min on 2 cores)
     PYTHONPATH=. python bench/run.py --quick         # fewer repeats (< 60 s)
-    PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, scripts, dask, scale, monitor, render, prefect, import
+    PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, scripts, dask, scale, monitor, render, serve, prefect, import
     PYTHONPATH=. python bench/run.py --profile A,B   # cProfile flowkit (inline) instead of benchmarking
 
 Results are printed and written to bench/results/latest.md (+ latest.json).  See bench/README.md
@@ -33,7 +33,7 @@ os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")  # no-op on hamilto
 
 import workloads as W  # noqa: E402
 
-ALL = ["0", "A", "B", "B10k", "C", "scripts", "dask", "scale", "monitor", "render", "prefect", "import"]
+ALL = ["0", "A", "B", "B10k", "C", "scripts", "dask", "scale", "monitor", "render", "serve", "prefect", "import"]
 # Measured by their own modules (id -> module, what the log says, name behind its measure_/render_ functions).
 EXTRA_MODULES = {
     "scripts": ("scripts", "JavaScript/jq per evaluation, DO_WHILE 1k and 10k iterations", "scripts"),
@@ -41,6 +41,7 @@ EXTRA_MODULES = {
     "scale": ("dask_bench", "100k dynamic fork, memory per task, concurrent workflows", "scale"),
     "monitor": ("monitor_bench", "live notebook monitor overhead on A, B and a 50,000-leaf fork", "monitor"),
     "render": ("render_bench", "diagrams of a 200-task definition and of a 10,000-branch run", "render"),
+    "serve": ("serve_bench", "flowkit serve: poll -> update round trips over HTTP, idle long-polling CPU", "serve"),
     "prefect": ("prefect_bench", "Prefect 3 flows (local API server, child process) vs flowkit inline", "prefect"),
 }
 EXTRA = ("import", *EXTRA_MODULES)  # not measured by measure()

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from flowkit.errors import FlowkitError
 from flowkit.server._auth import Auth
 from flowkit.server._errors import ApiError, error_body
+from flowkit.server._fast import FastPath
 from flowkit.server._routes import add_routes
 from flowkit.server._service import Service
 
@@ -54,6 +55,7 @@ def create_app(service: Service, *, max_body: int = MAX_BODY, auth: Auth | None 
     app.add_exception_handler(StarletteHTTPException, on_error)
     app.add_exception_handler(RequestValidationError, on_error)
     add_routes(app, service, auth)
+    app.add_middleware(FastPath, service=service, auth=auth)
     app.add_middleware(_BodyLimit, max_body=max_body)
     app.state.service = service
     return app

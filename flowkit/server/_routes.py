@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +18,6 @@ from flowkit.server._search import parse_query, summary
 from flowkit.server._service import Service
 
 __all__ = ["add_routes"]
-
-_MAX_POLL_WAIT_MS = 60_000
 
 
 async def _json(request: Request) -> Any:
@@ -306,14 +303,7 @@ def _correlated(service: Service, name: str, cid: str, closed: bool, tasks: bool
 
 # ---------------------------------------------------------------------------------------- tasks
 def _tasks(api: APIRouter, service: Service) -> None:
-    async def long_poll(task_type: str, worker_id: str | None, count: int, timeout_ms: int) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + min(max(timeout_ms, 0), _MAX_POLL_WAIT_MS) / 1000
-        while True:
-            tasks = await service.poll_async(task_type, worker_id, count)
-            left = deadline - time.monotonic()
-            if tasks or left <= 0:
-                return tasks
-            await service.queues.wait(task_type, left)
+    long_poll = service.long_poll
 
     @api.get("/tasks/poll/batch/{task_type}", tags=["task"])
     async def batch_poll(task_type: str, workerid: str | None = None, domain: str | None = None,

@@ -179,6 +179,16 @@ class Service:
         self._operate(take)
         return holder[0]
 
+    async def long_poll(self, name: str, worker_id: str | None, count: int, timeout_ms: int) -> list[dict[str, Any]]:
+        """Poll, waiting up to ``timeout_ms`` (at most a minute) for a first task."""
+        deadline = time.monotonic() + min(max(timeout_ms, 0), 60_000) / 1000
+        while True:
+            tasks = await self.poll_async(name, worker_id, count)
+            left = deadline - time.monotonic()
+            if tasks or left <= 0:
+                return tasks
+            await self.queues.wait(name, left)
+
     async def poll_async(self, name: str, worker_id: str | None, count: int) -> list[dict[str, Any]]:
         """:meth:`poll`, grouped with other requests' polls and updates (see ``_batch``)."""
 

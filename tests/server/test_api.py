@@ -114,3 +114,22 @@ def test_failed_task_is_retried_and_terminal_error_is_not(client: TestClient) ->
 def test_non_loopback_bind_is_refused_without_auth() -> None:
     with pytest.raises(InputError, match="authentication"):
         serve("memory", host="0.0.0.0")
+
+
+def test_worker_calls_need_the_token_when_a_key_is_set() -> None:
+    from flowkit.server import Auth
+
+    service = Service("memory")
+    with TestClient(create_app(service, auth=Auth("k", "s"))) as c:
+        for method, path in (("GET", "/api/tasks/poll/t"), ("GET", "/api/tasks/poll/batch/t"), ("POST", "/api/tasks"),
+                             ("GET", "/api/metadata/taskdefs")):  # fmt: skip
+            r = c.request(method, path, json={} if method == "POST" else None)
+            assert (r.status_code, r.json()["error"]) == (401, "INVALID_TOKEN"), path
+        assert c.post("/api/token", json={"keyId": "k", "keySecret": "wrong"}).status_code == 401
+        token = c.post("/api/token", json={"keyId": "k", "keySecret": "s"}).json()["token"]
+        assert c.get("/api/tasks/poll/t", headers={"X-Authorization": token}).status_code == 204
+        r = c.get("/api/tasks/poll/batch/t?count=x", headers={"X-Authorization": token})
+        assert r.status_code == 400 and r.json()["status"] == 400
+        r = c.post("/api/tasks", content=b"{", headers={"X-Authorization": token})
+        assert r.status_code == 400 and "malformed JSON" in r.json()["message"]
+    service.close()
