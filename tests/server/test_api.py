@@ -133,3 +133,22 @@ def test_worker_calls_need_the_token_when_a_key_is_set() -> None:
         r = c.post("/api/tasks", content=b"{", headers={"X-Authorization": token})
         assert r.status_code == 400 and "malformed JSON" in r.json()["message"]
     service.close()
+
+
+def test_poll_timeout_and_response_timeout(client: TestClient) -> None:
+    setup(client, pollTimeoutSeconds=1, responseTimeoutSeconds=1, timeoutSeconds=60, retryCount=1,
+          retryLogic="FIXED", retryDelaySeconds=0)  # fmt: skip
+    (wid,) = start(client)
+    first = client.get("/api/tasks/poll/t").json()  # polled, never answered: TIMED_OUT after 1 s, then retried
+    retry = client.get("/api/tasks/poll/batch/t", params={"timeout": 5000}).json()
+    assert len(retry) == 1 and retry[0]["retryCount"] == 1 and retry[0]["retriedTaskId"] == first["taskId"]
+    tasks = client.get(f"/api/workflow/{wid}").json()["tasks"]
+    assert tasks[0]["status"] == "TIMED_OUT" and "responseTimeout" in tasks[0]["reasonForIncompletion"]
+    # the retry is answered IN_PROGRESS: it goes back to the queue and, unpolled, its poll timeout fails it
+    client.post("/api/tasks", json={"taskId": retry[0]["taskId"], "workflowInstanceId": wid, "status": "IN_PROGRESS"})
+    deadline = time.monotonic() + 10
+    while client.get(f"/api/workflow/{wid}").json()["status"] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    execution = client.get(f"/api/workflow/{wid}").json()
+    assert execution["status"] == "TIMED_OUT", execution["status"]
+    assert "poll timed out" in execution["tasks"][-1]["reasonForIncompletion"].lower()
