@@ -17,7 +17,7 @@ from conductor.client.http.models.workflow_def import WorkflowDef
 from conductor.client.http.models.workflow_task import WorkflowTask
 from conductor.client.orkes_clients import OrkesClients
 
-from tests.server.conftest import Server
+from tests.server.serving import Server
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import Server
+from tests.server.serving import Server
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import Server
+from tests.server.serving import Server, sdk_workers_fixture, server_fixture  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 

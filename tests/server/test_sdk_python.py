@@ -15,7 +15,7 @@ from conductor.client.orkes_clients import OrkesClients
 from conductor.client.workflow.conductor_workflow import ConductorWorkflow
 from conductor.client.workflow.task.simple_task import SimpleTask
 
-from tests.server.conftest import Server
+from tests.server.serving import Server, sdk_workers_fixture, server_fixture  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 

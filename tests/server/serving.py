@@ -1,4 +1,7 @@
-"""A real `flowkit serve` subprocess on a free 127.0.0.1 port, and the SDK's workers in processes."""
+"""A real `flowkit serve` subprocess on a free 127.0.0.1 port, and the SDK's workers in processes (fixtures).
+
+Not a conftest.py: tests/unit imports the top-level conftest by its bare module name.
+"""
 
 from __future__ import annotations
 
@@ -66,16 +69,17 @@ class Server:
                 self.proc.wait()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+# Test modules import these by their function names; pytest knows them by `name` (no shadowing).
+@pytest.fixture(name="server")
+def server_fixture(tmp_path: Path) -> Iterator[Server]:
     s = Server(tmp_path / "serve.db")
     s.start()
     yield s
     s.stop()
 
 
-@pytest.fixture
-def sdk_workers(server: Server, tmp_path: Path) -> Iterator[Path]:
+@pytest.fixture(name="sdk_workers")
+def sdk_workers_fixture(server: Server, tmp_path: Path) -> Iterator[Path]:
     """The SDK's TaskHandler (worker processes) polling ``server``; yields the folder of call records."""
     runs = tmp_path / "runs"
     runs.mkdir()
