@@ -328,7 +328,7 @@ def _tasks(api: APIRouter, service: Service) -> None:
     @api.get("/tasks/queue/sizes", tags=["task"])
     def queue_sizes(taskType: list[str] | None = Query(None)) -> dict[str, int]:  # noqa: N803, B008
         """Tasks waiting in each queue."""
-        return service.queues.sizes(taskType)
+        return service.queue_sizes(taskType)
 
     @api.post("/tasks/{workflow_id}/{ref}/{status}", tags=["task"])
     async def update_by_ref(request: Request, workflow_id: str, ref: str, status: str,

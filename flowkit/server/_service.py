@@ -62,7 +62,13 @@ class Service:
         for definition in defs:
             if not overwrite and self.engine.workflows.get(definition.name, definition.version) is not None:
                 raise ApiError(409, f"Workflow with {definition.name}.{definition.version} already exists!")
-        self._operate(lambda engine, now: [engine.workflows.register(d) for d in defs] and [])
+
+        def register(engine: Engine, now: int) -> list[Command]:
+            for definition in defs:
+                engine.workflows.register(definition)
+            return []
+
+        self._operate(register)
         with self.store.session():
             self.store.save_definitions(defs, [])
 
@@ -217,6 +223,17 @@ class Service:
         if done is None:
             return await asyncio.to_thread(self.update_task, result)
         return done
+
+    def queue_sizes(self, names: list[str] | None) -> dict[str, int]:
+        """Tasks waiting per type, counted on the runtime thread (which changes the queues)."""
+        holder: list[dict[str, int]] = []
+
+        def count(engine: Engine, now: int) -> list[Command]:
+            holder.append(self.queues.sizes(names))
+            return []
+
+        self._operate(count)
+        return holder[0]
 
     def find_task(self, task_id: str, workflow_id: str | None = None) -> TaskModel:
         """The task with this id (in ``workflow_id`` when given)."""
