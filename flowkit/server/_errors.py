@@ -7,7 +7,14 @@ import logging
 import socket
 from typing import Any
 
-from flowkit.errors import DefinitionError, FlowkitError, InputError, NotFoundError, OperationNotAllowedError
+from flowkit.errors import (
+    DefinitionError,
+    FlowkitError,
+    InputError,
+    NotFoundError,
+    OperationNotAllowedError,
+    StoreError,
+)
 
 __all__ = ["ApiError", "error_body", "status_for"]
 
@@ -30,6 +37,8 @@ def status_for(exc: BaseException) -> int:
         return exc.status
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, StoreError):
+        return 503  # another process holds the store: the client may try again
     if isinstance(exc, OperationNotAllowedError):
         return 409  # Conductor's ConflictException for illegal state changes
     if isinstance(exc, DefinitionError | InputError | json.JSONDecodeError | ValueError | TypeError | KeyError):
@@ -56,7 +65,7 @@ def error_body(exc: BaseException) -> tuple[int, dict[str, Any]]:
         }.get(status, "INTERNAL_ERROR"),
         "message": message,
         "instance": _INSTANCE,
-        "retryable": False,
+        "retryable": status == 503,
     }
     if isinstance(exc, ApiError) and exc.error:
         body["error"] = exc.error

@@ -152,3 +152,27 @@ def test_poll_timeout_and_response_timeout(client: TestClient) -> None:
     execution = client.get(f"/api/workflow/{wid}").json()
     assert execution["status"] == "TIMED_OUT", execution["status"]
     assert "poll timed out" in execution["tasks"][-1]["reasonForIncompletion"].lower()
+
+
+def test_in_process_workers_run_here_and_other_tasks_wait_for_pollers() -> None:
+    import flowkit
+
+    @flowkit.worker_task(task_definition_name="local_double")
+    def double(n: int) -> dict[str, int]:
+        return {"n": n * 2}
+
+    service = Service("memory", workers=[double])
+    with TestClient(create_app(service)) as c:
+        wf = {"name": "mixed", "version": 1, "tasks": [
+            {"name": "local_double", "taskReferenceName": "d", "type": "SIMPLE", "inputParameters": {"n": "${workflow.input.n}"}},
+            {"name": "remote_inc", "taskReferenceName": "r", "type": "SIMPLE", "inputParameters": {"n": "${d.output.n}"}},
+        ], "outputParameters": {"n": "${r.output.n}"}}  # fmt: skip
+        assert c.post("/api/metadata/workflow", json=wf).status_code == 200
+        wid = c.post("/api/workflow/mixed", json={"n": 5}).text
+        polled = c.get("/api/tasks/poll/batch/remote_inc", params={"timeout": 5000}).json()
+        assert [t["inputData"] for t in polled] == [{"n": 10}]
+        assert c.get("/api/tasks/poll/local_double").status_code == 204  # never queued
+        c.post("/api/tasks", json={"taskId": polled[0]["taskId"], "workflowInstanceId": wid, "status": "COMPLETED",
+                                   "outputData": {"n": 11}})  # fmt: skip
+        assert c.get(f"/api/workflow/{wid}").json()["output"] == {"n": 11}
+    service.close()
