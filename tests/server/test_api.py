@@ -176,3 +176,25 @@ def test_in_process_workers_run_here_and_other_tasks_wait_for_pollers() -> None:
                                    "outputData": {"n": 11}})  # fmt: skip
         assert c.get(f"/api/workflow/{wid}").json()["output"] == {"n": 11}
     service.close()
+
+
+def test_inline_definition_running_list_metadata_crud(client: TestClient) -> None:
+    inline = {"name": "inline_wf", "version": 3, "tasks": [{"name": "t", "taskReferenceName": "a", "type": "SIMPLE"}]}
+    wid = client.post("/api/workflow", json={"workflowDef": inline, "input": {"x": 1}, "correlationId": "c9"}).text
+    execution = client.get(f"/api/workflow/{wid}", params={"includeTasks": False}).json()
+    assert (execution["workflowName"], execution["workflowVersion"], execution["correlationId"]) == (
+        "inline_wf",
+        3,
+        "c9",
+    )
+    assert "tasks" not in execution or execution["tasks"] == []
+    assert client.get("/api/workflow/running/inline_wf").json() == [wid]
+    assert client.get("/api/workflow/inline_wf/correlated/c9").json()[0]["workflowId"] == wid
+    setup(client)
+    assert [d["name"] for d in client.get("/api/metadata/workflow").json()] == ["w"]
+    assert client.get("/api/metadata/taskdefs/t").json()["name"] == "t"
+    assert client.delete("/api/metadata/workflow/w/1").status_code == 200
+    assert client.get("/api/metadata/workflow/w").status_code == 404
+    assert client.delete("/api/metadata/taskdefs/t").status_code == 200
+    assert client.get("/api/metadata/taskdefs/t").status_code == 404
+    assert client.delete("/api/metadata/taskdefs/t").status_code == 404
