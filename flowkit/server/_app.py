@@ -55,10 +55,9 @@ def create_app(service: Service, *, max_body: int = MAX_BODY, auth: Auth | None 
     app.add_exception_handler(StarletteHTTPException, on_error)
     app.add_exception_handler(RequestValidationError, on_error)
     add_routes(app, service, auth)
-    app.add_middleware(FastPath, service=service, auth=auth)
-    app.add_middleware(_BodyLimit, max_body=max_body)
     app.state.service = service
-    return app
+    # Outside FastAPI's own middleware stack: the worker calls skip it entirely (see _fast).
+    return _BodyLimit(FastPath(app, service, auth), max_body)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
