@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python bench/run.py                 # full run (≈ 10 min on 2 quiet cores; Prefect when installed)
     PYTHONPATH=. python bench/run.py --quick         # fewer repeats (writes results/quick.md)
-    PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, first, scripts, dask, scale, monitor, render, prefect, import
+    PYTHONPATH=. python bench/run.py --only A,B      # a subset: 0, A, B, B10k, C, first, scripts, dask, scale, monitor, render, serve, prefect, import
     PYTHONPATH=. python bench/run.py --only defaults --quick   # issue 15's figures (0, A, B, first run), ~1 min
     PYTHONPATH=. python bench/run.py --profile A,B   # cProfile flowkit (inline) instead of benchmarking
 
@@ -34,7 +34,22 @@ os.environ.setdefault("HAMILTON_TELEMETRY_ENABLED", "false")  # no-op on hamilto
 
 import workloads as W  # noqa: E402
 
-ALL = ["0", "A", "B", "B10k", "C", "first", "scripts", "dask", "scale", "monitor", "render", "prefect", "import"]
+ALL = [
+    "0",
+    "A",
+    "B",
+    "B10k",
+    "C",
+    "first",
+    "scripts",
+    "dask",
+    "scale",
+    "monitor",
+    "render",
+    "serve",
+    "prefect",
+    "import",
+]
 ALIASES = {"defaults": ["0", "A", "B", "first"]}  # --only defaults: what the defaults targets need
 # Measured by their own modules (id -> module, what the log says, name behind its measure_/render_ functions).
 EXTRA_MODULES = {
@@ -43,6 +58,7 @@ EXTRA_MODULES = {
     "scale": ("dask_bench", "100k dynamic fork, memory per task, concurrent workflows", "scale"),
     "monitor": ("monitor_bench", "live notebook monitor overhead on A, B and a 50,000-leaf fork", "monitor"),
     "render": ("render_bench", "diagrams of a 200-task definition and of a 10,000-branch run", "render"),
+    "serve": ("serve_bench", "flowkit serve: poll -> update round trips over HTTP, idle long-polling CPU", "serve"),
     "prefect": ("prefect_bench", "Prefect 3 flows (local API server, child process) vs flowkit inline", "prefect"),
 }
 EXTRA = ("import", "first", *EXTRA_MODULES)  # not measured by measure()

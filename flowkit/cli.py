@@ -307,8 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     conformance.add_argument("directory", nargs="?", default=None, help="fixture folder (default: the shipped files)")
     conformance.add_argument("--executor", default="inline", choices=["inline", "threads", "processes", "dask"],
                              help="where worker calls run (default inline; dask starts a LocalCluster)")  # fmt: skip
+    _add_serve(sub)
     args = parser.parse_args(argv)
     try:
+        if args.command == "serve":
+            return _serve(args)
         if args.command == "conformance":
             from flowkit.conformance import main as conformance_main
 
@@ -329,6 +332,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # flowkit.Interrupted: the execution is TERMINATED in the store
         print(f"flowkit: {exc or 'interrupted'}", file=sys.stderr)
         return 130
+
+
+# ---------------------------------------------------------------------------------------- flowkit serve
+def _add_serve(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="serve Conductor's REST API for SDK workers and clients")
+    serve.add_argument("--store", default=None, help="store file (default $FLOWKIT_HOME/flowkit.db), or 'memory'")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (beyond loopback needs a key)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", action="append", help="in-process @worker_task functions (.py file or module)")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    from flowkit.server import Auth, serve
+
+    key, secret = os.environ.get("FLOWKIT_SERVER_KEY_ID"), os.environ.get("FLOWKIT_SERVER_KEY_SECRET")
+    auth = Auth(key, secret) if key and secret else None
+    workers = [w for spec in args.workers or [] for w in _load_workers(spec)]
+    serve(args.store, host=args.host, port=args.port, auth=auth, workers=workers or None)
+    return 0
 
 
 if __name__ == "__main__":

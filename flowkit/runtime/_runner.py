@@ -134,6 +134,9 @@ class Runner:
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
         self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
         self.interrupt = SigintGuard()  # entered by a foreground run: Ctrl-C stops the loop cleanly
+        self.task_queue: Callable[[TaskModel], None] | None = None
+        """Where SIMPLE tasks with no worker here wait SCHEDULED for a poller (``flowkit serve``'s task
+        queues); their rate and concurrency limits are applied at poll time, as Conductor does."""
 
     # ------------------------------------------------------------------ commands
     def handle(self, commands: list[Command], now: int) -> None:
@@ -328,6 +331,9 @@ class Runner:
         if task.status.is_terminal or task.workflow.status.is_terminal:
             return
         name = task.task_def_name
+        if self.task_queue is not None and task.node.kind == "SIMPLE" and name not in self.workers:
+            self.task_queue(task)
+            return
         td = task.node.task_def
         limit = td.concurrent_exec_limit
         if limit and self.running[name] >= limit:

@@ -101,7 +101,7 @@ class Runtime:
         missing = {
             name: refs
             for name, refs in simple_names(definition, self.engine.workflows, set()).items()
-            if name not in self.workers and name not in self.external
+            if name not in self.workers and name not in self.external and self.runner.task_queue is None
         }
         if missing:
             raise MissingWorkerError(missing)

@@ -1,0 +1,97 @@
+"""`kill -9` of `flowkit serve` mid-run and a restart on the same store."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server.serving import Server
+
+pytestmark = pytest.mark.slow
+
+
+def call(server: Server, method: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(server.api + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        raw = response.read()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw.decode()
+
+
+def poll(server: Server, task_type: str, worker: str) -> dict[str, Any] | None:
+    result: dict[str, Any] | None = call(server, "GET", f"/tasks/poll/{task_type}?workerid={worker}")
+    return result
+
+
+def complete(server: Server, task: dict[str, Any], output: dict[str, Any]) -> None:
+    call(server, "POST", "/tasks", {"taskId": task["taskId"], "workflowInstanceId": task["workflowInstanceId"],
+                                    "status": "COMPLETED", "outputData": output})  # fmt: skip
+
+
+def test_kill_9_and_restart_carries_on_every_execution(tmp_path: Path) -> None:
+    server = Server(tmp_path / "serve.db")
+    server.start()
+    try:
+        call(server, "POST", "/metadata/taskdefs", [
+            {"name": "step_a", "responseTimeoutSeconds": 2, "timeoutSeconds": 60, "retryCount": 0},
+            {"name": "step_b", "responseTimeoutSeconds": 10, "timeoutSeconds": 60, "retryCount": 0},
+        ])  # fmt: skip
+        call(server, "POST", "/metadata/workflow", {
+            "name": "two_steps", "version": 1, "schemaVersion": 2,
+            "tasks": [
+                {"name": "step_a", "taskReferenceName": "a", "type": "SIMPLE", "inputParameters": {"n": "${workflow.input.n}"}},
+                {"name": "step_b", "taskReferenceName": "b", "type": "SIMPLE", "inputParameters": {"m": "${a.output.m}"}},
+            ],
+            "outputParameters": {"result": "${b.output.r}"},
+        })  # fmt: skip
+        ids = [call(server, "POST", "/workflow/two_steps", {"n": n}) for n in range(3)]
+        done = poll(server, "step_a", "w1")
+        assert done is not None
+        complete(server, done, {"m": done["inputData"]["n"] * 10})
+        lost = poll(server, "step_a", "w2")  # polled, never answered: the server dies first
+        assert lost is not None
+        server.kill()
+        killed_at = time.monotonic()
+        server.start()
+
+        handed: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 30
+        while len(handed) < 2 and time.monotonic() < deadline:
+            task = poll(server, "step_a", "w3")
+            if task is None:
+                time.sleep(0.1)
+                continue
+            assert task["taskId"] != done["taskId"], "a task recorded COMPLETED was handed out again"
+            if task["taskId"] == lost["taskId"]:
+                # handed out again only after its response timeout (2 s after the poll)
+                assert time.monotonic() - killed_at >= 1.5
+                assert task["pollCount"] == 2
+            handed.append(task)
+            complete(server, task, {"m": task["inputData"]["n"] * 10})
+        assert {t["taskId"] for t in handed} >= {lost["taskId"]}
+        for _ in range(3):
+            task = None
+            while task is None and time.monotonic() < deadline:
+                task = poll(server, "step_b", "w3")
+            assert task is not None
+            call(server, "POST", "/tasks", {"taskId": task["taskId"], "workflowInstanceId": task["workflowInstanceId"],
+                                            "status": "COMPLETED", "outputData": {"r": task["inputData"]["m"] + 1}})  # fmt: skip
+        for n, workflow_id in enumerate(ids):
+            execution = call(server, "GET", f"/workflow/{workflow_id}")
+            assert execution["status"] == "COMPLETED"
+            assert execution["output"] == {"result": n * 10 + 1}
+            a_tasks = [t for t in execution["tasks"] if t["referenceTaskName"] == "a"]
+            assert [t["status"] for t in a_tasks] == ["COMPLETED"]
+    finally:
+        server.stop()
