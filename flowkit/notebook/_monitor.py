@@ -134,7 +134,6 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         self._controls = widgets.HBox(
             [self.pause_button, self.resume_button, self.terminate_button, self.retry_button], layout=plain
         )
-        self._update_controls(snap)
         self._progress_row = widgets.HBox([self.progress, self.progress_text], layout=plain)
         # Made when first needed, by the background refresh (a HUMAN task waits; the run stops, so it
         # can be rerun) or by a property below: never on the caller's thread while a run is going on.
@@ -144,6 +143,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         self._refs_key: Any = None
         self._handles: list[Any] = []  # where IPython displayed the monitor (updated with the result)
         self._published: Any = None
+        self._update_controls(snap)
         super().__init__(self._layout(), **{"_dom_classes": ("flowkit-monitor",), **kwargs})
 
         self._refresher = Refresher(self._background_refresh, active=self._active, min_interval=min_interval,

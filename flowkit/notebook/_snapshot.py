@@ -281,7 +281,7 @@ def progress_text(snap: Snapshot) -> str:
     switches); what became of its tasks once it has ended ("TERMINATED: 1 of 2 tasks completed").
     """
     if not snap.terminal:
-        return f"{snap.done} of {_plural(snap.total, 'task', 'tasks')} done so far ({snap.status.lower()}; more may be scheduled)"
+        return f"{snap.done} of {_plural(snap.total, 'task', 'tasks')} done so far"
     completed = snap.counts.get("COMPLETED", 0)
     if snap.status == "COMPLETED" and completed == snap.total:
         return f"{_plural(snap.total, 'task', 'tasks')} completed"
