@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from flowkit.notebook._images import find_images, thumbnail
-from flowkit.notebook._snapshot import FAILED, attempt_label, to_json_text
+from flowkit.notebook._snapshot import FAILED, attempt_label, attempt_text, to_json_text
 
 __all__ = ["Inspector", "inspect"]
 
@@ -172,11 +172,13 @@ def _when(ms: int) -> str:
 
 
 def _summary(task: Any) -> str:
+    allowed = (getattr(getattr(task, "node", None), "expected_retries", 0) or 0) + 1
     took = f"{(task.end_time - task.start_time) / 1000:.3f} s" if task.end_time and task.start_time else "—"
     reason = f"<div style='color:#8b0000'><b>reason:</b> {html.escape(task.reason)}</div>" if task.reason else ""
     return (
         f"<div class='flowkit-attempt' data-status='{html.escape(str(task.status))}'><b>{html.escape(task.ref)}</b> "
-        f"[{html.escape(str(task.task_type))}] <b>{html.escape(str(task.status))}</b>, attempt {task.retry_count}, "
+        f"[{html.escape(str(task.task_type))}] <b>{html.escape(str(task.status))}</b>, {attempt_text(task.retry_count, allowed)} "
+        f"(retryCount {task.retry_count}), "
         f"iteration {task.iteration} · scheduled {_when(task.scheduled_time)} · started {_when(task.start_time)} · "
         f"ended {_when(task.end_time)} UTC · took {took}"
         f"{' · worker ' + html.escape(task.worker_id) if task.worker_id else ''}</div>{reason}"
