@@ -8,8 +8,11 @@ is copied first and every attempt is read once.
 
 from __future__ import annotations
 
+import base64
 import html
+import itertools
 import json
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,6 +58,8 @@ _WORKFLOW_COLORS = {
     "TIMED_OUT": "#ff7f0e", "TERMINATED": "#e6b800",
 }  # fmt: skip
 _ROWS = 30  # running / failed rows shown in the table
+_SVG = re.compile(r"<svg\b.*</svg>", re.DOTALL)
+_RESULT_IDS = itertools.count(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +376,29 @@ def result_html(snap: Snapshot, diagram: str) -> str:
     )
     return (
         f"<div class='flowkit-result' data-workflow-id='{_esc(snap.workflow_id)}' data-status='{_esc(snap.status)}'>"
-        f"{status_html(snap)}{summary}{counters_html(snap)}{diagram}{tasks_table_html(snap) if snap.failed else ''}</div>"
+        f"{status_html(snap)}{summary}{counters_html(snap)}{_both_ways(diagram)}"
+        f"{tasks_table_html(snap) if snap.failed else ''}</div>"
+    )
+
+
+def _both_ways(diagram: str) -> str:
+    """The diagram inline (its nodes' ``<title>`` tooltips work) and as an ``<img>`` for sanitized viewers.
+
+    JupyterLab sanitizes the HTML of an untrusted output (a notebook reopened from disk): ``<svg>``
+    and ``<style>`` are dropped, inline styles and ``<img src="data:...">`` kept. The ``<style>``
+    shows the inline SVG and hides the image; where it is dropped, the image shows and what is left
+    of the SVG (its text) stays hidden.
+    """
+    found = _SVG.search(diagram)
+    if found is None:
+        return diagram
+    key = f"{next(_RESULT_IDS):x}{id(diagram) & 0xFFFF:04x}"
+    data = base64.b64encode(found.group(0).encode()).decode("ascii")
+    return (
+        f"<style>.flowkit-svg-{key}{{display:block !important}}.flowkit-img-{key}{{display:none !important}}</style>"
+        f"<div class='flowkit-result-svg flowkit-svg-{key}' style='display:none'>{diagram}</div>"
+        f"<img class='flowkit-result-img flowkit-img-{key}' alt='workflow diagram' style='max-width:100%' "
+        f"src='data:image/svg+xml;base64,{data}'/>"
     )
 
 
