@@ -23,7 +23,7 @@ _LONG_TEXT = 60
 _EDGE_ROWS = 10  # rows shown at each end of a long frame
 
 
-class HistoryFrame(pd.DataFrame):
+class HistoryFrame(pd.DataFrame):  # type: ignore[misc]  # pandas is untyped here
     """A DataFrame of execution history that displays readably (the data itself is a plain DataFrame's)."""
 
     _metadata: list[str] = []

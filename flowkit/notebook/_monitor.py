@@ -371,7 +371,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         if bundle is None:
             return
         # With a display id the result can replace the bundle's text/html when the run ends.
-        handle = display(bundle, raw=True, display_id=True)
+        handle = display(bundle, raw=True, display_id=True)  # type: ignore[no-untyped-call]
         if handle is not None:
             self._handles.append(handle)
             self._published = (self._last.key, self._diagram_key)
