@@ -367,7 +367,8 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        bundle = self._repr_mimebundle_()
+        make = self._repr_mimebundle_  # None once closed (ipywidgets' close)
+        bundle = make() if make is not None else None
         if bundle is None:
             return
         # With a display id the result can replace the bundle's text/html when the run ends.
@@ -385,7 +386,8 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         if key == self._published:
             return
         self._published = key
-        bundle = self._repr_mimebundle_()
+        make = self._repr_mimebundle_
+        bundle = make() if make is not None else None
         if bundle is not None:
             for handle in self._handles:
                 handle.update(bundle, raw=True)
