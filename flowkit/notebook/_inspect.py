@@ -146,7 +146,11 @@ class Inspector(widgets.VBox):  # type: ignore[misc]
             self._put({"text/plain": f"no timeline: {type(exc).__name__}: {exc}"})
             return
         self.figure = figure
-        self._put({"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"), "text/plain": repr(figure)})
+        data = {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"), "text/plain": repr(figure)}
+        html_view = getattr(figure, "_repr_html_", None)
+        if html_view is not None:  # the inline SVG: hovering a bar shows its attempt and reason
+            data["text/html"] = html_view()
+        self._put(data)
 
     def show_table(self) -> None:
         """Show the execution's tasks_df() (one row per attempt) in the output area."""
@@ -156,7 +160,11 @@ class Inspector(widgets.VBox):  # type: ignore[misc]
             self._put({"text/plain": f"no table: {type(exc).__name__}: {exc}"})
             return
         self.table = frame
-        self._put({"text/html": frame.to_html(max_rows=200, max_cols=30), "text/plain": frame.to_string(max_rows=60)})
+        page = frame._repr_html_() if hasattr(frame, "_repr_html_") else frame.to_html(max_rows=200, max_cols=30)
+        from flowkit.history._display import display_frame
+
+        shown, note = display_frame(frame, markup=False)
+        self._put({"text/html": page, "text/plain": f"{shown.to_string()}\n{note}"})
 
     def _put(self, data: dict[str, str]) -> None:
         # Set as a display output directly: works from a button's callback and outside a kernel alike.
