@@ -241,7 +241,6 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             snap = self._reader.read(self._model)
             self._last = snap
             self.refresh_count += 1
-            self.status.value = status_html(snap)
             with self.progress.hold_sync():  # one message for the three
                 self.progress.max = max(snap.total, 1)
                 self.progress.value = progress_value(snap)
@@ -250,6 +249,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             self._update_controls(snap)
             self.counters.value = counters_html(snap)
             self.tasks.value = tasks_table_html(snap)
+            self.status.value = status_html(snap)  # last: a status shown means the rest of its reading is too
             self._read_cost = time.thread_time() - began
             self._show_human(snap)
             self._update_attempts(snap)
