@@ -308,7 +308,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         # The task list is offered once the run stops, and while it is small enough to send at every change.
         form = self._inspect_form
         if form is None:
-            if snap.total:
+            if snap.total and (snap.terminal or snap.total <= _MAX_ATTEMPTS // 2):  # a big run's, once it stops
                 self.inspect_form  # noqa: B018 - made, and filled, on first use
             return
         key = (snap.attempts, snap.status)

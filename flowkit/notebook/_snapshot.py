@@ -180,15 +180,17 @@ class Reader:
         statuses = list(map(_STATUS, group))  # each attempt's status read once
         seen = Counter(statuses)
         if any(name in seen for name in _SETTLED):
-            for task, status_of in zip(group, statuses, strict=True):
-                if status_of in _SETTLED:
-                    name = str(status_of)
-                    counts[name] = counts.get(name, 0) + 1
-                    settled[task.ref] = name
-                    del pending[task.ref]
+            # Python work only for the tasks that settled now (each settles once); the scan is C code.
+            keep = list(map(not_, map(_SETTLED.__contains__, statuses)))
+            for task, status_of in zip(
+                compress(group, map(not_, keep)), compress(statuses, map(not_, keep)), strict=True
+            ):
+                name = str(status_of)
+                counts[name] = counts.get(name, 0) + 1
+                settled[task.ref] = name
+                del pending[task.ref]
             for name in _SETTLED:
                 seen.pop(name, None)
-            keep = list(map(not_, map(_SETTLED.__contains__, statuses)))
             group, statuses = list(compress(group, keep)), list(compress(statuses, keep))
         mine = {name: n for name, n in counts.items() if n}  # the snapshot's own dict
         active = 0
