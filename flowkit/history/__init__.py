@@ -110,8 +110,12 @@ statuses occur; ``datetime64[ms, UTC]`` are tz-aware UTC timestamps at milliseco
 ``timeline(workflow, *, ax=None, lookup=None) -> matplotlib.figure.Figure``
     A Gantt chart: one row per task ref (loop iterations ``ref__N`` on their own rows; more than
     :data:`COLLAPSE_OVER` refs sharing a stem, such as dynamic-fork branches, on one row), one bar
-    per attempt (retries side by side; failed and timed-out attempts hatched, retried ones lighter),
-    coloured by status (:data:`STATUS_COLORS`) with a legend of the statuses present. Running
+    per attempt (retries side by side; failed and timed-out attempts hatched, as solid as
+    successes; every bar at least ~1% of the axis wide), coloured by status (:data:`STATUS_COLORS`) with a legend
+    of the statuses present. Working is a solid bar; waiting (:data:`WAITING_TYPES`: JOIN, WAIT,
+    HUMAN, SUB_WORKFLOW...) a light bar outlined in the status colour; the time an attempt spent in
+    the queue before it started (retry delay, rate limit) a thin dotted bar before it (one
+    ``PolyCollection`` with gid ``queue_wait``). Running
     attempts extend to the latest time known. With ``lookup``, sub-workflow tasks are drawn on
     indented rows under their SUB_WORKFLOW task. Uses ``matplotlib.figure.Figure`` (no pyplot);
     pass ``ax=`` to draw into an existing Axes. The bars of one status are one ``PolyCollection``
@@ -121,7 +125,15 @@ statuses occur; ``datetime64[ms, UTC]`` are tz-aware UTC timestamps at milliseco
     clock) get about 1% of the axis each, side by side in ``seq`` order at their instant; later times
     move right to make room, and the axis label says so. The Figure made is a
     :class:`TimelineFigure`: a matplotlib Figure with ``_repr_png_``, so a fresh Jupyter kernel shows
-    the chart with no ``%matplotlib`` set-up (and it is never drawn twice: pyplot does not know it).
+    the chart with no ``%matplotlib`` set-up (and it is never drawn twice: pyplot does not know it),
+    and ``_repr_html_``: the inline SVG of ``timeline_svg(figure)``, where hovering a bar shows its
+    attempt (``attempt 2 of 4``), duration and reason (each bar's ``<title>``; the collections'
+    ``tips`` attribute lists those texts in path order).
+
+The DataFrames are :class:`pandas.DataFrame` instances (a subclass that only changes how they
+display): in a notebook durations show in ms/s/min, times as ``HH:MM:SS.mmm``, ids shortened (full
+on hover), ``task_ref`` only where it differs from ``ref`` and empty columns left out, with a note
+saying so. The values and dtypes are exactly the ones documented here.
 """
 
 from __future__ import annotations
@@ -140,7 +152,7 @@ from flowkit.history._frames import (
     failures_df,
     tasks_df,
 )
-from flowkit.history._timeline import COLLAPSE_OVER, timeline
+from flowkit.history._timeline import COLLAPSE_OVER, WAITING_TYPES, timeline, timeline_svg
 
 __all__ = [
     "COLLAPSE_OVER",
@@ -150,12 +162,14 @@ __all__ = [
     "TASK_COLUMNS",
     "TASK_STATUSES",
     "TimelineFigure",
+    "WAITING_TYPES",
     "WORKFLOW_STATUSES",
     "executions_df",
     "executions_frame",
     "failures_df",
     "tasks_df",
     "timeline",
+    "timeline_svg",
 ]
 
 

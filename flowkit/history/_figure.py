@@ -19,8 +19,16 @@ __all__ = ["TimelineFigure"]
 class TimelineFigure(Figure):
     """A matplotlib :class:`~matplotlib.figure.Figure` that displays itself as a PNG in Jupyter.
 
-    Everything else is the Figure's own: ``savefig``, ``axes``, drawing more on it.
+    Its HTML form (``_repr_html_``, preferred by JupyterLab and nbconvert) is the inline SVG of
+    :func:`~flowkit.history._timeline.timeline_svg`, whose bars show their attempt and reason on
+    hover. Everything else is the Figure's own: ``savefig``, ``axes``, drawing more on it.
     """
+
+    def _repr_html_(self) -> str:
+        # Inline SVG: hovering a bar shows its attempt and reason (a PNG cannot); the PNG stays in the bundle.
+        from flowkit.history._timeline import timeline_svg
+
+        return f"<div class='flowkit-timeline' style='max-width:100%;overflow-x:auto'>{timeline_svg(self)}</div>"
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()

@@ -224,7 +224,14 @@ def _empty(pd: Any, columns: dict[str, str], categories: dict[str, tuple[str, ..
             data[name] = pd.array(
                 [], dtype=dtype if dtype != "datetime64[ms, UTC]" else pd.DatetimeTZDtype("ms", "UTC")
             )
-    return pd.DataFrame(data)
+    return _frame(data)
+
+
+def _frame(data: dict[str, Any], columns: list[str] | None = None) -> pd.DataFrame:
+    """The frame returned: a plain DataFrame's data and dtypes, displayed readably (see ``_display``)."""
+    from flowkit.history._display import HistoryFrame
+
+    return HistoryFrame(data, columns=columns, copy=False)
 
 
 # ---------------------------------------------------------------------------------------------- tasks_df
@@ -282,7 +289,7 @@ def tasks_df(workflows: Any, *, include_children: bool = False, lookup: Lookup |
         "sub_workflow_id": _strings(pd, list(sub_id)),
         "logs": np.fromiter((len(x) if x else 0 for x in logs), dtype=np.int64, count=n),
     }
-    return pd.DataFrame(data, copy=False)
+    return _frame(data)
 
 
 # ---------------------------------------------------------------------------------------------- failures_df
@@ -347,7 +354,7 @@ def failures_df(workflow: Any, *, include_children: bool = False, lookup: Lookup
         "ended": _times(np, pd, _ms(np, (t.end_time for t in failed), n)),
         "task_id": _strings(pd, [t.task_id for t in failed]),
     }
-    return pd.DataFrame(data, copy=False)
+    return _frame(data)
 
 
 # ---------------------------------------------------------------------------------------------- executions_df
@@ -407,7 +414,7 @@ def executions_df(workflows: Any, *, include_children: bool = False, lookup: Loo
         "reason": _strings(pd, [m.reason for m in models]),
         "parent_workflow_id": _strings(pd, [m.parent_workflow_id for m in models]),
     }
-    return pd.DataFrame(data, copy=False)
+    return _frame(data)
 
 
 def executions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -441,4 +448,4 @@ def executions_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         "reason": _strings(pd, [r["reason"] for r in rows]),
         "parent_workflow_id": _strings(pd, [r["parent_workflow_id"] for r in rows]),
     }
-    return pd.DataFrame(data, columns=list(EXECUTION_COLUMNS))
+    return _frame(data, columns=list(EXECUTION_COLUMNS))

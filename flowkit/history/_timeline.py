@@ -11,6 +11,7 @@ the SUB_WORKFLOW task that started them (every attempt's child on the same rows)
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,16 +28,69 @@ if TYPE_CHECKING:
 
     from flowkit.engine import TaskModel, WorkflowModel
 
-__all__ = ["COLLAPSE_OVER", "timeline"]
+__all__ = ["COLLAPSE_OVER", "WAITING_TYPES", "timeline", "timeline_svg"]
 
 COLLAPSE_OVER = 50
 """More refs than this sharing one stem are drawn on a single row."""
 
+WAITING_TYPES = frozenset({"JOIN", "EXCLUSIVE_JOIN", "WAIT", "HUMAN", "SUB_WORKFLOW", "DO_WHILE", "EVENT"})
+"""Task types whose time is spent waiting (for branches, a timer, a person, a child workflow), not working:
+drawn as light, outlined bars."""
+
 _HATCHED = ERRORED_TASK_STATUSES
 _BAR_HALF = 0.31  # half a bar's height, in rows
-_RETRIED_ALPHA = 0.5  # an attempt that was retried is drawn lighter than the one that counted
+_QUEUE_HALF = 0.16  # the queue-wait bar is thinner: time before the attempt started
+_QUEUE_COLOR = "#d0d0d0"
 _DIGITS = re.compile(r"\d+$")
 _UNITS = ((2_000, "ms", 1), (300_000, "s", 1_000), (3 * 3_600_000, "min", 60_000), (None, "h", 3_600_000))
+
+
+_TIPS = itertools.count(1)
+_TIP_LINK = re.compile(r'<a xlink:href="#fkt-(\d+)"[^>]*>')
+
+
+def _lighter(color: str) -> str:
+    """``color`` mixed 3:1 with white (a waiting bar's fill)."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    r, g, b = to_rgb(color)
+    return to_hex((0.25 * r + 0.75, 0.25 * g + 0.75, 0.25 * b + 0.75))
+
+
+def _tip(t: TaskModel) -> str:
+    """The hover text of an attempt's bar: what, how it ended, how long, and why."""
+    allowed = (getattr(t.node, "expected_retries", 0) or 0) + 1
+    took = f"{t.end_time - t.start_time} ms" if t.end_time and t.start_time else "not ended"
+    waiting = " (waiting)" if str(t.task_type) in WAITING_TYPES else ""
+    text = f"{t.ref} [{t.task_type}] {t.status}{waiting}, attempt {t.retry_count + 1} of {max(allowed, t.retry_count + 1)}, {took}"
+    return text + (f"\nreason: {t.reason}" if t.reason else "")
+
+
+def timeline_svg(figure: Figure) -> str:
+    """Return ``figure`` (a :func:`timeline`) as SVG text in which hovering a bar shows its attempt.
+
+    Each attempt's bar (and each queue wait) carries a ``<title>``: ref, type, status, attempt
+    ``N of M`` (1-based), duration and the reason it failed; browsers show it as a tooltip when
+    the SVG is inline in a page (a notebook's HTML output, nbconvert's HTML).
+    """
+    import io
+    from html import escape
+
+    tips: dict[str, str] = {}
+    for ax in figure.axes:
+        for collection in ax.collections:
+            urls, texts = collection.get_urls(), getattr(collection, "tips", None)
+            if texts is not None:
+                tips.update((str(url)[5:], text) for url, text in zip(urls, texts, strict=False) if url)
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]  # no XML prolog or DOCTYPE: inline in HTML
+
+    def title(match: re.Match[str]) -> str:
+        return f'<g class="flowkit-attempt-bar"><title>{escape(tips.get(match.group(1), ""))}</title>'
+
+    return _TIP_LINK.sub(title, text).replace("</a>", "</g>")
 
 
 class _Row:
@@ -189,7 +243,7 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
 
     """
     import numpy as np
-    from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.collections import PolyCollection
     from matplotlib.patches import Patch
 
     from flowkit.history._figure import TimelineFigure
@@ -222,19 +276,29 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
         except TypeError:  # pragma: no cover - older matplotlib
             fig = cast("Figure", ax.figure)
 
-    bars: dict[tuple[str, bool], tuple[list[float], list[float], list[float], list[str]]] = {}
-    waits: list[list[tuple[float, float]]] = []
+    bars: dict[tuple[str, bool], tuple[list[float], list[float], list[float], list[str], list[bool], list[str]]] = {}
+    waits: list[tuple[float, float, float, str]] = []  # (row, left, right, tip) of each queue wait
     for y, row in enumerate(rows):
         for t in row.tasks:
             left, right = place.bar(t, y)
-            ys, lefts, widths, ids = bars.setdefault((str(t.status), bool(t.retried)), ([], [], [], []))
+            status = str(t.status)
+            ys, lefts, widths, ids, idle, tips = bars.setdefault((status, bool(t.retried)), ([], [], [], [], [], []))
             ys.append(y)
             lefts.append(left / scale)
             widths.append((right - left) / scale)
             ids.append(t.task_id)
+            idle.append(str(t.task_type) in WAITING_TYPES)
+            tips.append(_tip(t))
             sched = t.scheduled_time
             if t.start_time and sched and t.start_time > sched:
-                waits.append([(place.x(sched) / scale, y), (left / scale, y)])
+                waits.append(
+                    (
+                        y,
+                        place.x(sched) / scale,
+                        left / scale,
+                        f"{t.ref}: {t.start_time - sched} ms in queue before attempt {t.retry_count + 1} started",
+                    )
+                )
 
     present: list[str] = []
     order = [s for s in TASK_STATUSES if s in {k for k, _ in bars}]
@@ -244,7 +308,7 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
             got = bars.get((status, retried))
             if got is None:
                 continue
-            ys, lefts, widths, ids = got
+            ys, lefts, widths, ids, idle, tips = got
             mid = np.asarray(ys, dtype=float)
             x0 = np.asarray(lefts, dtype=float)
             x1 = x0 + np.asarray(widths, dtype=float)
@@ -253,17 +317,30 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
             verts[:, 1, 0] = verts[:, 2, 0] = x1
             verts[:, 0, 1] = verts[:, 1, 1] = mid - _BAR_HALF
             verts[:, 2, 1] = verts[:, 3, 1] = mid + _BAR_HALF
+            color = STATUS_COLORS.get(status, "black")
+            light = _lighter(color)
+            # Working: a solid bar. Waiting (JOIN, WAIT, HUMAN...): a light bar outlined in the status colour.
             bars_of = PolyCollection(
                 verts,  # type: ignore[arg-type]  # an (N, 4, 2) array (matplotlib's fast path); the stub wants a Sequence
-                facecolors=STATUS_COLORS.get(status, "black"), edgecolors="white", linewidths=0.4,
-                alpha=_RETRIED_ALPHA if retried else 1.0, hatch="///" if status in _HATCHED else None, zorder=2,
+                facecolors=[light if w else color for w in idle], edgecolors=[color if w else "white" for w in idle],
+                linewidths=[1.2 if w else 0.4 for w in idle], hatch="///" if status in _HATCHED else None, zorder=2,
             )  # fmt: skip
+            bars_of.set_urls([f"#fkt-{next(_TIPS)}" for _ in ids])
+            bars_of.tips = tips  # type: ignore[attr-defined]  # path i's hover text (see timeline_svg)
             bars_of.set_gid(f"attempts:{status}:retried" if retried else f"attempts:{status}")
             bars_of.task_ids = ids  # type: ignore[attr-defined]  # path i is the attempt with taskId ids[i]
             ax.add_collection(bars_of, autolim=False)
         present.append(status)
     if waits:
-        ax.add_collection(LineCollection(waits, colors="#9a9a9a", linewidths=1.0, zorder=1.5), autolim=False)
+        queued = PolyCollection(
+            [[(x0, y - _QUEUE_HALF), (x1, y - _QUEUE_HALF), (x1, y + _QUEUE_HALF), (x0, y + _QUEUE_HALF)]
+             for y, x0, x1, _ in waits],
+            facecolors="white", edgecolors=_QUEUE_COLOR, linewidths=0.8, hatch="....", zorder=1.5,
+        )  # fmt: skip
+        queued.set_gid("queue_wait")
+        queued.set_urls([f"#fkt-{next(_TIPS)}" for _ in waits])
+        queued.tips = [tip for *_, tip in waits]  # type: ignore[attr-defined]
+        ax.add_collection(queued, autolim=False)
 
     bands = []  # a light band behind each sub-workflow's rows
     for y, row in enumerate(rows):
@@ -305,6 +382,10 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
         )
         for s in present
     ]
+    if any(w for *_, idle, _ in bars.values() for w in idle):
+        handles.append(Patch(facecolor="white", edgecolor="#555555", linewidth=1.2, label="waiting (outlined)"))
+    if waits:
+        handles.append(Patch(facecolor="white", edgecolor=_QUEUE_COLOR, hatch="....", label="in queue"))
     if handles:
         ax.legend(
             handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,

@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from flowkit.notebook._images import find_images, thumbnail
-from flowkit.notebook._snapshot import FAILED, attempt_label, to_json_text
+from flowkit.notebook._snapshot import FAILED, attempt_label, attempt_text, to_json_text
 
 __all__ = ["Inspector", "inspect"]
 
@@ -146,7 +146,11 @@ class Inspector(widgets.VBox):  # type: ignore[misc]
             self._put({"text/plain": f"no timeline: {type(exc).__name__}: {exc}"})
             return
         self.figure = figure
-        self._put({"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"), "text/plain": repr(figure)})
+        data = {"image/png": base64.b64encode(buffer.getvalue()).decode("ascii"), "text/plain": repr(figure)}
+        html_view = getattr(figure, "_repr_html_", None)
+        if html_view is not None:  # the inline SVG: hovering a bar shows its attempt and reason
+            data["text/html"] = html_view()
+        self._put(data)
 
     def show_table(self) -> None:
         """Show the execution's tasks_df() (one row per attempt) in the output area."""
@@ -156,7 +160,11 @@ class Inspector(widgets.VBox):  # type: ignore[misc]
             self._put({"text/plain": f"no table: {type(exc).__name__}: {exc}"})
             return
         self.table = frame
-        self._put({"text/html": frame.to_html(max_rows=200, max_cols=30), "text/plain": frame.to_string(max_rows=60)})
+        page = frame._repr_html_() if hasattr(frame, "_repr_html_") else frame.to_html(max_rows=200, max_cols=30)
+        from flowkit.history._display import display_frame
+
+        shown, note = display_frame(frame, markup=False)
+        self._put({"text/html": page, "text/plain": f"{shown.to_string()}\n{note}"})
 
     def _put(self, data: dict[str, str]) -> None:
         # Set as a display output directly: works from a button's callback and outside a kernel alike.
@@ -172,11 +180,13 @@ def _when(ms: int) -> str:
 
 
 def _summary(task: Any) -> str:
+    allowed = (getattr(getattr(task, "node", None), "expected_retries", 0) or 0) + 1
     took = f"{(task.end_time - task.start_time) / 1000:.3f} s" if task.end_time and task.start_time else "—"
     reason = f"<div style='color:#8b0000'><b>reason:</b> {html.escape(task.reason)}</div>" if task.reason else ""
     return (
         f"<div class='flowkit-attempt' data-status='{html.escape(str(task.status))}'><b>{html.escape(task.ref)}</b> "
-        f"[{html.escape(str(task.task_type))}] <b>{html.escape(str(task.status))}</b>, attempt {task.retry_count}, "
+        f"[{html.escape(str(task.task_type))}] <b>{html.escape(str(task.status))}</b>, {attempt_text(task.retry_count, allowed)} "
+        f"(retryCount {task.retry_count}), "
         f"iteration {task.iteration} · scheduled {_when(task.scheduled_time)} · started {_when(task.start_time)} · "
         f"ended {_when(task.end_time)} UTC · took {took}"
         f"{' · worker ' + html.escape(task.worker_id) if task.worker_id else ''}</div>{reason}"

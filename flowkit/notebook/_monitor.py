@@ -24,8 +24,13 @@ from flowkit.notebook._snapshot import (
     FAILED,
     Reader,
     Snapshot,
+    allowed_operations,
     attempt_label,
     counters_html,
+    progress_text,
+    progress_value,
+    result_html,
+    result_text,
     status_html,
     tasks_table_html,
     to_json_text,
@@ -106,10 +111,10 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         plain = widgets.Layout()
         html_style = HTMLStyle()
         self.status = widgets.HTML(status_html(snap), layout=plain, style=html_style)
-        self.progress = widgets.IntProgress(value=snap.done, min=0, max=max(snap.total, 1),
+        self.progress = widgets.IntProgress(value=progress_value(snap), min=0, max=max(snap.total, 1),
                                             description="progress", bar_style=_BAR_STYLES.get(snap.status, "danger"),
                                             layout=widgets.Layout(width="320px"))  # fmt: skip
-        self.progress_text = widgets.Label(_progress_text(snap), layout=plain)
+        self.progress_text = widgets.Label(progress_text(snap), layout=plain)
         self.counters = widgets.HTML(counters_html(snap), layout=plain, style=html_style)
         self.tasks = widgets.HTML(tasks_table_html(snap), layout=plain, style=html_style)
         self.diagram = widgets.HTML("<i>drawing…</i>" if diagram else "", layout=plain, style=html_style)
@@ -134,6 +139,11 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         # can be rerun) or by a property below: never on the caller's thread while a run is going on.
         self._human: _HumanForm | None = None
         self._rerun_form: _RerunForm | None = None
+        self._inspect_form: _InspectForm | None = None
+        self._refs_key: Any = None
+        self._handles: list[Any] = []  # where IPython displayed the monitor (updated with the result)
+        self._published: Any = None
+        self._update_controls(snap)
         super().__init__(self._layout(), **{"_dom_classes": ("flowkit-monitor",), **kwargs})
 
         self._refresher = Refresher(self._background_refresh, active=self._active, min_interval=min_interval,
@@ -151,6 +161,8 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         if self._diagram is not None:
             children.append(self.diagram)
         children += [self.tasks, self._controls]
+        if self._inspect_form is not None:
+            children.append(self._inspect_form.box)
         if self._human is not None:
             children.append(self._human.box)
         if self._rerun_form is not None:
@@ -207,6 +219,9 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
     def _background_refresh(self) -> float | None:
         snap = self.refresh(diagram=None)
+        with self._lock:
+            self._update_refs(snap)
+        self._publish()
         # Reading a very big run costs more: it is then read less often, never more than a 40th of the time.
         self._refresher.min_interval = max(self._refresher_interval, (_SHARE - 1) * self._read_cost)
         if self._diagram is not None and self._diagram_key != snap.key:
@@ -226,14 +241,15 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             snap = self._reader.read(self._model)
             self._last = snap
             self.refresh_count += 1
-            self.status.value = status_html(snap)
             with self.progress.hold_sync():  # one message for the three
                 self.progress.max = max(snap.total, 1)
-                self.progress.value = snap.done
+                self.progress.value = progress_value(snap)
                 self.progress.bar_style = _BAR_STYLES.get(snap.status, "danger")
-            self.progress_text.value = _progress_text(snap)
+            self.progress_text.value = progress_text(snap)
+            self._update_controls(snap)
             self.counters.value = counters_html(snap)
             self.tasks.value = tasks_table_html(snap)
+            self.status.value = status_html(snap)  # last: a status shown means the rest of its reading is too
             self._read_cost = time.thread_time() - began
             self._show_human(snap)
             self._update_attempts(snap)
@@ -261,6 +277,121 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             self._diagram_due = done + max(self._diagram_interval, (_SHARE - 1) * (done - began))
             self._diagram_key = snap.key
 
+    def _update_controls(self, snap: Snapshot) -> None:
+        allowed = allowed_operations(snap.status)
+        for button, operation in ((self.pause_button, "pause"), (self.resume_button, "resume"),
+                                  (self.terminate_button, "terminate"), (self.retry_button, "retry")):  # fmt: skip
+            if button.disabled == allowed[operation]:
+                button.disabled = not allowed[operation]
+        if self._rerun_form is not None and self._rerun_form.button.disabled == allowed["rerun"]:
+            self._rerun_form.button.disabled = not allowed["rerun"]
+
+    @property
+    def inspect_form(self) -> _InspectForm:
+        """The "Inspect a task" section: choose a task, its inspector opens in place."""
+        with self._lock:
+            if self._inspect_form is None:
+                self._inspect_form = _InspectForm(self)
+                self.children = self._layout()
+                self._refs_key = None
+                self._update_refs(self._last)
+            return self._inspect_form
+
+    inspect_task = property(lambda self: self.inspect_form.task, doc="The task whose inspector is shown.")
+
+    @property
+    def inspector(self) -> Any:
+        """The inspector shown in place (None until a task is chosen)."""
+        return self._inspect_form.inspector if self._inspect_form is not None else None
+
+    def _update_refs(self, snap: Snapshot) -> None:
+        # The task list is offered once the run stops, and while it is small enough to send at every change.
+        form = self._inspect_form
+        if form is None:
+            if snap.total and (snap.terminal or snap.total <= _MAX_ATTEMPTS // 2):  # a big run's, once it stops
+                self.inspect_form  # noqa: B018 - made, and filled, on first use
+            return
+        key = (snap.attempts, snap.status)
+        if key == self._refs_key or (not snap.terminal and snap.total > _MAX_ATTEMPTS // 2 and self._refs_key):
+            return
+        self._refs_key = key
+        refs = list(dict.fromkeys(t.ref for t in list(self._model.tasks)))[-_MAX_ATTEMPTS:]
+        keep = form.task.value
+        with form.task.hold_trait_notifications():
+            form.task.options = [("(choose a task)", ""), *((ref, ref) for ref in refs)]
+            form.task.value = keep if keep in refs else ""
+
+    def inspect(self, ref: str) -> Any:
+        """Open the inspector for task ``ref`` (its latest attempt) in the monitor; returns it."""
+        form = self.inspect_form
+        if ref and form.task.value != ref:
+            with self._lock:
+                self._update_refs(self._last)
+            if ref not in [value for _, value in form.task.options]:
+                form.task.options = [*form.task.options, (ref, ref)]
+            form.task.value = ref  # calls _inspect_chosen
+        return form.inspector
+
+    def _inspect_chosen(self, change: Any) -> None:
+        ref = change["new"] if isinstance(change, dict) else change.new
+        form = self.inspect_form
+        if not ref:
+            return
+        if form.inspector is None:
+            from flowkit.notebook._inspect import Inspector
+
+            form.inspector = Inspector(self.execution, task=ref)
+            form.box.children = (*form.box.children, form.inspector)
+        else:
+            form.inspector.select(ref)
+
+    # ------------------------------------------------------------------ the static result
+    def result_html(self) -> str:
+        """The run as static HTML (summary and diagram): what the notebook keeps when the widget is gone."""
+        snap = self._last
+        if snap.terminal and self._diagram is not None and self._diagram_key != snap.key:
+            self._draw(snap)  # a finished run: its final diagram, drawn now
+        diagram = self.diagram.value if self._diagram is not None and "<i>drawing" not in self.diagram.value else ""
+        return result_html(snap, diagram)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        # ipywidgets sets _repr_mimebundle_ to None on close(): a closed monitor displays nothing.
+        data: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)
+        if data is None:
+            return None
+        # Shown wherever the widget cannot be: a reopened (untrusted) notebook, nbconvert's HTML, GitHub.
+        data["text/html"] = self.result_html()
+        data["text/plain"] = result_text(self._last)
+        return data
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        make = self._repr_mimebundle_  # None once closed (ipywidgets' close)
+        bundle = make() if make is not None else None
+        if bundle is None:
+            return
+        # With a display id the result can replace the bundle's text/html when the run ends.
+        handle = display(bundle, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        if handle is not None:
+            self._handles.append(handle)
+            self._published = (self._last.key, self._diagram_key)
+
+    def _publish(self) -> None:
+        """Put the ended run's result (summary, final diagram) in the outputs where the monitor was shown."""
+        snap = self._last
+        if not self._handles or not snap.terminal or (self._diagram is not None and self._diagram_key != snap.key):
+            return
+        key = (snap.key, self._diagram_key)
+        if key == self._published:
+            return
+        self._published = key
+        make = self._repr_mimebundle_
+        bundle = make() if make is not None else None
+        if bundle is not None:
+            for handle in self._handles:
+                handle.update(bundle, raw=True)
+
     def _show_human(self, snap: Snapshot) -> None:
         if self._human is None and not snap.human:
             return
@@ -277,7 +408,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             if snap.terminal:
                 self.rerun_form  # noqa: B018 - made, and filled, on first use
             return
-        key = (snap.total, snap.status)
+        key = (snap.attempts, snap.status)
         if key == self._attempts_key or (self._attempts_key is not None and not snap.terminal):
             return
         self._attempts_key = key
@@ -368,10 +499,6 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         super().close()
 
 
-def _progress_text(snap: Snapshot) -> str:
-    return f"{snap.done} / {snap.total} tasks done"
-
-
 class _ButtonLook:
     """One layout and one style shared by a row of buttons (nothing ever changes either)."""
 
@@ -388,10 +515,11 @@ class _HumanForm:
     """Complete or fail a waiting HUMAN task: its output as JSON, or a reason."""
 
     def __init__(self, monitor: Monitor) -> None:
-        self.task = widgets.Dropdown(description="HUMAN task", options=[])
+        self.task = widgets.Dropdown(description="HUMAN task", options=[], style={"description_width": "initial"})
         self.output = widgets.Textarea(value="{}", description="output",
                                        layout=widgets.Layout(width="420px", height="70px"))  # fmt: skip
-        self.reason = widgets.Text(description="reason", placeholder="why (for Fail)")
+        self.reason = widgets.Text(description="reason", placeholder="why (for Fail)",
+                                   style={"description_width": "initial"})  # fmt: skip
         look = _ButtonLook()
         self.complete = look.button("Complete", "check", "Complete the HUMAN task with this output", "success")
         self.fail = look.button("Fail", "times", "Fail the HUMAN task with this reason", "warning")
@@ -405,11 +533,25 @@ class _HumanForm:
         self.box.add_class("flowkit-human")
 
 
+class _InspectForm:
+    """Choose a task: its inspector (input, output, logs, traceback) opens below, in the monitor."""
+
+    def __init__(self, monitor: Monitor) -> None:
+        self.task = widgets.Dropdown(description="inspect task", options=[("(choose a task)", "")], value="",
+                                     layout=widgets.Layout(width="420px"),
+                                     style={"description_width": "initial"})  # fmt: skip
+        self.inspector: Any = None
+        self.task.observe(monitor._inspect_chosen, names="value")
+        self.box = widgets.VBox([self.task])
+        self.box.add_class("flowkit-inspect")
+
+
 class _RerunForm:
     """Rerun from a task attempt, with its input as it was or edited."""
 
     def __init__(self, monitor: Monitor) -> None:
-        self.task = widgets.Dropdown(description="rerun from", options=[], layout=widgets.Layout(width="420px"))
+        self.task = widgets.Dropdown(description="rerun from", options=[], layout=widgets.Layout(width="520px"),
+                                     style={"description_width": "initial"})  # fmt: skip
         self.input = widgets.Textarea(placeholder="the task's input (JSON); edit it to rerun with another input",
                                       layout=widgets.Layout(width="420px", height="90px"))  # fmt: skip
         self.button = _ButtonLook().button("Rerun", "repeat", "Rerun the workflow from the chosen task")

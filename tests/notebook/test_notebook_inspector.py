@@ -127,7 +127,9 @@ def test_timeline_and_table_buttons(execution):
     data = base64.b64decode(shown["data"]["image/png"])
     with Image.open(io.BytesIO(data)) as chart:
         assert chart.format == "PNG" and chart.width > 200
+    assert "<svg" in shown["data"]["text/html"] and "reason: " in shown["data"]["text/html"]  # hover tooltips
     view.table_button.click()
     (shown,) = view.out.outputs
     assert "<table" in shown["data"]["text/html"] and "publish" in shown["data"]["text/plain"]
+    assert "flowkit-history-note" in shown["data"]["text/html"] and "0 days" not in shown["data"]["text/plain"]
     assert list(view.table["ref"]) == ["render", "publish"]

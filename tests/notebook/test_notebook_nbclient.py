@@ -83,7 +83,8 @@ def test_widgets_demo_runs_in_a_kernel_and_its_monitor_works(tmp_path, monkeypat
     assert any("flowkit-attempt" in v and "<b>ship</b>" in v for v in html)  # the inspector
     assert any("no problems" in v for v in html)  # the builder, after one step
     progress = [m for m in models if m["model"] == "IntProgressModel"]
-    assert sorted((m["value"], m["max"], m["bar_style"]) for m in progress) == [(2, 2, "danger"), (3, 3, "success")]
+    # the terminated run: 1 of its 2 tasks completed (not "2/2 done")
+    assert sorted((m["value"], m["max"], m["bar_style"]) for m in progress) == [(1, 2, "danger"), (3, 3, "success")]
 
 
 def test_timeline_shows_as_an_image_in_a_fresh_kernel_with_nothing_set_up(tmp_path, monkeypatch):

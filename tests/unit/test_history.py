@@ -361,8 +361,9 @@ def bar_collections(ax: Any) -> list[Any]:
 
 
 def legend_labels(fig: Any) -> list[str]:
+    """The statuses in the legend (after them: "waiting (outlined)" and "in queue" when drawn)."""
     legend = fig.axes[0].get_legend()
-    return [text.get_text() for text in legend.get_texts()]
+    return [t.get_text() for t in legend.get_texts() if t.get_text() not in ("waiting (outlined)", "in queue")]
 
 
 def test_timeline_draws_one_bar_per_attempt_and_a_legend_of_the_statuses_present(retried: Any, tmp_path: Any) -> None:
@@ -377,7 +378,7 @@ def test_timeline_draws_one_bar_per_attempt_and_a_legend_of_the_statuses_present
     gids = {c.get_gid(): c for c in bar_collections(ax)}
     assert set(gids) == {"attempts:FAILED:retried", "attempts:COMPLETED"}
     failed = gids["attempts:FAILED:retried"]
-    assert failed.get_hatch() and failed.get_alpha() < 1  # failed attempts hatched, retried ones lighter
+    assert failed.get_hatch() and failed.get_alpha() in (None, 1)  # failed attempts hatched, as solid as successes
     assert failed.task_ids == [t.task_id for t in retried.tasks[:2]]
     for bar in failed.get_paths():  # both on row 0, the row of ``a``
         assert -0.5 < bar.vertices[:, 1].min() < bar.vertices[:, 1].max() < 0.5
@@ -401,7 +402,7 @@ def test_timeline_colours_every_status_and_draws_running_tasks_to_now() -> None:
     ]}  # fmt: skip
     fig = timeline(run(fork, workers={"bad": bad}, task_defs=[{"name": "bad", "retryCount": 0}]).model)
     assert legend_labels(fig) == ["COMPLETED", "FAILED", "CANCELED"]
-    handles = fig.axes[0].get_legend().legend_handles
+    handles = fig.axes[0].get_legend().legend_handles[:3]  # the statuses, then "waiting (outlined)"
     assert len({tuple(h.get_facecolor()) for h in handles}) == 3
 
     both = {"name": "wait", "tasks": [
@@ -473,3 +474,87 @@ def test_timeline_draws_into_a_given_axes() -> None:
     assert out is host
     assert bar_count(ax) == 1
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["COMPLETED"]
+
+
+# ---------------------------------------------------------------------------------------------- readable display
+def test_frames_display_ms_short_ids_and_no_duplicated_or_empty_columns(retried: Any) -> None:
+    df = tasks_df(retried.model)
+    assert isinstance(df, pd.DataFrame) and dtypes(df) == TASK_COLUMNS  # the data is what is documented
+    assert df["duration"].iloc[0] == pd.Timedelta(0) and df["task_id"].iloc[0] == retried.tasks[0].task_id
+    page = df._repr_html_()
+    header = re.findall(r"<th>([a-z_]+)</th>", page)
+    assert "ref" in header and "task_ref" not in header  # equal to ref on every row
+    assert "sub_workflow_id" not in header  # no value at all
+    assert "not shown: task_ref (= ref), sub_workflow_id (empty)" in page
+    assert "0 days" not in page and "1000 ms" in page  # queue_wait of the retries: 1 s retry delay
+    full = retried.tasks[0].task_id
+    short = f"{full[:8]}…{full[-4:]}"
+    assert f"<span title='{full}'>{short}</span>" in page  # the full id on hover
+    assert "00:00:01.000" in page or "00:00:00.000" in page  # times as HH:MM:SS.mmm (VirtualClock: midnight)
+    text = repr(df)
+    assert "0 days" not in text and short in text and "task_ref (= ref)" in text
+    # Derived frames display the same way; the frame's own values are untouched.
+    failed = df[df["status"] == "FAILED"]
+    assert "<span title=" in failed._repr_html_() and failed["task_id"].tolist() == [
+        t.task_id for t in retried.tasks[:2]
+    ]
+    assert df.to_string().count("0 days") >= 4  # plain pandas output is still pandas'
+
+
+def test_a_frame_that_uses_its_loop_refs_keeps_task_ref_and_long_frames_are_cut() -> None:
+    loop = {"name": "loop", "tasks": [{"name": "l", "taskReferenceName": "l", "type": "DO_WHILE",
+            "loopCondition": "if ($.l['iteration'] < 40) { true; } else { false; }",
+            "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}]}  # fmt: skip
+    df = tasks_df(run(loop).model)
+    assert len(df) == 41
+    page = df._repr_html_()
+    assert "<th>task_ref</th>" in page  # n__1 ... differ from n
+    assert (
+        "first and last 10 rows shown" in page and page.count("<tr>") == 21
+    )  # 10 + … + 10 (the header row has a style)
+    failures = failures_df(run(one(), workers={"flaky": flaky_worker(9)}, task_defs=RETRIES).model)
+    assert "boom 4" in failures._repr_html_() and dtypes(failures) == FAILURE_COLUMNS
+    assert dtypes(executions_df(run(loop).model)) == EXECUTION_COLUMNS
+
+
+def test_timeline_tells_waiting_from_working_and_shows_reasons_on_hover() -> None:
+    def bad() -> dict:
+        raise KeyError("no such key")
+
+    fork = {"name": "fork", "tasks": [
+        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [
+            [{"name": "n", "taskReferenceName": "n", "type": "WAIT", "inputParameters": {"duration": "3 seconds"}}],
+            [{"name": "flaky", "taskReferenceName": "w"}]]},
+        {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["n", "w"]},
+    ]}  # fmt: skip
+    ex = run(fork, workers={"flaky": flaky_worker(1)}, task_defs=RETRIES)
+    assert ex.status == "COMPLETED"
+    fig = timeline(ex)
+    ax = fig.axes[0]
+    gids = {c.get_gid(): c for c in bar_collections(ax)}
+    done = gids["attempts:COMPLETED"]
+    by_id = dict(zip(done.task_ids, range(len(done.task_ids)), strict=True))
+    faces, edges = done.get_facecolor(), done.get_edgecolor()
+    import matplotlib.colors as mcolors
+
+    green = mcolors.to_rgba(STATUS_COLORS["COMPLETED"])
+    for ref in ("n", "j"):  # waiting: a light fill, outlined in the status colour
+        i = by_id[ex.task(ref).task_id]
+        assert tuple(faces[i]) != green and tuple(edges[i]) == green
+        assert min(faces[i][:3]) > 0.7
+    i = by_id[ex.task("w").task_id]  # working: solid
+    assert tuple(faces[i]) == green
+    failed = gids["attempts:FAILED:retried"]
+    assert failed.get_alpha() in (None, 1) and tuple(failed.get_facecolor()[0]) == mcolors.to_rgba(
+        STATUS_COLORS["FAILED"]
+    )
+    queue = next(c for c in ax.collections if c.get_gid() == "queue_wait")  # the 1 s retry delay
+    assert len(queue.get_paths()) == 1 and "1000 ms in queue before attempt 2" in queue.tips[0]
+    svg = history.timeline_svg(fig)
+    assert svg.startswith("<svg") and "<a " not in svg
+    titles = re.findall(r"<title>([^<]*)</title>", svg)
+    assert any(t.startswith("w [flaky] FAILED, attempt 1 of 4") and "reason: boom 1" in t for t in titles), titles
+    assert any(t.startswith("j [JOIN] COMPLETED (waiting)") for t in titles)
+    assert any("in queue" in t for t in titles)
+    page = fig._repr_html_()
+    assert page.startswith("<div class='flowkit-timeline'") and "<title>" in page
