@@ -100,13 +100,17 @@ def measure_dask(quick: bool) -> dict[str, Any]:
     client.wait_for_workers(DASK_SHAPE[0], timeout=60)
     startup_s = time.perf_counter() - t0
     repeats = {"A": 2, "B": 2, "C": 3} if quick else {"A": 4, "B": 4, "C": 6}
-    out: dict[str, Any] = {"cluster": f"LocalCluster({DASK_SHAPE[0]} processes x {DASK_SHAPE[1]} threads)",
-                           "startup_s": startup_s, "workloads": {}}  # fmt: skip
+    out: dict[str, Any] = {
+        "cluster": f"LocalCluster({DASK_SHAPE[0]} processes x {DASK_SHAPE[1]} threads)",
+        "startup_s": startup_s,
+        "workloads": {},
+    }
 
     def fk(definition: Any, inp: dict, workers: dict) -> Callable[[], Any]:
         prepared = WorkflowDef.from_json(definition).validate()
-        return lambda: _completed(flowkit.run(prepared, inp, workers=workers, executor=DaskExecutor(client),
-                                              validate=False, store="memory"))  # fmt: skip
+        return lambda: _completed(
+            flowkit.run(prepared, inp, workers=workers, executor=DaskExecutor(client), validate=False, store="memory")
+        )
 
     for wl in ("A", "B", "C"):
         n = SIZES[wl]
@@ -129,11 +133,15 @@ def measure_dask(quick: bool) -> dict[str, Any]:
                 return x
 
             cases = [
-                ("flowkit dask", "DaskExecutor: each task's result comes back before the next starts",
-                 fk(W.fk_chain_def(n), {"x": 0}, {"step": W.fk_step}), lambda ex: len(ex.tasks)),
+                (
+                    "flowkit dask",
+                    "DaskExecutor: each task's result comes back before the next starts",
+                    fk(W.fk_chain_def(n), {"x": 0}, {"step": W.fk_step}),
+                    lambda ex: len(ex.tasks),
+                ),
                 ("raw client.submit", "submit(step, x).result(), one at a time", raw_seq, lambda r, n=n: n),
                 ("dask.distributed graph", "chained futures, scheduler-side", graph_chain, lambda r, n=n: n),
-            ]  # fmt: skip
+            ]
         else:
             leaf_fk, leaf_dk = (W.fk_nap, W.dk_nap) if wl == "C" else (W.fk_leaf, W.dk_leaf)
 
@@ -152,11 +160,15 @@ def measure_dask(quick: bool) -> dict[str, Any]:
                 return ys
 
             cases = [
-                ("flowkit dask", "DaskExecutor: gen → FORK_JOIN_DYNAMIC → JOIN",
-                 fk(W.fk_fork_def(f"dask_{wl}"), {"n": n}, {"gen": W.fk_gen, "leaf": leaf_fk}), lambda ex: len(ex.tasks)),
+                (
+                    "flowkit dask",
+                    "DaskExecutor: gen → FORK_JOIN_DYNAMIC → JOIN",
+                    fk(W.fk_fork_def(f"dask_{wl}"), {"n": n}, {"gen": W.fk_gen, "leaf": leaf_fk}),
+                    lambda ex: len(ex.tasks),
+                ),
                 ("raw client.submit", f"{n} x submit(leaf, i), then gather", raw_fan, lambda r, n=n: n),
                 ("dask.distributed graph", "client.get(graph, 'join')", dask_get, lambda r, n=n: n + 1),
-            ]  # fmt: skip
+            ]
         out["workloads"][wl] = _time(cases, repeats[wl])
     return out
 
@@ -183,8 +195,10 @@ def render_dask(r: dict[str, Any]) -> list[str]:
             eff = f"{C_IDEAL_S * 1e3 / x['best_ms']:.3f}" if wl == "C" else ""
             ratio_s = "" if ratio is None or x is flow else f"{ratio:.2f}"
             cpu_s = "" if flow is None or x is flow else f"{flow['cpu_ms'] / x['cpu_ms']:.2f}"
-            lines.append(f"| {wl} | {x['engine']} | {x['mode']} | {x['tasks']} | {x['repeats']} | {x['best_ms']:.1f} | "
-                         f"{x['median_ms']:.1f} | {x['best_ms'] * 1e3 / SIZES[wl]:.0f} | {ratio_s} | {eff} | {x['cpu_ms']:.0f} | {cpu_s} |")  # fmt: skip
+            lines.append(
+                f"| {wl} | {x['engine']} | {x['mode']} | {x['tasks']} | {x['repeats']} | {x['best_ms']:.1f} | "
+                f"{x['median_ms']:.1f} | {x['best_ms'] * 1e3 / SIZES[wl]:.0f} | {ratio_s} | {eff} | {x['cpu_ms']:.0f} | {cpu_s} |"
+            )
             if x["engine"] == "raw client.submit" and flow:
                 verdicts.append(f"{wl} {ratio:.2f}× {'PASS' if ratio <= RATIO_TARGET else 'FAIL'}")
         if wl == "C" and flow:
@@ -211,8 +225,9 @@ def _fork_run(n: int) -> Callable[[], Any]:
 
     prepared = WorkflowDef.from_json(W.fk_fork_def(f"scale_{n}")).validate()
     workers = {"gen": W.fk_gen, "leaf": W.fk_leaf}
-    return lambda: _completed(flowkit.run(prepared, {"n": n}, workers=workers, executor="inline", validate=False,
-                                          store="memory"))  # fmt: skip
+    return lambda: _completed(
+        flowkit.run(prepared, {"n": n}, workers=workers, executor="inline", validate=False, store="memory")
+    )
 
 
 def measure_scale(quick: bool) -> dict[str, Any]:
@@ -251,8 +266,12 @@ def measure_scale(quick: bool) -> dict[str, Any]:
         after, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    out["memory"] = {"tasks": len(ex.tasks), "bytes": after - before, "peak_bytes": peak - before,
-                     "bytes_per_task": (after - before) / len(ex.tasks)}  # fmt: skip
+    out["memory"] = {
+        "tasks": len(ex.tasks),
+        "bytes": after - before,
+        "peak_bytes": peak - before,
+        "bytes_per_task": (after - before) / len(ex.tasks),
+    }
     del ex
 
     # 1,000 concurrent workflows of 20 tasks, one background Runtime
@@ -277,8 +296,13 @@ def measure_scale(quick: bool) -> dict[str, Any]:
                 raise RuntimeError(f"{len(bad)} of {n_wf} concurrent workflows ended wrong: {bad[0].status}")
         finally:
             runtime.close()
-        out[f"concurrent_{executor}"] = {"workflows": n_wf, "tasks": n_wf * n_tasks, "total_s": total,
-                                         "start_s": started, "us_per_task": total * 1e6 / (n_wf * n_tasks)}  # fmt: skip
+        out[f"concurrent_{executor}"] = {
+            "workflows": n_wf,
+            "tasks": n_wf * n_tasks,
+            "total_s": total,
+            "start_s": started,
+            "us_per_task": total * 1e6 / (n_wf * n_tasks),
+        }
     return out
 
 
@@ -306,9 +330,11 @@ def render_scale(r: dict[str, Any]) -> list[str]:
     for executor in ("inline", "threads"):
         c = r.get(f"concurrent_{executor}")
         if c:
-            lines.append(f"| {c['workflows']:,} concurrent workflows × 20 tasks, one Runtime, executor={executor} "
-                         f"(all started in {c['start_s']:.2f} s) | {c['tasks']} | 1 | {c['total_s']:.2f} | "
-                         f"{c['us_per_task']:.1f} | |")  # fmt: skip
+            lines.append(
+                f"| {c['workflows']:,} concurrent workflows × 20 tasks, one Runtime, executor={executor} "
+                f"(all started in {c['start_s']:.2f} s) | {c['tasks']} | 1 | {c['total_s']:.2f} | "
+                f"{c['us_per_task']:.1f} | |"
+            )
     lines += [
         "",
         f"Memory kept per finished task (tracemalloc, a 10,000-leaf fork held by the in-memory store): "

@@ -159,8 +159,12 @@ def measure_monitor(quick: bool) -> dict[str, Any]:
         result: dict[str, Any] = {"tasks": tasks, "repeats": repeats[wl]}
         for variant, row in rows.items():
             best, median = min(row["s"]), statistics.median(row["s"])
-            result[variant] = {"best_ms": best * 1e3, "median_ms": median * 1e3, "us_per_task": best * 1e6 / tasks,
-                               "cpu_ms": statistics.median(row["cpu"]) * 1e3}  # fmt: skip
+            result[variant] = {
+                "best_ms": best * 1e3,
+                "median_ms": median * 1e3,
+                "us_per_task": best * 1e6 / tasks,
+                "cpu_ms": statistics.median(row["cpu"]) * 1e3,
+            }
             for what in ("refreshes", "diagrams"):
                 if row[what]:
                     result[variant][what] = statistics.median(row[what])

@@ -59,8 +59,12 @@ SIZES_QUICK = {"0": 1, "A": 200, "B": 250, "C": C_LEAVES}
 REPEATS = {"0": 5, "0hb": 2, "A": 3, "B": 3, "C": 3}
 REPEATS_QUICK = {"0": 3, "0hb": 2, "A": 2, "B": 2, "C": 2}
 FK_REPEATS = {"0": 50, "A": 10, "B": 5, "C": 3}
-DESCRIPTION = {"0": "1-task flow (fixed cost of a run)", "A": "chain of 200", "B": "fan-out + join",
-               "C": f"{C_LEAVES} x sleep({int(SLEEP_S * 1000)} ms), {C_PARALLEL} at a time"}  # fmt: skip
+DESCRIPTION = {
+    "0": "1-task flow (fixed cost of a run)",
+    "A": "chain of 200",
+    "B": "fan-out + join",
+    "C": f"{C_LEAVES} x sleep({int(SLEEP_S * 1000)} ms), {C_PARALLEL} at a time",
+}
 INSTALL_HINT = (
     "pip install --group peers (./dev bench does it), or set FLOWKIT_PREFECT_PYTHON to a python with prefect>=3"
 )
@@ -100,29 +104,71 @@ def _flowkit(sizes: dict[str, int], defaults: bool = False) -> dict[str, dict[st
     def prep(d: dict) -> Any:
         return WorkflowDef.from_json(d).validate()
 
-    chain1, chain, fork, naps = prep(W.fk_chain_def(1)), prep(W.fk_chain_def(sizes["A"])), prep(W.fk_fork_def("pf_B")), prep(W.fk_fork_def("pf_C"))  # fmt: skip
+    chain1, chain, fork, naps = (
+        prep(W.fk_chain_def(1)),
+        prep(W.fk_chain_def(sizes["A"])),
+        prep(W.fk_fork_def("pf_B")),
+        prep(W.fk_fork_def("pf_C")),
+    )
     step, fan, nap = {"step": W.fk_step}, {"gen": W.fk_gen, "leaf": W.fk_leaf}, {"gen": W.fk_gen, "leaf": W.fk_nap}
     form = W.FORK_MAIN
-    d_chain1, d_chain, d_fork, d_naps = W.fk_chain_def(1), W.fk_chain_def(sizes["A"]), W.fk_fork_def("pf_B", form), W.fk_fork_def("pf_C", form)  # fmt: skip
+    d_chain1, d_chain, d_fork, d_naps = (
+        W.fk_chain_def(1),
+        W.fk_chain_def(sizes["A"]),
+        W.fk_fork_def("pf_B", form),
+        W.fk_fork_def("pf_C", form),
+    )
     d_fan, d_nap = W.fk_fork_workers(form), W.fk_fork_workers(form, W.fk_nap)
     dflt = "run(dict, input, workers=...): threads, SQLite store, validated"
-    cases: dict[str, tuple[str, Callable[[], Any]]] = {
-        "0": (dflt, lambda: ok(flowkit.run(d_chain1, {"x": 0}, workers=step))),
-        "A": (dflt, lambda: ok(flowkit.run(d_chain, {"x": 0}, workers=step))),
-        "B": (f"gen → FORK_JOIN_DYNAMIC → JOIN, {dflt}", lambda: ok(flowkit.run(d_fork, {"n": sizes["B"]}, workers=d_fan))),
-        "C": (f"FORK_JOIN_DYNAMIC, {dflt} (8 workers)", lambda: ok(flowkit.run(d_naps, {"n": sizes["C"]}, workers=d_nap))),
-    } if defaults else {
-        "0": ("inline, prepared, memory store",
-              lambda: ok(flowkit.run(chain1, {"x": 0}, workers=step, executor="inline", validate=False, store="memory"))),
-        "A": ("inline, prepared, memory store",
-              lambda: ok(flowkit.run(chain, {"x": 0}, workers=step, executor="inline", validate=False, store="memory"))),
-        "B": ("gen → FORK_JOIN_DYNAMIC → JOIN, inline, prepared, memory store",
-              lambda: ok(flowkit.run(fork, {"n": sizes["B"]}, workers=fan, executor="inline", validate=False,
-                                     store="memory"))),
-        "C": (f"FORK_JOIN_DYNAMIC, executor=threads, max_workers={C_PARALLEL}, memory store",
-              lambda: ok(flowkit.run(naps, {"n": sizes["C"]}, workers=nap, executor="threads", max_workers=C_PARALLEL,
-                                     validate=False, store="memory"))),
-    }  # fmt: skip
+    cases: dict[str, tuple[str, Callable[[], Any]]] = (
+        {
+            "0": (dflt, lambda: ok(flowkit.run(d_chain1, {"x": 0}, workers=step))),
+            "A": (dflt, lambda: ok(flowkit.run(d_chain, {"x": 0}, workers=step))),
+            "B": (
+                f"gen → FORK_JOIN_DYNAMIC → JOIN, {dflt}",
+                lambda: ok(flowkit.run(d_fork, {"n": sizes["B"]}, workers=d_fan)),
+            ),
+            "C": (
+                f"FORK_JOIN_DYNAMIC, {dflt} (8 workers)",
+                lambda: ok(flowkit.run(d_naps, {"n": sizes["C"]}, workers=d_nap)),
+            ),
+        }
+        if defaults
+        else {
+            "0": (
+                "inline, prepared, memory store",
+                lambda: ok(
+                    flowkit.run(chain1, {"x": 0}, workers=step, executor="inline", validate=False, store="memory")
+                ),
+            ),
+            "A": (
+                "inline, prepared, memory store",
+                lambda: ok(
+                    flowkit.run(chain, {"x": 0}, workers=step, executor="inline", validate=False, store="memory")
+                ),
+            ),
+            "B": (
+                "gen → FORK_JOIN_DYNAMIC → JOIN, inline, prepared, memory store",
+                lambda: ok(
+                    flowkit.run(fork, {"n": sizes["B"]}, workers=fan, executor="inline", validate=False, store="memory")
+                ),
+            ),
+            "C": (
+                f"FORK_JOIN_DYNAMIC, executor=threads, max_workers={C_PARALLEL}, memory store",
+                lambda: ok(
+                    flowkit.run(
+                        naps,
+                        {"n": sizes["C"]},
+                        workers=nap,
+                        executor="threads",
+                        max_workers=C_PARALLEL,
+                        validate=False,
+                        store="memory",
+                    )
+                ),
+            ),
+        }
+    )
     out: dict[str, dict[str, Any]] = {}
     for wl, (mode, fn) in cases.items():
         row: dict[str, Any] = {"engine": "flowkit", "mode": mode}
@@ -153,20 +199,28 @@ def measure_prefect(quick: bool) -> dict[str, Any]:
     out["flowkit_defaults"] = _flowkit(sizes, defaults=True)
     home = tempfile.mkdtemp(prefix="flowkit-bench-prefect-")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}  # no API URL/key from the caller
-    env.update({
-        "PREFECT_HOME": home,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "PREFECT_LOGGING_TO_API_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-    })  # fmt: skip
+    env.update(
+        {
+            "PREFECT_HOME": home,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PREFECT_LOGGING_TO_API_ENABLED": "false",
+            "PREFECT_UI_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+        }
+    )
     log(f"[bench] prefect: child {py} (temporary API server on 127.0.0.1, PREFECT_HOME={home}) ...")
     try:
-        proc = subprocess.run([py, str(Path(__file__).resolve()), "--child", json.dumps({"sizes": sizes, "repeats": repeats})],
-                              env=env, cwd=home, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)  # fmt: skip
+        proc = subprocess.run(
+            [py, str(Path(__file__).resolve()), "--child", json.dumps({"sizes": sizes, "repeats": repeats})],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         out["error"] = f"error: the Prefect child took over {CHILD_TIMEOUT_S} s"
         return out
@@ -217,17 +271,21 @@ def render_prefect(r: dict[str, Any]) -> list[str]:
         for name, g in (("flowkit defaults", d), ("flowkit", f)):
             if not x.get("heartbeats") and "best_ms" in g:
                 eff_f = f"{C_IDEAL_S * 1e3 / g['best_ms']:.3f}" if wl == "C" else ""
-                lines.append(f"| {label} | {name} | {g['mode']} | {g['tasks']} | {g['repeats']} | {g['best_ms']:.2f} | "
-                             f"{g['median_ms']:.2f} | {g['best_ms'] * 1e3 / g['tasks']:.1f} | | | | | {eff_f} |")  # fmt: skip
+                lines.append(
+                    f"| {label} | {name} | {g['mode']} | {g['tasks']} | {g['repeats']} | {g['best_ms']:.2f} | "
+                    f"{g['median_ms']:.2f} | {g['best_ms'] * 1e3 / g['tasks']:.1f} | | | | | {eff_f} |"
+                )
         ratio_f, ratio_d = (_ratio(x["best_ms"], g) for g in (f, d))
 
         excl = ""
         if fixed and wl != "0":
             excl = f"{max(0.0, x['best_ms'] - fixed['best_ms']) * 1e3 / x['tasks']:.0f}"
         eff = f"{C_IDEAL_S * 1e3 / x['best_ms']:.3f}" if wl == "C" else ""
-        lines.append(f"| {label} | Prefect | {x['mode']} | {x['tasks']} | {x['repeats']} | {x['best_ms']:.1f} | "
-                     f"{x['median_ms']:.1f} | {x['best_ms'] * 1e3 / x['tasks']:.0f} | {excl} | "
-                     f"{x['server_cpu_ms']:.0f} | {ratio_f} | {ratio_d} | {eff} |")  # fmt: skip
+        lines.append(
+            f"| {label} | Prefect | {x['mode']} | {x['tasks']} | {x['repeats']} | {x['best_ms']:.1f} | "
+            f"{x['median_ms']:.1f} | {x['best_ms'] * 1e3 / x['tasks']:.0f} | {excl} | "
+            f"{x['server_cpu_ms']:.0f} | {ratio_f} | {ratio_d} | {eff} |"
+        )
     quick_note = " (`--quick`: B with 250 leaves instead of 1000)" if sizes.get("B") != SIZES["B"] else ""
     lines += [
         "",
@@ -334,11 +392,23 @@ def _child(cfg: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - runs in
         ("0", "1-task flow, heartbeats off", False, lambda: one(0), lambda r: r == 1, 1),
         ("0", "1-task flow, heartbeats on (default)", True, lambda: one(0), lambda r: r == 1, 1),
         ("A", f"{n_a} x step(x) called in turn in a flow", False, lambda: chain(n_a), lambda r: r == n_a, n_a),
-        ("B", f"join(leaf.map(range({n_b}))), default ThreadPoolTaskRunner", False, lambda: fan(n_b),
-         lambda r: len(r) == n_b and r[-1] == (n_b - 1) * 2, n_b + 1),
-        ("C", f"join(nap.map(range({n_c}))), ThreadPoolTaskRunner(max_workers={C_PARALLEL})", False,
-         lambda: naps(n_c), lambda r: len(r) == n_c, n_c + 1),
-    ]  # fmt: skip
+        (
+            "B",
+            f"join(leaf.map(range({n_b}))), default ThreadPoolTaskRunner",
+            False,
+            lambda: fan(n_b),
+            lambda r: len(r) == n_b and r[-1] == (n_b - 1) * 2,
+            n_b + 1,
+        ),
+        (
+            "C",
+            f"join(nap.map(range({n_c}))), ThreadPoolTaskRunner(max_workers={C_PARALLEL})",
+            False,
+            lambda: naps(n_c),
+            lambda r: len(r) == n_c,
+            n_c + 1,
+        ),
+    ]
     for wl, mode, heartbeats, fn, check, tasks in cases:
         row: dict[str, Any] = {"wl": wl, "mode": mode, "tasks": tasks, "heartbeats": heartbeats}
         updates = {} if heartbeats else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
@@ -357,8 +427,12 @@ def _child(cfg: dict[str, Any]) -> dict[str, Any]:  # pragma: no cover - runs in
                     times.append(time.perf_counter() - t0)
                     settle()
                     cpu.append(server_cpu_s() - c0)
-            row.update(best_ms=min(times) * 1e3, median_ms=statistics.median(times) * 1e3, repeats=len(times),
-                       server_cpu_ms=statistics.median(cpu) * 1e3)  # fmt: skip
+            row.update(
+                best_ms=min(times) * 1e3,
+                median_ms=statistics.median(times) * 1e3,
+                repeats=len(times),
+                server_cpu_ms=statistics.median(cpu) * 1e3,
+            )
         except Exception as exc:
             row["error"] = repr(exc)
         out["rows"].append(row)

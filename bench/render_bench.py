@@ -27,24 +27,45 @@ def _definition(n: int) -> dict[str, Any]:
     i = 0
     while made < n:
         if i % 50 == 10:
-            tasks.append({"name": "fork", "taskReferenceName": f"fork_{i}", "type": "FORK_JOIN", "forkTasks": [
-                [{"name": "step", "taskReferenceName": f"a_{i}", "inputParameters": {"x": 1}}],
-                [{"name": "step", "taskReferenceName": f"b_{i}", "inputParameters": {"x": 2}}],
-            ]})  # fmt: skip
+            tasks.append(
+                {
+                    "name": "fork",
+                    "taskReferenceName": f"fork_{i}",
+                    "type": "FORK_JOIN",
+                    "forkTasks": [
+                        [{"name": "step", "taskReferenceName": f"a_{i}", "inputParameters": {"x": 1}}],
+                        [{"name": "step", "taskReferenceName": f"b_{i}", "inputParameters": {"x": 2}}],
+                    ],
+                }
+            )
             tasks.append(
                 {"name": "join", "taskReferenceName": f"join_{i}", "type": "JOIN", "joinOn": [f"a_{i}", f"b_{i}"]}
             )
             made += 4
         elif i % 50 == 30:
-            tasks.append({"name": "switch", "taskReferenceName": f"switch_{i}", "type": "SWITCH", "evaluatorType": "value-param",
-                          "expression": "case", "inputParameters": {"case": "${workflow.input.case}"},
-                          "decisionCases": {"a": [{"name": "step", "taskReferenceName": f"c_{i}"}]},
-                          "defaultCase": [{"name": "step", "taskReferenceName": f"d_{i}"}]})  # fmt: skip
+            tasks.append(
+                {
+                    "name": "switch",
+                    "taskReferenceName": f"switch_{i}",
+                    "type": "SWITCH",
+                    "evaluatorType": "value-param",
+                    "expression": "case",
+                    "inputParameters": {"case": "${workflow.input.case}"},
+                    "decisionCases": {"a": [{"name": "step", "taskReferenceName": f"c_{i}"}]},
+                    "defaultCase": [{"name": "step", "taskReferenceName": f"d_{i}"}],
+                }
+            )
             made += 3
         elif i % 50 == 40:
-            tasks.append({"name": "loop", "taskReferenceName": f"loop_{i}", "type": "DO_WHILE",
-                          "loopCondition": f"if ($.loop_{i}['iteration'] < 3) {{ true; }} else {{ false; }}",
-                          "loopOver": [{"name": "step", "taskReferenceName": f"l_{i}"}]})  # fmt: skip
+            tasks.append(
+                {
+                    "name": "loop",
+                    "taskReferenceName": f"loop_{i}",
+                    "type": "DO_WHILE",
+                    "loopCondition": f"if ($.loop_{i}['iteration'] < 3) {{ true; }} else {{ false; }}",
+                    "loopOver": [{"name": "step", "taskReferenceName": f"l_{i}"}],
+                }
+            )
             made += 2
         else:
             tasks.append({"name": "step", "taskReferenceName": f"s_{i}", "inputParameters": {"x": i}})
@@ -72,8 +93,9 @@ def measure_render(quick: bool) -> dict[str, Any]:
     renderer = find_renderer()
     definition = WorkflowDef.from_json(_definition(200)).validate()
     tasks = sum(1 for _ in definition.all_tasks())
-    run = flowkit.run(W.fk_fork_def("diagram_10k"), {"n": 10_000}, workers={"gen": W.fk_gen, "leaf": W.fk_leaf},
-                      store="memory")  # fmt: skip
+    run = flowkit.run(
+        W.fk_fork_def("diagram_10k"), {"n": 10_000}, workers={"gen": W.fk_gen, "leaf": W.fk_leaf}, store="memory"
+    )
     out: dict[str, Any] = {
         "renderer": renderer or "none (DOT text only)",
         "def_tasks": tasks,
@@ -96,9 +118,10 @@ def render_render(r: dict[str, Any]) -> list[str]:
         "| diagram | tasks | DOT ms | SVG ms | total ms | verdict |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    for key, label, tasks, target in (("definition", "200-task definition", r["def_tasks"], DEF_TARGET_S),
-                                      ("run", "run with a 10,000-branch dynamic fork (collapsed)", r["run_tasks"],
-                                       RUN_TARGET_S)):  # fmt: skip
+    for key, label, tasks, target in (
+        ("definition", "200-task definition", r["def_tasks"], DEF_TARGET_S),
+        ("run", "run with a 10,000-branch dynamic fork (collapsed)", r["run_tasks"], RUN_TARGET_S),
+    ):
         x = r[key]
         svg = x["svg_s"]
         total = x["dot_s"] + (svg or 0)

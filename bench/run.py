@@ -118,8 +118,16 @@ def measure(workload: str, repeats: int) -> list[dict[str, Any]]:
             rows.append({"workload": workload, "engine": engine, "mode": "", "status": "error", "error": repr(exc)})
             continue
         for case in built:
-            row = {"workload": workload, "engine": case.engine, "mode": case.mode, "status": "ok", "times": [], "role": case.role,
-                   "setup_ms": None if case.setup_s is None else case.setup_s * 1e3, "setup_note": case.setup_note}  # fmt: skip
+            row = {
+                "workload": workload,
+                "engine": case.engine,
+                "mode": case.mode,
+                "status": "ok",
+                "times": [],
+                "role": case.role,
+                "setup_ms": None if case.setup_s is None else case.setup_s * 1e3,
+                "setup_note": case.setup_note,
+            }
             try:
                 t0 = time.perf_counter()
                 result = case.run()  # warm-up (also the correctness check)
@@ -180,8 +188,14 @@ def _env() -> dict[str, str]:
 
 def _wall(code: str, env: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=str(ROOT),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        check=True,
+        cwd=str(ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - t0
 
 
@@ -216,8 +230,14 @@ def first_run(repeats: int) -> dict[str, Any]:
 
     def once(home: str) -> tuple[float, tuple[float, float]]:
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", FIRST_RUN_DEFAULTS], env={**env, "FLOWKIT_HOME": home},
-                              cwd=str(ROOT), capture_output=True, text=True, check=True)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-c", FIRST_RUN_DEFAULTS],
+            env={**env, "FLOWKIT_HOME": home},
+            cwd=str(ROOT),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         wall = time.perf_counter() - t0
         line = next(ln for ln in proc.stdout.splitlines() if ln.startswith(FIRST_MARK))
         imp, run = (float(x) for x in line.split()[1:3])
@@ -294,8 +314,14 @@ def import_times(repeats: int) -> dict[str, Any]:
     try:
 
         def parse(code: str) -> list[tuple[int, int, str]]:
-            proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, cwd=str(ROOT),
-                                  capture_output=True, text=True, check=True)  # fmt: skip
+            proc = subprocess.run(
+                [sys.executable, "-X", "importtime", "-c", code],
+                env=env,
+                cwd=str(ROOT),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             rows = []
             for line in proc.stderr.splitlines():
                 if not line.startswith("import time:") or "self [us]" in line:
@@ -379,8 +405,10 @@ def profile(workloads: list[str], outdir: Path, engine: str = W.INLINE) -> None:
                 fn = fn.rsplit("/", 1)[-1]
             return f"{fn}:{line}({name})"
 
-        print(f"\n### cProfile, {engine}, {wl}: {DESCRIPTION[wl]} -- {runs} runs, {total:.3f} s profiled "
-              f"({total / runs * 1e3:.1f} ms/run under the profiler)")  # fmt: skip
+        print(
+            f"\n### cProfile, {engine}, {wl}: {DESCRIPTION[wl]} -- {runs} runs, {total:.3f} s profiled "
+            f"({total / runs * 1e3:.1f} ms/run under the profiler)"
+        )
         print("\nTop by cumulative time (share of total), flowkit frames below run():")
         cum = sorted(entries.items(), key=lambda kv: -kv[1][3])
         shown = 0
@@ -422,34 +450,63 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     def add(what: str, value: float, limit: float, unit: str, figure: str, higher_is_better: bool = False) -> None:
         ok = value >= limit if higher_is_better else value <= limit
         sign = "≥" if higher_is_better else "≤"
-        out.append({"target": what, "figure": figure, "value": value, "limit": f"{sign} {limit:g}{unit}",
-                    "verdict": _verdict(ok)})  # fmt: skip
+        out.append(
+            {
+                "target": what,
+                "figure": figure,
+                "value": value,
+                "limit": f"{sign} {limit:g}{unit}",
+                "verdict": _verdict(ok),
+            }
+        )
 
     if "0" in bench and (d := row(bench["0"], W.DEFAULTS)):
-        add("defaults: one-task run", d["best_ms"], ONE_TASK_TARGET_MS, " ms",
-            f"{d['best_ms']:.3f} ms (median {d['median_ms']:.3f})")  # fmt: skip
+        add(
+            "defaults: one-task run",
+            d["best_ms"],
+            ONE_TASK_TARGET_MS,
+            " ms",
+            f"{d['best_ms']:.3f} ms (median {d['median_ms']:.3f})",
+        )
     first = results.get("first")
     if first and "new store" in first:
         f = first["new store"]
-        add("defaults: first run in a fresh process (import + new store + run)", f["best_ms"], FIRST_RUN_TARGET_MS,
-            " ms", f"{f['best_ms']:.0f} ms (median {f['median_ms']:.0f})")  # fmt: skip
+        add(
+            "defaults: first run in a fresh process (import + new store + run)",
+            f["best_ms"],
+            FIRST_RUN_TARGET_MS,
+            " ms",
+            f"{f['best_ms']:.0f} ms (median {f['median_ms']:.0f})",
+        )
     for wl, name in (("A", "chain 200"), ("B", "fan-out 1,000")):
         rows = bench.get(wl)
         if not rows:
             continue
         ham = hamilton_best(rows)
-        for engine, label, limit in ((W.DEFAULTS, "defaults", DEFAULTS_VS_PEER),
-                                     (W.PREPARED, "inline+memory prepared", TUNED_VS_PEER)):  # fmt: skip
+        for engine, label, limit in (
+            (W.DEFAULTS, "defaults", DEFAULTS_VS_PEER),
+            (W.PREPARED, "inline+memory prepared", TUNED_VS_PEER),
+        ):
             r = row(rows, engine)
             if r and ham:
                 q = r["us_per_task"] / ham["us_per_task"]
-                add(f"{label}: {name} ÷ Hamilton's best, per task", q, limit, "×",
-                    f"{q:.2f}× ({r['us_per_task']:.1f} vs {ham['us_per_task']:.1f} µs/task)")  # fmt: skip
+                add(
+                    f"{label}: {name} ÷ Hamilton's best, per task",
+                    q,
+                    limit,
+                    "×",
+                    f"{q:.2f}× ({r['us_per_task']:.1f} vs {ham['us_per_task']:.1f} µs/task)",
+                )
         d, m = row(rows, W.DEFAULTS), row(rows, W.THREADS)
         if d and m:
             q = d["best_ms"] / m["best_ms"]
-            add(f"SQLite ÷ memory, default executor: {name}", q, SQLITE_VS_MEMORY, "",
-                f"{q:.2f} ({d['us_per_task']:.1f} vs {m['us_per_task']:.1f} µs/task)")  # fmt: skip
+            add(
+                f"SQLite ÷ memory, default executor: {name}",
+                q,
+                SQLITE_VS_MEMORY,
+                "",
+                f"{q:.2f} ({d['us_per_task']:.1f} vs {m['us_per_task']:.1f} µs/task)",
+            )
     if "B" in bench and "B10k" in bench and (b := row(bench["B"], W.INLINE)) and (b10 := row(bench["B10k"], W.INLINE)):
         q = b10["best_ms"] / b["best_ms"]
         add("linear growth B10k ÷ B (inline+memory)", q, LINEAR_TARGET, "", f"{q:.2f}")
@@ -495,8 +552,12 @@ def render(results: dict[str, Any]) -> str:
     ]
     goals = results.get("targets") or []
     if goals:
-        lines += ["## Targets (issue 15: fast by default; the existing targets unchanged)", "",
-                  "| target | measured | limit | verdict |", "|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "## Targets (issue 15: fast by default; the existing targets unchanged)",
+            "",
+            "| target | measured | limit | verdict |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {g['target']} | {g['figure']} | {g['limit']} | {g['verdict']} |" for g in goals]
         fails = sum(g["verdict"] == "FAIL" for g in goals)
         lines += ["", f"{len(goals) - fails} PASS, {fails} FAIL.", ""]
@@ -542,23 +603,39 @@ def render(results: dict[str, Any]) -> str:
             "",
         ]
     if "0" in bench:
-        lines.append("Fixed cost of one run (workload 0, best): " + ", ".join(
-            f"{r['engine']} {r['best_ms'] * 1e3:.0f} µs" for r in bench["0"] if "best_ms" in r) + ".")  # fmt: skip
+        lines.append(
+            "Fixed cost of one run (workload 0, best): "
+            + ", ".join(f"{r['engine']} {r['best_ms'] * 1e3:.0f} µs" for r in bench["0"] if "best_ms" in r)
+            + "."
+        )
         lines.append("")
     if "B" in bench:
-        forms = [(f, row(bench["B"], W.DEFAULTS if f == W.FORK_MAIN else f"{W.DEFAULTS} [{f}]"),
-                  row(bench["B"], W.PREPARED if f == W.FORK_MAIN else f"{W.PREPARED} [{f}]")) for f in W.FORK_FORMS]  # fmt: skip
+        forms = [
+            (
+                f,
+                row(bench["B"], W.DEFAULTS if f == W.FORK_MAIN else f"{W.DEFAULTS} [{f}]"),
+                row(bench["B"], W.PREPARED if f == W.FORK_MAIN else f"{W.PREPARED} [{f}]"),
+            )
+            for f in W.FORK_FORMS
+        ]
         if any(d or p for _, d, p in forms):
-            lines += ["## Dynamic-fork forms (B, µs/task; issue 15 item 2: every form equally fast)", "",
-                      "| form | defaults | inline+memory prepared |", "|---|---:|---:|"]  # fmt: skip
+            lines += [
+                "## Dynamic-fork forms (B, µs/task; issue 15 item 2: every form equally fast)",
+                "",
+                "| form | defaults | inline+memory prepared |",
+                "|---|---:|---:|",
+            ]
             for f, d, p in forms:
                 lines.append(f"| {W.FORK_FORMS[f]} | {fmt(d and d['us_per_task'])} | {fmt(p and p['us_per_task'])} |")
             lines.append("")
     durable = [(wl, bench[wl]) for wl in ("0", "A", "B") if wl in bench]
     if durable:
-        lines += ["## Durable store (SQLite file ÷ in-memory store, µs/task)", "",
-                  f"| workload | executor | memory | SQLite | ratio | verdict (≤ {SQLITE_VS_MEMORY:g}) |",
-                  "|---|---|---:|---:|---:|---|"]  # fmt: skip
+        lines += [
+            "## Durable store (SQLite file ÷ in-memory store, µs/task)",
+            "",
+            f"| workload | executor | memory | SQLite | ratio | verdict (≤ {SQLITE_VS_MEMORY:g}) |",
+            "|---|---|---:|---:|---:|---|",
+        ]
         for wl, rows in durable:
             for executor, mem_name, sql_name, target in (
                 ("default (threads), run(dict)", W.THREADS, W.DEFAULTS, True),
@@ -574,12 +651,18 @@ def render(results: dict[str, Any]) -> str:
                     verdict = "context: fixed cost of a run"
                 else:
                     verdict = _verdict(ratio <= SQLITE_VS_MEMORY) if target else "context"
-                lines.append(f"| {wl} | {executor} | {mem['us_per_task']:.1f} | {sql['us_per_task']:.1f} | "
-                             f"{ratio:.2f} | {verdict} |")  # fmt: skip
+                lines.append(
+                    f"| {wl} | {executor} | {mem['us_per_task']:.1f} | {sql['us_per_task']:.1f} | "
+                    f"{ratio:.2f} | {verdict} |"
+                )
         lines.append("")
     if "B" in bench and "B10k" in bench:
-        lines += [f"## Linear growth (B10k ÷ B, best totals; target ≤ 11 for {W.INLINE}, other rows for context)", "",
-                  "| engine | B ms | B10k ms | ratio | verdict |", "|---|---:|---:|---:|---|"]  # fmt: skip
+        lines += [
+            f"## Linear growth (B10k ÷ B, best totals; target ≤ 11 for {W.INLINE}, other rows for context)",
+            "",
+            "| engine | B ms | B10k ms | ratio | verdict |",
+            "|---|---:|---:|---:|---|",
+        ]
         b = {r["engine"]: r for r in bench["B"] if "best_ms" in r}
         for r in bench["B10k"]:
             if "best_ms" in r and r["engine"] in b:

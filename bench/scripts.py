@@ -22,12 +22,30 @@ def _best_per_call(fn: Any, calls: int, rounds: int) -> float:
 
 
 def _loop_def(n: int) -> dict[str, Any]:
-    return {"name": "dw", "tasks": [{
-        "name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "inputParameters": {"n": n},
-        "loopCondition": "$.loop['iteration'] < $.n",
-        "loopOver": [{"name": "inc", "taskReferenceName": "inc", "type": "INLINE",
-                      "inputParameters": {"evaluatorType": "graaljs", "expression": "$.i + 1", "i": "${loop.output.iteration}"}}],
-    }]}  # fmt: skip
+    return {
+        "name": "dw",
+        "tasks": [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "inputParameters": {"n": n},
+                "loopCondition": "$.loop['iteration'] < $.n",
+                "loopOver": [
+                    {
+                        "name": "inc",
+                        "taskReferenceName": "inc",
+                        "type": "INLINE",
+                        "inputParameters": {
+                            "evaluatorType": "graaljs",
+                            "expression": "$.i + 1",
+                            "i": "${loop.output.iteration}",
+                        },
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def measure_scripts(quick: bool) -> dict[str, Any]:

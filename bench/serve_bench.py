@@ -33,8 +33,11 @@ def _free_port() -> int:
 
 
 def _start(store: Path | str, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "flowkit", "serve", "--store", str(store), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flowkit", "serve", "--store", str(store), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(300):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
@@ -65,8 +68,10 @@ def measure_serve(quick: bool) -> dict[str, Any]:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port)
             _call(conn, "POST", "/api/metadata/taskdefs", [{"name": "bench_step", "retryCount": 0}])
-            tasks = [{"name": "bench_step", "taskReferenceName": f"s{i}", "type": "SIMPLE", "inputParameters": {"i": i}}
-                     for i in range(length)]  # fmt: skip
+            tasks = [
+                {"name": "bench_step", "taskReferenceName": f"s{i}", "type": "SIMPLE", "inputParameters": {"i": i}}
+                for i in range(length)
+            ]
             _call(conn, "POST", "/api/metadata/workflow", {"name": "bench_chain", "version": 1, "tasks": tasks})
             for _ in range(chains):
                 _call(conn, "POST", "/api/workflow/bench_chain", {})
@@ -83,9 +88,17 @@ def measure_serve(quick: bool) -> dict[str, Any]:
                             return
                         continue
                     task = json.loads(raw)
-                    _call(c, "POST", "/api/tasks", {"taskId": task["taskId"], "status": "COMPLETED",
-                                                    "workflowInstanceId": task["workflowInstanceId"],
-                                                    "outputData": {"ok": True}})  # fmt: skip
+                    _call(
+                        c,
+                        "POST",
+                        "/api/tasks",
+                        {
+                            "taskId": task["taskId"],
+                            "status": "COMPLETED",
+                            "workflowInstanceId": task["workflowInstanceId"],
+                            "outputData": {"ok": True},
+                        },
+                    )
                     done[k] += 1
 
             cpu0, began = _cpu_seconds(proc.pid), time.perf_counter()
@@ -127,9 +140,16 @@ def measure_serve(quick: bool) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    return {"round_trips": sum(done), "elapsed_s": elapsed, "per_s": sum(done) / elapsed,
-            "server_cpu_per_rt_ms": busy_cpu / max(1, sum(done)) * 1000, "workflows_completed": completed,
-            "workflows": chains, "idle_cpu_pct": idle_pct, "idle_window_s": window}  # fmt: skip
+    return {
+        "round_trips": sum(done),
+        "elapsed_s": elapsed,
+        "per_s": sum(done) / elapsed,
+        "server_cpu_per_rt_ms": busy_cpu / max(1, sum(done)) * 1000,
+        "workflows_completed": completed,
+        "workflows": chains,
+        "idle_cpu_pct": idle_pct,
+        "idle_window_s": window,
+    }
 
 
 def render_serve(r: dict[str, Any]) -> list[str]:

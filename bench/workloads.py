@@ -230,18 +230,34 @@ def _run_variants(
     mem = "memory"
     prepared = WorkflowDef.from_json(definition).validate()
     return [
-        (DEFAULTS, "flowkit.run(dict, input, workers=...): threads, SQLite store in a fresh $FLOWKIT_HOME, validated",
-         lambda: flowkit.run(definition, inp, workers=workers)),
-        (INLINE, "run(dict), executor=inline, memory store",
-         lambda: flowkit.run(definition, inp, workers=workers, executor="inline", store=mem)),
-        (PREPARED, "run(WorkflowDef, validate=False), inline, memory store",
-         lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False, store=mem)),
-        (INLINE_SQLITE, "run(WorkflowDef, validate=False), inline, SQLite store (WAL file)",
-         lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False,
-                             store=sqlite_store_path())),
-        (THREADS, "run(dict), default executor (threads, 8), memory store",
-         lambda: flowkit.run(definition, inp, workers=workers, store=mem)),
-    ]  # fmt: skip
+        (
+            DEFAULTS,
+            "flowkit.run(dict, input, workers=...): threads, SQLite store in a fresh $FLOWKIT_HOME, validated",
+            lambda: flowkit.run(definition, inp, workers=workers),
+        ),
+        (
+            INLINE,
+            "run(dict), executor=inline, memory store",
+            lambda: flowkit.run(definition, inp, workers=workers, executor="inline", store=mem),
+        ),
+        (
+            PREPARED,
+            "run(WorkflowDef, validate=False), inline, memory store",
+            lambda: flowkit.run(prepared, inp, workers=workers, executor="inline", validate=False, store=mem),
+        ),
+        (
+            INLINE_SQLITE,
+            "run(WorkflowDef, validate=False), inline, SQLite store (WAL file)",
+            lambda: flowkit.run(
+                prepared, inp, workers=workers, executor="inline", validate=False, store=sqlite_store_path()
+            ),
+        ),
+        (
+            THREADS,
+            "run(dict), default executor (threads, 8), memory store",
+            lambda: flowkit.run(definition, inp, workers=workers, store=mem),
+        ),
+    ]
 
 
 def _form_variants(inp: dict, n: int) -> list[tuple[str, str, Callable[[], Any], str]]:
@@ -256,12 +272,21 @@ def _form_variants(inp: dict, n: int) -> list[tuple[str, str, Callable[[], Any],
         definition, workers = fk_fork_def(f"fanout_{form}", form), fk_fork_workers(form)
         prepared = WorkflowDef.from_json(definition).validate()
         out += [
-            (f"{DEFAULTS} [{form}]", f"as {DEFAULTS}, fork written as {what}",
-             lambda d=definition, w=workers: flowkit.run(d, inp, workers=w), form),
-            (f"{PREPARED} [{form}]", f"as {PREPARED}, fork written as {what}",
-             lambda d=prepared, w=workers: flowkit.run(d, inp, workers=w, executor="inline", validate=False,
-                                                       store="memory"), form),
-        ]  # fmt: skip
+            (
+                f"{DEFAULTS} [{form}]",
+                f"as {DEFAULTS}, fork written as {what}",
+                lambda d=definition, w=workers: flowkit.run(d, inp, workers=w),
+                form,
+            ),
+            (
+                f"{PREPARED} [{form}]",
+                f"as {PREPARED}, fork written as {what}",
+                lambda d=prepared, w=workers: flowkit.run(
+                    d, inp, workers=w, executor="inline", validate=False, store="memory"
+                ),
+                form,
+            ),
+        ]
     return out
 
 
@@ -318,25 +343,50 @@ def flowkit_cases(workload: str, n: int) -> list[Case]:
         checks = {"": c_check}
         limit_def = [{"name": "leaf", "concurrentExecLimit": C_PARALLEL, "retryCount": 0}]
         variants = [
-            (DEFAULTS, "flowkit.run(dict, input, workers=...): threads (8 workers by default), SQLite store",
-             lambda: flowkit.run(definition, inp, workers=leaf_nap), ""),
-            ("flowkit threads", f"executor=threads, max_workers={C_PARALLEL}, memory store",
-             lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="threads", max_workers=C_PARALLEL,
-                                 store=mem), ""),
-            ("flowkit threads+limit", f"max_workers={C_LEAVES}, TaskDef concurrentExecLimit={C_PARALLEL}",
-             lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="threads", max_workers=C_LEAVES,
-                                 task_defs=limit_def, store=mem), ""),
-        ]  # fmt: skip
+            (
+                DEFAULTS,
+                "flowkit.run(dict, input, workers=...): threads (8 workers by default), SQLite store",
+                lambda: flowkit.run(definition, inp, workers=leaf_nap),
+                "",
+            ),
+            (
+                "flowkit threads",
+                f"executor=threads, max_workers={C_PARALLEL}, memory store",
+                lambda: flowkit.run(
+                    definition, inp, workers=leaf_nap, executor="threads", max_workers=C_PARALLEL, store=mem
+                ),
+                "",
+            ),
+            (
+                "flowkit threads+limit",
+                f"max_workers={C_LEAVES}, TaskDef concurrentExecLimit={C_PARALLEL}",
+                lambda: flowkit.run(
+                    definition,
+                    inp,
+                    workers=leaf_nap,
+                    executor="threads",
+                    max_workers=C_LEAVES,
+                    task_defs=limit_def,
+                    store=mem,
+                ),
+                "",
+            ),
+        ]
         try:
             import cloudpickle  # noqa: F401 - the process executor ships workers with it
         except ImportError:
             pass
         else:
             variants.append(
-                ("flowkit processes", f"executor=processes, max_workers={C_PARALLEL} (worker processes, started at warm-up)",
-                 lambda: flowkit.run(definition, inp, workers=leaf_nap, executor="processes", max_workers=C_PARALLEL,
-                                     store=mem), ""),
-            )  # fmt: skip
+                (
+                    "flowkit processes",
+                    f"executor=processes, max_workers={C_PARALLEL} (worker processes, started at warm-up)",
+                    lambda: flowkit.run(
+                        definition, inp, workers=leaf_nap, executor="processes", max_workers=C_PARALLEL, store=mem
+                    ),
+                    "",
+                ),
+            )
     else:
         raise ValueError(workload)
 
@@ -415,9 +465,18 @@ def hamilton_cases(workload: str, n: int) -> list[Case]:
         def check(r: Any) -> None:
             _expect(r[final] == n, f"hamilton chain result {r}")
 
-        cases.append(Case("hamilton", f"best: static DAG of {n} generated functions, driver.execute()",
-                          lambda: dr.execute([final], inputs={"x": 0}), check, lambda r: n, setup,
-                          "module exec + Builder.build() (excluded)", role="best"))  # fmt: skip
+        cases.append(
+            Case(
+                "hamilton",
+                f"best: static DAG of {n} generated functions, driver.execute()",
+                lambda: dr.execute([final], inputs={"x": 0}),
+                check,
+                lambda r: n,
+                setup,
+                "module exec + Builder.build() (excluded)",
+                role="best",
+            )
+        )
     elif workload in ("B", "B10k"):
         # (1) the best formulation: n generated leaf functions that take no input + a join taking all n (~6 µs/node).
         def static(leaf_params: str) -> str:
@@ -429,33 +488,69 @@ def hamilton_cases(workload: str, n: int) -> list[Case]:
             _expect(len(r["join"]) == n and r["join"][-1] == (n - 1) * 2, "hamilton static join")
 
         dr, setup = build(lambda: driver.Builder().with_modules(_module(static(""))).build())
-        cases.append(Case("hamilton static", f"best: {n} generated functions leaf_i() (no input) + join(leaf_0..leaf_{n - 1})",
-                          lambda: dr.execute(["join"]), check_static, lambda r: n + 1, setup,
-                          "module exec + Builder.build() (excluded)", role="best"))  # fmt: skip
+        cases.append(
+            Case(
+                "hamilton static",
+                f"best: {n} generated functions leaf_i() (no input) + join(leaf_0..leaf_{n - 1})",
+                lambda: dr.execute(["join"]),
+                check_static,
+                lambda r: n + 1,
+                setup,
+                "module exec + Builder.build() (excluded)",
+                role="best",
+            )
+        )
         if workload == "B":
             # (2) context: the same leaves reading one shared external input x -- 20-30x slower in Hamilton.
             drx, setup_x = build(lambda: driver.Builder().with_modules(_module(static("x: int"))).build())
-            cases.append(Case("hamilton static, shared input", "context: leaf_i(x) with one shared input x + join",
-                              lambda: drx.execute(["join"], inputs={"x": 0}), check_static, lambda r: n + 1, setup_x,
-                              "module exec + Builder.build() (excluded)", role="context"))  # fmt: skip
+            cases.append(
+                Case(
+                    "hamilton static, shared input",
+                    "context: leaf_i(x) with one shared input x + join",
+                    lambda: drx.execute(["join"], inputs={"x": 0}),
+                    check_static,
+                    lambda r: n + 1,
+                    setup_x,
+                    "module exec + Builder.build() (excluded)",
+                    role="context",
+                )
+            )
             # (3) context: dynamic Parallelizable / Collect with synchronous executors
             drp, setup_p = build(lambda: parallel_driver(0.0, executors.SynchronousLocalTaskExecutor()))
 
             def check_par(r: Any) -> None:
                 _expect(len(r["join"]) == n and sorted(r["join"])[-1] == (n - 1) * 2, "hamilton parallel join")
 
-            cases.append(Case("hamilton parallel", "context: Parallelizable[int] -> leaf -> Collect, synchronous executors",
-                              lambda: drp.execute(["join"], inputs={"n": n}), check_par, lambda r: n + 2, setup_p,
-                              "module exec + Builder.build() (excluded)", role="context"))  # fmt: skip
+            cases.append(
+                Case(
+                    "hamilton parallel",
+                    "context: Parallelizable[int] -> leaf -> Collect, synchronous executors",
+                    lambda: drp.execute(["join"], inputs={"n": n}),
+                    check_par,
+                    lambda r: n + 2,
+                    setup_p,
+                    "module exec + Builder.build() (excluded)",
+                    role="context",
+                )
+            )
     elif workload == "C":
         drp, setup_p = build(lambda: parallel_driver(SLEEP_S, executors.MultiThreadingExecutor(max_tasks=C_PARALLEL)))
 
         def check_c(r: Any) -> None:
             _expect(len(r["join"]) == n, "hamilton C join")
 
-        cases.append(Case("hamilton parallel", f"Parallelizable/Collect, MultiThreadingExecutor(max_tasks={C_PARALLEL})",
-                          lambda: drp.execute(["join"], inputs={"n": n}), check_c, lambda r: n + 2, setup_p,
-                          "module exec + Builder.build() (excluded)", role="best"))  # fmt: skip
+        cases.append(
+            Case(
+                "hamilton parallel",
+                f"Parallelizable/Collect, MultiThreadingExecutor(max_tasks={C_PARALLEL})",
+                lambda: drp.execute(["join"], inputs={"n": n}),
+                check_c,
+                lambda r: n + 2,
+                setup_p,
+                "module exec + Builder.build() (excluded)",
+                role="best",
+            )
+        )
     return cases
 
 
@@ -492,13 +587,37 @@ def dask_cases(workload: str, n: int) -> list[Case]:
 
     note = "graph dict construction (excluded)"
     if workload == "C":
-        return [Case("dask threaded", f"dask.threaded.get(num_workers={C_PARALLEL})",
-                     lambda: dask.threaded.get(graph, key, num_workers=C_PARALLEL), check, lambda r: ntasks, setup, note)]  # fmt: skip
+        return [
+            Case(
+                "dask threaded",
+                f"dask.threaded.get(num_workers={C_PARALLEL})",
+                lambda: dask.threaded.get(graph, key, num_workers=C_PARALLEL),
+                check,
+                lambda r: ntasks,
+                setup,
+                note,
+            )
+        ]
     return [
-        Case("dask sync", "dask.get (synchronous scheduler)", lambda: dask.get(graph, key), check, lambda r: ntasks, setup, note),
-        Case("dask threaded", "dask.threaded.get (default pool)", lambda: dask.threaded.get(graph, key), check,
-             lambda r: ntasks, setup, note),
-    ]  # fmt: skip
+        Case(
+            "dask sync",
+            "dask.get (synchronous scheduler)",
+            lambda: dask.get(graph, key),
+            check,
+            lambda r: ntasks,
+            setup,
+            note,
+        ),
+        Case(
+            "dask threaded",
+            "dask.threaded.get (default pool)",
+            lambda: dask.threaded.get(graph, key),
+            check,
+            lambda r: ntasks,
+            setup,
+            note,
+        ),
+    ]
 
 
 BUILDERS = {"flowkit": flowkit_cases, "hamilton": hamilton_cases, "dask": dask_cases}

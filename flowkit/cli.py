@@ -164,9 +164,15 @@ def _run(args: argparse.Namespace) -> int:
     workers = [w for spec in args.workers or () for w in _load_workers(spec)]
     workflows, task_defs = _load_defs(args.defs) if args.defs else ([], [])
     execution = flowkit.run(
-        Path(args.file), workflow_input, workers=workers, task_defs=task_defs, workflows=workflows,
-        clock=VirtualClock() if args.virtual_clock else None, executor=args.executor, store=args.store,
-    )  # fmt: skip
+        Path(args.file),
+        workflow_input,
+        workers=workers,
+        task_defs=task_defs,
+        workflows=workflows,
+        clock=VirtualClock() if args.virtual_clock else None,
+        executor=args.executor,
+        store=args.store,
+    )
     result = execution.to_json(include_tasks=not args.summary)
     if args.summary:
         result.pop("workflowDefinition", None)
@@ -207,9 +213,15 @@ def _list(args: argparse.Namespace) -> int:
         return int(moment.timestamp() * 1000)
 
     store = open_store(args.store) if not args.readonly else _readonly(args.store)
-    rows = store.execution_rows(name=args.name, version=args.version, status=args.status,
-                                correlation_id=args.correlation_id, since=when(args.since, "--since"), until=when(args.until, "--until"),
-                                limit=args.limit)  # fmt: skip
+    rows = store.execution_rows(
+        name=args.name,
+        version=args.version,
+        status=args.status,
+        correlation_id=args.correlation_id,
+        since=when(args.since, "--since"),
+        until=when(args.until, "--until"),
+        limit=args.limit,
+    )
     if args.json:
         _print_json(rows)
         return 0
@@ -305,8 +317,12 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--resume-subworkflow-tasks", action="store_true")
     conformance = sub.add_parser("conformance", help="run every Conductor fixture and compare with Conductor")
     conformance.add_argument("directory", nargs="?", default=None, help="fixture folder (default: the shipped files)")
-    conformance.add_argument("--executor", default="inline", choices=["inline", "threads", "processes", "dask"],
-                             help="where worker calls run (default inline; dask starts a LocalCluster)")  # fmt: skip
+    conformance.add_argument(
+        "--executor",
+        default="inline",
+        choices=["inline", "threads", "processes", "dask"],
+        help="where worker calls run (default inline; dask starts a LocalCluster)",
+    )
     _add_serve(sub)
     args = parser.parse_args(argv)
     try:

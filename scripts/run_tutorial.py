@@ -38,9 +38,14 @@ def run(out: Path, names: list[str] | None = None, timeout: int = 300) -> dict:
     for path in paths:
         t0 = time.perf_counter()
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                                resources={"metadata": {"path": str(NOTEBOOKS)}},
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])  # fmt: skip
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            store_widget_state=True,
+            resources={"metadata": {"path": str(NOTEBOOKS)}},
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
         error = None
         try:
             client.execute()
@@ -64,20 +69,31 @@ def run(out: Path, names: list[str] | None = None, timeout: int = 300) -> dict:
         if entry["error"]:
             summary["failed"].append(path.stem)
         status = "FAILED " + entry["error"] if entry["error"] else "ok"
-        print(f"  {path.stem:<28} {entry['seconds']:>6.1f} s  runs {len(entry.get('runs', [])):>2}  "
-              f"tasks {entry.get('tasks', 0):>3}  {status}", flush=True)  # fmt: skip
+        print(
+            f"  {path.stem:<28} {entry['seconds']:>6.1f} s  runs {len(entry.get('runs', [])):>2}  "
+            f"tasks {entry.get('tasks', 0):>3}  {status}",
+            flush=True,
+        )
     summary["seconds"] = round(time.perf_counter() - started, 1)
     summary["runs"] = sum(len(n.get("runs", [])) for n in summary["notebooks"])
     summary["tasks"] = sum(n.get("tasks", 0) for n in summary["notebooks"])
     # each notebook's kernel has its own local S3 server: the objects written are the sum of them
     summary["s3_objects"] = [o for n in summary["notebooks"] for o in n.get("s3_objects", [])]
     (out / "report.json").write_text(json.dumps(summary, indent=2))
-    lines = ["# flowkit tutorial run", "", f"{summary['runs']} runs, {summary['tasks']} tasks, "
-             f"{len(summary['s3_objects'])} S3 objects, {summary['seconds']} s", "",
-             "| notebook | seconds | runs | tasks | result |", "|---|---:|---:|---:|---|"]  # fmt: skip
+    lines = [
+        "# flowkit tutorial run",
+        "",
+        f"{summary['runs']} runs, {summary['tasks']} tasks, "
+        f"{len(summary['s3_objects'])} S3 objects, {summary['seconds']} s",
+        "",
+        "| notebook | seconds | runs | tasks | result |",
+        "|---|---:|---:|---:|---|",
+    ]
     for n in summary["notebooks"]:
-        lines.append(f"| {n['notebook']} | {n['seconds']} | {len(n.get('runs', []))} | {n.get('tasks', 0)} | "
-                     f"{n['error'] or 'ok'} |")  # fmt: skip
+        lines.append(
+            f"| {n['notebook']} | {n['seconds']} | {len(n.get('runs', []))} | {n.get('tasks', 0)} | "
+            f"{n['error'] or 'ok'} |"
+        )
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return summary
 
@@ -87,8 +103,10 @@ def main(argv: list[str]) -> int:
     out = ROOT / "out" / "tutorial"
     print(f"flowkit tutorial: running {len(list(NOTEBOOKS.glob('0*.ipynb')))} notebooks headless ...", flush=True)
     summary = run(out, argv or None)
-    print(f"done: {summary['runs']} runs, {summary['tasks']} tasks, {len(summary['s3_objects'])} S3 objects written, "
-          f"{summary['seconds']} s; executed notebooks (.ipynb, .html), images and report in {out}")  # fmt: skip
+    print(
+        f"done: {summary['runs']} runs, {summary['tasks']} tasks, {len(summary['s3_objects'])} S3 objects written, "
+        f"{summary['seconds']} s; executed notebooks (.ipynb, .html), images and report in {out}"
+    )
     return 1 if summary["failed"] else 0
 
 

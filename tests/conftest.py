@@ -149,9 +149,15 @@ class Harness:
         return task
 
     def update(
-        self, ref: str, status: str, *, output: Mapping[str, Any] | None = None, reason: str | None = None,
-        callback_after_seconds: int = 0, wf: WorkflowModel | None = None,
-    ) -> TaskModel:  # fmt: skip
+        self,
+        ref: str,
+        status: str,
+        *,
+        output: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+        callback_after_seconds: int = 0,
+        wf: WorkflowModel | None = None,
+    ) -> TaskModel:
         task = self._polled(ref, wf)
         self.handle(
             self.engine.task_updated(
@@ -171,9 +177,14 @@ class Harness:
         return self.update(ref, "COMPLETED", output=output if output is not None else {}, wf=wf)
 
     def fail(
-        self, ref: str, reason: str = "failed", *, terminal: bool = False, output: Mapping[str, Any] | None = None,
+        self,
+        ref: str,
+        reason: str = "failed",
+        *,
+        terminal: bool = False,
+        output: Mapping[str, Any] | None = None,
         wf: WorkflowModel | None = None,
-    ) -> TaskModel:  # fmt: skip
+    ) -> TaskModel:
         """Poll (if needed) and report FAILED (or FAILED_WITH_TERMINAL_ERROR)."""
         status = "FAILED_WITH_TERMINAL_ERROR" if terminal else "FAILED"
         return self.update(ref, status, output=output, reason=reason, wf=wf)

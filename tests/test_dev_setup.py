@@ -38,8 +38,14 @@ def _sandbox(programs: list[str]) -> tuple[Path, Path]:
 def test_without_apt_get_dev_stops_with_one_line(job: str, needs: str) -> None:
     repo, bin_dir = _sandbox(["bash", "dirname", "id"])
     try:
-        done = subprocess.run([bin_dir / "bash", repo / "dev", job], env={"PATH": str(bin_dir)}, capture_output=True,
-                              text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+        done = subprocess.run(
+            [bin_dir / "bash", repo / "dev", job],
+            env={"PATH": str(bin_dir)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         assert done.returncode == 1, (done.stdout, done.stderr)
         packages = "graphviz chromium" if job == "test" else "graphviz"
         assert done.stderr.splitlines() == [
@@ -59,8 +65,9 @@ def test_not_root_and_no_sudo_dev_says_exactly_what_to_run() -> None:
         assert setpriv, "setpriv (util-linux) is needed to run as a user that is not root"
         command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *command]
     try:
-        done = subprocess.run(command, env={"PATH": str(bin_dir)}, capture_output=True, text=True, timeout=60,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
+        done = subprocess.run(
+            command, env={"PATH": str(bin_dir)}, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        )
         assert done.returncode == 1, (done.stdout, done.stderr)
         assert done.stderr.splitlines() == [
             "flowkit: ./dev test needs dot chromium (not found): run 'sudo apt-get update && sudo apt-get install -y "

@@ -25,8 +25,12 @@ BESIDE = [".." + "/shared", "shared" + "/conformance", "shared" + "/reference", 
 
 def _repo_files() -> list[str]:
     """Tracked files plus new ones not yet added (what a commit of this working tree would hold)."""
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                         check=True, capture_output=True).stdout  # fmt: skip
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
     return sorted({name for name in out.decode().split("\0") if name and (ROOT / name).is_file()})
 
 
@@ -78,14 +82,23 @@ def test_the_wheel_runs_conformance_in_a_fresh_venv_from_an_empty_folder(tmp_pat
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     source = _copy_tree(tmp_path / "src")
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(source)],
-                   check=True, env=env, cwd=tmp_path, timeout=600)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(source)],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     [wheel] = wheels.glob("flowkit-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = {n for n in archive.namelist() if n.startswith("flowkit/conformance/conductor/")}
-        requires = [line.split(":", 1)[1].strip() for line in archive.read(
-            next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))).decode().splitlines()
-            if line.startswith("Requires-Dist:") and "extra ==" not in line]  # fmt: skip
+        requires = [
+            line.split(":", 1)[1].strip()
+            for line in archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA")))
+            .decode()
+            .splitlines()
+            if line.startswith("Requires-Dist:") and "extra ==" not in line
+        ]
     expected = {f"flowkit/conformance/conductor/{p.name}" for p in conformance.SHIPPED.iterdir() if p.is_file()}
     assert shipped == expected and "flowkit/conformance/conductor/LICENSE" in shipped
 
@@ -93,21 +106,29 @@ def test_the_wheel_runs_conformance_in_a_fresh_venv_from_an_empty_folder(tmp_pat
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=env, timeout=300)
     python = venv / "bin" / "python"
     probe = "import sys; print(sys.prefix != sys.base_prefix, any('site-packages' in p and p.startswith(sys.base_prefix) for p in sys.path))"
-    assert subprocess.run([python, "-c", probe], check=True, capture_output=True, text=True,
-                          env=env).stdout.split() == ["True", "False"]  # fmt: skip
+    assert subprocess.run(
+        [python, "-c", probe], check=True, capture_output=True, text=True, env=env
+    ).stdout.split() == ["True", "False"]
     pip = [str(python), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--no-deps", "--no-index", str(wheel)], check=True, env=env, timeout=300)
     subprocess.run([*pip, *requires], check=True, env=env, timeout=600)  # the core dependencies, from the registry
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    done = subprocess.run([venv / "bin" / "flowkit", "conformance"], cwd=empty, env=env, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
+    done = subprocess.run(
+        [venv / "bin" / "flowkit", "conformance"], cwd=empty, env=env, capture_output=True, text=True, timeout=600
+    )
     lines = done.stdout.strip().splitlines()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert lines[-1] == f"{len(conformance.CASES)} passed, 0 failed", lines[-1]
     assert sum(" MATCH " in line for line in lines) == len(conformance.CASES)
-    where = subprocess.run([python, "-c", "import flowkit.conformance as c, json; print(json.dumps(str(c.SHIPPED)))"],
-                           cwd=empty, env=env, check=True, capture_output=True, text=True).stdout  # fmt: skip
+    where = subprocess.run(
+        [python, "-c", "import flowkit.conformance as c, json; print(json.dumps(str(c.SHIPPED)))"],
+        cwd=empty,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert json.loads(where).startswith(str(venv)), where  # the installed copy, not this checkout
     assert list(empty.iterdir()) == []

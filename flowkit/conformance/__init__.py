@@ -29,9 +29,19 @@ from flowkit.errors import NotFoundError
 CASES = _FIXTURE_CASES + SPEC_CASES
 
 __all__ = [
-    "CASES", "SHIPPED", "Case", "Check", "Result", "default_directory", "definition_files", "fixture_folder",
-    "format_result", "main", "run_all", "run_case",
-]  # fmt: skip
+    "CASES",
+    "SHIPPED",
+    "Case",
+    "Check",
+    "Result",
+    "default_directory",
+    "definition_files",
+    "fixture_folder",
+    "format_result",
+    "main",
+    "run_all",
+    "run_case",
+]
 
 SHIPPED = Path(__file__).resolve().parent / "conductor"
 """Conductor's JSON files as shipped in the package (see ``SOURCES.md`` there)."""
@@ -129,11 +139,15 @@ def run_case(case: Case, directory: str | Path | None = None, *, executor: Any =
         with _local_http(case.http) as server:
             urls = {old: new.replace("{server}", server) for old, new in case.rewrite.items()}
             execution = flowkit.run(
-                _load(case.definition or case.fixture, folder, urls), dict(case.input), workers=dict(case.workers()),
+                _load(case.definition or case.fixture, folder, urls),
+                dict(case.input),
+                workers=dict(case.workers()),
                 task_defs=[_load(d, folder) for d in case.task_defs],
                 workflows=[_load(w, folder, urls) for w in case.workflows],
-                clock=VirtualClock(), executor=executor, correlation_id=case.correlation_id,
-            )  # fmt: skip
+                clock=VirtualClock(),
+                executor=executor,
+                correlation_id=case.correlation_id,
+            )
             for ref, output in case.complete.items():
                 if not execution.status.is_terminal and not execution.task(ref).status.is_terminal:
                     execution.complete_task(ref, dict(output))

@@ -96,8 +96,11 @@ def seq(*expected: str) -> Check:
 
 def counts(**expected: int) -> Check:
     """Task counts by ``type:status`` (order-free; ``__`` in a keyword stands for ``:``)."""
-    return Check("task counts", lambda e: dict(sorted(Counter(tasks(e)).items())),
-                 dict(sorted((k.replace("__", ":"), v) for k, v in expected.items())))  # fmt: skip
+    return Check(
+        "task counts",
+        lambda e: dict(sorted(Counter(tasks(e)).items())),
+        dict(sorted((k.replace("__", ":"), v) for k, v in expected.items())),
+    )
 
 
 def eq(label: str, actual: Callable[[Execution], Any], expected: Any) -> Check:
@@ -125,8 +128,11 @@ def keys(ref: str, expected: list[str]) -> Check:
 
 
 def child(ref: str, *expected: str) -> Check:
-    return Check(f"{ref} child tasks", lambda e: [str(e.sub_workflow(ref).status), *tasks(e.sub_workflow(ref))],
-                 ["COMPLETED", *expected])  # fmt: skip
+    return Check(
+        f"{ref} child tasks",
+        lambda e: [str(e.sub_workflow(ref).status), *tasks(e.sub_workflow(ref))],
+        ["COMPLETED", *expected],
+    )
 
 
 def reason_has(text: str) -> Check:
@@ -150,10 +156,22 @@ def integration_workers(**override: Callable[..., Any]) -> dict[str, Callable[..
 
 def _harness_task_defs(**changes: Mapping[str, Any]) -> tuple[dict[str, Any], ...]:
     """Conductor's test-harness task definitions (``WorkflowTestUtil.groovy``), some changed."""
-    defs = {f"integration_task_{i}": {"name": f"integration_task_{i}", "retryCount": 1, "timeoutSeconds": 120,
-                                      "responseTimeoutSeconds": 120} for i in range(21)}  # fmt: skip
-    defs["task_rt"] = {"name": "task_rt", "retryCount": 1, "retryDelaySeconds": 0, "timeoutSeconds": 120,
-                       "responseTimeoutSeconds": 10}  # fmt: skip
+    defs = {
+        f"integration_task_{i}": {
+            "name": f"integration_task_{i}",
+            "retryCount": 1,
+            "timeoutSeconds": 120,
+            "responseTimeoutSeconds": 120,
+        }
+        for i in range(21)
+    }
+    defs["task_rt"] = {
+        "name": "task_rt",
+        "retryCount": 1,
+        "retryDelaySeconds": 0,
+        "timeoutSeconds": 120,
+        "responseTimeoutSeconds": 10,
+    }
     for name, fields in changes.items():
         defs[name] = {**defs[name], **fields}
     return tuple(defs.values())
@@ -180,17 +198,22 @@ def _fails_then(times: int, output: Mapping[str, Any]) -> Callable[[], Callable[
 # image tutorial (orkes-io/orkesworkers): fake workers returning the documented output shapes, no Pillow or S3
 S3_OUT = "https://image-processing-orkes.s3.amazonaws.com/"
 S3_UPLOAD = "https://image-processing-sandbox.s3.amazonaws.com/"
-IMAGE_INPUT = {"fileLocation": "https://example.org/images/sample.png",
-               "recipeParameters": {"outputFormat": "jpg", "outputSize": {"width": 300, "height": 200}}}  # fmt: skip
+IMAGE_INPUT = {
+    "fileLocation": "https://example.org/images/sample.png",
+    "recipeParameters": {"outputFormat": "jpg", "outputSize": {"width": 300, "height": 200}},
+}
 IMAGE_DEFS = ("taskdef_image_convert_resize.json", "taskdef_upload_toS3.json")
 
 
 def image_convert_resize(task: Task) -> dict[str, Any]:
     """``ImageConvertResizeWorker``: a resized copy uploaded to S3 (named after the ref, not a UUID)."""
     data = task.input_data
-    return {"fileLocation": f"{S3_OUT}{task.reference_task_name}.{data['outputFormat']}",
-            "outputWidth": data["outputWidth"], "outputHeight": data["outputHeight"],
-            "outputFormat": data["outputFormat"]}  # fmt: skip
+    return {
+        "fileLocation": f"{S3_OUT}{task.reference_task_name}.{data['outputFormat']}",
+        "outputWidth": data["outputWidth"],
+        "outputHeight": data["outputHeight"],
+        "outputFormat": data["outputFormat"],
+    }
 
 
 def upload_to_s3(task: Task) -> dict[str, Any]:
@@ -207,16 +230,23 @@ def image_multiple_convert_resize(task: Task) -> dict[str, Any]:
             ref = f"image_convert_resize_{fmt}_{size['width']}x{size['height']}_{i}"
             i += 1
             dynamic_tasks.append({"name": "image_convert_resize", "taskReferenceName": ref})
-            dynamic_input[ref] = {"fileLocation": data["fileLocation"], "outputFormat": fmt,
-                                  "outputWidth": size["width"], "outputHeight": size["height"],
-                                  # Java's Boolean.valueOf((String) input): only the text "true" is true
-                                  "maintainAspectRatio": str(data.get("maintainAspectRatio")).lower() == "true"}  # fmt: skip
+            dynamic_input[ref] = {
+                "fileLocation": data["fileLocation"],
+                "outputFormat": fmt,
+                "outputWidth": size["width"],
+                "outputHeight": size["height"],
+                # Java's Boolean.valueOf((String) input): only the text "true" is true
+                "maintainAspectRatio": str(data.get("maintainAspectRatio")).lower() == "true",
+            }
     return {"dynamicTasks": dynamic_tasks, "dynamicTasksInput": dynamic_input}
 
 
 def image_workers() -> dict[str, Callable[..., Any]]:
-    return {"image_convert_resize": image_convert_resize, "upload_toS3": upload_to_s3,
-            "image_multiple_convert_resize": image_multiple_convert_resize}  # fmt: skip
+    return {
+        "image_convert_resize": image_convert_resize,
+        "upload_toS3": upload_to_s3,
+        "image_multiple_convert_resize": image_multiple_convert_resize,
+    }
 
 
 def _convert_fails(task: Task) -> dict[str, Any]:
@@ -224,10 +254,16 @@ def _convert_fails(task: Task) -> dict[str, Any]:
 
 
 # kitchensink (OSS rest/.../kitchensink): task_1 -> EVENT -> DYNAMIC -> DECISION -> HTTP -> task_30
-ES_BODY = {"took": 1, "hits": {"total": {"value": 2, "relation": "eq"}, "hits": [
-    {"_index": "conductor", "_id": "wf-1", "_source": {"workflowId": "wf-1", "status": "COMPLETED"}},
-    {"_index": "conductor", "_id": "wf-2", "_source": {"workflowId": "wf-2", "status": "FAILED"}},
-]}}  # fmt: skip
+ES_BODY = {
+    "took": 1,
+    "hits": {
+        "total": {"value": 2, "relation": "eq"},
+        "hits": [
+            {"_index": "conductor", "_id": "wf-1", "_source": {"workflowId": "wf-1", "status": "COMPLETED"}},
+            {"_index": "conductor", "_id": "wf-2", "_source": {"workflowId": "wf-2", "status": "FAILED"}},
+        ],
+    },
+}
 ES_SERVER = {"routes": {"/conductor/_search?size=10": (200, ES_BODY)}}
 ES_REWRITE = {"http://localhost:9200": "{server}"}
 KS_OUTPUT = {"statues": ["COMPLETED", "FAILED"], "workflowIds": ["wf-1", "wf-2"]}
@@ -239,11 +275,18 @@ def kitchensink_workers(odd_even: int) -> Callable[[], dict[str, Callable[..., A
             return {"mod": task.input_data.get("mod"), "oddEven": task.input_data.get("oddEven")}
 
         def task_4(task: Task) -> dict[str, Any]:
-            return {"dynamicTasks": [
-                        {"name": "task_10", "taskReferenceName": "task_10_dyn"},
-                        {"name": "sub_workflow_x", "taskReferenceName": "wf_dyn", "type": "SUB_WORKFLOW",
-                         "subWorkflowParam": {"name": "sub_flow_1", "version": 1}}],
-                    "inputs": {"task_10_dyn": {"k": "v"}, "wf_dyn": {"mod": task.input_data.get("mod")}}}  # fmt: skip
+            return {
+                "dynamicTasks": [
+                    {"name": "task_10", "taskReferenceName": "task_10_dyn"},
+                    {
+                        "name": "sub_workflow_x",
+                        "taskReferenceName": "wf_dyn",
+                        "type": "SUB_WORKFLOW",
+                        "subWorkflowParam": {"name": "sub_flow_1", "version": 1},
+                    },
+                ],
+                "inputs": {"task_10_dyn": {"k": "v"}, "wf_dyn": {"mod": task.input_data.get("mod")}},
+            }
 
         def task_30(task: Task) -> dict[str, Any]:
             return {"statuses": task.input_data.get("statuses"), "workflowIds": task.input_data.get("workflowIds")}
@@ -257,17 +300,49 @@ def kitchensink_workers(odd_even: int) -> Callable[[], dict[str, Callable[..., A
 
 # re_run_test_workflow (OSS e2e): needs PopulationMinMax (by name, latest version), which is not a fixture
 POPULATION_MIN_MAX = (
-    {"name": "PopulationMinMax", "version": 1, "schemaVersion": 2, "tasks": [
-        {"name": "stale", "taskReferenceName": "stale", "type": "TERMINATE",
-         "inputParameters": {"terminationStatus": "FAILED", "terminationReason": "v1 ran: the latest (v2) was expected"}}]},
-    {"name": "PopulationMinMax", "version": 2, "schemaVersion": 2, "tasks": [
-        {"name": "min_max", "taskReferenceName": "min_max", "type": "INLINE",
-         "inputParameters": {"populations": [8336817, 3979576, 2693976], "evaluatorType": "graaljs",
-                             "expression": "({min: Math.min.apply(null, $.populations), max: Math.max.apply(null, $.populations)})"}}],
-     "outputParameters": {"min": "${min_max.output.result.min}", "max": "${min_max.output.result.max}"}},
-)  # fmt: skip
-RE_RUN_WORKERS = ("x_test_worker_0", "x_test_worker_1", "x_test_worker_2", "x_test_workers_0", "x_test_workers_1",
-                  "x_test_workers_2")  # fmt: skip
+    {
+        "name": "PopulationMinMax",
+        "version": 1,
+        "schemaVersion": 2,
+        "tasks": [
+            {
+                "name": "stale",
+                "taskReferenceName": "stale",
+                "type": "TERMINATE",
+                "inputParameters": {
+                    "terminationStatus": "FAILED",
+                    "terminationReason": "v1 ran: the latest (v2) was expected",
+                },
+            }
+        ],
+    },
+    {
+        "name": "PopulationMinMax",
+        "version": 2,
+        "schemaVersion": 2,
+        "tasks": [
+            {
+                "name": "min_max",
+                "taskReferenceName": "min_max",
+                "type": "INLINE",
+                "inputParameters": {
+                    "populations": [8336817, 3979576, 2693976],
+                    "evaluatorType": "graaljs",
+                    "expression": "({min: Math.min.apply(null, $.populations), max: Math.max.apply(null, $.populations)})",
+                },
+            }
+        ],
+        "outputParameters": {"min": "${min_max.output.result.min}", "max": "${min_max.output.result.max}"},
+    },
+)
+RE_RUN_WORKERS = (
+    "x_test_worker_0",
+    "x_test_worker_1",
+    "x_test_worker_2",
+    "x_test_workers_0",
+    "x_test_workers_1",
+    "x_test_workers_2",
+)
 API_TESTER = "https://orkes-api-tester.orkesconductor.com/api"
 JQ_OUT = {"result": {"key3": ["a", "b"]}, "resultList": [{"key3": ["a", "b"]}]}
 
@@ -276,11 +351,20 @@ def re_run_workers() -> dict[str, Callable[..., Any]]:
     return {name: echo(worker=name) for name in RE_RUN_WORKERS}
 
 
-FAIL_ON_PURPOSE = {"name": "fail_on_purpose", "retryCount": 2, "timeoutSeconds": 20, "timeoutPolicy": "RETRY",
-                   "retryLogic": "FIXED", "retryDelaySeconds": 1, "responseTimeoutSeconds": 2,
-                   "pollTimeoutSeconds": 3600}  # fmt: skip
-DYN_TASKS = [{"name": "integration_task_2", "taskReferenceName": "xdt1"},
-             {"name": "integration_task_3", "taskReferenceName": "xdt2"}]  # fmt: skip
+FAIL_ON_PURPOSE = {
+    "name": "fail_on_purpose",
+    "retryCount": 2,
+    "timeoutSeconds": 20,
+    "timeoutPolicy": "RETRY",
+    "retryLogic": "FIXED",
+    "retryDelaySeconds": 1,
+    "responseTimeoutSeconds": 2,
+    "pollTimeoutSeconds": 3600,
+}
+DYN_TASKS = [
+    {"name": "integration_task_2", "taskReferenceName": "xdt1"},
+    {"name": "integration_task_3", "taskReferenceName": "xdt2"},
+]
 P1 = {"param1": "p1 value", "param2": "p2 value"}
 TERMINAL = "NON TRANSIENT ERROR OCCURRED: An integration point required to complete the task is down"
 
@@ -291,8 +375,9 @@ def _dyn_fork_worker(inputs: Mapping[str, Any]) -> Callable[[], dict[str, Callab
             return {"dynamicTasks": DYN_TASKS, "dynamicTasksInput": dict(inputs)}
         return {"ok1": "ov1"}
 
-    return lambda: integration_workers(integration_task_1=dt1, integration_task_2=echo(ok1="ov1"),
-                                       integration_task_3=echo(ok1="ov1"))  # fmt: skip
+    return lambda: integration_workers(
+        integration_task_1=dt1, integration_task_2=echo(ok1="ov1"), integration_task_3=echo(ok1="ov1")
+    )
 
 
 def _in_progress_once() -> dict[str, Callable[..., Any]]:
@@ -318,13 +403,22 @@ def _loan_workers() -> dict[str, Callable[..., Any]]:
         data = task.input_data
         return {"authorizedLoanAmount": data["loanAmount"] if data["creditRating"] > 700 else 0}
 
-    return {"fetch_user_details": fetch, "get_credit_score": score, "calculate_loan_amount": amount,
-            "check_phone_number_valid": echo(valid=True)}  # fmt: skip
+    return {
+        "fetch_user_details": fetch,
+        "get_credit_score": score,
+        "calculate_loan_amount": amount,
+        "check_phone_number_valid": echo(valid=True),
+    }
 
 
 def _do_while_loop(n: int) -> tuple[str, ...]:
-    one = ("integration_task_0:COMPLETED", "FORK:COMPLETED", "integration_task_1:COMPLETED",
-           "integration_task_2:COMPLETED", "JOIN:COMPLETED")  # fmt: skip
+    one = (
+        "integration_task_0:COMPLETED",
+        "FORK:COMPLETED",
+        "integration_task_1:COMPLETED",
+        "integration_task_2:COMPLETED",
+        "JOIN:COMPLETED",
+    )
     return ("DO_WHILE:COMPLETED", *(one * n))
 
 
@@ -363,7 +457,7 @@ def _cases() -> tuple[Case, ...]:
                     [200, ES_BODY]),
                  inp("task_30", "statuses", ["COMPLETED", "FAILED"]),
                  out(KS_OUTPUT),
-             )),  # fmt: skip
+             )),
         Case("kitchensink.json", c, "derived DecisionTaskMapper.java: case '0' -> FORK_JOIN_DYNAMIC (form B) incl. a SUB_WORKFLOW fork",
              variant="oddEven=0", input={"task2Name": "task_5", "mod": 4, "oddEven": 0},
              workers=kitchensink_workers(0), workflows=("sub_flow_1.json",), http=ES_SERVER, rewrite=ES_REWRITE,
@@ -378,7 +472,7 @@ def _cases() -> tuple[Case, ...]:
                  inp("task_10_dyn", "k", "v"),
                  child("wf_dyn", "task_5:COMPLETED", "task_6:COMPLETED"),
                  out(KS_OUTPUT),
-             )),  # fmt: skip
+             )),
         Case("sub_flow_1.json", c, "derived DeciderService.updateWorkflowOutput (no outputParameters: output = last task's output)",
              workers=kitchensink_workers(1),
              checks=(seq("task_5:COMPLETED", "task_6:COMPLETED"), out({"op": "task_6.done"}))),
@@ -395,7 +489,7 @@ def _cases() -> tuple[Case, ...]:
                     lambda e: "Failed to invoke HTTP task" in (e.task("http_task_5saz2_ref").reason or "")),
                  reason_has("failed with status: FAILED and reason: "),
                  out({"jq": JQ_OUT, "inner_task": None}),
-             )),  # fmt: skip
+             )),
         Case("re_run_test_workflow.json", c, "derived DeciderService.java + task mappers (WAIT/SET_VARIABLE/FORK_JOIN/SUB_WORKFLOW/"
              "FORK_JOIN_DYNAMIC A/DO_WHILE/SWITCH), DoWhile.java (condition false -> 1 iteration)",
              variant="api-tester simulated", workers=re_run_workers, workflows=POPULATION_MIN_MAX,
@@ -431,7 +525,7 @@ def _cases() -> tuple[Case, ...]:
                     ["x_test_worker_2:COMPLETED"]),
                  keys("fork_join", ["simple_task_5", "sub_flow_inline"]),
                  out({"jq": JQ_OUT, "inner_task": None}),
-             )),  # fmt: skip
+             )),
         # --- Python SDK loan workflow: 3 chained SIMPLE tasks + an optional 3-iteration DO_WHILE
         Case("calculate_loan_workflow.json", c, "derived DoWhile.java (condition sees $.<ref>['iteration'])",
              input={"userEmail": "user@example.com", "loanAmount": 11000}, workers=_loan_workers,
@@ -444,7 +538,7 @@ def _cases() -> tuple[Case, ...]:
                     sorted({"iteration": 3, **{str(i): {"check_phone_number_valid": {
                         "op": f"check_phone_number_valid__{i}.done", "valid": True}} for i in (1, 2, 3)}}.items())),
                  out({"accountNumber": 4567, "creditRating": 769, "authorizedLoanAmount": 11000, "phoneNumberValid": True}),
-             )),  # fmt: skip
+             )),
         # --- Orkes blog image tutorial (orkes-io/orkesworkers) with fake workers
         Case("image_convert_resize.json", c, "derived ImageConvertResizeWorker.java (orkesworkers outputs), ParametersUtils nested input paths",
              input=IMAGE_INPUT, workers=image_workers, task_defs=IMAGE_DEFS,
@@ -454,7 +548,7 @@ def _cases() -> tuple[Case, ...]:
                     {"fileLocation": IMAGE_INPUT["fileLocation"], "outputFormat": "jpg", "outputWidth": 300,
                      "outputHeight": 200}),
                  out({"fileLocation": S3_UPLOAD + "image_convert_resize_ref.jpg"}),
-             )),  # fmt: skip
+             )),
         Case("image_convert_resize.json", "FAILED", "derived DeciderService.retry (TaskDef retryCount 3, FIXED 30 s)",
              variant="convert fails", input=IMAGE_INPUT, task_defs=IMAGE_DEFS,
              workers=lambda: {**image_workers(), "image_convert_resize": _convert_fails},
@@ -465,7 +559,7 @@ def _cases() -> tuple[Case, ...]:
                     [30_000] * 3),
                  reason_has("convert: no images defined"),
                  out({"fileLocation": None}),
-             )),  # fmt: skip
+             )),
         Case("image_convert_resize_multipleformat_subworkflow.json", c, "derived SubWorkflow.java (child output merged), orkesworkers workers",
              input=IMAGE_INPUT, workers=image_workers, task_defs=IMAGE_DEFS, workflows=("image_convert_resize.json",),
              checks=(
@@ -477,7 +571,7 @@ def _cases() -> tuple[Case, ...]:
                  keys("image_convert_resize_multipleformat_join_ref", ["subworkflow_jpg_ref", "upload_toS3_webp_ref"]),
                  out({"fileLocationJpg": S3_UPLOAD + "image_convert_resize_ref.jpg",
                       "fileLocationWebp": S3_UPLOAD + "image_convert_resize_webp_ref.webp"}),
-             )),  # fmt: skip
+             )),
         Case("image_multiple_convert_resize.json", c, "derived ForkJoinDynamicTaskMapper.java form B, Join.java output, orkesworkers workers",
              input={"fileLocation": IMAGE_INPUT["fileLocation"], "outputFormats": ["png", "jpg", "webp"],
                     "outputSizes": [{"width": 1200, "height": 800}, {"width": 600, "height": 400},
@@ -493,7 +587,7 @@ def _cases() -> tuple[Case, ...]:
                     {"fileLocation": S3_OUT + "image_convert_resize_webp_600x400_7.webp", "outputWidth": 600,
                      "outputHeight": 400, "outputFormat": "webp"}),
                  inp("image_convert_resize_png_1200x800_0", "maintainAspectRatio", True),
-             )),  # fmt: skip
+             )),
         # --- the do_while_timeline_ui_demo fixture is broken on a real server (conductor/SOURCES.md)
         Case("do_while_timeline_ui_demo.json", "FAILED", "derived Inline.java (INLINE sees only its own input as $)",
              note="INLINE reads $.do_while_switch_ref['iteration'] -> JS TypeError, as on a real server",
@@ -502,26 +596,26 @@ def _cases() -> tuple[Case, ...]:
                  output_of("switch_ref__1", "selectedCase", "default"),
                  eq("INLINE", _ui_demo_check, ["FAILED_WITH_TERMINAL_ERROR", True, True]),
                  reason_has("TypeError"),
-             )),  # fmt: skip
+             )),
         # --- upstream test-harness specs
         Case("simple_set_variable_workflow_integration_test.json", c, "TH SetVariableTaskSpec",
              input={"var": "var_test_value"},
              checks=(seq("SET_VARIABLE:COMPLETED"), eq("variables", lambda e: e.variables, {"var": "var_test_value"}),
-                     out({"variables": {"var": "var_test_value"}}))),  # fmt: skip
+                     out({"variables": {"var": "var_test_value"}}))),
         Case("simple_set_variable_workflow_integration_test.json", "FAILED",
              "TH SetVariableTaskSpec (limit = the server default 256 KB, the spec configures 2 KB)",
              variant="over 256 KB", input={"var": "01234567" * (256 * 1024 // 8 + 1)},
              checks=(seq("SET_VARIABLE:FAILED_WITH_TERMINAL_ERROR"), eq("variables", lambda e: e.variables, {}),
                      ok("reason", lambda e: (e.tasks[0].reason or "").startswith("The variables payload size: ")),
-                     out({"variables": {}}))),  # fmt: skip
+                     out({"variables": {}}))),
         Case("simple_json_jq_transform_integration_test.json", c, "TH JsonJQTransformSpec 'succeeds'",
              input={"in1": {"array": ["a", "b"]}, "in2": {"array": ["c", "d"]}},
              checks=(seq("JSON_JQ_TRANSFORM:COMPLETED"), output_of("jq_1", "result", {"out": ["a", "b", "c", "d"]}),
-                     output_of("jq_1", "resultList", [{"out": ["a", "b", "c", "d"]}]))),  # fmt: skip
+                     output_of("jq_1", "resultList", [{"out": ["a", "b", "c", "d"]}]))),
         Case("simple_json_jq_transform_integration_test.json", "FAILED", "TH JsonJQTransformSpec 'fails'",
              variant="jq error", input={"in1": "a", "in2": "b"},
              checks=(seq("JSON_JQ_TRANSFORM:FAILED"),
-                     eq("reason", lambda e: e.tasks[0].reason, 'Cannot index string with string "array"'))),  # fmt: skip
+                     eq("reason", lambda e: e.tasks[0].reason, 'Cannot index string with string "array"'))),
         Case("simple_workflow_with_sub_workflow_inline_def_integration_test.json", c,
              "TH ExternalPayloadStorageSpec 'subworkflow' (task sequence), derived SubWorkflowTaskMapper.java inline def",
              input=P1, task_defs=HARNESS,
@@ -534,11 +628,11 @@ def _cases() -> tuple[Case, ...]:
                  child("swt", "integration_task_3:COMPLETED"),
                  output_of("swt", "op", "t3 saw png"),
                  out({"o3": "t1.done"}),
-             )),  # fmt: skip
+             )),
         Case("do_while_integration_test.json", c, "TH DoWhileSpec 'single iteration Do While task'",
              variant="loop=1", input={"loop": 1}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq(*_do_while_loop(1)), output_of("loopTask", "iteration", 1),
-                     keys("join__1", ["integration_task_1__1", "integration_task_2__1"]))),  # fmt: skip
+                     keys("join__1", ["integration_task_1__1", "integration_task_2__1"]))),
         Case("do_while_integration_test.json", c, "derived DoWhile.java (__N refs, JOIN keys keep the suffix)",
              variant="loop=2", input={"loop": 2}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq(*_do_while_loop(2)), output_of("loopTask", "iteration", 2),
@@ -549,7 +643,7 @@ def _cases() -> tuple[Case, ...]:
              workers=lambda: integration_workers(integration_task_1=lambda task: {"op": "task1.done"}),
              checks=(seq("integration_task_1:COMPLETED", "integration_task_2:COMPLETED"), inp("t2", "tp1", "p1 value"),
                      inp("t2", "tp2", "task1.done"), ok("p3 = CPEWF_TASK_ID", lambda e: e.task("t1").input["p3"] == e.task("t1").task_id),
-                     out({"o1": "p1 value", "o2": None, "o3": "task1.done"}))),  # fmt: skip
+                     out({"o1": "p1 value", "o2": None, "o3": "task1.done"}))),
         Case("simple_workflow_1_integration_test.json", "FAILED", "TH SimpleWorkflowSpec 'terminal error'",
              variant="terminal error", input=P1, task_defs=HARNESS,
              workers=lambda: integration_workers(integration_task_1=lambda task: TaskResult(
@@ -559,7 +653,7 @@ def _cases() -> tuple[Case, ...]:
                      eq("reason", lambda e: (e.reason or "").replace(e.tasks[0].task_id, "<t1 id>"),
                         f"Task <t1 id> failed with status: FAILED and reason: '{TERMINAL}'"),
                      eq("failedReferenceTaskNames", lambda e: e.failed_reference_task_names, ["t1"]),
-                     out({"o1": "p1 value", "o2": None, "o3": None}))),  # fmt: skip
+                     out({"o1": "p1 value", "o2": None, "o3": None}))),
         Case("simple_workflow_1_integration_test.json", c, "TH SimpleWorkflowSpec 'task retries'",
              variant="retries", input=P1, task_defs=_harness_task_defs(integration_task_2={"retryCount": 3, "retryDelaySeconds": 2}),
              workers=lambda: integration_workers(integration_task_2=_fails_then(2, {"op": "t2.done"})()),
@@ -567,24 +661,24 @@ def _cases() -> tuple[Case, ...]:
                          "integration_task_2:COMPLETED"),
                      ok("retriedTaskId links", lambda e: e.tasks[2].retried_task_id == e.tasks[1].task_id
                         and e.tasks[3].retried_task_id == e.tasks[2].task_id),
-                     eq("failedReferenceTaskNames", lambda e: e.failed_reference_task_names, ["t2"]))),  # fmt: skip
+                     eq("failedReferenceTaskNames", lambda e: e.failed_reference_task_names, ["t2"]))),
         Case("simple_workflow_with_resp_time_out_integration_test.json", c,
              "TH SimpleWorkflowSpec 'response timeout' (IN_PROGRESS + callbackAfterSeconds part)",
              input=P1, task_defs=HARNESS, workers=_in_progress_once,
              checks=(seq("task_rt:COMPLETED", "integration_task_2:COMPLETED"), inp("t2", "tp2", "task_rt.done"),
                      eq("t1 polled twice, 2 s apart", lambda e: (e.task("t1").poll_count,
                                                                  e.task("t1").end_time - e.task("t1").start_time), (2, 2000)),
-                     out({"o1": "p1 value", "o2": None, "o3": "task_rt.done"}))),  # fmt: skip
+                     out({"o1": "p1 value", "o2": None, "o3": "task_rt.done"}))),
         Case("fork_join_integration_test.json", c, "TH ForkJoinSpec 'success flow'",
              workers=integration_workers, task_defs=HARNESS,
              checks=(seq("FORK:COMPLETED", "integration_task_1:COMPLETED", "integration_task_2:COMPLETED", "JOIN:COMPLETED",
                          "integration_task_3:COMPLETED", "integration_task_4:COMPLETED"),
-                     inp("t1", "p1", "workflow.input.param1"), keys("fanouttask_join", ["t2", "t3"]))),  # fmt: skip
+                     inp("t1", "p1", "workflow.input.param1"), keys("fanouttask_join", ["t2", "t3"]))),
         Case("fork_join_integration_test.json", "FAILED", "TH ForkJoinSpec 'failure flow'",
              variant="branch fails", task_defs=_harness_task_defs(integration_task_2={"retryCount": 0}),
              workers=lambda: integration_workers(integration_task_2=_fails_then(9, {})()),
              checks=(seq("FORK:COMPLETED", "integration_task_1:COMPLETED", "integration_task_2:FAILED", "JOIN:CANCELED",
-                         "integration_task_3:CANCELED"),)),  # fmt: skip
+                         "integration_task_3:CANCELED"),)),
         Case("dynamic_fork_join_integration_test.json", c, "TH DynamicForkJoinSpec 'success flow'",
              workers=_dyn_fork_worker({"xdt1": {"k1": "v1"}, "xdt2": {"k2": "v2"}}), task_defs=HARNESS,
              checks=(seq("integration_task_1:COMPLETED", "FORK:COMPLETED", "integration_task_2:COMPLETED",
@@ -592,7 +686,7 @@ def _cases() -> tuple[Case, ...]:
                      inp("xdt1", "k1", "v1"), inp("xdt2", "k2", "v2"),
                      inp("dynamicfanouttask_join", "joinOn", ["xdt1", "xdt2"]),
                      eq("JOIN output", lambda e: e.task("dynamicfanouttask_join").output,
-                        {"xdt1": {"op": "xdt1.done", "ok1": "ov1"}, "xdt2": {"op": "xdt2.done", "ok1": "ov1"}}))),  # fmt: skip
+                        {"xdt1": {"op": "xdt1.done", "ok1": "ov1"}, "xdt2": {"op": "xdt2.done", "ok1": "ov1"}}))),
         Case("dynamic_fork_join_integration_test.json", "FAILED", "TH DynamicForkJoinSpec 'invalid input'",
              variant="invalid input", workers=_dyn_fork_worker({"xdt1": "v1", "xdt2": "v2"}), task_defs=HARNESS,
              checks=(seq("integration_task_1:COMPLETED"),)),
@@ -601,7 +695,7 @@ def _cases() -> tuple[Case, ...]:
              checks=(seq("INLINE:COMPLETED", "FORK:COMPLETED", "fail_on_purpose:FAILED", "JOIN:CANCELED",
                          "fail_on_purpose:FAILED", "fail_on_purpose:FAILED"),
                      ok("task_id == taskId on every attempt", lambda e: all(
-                         t.input["task_id"] == t.task_id for t in e.tasks if t.task_type == "fail_on_purpose")))),  # fmt: skip
+                         t.input["task_id"] == t.task_id for t in e.tasks if t.task_type == "fail_on_purpose")))),
         Case("do_while_five_loop_over_integration_test.json", c, "TH DoWhileSpec '2 iterations of five tasks'",
              input={"loop": 2}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq("DO_WHILE:COMPLETED", *("LAMBDA:COMPLETED", "JSON_JQ_TRANSFORM:COMPLETED", "integration_task_1:COMPLETED",
@@ -609,11 +703,11 @@ def _cases() -> tuple[Case, ...]:
                          "integration_task_3:COMPLETED"),
                      eq("iterations", lambda e: [t.iteration for t in e.tasks],
                         [2, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 0]),  # the DO_WHILE task carries its current iteration
-                     output_of("loopTask", "iteration", 2))),  # fmt: skip
+                     output_of("loopTask", "iteration", 2))),
         Case("simple_switch_task_integration_test.json", c, "TH SwitchTaskSpec 'simple switch'",
              input={"param1": "p1", "param2": "p2", "case": "c"}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq("SWITCH:COMPLETED", "integration_task_1:COMPLETED", "integration_task_2:COMPLETED",
-                         "integration_task_20:COMPLETED"),)),  # fmt: skip
+                         "integration_task_20:COMPLETED"),)),
         Case("simple_switch_task_integration_test.json", c, "TH SwitchTaskSpec (default case)",
              variant="default", input={"param1": "p1", "param2": "p2", "case": "nope"}, workers=integration_workers,
              task_defs=HARNESS,
@@ -622,17 +716,17 @@ def _cases() -> tuple[Case, ...]:
              input={"decision_1": "null"}, task_defs=HARNESS,
              workers=lambda: integration_workers(integration_task_1=lambda task: {"taskReferenceName": "task1"}),
              checks=(seq("integration_task_1:COMPLETED", "DECISION:COMPLETED", "EXCLUSIVE_JOIN:COMPLETED"),
-                     output_of("exclusiveJoin", "taskReferenceName", "task1"))),  # fmt: skip
+                     output_of("exclusiveJoin", "taskReferenceName", "task1"))),
         Case("terminate_task_completed_workflow_integration_test.json", c, "TH LambdaAndTerminateTaskSpec 'completed'",
              input={"a": 1}, workers=integration_workers, task_defs=HARNESS,
              checks=(seq("LAMBDA:COMPLETED", "TERMINATE:COMPLETED"), reason_has("Workflow is COMPLETED by TERMINATE task"),
-                     out({"result": {"testvalue": True}}))),  # fmt: skip
+                     out({"result": {"testvalue": True}}))),
         Case("terminate_task_failed_workflow_integration.json", "FAILED", "TH LambdaAndTerminateTaskSpec 'failed'",
              input={"a": 1}, correlation_id="testId", workers=integration_workers, task_defs=HARNESS,
              workflows=("failure_workflow_for_terminate_task_workflow.json",),
              checks=(seq("LAMBDA:COMPLETED", "TERMINATE:COMPLETED"), eq("reason", lambda e: e.reason, "Early exit in terminate"),
                      eq("failure workflow", _failure_workflow,
-                        ["COMPLETED", ["LAMBDA:COMPLETED"], "testId", True, True, True]))),  # fmt: skip
+                        ["COMPLETED", ["LAMBDA:COMPLETED"], "testId", True, True, True]))),
         Case("failure_workflow_for_terminate_task_workflow.json", c, "derived Lambda.java, DeciderService.updateWorkflowOutput",
              input={"a": 1}, checks=(seq("LAMBDA:COMPLETED"), out({"result": {"testvalue": True}}))),
     )

@@ -23,39 +23,102 @@ def _simple(ref: str, name: str = "integration_task_1", **inputs: Any) -> dict[s
 
 
 def _loop(ref: str, body: list[dict[str, Any]], condition: str | None, **inputs: Any) -> dict[str, Any]:
-    loop: dict[str, Any] = {"name": ref, "taskReferenceName": ref, "type": "DO_WHILE", "inputParameters": inputs,
-                            "loopOver": body}  # fmt: skip
+    loop: dict[str, Any] = {
+        "name": ref,
+        "taskReferenceName": ref,
+        "type": "DO_WHILE",
+        "inputParameters": inputs,
+        "loopOver": body,
+    }
     if condition is not None:
         loop["loopCondition"] = condition
     return loop
 
 
 _SET_DONE = {"name": "set", "taskReferenceName": "set", "type": "SET_VARIABLE", "inputParameters": {"status": "done"}}
-STATUS_LOOP = _wf("status_loop", [_loop("loop", [_SET_DONE, _simple("work")], "$.status != 'done' && $.loop['iteration'] < 3",
-                                        status="${workflow.variables.status}")], variables={"status": "new"})  # fmt: skip
-_INLINE = {"name": "inline", "taskReferenceName": "inline", "type": "INLINE",
-           "inputParameters": {"evaluatorType": "graaljs", "expression": "1"}}  # fmt: skip
+STATUS_LOOP = _wf(
+    "status_loop",
+    [
+        _loop(
+            "loop",
+            [_SET_DONE, _simple("work")],
+            "$.status != 'done' && $.loop['iteration'] < 3",
+            status="${workflow.variables.status}",
+        )
+    ],
+    variables={"status": "new"},
+)
+_INLINE = {
+    "name": "inline",
+    "taskReferenceName": "inline",
+    "type": "INLINE",
+    "inputParameters": {"evaluatorType": "graaljs", "expression": "1"},
+}
 KEEP_LAST = _wf("keep_last_2", [_loop("loop", [_INLINE, _simple("work")], "$.loop['iteration'] < 5", keepLastN=2)])
 EMPTY_CONDITION = _wf("empty_condition", [_loop("loop", [_simple("work")], "")])
-HIERARCHICAL = _wf("hierarchical_fork_join_swf", [
-    {"name": "fork", "taskReferenceName": "fanouttask", "type": "FORK_JOIN", "forkTasks": [
-        [{"name": "sub_workflow_task", "taskReferenceName": "st1", "type": "SUB_WORKFLOW",
-          "inputParameters": {"param1": "${workflow.input.param1}", "param2": "${workflow.input.param2}",
-                              "subwf": "${workflow.input.nextSubwf}"},
-          "subWorkflowParam": {"name": "${workflow.input.subwf}", "version": 1}}],
-        [_simple("t2", "integration_task_2", p1="${workflow.input.param1}", p2="${workflow.input.param2}")]]},
-    {"name": "join", "taskReferenceName": "fanouttask_join", "type": "JOIN", "joinOn": ["st1", "t2"]},
-])  # fmt: skip
-HIER_INPUT = {"param1": "p1 value", "param2": "p2 value", "subwf": "hierarchical_fork_join_swf",
-              "nextSubwf": "integration_test_wf"}  # fmt: skip
+HIERARCHICAL = _wf(
+    "hierarchical_fork_join_swf",
+    [
+        {
+            "name": "fork",
+            "taskReferenceName": "fanouttask",
+            "type": "FORK_JOIN",
+            "forkTasks": [
+                [
+                    {
+                        "name": "sub_workflow_task",
+                        "taskReferenceName": "st1",
+                        "type": "SUB_WORKFLOW",
+                        "inputParameters": {
+                            "param1": "${workflow.input.param1}",
+                            "param2": "${workflow.input.param2}",
+                            "subwf": "${workflow.input.nextSubwf}",
+                        },
+                        "subWorkflowParam": {"name": "${workflow.input.subwf}", "version": 1},
+                    }
+                ],
+                [_simple("t2", "integration_task_2", p1="${workflow.input.param1}", p2="${workflow.input.param2}")],
+            ],
+        },
+        {"name": "join", "taskReferenceName": "fanouttask_join", "type": "JOIN", "joinOn": ["st1", "t2"]},
+    ],
+)
+HIER_INPUT = {
+    "param1": "p1 value",
+    "param2": "p2 value",
+    "subwf": "hierarchical_fork_join_swf",
+    "nextSubwf": "integration_test_wf",
+}
 _HUMAN_CHILD = _wf("human_child", [{"name": "review", "taskReferenceName": "review", "type": "HUMAN"}])
-TERMINATE_IN_FORK = _wf("terminate_in_fork", [
-    {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [
-        [{"name": "s", "taskReferenceName": "s", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "human_child"}}],
-        [{"name": "t", "taskReferenceName": "t", "type": "TERMINATE",
-          "inputParameters": {"terminationStatus": "FAILED", "terminationReason": "stop here"}}]]},
-    {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["s", "t"]},
-])  # fmt: skip
+TERMINATE_IN_FORK = _wf(
+    "terminate_in_fork",
+    [
+        {
+            "name": "f",
+            "taskReferenceName": "f",
+            "type": "FORK_JOIN",
+            "forkTasks": [
+                [
+                    {
+                        "name": "s",
+                        "taskReferenceName": "s",
+                        "type": "SUB_WORKFLOW",
+                        "subWorkflowParam": {"name": "human_child"},
+                    }
+                ],
+                [
+                    {
+                        "name": "t",
+                        "taskReferenceName": "t",
+                        "type": "TERMINATE",
+                        "inputParameters": {"terminationStatus": "FAILED", "terminationReason": "stop here"},
+                    }
+                ],
+            ],
+        },
+        {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["s", "t"]},
+    ],
+)
 # TH do_while_iteration_fix_test.json and do_while_set_variable_fix.json (DoWhileSpec): pins, flowkit matched already
 ITERATION_FIX = _wf(
     "Do_While_Workflow_Iteration_Fix",
@@ -97,10 +160,17 @@ SET_VARIABLE_FIX = _wf(
         }
     ],
 )
-WAIT_TIMEOUT_DEF = {"name": "waitTimeout", "timeoutSeconds": 2, "responseTimeoutSeconds": 2, "retryCount": 1,
-                    "timeoutPolicy": "RETRY", "retryDelaySeconds": 10}  # WorkflowTestUtil.groovy  # fmt: skip
-WAIT_TIMEOUT = _wf("test_wait_timeout", [{"name": "waitTimeout", "taskReferenceName": "wait0", "type": "WAIT"},
-                                         _simple("t1")])  # fmt: skip
+WAIT_TIMEOUT_DEF = {
+    "name": "waitTimeout",
+    "timeoutSeconds": 2,
+    "responseTimeoutSeconds": 2,
+    "retryCount": 1,
+    "timeoutPolicy": "RETRY",
+    "retryDelaySeconds": 10,
+}  # WorkflowTestUtil.groovy
+WAIT_TIMEOUT = _wf(
+    "test_wait_timeout", [{"name": "waitTimeout", "taskReferenceName": "wait0", "type": "WAIT"}, _simple("t1")]
+)
 
 
 def _workers() -> Mapping[str, Any]:

@@ -66,9 +66,14 @@ def image_workers(*, output_dir: str | os.PathLike[str] | None = None, s3: S3End
     ) -> dict[str, Any]:
         """Convert and resize one image (Pillow); output ``fileLocation``, ``outputWidth``, ``outputHeight``, ``outputFormat``."""
         return images.convert_resize(
-            fileLocation, outputFormat, outputWidth, outputHeight, maintain_aspect_ratio=maintainAspectRatio,
-            output_dir=output_dir, s3=s3,
-        )  # fmt: skip
+            fileLocation,
+            outputFormat,
+            outputWidth,
+            outputHeight,
+            maintain_aspect_ratio=maintainAspectRatio,
+            output_dir=output_dir,
+            s3=s3,
+        )
 
     @worker_task(task_definition_name="upload_toS3")
     @_clear_failures("upload_toS3")

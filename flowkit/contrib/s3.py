@@ -194,9 +194,13 @@ def configure(
     ``FLOWKIT_S3_BUCKET``, ``AWS_REGION``); arguments left out keep their current value.
     """
     given = {
-        "endpoint_url": endpoint_url, "bucket": bucket, "region": region, "connect_timeout": connect_timeout,
-        "read_timeout": read_timeout, "max_attempts": max_attempts,
-    }  # fmt: skip
+        "endpoint_url": endpoint_url,
+        "bucket": bucket,
+        "region": region,
+        "connect_timeout": connect_timeout,
+        "read_timeout": read_timeout,
+        "max_attempts": max_attempts,
+    }
     with _LOCK:
         for name, value in given.items():
             if value is _UNSET:

@@ -33,7 +33,7 @@ def record(notebook: str, executions: list[Any], images: list[str]) -> dict[str,
         "runs": [
             {"workflow": e.model.definition.name, "id": e.workflow_id, "status": str(e.status), "tasks": len(e.tasks)}
             for e in executions
-        ],  # fmt: skip
+        ],
         "tasks": sum(len(e.tasks) for e in executions),
         "images": images,
         "s3_objects": s3_objects(),

@@ -13,11 +13,31 @@ from typing import Any
 from flowkit.definitions._model import SubWorkflowParam, TaskDef, WorkflowDef, WorkflowTask
 
 __all__ = [
-    "DecisionTask", "DoWhileTask", "DynamicForkTask", "DynamicTask", "EventTask", "ExclusiveJoinTask", "ForkTask",
-    "HttpTask", "HumanTask", "InlineTask", "JoinTask", "JsonJQTask", "LambdaTask", "LoopTask", "NoopTask", "SetVariableTask",
-    "SimpleTask", "StartWorkflowTask", "SubWorkflowTask", "SwitchTask", "TaskBuilder", "TerminateTask",
-    "WaitTask", "WorkflowBuilder",
-]  # fmt: skip
+    "DecisionTask",
+    "DoWhileTask",
+    "DynamicForkTask",
+    "DynamicTask",
+    "EventTask",
+    "ExclusiveJoinTask",
+    "ForkTask",
+    "HttpTask",
+    "HumanTask",
+    "InlineTask",
+    "JoinTask",
+    "JsonJQTask",
+    "LambdaTask",
+    "LoopTask",
+    "NoopTask",
+    "SetVariableTask",
+    "SimpleTask",
+    "StartWorkflowTask",
+    "SubWorkflowTask",
+    "SwitchTask",
+    "TaskBuilder",
+    "TerminateTask",
+    "WaitTask",
+    "WorkflowBuilder",
+]
 
 
 class TaskBuilder:
@@ -25,10 +45,20 @@ class TaskBuilder:
 
     task_type = "SIMPLE"
 
-    def __init__(self, task_reference_name: str, *, name: str | None = None, input_parameters: Mapping[str, Any] | None = None,
-                 description: str | None = None, optional: bool = False, permissive: bool = False,
-                 start_delay: int = 0, retry_count: int | None = None, task_definition: TaskDef | None = None,
-                 async_complete: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        task_reference_name: str,
+        *,
+        name: str | None = None,
+        input_parameters: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        optional: bool = False,
+        permissive: bool = False,
+        start_delay: int = 0,
+        retry_count: int | None = None,
+        task_definition: TaskDef | None = None,
+        async_complete: bool = False,
+    ) -> None:
         self.task_reference_name = task_reference_name
         self.name = name or task_reference_name
         self.input_parameters: dict[str, Any] = dict(input_parameters or {})
@@ -60,12 +90,20 @@ class TaskBuilder:
         """The WorkflowTask(s) this builder stands for."""
         return [
             WorkflowTask(
-                name=self.name, task_reference_name=self.task_reference_name, type=self.task_type,
-                description=self.description, input_parameters=dict(self.input_parameters), optional=self.optional,
-                permissive=self.permissive, start_delay=self.start_delay, retry_count=self.retry_count,
-                task_definition=self.task_definition, async_complete=self.async_complete, **self._fields(),
+                name=self.name,
+                task_reference_name=self.task_reference_name,
+                type=self.task_type,
+                description=self.description,
+                input_parameters=dict(self.input_parameters),
+                optional=self.optional,
+                permissive=self.permissive,
+                start_delay=self.start_delay,
+                retry_count=self.retry_count,
+                task_definition=self.task_definition,
+                async_complete=self.async_complete,
+                **self._fields(),
             )
-        ]  # fmt: skip
+        ]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.task_reference_name!r})"
@@ -143,8 +181,14 @@ class SwitchTask(TaskBuilder):
 
     task_type = "SWITCH"
 
-    def __init__(self, task_reference_name: str, case_expression: str, use_javascript: bool = False,
-                 evaluator_type: str = "graaljs", **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        task_reference_name: str,
+        case_expression: str,
+        use_javascript: bool = False,
+        evaluator_type: str = "graaljs",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(task_reference_name, **kwargs)
         self.use_javascript = use_javascript
         self.evaluator_type = evaluator_type
@@ -178,8 +222,13 @@ class DecisionTask(SwitchTask):
 
     task_type = "DECISION"
 
-    def __init__(self, task_reference_name: str, case_value_param: str | None = None, case_expression: str | None = None,
-                 **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        task_reference_name: str,
+        case_value_param: str | None = None,
+        case_expression: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         TaskBuilder.__init__(self, task_reference_name, **kwargs)
         self.case_value_param = case_value_param
         self.case_script = case_expression
@@ -188,9 +237,11 @@ class DecisionTask(SwitchTask):
 
     def _fields(self) -> dict[str, Any]:
         return {
-            "case_value_param": self.case_value_param, "case_expression": self.case_script,
-            "decision_cases": dict(self.cases), "default_case": self.default,
-        }  # fmt: skip
+            "case_value_param": self.case_value_param,
+            "case_expression": self.case_script,
+            "decision_cases": dict(self.cases),
+            "default_case": self.default,
+        }
 
 
 class DoWhileTask(TaskBuilder):
@@ -229,8 +280,13 @@ class DynamicForkTask(TaskBuilder):
 
     task_type = "FORK_JOIN_DYNAMIC"
 
-    def __init__(self, task_reference_name: str, tasks_param: str | None = "dynamicTasks",
-                 tasks_input_param_name: str | None = "dynamicTasksInput", **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        task_reference_name: str,
+        tasks_param: str | None = "dynamicTasks",
+        tasks_input_param_name: str | None = "dynamicTasksInput",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(task_reference_name, **kwargs)
         self.tasks_param = tasks_param
         self.tasks_input_param_name = tasks_input_param_name
@@ -250,8 +306,13 @@ class ExclusiveJoinTask(TaskBuilder):
 
     task_type = "EXCLUSIVE_JOIN"
 
-    def __init__(self, task_reference_name: str, join_on: Sequence[str], default_exclusive_join_task: Sequence[str] = (),
-                 **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        task_reference_name: str,
+        join_on: Sequence[str],
+        default_exclusive_join_task: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(task_reference_name, **kwargs)
         self.join_on = tuple(join_on)
         self.default_exclusive_join_task = tuple(default_exclusive_join_task)
@@ -265,13 +326,20 @@ class SubWorkflowTask(TaskBuilder):
 
     task_type = "SUB_WORKFLOW"
 
-    def __init__(self, task_ref_name: str, workflow_name: str | None = None, version: int | None = None,
-                 workflow: Any = None, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        task_ref_name: str,
+        workflow_name: str | None = None,
+        version: int | None = None,
+        workflow: Any = None,
+        **kwargs: Any,
+    ) -> None:
         definition = workflow.to_workflow_def() if hasattr(workflow, "to_workflow_def") else workflow
         name = workflow_name or (definition.name if definition is not None else task_ref_name)
         super().__init__(task_ref_name, name=name, **kwargs)
-        self.param = SubWorkflowParam(name=name, version=version if definition is None else definition.version,
-                                      workflow_definition=definition)  # fmt: skip
+        self.param = SubWorkflowParam(
+            name=name, version=version if definition is None else definition.version, workflow_definition=definition
+        )
 
     def _fields(self) -> dict[str, Any]:
         return {"sub_workflow_param": self.param}
@@ -306,8 +374,14 @@ class TerminateTask(_System):
 
     task_type = "TERMINATE"
 
-    def __init__(self, task_ref_name: str, status: str, termination_reason: str | None = None,
-                 workflow_output: Any = None, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        task_ref_name: str,
+        status: str,
+        termination_reason: str | None = None,
+        workflow_output: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(task_ref_name, **kwargs)
         self.input_parameters["terminationStatus"] = str(getattr(status, "value", status))
         if termination_reason is not None:
@@ -393,8 +467,14 @@ class StartWorkflowTask(_System):
 
     task_type = "START_WORKFLOW"
 
-    def __init__(self, task_ref_name: str, workflow_name: str, start_workflow_request: Mapping[str, Any] | None = None,
-                 version: int | None = None, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        task_ref_name: str,
+        workflow_name: str,
+        start_workflow_request: Mapping[str, Any] | None = None,
+        version: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(task_ref_name, **kwargs)
         request = {"name": workflow_name, **dict(start_workflow_request or {})}
         if version is not None:
@@ -494,9 +574,13 @@ class WorkflowBuilder:
     def to_workflow_def(self) -> WorkflowDef:
         """The frozen WorkflowDef."""
         return WorkflowDef(
-            name=self.name, version=self.version, description=self.description, tasks=tuple(self.tasks),
-            output_parameters=dict(self._outputs), **self._options,
-        )  # fmt: skip
+            name=self.name,
+            version=self.version,
+            description=self.description,
+            tasks=tuple(self.tasks),
+            output_parameters=dict(self._outputs),
+            **self._options,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """Conductor JSON."""

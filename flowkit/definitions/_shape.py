@@ -212,10 +212,14 @@ def shape_issues(wf: Any) -> list[DefinitionIssue]:
         else:
             continue
         if depth + 1 > _MAX_TASK_NESTING and children:
-            out.append(DefinitionIssue(
-                where, f"nests tasks more than {_MAX_TASK_NESTING} levels deep.",
-                "flatten it (a sub-workflow or a DO_WHILE keeps each level small).", ref,
-            ))  # fmt: skip
+            out.append(
+                DefinitionIssue(
+                    where,
+                    f"nests tasks more than {_MAX_TASK_NESTING} levels deep.",
+                    "flatten it (a sub-workflow or a DO_WHILE keeps each level small).",
+                    ref,
+                )
+            )
             continue
         for i, child in reversed(list(enumerate(children))):  # popped in definition order
             child_ref = child.task_reference_name if isinstance(child.task_reference_name, str) else None

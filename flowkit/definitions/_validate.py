@@ -62,9 +62,13 @@ def _expression_issues(value: object, where: str, ref: str | None) -> list[Defin
 
 
 def _task_issues(
-    wt: WorkflowTask, siblings: tuple[WorkflowTask, ...], index: int, in_loop: bool,
-    all_refs: set[str], task_defs: Mapping[str, TaskDef],
-) -> list[DefinitionIssue]:  # fmt: skip
+    wt: WorkflowTask,
+    siblings: tuple[WorkflowTask, ...],
+    index: int,
+    in_loop: bool,
+    all_refs: set[str],
+    task_defs: Mapping[str, TaskDef],
+) -> list[DefinitionIssue]:
     ref = wt.task_reference_name
     here = f"task '{ref}'"
     out: list[DefinitionIssue] = []
@@ -227,11 +231,14 @@ def workflow_issues(
         seen[wt.task_reference_name] = seen.get(wt.task_reference_name, 0) + 1
     for ref, count in seen.items():
         if count > 1:
-            out.append(DefinitionIssue(
-                f"task '{ref}'",
-                f"taskReferenceName: {ref} should be unique across tasks for a given workflowDefinition: {wf.name} (used {count} times).",
-                "give each task its own taskReferenceName.", ref,
-            ))  # fmt: skip
+            out.append(
+                DefinitionIssue(
+                    f"task '{ref}'",
+                    f"taskReferenceName: {ref} should be unique across tasks for a given workflowDefinition: {wf.name} (used {count} times).",
+                    "give each task its own taskReferenceName.",
+                    ref,
+                )
+            )
         if not ref:
             out.append(DefinitionIssue(here, "a task has an empty taskReferenceName.", "set taskReferenceName.", ref))
     all_refs = set(seen)
@@ -253,12 +260,14 @@ def workflow_issues(
     for wt in wf.tasks if check_refs else ():
         for root in sorted(referenced_roots(dict(wt.input_parameters))):
             if root not in _SYSTEM_PARAMS and root not in all_refs:
-                out.append(DefinitionIssue(
-                    f"task '{wt.task_reference_name}' field 'inputParameters'",
-                    f"taskReferenceName: {root} for given task: {wt.task_reference_name} is not defined in workflow definition.",
-                    f"reference an existing task (one of: {', '.join(sorted(all_refs)[:8])}) or ${{workflow.input...}}.",
-                    wt.task_reference_name,
-                ))  # fmt: skip
+                out.append(
+                    DefinitionIssue(
+                        f"task '{wt.task_reference_name}' field 'inputParameters'",
+                        f"taskReferenceName: {root} for given task: {wt.task_reference_name} is not defined in workflow definition.",
+                        f"reference an existing task (one of: {', '.join(sorted(all_refs)[:8])}) or ${{workflow.input...}}.",
+                        wt.task_reference_name,
+                    )
+                )
     return out
 
 
@@ -298,12 +307,14 @@ def sub_workflow_cycles(wf: WorkflowDef, workflows: Any = None) -> list[Definiti
         if cycle is not None and tuple(map(id, cycle)) not in reported:
             reported.add(tuple(map(id, cycle)))
             names = " -> ".join(f"'{d.name}' v{d.version}" for d in cycle)
-            out.append(DefinitionIssue(
-                f"task '{top.task_reference_name}' field 'subWorkflowParam'",
-                f"starts a cycle of sub-workflows ({names}): each run would start the next without end.",
-                "remove the SUB_WORKFLOW task that closes the cycle, or repeat work with a DO_WHILE.",
-                top.task_reference_name,
-            ))  # fmt: skip
+            out.append(
+                DefinitionIssue(
+                    f"task '{top.task_reference_name}' field 'subWorkflowParam'",
+                    f"starts a cycle of sub-workflows ({names}): each run would start the next without end.",
+                    "remove the SUB_WORKFLOW task that closes the cycle, or repeat work with a DO_WHILE.",
+                    top.task_reference_name,
+                )
+            )
     return out
 
 

@@ -67,12 +67,23 @@ _WIRE_TO_PY: dict[type, dict[str, tuple[str, Any]]] = {
 }
 
 _INT_FIELDS = {
-    "retry_count", "retry_delay_seconds", "backoff_scale_factor", "max_retry_delay_seconds",
-    "backoff_jitter_ms", "timeout_seconds", "response_timeout_seconds", "poll_timeout_seconds",
-    "total_timeout_seconds", "concurrent_exec_limit", "rate_limit_per_frequency",
-    "rate_limit_frequency_in_seconds", "start_delay", "version", "schema_version",
+    "retry_count",
+    "retry_delay_seconds",
+    "backoff_scale_factor",
+    "max_retry_delay_seconds",
+    "backoff_jitter_ms",
+    "timeout_seconds",
+    "response_timeout_seconds",
+    "poll_timeout_seconds",
+    "total_timeout_seconds",
+    "concurrent_exec_limit",
+    "rate_limit_per_frequency",
+    "rate_limit_frequency_in_seconds",
+    "start_delay",
+    "version",
+    "schema_version",
     "failure_workflow_version",
-}  # fmt: skip
+}
 _BOOL_FIELDS = {"optional", "permissive", "async_complete", "restartable", "workflow_status_listener_enabled"}
 _MAP_FIELDS = {"input_parameters_map", "input_template", "output_parameters", "variables", "task_to_domain"}
 _STR_LIST_FIELDS = {"join_on", "default_exclusive_join_task", "input_keys", "output_keys"}

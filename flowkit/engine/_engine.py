@@ -636,13 +636,19 @@ class Engine:
                 wf.permissive_failures.append(task)
             else:
                 wf_status = (
-                    WorkflowStatus.TERMINATED if status is S.CANCELED
-                    else WorkflowStatus.TIMED_OUT if status is S.TIMED_OUT else WorkflowStatus.FAILED
-                )  # fmt: skip
+                    WorkflowStatus.TERMINATED
+                    if status is S.CANCELED
+                    else WorkflowStatus.TIMED_OUT
+                    if status is S.TIMED_OUT
+                    else WorkflowStatus.FAILED
+                )
                 self.end(
-                    wf, wf_status, f"Task {task.task_id} failed with status: {wf_status} and reason: '{task.reason}'",
-                    now, failed_task=task,
-                )  # fmt: skip
+                    wf,
+                    wf_status,
+                    f"Task {task.task_id} failed with status: {wf_status} and reason: '{task.reason}'",
+                    now,
+                    failed_task=task,
+                )
                 return
         task.executed = True
         waiting = wf.waiters.pop(task.ref, None)
@@ -676,8 +682,11 @@ class Engine:
         if wf.permissive_failures:
             task = wf.permissive_failures[0]
             self.end(
-                wf, WorkflowStatus.FAILED,
-                f"Task {task.task_id} failed with status: FAILED and reason: '{task.reason}'", now, failed_task=task,
-            )  # fmt: skip
+                wf,
+                WorkflowStatus.FAILED,
+                f"Task {task.task_id} failed with status: FAILED and reason: '{task.reason}'",
+                now,
+                failed_task=task,
+            )
         else:
             self.end(wf, WorkflowStatus.COMPLETED, wf.reason, now)

@@ -53,9 +53,22 @@ class Node:
     """One WorkflowTask ready to run."""
 
     __slots__ = (
-        "wt", "ref", "name", "kind", "task_type", "resolver", "task_def", "expected_retries",
-        "next", "container", "owner", "loop", "nested", "raw", "params",
-    )  # fmt: skip
+        "wt",
+        "ref",
+        "name",
+        "kind",
+        "task_type",
+        "resolver",
+        "task_def",
+        "expected_retries",
+        "next",
+        "container",
+        "owner",
+        "loop",
+        "nested",
+        "raw",
+        "params",
+    )
 
     def __init__(
         self,

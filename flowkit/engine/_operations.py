@@ -47,9 +47,11 @@ def start_failure_workflow(engine: Engine, wf: WorkflowModel, failed_task: TaskM
         return
     data = dict(wf.input)
     data.update(
-        workflowId=wf.workflow_id, reason=wf.reason, failureStatus=str(wf.status),
+        workflowId=wf.workflow_id,
+        reason=wf.reason,
+        failureStatus=str(wf.status),
         failedWorkflow=execution_to_json(wf),
-    )  # fmt: skip
+    )
     if failed_task is not None:
         data["failureTaskId"] = failed_task.task_id
     started = engine.start_execution(definition, data, now, correlation_id=wf.correlation_id)
@@ -273,8 +275,15 @@ def rerun_workflow(
         HANDLERS[task.node.kind](engine, wf, task, now, None)
 
 
-def skip_task(engine: Engine, wf: WorkflowModel, ref: str, now: int, *,
-              task_input: dict[str, Any] | None = None, task_output: dict[str, Any] | None = None) -> None:  # fmt: skip
+def skip_task(
+    engine: Engine,
+    wf: WorkflowModel,
+    ref: str,
+    now: int,
+    *,
+    task_input: dict[str, Any] | None = None,
+    task_output: dict[str, Any] | None = None,
+) -> None:
     """Conductor's skip task (``WorkflowExecutorOps.skipTaskFromWorkflow``): a SKIPPED attempt the decider passes over when it gets there."""
     from flowkit.definitions._types import TaskStatus, WorkflowStatus
 

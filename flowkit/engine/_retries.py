@@ -55,11 +55,13 @@ def retry_attempt(engine: Engine, task: TaskModel, now: int) -> bool:
     if td.total_timeout_seconds > 0 and now - task.first_scheduled_time >= td.total_timeout_seconds * 1000:
         status = WorkflowStatus.TIMED_OUT if task.status is S.TIMED_OUT else WorkflowStatus.FAILED
         engine.end(
-            wf, status,
+            wf,
+            status,
             f"Task {task.task_id} of '{task.ref}' exceeded its total timeout of {td.total_timeout_seconds} seconds "
             f"(taskDef {td.name}); no more retries. Last reason: '{task.reason}'",
-            now, failed_task=task,
-        )  # fmt: skip
+            now,
+            failed_task=task,
+        )
         return True
     delay = retry_delay_ms(td, task.retry_count, engine.jitter)
     seconds = retry_delay_ms(td, task.retry_count, _no_jitter) // 1000  # callbackAfterSeconds excludes jitter

@@ -24,12 +24,38 @@ class TaskModel:
     """One task attempt (Conductor's ``TaskModel``). Times are epoch milliseconds, 0 = unset."""
 
     __slots__ = (
-        "task_id", "task_type", "task_def_name", "ref", "status", "input", "output", "seq",
-        "retry_count", "poll_count", "iteration", "scheduled_time", "start_time", "end_time",
-        "update_time", "start_delay", "callback_after_seconds", "callback_after_ms",
-        "response_timeout_seconds", "retried_task_id", "retried", "executed", "reason", "worker_id",
-        "workflow", "node", "sub_workflow_id", "first_scheduled_time", "logs", "error", "extra",
-    )  # fmt: skip
+        "task_id",
+        "task_type",
+        "task_def_name",
+        "ref",
+        "status",
+        "input",
+        "output",
+        "seq",
+        "retry_count",
+        "poll_count",
+        "iteration",
+        "scheduled_time",
+        "start_time",
+        "end_time",
+        "update_time",
+        "start_delay",
+        "callback_after_seconds",
+        "callback_after_ms",
+        "response_timeout_seconds",
+        "retried_task_id",
+        "retried",
+        "executed",
+        "reason",
+        "worker_id",
+        "workflow",
+        "node",
+        "sub_workflow_id",
+        "first_scheduled_time",
+        "logs",
+        "error",
+        "extra",
+    )
 
     def __init__(self, workflow: WorkflowModel, node: Node, task_id: str, ref: str, iteration: int, now: int) -> None:
         self.task_id = task_id
@@ -77,14 +103,43 @@ class WorkflowModel:
     """One workflow execution (Conductor's ``WorkflowModel``)."""
 
     __slots__ = (
-        "workflow_id", "definition", "plan", "status", "input", "output", "variables", "tasks",
-        "correlation_id", "reason", "create_time", "update_time", "end_time", "last_retried_time",
-        "parent_workflow_id", "parent_workflow_task_id", "refs", "id_index", "active",
-        "failed_refs", "failed_names", "permissive_failures", "terminated_by", "seq", "priority",
-        "deferred", "failure_task_id", "re_run_from_workflow_id", "event", "full_refs", "waiters",
-        "dynamic_forks", "doc", "indexed", "skipping",
+        "workflow_id",
+        "definition",
+        "plan",
+        "status",
+        "input",
+        "output",
+        "variables",
+        "tasks",
+        "correlation_id",
+        "reason",
+        "create_time",
+        "update_time",
+        "end_time",
+        "last_retried_time",
+        "parent_workflow_id",
+        "parent_workflow_task_id",
+        "refs",
+        "id_index",
+        "active",
+        "failed_refs",
+        "failed_names",
+        "permissive_failures",
+        "terminated_by",
+        "seq",
+        "priority",
+        "deferred",
+        "failure_task_id",
+        "re_run_from_workflow_id",
+        "event",
+        "full_refs",
+        "waiters",
+        "dynamic_forks",
+        "doc",
+        "indexed",
+        "skipping",
         "__weakref__",  # a durable store keeps its process's live executions by weak reference
-    )  # fmt: skip
+    )
 
     def __init__(self, definition: WorkflowDef, plan: Plan, workflow_id: str, now: int) -> None:
         self.workflow_id = workflow_id
@@ -171,14 +226,39 @@ class WorkflowModel:
 
 
 _TASK_KEYS = (
-    "input", "output", "taskType", "status", "referenceTaskName", "retryCount", "correlationId",
-    "pollCount", "taskDefName", "scheduledTime", "startTime", "endTime", "workflowInstanceId",
-    "taskId", "reasonForIncompletion", "callbackAfterSeconds", "workerId", "iteration",
-)  # fmt: skip
+    "input",
+    "output",
+    "taskType",
+    "status",
+    "referenceTaskName",
+    "retryCount",
+    "correlationId",
+    "pollCount",
+    "taskDefName",
+    "scheduledTime",
+    "startTime",
+    "endTime",
+    "workflowInstanceId",
+    "taskId",
+    "reasonForIncompletion",
+    "callbackAfterSeconds",
+    "workerId",
+    "iteration",
+)
 _WORKFLOW_KEYS = (
-    "input", "output", "status", "workflowId", "parentWorkflowId", "parentWorkflowTaskId",
-    "workflowType", "version", "correlationId", "reasonForIncompletion", "schemaVersion", "variables",
-)  # fmt: skip
+    "input",
+    "output",
+    "status",
+    "workflowId",
+    "parentWorkflowId",
+    "parentWorkflowTaskId",
+    "workflowType",
+    "version",
+    "correlationId",
+    "reasonForIncompletion",
+    "schemaVersion",
+    "variables",
+)
 
 
 def _task_value(t: TaskModel, key: str) -> Any:
@@ -187,13 +267,23 @@ def _task_value(t: TaskModel, key: str) -> Any:
     if key == "input":
         return t.input
     getters = {
-        "taskType": t.task_type, "status": str(t.status), "referenceTaskName": t.ref,
-        "retryCount": t.retry_count, "correlationId": t.workflow.correlation_id, "pollCount": t.poll_count,
-        "taskDefName": t.task_def_name, "scheduledTime": t.scheduled_time, "startTime": t.start_time,
-        "endTime": t.end_time, "workflowInstanceId": t.workflow.workflow_id, "taskId": t.task_id,
-        "reasonForIncompletion": t.reason, "callbackAfterSeconds": t.callback_after_seconds,
-        "workerId": t.worker_id, "iteration": t.iteration,
-    }  # fmt: skip
+        "taskType": t.task_type,
+        "status": str(t.status),
+        "referenceTaskName": t.ref,
+        "retryCount": t.retry_count,
+        "correlationId": t.workflow.correlation_id,
+        "pollCount": t.poll_count,
+        "taskDefName": t.task_def_name,
+        "scheduledTime": t.scheduled_time,
+        "startTime": t.start_time,
+        "endTime": t.end_time,
+        "workflowInstanceId": t.workflow.workflow_id,
+        "taskId": t.task_id,
+        "reasonForIncompletion": t.reason,
+        "callbackAfterSeconds": t.callback_after_seconds,
+        "workerId": t.worker_id,
+        "iteration": t.iteration,
+    }
     if key in getters:
         return getters[key]
     raise KeyError(key)
@@ -246,12 +336,19 @@ class WorkflowView(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         w = self._w
         values = {
-            "input": w.input, "output": w.output, "status": str(w.status), "workflowId": w.workflow_id,
-            "parentWorkflowId": w.parent_workflow_id, "parentWorkflowTaskId": w.parent_workflow_task_id,
-            "workflowType": w.definition.name, "version": w.definition.version,
-            "correlationId": w.correlation_id, "reasonForIncompletion": w.reason,
-            "schemaVersion": w.definition.schema_version, "variables": w.variables,
-        }  # fmt: skip
+            "input": w.input,
+            "output": w.output,
+            "status": str(w.status),
+            "workflowId": w.workflow_id,
+            "parentWorkflowId": w.parent_workflow_id,
+            "parentWorkflowTaskId": w.parent_workflow_task_id,
+            "workflowType": w.definition.name,
+            "version": w.definition.version,
+            "correlationId": w.correlation_id,
+            "reasonForIncompletion": w.reason,
+            "schemaVersion": w.definition.schema_version,
+            "variables": w.variables,
+        }
         return values[key]
 
     def __iter__(self) -> Iterator[str]:

@@ -53,26 +53,32 @@ def fire(engine: Engine, kind: str, subject: Any, now: int) -> None:
         engine.finish(task, S.TIMED_OUT, now)
     elif kind == "timeout":
         elapsed = (now - task.start_time - task.start_delay * 1000) // 1000  # Conductor's elapsedTime
-        _policy(engine,
-            task, now,
+        _policy(
+            engine,
+            task,
+            now,
             f"Task timed out after {elapsed} seconds. Timeout configured as {td.timeout_seconds} seconds. "
             f"Timeout policy configured to {td.timeout_policy}",
-        )  # fmt: skip
+        )
     elif kind == "poll":
         if task.status is not S.SCHEDULED:
             return
         elapsed = (now - task.scheduled_time - task.start_delay * 1000) // 1000  # Conductor's pollElapsedTime
-        _policy(engine,
-            task, now,
+        _policy(
+            engine,
+            task,
+            now,
             f"Task poll timed out after {elapsed} seconds. Poll timeout configured as {td.poll_timeout_seconds} "
             f"seconds. Timeout policy configured to {td.timeout_policy}",
-        )  # fmt: skip
+        )
     elif kind == "total":
-        _policy(engine,
-            task, now,
+        _policy(
+            engine,
+            task,
+            now,
             f"Task total timeout of {td.total_timeout_seconds} seconds exceeded (first scheduled "
             f"{(now - task.first_scheduled_time) // 1000} seconds ago). Timeout policy configured to {td.timeout_policy}",
-        )  # fmt: skip
+        )
     else:
         from flowkit.engine._tasks import fire as fire_task_timer
 
@@ -100,8 +106,9 @@ def _workflow_timeout(engine: Engine, wf: WorkflowModel, now: int) -> None:
         return
     if definition.timeout_policy == TimeoutPolicy.TIME_OUT_WF:
         engine.end(
-            wf, WorkflowStatus.TIMED_OUT,
+            wf,
+            WorkflowStatus.TIMED_OUT,
             f"Workflow timed out after {(now - since) // 1000} seconds. Timeout configured as "
             f"{definition.timeout_seconds} seconds. Timeout policy configured to {definition.timeout_policy}",
             now,
-        )  # fmt: skip
+        )

@@ -119,8 +119,9 @@ def _local_client(n_workers: int, threads_per_worker: int) -> Any:
         # A worker process that dies while running a task fails that task at once (KilledWorker) instead of
         # Dask running it again on another worker: flowkit's retry policy decides what happens next.
         with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-            cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                               processes=True, dashboard_address=":0")  # fmt: skip
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, dashboard_address=":0"
+            )
         client = distributed.Client(cluster, set_as_default=False)
         _local[(n_workers, threads_per_worker)] = (cluster, client)
         if len(_local) == 1:
@@ -165,8 +166,21 @@ def _known_digests(client: Any) -> set[bytes]:
 
 
 class _Call:
-    __slots__ = ("answered", "attempt", "blob", "client", "digest", "dropped", "future", "key", "level", "name",
-                 "sent_blob", "task_blob", "tries")  # fmt: skip
+    __slots__ = (
+        "answered",
+        "attempt",
+        "blob",
+        "client",
+        "digest",
+        "dropped",
+        "future",
+        "key",
+        "level",
+        "name",
+        "sent_blob",
+        "task_blob",
+        "tries",
+    )
 
     def __init__(self, key: Any, digest: bytes, blob: bytes, task_blob: bytes, level: int, name: str) -> None:
         self.key = key
@@ -214,8 +228,14 @@ class DaskExecutor(Executor):
 
     batches = True
 
-    def __init__(self, client: Any = None, address: str | None = None, local: bool = False, n_workers: int = 2,
-                 threads_per_worker: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        client: Any = None,
+        address: str | None = None,
+        local: bool = False,
+        n_workers: int = 2,
+        threads_per_worker: int = 1,
+    ) -> None:
         super().__init__()
         _distributed()
         self.n_workers = n_workers
@@ -345,8 +365,17 @@ class DaskExecutor(Executor):
         blob = call.blob if call.sent_blob else b""
         name = call.name if call.tries == 1 else f"{call.name}-{call.tries}"
         if where:
-            future = client.submit(dask_call, call.digest, blob, call.task_blob, call.level, key=name, pure=False,
-                                   workers=[where], allow_other_workers=True)  # fmt: skip
+            future = client.submit(
+                dask_call,
+                call.digest,
+                blob,
+                call.task_blob,
+                call.level,
+                key=name,
+                pure=False,
+                workers=[where],
+                allow_other_workers=True,
+            )
         else:
             future = client.submit(dask_call, call.digest, blob, call.task_blob, call.level, key=name, pure=False)
         self._sent(client, future, call)
@@ -358,8 +387,15 @@ class DaskExecutor(Executor):
             call.tries += 1
             call.sent_blob = call.digest not in self._known
             blobs.append(call.blob if call.sent_blob else b"")
-        futures = client.map(dask_call, [c.digest for c in calls], blobs, [c.task_blob for c in calls],
-                             [c.level for c in calls], key=[c.name for c in calls], pure=False)  # fmt: skip
+        futures = client.map(
+            dask_call,
+            [c.digest for c in calls],
+            blobs,
+            [c.task_blob for c in calls],
+            [c.level for c in calls],
+            key=[c.name for c in calls],
+            pure=False,
+        )
         for future, call in zip(futures, calls, strict=True):
             self._sent(client, future, call)
 
@@ -434,8 +470,11 @@ class DaskExecutor(Executor):
             for call in calls:
                 if call.wanted() or not self._answer(call, DROPPED):
                     continue
-                _log.info("flowkit cancels the Dask future of task '%s': the task ended (%s) while it ran",
-                          ref_of(call.key), getattr(call.key, "status", "?"))  # fmt: skip
+                _log.info(
+                    "flowkit cancels the Dask future of task '%s': the task ended (%s) while it ran",
+                    ref_of(call.key),
+                    getattr(call.key, "status", "?"),
+                )
                 try:
                     call.future.cancel()
                 except Exception:  # noqa: BLE001 - best effort: its result is ignored anyway
@@ -555,8 +594,13 @@ class DaskExecutor(Executor):
         except Exception:  # noqa: BLE001 - the exit code is a nicety
             code = None
         address = getattr(worker, "address", None) or "?"
-        return Outcome("FAILED", {}, died(code, ref, f" on Dask worker {address}", "Dask's nanny restarts the worker"),
-                       None, _error(exc))  # fmt: skip
+        return Outcome(
+            "FAILED",
+            {},
+            died(code, ref, f" on Dask worker {address}", "Dask's nanny restarts the worker"),
+            None,
+            _error(exc),
+        )
 
     @staticmethod
     async def _exit_code(client: Any, pid: int | None) -> int | None:
@@ -582,18 +626,30 @@ class DaskExecutor(Executor):
             why = getattr(exc, "reason", None) or "unknown"
             if why == "scheduler-connection-lost" or client.status != "running":
                 detail = "" if why == "unknown" else f" ({why})"
-                return Outcome("FAILED", {}, (
-                    f"the Dask scheduler at {self.address} went away while task '{ref}' was running{detail}. The task "
-                    "is retried per its task definition; the run goes on once a scheduler is reachable again (the "
-                    "client reconnects to the same address by itself for a while), or call executor.replace(client) "
-                    "with a client of another cluster."
-                ), None, _error(exc))  # fmt: skip
+                return Outcome(
+                    "FAILED",
+                    {},
+                    (
+                        f"the Dask scheduler at {self.address} went away while task '{ref}' was running{detail}. The task "
+                        "is retried per its task definition; the run goes on once a scheduler is reachable again (the "
+                        "client reconnects to the same address by itself for a while), or call executor.replace(client) "
+                        "with a client of another cluster."
+                    ),
+                    None,
+                    _error(exc),
+                )
             return Outcome("FAILED", {}, f"the Dask future of task '{ref}' was cancelled ({why})", None, _error(exc))
         if isinstance(exc, ModuleNotFoundError | ImportError) and "flowkit" in str(exc):
-            return Outcome("FAILED_WITH_TERMINAL_ERROR", {}, (
-                f"flowkit is not importable on the Dask worker that ran task '{ref}' ({exc}). Fix: install flowkit in "
-                "the Dask workers' environment (pip install flowkit)."
-            ), None, _error(exc))  # fmt: skip
+            return Outcome(
+                "FAILED_WITH_TERMINAL_ERROR",
+                {},
+                (
+                    f"flowkit is not importable on the Dask worker that ran task '{ref}' ({exc}). Fix: install flowkit in "
+                    "the Dask workers' environment (pip install flowkit)."
+                ),
+                None,
+                _error(exc),
+            )
         return Outcome("FAILED", {}, f"worker crashed: {exc!r}", None, _error(exc))
 
     def _here(self, key: Any, job: Any) -> None:

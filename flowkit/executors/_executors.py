@@ -81,8 +81,7 @@ class _Pool:
         self.threads = 0
         self._lock = threading.Lock()
 
-    def put(self, results: Any, key: Any, function: Callable[[Any], Any],
-            argument: Any) -> None:  # fmt: skip
+    def put(self, results: Any, key: Any, function: Callable[[Any], Any], argument: Any) -> None:
         if self.threads < self.size:
             with self._lock:
                 # all of them at the first call, then kept for the process's life: parallel calls

@@ -254,8 +254,9 @@ class _SharedPool:
             token = self.serving
             if token is None:
                 token = self.serving = object()
-                self.thread = threading.Thread(target=self._serve, args=(token,), name="flowkit-process-pool",
-                                               daemon=True)  # fmt: skip
+                self.thread = threading.Thread(
+                    target=self._serve, args=(token,), name="flowkit-process-pool", daemon=True
+                )
                 self.thread.start()
             if n <= 0:
                 return
@@ -445,8 +446,12 @@ class _SharedPool:
                         p.kill_at = now + _KILL_GRACE_S
                         stop.append((p, c))
         for p, c in stop:
-            _log.info("flowkit stops worker process %s: task '%s' ended (%s) while it ran", p.pid, ref_of(c.key),
-                      getattr(c.key, "status", "?"))  # fmt: skip
+            _log.info(
+                "flowkit stops worker process %s: task '%s' ended (%s) while it ran",
+                p.pid,
+                ref_of(c.key),
+                getattr(c.key, "status", "?"),
+            )
             p.terminate()
         for p in late:
             _log.warning("flowkit worker process %s ignored SIGTERM for %.1f s: SIGKILL", p.pid, _KILL_GRACE_S)
@@ -474,8 +479,11 @@ class _SharedPool:
                     RuntimeError(f"job '{ref_of(call.key)}' was cancelled: its worker process pool was shut down")
                 )
             elif call.wanted():
-                call.answer(Outcome("FAILED", {}, f"task '{ref_of(call.key)}' was cancelled: its worker process pool "
-                                    "was shut down"))  # fmt: skip
+                call.answer(
+                    Outcome(
+                        "FAILED", {}, f"task '{ref_of(call.key)}' was cancelled: its worker process pool was shut down"
+                    )
+                )
             else:
                 call.answer(DROPPED)
         for p in procs:  # idle processes exit when their pipe closes, busy ones on SIGTERM

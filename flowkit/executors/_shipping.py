@@ -92,13 +92,18 @@ def execute_blob(digest: bytes, worker_blob: bytes, task_blob: bytes, log_level:
                 worker = pickle.loads(worker_blob)
             except BaseException as exc:  # noqa: BLE001
                 name = getattr(task, "task_def_name", "?")
-                return _dump_outcome(Outcome(
-                    _TERMINAL, {},
-                    f"worker '{name}' could not be loaded in the worker process ({type(exc).__name__}: {exc}). Fix: "
-                    "make the module that defines it importable there (on sys.path / installed), or define the "
-                    "function in the notebook or script that runs the workflow.",
-                    None, _error(exc),
-                ), task)  # fmt: skip
+                return _dump_outcome(
+                    Outcome(
+                        _TERMINAL,
+                        {},
+                        f"worker '{name}' could not be loaded in the worker process ({type(exc).__name__}: {exc}). Fix: "
+                        "make the module that defines it importable there (on sys.path / installed), or define the "
+                        "function in the notebook or script that runs the workflow.",
+                        None,
+                        _error(exc),
+                    ),
+                    task,
+                )
             if len(_WORKERS) > 256:
                 _WORKERS.clear()
             _WORKERS[digest] = worker
@@ -119,13 +124,16 @@ def _dump_outcome(outcome: Outcome, task: Task | None) -> bytes:
         return _dumps(outcome)
     path, value, exc = where
     ref = getattr(task, "reference_task_name", "?")
-    return _dumps(Outcome(
-        _TERMINAL, {},
-        f"task '{ref}' output cannot be pickled to send it back from the worker process: {path} is a "
-        f"{_type_name(value)} ({type(exc).__name__}: {exc}). Fix: return only JSON values (dicts, lists, strings, "
-        "numbers, booleans, None); convert other objects first.",
-        outcome.logs,
-    ))  # fmt: skip
+    return _dumps(
+        Outcome(
+            _TERMINAL,
+            {},
+            f"task '{ref}' output cannot be pickled to send it back from the worker process: {path} is a "
+            f"{_type_name(value)} ({type(exc).__name__}: {exc}). Fix: return only JSON values (dicts, lists, strings, "
+            "numbers, booleans, None); convert other objects first.",
+            outcome.logs,
+        )
+    )
 
 
 # ============================================================================ pickling, and the calling side
@@ -261,8 +269,13 @@ def load_outcome(blob: bytes, ref: str) -> Outcome:
     try:
         outcome = pickle.loads(blob)
     except Exception as exc:
-        return Outcome("FAILED", {}, f"the result of task '{ref}' could not be read back from the worker process "
-                       f"({type(exc).__name__}: {exc})", None, _error(exc))  # fmt: skip
+        return Outcome(
+            "FAILED",
+            {},
+            f"the result of task '{ref}' could not be read back from the worker process ({type(exc).__name__}: {exc})",
+            None,
+            _error(exc),
+        )
     if not isinstance(outcome, Outcome):
         return Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
     return outcome

@@ -12,6 +12,15 @@ from flowkit.expressions._compile import (
 from flowkit.expressions._java import case_string, java_double, java_string, truthy
 
 __all__ = [
-    "Resolver", "case_string", "compile_value", "copy_json", "has_expression", "java_double", "java_string",
-    "mentions_expression", "parse_path", "referenced_roots", "truthy",
-]  # fmt: skip
+    "Resolver",
+    "case_string",
+    "compile_value",
+    "copy_json",
+    "has_expression",
+    "java_double",
+    "java_string",
+    "mentions_expression",
+    "parse_path",
+    "referenced_roots",
+    "truthy",
+]

@@ -27,9 +27,15 @@ from flowkit.errors import ExpressionError
 from flowkit.expressions._java import java_string
 
 __all__ = [
-    "Resolver", "compile_value", "copy_json", "has_expression", "java_string", "mentions_expression", "parse_path",
+    "Resolver",
+    "compile_value",
+    "copy_json",
+    "has_expression",
+    "java_string",
+    "mentions_expression",
+    "parse_path",
     "referenced_roots",
-]  # fmt: skip
+]
 
 Resolver = Callable[[Mapping[str, Any], "str | None"], Any]
 

@@ -113,10 +113,26 @@ _WORKFLOW_CODE = {s: i for i, s in enumerate(WORKFLOW_STATUSES)}
 _TRACEBACK_LINES = 5
 
 _TASK_FIELDS = attrgetter(
-    "workflow", "seq", "ref", "node", "task_def_name", "task_type", "status", "iteration", "retry_count",
-    "scheduled_time", "start_time", "end_time", "worker_id", "reason", "retried", "task_id",
-    "retried_task_id", "sub_workflow_id", "logs",
-)  # fmt: skip
+    "workflow",
+    "seq",
+    "ref",
+    "node",
+    "task_def_name",
+    "task_type",
+    "status",
+    "iteration",
+    "retry_count",
+    "scheduled_time",
+    "start_time",
+    "end_time",
+    "worker_id",
+    "reason",
+    "retried",
+    "task_id",
+    "retried_task_id",
+    "sub_workflow_id",
+    "logs",
+)
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -258,8 +274,27 @@ def tasks_df(workflows: Any, *, include_children: bool = False, lookup: Lookup |
     n = len(tasks)
     if n == 0:
         return _empty(pd, TASK_COLUMNS, {"status": TASK_STATUSES})
-    (wfs, seq, ref, node, name, kind, status, iteration, attempt, sched, start, end, worker, reason,
-     retried, task_id, retried_id, sub_id, logs) = zip(*map(_TASK_FIELDS, tasks), strict=True)  # fmt: skip
+    (
+        wfs,
+        seq,
+        ref,
+        node,
+        name,
+        kind,
+        status,
+        iteration,
+        attempt,
+        sched,
+        start,
+        end,
+        worker,
+        reason,
+        retried,
+        task_id,
+        retried_id,
+        sub_id,
+        logs,
+    ) = zip(*map(_TASK_FIELDS, tasks), strict=True)
     ids: dict[int, str] = {}
     workflow_ids = [ids.get(id(w)) or ids.setdefault(id(w), w.workflow_id) for w in wfs]
     scheduled_ms = _ms(np, sched, n)

@@ -322,9 +322,12 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
             # Working: a solid bar. Waiting (JOIN, WAIT, HUMAN...): a light bar outlined in the status colour.
             bars_of = PolyCollection(
                 verts,  # type: ignore[arg-type]  # an (N, 4, 2) array (matplotlib's fast path); the stub wants a Sequence
-                facecolors=[light if w else color for w in idle], edgecolors=[color if w else "white" for w in idle],
-                linewidths=[1.2 if w else 0.4 for w in idle], hatch="///" if status in _HATCHED else None, zorder=2,
-            )  # fmt: skip
+                facecolors=[light if w else color for w in idle],
+                edgecolors=[color if w else "white" for w in idle],
+                linewidths=[1.2 if w else 0.4 for w in idle],
+                hatch="///" if status in _HATCHED else None,
+                zorder=2,
+            )
             bars_of.set_urls([f"#fkt-{next(_TIPS)}" for _ in ids])
             bars_of.tips = tips  # type: ignore[attr-defined]  # path i's hover text (see timeline_svg)
             bars_of.set_gid(f"attempts:{status}:retried" if retried else f"attempts:{status}")
@@ -333,10 +336,16 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
         present.append(status)
     if waits:
         queued = PolyCollection(
-            [[(x0, y - _QUEUE_HALF), (x1, y - _QUEUE_HALF), (x1, y + _QUEUE_HALF), (x0, y + _QUEUE_HALF)]
-             for y, x0, x1, _ in waits],
-            facecolors="white", edgecolors=_QUEUE_COLOR, linewidths=0.8, hatch="....", zorder=1.5,
-        )  # fmt: skip
+            [
+                [(x0, y - _QUEUE_HALF), (x1, y - _QUEUE_HALF), (x1, y + _QUEUE_HALF), (x0, y + _QUEUE_HALF)]
+                for y, x0, x1, _ in waits
+            ],
+            facecolors="white",
+            edgecolors=_QUEUE_COLOR,
+            linewidths=0.8,
+            hatch="....",
+            zorder=1.5,
+        )
         queued.set_gid("queue_wait")
         queued.set_urls([f"#fkt-{next(_TIPS)}" for _ in waits])
         queued.tips = [tip for *_, tip in waits]  # type: ignore[attr-defined]
@@ -370,8 +379,9 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
     ax.set_title(
         f"{model.definition.name} v{model.definition.version} \u00b7 {model.status} \u00b7 "
         f"{attempts} attempt{'s' if attempts != 1 else ''} \u00b7 {model.workflow_id}",
-        fontsize=10, loc="left",
-    )  # fmt: skip
+        fontsize=10,
+        loc="left",
+    )
     handles = [
         Patch(
             facecolor=STATUS_COLORS.get(s, "black"),
@@ -388,7 +398,12 @@ def timeline(workflow: Any, *, ax: Axes | None = None, lookup: Lookup | None = N
         handles.append(Patch(facecolor="white", edgecolor=_QUEUE_COLOR, hatch="....", label="in queue"))
     if handles:
         ax.legend(
-            handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
-            title="status", title_fontsize=8,
-        )  # fmt: skip
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            frameon=False,
+            fontsize=8,
+            title="status",
+            title_fontsize=8,
+        )
     return fig

@@ -43,8 +43,15 @@ class Inspector(widgets.VBox):  # type: ignore[misc]
 
     """
 
-    def __init__(self, execution: Any, *, task: str | None = None, s3_client: Any = None, thumbnail_size: int = 160,
-                 **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        execution: Any,
+        *,
+        task: str | None = None,
+        s3_client: Any = None,
+        thumbnail_size: int = 160,
+        **kwargs: Any,
+    ) -> None:
         self.execution = execution
         self.s3_client = s3_client
         self.thumbnail_size = thumbnail_size
@@ -66,10 +73,19 @@ class Inspector(widgets.VBox):  # type: ignore[misc]
         self.timeline_button.on_click(lambda _: self.show_timeline())
         self.table_button.on_click(lambda _: self.show_table())
         super().__init__(
-            [widgets.HBox([self.attempt, self.reload_button]), self.summary, self.images, self.input, self.output,
-             self.logs, self.traceback, widgets.HBox([self.timeline_button, self.table_button]), self.out],
+            [
+                widgets.HBox([self.attempt, self.reload_button]),
+                self.summary,
+                self.images,
+                self.input,
+                self.output,
+                self.logs,
+                self.traceback,
+                widgets.HBox([self.timeline_button, self.table_button]),
+                self.out,
+            ],
             **kwargs,
-        )  # fmt: skip
+        )
         self.add_class("flowkit-inspector")
         self.reload(select=task)
 
@@ -129,8 +145,9 @@ class Inspector(widgets.VBox):  # type: ignore[misc]
                 f"<small style='color:#8b0000'>{html.escape(thumb.error or '')}</small>"
             )
         else:
-            shown = widgets.Image(value=thumb.data, format=thumb.format,
-                                  layout=widgets.Layout(max_width=f"{self.thumbnail_size}px"))  # fmt: skip
+            shown = widgets.Image(
+                value=thumb.data, format=thumb.format, layout=widgets.Layout(max_width=f"{self.thumbnail_size}px")
+            )
         box = widgets.VBox([shown, caption], layout=widgets.Layout(margin="0 8px 8px 0"))
         box.add_class("flowkit-thumbnail")
         return box

@@ -84,9 +84,17 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
     """
 
-    def __init__(self, execution: Any, *, min_interval: float = 0.25, poll_interval: float = 1.0,
-                 diagram: bool = True, diagram_interval: float = 1.0, renderers: Any = None,
-                 **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        execution: Any,
+        *,
+        min_interval: float = 0.25,
+        poll_interval: float = 1.0,
+        diagram: bool = True,
+        diagram_interval: float = 1.0,
+        renderers: Any = None,
+        **kwargs: Any,
+    ) -> None:
         self.execution = execution
         self._model = execution.model
         self._lock = threading.RLock()
@@ -111,9 +119,14 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         plain = widgets.Layout()
         html_style = HTMLStyle()
         self.status = widgets.HTML(status_html(snap), layout=plain, style=html_style)
-        self.progress = widgets.IntProgress(value=progress_value(snap), min=0, max=max(snap.total, 1),
-                                            description="progress", bar_style=_BAR_STYLES.get(snap.status, "danger"),
-                                            layout=widgets.Layout(width="320px"))  # fmt: skip
+        self.progress = widgets.IntProgress(
+            value=progress_value(snap),
+            min=0,
+            max=max(snap.total, 1),
+            description="progress",
+            bar_style=_BAR_STYLES.get(snap.status, "danger"),
+            layout=widgets.Layout(width="320px"),
+        )
         self.progress_text = widgets.Label(progress_text(snap), layout=plain)
         self.counters = widgets.HTML(counters_html(snap), layout=plain, style=html_style)
         self.tasks = widgets.HTML(tasks_table_html(snap), layout=plain, style=html_style)
@@ -146,8 +159,13 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         self._update_controls(snap)
         super().__init__(self._layout(), **{"_dom_classes": ("flowkit-monitor",), **kwargs})
 
-        self._refresher = Refresher(self._background_refresh, active=self._active, min_interval=min_interval,
-                                    poll_interval=poll_interval, name="flowkit-monitor")  # fmt: skip
+        self._refresher = Refresher(
+            self._background_refresh,
+            active=self._active,
+            min_interval=min_interval,
+            poll_interval=poll_interval,
+            name="flowkit-monitor",
+        )
         self._unhook: list[Callable[[], None]] = []
         hooks = getattr(getattr(execution, "runtime", None), "hooks", None)
         if hooks is not None:
@@ -279,8 +297,12 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
     def _update_controls(self, snap: Snapshot) -> None:
         allowed = allowed_operations(snap.status)
-        for button, operation in ((self.pause_button, "pause"), (self.resume_button, "resume"),
-                                  (self.terminate_button, "terminate"), (self.retry_button, "retry")):  # fmt: skip
+        for button, operation in (
+            (self.pause_button, "pause"),
+            (self.resume_button, "resume"),
+            (self.terminate_button, "terminate"),
+            (self.retry_button, "retry"),
+        ):
             if button.disabled == allowed[operation]:
                 button.disabled = not allowed[operation]
         if self._rerun_form is not None and self._rerun_form.button.disabled == allowed["rerun"]:
@@ -507,8 +529,9 @@ class _ButtonLook:
         self.style = widgets.ButtonStyle()
 
     def button(self, text: str, icon: str, tip: str, kind: str = "") -> widgets.Button:
-        return widgets.Button(description=text, icon=icon, tooltip=tip, button_style=kind, layout=self.layout,
-                              style=self.style)  # fmt: skip
+        return widgets.Button(
+            description=text, icon=icon, tooltip=tip, button_style=kind, layout=self.layout, style=self.style
+        )
 
 
 class _HumanForm:
@@ -516,20 +539,27 @@ class _HumanForm:
 
     def __init__(self, monitor: Monitor) -> None:
         self.task = widgets.Dropdown(description="HUMAN task", options=[], style={"description_width": "initial"})
-        self.output = widgets.Textarea(value="{}", description="output",
-                                       layout=widgets.Layout(width="420px", height="70px"))  # fmt: skip
-        self.reason = widgets.Text(description="reason", placeholder="why (for Fail)",
-                                   style={"description_width": "initial"})  # fmt: skip
+        self.output = widgets.Textarea(
+            value="{}", description="output", layout=widgets.Layout(width="420px", height="70px")
+        )
+        self.reason = widgets.Text(
+            description="reason", placeholder="why (for Fail)", style={"description_width": "initial"}
+        )
         look = _ButtonLook()
         self.complete = look.button("Complete", "check", "Complete the HUMAN task with this output", "success")
         self.fail = look.button("Fail", "times", "Fail the HUMAN task with this reason", "warning")
         self.complete.on_click(lambda _: monitor._complete())
         self.fail.on_click(lambda _: monitor._fail())
         self.box = widgets.VBox(
-            [widgets.HTML("<b>Waiting for you</b>"), self.task, self.output, self.reason,
-             widgets.HBox([self.complete, self.fail])],
+            [
+                widgets.HTML("<b>Waiting for you</b>"),
+                self.task,
+                self.output,
+                self.reason,
+                widgets.HBox([self.complete, self.fail]),
+            ],
             layout=widgets.Layout(display="none", border="1px solid #ccc", padding="4px"),
-        )  # fmt: skip
+        )
         self.box.add_class("flowkit-human")
 
 
@@ -537,9 +567,13 @@ class _InspectForm:
     """Choose a task: its inspector (input, output, logs, traceback) opens below, in the monitor."""
 
     def __init__(self, monitor: Monitor) -> None:
-        self.task = widgets.Dropdown(description="inspect task", options=[("(choose a task)", "")], value="",
-                                     layout=widgets.Layout(width="420px"),
-                                     style={"description_width": "initial"})  # fmt: skip
+        self.task = widgets.Dropdown(
+            description="inspect task",
+            options=[("(choose a task)", "")],
+            value="",
+            layout=widgets.Layout(width="420px"),
+            style={"description_width": "initial"},
+        )
         self.inspector: Any = None
         self.task.observe(monitor._inspect_chosen, names="value")
         self.box = widgets.VBox([self.task])
@@ -550,10 +584,16 @@ class _RerunForm:
     """Rerun from a task attempt, with its input as it was or edited."""
 
     def __init__(self, monitor: Monitor) -> None:
-        self.task = widgets.Dropdown(description="rerun from", options=[], layout=widgets.Layout(width="520px"),
-                                     style={"description_width": "initial"})  # fmt: skip
-        self.input = widgets.Textarea(placeholder="the task's input (JSON); edit it to rerun with another input",
-                                      layout=widgets.Layout(width="420px", height="90px"))  # fmt: skip
+        self.task = widgets.Dropdown(
+            description="rerun from",
+            options=[],
+            layout=widgets.Layout(width="520px"),
+            style={"description_width": "initial"},
+        )
+        self.input = widgets.Textarea(
+            placeholder="the task's input (JSON); edit it to rerun with another input",
+            layout=widgets.Layout(width="420px", height="90px"),
+        )
         self.button = _ButtonLook().button("Rerun", "repeat", "Rerun the workflow from the chosen task")
         self.button.on_click(lambda _: monitor._rerun())
         self.task.observe(monitor._rerun_task_chosen, names="value")

@@ -31,8 +31,15 @@ class Refresher:
 
     """
 
-    def __init__(self, refresh: Callable[[], float | None], *, active: Callable[[], bool], min_interval: float = 0.25,
-                 poll_interval: float = 1.0, name: str = "flowkit-refresh") -> None:  # fmt: skip
+    def __init__(
+        self,
+        refresh: Callable[[], float | None],
+        *,
+        active: Callable[[], bool],
+        min_interval: float = 0.25,
+        poll_interval: float = 1.0,
+        name: str = "flowkit-refresh",
+    ) -> None:
         self._refresh = refresh
         self._active = active
         self.min_interval = min_interval

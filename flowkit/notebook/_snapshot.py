@@ -102,8 +102,15 @@ class Snapshot:
     @property
     def key(self) -> tuple[Any, ...]:
         """Changes whenever something the monitor shows (apart from elapsed times) changes."""
-        return (self.status, self.reason, self.total, self.done, tuple(sorted(self.counts.items())), tuple(self.human),
-                self.attempts)  # fmt: skip
+        return (
+            self.status,
+            self.reason,
+            self.total,
+            self.done,
+            tuple(sorted(self.counts.items())),
+            tuple(self.human),
+            self.attempts,
+        )
 
     @property
     def terminal(self) -> bool:
@@ -214,11 +221,22 @@ class Reader:
         began = model.create_time or 0
         ended = model.end_time or (now_ms if status in ("RUNNING", "PAUSED") else 0) or now_ms
         return Snapshot(
-            name=model.definition.name, workflow_id=model.workflow_id, status=status, reason=model.reason,
-            total=total, done=total - active, counts=mine, running=running, failed=failed,
-            more_running=active - len(running), more_failed=failures - len(failed), human=human,
-            attempts=self._read, retried=dict(retried), duration_ms=max(0, ended - began) if began else 0,
-        )  # fmt: skip
+            name=model.definition.name,
+            workflow_id=model.workflow_id,
+            status=status,
+            reason=model.reason,
+            total=total,
+            done=total - active,
+            counts=mine,
+            running=running,
+            failed=failed,
+            more_running=active - len(running),
+            more_failed=failures - len(failed),
+            human=human,
+            attempts=self._read,
+            retried=dict(retried),
+            duration_ms=max(0, ended - began) if began else 0,
+        )
 
 
 def _row(task: Any, status: str, now_ms: int) -> Row:
@@ -226,8 +244,16 @@ def _row(task: Any, status: str, now_ms: int) -> Row:
     end = task.end_time or now_ms
     node = getattr(task, "node", None)
     allowed = (getattr(node, "expected_retries", 0) or 0) + 1
-    return Row(task.seq, task.ref, str(task.task_type), status, task.retry_count, max(allowed, task.retry_count + 1),
-               max(0, end - start) if start else 0, task.reason)  # fmt: skip
+    return Row(
+        task.seq,
+        task.ref,
+        str(task.task_type),
+        status,
+        task.retry_count,
+        max(allowed, task.retry_count + 1),
+        max(0, end - start) if start else 0,
+        task.reason,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- HTML
@@ -310,8 +336,13 @@ def allowed_operations(status: str) -> dict[str, bool]:
     terminate one that has not ended, retry (and rerun or restart) one that has.
     """
     terminal = status not in ("RUNNING", "PAUSED")
-    return {"pause": status == "RUNNING", "resume": status == "PAUSED", "terminate": not terminal,
-            "retry": terminal, "rerun": terminal}  # fmt: skip
+    return {
+        "pause": status == "RUNNING",
+        "resume": status == "PAUSED",
+        "terminate": not terminal,
+        "retry": terminal,
+        "rerun": terminal,
+    }
 
 
 def attempt_text(attempt: int, attempts: int) -> str:

@@ -163,19 +163,31 @@ class Execution:
             lambda engine, wf, now: engine.retry(wf, now, resume_subworkflow_tasks=resume_subworkflow_tasks)
         )
 
-    def rerun(self, from_task_id: str | None = None, task_input: dict[str, Any] | None = None,
-              workflow_input: dict[str, Any] | None = None, correlation_id: str | None = None) -> Execution:  # fmt: skip
+    def rerun(
+        self,
+        from_task_id: str | None = None,
+        task_input: dict[str, Any] | None = None,
+        workflow_input: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> Execution:
         """Rerun a terminal execution from the start, or from ``from_task_id``.
 
         From ``from_task_id``, later tasks are removed and ``task_input`` replaces that task's input.
         """
-        return self._do(lambda engine, wf, now: engine.rerun(
-            wf, now, from_task_id=from_task_id, task_input=task_input, workflow_input=workflow_input,
-            correlation_id=correlation_id,
-        ))  # fmt: skip
+        return self._do(
+            lambda engine, wf, now: engine.rerun(
+                wf,
+                now,
+                from_task_id=from_task_id,
+                task_input=task_input,
+                workflow_input=workflow_input,
+                correlation_id=correlation_id,
+            )
+        )
 
-    def skip_task(self, ref: str, task_input: dict[str, Any] | None = None,
-                  task_output: dict[str, Any] | None = None) -> Execution:  # fmt: skip
+    def skip_task(
+        self, ref: str, task_input: dict[str, Any] | None = None, task_output: dict[str, Any] | None = None
+    ) -> Execution:
         """Skip a task not reached yet; downstream ``${ref.output.x}`` sees ``task_output``."""
         return self._do(
             lambda engine, wf, now: engine.skip_task(wf, ref, now, task_input=task_input, task_output=task_output)
@@ -190,9 +202,15 @@ class Execution:
         return self._update(ref, TaskStatus.FAILED, None, reason)
 
     def update_task(
-        self, ref: str, status: TaskStatus | str, output: dict[str, Any] | None = None, *, reason: str | None = None,
-        callback_after_seconds: int = 0, logs: list[str] | None = None,
-    ) -> Execution:  # fmt: skip
+        self,
+        ref: str,
+        status: TaskStatus | str,
+        output: dict[str, Any] | None = None,
+        *,
+        reason: str | None = None,
+        callback_after_seconds: int = 0,
+        logs: list[str] | None = None,
+    ) -> Execution:
         """Report on task ``ref`` from outside, with what Conductor's ``TaskResult`` carries.
 
         ``status`` is a TaskResult status: COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR (no retries)
@@ -229,9 +247,14 @@ class Execution:
         return task.task_id
 
     def _update(
-        self, ref: str, status: TaskStatus, output: dict[str, Any] | None, reason: str | None,
-        callback_after_seconds: int = 0, logs: list[str] | None = None,
-    ) -> Execution:  # fmt: skip
+        self,
+        ref: str,
+        status: TaskStatus,
+        output: dict[str, Any] | None,
+        reason: str | None,
+        callback_after_seconds: int = 0,
+        logs: list[str] | None = None,
+    ) -> Execution:
         def update(engine: Engine, wf: WorkflowModel, now: int) -> list[Any]:
             task = self.task(ref)
             if task.status.is_terminal or wf.status.is_terminal:
@@ -240,9 +263,14 @@ class Execution:
                     workflow_id=wf.workflow_id,
                 )
             return engine.task_updated(
-                task, status, now, output=output or {}, reason=reason, callback_after_seconds=callback_after_seconds,
+                task,
+                status,
+                now,
+                output=output or {},
+                reason=reason,
+                callback_after_seconds=callback_after_seconds,
                 logs=logs,
-            )  # fmt: skip
+            )
 
         return self._do(update)
 
@@ -294,5 +322,8 @@ class Execution:
 
 
 _RESULT_STATUSES = (
-    TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.FAILED_WITH_TERMINAL_ERROR,
-)  # fmt: skip
+    TaskStatus.IN_PROGRESS,
+    TaskStatus.COMPLETED,
+    TaskStatus.FAILED,
+    TaskStatus.FAILED_WITH_TERMINAL_ERROR,
+)

@@ -50,8 +50,13 @@ class FailureReporter:
             "flowkit: task definition '%s' is not registered, so Conductor's ad-hoc defaults apply: %d retries, "
             "%d s apart (%s), response timeout %d s. To change them pass task_defs=[flowkit.TaskDef(name='%s', "
             "retry_count=..., retry_delay_seconds=...)].",
-            name, td.retry_count, td.retry_delay_seconds, td.retry_logic, td.response_timeout_seconds, name,
-        )  # fmt: skip
+            name,
+            td.retry_count,
+            td.retry_delay_seconds,
+            td.retry_logic,
+            td.response_timeout_seconds,
+            name,
+        )
 
 
 def _next_step(task: TaskModel) -> str:

@@ -72,9 +72,20 @@ def run(
         MissingWorkerError: a SIMPLE task has no worker.
         Interrupted: Ctrl-C; ``.execution`` is the TERMINATED execution.
     """
-    options = RunOptions(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
-                         max_workers=max_workers, scripts=scripts, script_limits=script_limits, event_bus=event_bus,
-                         store=store, external=external, background=False)  # fmt: skip
+    options = RunOptions(
+        workers=workers,
+        task_defs=task_defs,
+        workflows=workflows,
+        clock=clock,
+        executor=executor,
+        max_workers=max_workers,
+        scripts=scripts,
+        script_limits=script_limits,
+        event_bus=event_bus,
+        store=store,
+        external=external,
+        background=False,
+    )
     try:
         return Runtime(options).start(workflow, input, correlation_id=correlation_id, validate=validate)
     except Interrupted as stop:  # raised again here: the traceback ends at the caller's line, not in the runner
@@ -105,9 +116,19 @@ def start(
     operations (pause, resume, terminate, retry, rerun, restart, skip_task, complete_task,
     fail_task) act on it while it runs. Arguments are those of :func:`flowkit.run`.
     """
-    options = RunOptions(workers=workers, task_defs=task_defs, workflows=workflows, clock=clock, executor=executor,
-                         max_workers=max_workers, scripts=scripts, script_limits=script_limits, event_bus=event_bus,
-                         store=store, external=external)  # fmt: skip
+    options = RunOptions(
+        workers=workers,
+        task_defs=task_defs,
+        workflows=workflows,
+        clock=clock,
+        executor=executor,
+        max_workers=max_workers,
+        scripts=scripts,
+        script_limits=script_limits,
+        event_bus=event_bus,
+        store=store,
+        external=external,
+    )
     return Runtime(options).start(workflow, input, correlation_id=correlation_id, validate=validate)
 
 
@@ -132,9 +153,15 @@ def open(  # noqa: A001 - flowkit.open, as io.open
     given: dict[str, Any] = {
         t.name if hasattr(t, "name") else t.get("name"): t for t in cast("Iterable[Any]", task_defs or [])
     }
-    runtime = Runtime(RunOptions(
-        workers=workers, task_defs=[*[t for t in stored_task_defs if t.name not in given], *given.values()],
-        workflows=[*stored_workflows, *(workflows or [])], background=background, store=opened, **options,
-    ))  # fmt: skip
+    runtime = Runtime(
+        RunOptions(
+            workers=workers,
+            task_defs=[*[t for t in stored_task_defs if t.name not in given], *given.values()],
+            workflows=[*stored_workflows, *(workflows or [])],
+            background=background,
+            store=opened,
+            **options,
+        )
+    )
     runtime.recover()
     return runtime

@@ -367,10 +367,12 @@ class Runner:
             return  # left IN_PROGRESS for complete_task / fail_task from outside
         if worker is None:
             commands = self.engine.task_updated(
-                task, "FAILED_WITH_TERMINAL_ERROR", now,
+                task,
+                "FAILED_WITH_TERMINAL_ERROR",
+                now,
                 reason=f"no worker is registered for task definition '{name}' (task '{task.ref}'). Fix: pass "
                 f"workers=[...] with a @flowkit.worker_task(task_definition_name='{name}') function.",
-            )  # fmt: skip
+            )
             self._ended(task)
             self.handle(commands, now)
             return
@@ -440,9 +442,15 @@ class Runner:
             outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
         self.results_unwritten = True
         commands = self.engine.task_updated(
-            task, outcome.status, now, output=outcome.output, reason=outcome.reason,
-            callback_after_seconds=outcome.callback_after_seconds, logs=outcome.logs, error=outcome.error,
-        )  # fmt: skip
+            task,
+            outcome.status,
+            now,
+            output=outcome.output,
+            reason=outcome.reason,
+            callback_after_seconds=outcome.callback_after_seconds,
+            logs=outcome.logs,
+            error=outcome.error,
+        )
         self._ended(task)
         self.handle(commands, now)
 

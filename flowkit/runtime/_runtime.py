@@ -64,8 +64,13 @@ class Runtime:
         if scripts is None and options.script_limits is not None:
             scripts = LazyScripts(options.script_limits)
         self.store = open_store(options.store)
-        self.engine = build_engine(task_defs=options.task_defs, workflows=options.workflows, scripts=scripts,
-                                   track=True, track_tasks=self.store.durable)  # fmt: skip
+        self.engine = build_engine(
+            task_defs=options.task_defs,
+            workflows=options.workflows,
+            scripts=scripts,
+            track=True,
+            track_tasks=self.store.durable,
+        )
         self.workers = as_worker_map(options.workers)
         self.external = frozenset(options.external)
         self.event_bus = options.event_bus if options.event_bus is not None else EventBus.default()
@@ -74,9 +79,17 @@ class Runtime:
         self.hooks.add(RunEnded, _weakly(self, Runtime._on_ended))
         if not options.background:  # flowkit.run blocks: say what fails as it happens
             self.hooks.add(TaskEnded, FailureReporter(self.engine))
-        self.runner = Runner(self.engine, self.workers, clock=self.clock, store=self.store, hooks=self.hooks,
-                             executor=make_executor(options.executor, options.max_workers), builtin=builtin_workers(),
-                             external=self.external, on_event=self.event_bus.publish)  # fmt: skip
+        self.runner = Runner(
+            self.engine,
+            self.workers,
+            clock=self.clock,
+            store=self.store,
+            hooks=self.hooks,
+            executor=make_executor(options.executor, options.max_workers),
+            builtin=builtin_workers(),
+            external=self.external,
+            on_event=self.event_bus.publish,
+        )
         self._saved: set[int] = set()
         self.background = options.background
         # a foreground run may run a lone worker on the calling thread (Runner._alone)
@@ -129,8 +142,9 @@ class Runtime:
         holder: list[WorkflowModel] = []
 
         def begin(engine: Engine, now: int) -> list[Command]:
-            wf, commands = engine.start(definition, data, now=now, correlation_id=correlation_id,
-                                        workflow_id=workflow_id, priority=priority)  # fmt: skip
+            wf, commands = engine.start(
+                definition, data, now=now, correlation_id=correlation_id, workflow_id=workflow_id, priority=priority
+            )
             holder.append(wf)
             hooks = self.hooks.run_started
             if hooks:

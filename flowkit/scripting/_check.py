@@ -48,10 +48,14 @@ def script_issues(definition: WorkflowDef, scripts: Any) -> list[DefinitionIssue
                 scripts.check_syntax(source, mode=mode)
             except ScriptError as exc:
                 line = f" (line {exc.line})" if exc.line else ""
-                issues.append(DefinitionIssue(
-                    f"task '{wt.task_reference_name}' field '{field}'", f"JavaScript does not compile{line}: {exc}",
-                    "fix the script's syntax.", wt.task_reference_name,
-                ))  # fmt: skip
+                issues.append(
+                    DefinitionIssue(
+                        f"task '{wt.task_reference_name}' field '{field}'",
+                        f"JavaScript does not compile{line}: {exc}",
+                        "fix the script's syntax.",
+                        wt.task_reference_name,
+                    )
+                )
         param = wt.sub_workflow_param
         if param is not None and isinstance(param.workflow_definition, WorkflowDef):
             issues += script_issues(param.workflow_definition, scripts)

@@ -59,9 +59,12 @@ def main() -> None:
             else:
                 limits = ScriptLimits(timeout_ms=request["timeout_ms"], max_memory_bytes=request["memory"])
                 value = engine.evaluate(
-                    request["source"], json.loads(request["input"]), mode=request["mode"], limits=limits,
+                    request["source"],
+                    json.loads(request["input"]),
+                    mode=request["mode"],
+                    limits=limits,
                     scope=request["scope"],
-                )  # fmt: skip
+                )
                 answer = {"v": json.dumps(value, separators=(",", ":"))}
         except ScriptTimeoutError as exc:
             answer = {"e": str(exc), "k": "timeout"}

@@ -39,9 +39,14 @@ class _Child:
             _home.append(tempfile.mkdtemp(prefix="flowkit-sandbox-"))
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "flowkit.scripting._child", str(memory)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env={}, cwd=_home[0], close_fds=True, start_new_session=True,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={},
+            cwd=_home[0],
+            close_fds=True,
+            start_new_session=True,
+        )
         self.memory = memory
 
     def ask(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any]:
@@ -113,10 +118,17 @@ def call(request: dict[str, Any], limits: ScriptLimits) -> dict[str, Any]:
 def run_javascript(source: str, payload: str, mode: str, limits: ScriptLimits, scope: object) -> str:
     """Evaluate a script that uses regular expressions in a sandbox child; the harness's tagged text."""
     answer = call(
-        {"op": "js", "source": source, "input": payload, "mode": mode, "timeout_ms": limits.timeout_ms,
-         "memory": limits.max_memory_bytes, "scope": None if scope is None else str(scope)},
+        {
+            "op": "js",
+            "source": source,
+            "input": payload,
+            "mode": mode,
+            "timeout_ms": limits.timeout_ms,
+            "memory": limits.max_memory_bytes,
+            "scope": None if scope is None else str(scope),
+        },
         limits,
-    )  # fmt: skip
+    )
     if "v" in answer:
         return "v" + str(answer["v"])
     raise_answer(answer, limits)

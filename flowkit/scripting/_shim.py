@@ -33,9 +33,20 @@ MAX_RESULT_CHARS = 16 * 1024 * 1024  # JSON text of one result that may cross in
 MAX_ERROR_CHARS = 10_000  # of a thrown value's text; the engine caps the task's reason further
 
 JAVA_NAMES = (
-    "size", "isEmpty", "get", "getOrDefault", "containsKey", "containsValue", "keySet", "values",
-    "entrySet", "contains", "subList", "getKey", "getValue",
-)  # fmt: skip
+    "size",
+    "isEmpty",
+    "get",
+    "getOrDefault",
+    "containsKey",
+    "containsValue",
+    "keySet",
+    "values",
+    "entrySet",
+    "contains",
+    "subList",
+    "getKey",
+    "getValue",
+)
 _JAVA_CALL = re.compile(r"\b(?:" + "|".join(JAVA_NAMES) + r")\b")
 
 

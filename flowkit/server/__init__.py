@@ -40,8 +40,15 @@ def is_loopback(host: str) -> bool:
             return False
 
 
-def serve(store: Any = None, *, host: str = "127.0.0.1", port: int = 8080, auth: Auth | None = None,
-          workers: Any = None, log_level: str = "warning") -> None:  # fmt: skip
+def serve(
+    store: Any = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    auth: Auth | None = None,
+    workers: Any = None,
+    log_level: str = "warning",
+) -> None:
     """Serve Conductor's API on ``host:port`` until interrupted.
 
     Raises:
@@ -59,7 +66,13 @@ def serve(store: Any = None, *, host: str = "127.0.0.1", port: int = 8080, auth:
         raise InputError("flowkit serve needs the server extra. Fix: pip install 'flowkit[server]'") from exc
     service = Service(store, workers=workers)
     try:
-        uvicorn.run(create_app(service, auth=auth), host=host, port=port, log_level=log_level,
-                    timeout_keep_alive=75, timeout_graceful_shutdown=2)  # fmt: skip
+        uvicorn.run(
+            create_app(service, auth=auth),
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_keep_alive=75,
+            timeout_graceful_shutdown=2,
+        )
     finally:
         service.close()

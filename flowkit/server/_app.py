@@ -101,6 +101,11 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
     status, body = error_body(ApiError(413, f"request body over {limit} bytes"))
     body["instance"] = scope.get("path", "")
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": data})

@@ -52,8 +52,11 @@ class FastPath:
             if self.auth is not None:
                 token = next((v.decode() for k, v in scope["headers"] if k == b"x-authorization"), None)
                 if not self.auth.valid(token):
-                    raise ApiError(401, "missing or invalid X-Authorization token (POST /api/token with keyId and keySecret)",
-                                   error="INVALID_TOKEN")  # fmt: skip
+                    raise ApiError(
+                        401,
+                        "missing or invalid X-Authorization token (POST /api/token with keyId and keySecret)",
+                        error="INVALID_TOKEN",
+                    )
             status, content_type, body = await handler(scope, receive)
         except Exception as exc:  # the same JSON the routes answer with
             status, payload = error_body(exc)

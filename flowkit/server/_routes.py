@@ -58,8 +58,11 @@ def add_routes(app: FastAPI, service: Service, auth: Auth | None) -> None:
 
     async def authorized(request: Request) -> None:
         if auth is not None and not auth.valid(request.headers.get("x-authorization")):
-            raise ApiError(401, "missing or invalid X-Authorization token (POST /api/token with keyId and keySecret)",
-                           error="INVALID_TOKEN")  # fmt: skip
+            raise ApiError(
+                401,
+                "missing or invalid X-Authorization token (POST /api/token with keyId and keySecret)",
+                error="INVALID_TOKEN",
+            )
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:
@@ -156,38 +159,60 @@ def _workflows(api: APIRouter, service: Service) -> None:
         """Start an execution from a StartWorkflowRequest (``workflowDef`` inline or a registered ``name``)."""
         body = _object(await _json(request), "StartWorkflowRequest")
         execution = await run_in_threadpool(
-            service.start, body.get("name"), body.get("version"), body.get("input"),
-            correlation_id=body.get("correlationId"), priority=int(body.get("priority") or 0),
+            service.start,
+            body.get("name"),
+            body.get("version"),
+            body.get("input"),
+            correlation_id=body.get("correlationId"),
+            priority=int(body.get("priority") or 0),
             inline=body.get("workflowDef"),
-        )  # fmt: skip
+        )
         return PlainTextResponse(execution.workflow_id)
 
     @api.post("/workflow/execute/{name}/{version}", tags=["workflow"])
-    async def execute(request: Request, name: str, version: int, requestId: str | None = None,  # noqa: N803
-                      waitUntilTaskRef: str | None = None, waitForSeconds: int = 10) -> dict[str, Any]:  # noqa: N803  # fmt: skip
+    async def execute(
+        request: Request,
+        name: str,
+        version: int,
+        requestId: str | None = None,  # noqa: N803
+        waitUntilTaskRef: str | None = None,
+        waitForSeconds: int = 10,
+    ) -> dict[str, Any]:  # noqa: N803
         """Start an execution and wait up to ``waitForSeconds`` for it to end (the SDKs' ``execute``)."""
         body = _object(await _json(request) or {}, "StartWorkflowRequest")
         execution = await run_in_threadpool(
-            service.start, name, version, body.get("input"), correlation_id=body.get("correlationId"),
-            priority=int(body.get("priority") or 0), inline=body.get("workflowDef"),
-        )  # fmt: skip
+            service.start,
+            name,
+            version,
+            body.get("input"),
+            correlation_id=body.get("correlationId"),
+            priority=int(body.get("priority") or 0),
+            inline=body.get("workflowDef"),
+        )
         await run_in_threadpool(service.wait, execution.model, max(0, min(waitForSeconds, 600)))
         run = execution.to_json()
         run["requestId"] = requestId
         return run
 
     @api.post("/workflow/{name}", tags=["workflow"])
-    async def start(request: Request, name: str, version: int | None = None,
-                    correlationId: str | None = None, priority: int = 0) -> Response:  # noqa: N803  # fmt: skip
+    async def start(
+        request: Request, name: str, version: int | None = None, correlationId: str | None = None, priority: int = 0
+    ) -> Response:  # noqa: N803
         """Start an execution of a registered workflow with the body as its input."""
         body = await _json(request)
-        execution = await run_in_threadpool(service.start, name, version, body, correlation_id=correlationId,
-                                            priority=priority)  # fmt: skip
+        execution = await run_in_threadpool(
+            service.start, name, version, body, correlation_id=correlationId, priority=priority
+        )
         return PlainTextResponse(execution.workflow_id)
 
     @api.get("/workflow/search", tags=["workflow"])
-    def search(start: int = 0, size: int = 100, query: str | None = None, freeText: str | None = None,  # noqa: N803
-               sort: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def search(
+        start: int = 0,
+        size: int = 100,
+        query: str | None = None,
+        freeText: str | None = None,  # noqa: N803
+        sort: str | None = None,
+    ) -> dict[str, Any]:
         """Executions matching ``query`` (``workflowType``, ``status``, ``correlationId``, ``startTime`` clauses)."""
         filters = parse_query(query)
         rows = service.search(**filters)
@@ -196,21 +221,33 @@ def _workflows(api: APIRouter, service: Service) -> None:
         return {"totalHits": len(rows), "results": [summary(r) for r in rows[start : start + size]]}
 
     @api.get("/workflow/running/{name}", tags=["workflow"])
-    def running(name: str, version: int | None = None, startTime: int | None = None,  # noqa: N803
-                endTime: int | None = None) -> list[str]:  # noqa: N803  # fmt: skip
+    def running(
+        name: str,
+        version: int | None = None,
+        startTime: int | None = None,  # noqa: N803
+        endTime: int | None = None,
+    ) -> list[str]:  # noqa: N803
         """Ids of the RUNNING executions of ``name``."""
         rows = service.search(name=name, version=version, status="RUNNING", since=startTime, until=endTime)
         return [r["workflow_id"] for r in rows]
 
     @api.get("/workflow/{name}/correlated/{correlation_id}", tags=["workflow"])
-    def correlated(name: str, correlation_id: str, includeClosed: bool = False,  # noqa: N803
-                   includeTasks: bool = False) -> list[dict[str, Any]]:  # noqa: N803  # fmt: skip
+    def correlated(
+        name: str,
+        correlation_id: str,
+        includeClosed: bool = False,  # noqa: N803
+        includeTasks: bool = False,
+    ) -> list[dict[str, Any]]:  # noqa: N803
         """Executions of ``name`` with this correlation id."""
         return _correlated(service, name, correlation_id, includeClosed, includeTasks)
 
     @api.post("/workflow/{name}/correlated", tags=["workflow"])
-    async def correlated_many(request: Request, name: str, includeClosed: bool = False,  # noqa: N803
-                              includeTasks: bool = False) -> dict[str, list[dict[str, Any]]]:  # noqa: N803  # fmt: skip
+    async def correlated_many(
+        request: Request,
+        name: str,
+        includeClosed: bool = False,  # noqa: N803
+        includeTasks: bool = False,
+    ) -> dict[str, list[dict[str, Any]]]:  # noqa: N803
         """Executions of ``name`` for each correlation id in the body (a JSON list)."""
         ids = await _json(request)
         if not isinstance(ids, list):
@@ -226,8 +263,11 @@ def _workflows(api: APIRouter, service: Service) -> None:
     def status(workflow_id: str, includeOutput: bool = False, includeVariables: bool = False) -> dict[str, Any]:  # noqa: N803
         """The execution's status (``WorkflowStatus``)."""
         e = service.execution(workflow_id)
-        result: dict[str, Any] = {"workflowId": e.workflow_id, "correlationId": e.correlation_id,
-                                  "status": e.status.value}  # fmt: skip
+        result: dict[str, Any] = {
+            "workflowId": e.workflow_id,
+            "correlationId": e.correlation_id,
+            "status": e.status.value,
+        }
         if includeOutput:
             result["output"] = e.output
         if includeVariables:
@@ -276,9 +316,12 @@ def _workflows(api: APIRouter, service: Service) -> None:
         body = _object(await _json(request) or {}, "RerunWorkflowRequest")
         execution = await run_in_threadpool(service.execution, workflow_id)
         await run_in_threadpool(
-            execution.rerun, from_task_id=body.get("reRunFromTaskId"), task_input=body.get("taskInput"),
-            workflow_input=body.get("workflowInput"), correlation_id=body.get("correlationId"),
-        )  # fmt: skip
+            execution.rerun,
+            from_task_id=body.get("reRunFromTaskId"),
+            task_input=body.get("taskInput"),
+            workflow_input=body.get("workflowInput"),
+            correlation_id=body.get("correlationId"),
+        )
         return PlainTextResponse(workflow_id)
 
     @api.put("/workflow/{workflow_id}/skiptask/{ref}", tags=["workflow"])
@@ -286,8 +329,9 @@ def _workflows(api: APIRouter, service: Service) -> None:
         """Skip a task not reached yet, with an optional SkipTaskRequest (body, or ``skipTaskRequest`` query)."""
         body = _object(await _json(request) or _query_object(skipTaskRequest) or {}, "SkipTaskRequest")
         execution = await run_in_threadpool(service.execution, workflow_id)
-        await run_in_threadpool(execution.skip_task, ref, task_input=body.get("taskInput"),
-                                task_output=body.get("taskOutput"))  # fmt: skip
+        await run_in_threadpool(
+            execution.skip_task, ref, task_input=body.get("taskInput"), task_output=body.get("taskOutput")
+        )
         return _ok()
 
 
@@ -306,8 +350,13 @@ def _tasks(api: APIRouter, service: Service) -> None:
     long_poll = service.long_poll
 
     @api.get("/tasks/poll/batch/{task_type}", tags=["task"])
-    async def batch_poll(task_type: str, workerid: str | None = None, domain: str | None = None,
-                         count: int = Query(1, ge=1, le=1000), timeout: int = 100) -> list[dict[str, Any]]:  # fmt: skip
+    async def batch_poll(
+        task_type: str,
+        workerid: str | None = None,
+        domain: str | None = None,
+        count: int = Query(1, ge=1, le=1000),
+        timeout: int = 100,
+    ) -> list[dict[str, Any]]:
         """Up to ``count`` tasks of ``task_type``, waiting up to ``timeout`` ms for the first."""
         return await long_poll(task_type, workerid, count, timeout)
 
@@ -331,8 +380,9 @@ def _tasks(api: APIRouter, service: Service) -> None:
         return service.queue_sizes(taskType)
 
     @api.post("/tasks/{workflow_id}/{ref}/{status}", tags=["task"])
-    async def update_by_ref(request: Request, workflow_id: str, ref: str, status: str,
-                            workerid: str | None = None) -> Response:  # fmt: skip
+    async def update_by_ref(
+        request: Request, workflow_id: str, ref: str, status: str, workerid: str | None = None
+    ) -> Response:
         """Update the pending task ``ref`` of an execution; the body is its output."""
         body = await _json(request)
         task_id = await run_in_threadpool(service.update_by_ref, workflow_id, ref, status, body or {}, workerid)

@@ -144,8 +144,9 @@ class Service:
             if not name:
                 raise ApiError(400, "Workflow name cannot be null or empty")
             definition = self.workflow_def(name, version)
-        return self.runtime.start(definition, dict(workflow_input or {}), correlation_id=correlation_id,
-                                  priority=priority)  # fmt: skip
+        return self.runtime.start(
+            definition, dict(workflow_input or {}), correlation_id=correlation_id, priority=priority
+        )
 
     def execution(self, workflow_id: str) -> Execution:
         """The execution with this id (404 when unknown)."""
@@ -275,8 +276,11 @@ class Service:
         """The engine call for a TaskResult, checked before it reaches the runtime thread."""
         status = result.get("status")
         if status not in ("COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "IN_PROGRESS"):
-            raise ApiError(400, f"TaskResult status must be COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or "
-                                f"IN_PROGRESS, got {status!r}")  # fmt: skip
+            raise ApiError(
+                400,
+                f"TaskResult status must be COMPLETED, FAILED, FAILED_WITH_TERMINAL_ERROR or "
+                f"IN_PROGRESS, got {status!r}",
+            )
         output = result.get("outputData")
         if output is not None and not isinstance(output, Mapping):
             raise ApiError(400, "outputData must be a JSON object")
@@ -289,9 +293,15 @@ class Service:
 
         def update(engine: Engine, task: TaskModel, now: int) -> list[Command]:
             return engine.task_updated(
-                task, status, now, output=output, reason=reason, callback_after_seconds=callback,
-                logs=logs or None, worker_id=worker_id,
-            )  # fmt: skip
+                task,
+                status,
+                now,
+                output=output,
+                reason=reason,
+                callback_after_seconds=callback,
+                logs=logs or None,
+                worker_id=worker_id,
+            )
 
         return update
 

@@ -132,13 +132,21 @@ def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:
     task_count, failed_count, reason, data-json); the definition is written once, apart.
     """
     data = {
-        "input": wf.input, "output": wf.output, "variables": wf.variables, "reason": wf.reason,
-        "lastRetriedTime": wf.last_retried_time, "parentWorkflowTaskId": wf.parent_workflow_task_id,
-        "failedReferenceTaskNames": list(wf.failed_refs), "failedTaskNames": list(wf.failed_names),
-        "priority": wf.priority, "terminatedBy": wf.terminated_by.task_id if wf.terminated_by else None,
-        "permissiveFailures": [t.task_id for t in wf.permissive_failures], "failureTaskId": wf.failure_task_id,
-        "dynamicForks": wf.dynamic_forks, "deferred": [t.task_id for t in wf.deferred],
-    }  # fmt: skip
+        "input": wf.input,
+        "output": wf.output,
+        "variables": wf.variables,
+        "reason": wf.reason,
+        "lastRetriedTime": wf.last_retried_time,
+        "parentWorkflowTaskId": wf.parent_workflow_task_id,
+        "failedReferenceTaskNames": list(wf.failed_refs),
+        "failedTaskNames": list(wf.failed_names),
+        "priority": wf.priority,
+        "terminatedBy": wf.terminated_by.task_id if wf.terminated_by else None,
+        "permissiveFailures": [t.task_id for t in wf.permissive_failures],
+        "failureTaskId": wf.failure_task_id,
+        "dynamicForks": wf.dynamic_forks,
+        "deferred": [t.task_id for t in wf.deferred],
+    }
     failed = len(wf.failed_refs)  # refs that failed at least once (O(1); the store writes this often)
     return (
         wf.workflow_id,

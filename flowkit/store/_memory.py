@@ -61,9 +61,18 @@ class MemoryStore:
         """Every registered task definition."""
         return [self._task_defs[k] for k in sorted(self._task_defs)]
 
-    def execution_rows(self, *, name: str | None = None, version: int | None = None, status: Any = None,
-                       correlation_id: str | None = None, since: int | None = None, until: int | None = None,
-                       limit: int | None = None, with_data: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    def execution_rows(
+        self,
+        *,
+        name: str | None = None,
+        version: int | None = None,
+        status: Any = None,
+        correlation_id: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+        with_data: bool = False,
+    ) -> list[dict[str, Any]]:
         """Executions matching every given filter, newest first (the same records as SqliteStore)."""
         statuses = None if status is None else ({str(status)} if isinstance(status, str) else {str(s) for s in status})
         rows = []
@@ -78,12 +87,22 @@ class MemoryStore:
                 continue
             if (since is not None and wf.create_time < since) or (until is not None and wf.create_time > until):
                 continue
-            rows.append({
-                "workflow_id": wf.workflow_id, "name": wf.definition.name, "version": wf.definition.version,
-                "status": str(wf.status), "correlation_id": wf.correlation_id, "parent_workflow_id": wf.parent_workflow_id,
-                "created": wf.create_time, "updated": wf.update_time, "ended": wf.end_time, "task_count": len(wf.tasks),
-                "failed_count": len(wf.failed_refs), "reason": wf.reason,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "workflow_id": wf.workflow_id,
+                    "name": wf.definition.name,
+                    "version": wf.definition.version,
+                    "status": str(wf.status),
+                    "correlation_id": wf.correlation_id,
+                    "parent_workflow_id": wf.parent_workflow_id,
+                    "created": wf.create_time,
+                    "updated": wf.update_time,
+                    "ended": wf.end_time,
+                    "task_count": len(wf.tasks),
+                    "failed_count": len(wf.failed_refs),
+                    "reason": wf.reason,
+                }
+            )
         rows.sort(key=lambda r: (-r["created"], r["workflow_id"]))
         return rows[:limit] if limit is not None else rows
 

@@ -67,10 +67,37 @@ CREATE INDEX IF NOT EXISTS events_workflow ON events (workflow_id, id);
 _TABLES = frozenset(
     {"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "tasks", "events"}
 )
-_EXEC_COLS = ("workflow_id", "name", "version", "status", "correlation_id", "parent_workflow_id", "created",
-              "updated", "ended", "task_count", "failed_count", "reason", "data")  # fmt: skip
-_TASK_COLS = ("task_id", "workflow_id", "seq", "ref", "status", "type", "name", "iteration", "retry_count",
-              "scheduled", "started", "ended", "updated", "data")  # fmt: skip
+_EXEC_COLS = (
+    "workflow_id",
+    "name",
+    "version",
+    "status",
+    "correlation_id",
+    "parent_workflow_id",
+    "created",
+    "updated",
+    "ended",
+    "task_count",
+    "failed_count",
+    "reason",
+    "data",
+)
+_TASK_COLS = (
+    "task_id",
+    "workflow_id",
+    "seq",
+    "ref",
+    "status",
+    "type",
+    "name",
+    "iteration",
+    "retry_count",
+    "scheduled",
+    "started",
+    "ended",
+    "updated",
+    "data",
+)
 _INSERT_EXEC = (
     f"INSERT OR REPLACE INTO executions ({', '.join(_EXEC_COLS)}) VALUES ({', '.join('?' * len(_EXEC_COLS))})"
 )
@@ -98,8 +125,9 @@ class SqliteStore:
 
     durable = True
 
-    def __init__(self, path: str | Path | None = None, *, readonly: bool = False, busy_timeout: float = 5.0,
-                 batch_ms: int = 20) -> None:  # fmt: skip
+    def __init__(
+        self, path: str | Path | None = None, *, readonly: bool = False, busy_timeout: float = 5.0, batch_ms: int = 20
+    ) -> None:
         self.path = Path(path) if path is not None else default_store_path()
         self.batch_ms = batch_ms
         self._defs_written: dict[str, int] = {}
@@ -212,8 +240,9 @@ class SqliteStore:
 
     def _connect(self, target: str, where: str, *, uri_mode: bool = False) -> sqlite3.Connection:
         try:
-            return sqlite3.connect(target, uri=uri_mode, timeout=self.busy_timeout, check_same_thread=False,
-                                   isolation_level=None)  # fmt: skip
+            return sqlite3.connect(
+                target, uri=uri_mode, timeout=self.busy_timeout, check_same_thread=False, isolation_level=None
+            )
         except sqlite3.DatabaseError as exc:
             raise self._explain(exc, where, self.path) from None
 
@@ -263,8 +292,10 @@ class SqliteStore:
         if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR") or "disk is full" in text or "disk I/O" in text:
             return SqliteStore._disk_full(text, where, path)
         if "not a database" in text or "malformed" in text or "file is encrypted" in text:
-            return StoreError(f"{where} is not a readable SQLite file ({text}); it is corrupt or something else. "
-                              "It is left untouched. Fix: move it away or use another path.")  # fmt: skip
+            return StoreError(
+                f"{where} is not a readable SQLite file ({text}); it is corrupt or something else. "
+                "It is left untouched. Fix: move it away or use another path."
+            )
         if "readonly" in text or "read-only" in text:
             return StoreError(f"{where} is read-only ({text}). Fix: make it writable, or open it with readonly=True.")
         if "locked" in text or "busy" in text:
@@ -391,8 +422,11 @@ class SqliteStore:
         ]
         events = [(t.workflow.workflow_id, t.task_id, t.update_time, str(t.status)) for t in tasks]
         # a workflow event when its status moved (not at every write of a RUNNING workflow, with a stale time)
-        events += [(wf.workflow_id, None, wf.update_time, f"workflow {wf.status}") for wf in workflows
-                   if self._status_written.get(wf.workflow_id) is not wf.status]  # fmt: skip
+        events += [
+            (wf.workflow_id, None, wf.update_time, f"workflow {wf.status}")
+            for wf in workflows
+            if self._status_written.get(wf.workflow_id) is not wf.status
+        ]
         events.sort(key=lambda e: e[2])  # oldest first within the batch (stable)
         with self._lock:
             conn = self.conn
@@ -465,10 +499,14 @@ class SqliteStore:
         with self._reading() as conn, self._lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany("INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)",
-                                 [(w.name, w.version, w.to_json_text(indent=None)) for w in workflows])  # fmt: skip
-                conn.executemany("INSERT OR REPLACE INTO task_defs VALUES (?, ?)",
-                                 [(t.name, t.to_json_text(indent=None)) for t in task_defs])  # fmt: skip
+                conn.executemany(
+                    "INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)",
+                    [(w.name, w.version, w.to_json_text(indent=None)) for w in workflows],
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO task_defs VALUES (?, ?)",
+                    [(t.name, t.to_json_text(indent=None)) for t in task_defs],
+                )
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 self._rollback(conn)
@@ -519,9 +557,18 @@ class SqliteStore:
         with self._reading() as conn:
             return [TaskDef.from_json(r[0]) for r in conn.execute("SELECT json FROM task_defs ORDER BY name")]
 
-    def execution_rows(self, *, name: str | None = None, version: int | None = None, status: str | list[str] | None = None,
-                       correlation_id: str | None = None, since: int | None = None, until: int | None = None,
-                       limit: int | None = None, with_data: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    def execution_rows(
+        self,
+        *,
+        name: str | None = None,
+        version: int | None = None,
+        status: str | list[str] | None = None,
+        correlation_id: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+        with_data: bool = False,
+    ) -> list[dict[str, Any]]:
         """Executions matching every given filter, newest first (times are epoch ms)."""
         where, args = [], []
         for column, value in (("name", name), ("version", version), ("correlation_id", correlation_id)):

@@ -61,10 +61,21 @@ class Task:
     status: str
 
     __slots__ = (
-        "input_data", "task_id", "reference_task_name", "task_def_name", "task_type", "workflow_instance_id",
-        "workflow_type", "retry_count", "poll_count", "callback_after_seconds", "worker_id", "correlation_id",
-        "iteration", "status",
-    )  # fmt: skip
+        "input_data",
+        "task_id",
+        "reference_task_name",
+        "task_def_name",
+        "task_type",
+        "workflow_instance_id",
+        "workflow_type",
+        "retry_count",
+        "poll_count",
+        "callback_after_seconds",
+        "worker_id",
+        "correlation_id",
+        "iteration",
+        "status",
+    )
 
     def __init__(self, **fields: Any) -> None:
         for name in self.__slots__:
@@ -103,9 +114,15 @@ class Outcome:
 
     __slots__ = ("callback_after_seconds", "error", "logs", "output", "reason", "status")
 
-    def __init__(self, status: str, output: dict[str, Any] | None, reason: str | None = None,
-                 logs: list[str] | None = None, error: dict[str, Any] | None = None,
-                 callback_after_seconds: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        status: str,
+        output: dict[str, Any] | None,
+        reason: str | None = None,
+        logs: list[str] | None = None,
+        error: dict[str, Any] | None = None,
+        callback_after_seconds: int = 0,
+    ) -> None:
         self.status = status
         self.output = output
         self.reason = reason
@@ -169,8 +186,15 @@ def _to_output(value: Any) -> dict[str, Any]:
 class Worker:
     """A function that completes tasks of one task definition name."""
 
-    def __init__(self, fn: Callable[..., Any], task_definition_name: str, *, domain: str | None = None,
-                 poll_interval_millis: int = 100, worker_id: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        task_definition_name: str,
+        *,
+        domain: str | None = None,
+        poll_interval_millis: int = 100,
+        worker_id: str | None = None,
+    ) -> None:
         self.fn = fn
         self.name = task_definition_name
         self.domain = domain
@@ -280,11 +304,12 @@ class Worker:
         output, problem = record_output(output, _json_problem)  # the recorded copy: later changes do not reach it
         if problem:
             return Outcome(
-                "FAILED_WITH_TERMINAL_ERROR", {},
+                "FAILED_WITH_TERMINAL_ERROR",
+                {},
                 f"worker '{self.name}' returned a value flowkit cannot store: {problem}. Fix: return only "
                 "dicts, lists, strings, numbers, booleans and None (convert other objects, e.g. str(path)).",
                 logs,
-            )  # fmt: skip
+            )
         return Outcome(status, output, reason, logs, None, callback)
 
     def __repr__(self) -> str:
@@ -320,8 +345,13 @@ def _error(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def worker_task(*, task_definition_name: str, domain: str | None = None, poll_interval_millis: int = 100,
-                worker_id: str | None = None) -> Callable[[Callable[..., Any]], Worker]:  # fmt: skip
+def worker_task(
+    *,
+    task_definition_name: str,
+    domain: str | None = None,
+    poll_interval_millis: int = 100,
+    worker_id: str | None = None,
+) -> Callable[[Callable[..., Any]], Worker]:
     """Declare a function as the worker for ``task_definition_name``.
 
     Example:

@@ -103,11 +103,19 @@ def lab(tmp_path_factory):
     )
     port = free_port()
     argv = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={dirs['notebooks']}",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={dirs['notebooks']}",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabServerApp.extension_manager=readonly", "--allow-root",  # --allow-root: CI may run as root
-    ]  # fmt: skip
+        "--LabServerApp.extension_manager=readonly",
+        "--allow-root",  # --allow-root: CI may run as root
+    ]
     url = f"http://127.0.0.1:{port}"
     with server("jupyterlab", argv, env=env, cwd=dirs["notebooks"], probe=f"{url}/api/status", log_dir=base):
         # The overrides are in effect (a setting that did not apply would bring back the dialog or toast).

@@ -54,8 +54,12 @@ def executed_notebook(tmp_path, monkeypatch) -> dict:
 
 def save(url: str, name: str, notebook: dict) -> None:
     body = json.dumps({"type": "notebook", "format": "json", "content": notebook}).encode()
-    request = urllib.request.Request(f"{url}/api/contents/{name}", data=body, method="PUT",
-                                     headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        f"{url}/api/contents/{name}",
+        data=body,
+        method="PUT",
+        headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status in (200, 201)
 

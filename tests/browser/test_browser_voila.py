@@ -36,8 +36,14 @@ def voila(tmp_path_factory):
     argv = [sys.executable, "-m", "voila", str(DEMO), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"]
     url = f"http://127.0.0.1:{port}"
     # Serving one notebook, Voila answers /api/status with 403: any HTTP answer means "up".
-    with server("voila", argv, env=server_env(FLOWKIT_HOME=str(home)), cwd=home, probe=f"{url}/api/status",
-                log_dir=tmp_path_factory.mktemp("voila")):  # fmt: skip
+    with server(
+        "voila",
+        argv,
+        env=server_env(FLOWKIT_HOME=str(home)),
+        cwd=home,
+        probe=f"{url}/api/status",
+        log_dir=tmp_path_factory.mktemp("voila"),
+    ):
         yield url
 
 

@@ -18,8 +18,10 @@ from flowkit import conformance
 from flowkit.conformance import CASES, Case, definition_files, run_case
 from flowkit.conformance._cases import eq, seq
 
-LINE = re.compile(r"^(?P<name>\S+(?: \[[^\]]+\])?): (?P<status>\S+) \(expected (?P<expected>[A-Z_]+)\) "
-                  r"(?P<verdict>MATCH|MISMATCH)  \S.*$")  # fmt: skip
+LINE = re.compile(
+    r"^(?P<name>\S+(?: \[[^\]]+\])?): (?P<status>\S+) \(expected (?P<expected>[A-Z_]+)\) "
+    r"(?P<verdict>MATCH|MISMATCH)  \S.*$"
+)
 
 
 def test_the_fixture_folder_is_the_shipped_one() -> None:
@@ -88,14 +90,31 @@ def test_a_case_that_cannot_run_is_a_mismatch_not_a_crash() -> None:
 
 
 def test_outside_completion_and_an_explicit_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    human = {"name": "approval", "version": 1, "schemaVersion": 2, "tasks": [
-        {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
-        {"name": "notify", "taskReferenceName": "notify", "type": "SET_VARIABLE",
-         "inputParameters": {"approved": "${approve.output.approved}"}}]}  # fmt: skip
+    human = {
+        "name": "approval",
+        "version": 1,
+        "schemaVersion": 2,
+        "tasks": [
+            {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
+            {
+                "name": "notify",
+                "taskReferenceName": "notify",
+                "type": "SET_VARIABLE",
+                "inputParameters": {"approved": "${approve.output.approved}"},
+            },
+        ],
+    }
     (tmp_path / "approval.json").write_text(json.dumps(human))
-    case = Case("approval.json", "COMPLETED", "derived Human.java", complete={"approve": {"approved": True}},
-                checks=(seq("HUMAN:COMPLETED", "SET_VARIABLE:COMPLETED"),
-                        eq("variables", lambda e: e.variables, {"approved": True})))  # fmt: skip
+    case = Case(
+        "approval.json",
+        "COMPLETED",
+        "derived Human.java",
+        complete={"approve": {"approved": True}},
+        checks=(
+            seq("HUMAN:COMPLETED", "SET_VARIABLE:COMPLETED"),
+            eq("variables", lambda e: e.variables, {"approved": True}),
+        ),
+    )
     assert run_case(case, tmp_path).matches
     assert definition_files(tmp_path) == ["approval.json"]
     monkeypatch.setenv("FLOWKIT_CONFORMANCE_DIR", str(tmp_path))

@@ -30,13 +30,27 @@ def simple(ref: str, name: str = "integration_task_1", **inputs: Any) -> dict[st
 # ---------------------------------------------------------------------------------------------- DO_WHILE
 def _status_loop() -> WorkflowDef:
     """SET_VARIABLE status=done inside a loop that runs while ``$.status != 'done'`` (inputs re-read)."""
-    return wf([{
-        "name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE",
-        "inputParameters": {"status": "${workflow.variables.status}"},
-        "loopCondition": "$.status != 'done'",
-        "loopOver": [{"name": "set", "taskReferenceName": "set", "type": "SET_VARIABLE",
-                      "inputParameters": {"status": "done"}}, simple("work")],
-    }], variables={"status": "new"})  # fmt: skip
+    return wf(
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "inputParameters": {"status": "${workflow.variables.status}"},
+                "loopCondition": "$.status != 'done'",
+                "loopOver": [
+                    {
+                        "name": "set",
+                        "taskReferenceName": "set",
+                        "type": "SET_VARIABLE",
+                        "inputParameters": {"status": "done"},
+                    },
+                    simple("work"),
+                ],
+            }
+        ],
+        variables={"status": "new"},
+    )
 
 
 def test_do_while_resolves_its_inputs_again_before_every_condition_check(harness: Harness) -> None:
@@ -44,20 +58,29 @@ def test_do_while_resolves_its_inputs_again_before_every_condition_check(harness
     run = harness.start(_status_loop())
     harness.complete("work__1")
     assert run.status == "COMPLETED"
-    assert harness.tasks() == [("DO_WHILE", "COMPLETED"), ("SET_VARIABLE", "COMPLETED"),
-                               ("integration_task_1", "COMPLETED")]  # fmt: skip
+    assert harness.tasks() == [
+        ("DO_WHILE", "COMPLETED"),
+        ("SET_VARIABLE", "COMPLETED"),
+        ("integration_task_1", "COMPLETED"),
+    ]
     loop = harness.task("loop")
     assert loop.output["iteration"] == 1
     assert loop.input["status"] == "new"  # the task's own input keeps what it was scheduled with
 
 
 def test_do_while_condition_sees_a_worker_output_through_its_inputs(harness: Harness) -> None:
-    definition = wf([{
-        "name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE",
-        "inputParameters": {"last": "${work.output.n}"},
-        "loopCondition": "$.last < 3",
-        "loopOver": [simple("work")],
-    }])  # fmt: skip
+    definition = wf(
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "inputParameters": {"last": "${work.output.n}"},
+                "loopCondition": "$.last < 3",
+                "loopOver": [simple("work")],
+            }
+        ]
+    )
     run = harness.start(definition)
     for n in (1, 2, 3):
         harness.complete(f"work__{n}", {"n": n})
@@ -66,14 +89,27 @@ def test_do_while_condition_sees_a_worker_output_through_its_inputs(harness: Har
 
 
 def _keep_last(n: int) -> WorkflowDef:
-    return wf([{
-        "name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE",
-        "inputParameters": {"keepLastN": n, "value": 5},
-        "loopCondition": "$.loop['iteration'] < $.value",
-        "loopOver": [{"name": "inline", "taskReferenceName": "inline", "type": "INLINE",
-                      "inputParameters": {"evaluatorType": "graaljs", "expression": "1"}},
-                     simple("work")],
-    }, simple("after", "integration_task_2")])  # fmt: skip
+    return wf(
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "inputParameters": {"keepLastN": n, "value": 5},
+                "loopCondition": "$.loop['iteration'] < $.value",
+                "loopOver": [
+                    {
+                        "name": "inline",
+                        "taskReferenceName": "inline",
+                        "type": "INLINE",
+                        "inputParameters": {"evaluatorType": "graaljs", "expression": "1"},
+                    },
+                    simple("work"),
+                ],
+            },
+            simple("after", "integration_task_2"),
+        ]
+    )
 
 
 def test_keep_last_n_removes_old_iterations_tasks(harness: Harness) -> None:
@@ -84,8 +120,14 @@ def test_keep_last_n_removes_old_iterations_tasks(harness: Harness) -> None:
     assert harness.task("loop").status == "COMPLETED"
     loop_tasks = [(t.ref, t.iteration) for t in run.tasks if t.node.loop is not None]
     assert loop_tasks == [("inline__4", 4), ("work__4", 4), ("inline__5", 5), ("work__5", 5)]
-    assert [t.task_type for t in run.tasks] == ["DO_WHILE", "INLINE", "integration_task_1", "INLINE",
-                                                "integration_task_1", "integration_task_2"]  # fmt: skip
+    assert [t.task_type for t in run.tasks] == [
+        "DO_WHILE",
+        "INLINE",
+        "integration_task_1",
+        "INLINE",
+        "integration_task_1",
+        "integration_task_2",
+    ]
     assert sorted(harness.task("loop").output) == ["4", "5", "iteration"]
     assert run.task_by_id(harness.task("work__5").task_id) is not None
     assert all(run.task_at(f"work__{i}") is None for i in (1, 2, 3))
@@ -100,13 +142,20 @@ def test_keep_last_n_drops_the_removed_attempts_from_the_store(tmp_path: Any) ->
     from flowkit.testing import VirtualClock
 
     db = tmp_path / "loop.db"
-    ex = flowkit.run(_keep_last(2), {}, workers={"integration_task_1": lambda: {}, "integration_task_2": lambda: {}},
-                     store=db, executor="inline", clock=VirtualClock())  # fmt: skip
+    ex = flowkit.run(
+        _keep_last(2),
+        {},
+        workers={"integration_task_1": lambda: {}, "integration_task_2": lambda: {}},
+        store=db,
+        executor="inline",
+        clock=VirtualClock(),
+    )
     assert str(ex.status) == "COMPLETED"
     conn = sqlite3.connect(db)
     try:
-        stored = [r[0] for r in conn.execute("SELECT task_id FROM tasks WHERE workflow_id=? ORDER BY seq",
-                                             (ex.workflow_id,))]  # fmt: skip
+        stored = [
+            r[0] for r in conn.execute("SELECT task_id FROM tasks WHERE workflow_id=? ORDER BY seq", (ex.workflow_id,))
+        ]
     finally:
         conn.close()
     assert stored == [t.task_id for t in ex.tasks] and len(stored) == 6
@@ -114,29 +163,64 @@ def test_keep_last_n_drops_the_removed_attempts_from_the_store(tmp_path: Any) ->
 
 def test_empty_loop_condition_is_valid_and_runs_once(harness: Harness) -> None:
     # WorkflowTaskTypeConstraint.java rejects only a missing loopCondition
-    definition = wf([{"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "loopCondition": "",
-                      "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}])  # fmt: skip
+    definition = wf(
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "loopCondition": "",
+                "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}],
+            }
+        ]
+    )
     assert workflow_issues(definition) == []
     run = harness.start(definition)
     assert run.status == "COMPLETED"
     assert harness.tasks() == [("DO_WHILE", "COMPLETED"), ("NOOP", "COMPLETED")]
-    missing = wf([{"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE",
-                   "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}])  # fmt: skip
+    missing = wf(
+        [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}],
+            }
+        ]
+    )
     assert [i.where for i in workflow_issues(missing)] == ["task 'loop' field 'loopCondition'"]
 
 
 # ---------------------------------------------------------------------------------------------- SUB_WORKFLOW
 def _hierarchical() -> WorkflowDef:
     """``hierarchical_fork_join_swf.json`` of the test-harness: the child's name comes from the input."""
-    return wf([
-        {"name": "fork", "taskReferenceName": "fanouttask", "type": "FORK_JOIN", "forkTasks": [
-            [{"name": "sub_workflow_task", "taskReferenceName": "st1", "type": "SUB_WORKFLOW",
-              "inputParameters": {"param1": "${workflow.input.param1}", "param2": "${workflow.input.param2}",
-                                  "subwf": "${workflow.input.nextSubwf}"},
-              "subWorkflowParam": {"name": "${workflow.input.subwf}", "version": 1}}],
-            [simple("t2", "integration_task_2", p1="${workflow.input.param1}", p2="${workflow.input.param2}")]]},
-        {"name": "join", "taskReferenceName": "fanouttask_join", "type": "JOIN", "joinOn": ["st1", "t2"]},
-    ], name="hierarchical_fork_join_swf")  # fmt: skip
+    return wf(
+        [
+            {
+                "name": "fork",
+                "taskReferenceName": "fanouttask",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [
+                        {
+                            "name": "sub_workflow_task",
+                            "taskReferenceName": "st1",
+                            "type": "SUB_WORKFLOW",
+                            "inputParameters": {
+                                "param1": "${workflow.input.param1}",
+                                "param2": "${workflow.input.param2}",
+                                "subwf": "${workflow.input.nextSubwf}",
+                            },
+                            "subWorkflowParam": {"name": "${workflow.input.subwf}", "version": 1},
+                        }
+                    ],
+                    [simple("t2", "integration_task_2", p1="${workflow.input.param1}", p2="${workflow.input.param2}")],
+                ],
+            },
+            {"name": "join", "taskReferenceName": "fanouttask_join", "type": "JOIN", "joinOn": ["st1", "t2"]},
+        ],
+        name="hierarchical_fork_join_swf",
+    )
 
 
 HIER_INPUT = {**P1, "subwf": "hierarchical_fork_join_swf", "nextSubwf": "integration_test_wf"}
@@ -161,10 +245,23 @@ def test_sub_workflow_name_comes_from_an_expression() -> None:
 def test_sub_workflow_task_to_domain_and_idempotency_key_are_resolved(harness: Harness) -> None:
     child = wf([{"name": "n", "taskReferenceName": "n", "type": "NOOP"}], name="child")
     h = Harness(workflows=[child])
-    h.start(wf([{"name": "sub", "taskReferenceName": "sub", "type": "SUB_WORKFLOW",
-                 "subWorkflowParam": {"name": "${workflow.input.which}", "taskToDomain": {"*": "${workflow.input.d}"},
-                                      "idempotencyKey": "${workflow.input.key}"}}]),
-            {"which": "child", "d": "blue", "key": "k-1"})  # fmt: skip
+    h.start(
+        wf(
+            [
+                {
+                    "name": "sub",
+                    "taskReferenceName": "sub",
+                    "type": "SUB_WORKFLOW",
+                    "subWorkflowParam": {
+                        "name": "${workflow.input.which}",
+                        "taskToDomain": {"*": "${workflow.input.d}"},
+                        "idempotencyKey": "${workflow.input.key}",
+                    },
+                }
+            ]
+        ),
+        {"which": "child", "d": "blue", "key": "k-1"},
+    )
     sub = h.task("sub")
     assert sub.status == "COMPLETED"
     assert sub.input["subWorkflowTaskToDomain"] == {"*": "blue"}
@@ -184,30 +281,62 @@ def test_an_unknown_resolved_sub_workflow_name_fails_clearly(harness: Harness) -
 def test_a_cancelled_child_carries_the_parents_reason() -> None:
     # SubWorkflow.java cancel: "Parent workflow has been terminated with reason: <reason>"
     h = Harness(workflows=[load_def(S1)])
-    root = h.start(wf([{"name": "s", "taskReferenceName": "s", "type": "SUB_WORKFLOW",
-                        "subWorkflowParam": {"name": "integration_test_wf"}}]), P1)  # fmt: skip
+    root = h.start(
+        wf(
+            [
+                {
+                    "name": "s",
+                    "taskReferenceName": "s",
+                    "type": "SUB_WORKFLOW",
+                    "subWorkflowParam": {"name": "integration_test_wf"},
+                }
+            ]
+        ),
+        P1,
+    )
     child = h.engine.executions[h.task("s").sub_workflow_id or ""]
     h.handle(h.engine.terminate(root, "operator said stop", h.now))
     assert child.status == "TERMINATED"
     assert child.reason == "Parent workflow has been terminated with reason: operator said stop"
     h2 = Harness(workflows=[load_def(S1)])
-    root2 = h2.start(wf([{"name": "s", "taskReferenceName": "s", "type": "SUB_WORKFLOW",
-                          "subWorkflowParam": {"name": "integration_test_wf"}}]), P1)  # fmt: skip
+    root2 = h2.start(
+        wf(
+            [
+                {
+                    "name": "s",
+                    "taskReferenceName": "s",
+                    "type": "SUB_WORKFLOW",
+                    "subWorkflowParam": {"name": "integration_test_wf"},
+                }
+            ]
+        ),
+        P1,
+    )
     child2 = h2.engine.executions[h2.task("s").sub_workflow_id or ""]
     h2.handle(h2.engine.terminate(root2, None, h2.now))
     assert child2.reason == "Parent workflow has been terminated with status TERMINATED"
 
 
 # ---------------------------------------------------------------------------------------------- timeouts
-WAIT_TIMEOUT = TaskDef(name="waitTimeout", timeout_seconds=2, response_timeout_seconds=2, retry_count=1,
-                       timeout_policy="RETRY", retry_delay_seconds=10)  # WorkflowTestUtil.groovy  # fmt: skip
+WAIT_TIMEOUT = TaskDef(
+    name="waitTimeout",
+    timeout_seconds=2,
+    response_timeout_seconds=2,
+    retry_count=1,
+    timeout_policy="RETRY",
+    retry_delay_seconds=10,
+)  # WorkflowTestUtil.groovy
 
 
 def test_wait_times_out_and_is_retried_per_its_task_def() -> None:
     # WorkflowAndTaskConfigurationSpec "Test wait time out task based simple workflow"
     h = Harness(task_defs={**harness_task_defs(), "waitTimeout": WAIT_TIMEOUT})
-    run = h.start(wf([{"name": "waitTimeout", "taskReferenceName": "wait0", "type": "WAIT"}, simple("t1")],
-                     name="test_wait_timeout"))  # fmt: skip
+    run = h.start(
+        wf(
+            [{"name": "waitTimeout", "taskReferenceName": "wait0", "type": "WAIT"}, simple("t1")],
+            name="test_wait_timeout",
+        )
+    )
     assert h.tasks() == [("WAIT", "IN_PROGRESS")]
     h.advance(3)
     assert run.status == "RUNNING"
@@ -242,25 +371,46 @@ def test_a_skipped_task_lists_first(harness: Harness) -> None:
     assert harness.tasks() == [("integration_task_2", "SKIPPED"), ("integration_task_1", "SCHEDULED")]
     assert run.tasks[0].seq == 0
     harness.complete("t1", {"op": "task1.done"})
-    assert harness.tasks() == [("integration_task_2", "SKIPPED"), ("integration_task_1", "COMPLETED"),
-                               ("integration_task_3", "SCHEDULED")]  # fmt: skip
+    assert harness.tasks() == [
+        ("integration_task_2", "SKIPPED"),
+        ("integration_task_1", "COMPLETED"),
+        ("integration_task_3", "SCHEDULED"),
+    ]
     harness.complete("t3")
     assert run.status == "COMPLETED" and len(run.tasks) == 3
 
 
 def test_terminate_in_a_fork_cancels_the_join(harness: Harness) -> None:
     # WorkflowExecutorOps.endExecution: cancelNonTerminalTasks after a TERMINATE
-    definition = wf([
-        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [
-            [simple("a")],
-            [{"name": "t", "taskReferenceName": "t", "type": "TERMINATE",
-              "inputParameters": {"terminationStatus": "COMPLETED"}}]]},
-        {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["a", "t"]},
-    ])  # fmt: skip
+    definition = wf(
+        [
+            {
+                "name": "f",
+                "taskReferenceName": "f",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [simple("a")],
+                    [
+                        {
+                            "name": "t",
+                            "taskReferenceName": "t",
+                            "type": "TERMINATE",
+                            "inputParameters": {"terminationStatus": "COMPLETED"},
+                        }
+                    ],
+                ],
+            },
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["a", "t"]},
+        ]
+    )
     run = harness.start(definition)
     assert run.status == "COMPLETED"
-    assert harness.tasks() == [("FORK", "COMPLETED"), ("integration_task_1", "CANCELED"),
-                               ("TERMINATE", "COMPLETED"), ("JOIN", "CANCELED")]  # fmt: skip
+    assert harness.tasks() == [
+        ("FORK", "COMPLETED"),
+        ("integration_task_1", "CANCELED"),
+        ("TERMINATE", "COMPLETED"),
+        ("JOIN", "CANCELED"),
+    ]
     assert run.active == 0
 
 
@@ -288,12 +438,19 @@ def test_retry_with_resume_goes_to_the_deepest_failed_workflow(level: str) -> No
     h.handle(h.engine.retry({"root": root, "mid": mid, "leaf": leaf}[level], h.now, resume_subworkflow_tasks=True))
     for parent in (root, mid):
         assert parent.status == "RUNNING"
-        assert h.tasks(parent) == [("FORK", "COMPLETED"), ("SUB_WORKFLOW", "IN_PROGRESS"),
-                                   ("integration_task_2", "COMPLETED"), ("JOIN", "IN_PROGRESS")]  # fmt: skip
+        assert h.tasks(parent) == [
+            ("FORK", "COMPLETED"),
+            ("SUB_WORKFLOW", "IN_PROGRESS"),
+            ("integration_task_2", "COMPLETED"),
+            ("JOIN", "IN_PROGRESS"),
+        ]
     assert h.task("st1").sub_workflow_id == mid_id and h.task("st1", mid).sub_workflow_id == leaf_id
     assert leaf.status == "RUNNING"
-    assert h.tasks(leaf) == [("integration_task_1", "COMPLETED"), ("integration_task_2", "FAILED"),
-                             ("integration_task_2", "SCHEDULED")]  # fmt: skip
+    assert h.tasks(leaf) == [
+        ("integration_task_1", "COMPLETED"),
+        ("integration_task_2", "FAILED"),
+        ("integration_task_2", "SCHEDULED"),
+    ]
     assert leaf.tasks[1].retried and leaf.tasks[2].retried_task_id == leaf.tasks[1].task_id
     h.complete("t2", {"op": "task1.done"}, wf=leaf)
     assert [str(w.status) for w in (leaf, mid, root)] == ["COMPLETED"] * 3
@@ -338,9 +495,13 @@ def test_update_task_in_progress_with_callback_hands_a_worker_task_out_later() -
 def test_signal_completes_the_blocked_wait_and_descends_into_sub_workflows() -> None:
     # SignalTaskSpec: "Signal completes a blocked WAIT task", "no blocking task returns null", "descends"
     child = wf([{"name": "w", "taskReferenceName": "inner_wait", "type": "WAIT"}], name="child_wait")
-    parent = wf([{"name": "w", "taskReferenceName": "outer_wait", "type": "WAIT"},
-                 {"name": "s", "taskReferenceName": "s", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "child_wait"}},
-                 {"name": "n", "taskReferenceName": "n", "type": "NOOP"}])  # fmt: skip
+    parent = wf(
+        [
+            {"name": "w", "taskReferenceName": "outer_wait", "type": "WAIT"},
+            {"name": "s", "taskReferenceName": "s", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "child_wait"}},
+            {"name": "n", "taskReferenceName": "n", "type": "NOOP"},
+        ]
+    )
     ex = _run(parent, workflows=[child])
     first = ex.signal("COMPLETED", {"a": 1})
     assert first == ex.task("outer_wait").task_id and ex.task("outer_wait").output == {"a": 1}

@@ -80,9 +80,11 @@ def test_e2_terminal_error_skips_retries_and_still_computes_outputs() -> None:
 
     reason = "NON TRANSIENT ERROR OCCURRED: An integration point required to complete the task is down"
     t1 = h.fail(
-        "t1", reason, terminal=True,
+        "t1",
+        reason,
+        terminal=True,
         output={"TERMINAL_ERROR": "Integration endpoint down: FOOBAR", "ErrorMessage": "There was a terminal error"},
-    )  # fmt: skip
+    )
 
     assert wf.status == "FAILED"
     assert wf.reason == f"Task {t1.task_id} failed with status: FAILED and reason: '{reason}'"
@@ -385,12 +387,24 @@ def test_e8_invalid_dynamic_input_fails_without_persisting_fork_or_join(harness:
 
 # ----------------------------------------------------------------- E9: e2e DynamicForkTests.testCorrectTaskIdOnRetries
 FAIL_ON_PURPOSE = {
-    "name": "fail_on_purpose", "description": "test", "retryCount": 2, "timeoutSeconds": 20, "inputKeys": [],
-    "outputKeys": [], "timeoutPolicy": "RETRY", "retryLogic": "FIXED", "retryDelaySeconds": 1,
-    "responseTimeoutSeconds": 2, "concurrentExecLimit": 0, "inputTemplate": {}, "rateLimitPerFrequency": 0,
-    "rateLimitFrequencyInSeconds": 1, "pollTimeoutSeconds": 3600, "backoffScaleFactor": 1,
+    "name": "fail_on_purpose",
+    "description": "test",
+    "retryCount": 2,
+    "timeoutSeconds": 20,
+    "inputKeys": [],
+    "outputKeys": [],
+    "timeoutPolicy": "RETRY",
+    "retryLogic": "FIXED",
+    "retryDelaySeconds": 1,
+    "responseTimeoutSeconds": 2,
+    "concurrentExecLimit": 0,
+    "inputTemplate": {},
+    "rateLimitPerFrequency": 0,
+    "rateLimitFrequencyInSeconds": 1,
+    "pollTimeoutSeconds": 3600,
+    "backoffScaleFactor": 1,
     "ownerEmail": "test@conductor.io",
-}  # fmt: skip
+}
 
 
 def test_e9_dynamic_fork_cpewf_task_id_is_each_attempts_own_id() -> None:
@@ -446,14 +460,22 @@ def test_e10_do_while_with_system_and_worker_tasks_two_iterations(harness: Harne
     )
     assert wf.tasks[11].ref == "integration_task_3"
     assert [t.ref for t in wf.tasks[1:6]] == [
-        "lambda_locs__1", "jq_add_location__1", "integration_task_1__1", "jq_create_hydrus_input__1", "integration_task_2__1",
-    ]  # fmt: skip
+        "lambda_locs__1",
+        "jq_add_location__1",
+        "integration_task_1__1",
+        "jq_create_hydrus_input__1",
+        "integration_task_2__1",
+    ]
     assert all(t.ref.endswith("__2") for t in wf.tasks[6:11])
     assert loop.output["iteration"] == 2
     for it in ("1", "2"):
         assert set(loop.output[it]) == {
-            "lambda_locs", "jq_add_location", "integration_task_1", "jq_create_hydrus_input", "integration_task_2",
-        }  # fmt: skip
+            "lambda_locs",
+            "jq_add_location",
+            "integration_task_1",
+            "jq_create_hydrus_input",
+            "integration_task_2",
+        }
         assert loop.output[it]["lambda_locs"] == {"result": {"locationRanId": "some location id"}}
     harness.complete("integration_task_3", {})
     assert wf.status == "COMPLETED"
@@ -534,28 +556,58 @@ def test_e14_terminate_failed_starts_the_failure_workflow() -> None:
 
 
 SUB_PARENT = {
-    "name": "test_task_failed_parent_wf", "version": 1, "schemaVersion": 2, "failureWorkflow": "failure_workflow",
+    "name": "test_task_failed_parent_wf",
+    "version": 1,
+    "schemaVersion": 2,
+    "failureWorkflow": "failure_workflow",
     "tasks": [
-        {"name": "test_lambda_task1", "taskReferenceName": "lambdaTask1", "type": "LAMBDA",
-         "inputParameters": {"lambdaValue": "${workflow.input.lambdaValue}",
-                             "scriptExpression": "var i = 10; if ($.lambdaValue == 1){ return {testvalue: 'Lambda value was 1', iValue: i} } else { return {testvalue: 'Lambda value was NOT 1', iValue: i + 3} }"}},
-        {"name": "test_task_failed_sub_wf", "taskReferenceName": "test_task_failed_sub_wf", "type": "SUB_WORKFLOW",
-         "inputParameters": {}, "subWorkflowParam": {"name": "test_task_failed_sub_wf"}},
-        {"name": "test_lambda_task2", "taskReferenceName": "lambdaTask2", "type": "LAMBDA",
-         "inputParameters": {"scriptExpression": "return 1"}},
+        {
+            "name": "test_lambda_task1",
+            "taskReferenceName": "lambdaTask1",
+            "type": "LAMBDA",
+            "inputParameters": {
+                "lambdaValue": "${workflow.input.lambdaValue}",
+                "scriptExpression": "var i = 10; if ($.lambdaValue == 1){ return {testvalue: 'Lambda value was 1', iValue: i} } else { return {testvalue: 'Lambda value was NOT 1', iValue: i + 3} }",
+            },
+        },
+        {
+            "name": "test_task_failed_sub_wf",
+            "taskReferenceName": "test_task_failed_sub_wf",
+            "type": "SUB_WORKFLOW",
+            "inputParameters": {},
+            "subWorkflowParam": {"name": "test_task_failed_sub_wf"},
+        },
+        {
+            "name": "test_lambda_task2",
+            "taskReferenceName": "lambdaTask2",
+            "type": "LAMBDA",
+            "inputParameters": {"scriptExpression": "return 1"},
+        },
     ],
-}  # fmt: skip
+}
 SUB_CHILD = {
-    "name": "test_task_failed_sub_wf", "version": 1, "schemaVersion": 2,
+    "name": "test_task_failed_sub_wf",
+    "version": 1,
+    "schemaVersion": 2,
     "tasks": [
-        {"name": "lambda", "taskReferenceName": "lambda0", "type": "LAMBDA",
-         "inputParameters": {"input": "${workflow.input}",
-                             "scriptExpression": "if ($.input.a==1){return {testvalue: true}} else{return {testvalue: false}}"}},
-        {"name": "terminate", "taskReferenceName": "terminate0", "type": "TERMINATE",
-         "inputParameters": {"terminationStatus": "FAILED", "workflowOutput": "${lambda0.output}"}},
+        {
+            "name": "lambda",
+            "taskReferenceName": "lambda0",
+            "type": "LAMBDA",
+            "inputParameters": {
+                "input": "${workflow.input}",
+                "scriptExpression": "if ($.input.a==1){return {testvalue: true}} else{return {testvalue: false}}",
+            },
+        },
+        {
+            "name": "terminate",
+            "taskReferenceName": "terminate0",
+            "type": "TERMINATE",
+            "inputParameters": {"terminationStatus": "FAILED", "workflowOutput": "${lambda0.output}"},
+        },
         {"name": "integration_task_2", "taskReferenceName": "t2", "type": "SIMPLE", "inputParameters": {}},
     ],
-}  # fmt: skip
+}
 
 
 def test_e14_sub_workflow_terminated_failed_fails_parent_and_starts_its_failure_workflow() -> None:
@@ -624,9 +676,13 @@ def test_e17_backoff_caps() -> None:
     )
     assert _retries(exp, 2) == [(2, 2000), (3, 3000)]
     lin = TaskDef(
-        name="l", retry_count=3, retry_logic="LINEAR_BACKOFF", retry_delay_seconds=2, backoff_scale_factor=2,
+        name="l",
+        retry_count=3,
+        retry_logic="LINEAR_BACKOFF",
+        retry_delay_seconds=2,
+        backoff_scale_factor=2,
         max_retry_delay_seconds=5,
-    )  # fmt: skip
+    )
     assert _retries(lin, 2) == [(4, 4000), (5, 5000)]
 
 
@@ -640,9 +696,13 @@ def test_e17_jitter_is_added_after_the_cap() -> None:
     no_jitter = TaskDef(name="f", retry_count=1, retry_delay_seconds=30)
     assert _retries(no_jitter, 1, jitter=lambda n: 999) == [(30, 30000)]  # jitter 0: never called
     capped = TaskDef(
-        name="c", retry_count=3, retry_logic="EXPONENTIAL_BACKOFF", retry_delay_seconds=2, max_retry_delay_seconds=3,
+        name="c",
+        retry_count=3,
+        retry_logic="EXPONENTIAL_BACKOFF",
+        retry_delay_seconds=2,
+        max_retry_delay_seconds=3,
         backoff_jitter_ms=2000,
-    )  # fmt: skip
+    )
     first, second = _retries(capped, 2, jitter=lambda n: n)
     assert first == (2, 4000)
     assert second == (3, 5000)  # capped to 3 s, then the jitter
@@ -732,21 +792,28 @@ def test_e18_escapes() -> None:
 
 def test_e18_missing_values_status_and_lists_through_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EC2_INSTANCE", "i-123abcdef990")
-    definition = WorkflowDef.from_json({
-        "name": "e18", "outputParameters": {"names": "${task2.output.names}"},
-        "tasks": [
-            {"name": "integration_task_2", "taskReferenceName": "task2"},
-            {"name": "integration_task_4", "taskReferenceName": "task4", "inputParameters": {
-                "taskOutputParam": "${task2.output.location}",
-                "taskOutputParam2": "${task2.output.locationBad}",
-                "taskOutputParam3": "${task3.output.location}",
-                "status": "${task2.status}",
-                "years": "${task2.output.names[*].year}",
-                "second": "${task2.output.names[1].name}",
-                "url": "${task2.output.location}/something?host=${EC2_INSTANCE}",
-            }},
-        ],
-    })  # fmt: skip
+    definition = WorkflowDef.from_json(
+        {
+            "name": "e18",
+            "outputParameters": {"names": "${task2.output.names}"},
+            "tasks": [
+                {"name": "integration_task_2", "taskReferenceName": "task2"},
+                {
+                    "name": "integration_task_4",
+                    "taskReferenceName": "task4",
+                    "inputParameters": {
+                        "taskOutputParam": "${task2.output.location}",
+                        "taskOutputParam2": "${task2.output.locationBad}",
+                        "taskOutputParam3": "${task3.output.location}",
+                        "status": "${task2.status}",
+                        "years": "${task2.output.names[*].year}",
+                        "second": "${task2.output.names[1].name}",
+                        "url": "${task2.output.location}/something?host=${EC2_INSTANCE}",
+                    },
+                },
+            ],
+        }
+    )
     h = Harness()
     h.start(definition, {})
     names = [{"name": "The Who", "year": 1964}, {"name": "The Doors", "year": 1965}]
@@ -770,13 +837,22 @@ def test_e18_task_input_template_fills_nulls_with_raw_template_values() -> None:
         name="templated",
         input_template={"url": "https://template_url", "default_url": "https://default_url", "someKey": "someValue"},
     )
-    definition = WorkflowDef.from_json({
-        "name": "tpl", "tasks": [{"name": "templated", "taskReferenceName": "t", "inputParameters": {
-            "url": "${workflow.input.some_new_url}",
-            "someKey": "${workflow.input.someKey}",
-            "someNowhereToBeFoundKey": "${workflow.input.some_ne_key}",
-        }}],
-    })  # fmt: skip
+    definition = WorkflowDef.from_json(
+        {
+            "name": "tpl",
+            "tasks": [
+                {
+                    "name": "templated",
+                    "taskReferenceName": "t",
+                    "inputParameters": {
+                        "url": "${workflow.input.some_new_url}",
+                        "someKey": "${workflow.input.someKey}",
+                        "someNowhereToBeFoundKey": "${workflow.input.some_ne_key}",
+                    },
+                }
+            ],
+        }
+    )
     h = Harness(task_defs={"templated": td})
     wf = h.start(definition, {"some_new_url": "https://some_new_url"})
     data = wf.tasks[0].input
@@ -817,9 +893,13 @@ def test_fixtures_run_end_to_end_with_workers(executor: str) -> None:
     def go(name: str, data: dict) -> tuple:
         log: list[str] = []
         run = flowkit.run(
-            load_def(name), data, workers=_integration_workers(log), task_defs=harness_task_defs(),
-            clock=VirtualClock(), executor=executor,
-        )  # fmt: skip
+            load_def(name),
+            data,
+            workers=_integration_workers(log),
+            task_defs=harness_task_defs(),
+            clock=VirtualClock(),
+            executor=executor,
+        )
         return run, log
 
     run, log = go(S1, P1)
@@ -830,9 +910,13 @@ def test_fixtures_run_end_to_end_with_workers(executor: str) -> None:
     run, log = go("fork_join_integration_test.json", {})
     assert run.status == "COMPLETED"
     assert [(t.task_type, t.status) for t in run.tasks] == [
-        ("FORK", "COMPLETED"), ("integration_task_1", "COMPLETED"), ("integration_task_2", "COMPLETED"),
-        ("JOIN", "COMPLETED"), ("integration_task_3", "COMPLETED"), ("integration_task_4", "COMPLETED"),
-    ]  # fmt: skip
+        ("FORK", "COMPLETED"),
+        ("integration_task_1", "COMPLETED"),
+        ("integration_task_2", "COMPLETED"),
+        ("JOIN", "COMPLETED"),
+        ("integration_task_3", "COMPLETED"),
+        ("integration_task_4", "COMPLETED"),
+    ]
     assert sorted(run.task("fanouttask_join").output) == ["t2", "t3"]
 
     run, log = go(DYN, {})
@@ -846,5 +930,12 @@ def test_fixtures_run_end_to_end_with_workers(executor: str) -> None:
     run, log = go("do_while_five_loop_over_integration_test.json", {"loop": 3})
     assert run.status == "COMPLETED"
     assert run.task("loopTask").output["iteration"] == 3
-    assert log == ["integration_task_1__1", "integration_task_2__1", "integration_task_1__2", "integration_task_2__2",
-                   "integration_task_1__3", "integration_task_2__3", "integration_task_3"]  # fmt: skip
+    assert log == [
+        "integration_task_1__1",
+        "integration_task_2__1",
+        "integration_task_1__2",
+        "integration_task_2__2",
+        "integration_task_1__3",
+        "integration_task_2__3",
+        "integration_task_3",
+    ]

@@ -139,12 +139,16 @@ def _executions() -> list:
 
     h = Harness()
     h.start(
-        WorkflowDef.from_json({
-            "name": "to", "timeoutSeconds": 5, "timeoutPolicy": "TIME_OUT_WF",
-            "tasks": [{"name": "integration_task_1", "taskReferenceName": "s"}],
-        }),
+        WorkflowDef.from_json(
+            {
+                "name": "to",
+                "timeoutSeconds": 5,
+                "timeoutPolicy": "TIME_OUT_WF",
+                "tasks": [{"name": "integration_task_1", "taskReferenceName": "s"}],
+            }
+        ),
         {},
-    )  # fmt: skip
+    )
     h.poll("s")
     h.advance(5)
     assert h.wf.status == "TIMED_OUT"
@@ -236,8 +240,11 @@ def test_execution_to_json_through_run_and_the_blog_fixture() -> None:
     assert run.status == "COMPLETED"
     assert run.output == {"fileLocation": "s3://bucket/img.png"}
     assert run.task("image_convert_resize_ref").input == {
-        "fileLocation": "img", "outputFormat": "png", "outputWidth": 30, "outputHeight": 20,
-    }  # fmt: skip
+        "fileLocation": "img",
+        "outputFormat": "png",
+        "outputWidth": 30,
+        "outputHeight": 20,
+    }
     doc = run.to_json()
     assert errors(validator("schema_Workflow.json"), doc) == []
     for task in doc["tasks"]:

@@ -66,9 +66,15 @@ class MotoS3:
 
     def endpoint(self, bucket: str, **changes: Any) -> S3Endpoint:
         options: dict[str, Any] = {
-            "bucket": bucket, "endpoint_url": self.url, "region": "us-east-1", "access_key_id": KEY,
-            "secret_access_key": KEY, "connect_timeout": 2.0, "read_timeout": 5.0, "max_attempts": 1,
-        }  # fmt: skip
+            "bucket": bucket,
+            "endpoint_url": self.url,
+            "region": "us-east-1",
+            "access_key_id": KEY,
+            "secret_access_key": KEY,
+            "connect_timeout": 2.0,
+            "read_timeout": 5.0,
+            "max_attempts": 1,
+        }
         options.update(changes)
         return S3Endpoint(**options)
 

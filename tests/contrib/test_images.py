@@ -192,18 +192,25 @@ def test_multiple_convert_resize_plans_one_task_per_format_and_size():
     plan = multiple_convert_resize("s3://b/cat.jpg", ["jpg", "png", "webp"], sizes, True)
     refs = [t["taskReferenceName"] for t in plan["dynamicTasks"]]
     assert refs == [
-        "image_convert_resize_jpg_1200x800_0", "image_convert_resize_jpg_600x400_1",
-        "image_convert_resize_jpg_300x200_2", "image_convert_resize_png_1200x800_3",
-        "image_convert_resize_png_600x400_4", "image_convert_resize_png_300x200_5",
-        "image_convert_resize_webp_1200x800_6", "image_convert_resize_webp_600x400_7",
+        "image_convert_resize_jpg_1200x800_0",
+        "image_convert_resize_jpg_600x400_1",
+        "image_convert_resize_jpg_300x200_2",
+        "image_convert_resize_png_1200x800_3",
+        "image_convert_resize_png_600x400_4",
+        "image_convert_resize_png_300x200_5",
+        "image_convert_resize_webp_1200x800_6",
+        "image_convert_resize_webp_600x400_7",
         "image_convert_resize_webp_300x200_8",
-    ]  # fmt: skip
+    ]
     assert {t["name"] for t in plan["dynamicTasks"]} == {"image_convert_resize"}
     assert list(plan["dynamicTasksInput"]) == refs
     assert plan["dynamicTasksInput"]["image_convert_resize_png_1200x800_3"] == {
-        "fileLocation": "s3://b/cat.jpg", "outputFormat": "png", "outputWidth": 1200, "outputHeight": 800,
+        "fileLocation": "s3://b/cat.jpg",
+        "outputFormat": "png",
+        "outputWidth": 1200,
+        "outputHeight": 800,
         "maintainAspectRatio": True,
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize(

@@ -128,9 +128,13 @@ def test_stopped_server_fails_fast(private_moto: MotoS3):
 
 def test_hung_server_times_out_instead_of_hanging(silent_endpoint):
     ep = s3.S3Endpoint(
-        bucket="b", endpoint_url=silent_endpoint, access_key_id="k", secret_access_key="k", read_timeout=0.5,
+        bucket="b",
+        endpoint_url=silent_endpoint,
+        access_key_id="k",
+        secret_access_key="k",
+        read_timeout=0.5,
         max_attempts=1,
-    )  # fmt: skip
+    )
     started = time.monotonic()
     with pytest.raises(S3Error, match=r"did not answer within 0.5 s"):
         s3.upload(str(SAMPLES / "shapes.png"), endpoint=ep)

@@ -66,9 +66,12 @@ def test_task_defs_ship_in_the_package_as_published():
 
 def test_image_convert_resize_workflow(moto: MotoS3, bucket, endpoint, out_dir):
     execution = flowkit.run(
-        fixture_path(SINGLE), recipe("webp", 300, 200), workers=image_workers(output_dir=out_dir, s3=endpoint),
-        task_defs=image_task_defs(), store="memory",
-    )  # fmt: skip
+        fixture_path(SINGLE),
+        recipe("webp", 300, 200),
+        workers=image_workers(output_dir=out_dir, s3=endpoint),
+        task_defs=image_task_defs(),
+        store="memory",
+    )
     assert execution.status == "COMPLETED", execution.reason
     converted = execution.task("image_convert_resize_ref").output
     assert (converted["outputWidth"], converted["outputHeight"], converted["outputFormat"]) == (300, 200, "webp")
@@ -87,10 +90,15 @@ def test_image_convert_resize_workflow(moto: MotoS3, bucket, endpoint, out_dir):
 def test_fork_with_a_sub_workflow(moto: MotoS3, bucket, endpoint, out_dir):
     execution = flowkit.run(
         fixture_path(FORKED),
-        {"fileLocation": str(SAMPLES / "shapes.png"), "recipeParameters": {"outputSize": {"width": 200, "height": 150}}},
-        workers=image_workers(output_dir=out_dir, s3=endpoint), task_defs=image_task_defs(),
-        workflows=[fixture_path(SINGLE)], store="memory",
-    )  # fmt: skip
+        {
+            "fileLocation": str(SAMPLES / "shapes.png"),
+            "recipeParameters": {"outputSize": {"width": 200, "height": 150}},
+        },
+        workers=image_workers(output_dir=out_dir, s3=endpoint),
+        task_defs=image_task_defs(),
+        workflows=[fixture_path(SINGLE)],
+        store="memory",
+    )
     assert execution.status == "COMPLETED", execution.reason
     jpg, webp = execution.output["fileLocationJpg"], execution.output["fileLocationWebp"]
     assert re.fullmatch(rf"s3://{bucket}/shapes_200x150_[0-9a-f]{{8}}\.jpg", jpg)
@@ -110,10 +118,16 @@ def test_dynamic_fork_three_formats_by_three_sizes(out_dir):
     sizes = [{"width": 320, "height": 320}, {"width": 160, "height": 90}, {"width": 64, "height": 64}]
     execution = flowkit.run(
         fixture_path(DYNAMIC),
-        {"fileLocation": str(SAMPLES / "landscape.jpg"), "outputFormats": ["jpg", "png", "webp"], "outputSizes": sizes,
-         "maintainAspectRatio": True},
-        workers=image_workers(output_dir=out_dir), task_defs=image_task_defs(), store="memory",
-    )  # fmt: skip
+        {
+            "fileLocation": str(SAMPLES / "landscape.jpg"),
+            "outputFormats": ["jpg", "png", "webp"],
+            "outputSizes": sizes,
+            "maintainAspectRatio": True,
+        },
+        workers=image_workers(output_dir=out_dir),
+        task_defs=image_task_defs(),
+        store="memory",
+    )
     assert execution.status == "COMPLETED", execution.reason
     locations = execution.output["fileLocations"]
     assert list(locations) == [
@@ -133,9 +147,12 @@ def test_dynamic_fork_three_formats_by_three_sizes(out_dir):
 def test_default_endpoint_runs_the_tutorial_with_no_aws_configuration(out_dir, capsys):
     images.configure(output_dir=out_dir)
     execution = flowkit.run(
-        fixture_path(SINGLE), recipe("png", 100, 100, SAMPLES / "rings.jpg"), workers=flowkit.contrib.image_workers(),
-        task_defs=image_task_defs(), store="memory",
-    )  # fmt: skip
+        fixture_path(SINGLE),
+        recipe("png", 100, 100, SAMPLES / "rings.jpg"),
+        workers=flowkit.contrib.image_workers(),
+        task_defs=image_task_defs(),
+        store="memory",
+    )
     assert execution.status == "COMPLETED", execution.reason
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(
@@ -154,9 +171,13 @@ def test_corrupt_image_fails_at_once_without_retries(tmp_path, endpoint, out_dir
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"this is not a picture")
     execution = flowkit.run(
-        fixture_path(SINGLE), recipe("png", 10, 10, bad), workers=image_workers(output_dir=out_dir, s3=endpoint),
-        task_defs=fast_defs(), store="memory", clock=VirtualClock(),
-    )  # fmt: skip
+        fixture_path(SINGLE),
+        recipe("png", 10, 10, bad),
+        workers=image_workers(output_dir=out_dir, s3=endpoint),
+        task_defs=fast_defs(),
+        store="memory",
+        clock=VirtualClock(),
+    )
     assert execution.status == "FAILED"
     attempts = by_ref(execution)["image_convert_resize_ref"]
     assert [t["status"] for t in attempts] == ["FAILED_WITH_TERMINAL_ERROR"]
@@ -174,9 +195,13 @@ def test_corrupt_image_fails_at_once_without_retries(tmp_path, endpoint, out_dir
 )
 def test_inputs_that_can_never_work_are_terminal(recipe_args, reason, endpoint, out_dir):
     execution = flowkit.run(
-        fixture_path(SINGLE), recipe(*recipe_args), workers=image_workers(output_dir=out_dir, s3=endpoint),
-        task_defs=fast_defs(), store="memory", clock=VirtualClock(),
-    )  # fmt: skip
+        fixture_path(SINGLE),
+        recipe(*recipe_args),
+        workers=image_workers(output_dir=out_dir, s3=endpoint),
+        task_defs=fast_defs(),
+        store="memory",
+        clock=VirtualClock(),
+    )
     attempts = by_ref(execution)["image_convert_resize_ref"]
     assert [t["status"] for t in attempts] == ["FAILED_WITH_TERMINAL_ERROR"]
     assert reason in attempts[0]["reasonForIncompletion"]
@@ -185,10 +210,13 @@ def test_inputs_that_can_never_work_are_terminal(recipe_args, reason, endpoint, 
 
 def test_missing_image_is_retried_then_fails(endpoint, out_dir):
     execution = flowkit.run(
-        fixture_path(SINGLE), recipe("png", 10, 10, Path("/nowhere/missing.png")),
-        workers=image_workers(output_dir=out_dir, s3=endpoint), task_defs=fast_defs(retry_count=2), store="memory",
+        fixture_path(SINGLE),
+        recipe("png", 10, 10, Path("/nowhere/missing.png")),
+        workers=image_workers(output_dir=out_dir, s3=endpoint),
+        task_defs=fast_defs(retry_count=2),
+        store="memory",
         clock=VirtualClock(),
-    )  # fmt: skip
+    )
     attempts = by_ref(execution)["image_convert_resize_ref"]
     assert [t["status"] for t in attempts] == ["FAILED"] * 3
     assert all("image file not found: '/nowhere/missing.png'" in t["reasonForIncompletion"] for t in attempts)
@@ -198,9 +226,13 @@ def test_missing_image_is_retried_then_fails(endpoint, out_dir):
 def test_missing_bucket_fails_the_upload_after_its_retries(moto: MotoS3, out_dir):
     gone = moto.endpoint("bucket-that-was-never-made")
     execution = flowkit.run(
-        fixture_path(SINGLE), recipe("jpg", 50, 50), workers=image_workers(output_dir=out_dir, s3=gone),
-        task_defs=fast_defs(retry_count=1), store="memory", clock=VirtualClock(),
-    )  # fmt: skip
+        fixture_path(SINGLE),
+        recipe("jpg", 50, 50),
+        workers=image_workers(output_dir=out_dir, s3=gone),
+        task_defs=fast_defs(retry_count=1),
+        store="memory",
+        clock=VirtualClock(),
+    )
     assert execution.task("image_convert_resize_ref").status == "COMPLETED"
     uploads = by_ref(execution)["upload_toS3_ref"]
     assert [t["status"] for t in uploads] == ["FAILED", "FAILED"]
@@ -214,15 +246,20 @@ def test_endpoint_going_away_mid_run_fails_the_upload_after_its_retries(private_
 
     @flowkit.worker_task(task_definition_name="image_convert_resize")
     def convert_then_lose_the_server(fileLocation, outputFormat, outputWidth, outputHeight):  # noqa: N803
-        out = convert.fn(fileLocation=fileLocation, outputFormat=outputFormat, outputWidth=outputWidth,
-                         outputHeight=outputHeight)  # fmt: skip
+        out = convert.fn(
+            fileLocation=fileLocation, outputFormat=outputFormat, outputWidth=outputWidth, outputHeight=outputHeight
+        )
         private_moto.stop()  # the S3 server goes away between the two tasks
         return out
 
     execution = flowkit.run(
-        fixture_path(SINGLE), recipe("png", 40, 25), workers=[convert_then_lose_the_server, upload],
-        task_defs=fast_defs(), store="memory", clock=VirtualClock(),
-    )  # fmt: skip
+        fixture_path(SINGLE),
+        recipe("png", 40, 25),
+        workers=[convert_then_lose_the_server, upload],
+        task_defs=fast_defs(),
+        store="memory",
+        clock=VirtualClock(),
+    )
     assert execution.status == "FAILED"
     uploads = by_ref(execution)["upload_toS3_ref"]
     assert [t["status"] for t in uploads] == ["FAILED"] * 4  # retryCount 3 in the tutorial's task definition
@@ -242,9 +279,13 @@ def test_no_traceback_in_reasons_for_failures(tmp_path, moto: MotoS3, out_dir):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes((SAMPLES / "landscape.jpg").read_bytes()[:500])
     execution = flowkit.run(
-        fixture_path(SINGLE), recipe("png", 10, 10, bad), workers=image_workers(output_dir=out_dir, s3=moto.endpoint("x-none")),
-        task_defs=fast_defs(), store="memory", clock=VirtualClock(),
-    )  # fmt: skip
+        fixture_path(SINGLE),
+        recipe("png", 10, 10, bad),
+        workers=image_workers(output_dir=out_dir, s3=moto.endpoint("x-none")),
+        task_defs=fast_defs(),
+        store="memory",
+        clock=VirtualClock(),
+    )
     reason = by_ref(execution)["image_convert_resize_ref"][0]["reasonForIncompletion"]
     assert "Traceback" not in reason and "\n" not in reason
     assert "corrupt or truncated image" in reason

@@ -14,8 +14,7 @@ def _where() -> dict[str, Any]:
 
 
 def _chain(n: int) -> dict[str, Any]:
-    return {"name": "where", "version": 1,
-            "tasks": [{"name": "where", "taskReferenceName": f"w{i}"} for i in range(n)]}  # fmt: skip
+    return {"name": "where", "version": 1, "tasks": [{"name": "where", "taskReferenceName": f"w{i}"} for i in range(n)]}
 
 
 def test_a_lone_task_of_a_foreground_run_runs_on_the_calling_thread() -> None:
@@ -24,8 +23,10 @@ def test_a_lone_task_of_a_foreground_run_runs_on_the_calling_thread() -> None:
 
 
 def test_a_task_with_a_timeout_under_an_hour_runs_on_a_worker_thread() -> None:
-    for task_def in ({"name": "where", "responseTimeoutSeconds": 10}, {"name": "where", "timeoutSeconds": 30,
-                                                                      "responseTimeoutSeconds": 10}):  # fmt: skip
+    for task_def in (
+        {"name": "where", "responseTimeoutSeconds": 10},
+        {"name": "where", "timeoutSeconds": 30, "responseTimeoutSeconds": 10},
+    ):
         ex = flowkit.run(_chain(2), {}, workers={"where": _where}, store="memory", task_defs=[task_def])
         assert [t.output["main"] for t in ex.tasks] == [False, False], task_def
 
@@ -34,10 +35,22 @@ def test_a_workflow_timeout_or_parallel_branches_use_worker_threads() -> None:
     timed = {**_chain(2), "timeoutSeconds": 60}
     ex = flowkit.run(timed, {}, workers={"where": _where}, store="memory")
     assert [t.output["main"] for t in ex.tasks] == [False, False]
-    fork = {"name": "fork", "version": 1, "tasks": [
-        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [
-            [{"name": "where", "taskReferenceName": "a"}], [{"name": "where", "taskReferenceName": "b"}]]},
-        {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["a", "b"]}]}  # fmt: skip
+    fork = {
+        "name": "fork",
+        "version": 1,
+        "tasks": [
+            {
+                "name": "f",
+                "taskReferenceName": "f",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [{"name": "where", "taskReferenceName": "a"}],
+                    [{"name": "where", "taskReferenceName": "b"}],
+                ],
+            },
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["a", "b"]},
+        ],
+    }
     ex = flowkit.run(fork, {}, workers={"where": _where}, store="memory")
     assert [ex.task(r).output["main"] for r in ("a", "b")] == [False, False]
 

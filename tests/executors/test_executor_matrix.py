@@ -106,12 +106,15 @@ def chain_def(n: int) -> dict:
         "name": f"chain_{n}",
         "version": 1,
         "tasks": [
-            {"name": "step", "taskReferenceName": f"s{i}",
-             "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"}}
+            {
+                "name": "step",
+                "taskReferenceName": f"s{i}",
+                "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"},
+            }
             for i in range(n)
         ],
         "outputParameters": {"x": f"${{s{n - 1}.output.x}}"},
-    }  # fmt: skip
+    }
 
 
 FORK = {
@@ -123,15 +126,17 @@ FORK = {
             "name": "fork",
             "taskReferenceName": "fork",
             "type": "FORK_JOIN_DYNAMIC",
-            "inputParameters": {"dynamicTasks": "${gen.output.dynamicTasks}",
-                                "dynamicTasksInput": "${gen.output.dynamicTasksInput}"},
+            "inputParameters": {
+                "dynamicTasks": "${gen.output.dynamicTasks}",
+                "dynamicTasksInput": "${gen.output.dynamicTasksInput}",
+            },
             "dynamicForkTasksParam": "dynamicTasks",
             "dynamicForkTasksInputParamName": "dynamicTasksInput",
         },
         {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
     ],
     "outputParameters": {"joined": "${join.output}"},
-}  # fmt: skip
+}
 
 
 # A static fork of named branches (input per branch), for tasks that must all run side by side.
@@ -141,22 +146,37 @@ def branches_def(name: str, task_name: str, inputs: list[dict], optional: list[b
         "name": name,
         "version": 1,
         "tasks": [
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN",
-             "forkTasks": [[{"name": task_name, "taskReferenceName": f"b{i}", "inputParameters": inp,
-                             "optional": optional[i]}] for i, inp in enumerate(inputs)]},
-            {"name": "join", "taskReferenceName": "join", "type": "JOIN",
-             "joinOn": [f"b{i}" for i in range(len(inputs))]},
+            {
+                "name": "fork",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [{"name": task_name, "taskReferenceName": f"b{i}", "inputParameters": inp, "optional": optional[i]}]
+                    for i, inp in enumerate(inputs)
+                ],
+            },
+            {
+                "name": "join",
+                "taskReferenceName": "join",
+                "type": "JOIN",
+                "joinOn": [f"b{i}" for i in range(len(inputs))],
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def one_def(task_name: str, inputs: dict | None = None) -> dict:
     return {
         "name": f"one_{task_name}",
         "version": 1,
-        "tasks": [{"name": task_name, "taskReferenceName": "t",
-                   "inputParameters": inputs if inputs is not None else {"x": "${workflow.input.x}"}}],
-    }  # fmt: skip
+        "tasks": [
+            {
+                "name": task_name,
+                "taskReferenceName": "t",
+                "inputParameters": inputs if inputs is not None else {"x": "${workflow.input.x}"},
+            }
+        ],
+    }
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
@@ -196,8 +216,9 @@ def kind(executor: Any) -> str:
 
 
 def run(definition: Any, inp: dict | None, workers: Any, executor: Any, **options: Any) -> Any:
-    return flowkit.run(definition, inp or {}, workers=workers, executor=executor, max_workers=WORKERS,
-                       store="memory", **options)  # fmt: skip
+    return flowkit.run(
+        definition, inp or {}, workers=workers, executor=executor, max_workers=WORKERS, store="memory", **options
+    )
 
 
 def statuses(execution: Any) -> list[tuple[str, str]]:
@@ -329,8 +350,14 @@ def test_timeout_maps_to_timed_out(concurrent_executor: Any) -> None:
 def test_terminate_cancels_and_queued_calls_do_not_run(concurrent_executor: Any, tmp_path: Path) -> None:
     executor = concurrent_executor
     inputs = [{"i": i, "seconds": 0.4, "marks": str(tmp_path)} for i in range(12)]
-    ex = flowkit.start(branches_def("terminate_me", "nap", inputs), {}, workers={"nap": nap}, executor=executor,
-                       max_workers=WORKERS, store="memory")  # fmt: skip
+    ex = flowkit.start(
+        branches_def("terminate_me", "nap", inputs),
+        {},
+        workers={"nap": nap},
+        executor=executor,
+        max_workers=WORKERS,
+        store="memory",
+    )
     time.sleep(0.25)
     ex.terminate("enough")
     assert ex.status.value == "TERMINATED"
@@ -372,14 +399,28 @@ def test_worker_process_death_fails_its_task_and_the_pool_recovers(
         "name": "dying",
         "version": 1,
         "tasks": [
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
-                [{"name": "die", "taskReferenceName": "b0", "inputParameters": {"x": 1, "how": how}, "optional": True}],
-                *[[{"name": "nap", "taskReferenceName": f"b{i}", "inputParameters": {"i": i, "seconds": 0.3}}]
-                  for i in (1, 2, 3)],
-            ]},
+            {
+                "name": "fork",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [
+                        {
+                            "name": "die",
+                            "taskReferenceName": "b0",
+                            "inputParameters": {"x": 1, "how": how},
+                            "optional": True,
+                        }
+                    ],
+                    *[
+                        [{"name": "nap", "taskReferenceName": f"b{i}", "inputParameters": {"i": i, "seconds": 0.3}}]
+                        for i in (1, 2, 3)
+                    ],
+                ],
+            },
             {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["b0", "b1", "b2", "b3"]},
         ],
-    }  # fmt: skip
+    }
     td = [{"name": "die", "retryCount": 0}, {"name": "nap", "retryCount": 2, "retryDelaySeconds": 0}]
     ex = run(definition, {}, {"die": die, "nap": nap}, executor, task_defs=td)
     dead = ex.task("b0")
@@ -423,8 +464,14 @@ def test_dask_scheduler_loss_fails_in_flight_tasks_and_replace_resumes() -> None
     first = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0")
     executor = DaskExecutor(distributed.Client(first, set_as_default=False))
     td = [{"name": "nap", "retryCount": 1, "retryDelaySeconds": 0}]
-    ex = flowkit.start(one_def("nap", {"i": 1, "seconds": 1.0}), {}, workers={"nap": nap}, executor=executor,
-                       store="memory", task_defs=td)  # fmt: skip
+    ex = flowkit.start(
+        one_def("nap", {"i": 1, "seconds": 1.0}),
+        {},
+        workers={"nap": nap},
+        executor=executor,
+        store="memory",
+        task_defs=td,
+    )
     second = None
     try:
         time.sleep(0.4)

@@ -106,8 +106,11 @@ def step(x: int) -> dict:
 
 
 def one_def(task_name: str, inputs: dict) -> dict:
-    return {"name": f"one_{task_name}", "version": 1,
-            "tasks": [{"name": task_name, "taskReferenceName": "t", "inputParameters": inputs}]}  # fmt: skip
+    return {
+        "name": f"one_{task_name}",
+        "version": 1,
+        "tasks": [{"name": task_name, "taskReferenceName": "t", "inputParameters": inputs}],
+    }
 
 
 def fork_def(task_name: str, inputs: list[dict]) -> dict:
@@ -115,22 +118,38 @@ def fork_def(task_name: str, inputs: list[dict]) -> dict:
         "name": f"fork_{task_name}",
         "version": 1,
         "tasks": [
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN",
-             "forkTasks": [[{"name": task_name, "taskReferenceName": f"b{i}", "inputParameters": inp}]
-                           for i, inp in enumerate(inputs)]},
-            {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": [f"b{i}" for i in range(len(inputs))]},
+            {
+                "name": "fork",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [{"name": task_name, "taskReferenceName": f"b{i}", "inputParameters": inp}]
+                    for i, inp in enumerate(inputs)
+                ],
+            },
+            {
+                "name": "join",
+                "taskReferenceName": "join",
+                "type": "JOIN",
+                "joinOn": [f"b{i}" for i in range(len(inputs))],
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 CHAIN = {
     "name": "chain",
     "version": 1,
-    "tasks": [{"name": "step", "taskReferenceName": f"s{i}",
-               "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"}}
-              for i in range(4)],
+    "tasks": [
+        {
+            "name": "step",
+            "taskReferenceName": f"s{i}",
+            "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"},
+        }
+        for i in range(4)
+    ],
     "outputParameters": {"x": "${s3.output.x}"},
-}  # fmt: skip
+}
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 3.0) -> Any:
@@ -188,11 +207,25 @@ def pool_recovered(executor: Any, dead: set[int]) -> list[int]:
 
 
 def test_timed_out_call_is_killed_and_the_task_retried(processes: Any, tmp_path: Path) -> None:
-    td = [{"name": "hang_first", "retryCount": 1, "retryDelaySeconds": 0, "timeoutSeconds": 1,
-           "responseTimeoutSeconds": 1, "timeoutPolicy": "RETRY"}]  # fmt: skip
+    td = [
+        {
+            "name": "hang_first",
+            "retryCount": 1,
+            "retryDelaySeconds": 0,
+            "timeoutSeconds": 1,
+            "responseTimeoutSeconds": 1,
+            "timeoutPolicy": "RETRY",
+        }
+    ]
     t0 = time.perf_counter()
-    ex = flowkit.run(one_def("hang_first", {"marks": str(tmp_path)}), {}, workers={"hang_first": hang_first},
-                     executor=processes, task_defs=td, store="memory")  # fmt: skip
+    ex = flowkit.run(
+        one_def("hang_first", {"marks": str(tmp_path)}),
+        {},
+        workers={"hang_first": hang_first},
+        executor=processes,
+        task_defs=td,
+        store="memory",
+    )
     elapsed = time.perf_counter() - t0
     assert ex.status.value == "COMPLETED", ex.reason
     first, retry = ex.tasks
@@ -211,8 +244,14 @@ def test_timed_out_call_is_killed_and_the_task_retried(processes: Any, tmp_path:
 
 def test_busy_loop_hits_the_response_timeout_and_its_process_is_killed(processes: Any, tmp_path: Path) -> None:
     td = [{"name": "hang", "retryCount": 0, "responseTimeoutSeconds": 1}]
-    ex = flowkit.run(one_def("hang", {"marks": str(tmp_path), "how": "busy"}), {}, workers={"hang": hang},
-                     executor=processes, task_defs=td, store="memory")  # fmt: skip
+    ex = flowkit.run(
+        one_def("hang", {"marks": str(tmp_path), "how": "busy"}),
+        {},
+        workers={"hang": hang},
+        executor=processes,
+        task_defs=td,
+        store="memory",
+    )
     task = ex.task("t")
     assert task.status.value == "TIMED_OUT"
     assert task.reason == f"responseTimeout: 1 exceeded for the taskId: {task.task_id} with Task Definition: hang"
@@ -224,11 +263,19 @@ def test_busy_loop_hits_the_response_timeout_and_its_process_is_killed(processes
 
 def test_time_out_wf_kills_every_running_call_and_the_pool_keeps_its_size(processes: Any, tmp_path: Path) -> None:
     before = set(processes.worker_pids())
-    td = [{"name": "hang", "retryCount": 3, "timeoutSeconds": 1, "responseTimeoutSeconds": 1,
-           "timeoutPolicy": "TIME_OUT_WF"}]  # fmt: skip
+    td = [
+        {
+            "name": "hang",
+            "retryCount": 3,
+            "timeoutSeconds": 1,
+            "responseTimeoutSeconds": 1,
+            "timeoutPolicy": "TIME_OUT_WF",
+        }
+    ]
     inputs = [{"marks": str(tmp_path), "how": how, "i": i} for i, how in enumerate(("sleep", "busy"))]
-    ex = flowkit.run(fork_def("hang", inputs), {}, workers={"hang": hang}, executor=processes, task_defs=td,
-                     store="memory")  # fmt: skip
+    ex = flowkit.run(
+        fork_def("hang", inputs), {}, workers={"hang": hang}, executor=processes, task_defs=td, store="memory"
+    )
     assert ex.status.value == "TIMED_OUT"
     branches = sorted(ex.task(f"b{i}").status.value for i in range(2))
     assert branches in (["TIMED_OUT", "TIMED_OUT"], ["CANCELED", "TIMED_OUT"])
@@ -243,23 +290,37 @@ def test_time_out_wf_kills_every_running_call_and_the_pool_keeps_its_size(proces
 def test_alert_only_leaves_the_call_running(processes: Any) -> None:
     # ALERT_ONLY on the total timeout (responseTimeoutSeconds ignores the policy, as in Conductor, and
     # must not exceed timeoutSeconds: so neither is 1 s here)
-    td = [{"name": "nap", "retryCount": 0, "totalTimeoutSeconds": 1, "responseTimeoutSeconds": 5,
-           "timeoutPolicy": "ALERT_ONLY"}]  # fmt: skip
-    ex = flowkit.run(one_def("nap", {"seconds": 1.3}), {}, workers={"nap": nap}, executor=processes, task_defs=td,
-                     store="memory")  # fmt: skip
+    td = [
+        {
+            "name": "nap",
+            "retryCount": 0,
+            "totalTimeoutSeconds": 1,
+            "responseTimeoutSeconds": 5,
+            "timeoutPolicy": "ALERT_ONLY",
+        }
+    ]
+    ex = flowkit.run(
+        one_def("nap", {"seconds": 1.3}), {}, workers={"nap": nap}, executor=processes, task_defs=td, store="memory"
+    )
     assert ex.status.value == "COMPLETED", ex.reason
     assert ex.task("t").output["slept"] == 1.3
     assert alive(ex.task("t").output["pid"])
 
 
-def test_stubborn_worker_gets_sigkill_after_the_grace(processes: Any, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+def test_stubborn_worker_gets_sigkill_after_the_grace(
+    processes: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(_process, "_KILL_GRACE_S", 0.3)
     td = [{"name": "hang", "retryCount": 0, "timeoutSeconds": 1, "responseTimeoutSeconds": 1}]
     with caplog.at_level(logging.INFO, logger="flowkit.processes"):
-        ex = flowkit.run(one_def("hang", {"marks": str(tmp_path), "how": "stubborn"}), {}, workers={"hang": hang},
-                         executor=processes, task_defs=td, store="memory")  # fmt: skip
+        ex = flowkit.run(
+            one_def("hang", {"marks": str(tmp_path), "how": "stubborn"}),
+            {},
+            workers={"hang": hang},
+            executor=processes,
+            task_defs=td,
+            store="memory",
+        )
         assert ex.task("t").status.value == "TIMED_OUT"
         hung = started_pids(tmp_path)["0"]
         time.sleep(0.15)
@@ -269,12 +330,19 @@ def test_stubborn_worker_gets_sigkill_after_the_grace(processes: Any, tmp_path: 
     assert any("ignored SIGTERM" in r.getMessage() and str(hung) in r.getMessage() for r in caplog.records)
 
 
-def test_late_answer_of_a_killed_call_is_never_applied(processes: Any, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_late_answer_of_a_killed_call_is_never_applied(
+    processes: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(_process, "_KILL_GRACE_S", 0.5)
     td = [{"name": "late", "retryCount": 0, "timeoutSeconds": 1, "responseTimeoutSeconds": 1}]
-    ex = flowkit.run(one_def("late", {"marks": str(tmp_path)}), {}, workers={"late": late}, executor=processes,
-                     task_defs=td, store="memory")  # fmt: skip
+    ex = flowkit.run(
+        one_def("late", {"marks": str(tmp_path)}),
+        {},
+        workers={"late": late},
+        executor=processes,
+        task_defs=td,
+        store="memory",
+    )
     hung = started_pids(tmp_path)["0"]
     assert wait_until(lambda: (tmp_path / "answered-late").exists())  # it did answer, after SIGTERM
     assert gone(hung)
@@ -307,14 +375,20 @@ def test_terminate_cancels_running_calls_and_kills_their_processes(processes: An
         ex.runtime.close()
 
 
-def test_rerun_right_after_terminate_never_gets_the_old_answer(processes: Any, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_rerun_right_after_terminate_never_gets_the_old_answer(
+    processes: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The rerun resets the CANCELED task in place (same TaskModel) and starts it again while the first
     # call still runs (the pool's checks are made rare here, so nothing stops it first). The first call
     # then answers while the rerun attempt is IN_PROGRESS: its answer belongs to the earlier attempt.
     monkeypatch.setattr(_process, "_WATCH_S", 0.8)
-    ex = flowkit.start(one_def("again", {"marks": str(tmp_path)}), {}, workers={"again": first_then_second},
-                       executor=processes, store="memory")  # fmt: skip
+    ex = flowkit.start(
+        one_def("again", {"marks": str(tmp_path)}),
+        {},
+        workers={"again": first_then_second},
+        executor=processes,
+        store="memory",
+    )
     try:
         assert wait_until(lambda: "0" in started_pids(tmp_path))
         task_id = ex.task("t").task_id
@@ -355,16 +429,23 @@ def _spy_calls(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return calls
 
 
-def test_dask_timed_out_call_is_cancelled_and_its_late_result_ignored(dask_client: Any, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_dask_timed_out_call_is_cancelled_and_its_late_result_ignored(
+    dask_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flowkit.executors import DaskExecutor
 
     calls = _spy_calls(monkeypatch)
     executor = DaskExecutor(dask_client)
     td = [{"name": "nap", "retryCount": 0, "timeoutSeconds": 1, "responseTimeoutSeconds": 1}]
     t0 = time.perf_counter()
-    ex = flowkit.run(one_def("nap", {"seconds": 1.4, "marks": str(tmp_path)}), {}, workers={"nap": nap},
-                     executor=executor, task_defs=td, store="memory")  # fmt: skip
+    ex = flowkit.run(
+        one_def("nap", {"seconds": 1.4, "marks": str(tmp_path)}),
+        {},
+        workers={"nap": nap},
+        executor=executor,
+        task_defs=td,
+        store="memory",
+    )
     assert time.perf_counter() - t0 < 1.35  # did not wait for the call
     task = ex.task("t")
     assert (task.status.value, task.output) == ("TIMED_OUT", {})

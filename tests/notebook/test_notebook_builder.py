@@ -48,8 +48,12 @@ def test_steps_make_the_definition_and_undo_drops_the_last_step():
     assert len(model.steps) == 8
     undone = model.undo()
     assert undone.ref == "approve" and "approve" not in model.refs() and len(model.steps) == 7
-    model.add("INLINE", "double", inputs={"expression": "(function(){return $.x*2;})()", "x": 2},
-              place=Place(after="prepare_ref"))  # fmt: skip
+    model.add(
+        "INLINE",
+        "double",
+        inputs={"expression": "(function(){return $.x*2;})()", "x": 2},
+        place=Place(after="prepare_ref"),
+    )
     assert [t.task_reference_name for t in model.definition().tasks][:2] == ["prepare_ref", "double"]
     model.remove("fork_1")  # the fork goes with its branches and its JOIN
     assert {"fork_1", "join_fork_1", "ship_a", "note"}.isdisjoint(model.refs())
@@ -75,8 +79,13 @@ def test_exported_json_and_python_build_the_same_definition():
     model.add("SET_VARIABLE", "remember", inputs={"seen": True}, place=Place(fork="checks", branch=1))
     model.add("DO_WHILE", "again", place=Place(after="route"))
     model.add("tick", "t", inputs={"i": 1}, place=Place(loop="again"))
-    for kind, inputs in [("JSON_JQ_TRANSFORM", {"queryExpression": ".a", "a": 1}), ("LAMBDA", {"scriptExpression": "return 1;"}),
-                         ("HTTP", {"http_request": {"uri": "http://127.0.0.1:9/"}}), ("EVENT", {}), ("TERMINATE", {"terminationStatus": "COMPLETED"})]:  # fmt: skip
+    for kind, inputs in [
+        ("JSON_JQ_TRANSFORM", {"queryExpression": ".a", "a": 1}),
+        ("LAMBDA", {"scriptExpression": "return 1;"}),
+        ("HTTP", {"http_request": {"uri": "http://127.0.0.1:9/"}}),
+        ("EVENT", {}),
+        ("TERMINATE", {"terminationStatus": "COMPLETED"}),
+    ]:
         model.add(kind, inputs=inputs)
     model.add("SUB_WORKFLOW", "child", setting="child_flow", inputs={"x": 1}, place=Place(after="again"))
     model.set_outputs({"shipped": "${ship_a.output.shipped}"})
@@ -124,8 +133,11 @@ def test_worker_inputs_and_declared_output_keys_are_offered():
     assert model.template("send") == {"order": "", "express": False}
     model.add("send", inputs={"order": "${workflow.input.id}"})
     assert model.references() == [
-        "${workflow.input.id}", "${send_ref.output}", "${send_ref.output.tracking}", "${send_ref.output.carrier}",
-    ]  # fmt: skip
+        "${workflow.input.id}",
+        "${send_ref.output}",
+        "${send_ref.output.tracking}",
+        "${send_ref.output.carrier}",
+    ]
 
 
 def test_problems_are_listed_not_raised():
@@ -240,27 +252,57 @@ def every_type_model() -> BuilderModel:
     model.add("NOOP", "slow_note", place=Place(switch="route", case="slow"))
     model.add("ship", "fallback", inputs={"order": "default"}, place=Place(switch="route"))
     model.add("EXCLUSIVE_JOIN", "picked")  # joins the DECISION's cases by default
-    model.add("FORK_JOIN_DYNAMIC", "fan",
-              inputs={"dynamicTasks": "${workflow.input.tasks}", "dynamicTasksInput": "${workflow.input.taskInputs}"})  # fmt: skip
-    model.add("FORK_JOIN_DYNAMIC", "ticks", mode="forkTaskInputs",
-              inputs={"forkTaskName": "tick", "forkTaskInputs": "${workflow.input.ticks}"})  # fmt: skip
-    model.add("SWITCH", "js_route", mode="javascript", setting="$.n > 1 ? 'many' : 'one'", inputs={"n": "${workflow.input.n}"})  # fmt: skip
+    model.add(
+        "FORK_JOIN_DYNAMIC",
+        "fan",
+        inputs={"dynamicTasks": "${workflow.input.tasks}", "dynamicTasksInput": "${workflow.input.taskInputs}"},
+    )
+    model.add(
+        "FORK_JOIN_DYNAMIC",
+        "ticks",
+        mode="forkTaskInputs",
+        inputs={"forkTaskName": "tick", "forkTaskInputs": "${workflow.input.ticks}"},
+    )
+    model.add(
+        "SWITCH", "js_route", mode="javascript", setting="$.n > 1 ? 'many' : 'one'", inputs={"n": "${workflow.input.n}"}
+    )
     model.add("NOOP", "many", place=Place(switch="js_route", case="many"))
     model.add("SWITCH", "g_route", mode="graaljs", setting="$.n", inputs={"n": "${workflow.input.n}"})
     model.add("NOOP", "two", place=Place(switch="g_route", case="2"))
-    model.add("DECISION", "sized", mode="caseExpression", setting="$.n > 1 ? 'big' : 'small'", inputs={"n": "${workflow.input.n}"})  # fmt: skip
+    model.add(
+        "DECISION",
+        "sized",
+        mode="caseExpression",
+        setting="$.n > 1 ? 'big' : 'small'",
+        inputs={"n": "${workflow.input.n}"},
+    )
     model.add("NOOP", "big", place=Place(switch="sized", case="big"))
-    model.add("START_WORKFLOW", "kickoff",
-              inputs={"startWorkflow": {"name": "child_flow", "version": 1, "input": {"i": "${workflow.input.n}"}}})  # fmt: skip
-    model.set_outputs({"picked": "${picked.output.shipped}", "fanned": "${fan_join.output}",
-                       "ticked": "${ticks_join.output}", "started": "${kickoff.output.workflowId}"})  # fmt: skip
+    model.add(
+        "START_WORKFLOW",
+        "kickoff",
+        inputs={"startWorkflow": {"name": "child_flow", "version": 1, "input": {"i": "${workflow.input.n}"}}},
+    )
+    model.set_outputs(
+        {
+            "picked": "${picked.output.shipped}",
+            "fanned": "${fan_join.output}",
+            "ticked": "${ticks_join.output}",
+            "started": "${kickoff.output.workflowId}",
+        }
+    )
     return model
 
 
 def run_input(kind: str) -> dict:
-    return {"order": "A-7", "kind": kind, "task": "prepare", "n": 2,
-            "tasks": [{"name": "ship", "taskReferenceName": "ship_b"}], "taskInputs": {"ship_b": {"order": "B"}},
-            "ticks": [{"i": 1}, {"i": 2}]}  # fmt: skip
+    return {
+        "order": "A-7",
+        "kind": kind,
+        "task": "prepare",
+        "n": 2,
+        "tasks": [{"name": "ship", "taskReferenceName": "ship_b"}],
+        "taskInputs": {"ship_b": {"order": "B"}},
+        "ticks": [{"i": 1}, {"i": 2}],
+    }
 
 
 def test_every_new_type_exports_to_json_and_python_that_validate():
@@ -269,8 +311,18 @@ def test_every_new_type_exports_to_json_and_python_that_validate():
     wire = model.to_json()
     tasks = {t["taskReferenceName"]: t for t in wire["tasks"]}
     assert [t["taskReferenceName"] for t in wire["tasks"]] == [
-        "dyn", "route", "picked", "fan", "fan_join", "ticks", "ticks_join", "js_route", "g_route", "sized", "kickoff",
-    ]  # fmt: skip
+        "dyn",
+        "route",
+        "picked",
+        "fan",
+        "fan_join",
+        "ticks",
+        "ticks_join",
+        "js_route",
+        "g_route",
+        "sized",
+        "kickoff",
+    ]
     assert tasks["dyn"]["type"] == "DYNAMIC" and tasks["dyn"]["dynamicTaskNameParam"] == "taskToExecute"
     assert tasks["dyn"]["inputParameters"]["taskToExecute"] == "${workflow.input.task}"
     assert tasks["route"]["caseValueParam"] == "kind" and "caseExpression" not in tasks["route"]
@@ -288,11 +340,21 @@ def test_every_new_type_exports_to_json_and_python_that_validate():
     assert (tasks["g_route"]["evaluatorType"], tasks["g_route"]["expression"]) == ("graaljs", "$.n")
     assert "switchCaseValue" not in tasks["js_route"]["inputParameters"]
     assert tasks["kickoff"]["inputParameters"]["startWorkflow"] == {
-        "name": "child_flow", "version": 1, "input": {"i": "${workflow.input.n}"},
-    }  # fmt: skip
+        "name": "child_flow",
+        "version": 1,
+        "input": {"i": "${workflow.input.n}"},
+    }
     code = model.to_python()
-    for cls in ("DynamicTask(", "DecisionTask(", "ExclusiveJoinTask(", "DynamicForkTask(", "StartWorkflowTask(",
-                "evaluator_type='javascript'", "tasks_param=None", "case_expression="):  # fmt: skip
+    for cls in (
+        "DynamicTask(",
+        "DecisionTask(",
+        "ExclusiveJoinTask(",
+        "DynamicForkTask(",
+        "StartWorkflowTask(",
+        "evaluator_type='javascript'",
+        "tasks_param=None",
+        "case_expression=",
+    ):
         assert cls in code
     assert exported(model).to_json() == wire
     loaded = flowkit.WorkflowDef.from_json(json.dumps(wire))
@@ -323,15 +385,22 @@ def test_edit_changes_a_task_in_place_and_is_undone_like_any_step():
     model.edit("prepare_ref", inputs={"order": "${workflow.input.kind}"})
     assert model.definition().task("prepare_ref").input_parameters == {"order": "${workflow.input.kind}"}
     assert [t.task_reference_name for t in model.definition().tasks][0] == "prepare_ref"  # same place
-    model.edit("route", setting="$.kind == 'fast' ? 'fast' : 'other'", mode="javascript", inputs={"kind": "${workflow.input.kind}"})  # fmt: skip
+    model.edit(
+        "route",
+        setting="$.kind == 'fast' ? 'fast' : 'other'",
+        mode="javascript",
+        inputs={"kind": "${workflow.input.kind}"},
+    )
     route = model.definition().task("route")
     assert (route.evaluator_type, route.expression) == ("javascript", "$.kind == 'fast' ? 'fast' : 'other'")
     assert list(route.decision_cases) == ["fast"] and route.default_case[0].task_reference_name == "approve"  # kept
     model.edit("fork_1", setting="3")
     model.add("NOOP", "third", place=Place(fork="fork_1", branch=2))
     assert [[t.task_reference_name for t in b] for b in model.definition().task("fork_1").fork_tasks] == [
-        ["ship_a"], ["note"], ["third"],
-    ]  # fmt: skip
+        ["ship_a"],
+        ["note"],
+        ["third"],
+    ]
     assert list(model.definition().task("join_fork_1").join_on) == ["ship_a", "note", "third"]
     with pytest.raises(flowkit.InputError, match=r"branch 3 \(third\) still has tasks"):
         model.edit("fork_1", setting="2")
@@ -384,7 +453,7 @@ def test_dynamic_task_names_need_workers_and_outputs_are_offered():
     model.add("DYNAMIC", "dyn2", inputs={"taskToExecute": "${workflow.input.task}"})  # known at run time only
     assert [(i.task_ref_name, i.problem) for i in model.issues()] == [
         ("dyn", "no worker is registered for task definition 'no_such_worker'."),
-    ]  # fmt: skip
+    ]
     assert model.to_json()["tasks"][0]["dynamicTaskNameParam"] == "which"
     assert "DynamicTask('no_such_worker', 'dyn', dynamic_task_param='which')" in model.to_python()
     model.add("FORK_JOIN_DYNAMIC", "fan", inputs={"dynamicTasks": [], "dynamicTasksInput": {}})

@@ -95,9 +95,14 @@ def test_s3_images_are_fetched_from_the_endpoint():
     server.start()
     try:
         host, port = server.get_host_and_port()
-        client = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="us-east-1",
-                              aws_access_key_id="k", aws_secret_access_key="s",
-                              config=Config(s3={"addressing_style": "path"}))  # fmt: skip
+        client = boto3.client(
+            "s3",
+            endpoint_url=f"http://{host}:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="k",
+            aws_secret_access_key="s",
+            config=Config(s3={"addressing_style": "path"}),
+        )
         client.create_bucket(Bucket="pics")
         buffer = io.BytesIO()
         Image.new("RGB", (300, 300), (10, 200, 10)).save(buffer, format="PNG")

@@ -252,20 +252,29 @@ def _checked_workflow():
     """first -> dynamic fork of 40 leaves (each fails twice: the workflow fails, and is retried) -> optional task that fails
     (COMPLETED_WITH_ERRORS) -> HUMAN approve -> boom (fails the workflow the first time it runs)."""
     return {
-        "name": "reader_check", "version": 1, "schemaVersion": 2,
+        "name": "reader_check",
+        "version": 1,
+        "schemaVersion": 2,
         "tasks": [
             {"name": "tick", "taskReferenceName": "first", "inputParameters": {"i": 1}},
             {"name": "gen", "taskReferenceName": "gen", "inputParameters": {"n": 40}},
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN_DYNAMIC",
-             "inputParameters": {"dynamicTasks": "${gen.output.dynamicTasks}",
-                                 "dynamicTasksInput": "${gen.output.dynamicTasksInput}"},
-             "dynamicForkTasksParam": "dynamicTasks", "dynamicForkTasksInputParamName": "dynamicTasksInput"},
+            {
+                "name": "fork",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN_DYNAMIC",
+                "inputParameters": {
+                    "dynamicTasks": "${gen.output.dynamicTasks}",
+                    "dynamicTasksInput": "${gen.output.dynamicTasksInput}",
+                },
+                "dynamicForkTasksParam": "dynamicTasks",
+                "dynamicForkTasksInputParamName": "dynamicTasksInput",
+            },
             {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
             {"name": "opt", "taskReferenceName": "opt", "optional": True},
             {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
             {"name": "boom", "taskReferenceName": "boom"},
         ],
-    }  # fmt: skip
+    }
 
 
 def test_the_incremental_reader_reads_what_a_full_read_does_through_retry_rerun_and_restart():
@@ -294,11 +303,15 @@ def test_the_incremental_reader_reads_what_a_full_read_does_through_retry_rerun_
             raise RuntimeError("boom")
         return {}
 
-    task_defs = [{"name": "flaky", "retryCount": 1, "retryDelaySeconds": 0},
-                 {"name": "opt", "retryCount": 0}, {"name": "boom", "retryCount": 0}]  # fmt: skip
+    task_defs = [
+        {"name": "flaky", "retryCount": 1, "retryDelaySeconds": 0},
+        {"name": "opt", "retryCount": 0},
+        {"name": "boom", "retryCount": 0},
+    ]
     workers = {"tick": tick, "gen": gen, "flaky": flaky, "opt": opt, "boom": boom}
-    run = flowkit.start(_checked_workflow(), {}, workers=workers, task_defs=task_defs, executor="inline",
-                        store="memory")  # fmt: skip
+    run = flowkit.start(
+        _checked_workflow(), {}, workers=workers, task_defs=task_defs, executor="inline", store="memory"
+    )
     every, sparse = Reader(), Reader()
     seen: list[Snapshot] = []
     wrong: list[tuple[Snapshot, Snapshot]] = []

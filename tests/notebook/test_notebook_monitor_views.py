@@ -19,9 +19,11 @@ RETRY_DEFS = [{"name": "flaky", "retryCount": 3, "retryDelaySeconds": 0}]
 
 def retried_workflow() -> dict:
     return {
-        "name": "retried", "version": 1, "schemaVersion": 2,
+        "name": "retried",
+        "version": 1,
+        "schemaVersion": 2,
         "tasks": [{"name": "flaky", "taskReferenceName": "fetch"}, {"name": "tick", "taskReferenceName": "after"}],
-    }  # fmt: skip
+    }
 
 
 def flaky_worker(fails: int):
@@ -49,14 +51,17 @@ def badges(html: str) -> dict[str, int]:
 
 
 def enabled(mon) -> dict[str, bool]:
-    return {b.description: not b.disabled for b in (mon.pause_button, mon.resume_button, mon.terminate_button,
-                                                     mon.retry_button)}  # fmt: skip
+    return {
+        b.description: not b.disabled
+        for b in (mon.pause_button, mon.resume_button, mon.terminate_button, mon.retry_button)
+    }
 
 
 @pytest.fixture
 def retried_run():
-    run = flowkit.run(retried_workflow(), {}, workers={"flaky": flaky_worker(2), "tick": tick}, task_defs=RETRY_DEFS,
-                      store="memory")  # fmt: skip
+    run = flowkit.run(
+        retried_workflow(), {}, workers={"flaky": flaky_worker(2), "tick": tick}, task_defs=RETRY_DEFS, store="memory"
+    )
     assert run.status == "COMPLETED"
     mon = monitor(run, min_interval=0.05, poll_interval=0.1)
     yield run, mon
@@ -79,8 +84,11 @@ def test_a_completed_run_whose_retries_succeeded_counts_tasks_not_attempts(retri
     assert attempt_label(last).endswith("COMPLETED attempt 3 of 4")
     assert "try" not in attempt_label(last)
     labels = [label for label, _ in mon.rerun_task.options]
-    assert [x.split("] ")[1] for x in labels[:3]] == ["FAILED attempt 1 of 4", "FAILED attempt 2 of 4",
-                                                       "COMPLETED attempt 3 of 4"]  # fmt: skip
+    assert [x.split("] ")[1] for x in labels[:3]] == [
+        "FAILED attempt 1 of 4",
+        "FAILED attempt 2 of 4",
+        "COMPLETED attempt 3 of 4",
+    ]
     # Ended: only Retry (and Rerun) are allowed.
     assert enabled(mon) == {"Pause": False, "Resume": False, "Terminate": False, "Retry": True}
     assert not mon.rerun_button.disabled
@@ -141,16 +149,25 @@ def test_a_terminated_run_is_not_shown_as_done():
 
 def fork_workflow() -> dict:
     return {
-        "name": "fanout", "version": 1, "schemaVersion": 2,
+        "name": "fanout",
+        "version": 1,
+        "schemaVersion": 2,
         "tasks": [
             {"name": "gen", "taskReferenceName": "gen"},
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN_DYNAMIC",
-             "inputParameters": {"dynamicTasks": "${gen.output.dynamicTasks}",
-                                 "dynamicTasksInput": "${gen.output.dynamicTasksInput}"},
-             "dynamicForkTasksParam": "dynamicTasks", "dynamicForkTasksInputParamName": "dynamicTasksInput"},
+            {
+                "name": "fork",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN_DYNAMIC",
+                "inputParameters": {
+                    "dynamicTasks": "${gen.output.dynamicTasks}",
+                    "dynamicTasksInput": "${gen.output.dynamicTasksInput}",
+                },
+                "dynamicForkTasksParam": "dynamicTasks",
+                "dynamicForkTasksInputParamName": "dynamicTasksInput",
+            },
             {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
         ],
-    }  # fmt: skip
+    }
 
 
 def test_a_dynamic_fork_states_its_total_as_growing_then_known():
@@ -172,8 +189,10 @@ def test_a_dynamic_fork_states_its_total_as_growing_then_known():
     mon = monitor(run, min_interval=0.05, poll_interval=0.1)
     try:
         wait_until(lambda: len(run.tasks) == 9, what="the fork's 6 leaves and join")
-        wait_until(lambda: "so far" in mon.progress_text.value and "of 9 tasks" in mon.progress_text.value,
-                   what="the growing total")  # fmt: skip
+        wait_until(
+            lambda: "so far" in mon.progress_text.value and "of 9 tasks" in mon.progress_text.value,
+            what="the growing total",
+        )
         assert re.fullmatch(r"\d of 9 tasks done so far", mon.progress_text.value)
         assert enabled(mon)["Terminate"] and not enabled(mon)["Retry"]
         gate["open"] = True
@@ -212,8 +231,9 @@ def test_the_output_bundle_carries_a_static_result_with_the_final_diagram(retrie
 
 
 def test_a_failed_run_result_carries_its_reason_and_failed_tasks():
-    run = flowkit.run(retried_workflow(), {}, workers={"flaky": flaky_worker(9), "tick": tick}, task_defs=RETRY_DEFS,
-                      store="memory")  # fmt: skip
+    run = flowkit.run(
+        retried_workflow(), {}, workers={"flaky": flaky_worker(9), "tick": tick}, task_defs=RETRY_DEFS, store="memory"
+    )
     mon = monitor(run)
     try:
         assert run.status == "FAILED"

@@ -58,8 +58,9 @@ def test_widgets_demo_runs_in_a_kernel_and_its_monitor_works(tmp_path, monkeypat
     monkeypatch.setenv("FLOWKIT_HOME", str(tmp_path / "home"))
     nb = nbformat.read(DEMO, as_version=4)
     nb.cells += [nbformat.v4.new_code_cell(source) for source in DRIVE]
-    NotebookClient(nb, timeout=60, kernel_name="python3", store_widget_state=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+    NotebookClient(
+        nb, timeout=60, kernel_name="python3", store_widget_state=True, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
 
     code = [c for c in nb.cells if c.cell_type == "code"]
     views = [o for c in code for o in c.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]

@@ -52,8 +52,13 @@ def execute(tmp_path, monkeypatch, *, store_widget_state: bool):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    NotebookClient(nb, timeout=90, kernel_name="python3", store_widget_state=store_widget_state,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fmt: skip
+    NotebookClient(
+        nb,
+        timeout=90,
+        kernel_name="python3",
+        store_widget_state=store_widget_state,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
     path = tmp_path / "saved.ipynb"
     nbformat.write(nb, path)
     return nbformat.read(path, as_version=4)

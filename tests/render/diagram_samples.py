@@ -38,18 +38,40 @@ def six_branch_fork() -> Any:
         return {"fileLocation": f"/tmp/out.{outputFormat}"}
 
     fork = "image_multiple_convert_resize_fork_ref"
-    definition = {"name": "image_multiple_convert_resize", "tasks": [
-        {"name": "image_multiple_convert_resize", "taskReferenceName": "image_multiple_convert_resize_ref"},
-        {"name": "fork", "taskReferenceName": fork, "type": "FORK_JOIN_DYNAMIC",
-         "dynamicForkTasksParam": "dynamicTasks", "dynamicForkTasksInputParamName": "dynamicTasksInput",
-         "inputParameters": {"dynamicTasks": "${image_multiple_convert_resize_ref.output.dynamicTasks}",
-                             "dynamicTasksInput": "${image_multiple_convert_resize_ref.output.dynamicTasksInput}"}},
-        {"name": "join", "taskReferenceName": f"{fork}_join", "type": "JOIN"},
-    ]}  # fmt: skip
-    task_defs = [{"name": "image_convert_resize", "retryCount": 3, "retryDelaySeconds": 1, "timeoutSeconds": 30,
-                  "responseTimeoutSeconds": 30}]  # fmt: skip
-    return _run(definition, {}, workers={"image_multiple_convert_resize": plan, "image_convert_resize": resize},
-                task_defs=task_defs, clock=clock)  # fmt: skip
+    definition = {
+        "name": "image_multiple_convert_resize",
+        "tasks": [
+            {"name": "image_multiple_convert_resize", "taskReferenceName": "image_multiple_convert_resize_ref"},
+            {
+                "name": "fork",
+                "taskReferenceName": fork,
+                "type": "FORK_JOIN_DYNAMIC",
+                "dynamicForkTasksParam": "dynamicTasks",
+                "dynamicForkTasksInputParamName": "dynamicTasksInput",
+                "inputParameters": {
+                    "dynamicTasks": "${image_multiple_convert_resize_ref.output.dynamicTasks}",
+                    "dynamicTasksInput": "${image_multiple_convert_resize_ref.output.dynamicTasksInput}",
+                },
+            },
+            {"name": "join", "taskReferenceName": f"{fork}_join", "type": "JOIN"},
+        ],
+    }
+    task_defs = [
+        {
+            "name": "image_convert_resize",
+            "retryCount": 3,
+            "retryDelaySeconds": 1,
+            "timeoutSeconds": 30,
+            "responseTimeoutSeconds": 30,
+        }
+    ]
+    return _run(
+        definition,
+        {},
+        workers={"image_multiple_convert_resize": plan, "image_convert_resize": resize},
+        task_defs=task_defs,
+        clock=clock,
+    )
 
 
 def sub_workflows() -> Any:
@@ -60,20 +82,39 @@ def sub_workflows() -> Any:
         clock.advance(120)
         return {}
 
-    child = {"name": "image_convert_resize", "tasks": [
-        {"name": "image_convert_resize", "taskReferenceName": "image_convert_resize_ref"},
-        {"name": "upload_toS3", "taskReferenceName": "upload_toS3_ref"},
-    ]}  # fmt: skip
+    child = {
+        "name": "image_convert_resize",
+        "tasks": [
+            {"name": "image_convert_resize", "taskReferenceName": "image_convert_resize_ref"},
+            {"name": "upload_toS3", "taskReferenceName": "upload_toS3_ref"},
+        ],
+    }
 
     def sub(fmt: str) -> dict[str, Any]:
-        return {"name": "image_convert_resize", "taskReferenceName": f"subworkflow_{fmt}_ref", "type": "SUB_WORKFLOW",
-                "subWorkflowParam": {"name": "image_convert_resize", "version": 1}}  # fmt: skip
+        return {
+            "name": "image_convert_resize",
+            "taskReferenceName": f"subworkflow_{fmt}_ref",
+            "type": "SUB_WORKFLOW",
+            "subWorkflowParam": {"name": "image_convert_resize", "version": 1},
+        }
 
-    parent = {"name": "image_convert_resize_multipleformat_subworkflow", "tasks": [
-        {"name": "fork", "taskReferenceName": "fork_ref", "type": "FORK_JOIN", "forkTasks": [[sub("jpg")], [sub("png")]]},
-        {"name": "join", "taskReferenceName": "join_ref", "type": "JOIN",
-         "joinOn": ["subworkflow_jpg_ref", "subworkflow_png_ref"]},
-    ]}  # fmt: skip
+    parent = {
+        "name": "image_convert_resize_multipleformat_subworkflow",
+        "tasks": [
+            {
+                "name": "fork",
+                "taskReferenceName": "fork_ref",
+                "type": "FORK_JOIN",
+                "forkTasks": [[sub("jpg")], [sub("png")]],
+            },
+            {
+                "name": "join",
+                "taskReferenceName": "join_ref",
+                "type": "JOIN",
+                "joinOn": ["subworkflow_jpg_ref", "subworkflow_png_ref"],
+            },
+        ],
+    }
     return _run(parent, {}, workers={"image_convert_resize": step, "upload_toS3": step}, workflows=[child], clock=clock)
 
 
@@ -88,21 +129,38 @@ def failed_run() -> Any:
     def nothing() -> dict[str, Any]:
         return {}
 
-    definition = {"name": "designing_for_failure", "tasks": [
-        {"name": "image_convert_resize", "taskReferenceName": "resize",
-         "inputParameters": {"fileLocation": "${workflow.input.fileLocation}"}},
-        {"name": "flaky_thumbnail", "taskReferenceName": "thumbnail"},
-        {"name": "watermark", "taskReferenceName": "watermark", "optional": True},
-        {"name": "upload_toS3", "taskReferenceName": "upload"},
-    ]}  # fmt: skip
+    definition = {
+        "name": "designing_for_failure",
+        "tasks": [
+            {
+                "name": "image_convert_resize",
+                "taskReferenceName": "resize",
+                "inputParameters": {"fileLocation": "${workflow.input.fileLocation}"},
+            },
+            {"name": "flaky_thumbnail", "taskReferenceName": "thumbnail"},
+            {"name": "watermark", "taskReferenceName": "watermark", "optional": True},
+            {"name": "upload_toS3", "taskReferenceName": "upload"},
+        ],
+    }
     task_defs = [
-        {"name": "image_convert_resize", "retryCount": 2, "retryLogic": "LINEAR_BACKOFF", "retryDelaySeconds": 2,
-         "timeoutSeconds": 30, "responseTimeoutSeconds": 30},
+        {
+            "name": "image_convert_resize",
+            "retryCount": 2,
+            "retryLogic": "LINEAR_BACKOFF",
+            "retryDelaySeconds": 2,
+            "timeoutSeconds": 30,
+            "responseTimeoutSeconds": 30,
+        },
         {"name": "flaky_thumbnail", "retryCount": 3, "retryLogic": "EXPONENTIAL_BACKOFF", "retryDelaySeconds": 5},
-    ]  # fmt: skip
+    ]
     workers = {"image_convert_resize": resize, "flaky_thumbnail": nothing, "watermark": nothing, "upload_toS3": nothing}
-    return _run(definition, {"fileLocation": "/data/samples/does-not-exist-with-a-long-name.png"}, workers=workers,
-                task_defs=task_defs, clock=clock)  # fmt: skip
+    return _run(
+        definition,
+        {"fileLocation": "/data/samples/does-not-exist-with-a-long-name.png"},
+        workers=workers,
+        task_defs=task_defs,
+        clock=clock,
+    )
 
 
 SAMPLES = {"six_branch_fork": six_branch_fork, "sub_workflows": sub_workflows, "failed_run": failed_run}

@@ -609,15 +609,34 @@ def test_a_dynamic_fork_in_a_loop_shows_the_latest_iterations_branches() -> None
     def plan(it: int = 0) -> dict[str, Any]:
         return {"tasks": [{"name": "work", "taskReferenceName": f"w{i}"} for i in range(2 + it)], "inputs": {}}
 
-    definition = {"name": "loop_fork", "tasks": [
-        {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "inputParameters": {"loop": "${loop.output}"},
-         "loopCondition": "$.loop['iteration'] < 2", "loopOver": [
-            {"name": "plan", "taskReferenceName": "plan", "inputParameters": {"it": "${loop.output.iteration}"}},
-            {"name": "fj", "taskReferenceName": "fj", "type": "FORK_JOIN_DYNAMIC", "dynamicForkTasksParam": "t",
-             "dynamicForkTasksInputParamName": "i", "inputParameters": {"t": "${plan.output.tasks}", "i": "${plan.output.inputs}"}},
-            {"name": "j", "taskReferenceName": "j", "type": "JOIN"},
-        ]},
-    ]}  # fmt: skip
+    definition = {
+        "name": "loop_fork",
+        "tasks": [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "inputParameters": {"loop": "${loop.output}"},
+                "loopCondition": "$.loop['iteration'] < 2",
+                "loopOver": [
+                    {
+                        "name": "plan",
+                        "taskReferenceName": "plan",
+                        "inputParameters": {"it": "${loop.output.iteration}"},
+                    },
+                    {
+                        "name": "fj",
+                        "taskReferenceName": "fj",
+                        "type": "FORK_JOIN_DYNAMIC",
+                        "dynamicForkTasksParam": "t",
+                        "dynamicForkTasksInputParamName": "i",
+                        "inputParameters": {"t": "${plan.output.tasks}", "i": "${plan.output.inputs}"},
+                    },
+                    {"name": "j", "taskReferenceName": "j", "type": "JOIN"},
+                ],
+            },
+        ],
+    }
     execution = run(definition, workers={"plan": plan, "work": lambda: {}}, clock=VirtualClock())
     text = render.dot(execution)
     assert [n for n in nodes(text) if n.startswith("fj/")] == ["fj/w0", "fj/w1", "fj/w2", "fj/w3"]
@@ -637,13 +656,26 @@ def test_labels_lead_with_the_ref_in_bold_and_never_repeat_a_name_equal_to_it() 
 
 
 def test_optional_retry_and_timeout_settings_are_marked_compactly() -> None:
-    definition = {"name": "policies", "tasks": [
-        {"name": "resize", "taskReferenceName": "resize"},
-        {"name": "thumb", "taskReferenceName": "thumb", "optional": True, "retryCount": 0},
-        {"name": "inline_def", "taskReferenceName": "inline_def", "taskDefinition": {
-            "name": "inline_def", "retryCount": 3, "retryLogic": "EXPONENTIAL_BACKOFF", "retryDelaySeconds": 5,
-            "timeoutSeconds": 120, "responseTimeoutSeconds": 30, "timeoutPolicy": "RETRY"}},
-    ]}  # fmt: skip
+    definition = {
+        "name": "policies",
+        "tasks": [
+            {"name": "resize", "taskReferenceName": "resize"},
+            {"name": "thumb", "taskReferenceName": "thumb", "optional": True, "retryCount": 0},
+            {
+                "name": "inline_def",
+                "taskReferenceName": "inline_def",
+                "taskDefinition": {
+                    "name": "inline_def",
+                    "retryCount": 3,
+                    "retryLogic": "EXPONENTIAL_BACKOFF",
+                    "retryDelaySeconds": 5,
+                    "timeoutSeconds": 120,
+                    "responseTimeoutSeconds": 30,
+                    "timeoutPolicy": "RETRY",
+                },
+            },
+        ],
+    }
     plain = render.dot(definition)
     assert "↻" not in line_of(plain, "resize")  # no definition known: nothing claimed
     assert ">optional</font>" in line_of(plain, "thumb") and "optional: a failure here" in line_of(plain, "thumb")
@@ -653,8 +685,15 @@ def test_optional_retry_and_timeout_settings_are_marked_compactly() -> None:
     assert "timeoutSeconds 120 (RETRY), responseTimeoutSeconds 30" in inline
     given = render.dot(definition, task_defs=[{"name": "resize", "retryCount": 2, "retryLogic": "LINEAR_BACKOFF"}])
     assert ">↻2 linear 1min</font>" in line_of(given, "resize")
-    assert line_of(given, "resize") == line_of(render.dot(definition, task_defs={"x": flowkit.TaskDef.from_json(
-        {"name": "resize", "retryCount": 2, "retryLogic": "LINEAR_BACKOFF"})}), "resize")  # fmt: skip
+    assert line_of(given, "resize") == line_of(
+        render.dot(
+            definition,
+            task_defs={
+                "x": flowkit.TaskDef.from_json({"name": "resize", "retryCount": 2, "retryLogic": "LINEAR_BACKOFF"})
+            },
+        ),
+        "resize",
+    )
     run_text = render.dot(run_linear_with_failures())  # a run marks the definitions it ran with
     assert ">↻2 fixed 1s</font>" in line_of(run_text, "flaky") and ">timeout 2s</font>" in line_of(run_text, "slow")
 
@@ -697,10 +736,18 @@ def test_upright_bars_wrap_long_references_and_auto_direction_is_for_svg() -> No
     text = render.dot(dynamic_run(3), rankdir="LR")
     fork = line_of(text, "fan_out")
     assert "<br/>" not in fork  # short: one line
-    long_ref = {"name": "fork", "tasks": [
-        {"name": "f", "taskReferenceName": "image_multiple_convert_resize_fork_ref", "type": "FORK_JOIN",
-         "forkTasks": [[{"name": "a", "taskReferenceName": "a"}]]},
-        {"name": "j", "taskReferenceName": "j", "type": "JOIN"}]}  # fmt: skip
+    long_ref = {
+        "name": "fork",
+        "tasks": [
+            {
+                "name": "f",
+                "taskReferenceName": "image_multiple_convert_resize_fork_ref",
+                "type": "FORK_JOIN",
+                "forkTasks": [[{"name": "a", "taskReferenceName": "a"}]],
+            },
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN"},
+        ],
+    }
     wrapped = line_of(render.dot(long_ref, rankdir="LR"), "image_multiple_convert_resize_fork_ref")
     assert "image_multiple_<br/>convert_resize_<br/>fork_ref" in wrapped
     with pytest.raises(ValueError, match="'auto' needs a layout"):

@@ -66,8 +66,11 @@ def test_the_exported_html_holds_every_diagram_as_fitted_inline_svg(exported) ->
     svgs = re.findall(r"<svg [^>]*>", body, re.IGNORECASE)
     assert len(diagrams) == 3 and len(svgs) == 3
     assert all('width="100%"' in tag and "viewbox=" in tag.lower() and "max-width:" in tag for tag in svgs)
-    for title in ("image_multiple_convert_resize v1", "image_convert_resize_multipleformat_subworkflow v1",
-                  "designing_for_failure v1 · FAILED"):  # fmt: skip
+    for title in (
+        "image_multiple_convert_resize v1",
+        "image_convert_resize_multipleformat_subworkflow v1",
+        "designing_for_failure v1 · FAILED",
+    ):
         assert title in body
     assert "overflow:auto" not in body.split("<body", 1)[1].split("flowkit-diagram", 1)[1]  # no inner scroll box
 

@@ -9,7 +9,11 @@ from conductor.client.configuration.configuration import Configuration
 
 if __name__ == "__main__":
     sys.path.insert(0, sys.argv[2])
-    handler = TaskHandler(configuration=Configuration(server_api_url=sys.argv[1]), scan_for_annotated_workers=True,
-                          import_modules=["sdk_workers"], monitor_processes=False)  # fmt: skip
+    handler = TaskHandler(
+        configuration=Configuration(server_api_url=sys.argv[1]),
+        scan_for_annotated_workers=True,
+        import_modules=["sdk_workers"],
+        monitor_processes=False,
+    )
     handler.start_processes()
     handler.join_processes()

@@ -40,9 +40,10 @@ class Server:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "flowkit", "serve", "--store", str(self.store), "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=open(self.store.with_suffix(".log"), "ab"),  # noqa: SIM115
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.store.with_suffix(".log"), "ab"),  # noqa: SIM115
             env=self.env,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.store.with_suffix(".log").read_text()
@@ -84,9 +85,13 @@ def sdk_workers_fixture(server: Server, tmp_path: Path) -> Iterator[Path]:
     runs = tmp_path / "runs"
     runs.mkdir()
     env = dict(os.environ, FLOWKIT_TEST_RUNS=str(runs))
-    proc = subprocess.Popen([sys.executable, str(HERE / "sdk_worker_main.py"), server.api, str(HERE)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "workers.log", "ab"),  # noqa: SIM115
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "sdk_worker_main.py"), server.api, str(HERE)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "workers.log", "ab"),  # noqa: SIM115
+        start_new_session=True,
+    )
     yield runs
     os.killpg(proc.pid, signal.SIGTERM)
     try:

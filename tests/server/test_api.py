@@ -23,8 +23,12 @@ def client() -> Iterator[TestClient]:
 
 def setup(c: TestClient, **task_def: Any) -> str:
     assert c.post("/api/metadata/taskdefs", json=[{"name": "t", **task_def}]).status_code == 200
-    wf = {"name": "w", "version": 1, "tasks": [{"name": "t", "taskReferenceName": "a", "type": "SIMPLE"}],
-          "outputParameters": {"y": "${a.output.y}"}}  # fmt: skip
+    wf = {
+        "name": "w",
+        "version": 1,
+        "tasks": [{"name": "t", "taskReferenceName": "a", "type": "SIMPLE"}],
+        "outputParameters": {"y": "${a.output.y}"},
+    }
     assert c.post("/api/metadata/workflow", json=wf).status_code == 200
     return "w"
 
@@ -63,8 +67,16 @@ def test_poll_marks_in_progress_and_empty_poll_is_204(client: TestClient) -> Non
     assert task["startTime"] > 0 and task["workflowInstanceId"] == wid
     assert client.get("/api/tasks/poll/t").status_code == 204
     assert client.get(f"/api/tasks/{task['taskId']}").json()["status"] == "IN_PROGRESS"
-    r = client.post("/api/tasks", json={"taskId": task["taskId"], "workflowInstanceId": wid, "status": "COMPLETED",
-                                        "outputData": {"y": 1}, "logs": [{"log": "hello"}]})  # fmt: skip
+    r = client.post(
+        "/api/tasks",
+        json={
+            "taskId": task["taskId"],
+            "workflowInstanceId": wid,
+            "status": "COMPLETED",
+            "outputData": {"y": 1},
+            "logs": [{"log": "hello"}],
+        },
+    )
     assert r.text == task["taskId"]
     assert client.get(f"/api/workflow/{wid}").json()["output"] == {"y": 1}
     assert [e["log"] for e in client.get(f"/api/tasks/{task['taskId']}/log").json()] == ["hello"]
@@ -81,8 +93,10 @@ def test_in_progress_with_callback_comes_back_after_the_delay(client: TestClient
     setup(client)
     (wid,) = start(client)
     task = client.get("/api/tasks/poll/t").json()
-    client.post("/api/tasks", json={"taskId": task["taskId"], "workflowInstanceId": wid, "status": "IN_PROGRESS",
-                                    "callbackAfterSeconds": 1})  # fmt: skip
+    client.post(
+        "/api/tasks",
+        json={"taskId": task["taskId"], "workflowInstanceId": wid, "status": "IN_PROGRESS", "callbackAfterSeconds": 1},
+    )
     assert client.get("/api/tasks/poll/t").status_code == 204
     again = client.get("/api/tasks/poll/batch/t", params={"timeout": 3000}).json()
     assert [t["taskId"] for t in again] == [task["taskId"]] and again[0]["pollCount"] == 2
@@ -104,8 +118,15 @@ def test_failed_task_is_retried_and_terminal_error_is_not(client: TestClient) ->
     wid, wid2 = start(client, 2)
     tasks = {t["workflowInstanceId"]: t for t in client.get("/api/tasks/poll/batch/t", params={"count": 5}).json()}
     for workflow_id, status in ((wid, "FAILED"), (wid2, "FAILED_WITH_TERMINAL_ERROR")):
-        client.post("/api/tasks", json={"taskId": tasks[workflow_id]["taskId"], "workflowInstanceId": workflow_id,
-                                        "status": status, "reasonForIncompletion": "boom"})  # fmt: skip
+        client.post(
+            "/api/tasks",
+            json={
+                "taskId": tasks[workflow_id]["taskId"],
+                "workflowInstanceId": workflow_id,
+                "status": status,
+                "reasonForIncompletion": "boom",
+            },
+        )
     assert client.get(f"/api/workflow/{wid2}").json()["status"] == "FAILED"
     retry = client.get("/api/tasks/poll/t").json()
     assert retry["workflowInstanceId"] == wid and retry["retryCount"] == 1
@@ -121,8 +142,12 @@ def test_worker_calls_need_the_token_when_a_key_is_set() -> None:
 
     service = Service("memory")
     with TestClient(create_app(service, auth=Auth("k", "s"))) as c:
-        for method, path in (("GET", "/api/tasks/poll/t"), ("GET", "/api/tasks/poll/batch/t"), ("POST", "/api/tasks"),
-                             ("GET", "/api/metadata/taskdefs")):  # fmt: skip
+        for method, path in (
+            ("GET", "/api/tasks/poll/t"),
+            ("GET", "/api/tasks/poll/batch/t"),
+            ("POST", "/api/tasks"),
+            ("GET", "/api/metadata/taskdefs"),
+        ):
             r = c.request(method, path, json={} if method == "POST" else None)
             assert (r.status_code, r.json()["error"]) == (401, "INVALID_TOKEN"), path
         assert c.post("/api/token", json={"keyId": "k", "keySecret": "wrong"}).status_code == 401
@@ -136,8 +161,15 @@ def test_worker_calls_need_the_token_when_a_key_is_set() -> None:
 
 
 def test_poll_timeout_and_response_timeout(client: TestClient) -> None:
-    setup(client, pollTimeoutSeconds=1, responseTimeoutSeconds=1, timeoutSeconds=60, retryCount=1,
-          retryLogic="FIXED", retryDelaySeconds=0)  # fmt: skip
+    setup(
+        client,
+        pollTimeoutSeconds=1,
+        responseTimeoutSeconds=1,
+        timeoutSeconds=60,
+        retryCount=1,
+        retryLogic="FIXED",
+        retryDelaySeconds=0,
+    )
     (wid,) = start(client)
     first = client.get("/api/tasks/poll/t").json()  # polled, never answered: TIMED_OUT after 1 s, then retried
     retry = client.get("/api/tasks/poll/batch/t", params={"timeout": 5000}).json()
@@ -163,17 +195,39 @@ def test_in_process_workers_run_here_and_other_tasks_wait_for_pollers() -> None:
 
     service = Service("memory", workers=[double])
     with TestClient(create_app(service)) as c:
-        wf = {"name": "mixed", "version": 1, "tasks": [
-            {"name": "local_double", "taskReferenceName": "d", "type": "SIMPLE", "inputParameters": {"n": "${workflow.input.n}"}},
-            {"name": "remote_inc", "taskReferenceName": "r", "type": "SIMPLE", "inputParameters": {"n": "${d.output.n}"}},
-        ], "outputParameters": {"n": "${r.output.n}"}}  # fmt: skip
+        wf = {
+            "name": "mixed",
+            "version": 1,
+            "tasks": [
+                {
+                    "name": "local_double",
+                    "taskReferenceName": "d",
+                    "type": "SIMPLE",
+                    "inputParameters": {"n": "${workflow.input.n}"},
+                },
+                {
+                    "name": "remote_inc",
+                    "taskReferenceName": "r",
+                    "type": "SIMPLE",
+                    "inputParameters": {"n": "${d.output.n}"},
+                },
+            ],
+            "outputParameters": {"n": "${r.output.n}"},
+        }
         assert c.post("/api/metadata/workflow", json=wf).status_code == 200
         wid = c.post("/api/workflow/mixed", json={"n": 5}).text
         polled = c.get("/api/tasks/poll/batch/remote_inc", params={"timeout": 5000}).json()
         assert [t["inputData"] for t in polled] == [{"n": 10}]
         assert c.get("/api/tasks/poll/local_double").status_code == 204  # never queued
-        c.post("/api/tasks", json={"taskId": polled[0]["taskId"], "workflowInstanceId": wid, "status": "COMPLETED",
-                                   "outputData": {"n": 11}})  # fmt: skip
+        c.post(
+            "/api/tasks",
+            json={
+                "taskId": polled[0]["taskId"],
+                "workflowInstanceId": wid,
+                "status": "COMPLETED",
+                "outputData": {"n": 11},
+            },
+        )
         assert c.get(f"/api/workflow/{wid}").json()["output"] == {"n": 11}
     service.close()
 

@@ -23,8 +23,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_non_loopback_bind_without_a_key_is_refused(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "flowkit", "serve", "--store", str(tmp_path / "s.db"),
-                             "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "flowkit", "serve", "--store", str(tmp_path / "s.db"), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "refusing to serve on 0.0.0.0" in result.stderr and "Traceback" not in result.stderr
 
@@ -44,14 +48,22 @@ def test_sdk_with_key_and_secret_gets_a_token_and_others_get_401(tmp_path: Path)
         metadata, workflows = orkes.get_metadata_client(), orkes.get_workflow_client()
         metadata.register_task_def(TaskDef(name="auth_task"))
         metadata.register_workflow_def(
-            WorkflowDef(name="auth_wf", version=1, tasks=[
-                WorkflowTask(name="auth_task", task_reference_name="t", type="SIMPLE", input_parameters={}),
-            ]), overwrite=True,
-        )  # fmt: skip
+            WorkflowDef(
+                name="auth_wf",
+                version=1,
+                tasks=[
+                    WorkflowTask(name="auth_task", task_reference_name="t", type="SIMPLE", input_parameters={}),
+                ],
+            ),
+            overwrite=True,
+        )
         workflow_id = workflows.start_workflow(StartWorkflowRequest(name="auth_wf", version=1, input={}))
         assert workflows.get_workflow(workflow_id).status == "RUNNING"
-        bad = OrkesClients(configuration=Configuration(server_api_url=server.api,
-                                                       authentication_settings=AuthenticationSettings("k1", "nope")))  # fmt: skip
+        bad = OrkesClients(
+            configuration=Configuration(
+                server_api_url=server.api, authentication_settings=AuthenticationSettings("k1", "nope")
+            )
+        )
         with pytest.raises(Exception, match="401|INVALID|auth"):
             bad.get_workflow_client().get_workflow(workflow_id)
     finally:

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.slow
 
 def call(server: Server, method: str, path: str, body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(server.api + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        server.api + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         raw = response.read()
     if not raw:
@@ -35,26 +36,57 @@ def poll(server: Server, task_type: str, worker: str) -> dict[str, Any] | None:
 
 
 def complete(server: Server, task: dict[str, Any], output: dict[str, Any]) -> None:
-    call(server, "POST", "/tasks", {"taskId": task["taskId"], "workflowInstanceId": task["workflowInstanceId"],
-                                    "status": "COMPLETED", "outputData": output})  # fmt: skip
+    call(
+        server,
+        "POST",
+        "/tasks",
+        {
+            "taskId": task["taskId"],
+            "workflowInstanceId": task["workflowInstanceId"],
+            "status": "COMPLETED",
+            "outputData": output,
+        },
+    )
 
 
 def test_kill_9_and_restart_carries_on_every_execution(tmp_path: Path) -> None:
     server = Server(tmp_path / "serve.db")
     server.start()
     try:
-        call(server, "POST", "/metadata/taskdefs", [
-            {"name": "step_a", "responseTimeoutSeconds": 2, "timeoutSeconds": 60, "retryCount": 0},
-            {"name": "step_b", "responseTimeoutSeconds": 10, "timeoutSeconds": 60, "retryCount": 0},
-        ])  # fmt: skip
-        call(server, "POST", "/metadata/workflow", {
-            "name": "two_steps", "version": 1, "schemaVersion": 2,
-            "tasks": [
-                {"name": "step_a", "taskReferenceName": "a", "type": "SIMPLE", "inputParameters": {"n": "${workflow.input.n}"}},
-                {"name": "step_b", "taskReferenceName": "b", "type": "SIMPLE", "inputParameters": {"m": "${a.output.m}"}},
+        call(
+            server,
+            "POST",
+            "/metadata/taskdefs",
+            [
+                {"name": "step_a", "responseTimeoutSeconds": 2, "timeoutSeconds": 60, "retryCount": 0},
+                {"name": "step_b", "responseTimeoutSeconds": 10, "timeoutSeconds": 60, "retryCount": 0},
             ],
-            "outputParameters": {"result": "${b.output.r}"},
-        })  # fmt: skip
+        )
+        call(
+            server,
+            "POST",
+            "/metadata/workflow",
+            {
+                "name": "two_steps",
+                "version": 1,
+                "schemaVersion": 2,
+                "tasks": [
+                    {
+                        "name": "step_a",
+                        "taskReferenceName": "a",
+                        "type": "SIMPLE",
+                        "inputParameters": {"n": "${workflow.input.n}"},
+                    },
+                    {
+                        "name": "step_b",
+                        "taskReferenceName": "b",
+                        "type": "SIMPLE",
+                        "inputParameters": {"m": "${a.output.m}"},
+                    },
+                ],
+                "outputParameters": {"result": "${b.output.r}"},
+            },
+        )
         ids = [call(server, "POST", "/workflow/two_steps", {"n": n}) for n in range(3)]
         done = poll(server, "step_a", "w1")
         assert done is not None
@@ -85,8 +117,17 @@ def test_kill_9_and_restart_carries_on_every_execution(tmp_path: Path) -> None:
             while task is None and time.monotonic() < deadline:
                 task = poll(server, "step_b", "w3")
             assert task is not None
-            call(server, "POST", "/tasks", {"taskId": task["taskId"], "workflowInstanceId": task["workflowInstanceId"],
-                                            "status": "COMPLETED", "outputData": {"r": task["inputData"]["m"] + 1}})  # fmt: skip
+            call(
+                server,
+                "POST",
+                "/tasks",
+                {
+                    "taskId": task["taskId"],
+                    "workflowInstanceId": task["workflowInstanceId"],
+                    "status": "COMPLETED",
+                    "outputData": {"r": task["inputData"]["m"] + 1},
+                },
+            )
         for n, workflow_id in enumerate(ids):
             execution = call(server, "GET", f"/workflow/{workflow_id}")
             assert execution["status"] == "COMPLETED"

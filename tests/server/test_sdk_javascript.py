@@ -25,12 +25,16 @@ def test_javascript_sdk_registers_runs_workers_and_steers(server: Server) -> Non
     assert (JS / "node_modules" / "@io-orkes" / "conductor-javascript").is_dir(), (
         "the JavaScript SDK is not installed: run ./dev (it runs npm install --legacy-peer-deps in tests/server/js)"
     )
-    result = subprocess.run([node, str(JS / "sdk_flow.mjs"), server.url], capture_output=True, text=True,
-                            timeout=180, cwd=JS)  # fmt: skip
+    result = subprocess.run(
+        [node, str(JS / "sdk_flow.mjs"), server.url], capture_output=True, text=True, timeout=180, cwd=JS
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert [f["output"] for f in report["flows"]] == [{"n": 3, "attempt": 1}, {"n": 5, "attempt": 1},
-                                                      {"n": 7, "attempt": 1}]  # fmt: skip
+    assert [f["output"] for f in report["flows"]] == [
+        {"n": 3, "attempt": 1},
+        {"n": 5, "attempt": 1},
+        {"n": 7, "attempt": 1},
+    ]
     assert all(f["statuses"] == ["COMPLETED", "FAILED", "COMPLETED"] and f["workerId"] for f in report["flows"])
     assert report["paused"] == "PAUSED" and report["terminated"] == "stop" and report["retried"] == "RUNNING"
     assert report["rerun"] == {"status": "RUNNING", "input": {"again": True}}

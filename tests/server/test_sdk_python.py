@@ -35,15 +35,27 @@ def wait_status(workflows: Any, workflow_id: str, status: str, timeout: float = 
         time.sleep(0.05)
 
 
-def register(metadata: Any, name: str, tasks: list[tuple[str, str, dict[str, Any]]], output: dict[str, Any],
-             **task_def: Any) -> None:  # fmt: skip
+def register(
+    metadata: Any, name: str, tasks: list[tuple[str, str, dict[str, Any]]], output: dict[str, Any], **task_def: Any
+) -> None:
     for task_name, _, _ in tasks:
-        metadata.register_task_def(TaskDef(name=task_name, retry_count=2, retry_logic="FIXED", retry_delay_seconds=0,
-                                           response_timeout_seconds=10, timeout_seconds=60, **task_def))  # fmt: skip
+        metadata.register_task_def(
+            TaskDef(
+                name=task_name,
+                retry_count=2,
+                retry_logic="FIXED",
+                retry_delay_seconds=0,
+                response_timeout_seconds=10,
+                timeout_seconds=60,
+                **task_def,
+            )
+        )
     wf = ConductorWorkflow(executor=None, name=name, version=1)
     for task_name, ref, inputs in tasks:
-        wf.add(SimpleTask(task_def_name=task_name, task_reference_name=ref).input_parameters.update(inputs) or
-               SimpleTask(task_def_name=task_name, task_reference_name=ref))  # fmt: skip
+        wf.add(
+            SimpleTask(task_def_name=task_name, task_reference_name=ref).input_parameters.update(inputs)
+            or SimpleTask(task_def_name=task_name, task_reference_name=ref)
+        )
     definition = wf.to_workflow_def()
     for task, (_, _, inputs) in zip(definition.tasks, tasks, strict=True):
         task.input_parameters = inputs
@@ -53,12 +65,20 @@ def register(metadata: Any, name: str, tasks: list[tuple[str, str, dict[str, Any
 
 def test_register_start_workers_complete(server: Server, sdk_workers: Path) -> None:
     metadata, workflows = clients(server)
-    register(metadata, "sdk_hello", [("sdk_greet", "greet", {"name": "${workflow.input.name}"}),
-                                     ("sdk_shout", "shout", {"text": "${greet.output.greeting}"})],
-             {"message": "${shout.output.text}"})  # fmt: skip
+    register(
+        metadata,
+        "sdk_hello",
+        [
+            ("sdk_greet", "greet", {"name": "${workflow.input.name}"}),
+            ("sdk_shout", "shout", {"text": "${greet.output.greeting}"}),
+        ],
+        {"message": "${shout.output.text}"},
+    )
     assert metadata.get_workflow_def("sdk_hello").name == "sdk_hello"
-    ids = [workflows.start_workflow(StartWorkflowRequest(name="sdk_hello", version=1, input={"name": n}))
-           for n in ("Ada", "Linus", "Grace")]  # fmt: skip
+    ids = [
+        workflows.start_workflow(StartWorkflowRequest(name="sdk_hello", version=1, input={"name": n}))
+        for n in ("Ada", "Linus", "Grace")
+    ]
     for workflow_id, n in zip(ids, ("Ada", "Linus", "Grace"), strict=True):
         wf = wait_status(workflows, workflow_id, "COMPLETED")
         assert wf.output == {"message": f"HELLO, {n.upper()}!"}
@@ -80,9 +100,15 @@ def test_failing_worker_succeeds_on_retry(server: Server, sdk_workers: Path) -> 
 def test_pause_resume_terminate_retry_rerun(server: Server, tmp_path: Path) -> None:
     metadata, workflows = clients(server)
     # Conductor's update-by-ref takes the body as outputData; the SDK sends {"result": output}
-    register(metadata, "sdk_ops", [("sdk_greet", "greet", {"name": "${workflow.input.name}"}),
-                                   ("sdk_shout", "shout", {"text": "${greet.output.result.greeting}"})],
-             {"message": "${shout.output.result.text}", "heard": "${shout.input.text}"})  # fmt: skip
+    register(
+        metadata,
+        "sdk_ops",
+        [
+            ("sdk_greet", "greet", {"name": "${workflow.input.name}"}),
+            ("sdk_shout", "shout", {"text": "${greet.output.result.greeting}"}),
+        ],
+        {"message": "${shout.output.result.text}", "heard": "${shout.input.text}"},
+    )
     workflow_id = workflows.start_workflow(StartWorkflowRequest(name="sdk_ops", version=1, input={"name": "Bo"}))
     workflows.pause_workflow(workflow_id)
     assert workflows.get_workflow(workflow_id).status == "PAUSED"
@@ -111,13 +137,20 @@ def test_pause_resume_terminate_retry_rerun(server: Server, tmp_path: Path) -> N
 
 def test_execute_status_search_correlated_skip_and_remove(server: Server, sdk_workers: Path) -> None:
     metadata, workflows = clients(server)
-    register(metadata, "sdk_exec", [("sdk_greet", "greet", {"name": "${workflow.input.name}"}),
-                                    ("sdk_shout", "shout", {"text": "${greet.output.greeting}"})],
-             {"message": "${shout.output.text}"})  # fmt: skip
+    register(
+        metadata,
+        "sdk_exec",
+        [
+            ("sdk_greet", "greet", {"name": "${workflow.input.name}"}),
+            ("sdk_shout", "shout", {"text": "${greet.output.greeting}"}),
+        ],
+        {"message": "${shout.output.text}"},
+    )
     run = workflows.execute_workflow(
         StartWorkflowRequest(name="sdk_exec", version=1, input={"name": "Eve"}, correlation_id="c-1"),
-        request_id="r-1", wait_for_seconds=20,
-    )  # fmt: skip
+        request_id="r-1",
+        wait_for_seconds=20,
+    )
     assert run.status == "COMPLETED" and run.output == {"message": "HELLO, EVE!"}
     status = workflows.get_workflow_status(run.workflow_id, include_output=True)
     assert status.status == "COMPLETED" and status.output == {"message": "HELLO, EVE!"}
@@ -126,8 +159,9 @@ def test_execute_status_search_correlated_skip_and_remove(server: Server, sdk_wo
     by_cid = workflows.get_by_correlation_ids("sdk_exec", ["c-1", "c-2"], include_completed=True)
     assert [w.workflow_id for w in by_cid["c-1"]] == [run.workflow_id] and by_cid["c-2"] == []
     # no worker polls sdk_idle: "later" is skipped before it is reached
-    register(metadata, "sdk_skip", [("sdk_idle", "idle", {}), ("sdk_idle", "later", {})],
-             {"seen": "${later.output.text}"})  # fmt: skip
+    register(
+        metadata, "sdk_skip", [("sdk_idle", "idle", {}), ("sdk_idle", "later", {})], {"seen": "${later.output.text}"}
+    )
     workflow_id = workflows.start_workflow(StartWorkflowRequest(name="sdk_skip", version=1, input={}))
     workflows.skip_task_from_workflow(workflow_id, "later", SkipTaskRequest(task_output={"text": "skipped"}))
     OrkesClients(configuration=Configuration(server_api_url=server.api)).get_task_client().update_task_by_ref_name(

@@ -73,33 +73,55 @@ def _inc(data: dict[str, Any], task: Any) -> dict[str, Any]:
 def chain(log: Log) -> dict[str, Any]:
     refs = [f"s{i}" for i in range(8)]
     tasks = [
-        {"name": r, "taskReferenceName": r,
-         "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{{refs[i - 1]}.output.x}}"}}
+        {
+            "name": r,
+            "taskReferenceName": r,
+            "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{{refs[i - 1]}.output.x}}"},
+        }
         for i, r in enumerate(refs)
-    ]  # fmt: skip
+    ]
     wf = {"name": "crash_chain", "version": 1, "tasks": tasks, "outputParameters": {"x": "${s7.output.x}"}}
-    return {"workflow": wf, "input": {"x": 0}, "workers": {r: worker(log, _inc) for r in refs},
-            "expected": {"x": 8}, "refs": refs, "executor": "inline"}  # fmt: skip
+    return {
+        "workflow": wf,
+        "input": {"x": 0},
+        "workers": {r: worker(log, _inc) for r in refs},
+        "expected": {"x": 8},
+        "refs": refs,
+        "executor": "inline",
+    }
 
 
 def fork(log: Log) -> dict[str, Any]:
     branches = [
-        [{"name": "branch_a", "taskReferenceName": f"b{i}_1", "inputParameters": {"n": i}},
-         {"name": "branch_b", "taskReferenceName": f"b{i}_2", "inputParameters": {"v": f"${{b{i}_1.output.v}}"}}]
+        [
+            {"name": "branch_a", "taskReferenceName": f"b{i}_1", "inputParameters": {"n": i}},
+            {"name": "branch_b", "taskReferenceName": f"b{i}_2", "inputParameters": {"v": f"${{b{i}_1.output.v}}"}},
+        ]
         for i in range(3)
-    ]  # fmt: skip
+    ]
     dyn_tasks = [{"name": "dyn", "taskReferenceName": f"d{k}"} for k in range(4)]
     dyn_input = {f"d{k}": {"v": k} for k in range(4)}
     tasks = [
         {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": branches},
         {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": [f"b{i}_2" for i in range(3)]},
-        {"name": "dfork", "taskReferenceName": "dfork", "type": "FORK_JOIN_DYNAMIC",
-         "inputParameters": {"dynamicTasks": "${workflow.input.dynTasks}", "dynamicTasksInput": "${workflow.input.dynInput}"},
-         "dynamicForkTasksParam": "dynamicTasks", "dynamicForkTasksInputParamName": "dynamicTasksInput"},
+        {
+            "name": "dfork",
+            "taskReferenceName": "dfork",
+            "type": "FORK_JOIN_DYNAMIC",
+            "inputParameters": {
+                "dynamicTasks": "${workflow.input.dynTasks}",
+                "dynamicTasksInput": "${workflow.input.dynInput}",
+            },
+            "dynamicForkTasksParam": "dynamicTasks",
+            "dynamicForkTasksInputParamName": "dynamicTasksInput",
+        },
         {"name": "djoin", "taskReferenceName": "djoin", "type": "JOIN"},
-        {"name": "total", "taskReferenceName": "total",
-         "inputParameters": {"static": "${join.output}", "dynamic": "${djoin.output}"}},
-    ]  # fmt: skip
+        {
+            "name": "total",
+            "taskReferenceName": "total",
+            "inputParameters": {"static": "${join.output}", "dynamic": "${djoin.output}"},
+        },
+    ]
     wf = {"name": "crash_fork", "version": 1, "tasks": tasks, "outputParameters": {"total": "${total.output.total}"}}
 
     def total(data: dict[str, Any], task: Any) -> dict[str, Any]:
@@ -114,8 +136,14 @@ def fork(log: Log) -> dict[str, Any]:
     }
     refs = [f"b{i}_{j}" for i in range(3) for j in (1, 2)] + [f"d{k}" for k in range(4)] + ["total"]
     # b0_2 + b1_2 + b2_2 = 1 + 11 + 21; d0..d3 = 0 + 100 + 200 + 300
-    return {"workflow": wf, "input": {"dynTasks": dyn_tasks, "dynInput": dyn_input}, "workers": workers,
-            "expected": {"total": 633}, "refs": refs, "executor": "threads"}  # fmt: skip
+    return {
+        "workflow": wf,
+        "input": {"dynTasks": dyn_tasks, "dynInput": dyn_input},
+        "workers": workers,
+        "expected": {"total": 633},
+        "refs": refs,
+        "executor": "threads",
+    }
 
 
 RETRY_DELAY_S = 1
@@ -132,13 +160,32 @@ def retry(log: Log) -> dict[str, Any]:
         {"name": "flaky", "taskReferenceName": "flaky", "inputParameters": {"x": "${a.output.x}"}},
         {"name": "z", "taskReferenceName": "z", "inputParameters": {"x": "${flaky.output.x}"}},
     ]
-    wf = {"name": "crash_retry", "version": 1, "tasks": tasks,
-          "outputParameters": {"x": "${z.output.x}", "attempt": "${flaky.output.attempt}"}}  # fmt: skip
-    task_defs = [{"name": "flaky", "retryCount": 2, "retryLogic": "FIXED", "retryDelaySeconds": RETRY_DELAY_S,
-                  "timeoutSeconds": 0, "responseTimeoutSeconds": 600}]  # fmt: skip
+    wf = {
+        "name": "crash_retry",
+        "version": 1,
+        "tasks": tasks,
+        "outputParameters": {"x": "${z.output.x}", "attempt": "${flaky.output.attempt}"},
+    }
+    task_defs = [
+        {
+            "name": "flaky",
+            "retryCount": 2,
+            "retryLogic": "FIXED",
+            "retryDelaySeconds": RETRY_DELAY_S,
+            "timeoutSeconds": 0,
+            "responseTimeoutSeconds": 600,
+        }
+    ]
     workers = {"a": worker(log, _inc), "flaky": worker(log, flaky), "z": worker(log, _inc)}
-    return {"workflow": wf, "input": {"x": 1}, "workers": workers, "task_defs": task_defs,
-            "expected": {"x": 21, "attempt": 1}, "refs": ["a", "flaky", "z"], "executor": "threads"}  # fmt: skip
+    return {
+        "workflow": wf,
+        "input": {"x": 1},
+        "workers": workers,
+        "task_defs": task_defs,
+        "expected": {"x": 21, "attempt": 1},
+        "refs": ["a", "flaky", "z"],
+        "executor": "threads",
+    }
 
 
 WAIT_S = 2
@@ -151,26 +198,52 @@ def wait(log: Log) -> dict[str, Any]:
         {"name": "b", "taskReferenceName": "b", "inputParameters": {"x": "${a.output.x}"}},
     ]
     wf = {"name": "crash_wait", "version": 1, "tasks": tasks, "outputParameters": {"x": "${b.output.x}"}}
-    return {"workflow": wf, "input": {"x": 5}, "workers": {"a": worker(log, _inc), "b": worker(log, _inc)},
-            "expected": {"x": 7}, "refs": ["a", "b"], "executor": "threads"}  # fmt: skip
+    return {
+        "workflow": wf,
+        "input": {"x": 5},
+        "workers": {"a": worker(log, _inc), "b": worker(log, _inc)},
+        "expected": {"x": 7},
+        "refs": ["a", "b"],
+        "executor": "threads",
+    }
 
 
 def sub(log: Log) -> dict[str, Any]:
     kid_refs = ["c0", "c1", "c2"]
-    kid = {"name": "crash_kid", "version": 1, "outputParameters": {"x": "${c2.output.x}"}, "tasks": [
-        {"name": "c", "taskReferenceName": r,
-         "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{{kid_refs[i - 1]}.output.x}}"}}
-        for i, r in enumerate(kid_refs)
-    ]}  # fmt: skip
+    kid = {
+        "name": "crash_kid",
+        "version": 1,
+        "outputParameters": {"x": "${c2.output.x}"},
+        "tasks": [
+            {
+                "name": "c",
+                "taskReferenceName": r,
+                "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{{kid_refs[i - 1]}.output.x}}"},
+            }
+            for i, r in enumerate(kid_refs)
+        ],
+    }
     tasks = [
         {"name": "p", "taskReferenceName": "a", "inputParameters": {"x": "${workflow.input.x}"}},
-        {"name": "kid", "taskReferenceName": "kid", "type": "SUB_WORKFLOW",
-         "subWorkflowParam": {"name": "crash_kid", "version": 1}, "inputParameters": {"x": "${a.output.x}"}},
+        {
+            "name": "kid",
+            "taskReferenceName": "kid",
+            "type": "SUB_WORKFLOW",
+            "subWorkflowParam": {"name": "crash_kid", "version": 1},
+            "inputParameters": {"x": "${a.output.x}"},
+        },
         {"name": "p", "taskReferenceName": "b", "inputParameters": {"x": "${kid.output.x}"}},
-    ]  # fmt: skip
+    ]
     wf = {"name": "crash_parent", "version": 1, "tasks": tasks, "outputParameters": {"x": "${b.output.x}"}}
-    return {"workflow": wf, "input": {"x": 0}, "workers": {"p": worker(log, _inc), "c": worker(log, _inc)},
-            "workflows": [kid], "expected": {"x": 5}, "refs": ["a", "b", *kid_refs], "executor": "threads"}  # fmt: skip
+    return {
+        "workflow": wf,
+        "input": {"x": 0},
+        "workers": {"p": worker(log, _inc), "c": worker(log, _inc)},
+        "workflows": [kid],
+        "expected": {"x": 5},
+        "refs": ["a", "b", *kid_refs],
+        "executor": "threads",
+    }
 
 
 LOOPS = 3
@@ -182,12 +255,21 @@ def loop(log: Log) -> dict[str, Any]:
         {"name": "l2", "taskReferenceName": "l2", "inputParameters": {"y": "${l1.output.y}"}},
     ]
     tasks = [
-        {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "loopOver": body,
-         "loopCondition": f"if ($.loop['iteration'] < {LOOPS}) {{ true; }} else {{ false; }}"},
+        {
+            "name": "loop",
+            "taskReferenceName": "loop",
+            "type": "DO_WHILE",
+            "loopOver": body,
+            "loopCondition": f"if ($.loop['iteration'] < {LOOPS}) {{ true; }} else {{ false; }}",
+        },
         {"name": "after", "taskReferenceName": "after", "inputParameters": {"loop": "${loop.output}"}},
-    ]  # fmt: skip
-    wf = {"name": "crash_loop", "version": 1, "tasks": tasks,
-          "outputParameters": {"sum": "${after.output.sum}", "iterations": "${loop.output.iteration}"}}  # fmt: skip
+    ]
+    wf = {
+        "name": "crash_loop",
+        "version": 1,
+        "tasks": tasks,
+        "outputParameters": {"sum": "${after.output.sum}", "iterations": "${loop.output.iteration}"},
+    }
 
     def after(data: dict[str, Any], task: Any) -> dict[str, Any]:
         out = data["loop"]
@@ -200,13 +282,24 @@ def loop(log: Log) -> dict[str, Any]:
     }
     refs = [f"l{j}__{i}" for i in range(1, LOOPS + 1) for j in (1, 2)] + ["after"]
     # z per iteration: 11, 21, 31
-    return {"workflow": wf, "input": {}, "workers": workers, "expected": {"sum": 63, "iterations": LOOPS},
-            "refs": refs, "executor": "inline"}  # fmt: skip
+    return {
+        "workflow": wf,
+        "input": {},
+        "workers": workers,
+        "expected": {"sum": 63, "iterations": LOOPS},
+        "refs": refs,
+        "executor": "inline",
+    }
 
 
 SCENARIOS: dict[str, Callable[[Log], dict[str, Any]]] = {
-    "chain": chain, "fork": fork, "retry": retry, "wait": wait, "sub": sub, "loop": loop,
-}  # fmt: skip
+    "chain": chain,
+    "fork": fork,
+    "retry": retry,
+    "wait": wait,
+    "sub": sub,
+    "loop": loop,
+}
 
 
 def many(store: str, log_path: str, k: int, steps: int, work: float) -> int:
@@ -243,9 +336,17 @@ def many(store: str, log_path: str, k: int, steps: int, work: float) -> int:
 
 def many_workflow(steps: int) -> dict[str, Any]:
     """A chain of ``steps`` tasks, each adding one to ``x``."""
-    tasks = [{"name": "step", "taskReferenceName": f"s{i}",
-              "inputParameters": {"w": "${workflow.input.w}", "x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"}}
-             for i in range(steps)]  # fmt: skip
+    tasks = [
+        {
+            "name": "step",
+            "taskReferenceName": f"s{i}",
+            "inputParameters": {
+                "w": "${workflow.input.w}",
+                "x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}",
+            },
+        }
+        for i in range(steps)
+    ]
     return {
         "name": "crash_many",
         "version": 1,
@@ -266,9 +367,15 @@ def main(argv: list[str]) -> int:
         noop = {"name": "warmup", "version": 1, "tasks": [{"name": "warm", "taskReferenceName": "warm"}]}
         flowkit.run(noop, {}, workers={"warm": lambda: {}}, executor="inline", store=store)
     scenario = SCENARIOS[name](Log(log_path, work=0.06, hang=hang))
-    ex = flowkit.run(scenario["workflow"], scenario["input"], workers=scenario["workers"],
-                     task_defs=scenario.get("task_defs"), workflows=scenario.get("workflows"),
-                     executor=scenario["executor"], store=store)  # fmt: skip
+    ex = flowkit.run(
+        scenario["workflow"],
+        scenario["input"],
+        workers=scenario["workers"],
+        task_defs=scenario.get("task_defs"),
+        workflows=scenario.get("workflows"),
+        executor=scenario["executor"],
+        store=store,
+    )
     print(json.dumps({"status": str(ex.status), "output": ex.output}))
     return 0
 

@@ -45,8 +45,15 @@ assert _spec is not None and _spec.loader is not None
 cc = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(cc)
 
-TERMINAL = {"COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED", "SKIPPED",
-            "COMPLETED_WITH_ERRORS"}  # fmt: skip
+TERMINAL = {
+    "COMPLETED",
+    "FAILED",
+    "FAILED_WITH_TERMINAL_ERROR",
+    "TIMED_OUT",
+    "CANCELED",
+    "SKIPPED",
+    "COMPLETED_WITH_ERRORS",
+}
 SLACK_MS = 600  # how late a timer may fire after recovery on a slow, busy machine (< the 1 s retry delay)
 TRIGGER_TIMEOUT_S = 30.0
 
@@ -142,8 +149,13 @@ def crash_and_recover(tmp_path: Path, name: str, kill: Kill) -> Crash:
     out, err = tmp_path / "child.out", tmp_path / "child.err"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     with out.open("w") as fo, err.open("w") as fe:
-        proc = subprocess.Popen([sys.executable, str(CHILD), name, str(db), str(log), kill.hang or ""],
-                                stdout=fo, stderr=fe, env=env, cwd=tmp_path)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, str(CHILD), name, str(db), str(log), kill.hang or ""],
+            stdout=fo,
+            stderr=fe,
+            env=env,
+            cwd=tmp_path,
+        )
     try:
         deadline = time.monotonic() + TRIGGER_TIMEOUT_S
         while True:
@@ -181,8 +193,18 @@ def crash_and_recover(tmp_path: Path, name: str, kill: Kill) -> Crash:
     after_text = _read_log(log)
     assert after_text.startswith(before_text)
     after_execs, after_tasks = _dump(db)
-    crash = Crash(scenario, db, _parse_log(before_text), _parse_log(after_text[len(before_text):]), before_execs,
-                  before_tasks, after_execs, after_tasks, runtime, recovery_start)  # fmt: skip
+    crash = Crash(
+        scenario,
+        db,
+        _parse_log(before_text),
+        _parse_log(after_text[len(before_text) :]),
+        before_execs,
+        before_tasks,
+        after_execs,
+        after_tasks,
+        runtime,
+        recovery_start,
+    )
     try:
         check_common(crash)
     finally:
@@ -266,10 +288,34 @@ def check_common(c: Crash) -> None:
             wf.end_time,
             wf.parent_workflow_id,
         )
-        stored = [(t["task_id"], t["seq"], t["ref"], t["status"], t["retry_count"], t["scheduled"], t["started"],
-                   t["ended"], t["data"]["output"]) for t in _tasks_of(c.after_tasks, wid)]  # fmt: skip
-        live = [(t.task_id, t.seq, t.ref, str(t.status), t.retry_count, t.scheduled_time, t.start_time, t.end_time,
-                 json.loads(json.dumps(t.output))) for t in wf.tasks]  # fmt: skip
+        stored = [
+            (
+                t["task_id"],
+                t["seq"],
+                t["ref"],
+                t["status"],
+                t["retry_count"],
+                t["scheduled"],
+                t["started"],
+                t["ended"],
+                t["data"]["output"],
+            )
+            for t in _tasks_of(c.after_tasks, wid)
+        ]
+        live = [
+            (
+                t.task_id,
+                t.seq,
+                t.ref,
+                str(t.status),
+                t.retry_count,
+                t.scheduled_time,
+                t.start_time,
+                t.end_time,
+                json.loads(json.dumps(t.output)),
+            )
+            for t in wf.tasks
+        ]
         assert stored == live
         record = reader.execution(wid)
         assert record is not None
@@ -285,15 +331,15 @@ def _attempts(c: Crash, ref: str, wid: str | None = None) -> list[dict[str, Any]
 # ------------------------------------------------------------------------------------------ (a) chain
 SAFE_CHAIN = "start:s7"
 CHAIN_KILLS = [
-    Kill.at("start:s0"),                       # right after start: the first task in flight
-    Kill.at("done:s0"),                        # its work done, the result not reported yet
+    Kill.at("start:s0"),  # right after start: the first task in flight
+    Kill.at("done:s0"),  # its work done, the result not reported yet
     Kill("2 done", log=("done", "*", 2), hang=SAFE_CHAIN),
     Kill.at("start:s3"),
     Kill("5 done", log=("done", "*", 5), hang=SAFE_CHAIN),
     Kill("s5 stored", sql="SELECT 1 FROM tasks WHERE ref='s5' AND status='COMPLETED'", hang=SAFE_CHAIN),
-    Kill.at("start:s7"),                       # near the end
-    Kill.at("done:s7"),                        # all work done, the last result not stored
-]  # fmt: skip
+    Kill.at("start:s7"),  # near the end
+    Kill.at("done:s7"),  # all work done, the last result not stored
+]
 
 
 @pytest.mark.parametrize("kill", CHAIN_KILLS, ids=lambda k: k.id)
@@ -323,13 +369,13 @@ SAFE_FORK = "start:total"
 FORK_KILLS = [
     Kill.at("start:b0_1"),
     Kill("3 done", log=("done", "*", 3), hang=SAFE_FORK),
-    Kill.at("start:b2_2", delay=0.3),          # the other branches finish and wait at the JOIN
+    Kill.at("start:b2_2", delay=0.3),  # the other branches finish and wait at the JOIN
     Kill("dynamic fork mapped", sql="SELECT 1 FROM tasks WHERE ref='dfork'", hang=SAFE_FORK),
-    Kill.at("start:d2", delay=0.3),            # mid dynamic fork
+    Kill.at("start:d2", delay=0.3),  # mid dynamic fork
     Kill.at("done:d3", delay=0.2),
     Kill.at("start:total"),
     Kill.at("done:total"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("kill", FORK_KILLS, ids=lambda k: k.id)
@@ -351,13 +397,13 @@ SAFE_RETRY = "start:z"
 _RETRY_ROW = "SELECT 1 FROM tasks WHERE ref='flaky' AND retry_count={} AND status='SCHEDULED'"
 RETRY_KILLS = [
     Kill.at("start:a"),
-    Kill.at("start:flaky:0"),                  # first attempt in flight
-    Kill.at("fail:flaky:0"),                   # it failed but the failure is not stored
+    Kill.at("start:flaky:0"),  # first attempt in flight
+    Kill.at("fail:flaky:0"),  # it failed but the failure is not stored
     Kill("early in backoff 1", sql=_RETRY_ROW.format(1), delay=0.1, hang=SAFE_RETRY),
     Kill("late in backoff 1", sql=_RETRY_ROW.format(1), delay=0.7, hang=SAFE_RETRY),
-    Kill.at("start:flaky:1"),                  # the retry in flight
+    Kill.at("start:flaky:1"),  # the retry in flight
     Kill.at("start:z"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("kill", RETRY_KILLS, ids=lambda k: k.id)
@@ -389,11 +435,11 @@ def test_retry_with_backoff(tmp_path: Path, kill: Kill) -> None:
 SAFE_WAIT = "start:b"
 _WAIT_ROW = "SELECT 1 FROM tasks WHERE ref='pause'"
 WAIT_KILLS = [
-    Kill.at("start:a"),                        # the WAIT is created after recovery
+    Kill.at("start:a"),  # the WAIT is created after recovery
     Kill("wait begun", sql=_WAIT_ROW, delay=0.1, hang=SAFE_WAIT),
     Kill("wait nearly due", sql=_WAIT_ROW, delay=1.7, hang=SAFE_WAIT),
-    Kill.at("start:b"),                        # the WAIT completed before the kill
-]  # fmt: skip
+    Kill.at("start:b"),  # the WAIT completed before the kill
+]
 
 
 @pytest.mark.parametrize("kill", WAIT_KILLS, ids=lambda k: k.id)
@@ -419,14 +465,14 @@ def test_wait_completes_at_its_original_due_time(tmp_path: Path, kill: Kill) -> 
 # ------------------------------------------------------------------------------------------ (e) SUB_WORKFLOW
 SAFE_SUB = "start:b"
 SUB_KILLS = [
-    Kill.at("start:a"),                        # no child yet
+    Kill.at("start:a"),  # no child yet
     Kill.at("done:a"),
-    Kill.at("start:c0"),                       # child just started
+    Kill.at("start:c0"),  # child just started
     Kill("3 done", log=("done", "*", 3), hang=SAFE_SUB),
     Kill.at("start:c2"),
-    Kill.at("done:c2"),                        # the child's last result not stored
-    Kill.at("start:b"),                        # the child COMPLETED before the kill
-]  # fmt: skip
+    Kill.at("done:c2"),  # the child's last result not stored
+    Kill.at("start:b"),  # the child COMPLETED before the kill
+]
 
 
 @pytest.mark.parametrize("kill", SUB_KILLS, ids=lambda k: k.id)
@@ -464,9 +510,9 @@ LOOP_KILLS = [
     Kill.at("done:l1__1"),
     Kill.at("start:l2__2"),
     Kill("3 done", log=("done", "*", 3), hang=SAFE_LOOP),
-    Kill.at("done:l2__3"),                     # last iteration's result not stored
+    Kill.at("done:l2__3"),  # last iteration's result not stored
     Kill.at("start:after"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("kill", LOOP_KILLS, ids=lambda k: k.id)
@@ -481,8 +527,14 @@ def test_do_while(tmp_path: Path, kill: Kill) -> None:
         str(i): {"l1": {"y": i * 10}, "l2": {"z": i * 10 + 1}} for i in range(1, cc.LOOPS + 1)
     }
     assert [t["ref"] for t in tasks if t["status"] == "COMPLETED" and t["ref"] != "loop"] == [
-        "l1__1", "l2__1", "l1__2", "l2__2", "l1__3", "l2__3", "after"
-    ]  # fmt: skip
+        "l1__1",
+        "l2__1",
+        "l1__2",
+        "l2__2",
+        "l1__3",
+        "l2__3",
+        "after",
+    ]
 
 
 # ------------------------------------------------------------------------------------------ (g) random kills
@@ -504,9 +556,22 @@ def _lane(tmp_path: Path, lane: int, rng: Any, kills: list[int], seed: int) -> N
         for _child in range(100):
             ready = Path(str(log) + ".ready")
             ready.unlink(missing_ok=True)
-            proc = subprocess.Popen([sys.executable, str(CHILD), "many", str(db), str(log), str(MANY_RUNS),
-                                     str(MANY_STEPS), str(MANY_WORK_S)], env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)  # fmt: skip
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(CHILD),
+                    "many",
+                    str(db),
+                    str(log),
+                    str(MANY_RUNS),
+                    str(MANY_STEPS),
+                    str(MANY_WORK_S),
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             deadline = time.monotonic() + TRIGGER_TIMEOUT_S
             while not ready.exists() and proc.poll() is None:
                 assert time.monotonic() < deadline, f"lane {lane}: the child never opened the store (seed {seed})"
@@ -556,8 +621,11 @@ def _check_many(db: Path, log: Path, out: str, seed: int) -> None:
     execs = _sql_rows(db, "SELECT correlation_id, status, data FROM executions ORDER BY correlation_id")
     assert [(c, s) for c, s, _ in execs] == [(f"w{n}", "COMPLETED") for n in range(MANY_RUNS)], (execs, seed)
     assert all(json.loads(d)["output"] == {"x": MANY_STEPS} for _c, _s, d in execs)
-    completed = _sql_rows(db, "SELECT e.correlation_id, t.ref, count(*) FROM tasks t JOIN executions e "
-                              "USING (workflow_id) WHERE t.status='COMPLETED' GROUP BY 1, 2")  # fmt: skip
+    completed = _sql_rows(
+        db,
+        "SELECT e.correlation_id, t.ref, count(*) FROM tasks t JOIN executions e "
+        "USING (workflow_id) WHERE t.status='COMPLETED' GROUP BY 1, 2",
+    )
     assert len(completed) == MANY_RUNS * MANY_STEPS and {n for *_k, n in completed} == {1}, (completed, seed)
     done = Counter(ref for ev, ref, _rc, _ in _parse_log(text) if ev == "done")
     assert set(done) == {f"w{n}.s{i}" for n in range(MANY_RUNS) for i in range(MANY_STEPS)}, seed

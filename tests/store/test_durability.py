@@ -73,8 +73,13 @@ EXIT_SCRIPT = textwrap.dedent("""
 def _exit_once(tmp_path: Path, i: int) -> tuple[str, str, list[tuple[object, ...]], list[str]]:
     how = ("wait", "poll", "run")[i % 3] if i % 5 else "poll"
     db, log = tmp_path / f"exit{i}.db", tmp_path / f"exit{i}.log"
-    done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(db), str(log), how], env=env(),
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, str(db), str(log), how],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return how, done.stdout.strip(), rows(db, "SELECT status FROM executions"), log.read_text().split()
 
@@ -124,8 +129,13 @@ OWNER_SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 def test_a_second_process_is_refused_while_the_first_holds_live_work(tmp_path: Path) -> None:
     db, shipped, ready, go = (tmp_path / n for n in ("orders.db", "shipped.txt", "ready", "go"))
-    owner = subprocess.Popen([sys.executable, "-c", OWNER_SCRIPT, str(db), str(shipped), str(ready), str(go)],
-                             env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER_SCRIPT, str(db), str(shipped), str(ready), str(go)],
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
@@ -196,8 +206,13 @@ STUCK_SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 def test_a_sleeping_worker_does_not_keep_the_script_from_exiting(tmp_path: Path) -> None:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", STUCK_SCRIPT, str(tmp_path / "marker")], env=env(),
-                          capture_output=True, text=True, timeout=50)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", STUCK_SCRIPT, str(tmp_path / "marker")],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
     assert "KeyboardInterrupt" in done.stderr and done.returncode != 0
     assert time.monotonic() - started < 40
 
@@ -205,8 +220,11 @@ def test_a_sleeping_worker_does_not_keep_the_script_from_exiting(tmp_path: Path)
 @pytest.mark.parametrize("background", [False, True])
 def test_an_engine_error_ends_the_run_failed_on_disk(tmp_path: Path, background: bool) -> None:
     db = tmp_path / "broken.db"
-    wf = {"name": "broken", "version": 1, "tasks": [{"name": "a", "taskReferenceName": "a"},
-                                                    {"name": "b", "taskReferenceName": "b"}]}  # fmt: skip
+    wf = {
+        "name": "broken",
+        "version": 1,
+        "tasks": [{"name": "a", "taskReferenceName": "a"}, {"name": "b", "taskReferenceName": "b"}],
+    }
     runtime = Runtime(workers={"a": lambda: {"v": 1}, "b": lambda: {"v": 2}}, store=db, background=background)
 
     def boom(event: TaskStarted) -> None:
@@ -235,10 +253,17 @@ def test_a_thousand_concurrent_workflows_three_times_leave_threads_and_memory_fl
     import threading
 
     db = tmp_path / "load.db"
-    wf = flowkit.WorkflowDef.from_json({"name": "load", "version": 1, "tasks": [
-        {"name": "inc", "taskReferenceName": "a", "inputParameters": {"x": "${workflow.input.x}"}},
-        {"name": "inc", "taskReferenceName": "b", "inputParameters": {"x": "${a.output.x}"}}],
-        "outputParameters": {"x": "${b.output.x}"}})  # fmt: skip
+    wf = flowkit.WorkflowDef.from_json(
+        {
+            "name": "load",
+            "version": 1,
+            "tasks": [
+                {"name": "inc", "taskReferenceName": "a", "inputParameters": {"x": "${workflow.input.x}"}},
+                {"name": "inc", "taskReferenceName": "b", "inputParameters": {"x": "${a.output.x}"}},
+            ],
+            "outputParameters": {"x": "${b.output.x}"},
+        }
+    )
     workers = {"inc": lambda x=0: {"x": x + 1}}
     flowkit.start(wf, {"x": 0}, workers=workers, store=db).wait(30)  # the shared worker threads exist now
     baseline = threading.active_count()

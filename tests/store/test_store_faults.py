@@ -32,8 +32,12 @@ from flowkit import StoreError
 from flowkit.store import SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]
-WF = {"name": "faults", "version": 1, "tasks": [{"name": "inc", "taskReferenceName": "inc",
-      "inputParameters": {"x": "${workflow.input.x}"}}], "outputParameters": {"x": "${inc.output.x}"}}  # fmt: skip
+WF = {
+    "name": "faults",
+    "version": 1,
+    "tasks": [{"name": "inc", "taskReferenceName": "inc", "inputParameters": {"x": "${workflow.input.x}"}}],
+    "outputParameters": {"x": "${inc.output.x}"},
+}
 
 
 def inc(x: int = 0) -> dict[str, Any]:
@@ -99,8 +103,13 @@ INTRUDER = textwrap.dedent("""
 @contextmanager
 def holder(tmp_path: Path, db: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     marker, release = tmp_path / "in_worker", tmp_path / "release"
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), str(marker), str(release)], env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(db), str(marker), str(release)],
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not marker.exists():
@@ -150,8 +159,9 @@ def test_store_held_by_a_running_process_is_refused_and_left_intact(tmp_path: Pa
         reader.close()
 
         # another process: refused the same way (it writes nothing)
-        other = subprocess.run([sys.executable, "-c", INTRUDER, str(db)], env=env(), capture_output=True,
-                               text=True, timeout=60)  # fmt: skip
+        other = subprocess.run(
+            [sys.executable, "-c", INTRUDER, str(db)], env=env(), capture_output=True, text=True, timeout=60
+        )
         assert other.returncode == 3, other.stdout + other.stderr
         assert f"in use by another flowkit process (pid {proc.pid})" in other.stdout
         assert (
@@ -189,8 +199,16 @@ def test_two_processes_on_one_store_never_lose_an_update(tmp_path: Path) -> None
     execution that ran is in the store."""
     db = tmp_path / "shared.db"
     with holder(tmp_path, db) as (proc, release):
-        intruders = [subprocess.Popen([sys.executable, "-c", INTRUDER, str(db)], env=env(), stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
+        intruders = [
+            subprocess.Popen(
+                [sys.executable, "-c", INTRUDER, str(db)],
+                env=env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
         results = [p.communicate(timeout=60) + (p.returncode,) for p in intruders]
         release.touch()
         held_out, _ = proc.communicate(timeout=30)
@@ -250,8 +268,11 @@ def test_readonly_open_of_a_missing_file_creates_nothing(tmp_path: Path) -> None
 def test_paths_that_cannot_be_a_store(tmp_path: Path, where: str) -> None:
     (tmp_path / "plain.txt").write_text("not a folder")
     (tmp_path / "folder").mkdir()
-    path = {"under /proc": Path("/proc/flowkit-no-such/x.db"), "below a file": tmp_path / "plain.txt" / "x.db",
-            "a folder": tmp_path / "folder"}[where]  # fmt: skip
+    path = {
+        "under /proc": Path("/proc/flowkit-no-such/x.db"),
+        "below a file": tmp_path / "plain.txt" / "x.db",
+        "a folder": tmp_path / "folder",
+    }[where]
     with pytest.raises(StoreError) as caught:
         run(path)
     message = str(caught.value)
@@ -330,16 +351,23 @@ def _garbled_schema(tmp_path: Path) -> Path:
     return path
 
 
-CORRUPT = {"random bytes": _random, "garbled header": _garbled_header, "truncated": _truncated,
-           "garbled schema page": _garbled_schema}  # fmt: skip
+CORRUPT = {
+    "random bytes": _random,
+    "garbled header": _garbled_header,
+    "truncated": _truncated,
+    "garbled schema page": _garbled_schema,
+}
 
 
 @pytest.mark.parametrize("kind", list(CORRUPT))
 def test_corrupt_file_is_refused_and_untouched(tmp_path: Path, kind: str) -> None:
     path = CORRUPT[kind](tmp_path)
     before = digest(path)
-    for attempt in (lambda: run(path), lambda: flowkit.open(path, workers={"inc": inc}, background=False),
-                    lambda: SqliteStore(path, readonly=True).execution_rows()):  # fmt: skip
+    for attempt in (
+        lambda: run(path),
+        lambda: flowkit.open(path, workers={"inc": inc}, background=False),
+        lambda: SqliteStore(path, readonly=True).execution_rows(),
+    ):
         with pytest.raises(
             StoreError, match=r"is not a readable SQLite file .*corrupt.*left untouched\. Fix: move it away"
         ):
@@ -371,12 +399,17 @@ def test_corrupt_page_met_while_reading_is_a_store_error(tmp_path: Path) -> None
 def test_sqlite_file_that_is_not_a_flowkit_store(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
     con = sqlite3.connect(path)
-    con.executescript("CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO people VALUES (1, 'Ada');"
-                      "CREATE TABLE orders (id INTEGER);")  # fmt: skip
+    con.executescript(
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO people VALUES (1, 'Ada');"
+        "CREATE TABLE orders (id INTEGER);"
+    )
     con.close()
     before = digest(path)
-    for attempt in (lambda: run(path), lambda: flowkit.open(path, workers={"inc": inc}, background=False),
-                    lambda: SqliteStore(path, readonly=True).execution_rows()):  # fmt: skip
+    for attempt in (
+        lambda: run(path),
+        lambda: flowkit.open(path, workers={"inc": inc}, background=False),
+        lambda: SqliteStore(path, readonly=True).execution_rows(),
+    ):
         with pytest.raises(
             StoreError,
             match=r"not a flowkit store \(tables: orders, people\)\. It is left untouched\. Fix: use another path",
@@ -399,8 +432,11 @@ def test_store_from_a_newer_flowkit(tmp_path: Path) -> None:
     from flowkit.store import SCHEMA_VERSION
 
     expected = rf"written by a newer flowkit \(schema 99; this flowkit reads up to {SCHEMA_VERSION}\)\. It is left untouched\. Fix: upgrade flowkit"
-    for attempt in (lambda: run(path), lambda: flowkit.open(path, workers={"inc": inc}, background=False),
-                    lambda: SqliteStore(path, readonly=True).execution_rows()):  # fmt: skip
+    for attempt in (
+        lambda: run(path),
+        lambda: flowkit.open(path, workers={"inc": inc}, background=False),
+        lambda: SqliteStore(path, readonly=True).execution_rows(),
+    ):
         with pytest.raises(StoreError, match=expected):
             attempt()
         close_cached(path)

@@ -22,19 +22,40 @@ MINUTE = 60_000
 
 
 def _orders(version: int) -> dict[str, Any]:
-    return {"name": "orders", "version": version, "outputParameters": {"total": "${price.output.total}"},
-            "tasks": [{"name": "price", "taskReferenceName": "price", "inputParameters": {"n": "${workflow.input.n}"}}]}  # fmt: skip
+    return {
+        "name": "orders",
+        "version": version,
+        "outputParameters": {"total": "${price.output.total}"},
+        "tasks": [{"name": "price", "taskReferenceName": "price", "inputParameters": {"n": "${workflow.input.n}"}}],
+    }
 
 
-BILLING = {"name": "billing", "version": 1, "tasks": [
-    {"name": "charge", "taskReferenceName": "charge", "inputParameters": {"n": "${workflow.input.n}"}},
-    {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
-]}  # fmt: skip
-KID = {"name": "kid", "version": 1, "tasks": [{"name": "price", "taskReferenceName": "kprice", "inputParameters": {"n": 7}}],
-       "outputParameters": {"total": "${kprice.output.total}"}}  # fmt: skip
-PARENT = {"name": "parent", "version": 1, "tasks": [
-    {"name": "kid", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "kid", "version": 1}},
-]}  # fmt: skip
+BILLING = {
+    "name": "billing",
+    "version": 1,
+    "tasks": [
+        {"name": "charge", "taskReferenceName": "charge", "inputParameters": {"n": "${workflow.input.n}"}},
+        {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
+    ],
+}
+KID = {
+    "name": "kid",
+    "version": 1,
+    "tasks": [{"name": "price", "taskReferenceName": "kprice", "inputParameters": {"n": 7}}],
+    "outputParameters": {"total": "${kprice.output.total}"},
+}
+PARENT = {
+    "name": "parent",
+    "version": 1,
+    "tasks": [
+        {
+            "name": "kid",
+            "taskReferenceName": "sub",
+            "type": "SUB_WORKFLOW",
+            "subWorkflowParam": {"name": "kid", "version": 1},
+        },
+    ],
+}
 CHARGE_DEF = {"name": "charge", "retryCount": 1, "retryLogic": "FIXED", "retryDelaySeconds": 5}
 
 
@@ -66,8 +87,16 @@ RUNS: list[tuple[dict[str, Any], dict[str, Any], str | None, int, dict[str, Any]
 def populate(store: Any) -> list[Any]:
     executions = []
     for wf, data, corr, minutes, extra, status in RUNS:
-        ex = flowkit.run(wf, data, workers=WORKERS, store=store, executor="inline", correlation_id=corr,
-                         clock=VirtualClock(T0 + minutes * MINUTE), **extra)  # fmt: skip
+        ex = flowkit.run(
+            wf,
+            data,
+            workers=WORKERS,
+            store=store,
+            executor="inline",
+            correlation_id=corr,
+            clock=VirtualClock(T0 + minutes * MINUTE),
+            **extra,
+        )
         assert str(ex.status) == status, (wf["name"], ex.status, ex.reason)
         executions.append(ex)
     return executions
@@ -126,7 +155,10 @@ def test_list_and_filter_executions(filled: tuple[Path, list[Any]]) -> None:
     assert _ids(store.execution_rows(correlation_id="c-1", status="COMPLETED")) == [orders1.workflow_id]
     # time range: created >= since and <= until (inclusive, epoch ms)
     assert _ids(store.execution_rows(since=T0 + MINUTE, until=T0 + 3 * MINUTE)) == [
-        billing.workflow_id, failed.workflow_id, orders2.workflow_id]  # fmt: skip
+        billing.workflow_id,
+        failed.workflow_id,
+        orders2.workflow_id,
+    ]
     assert _ids(store.execution_rows(since=T0 + MINUTE + 1, until=T0 + 3 * MINUTE - 1)) == [failed.workflow_id]
     assert _ids(store.execution_rows(until=T0 - 1)) == []
     assert len(store.execution_rows(since=T0 + 4 * MINUTE, until=T0 + 4 * MINUTE)) == 2  # parent and child
@@ -151,7 +183,10 @@ def test_fetch_one_execution_without_flowkit_open(filled: tuple[Path, list[Any]]
     assert data["input"] == {"n": 4}
     assert json.loads(row["definition"])["name"] == "billing"
     assert [(t["ref"], t["status"], t["retry_count"], t["seq"]) for t in tasks] == [
-        ("charge", "FAILED", 0, 1), ("charge", "COMPLETED", 1, 2), ("approve", "IN_PROGRESS", 0, 3)]  # fmt: skip
+        ("charge", "FAILED", 0, 1),
+        ("charge", "COMPLETED", 1, 2),
+        ("approve", "IN_PROGRESS", 0, 3),
+    ]
     first, retried, _ = tasks
     assert json.loads(first["data"])["reason"] == "card declined"
     assert json.loads(retried["data"])["output"] == {"charged": 4}
@@ -207,7 +242,12 @@ def test_definitions_registered_on_run(filled: tuple[Path, list[Any]]) -> None:
     path, _ = filled
     store = SqliteStore(path, readonly=True)
     assert [(d.name, d.version) for d in store.workflow_defs()] == [
-        ("billing", 1), ("kid", 1), ("orders", 1), ("orders", 2), ("parent", 1)]  # fmt: skip
+        ("billing", 1),
+        ("kid", 1),
+        ("orders", 1),
+        ("orders", 2),
+        ("parent", 1),
+    ]
     assert [(t.name, t.retry_count, t.retry_delay_seconds) for t in store.task_defs() if t.name == "charge"] == [
         ("charge", 1, 5)
     ]
@@ -220,16 +260,28 @@ def test_definitions_registered_on_run(filled: tuple[Path, list[Any]]) -> None:
 
 
 # ------------------------------------------------------------------------------------------ MemoryStore
-_COMPARED = ("name", "version", "status", "correlation_id", "created", "updated", "ended", "task_count",
-             "failed_count", "reason")  # fmt: skip
+_COMPARED = (
+    "name",
+    "version",
+    "status",
+    "correlation_id",
+    "created",
+    "updated",
+    "ended",
+    "task_count",
+    "failed_count",
+    "reason",
+)
 
 
 def _comparable(rows: list[dict[str, Any]], ids: dict[str, str]) -> list[tuple[Any, ...]]:
     out = []
     for r in rows:
         parent = ids.get(r["parent_workflow_id"]) if r["parent_workflow_id"] else None
-        values = [re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", v) if k == "reason" and v else v
-                  for k, v in ((k, r[k]) for k in _COMPARED)]  # fmt: skip
+        values = [
+            re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", v) if k == "reason" and v else v
+            for k, v in ((k, r[k]) for k in _COMPARED)
+        ]
         out.append((*values, parent, sorted(set(r) - {"data"})))
     return sorted(out, key=repr)
 
@@ -242,9 +294,18 @@ def test_memory_store_gives_the_same_rows(filled: tuple[Path, list[Any]]) -> Non
     # ids differ between the two runs: map each store's ids to the run's position
     sql_ids = {ex.workflow_id: f"run{i}" for i, ex in enumerate(sqlite_exs)}
     mem_ids = {ex.workflow_id: f"run{i}" for i, ex in enumerate(memory_exs)}
-    for filters in ({}, {"name": "orders"}, {"name": "orders", "version": 2}, {"status": "COMPLETED"},
-                    {"status": ["RUNNING", "FAILED"]}, {"correlation_id": "c-1"}, {"since": T0 + MINUTE, "until": T0 + 3 * MINUTE},
-                    {"limit": 2}, {"correlation_id": "c-4"}, {"name": "billing", "status": "FAILED"}):  # fmt: skip
+    for filters in (
+        {},
+        {"name": "orders"},
+        {"name": "orders", "version": 2},
+        {"status": "COMPLETED"},
+        {"status": ["RUNNING", "FAILED"]},
+        {"correlation_id": "c-1"},
+        {"since": T0 + MINUTE, "until": T0 + 3 * MINUTE},
+        {"limit": 2},
+        {"correlation_id": "c-4"},
+        {"name": "billing", "status": "FAILED"},
+    ):
         a, b = sql.execution_rows(**filters), memory.execution_rows(**filters)
         assert _comparable(a, sql_ids) == _comparable(b, mem_ids), filters
         named = [sql_ids.get(w, "kid") for w in _ids(a)]
@@ -334,10 +395,21 @@ def test_a_store_from_an_older_flowkit_missing_newer_tables_is_upgraded_in_place
 
 # Every key a task record carried before records kept only what differs from a new attempt.
 _FULL_RECORD_DEFAULTS = {
-    "reason": None, "workerId": None, "pollCount": 0, "callbackAfterSeconds": 0, "callbackAfterMs": 0,
-    "startDelay": 0, "retriedTaskId": None, "retried": False, "executed": False, "subWorkflowId": None,
-    "logs": None, "error": None, "extra": None, "nodeSource": None,
-}  # fmt: skip
+    "reason": None,
+    "workerId": None,
+    "pollCount": 0,
+    "callbackAfterSeconds": 0,
+    "callbackAfterMs": 0,
+    "startDelay": 0,
+    "retriedTaskId": None,
+    "retried": False,
+    "executed": False,
+    "subWorkflowId": None,
+    "logs": None,
+    "error": None,
+    "extra": None,
+    "nodeSource": None,
+}
 
 
 def test_task_records_of_an_earlier_flowkit_load_the_same(tmp_path: Path) -> None:
@@ -365,15 +437,17 @@ def test_task_records_of_an_earlier_flowkit_load_the_same(tmp_path: Path) -> Non
 
 def test_restart_and_rerun_leave_only_the_current_attempts_in_the_store(tmp_path: Path) -> None:
     db = tmp_path / "ops.db"
-    ex = flowkit.run(BILLING, {"n": -1}, workers=WORKERS, store=db, task_defs=[CHARGE_DEF], executor="inline",
-                     clock=VirtualClock(T0))  # fmt: skip
+    ex = flowkit.run(
+        BILLING, {"n": -1}, workers=WORKERS, store=db, task_defs=[CHARGE_DEF], executor="inline", clock=VirtualClock(T0)
+    )
     assert str(ex.status) == "FAILED" and len(ex.tasks) == 2  # two failed attempts of charge
 
     def stored() -> list[tuple[str, str, int]]:
         conn = sqlite3.connect(db)
         try:
-            rows = conn.execute("SELECT task_id, status, seq FROM tasks WHERE workflow_id=? ORDER BY seq",
-                                (ex.workflow_id,)).fetchall()  # fmt: skip
+            rows = conn.execute(
+                "SELECT task_id, status, seq FROM tasks WHERE workflow_id=? ORDER BY seq", (ex.workflow_id,)
+            ).fetchall()
         finally:
             conn.close()
         return rows

@@ -141,9 +141,15 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.C
         argv = [a.replace("{tmp}", str(tmp)) for a in args]
         procs[name] = (
             argv,
-            subprocess.Popen([sys.executable, "-m", "flowkit", *argv], cwd=tmp, env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE),
-        )  # fmt: skip
+            subprocess.Popen(
+                [sys.executable, "-m", "flowkit", *argv],
+                cwd=tmp,
+                env=env,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            ),
+        )
     done = {}
     for name, (argv, proc) in procs.items():
         out, err = proc.communicate(timeout=120)
@@ -181,8 +187,12 @@ def test_output_json_is_always_valid_json(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FLOWKIT_HOME": str(tmp_path / "home")}
     done = subprocess.run(
         [sys.executable, "-m", "flowkit", "run", "wf.json", "--workers", "w.py", "--executor", "inline"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
 

@@ -65,14 +65,20 @@ def test_a_cycle_through_registered_workflows_is_named_at_validation() -> None:
 
 def test_a_cycle_only_the_run_can_see_fails_the_task_with_the_cycle_named() -> None:
     # the name comes from the input and the child gets the same input: it would repeat for ever
-    loop = WorkflowDef.from_json({
-        "name": "P",
-        "tasks": [{
-            "name": "again", "taskReferenceName": "again", "type": "SUB_WORKFLOW",
-            "inputParameters": {"next": "${workflow.input.next}"},
-            "subWorkflowParam": {"name": "${workflow.input.next}"},
-        }],
-    })  # fmt: skip
+    loop = WorkflowDef.from_json(
+        {
+            "name": "P",
+            "tasks": [
+                {
+                    "name": "again",
+                    "taskReferenceName": "again",
+                    "type": "SUB_WORKFLOW",
+                    "inputParameters": {"next": "${workflow.input.next}"},
+                    "subWorkflowParam": {"name": "${workflow.input.next}"},
+                }
+            ],
+        }
+    )
     ex = flowkit.run(loop, {"next": "P"}, workflows=[loop], executor="inline", store="memory")
     assert ex.status == "FAILED"
     assert "sub-workflow cycle: 'P' v1 -> 'P' v1" in ex.reason
@@ -80,20 +86,41 @@ def test_a_cycle_only_the_run_can_see_fails_the_task_with_the_cycle_named() -> N
 
 def test_a_workflow_may_start_itself_when_its_input_changes() -> None:
     # Conductor allows recursion by name: here the input counts down and the last level ends it
-    countdown = WorkflowDef.from_json({
-        "name": "countdown",
-        "tasks": [{
-            "name": "check", "taskReferenceName": "check", "type": "SWITCH", "evaluatorType": "javascript",
-            "expression": "$.n > 0 ? 'more' : 'done'", "inputParameters": {"n": "${workflow.input.n}"},
-            "decisionCases": {"more": [{
-                "name": "inner", "taskReferenceName": "inner", "type": "INLINE",
-                "inputParameters": {"evaluatorType": "javascript", "expression": "$.n - 1", "n": "${workflow.input.n}"},
-            }, {
-                "name": "again", "taskReferenceName": "again", "type": "SUB_WORKFLOW",
-                "inputParameters": {"n": "${inner.output.result}"},
-                "subWorkflowParam": {"name": "countdown"},
-            }]},
-        }],
-    })  # fmt: skip
+    countdown = WorkflowDef.from_json(
+        {
+            "name": "countdown",
+            "tasks": [
+                {
+                    "name": "check",
+                    "taskReferenceName": "check",
+                    "type": "SWITCH",
+                    "evaluatorType": "javascript",
+                    "expression": "$.n > 0 ? 'more' : 'done'",
+                    "inputParameters": {"n": "${workflow.input.n}"},
+                    "decisionCases": {
+                        "more": [
+                            {
+                                "name": "inner",
+                                "taskReferenceName": "inner",
+                                "type": "INLINE",
+                                "inputParameters": {
+                                    "evaluatorType": "javascript",
+                                    "expression": "$.n - 1",
+                                    "n": "${workflow.input.n}",
+                                },
+                            },
+                            {
+                                "name": "again",
+                                "taskReferenceName": "again",
+                                "type": "SUB_WORKFLOW",
+                                "inputParameters": {"n": "${inner.output.result}"},
+                                "subWorkflowParam": {"name": "countdown"},
+                            },
+                        ]
+                    },
+                }
+            ],
+        }
+    )
     ex = flowkit.run(countdown, {"n": 3}, workflows=[countdown], executor="inline", store="memory", validate=False)
     assert ex.status == "COMPLETED", ex.reason

@@ -56,11 +56,13 @@ def test_missing_file() -> None:
 
 def test_structural_problems_are_all_collected_while_loading() -> None:
     with pytest.raises(DefinitionError) as info:
-        WorkflowDef.from_json(wf(
-            {"name": "a", "taskReferenceName": "a", "retryCount": "many"},
-            {"name": "b", "taskReferenceName": "b", "optional": "yes", "joinOn": "a"},
-            {"taskReferenceName": "c"},
-        ))  # fmt: skip
+        WorkflowDef.from_json(
+            wf(
+                {"name": "a", "taskReferenceName": "a", "retryCount": "many"},
+                {"name": "b", "taskReferenceName": "b", "optional": "yes", "joinOn": "a"},
+                {"taskReferenceName": "c"},
+            )
+        )
     err = info.value
     assert len(err.issues) == 4
     text = str(err)
@@ -89,21 +91,40 @@ def test_unsupported_conductor_task_type_names_the_reason() -> None:
 
 
 def test_duplicate_refs_including_nested_ones() -> None:
-    err = issues_of(wf(
-        {"name": "a", "taskReferenceName": "dup"},
-        {"name": "s", "taskReferenceName": "s", "type": "SWITCH", "evaluatorType": "value-param", "expression": "k",
-         "inputParameters": {"k": "x"}, "decisionCases": {"x": [{"name": "b", "taskReferenceName": "dup"}]}},
-    ))  # fmt: skip
+    err = issues_of(
+        wf(
+            {"name": "a", "taskReferenceName": "dup"},
+            {
+                "name": "s",
+                "taskReferenceName": "s",
+                "type": "SWITCH",
+                "evaluatorType": "value-param",
+                "expression": "k",
+                "inputParameters": {"k": "x"},
+                "decisionCases": {"x": [{"name": "b", "taskReferenceName": "dup"}]},
+            },
+        )
+    )
     [issue] = err.issues
     assert issue.task_ref_name == "dup"
     assert "taskReferenceName: dup should be unique across tasks for a given workflowDefinition: bad" in issue.problem
 
 
 def test_unknown_refs_in_inputs() -> None:
-    err = issues_of(wf(
-        {"name": "a", "taskReferenceName": "a", "inputParameters": {"v": "${nope.output.x}", "ok": "${workflow.input.y}"}},
-        {"name": "b", "taskReferenceName": "b", "inputParameters": {"v": "${a.output.x}", "id": "${CPEWF_TASK_ID}"}},
-    ))  # fmt: skip
+    err = issues_of(
+        wf(
+            {
+                "name": "a",
+                "taskReferenceName": "a",
+                "inputParameters": {"v": "${nope.output.x}", "ok": "${workflow.input.y}"},
+            },
+            {
+                "name": "b",
+                "taskReferenceName": "b",
+                "inputParameters": {"v": "${a.output.x}", "id": "${CPEWF_TASK_ID}"},
+            },
+        )
+    )
     [issue] = err.issues
     assert issue.task_ref_name == "a"
     assert issue.problem == ("taskReferenceName: nope for given task: a is not defined in workflow definition.")
@@ -123,27 +144,39 @@ def test_unclosed_expression_in_output_parameters() -> None:
 
 
 def test_fork_without_join() -> None:
-    err = issues_of(wf(
-        {"name": "f", "taskReferenceName": "fork", "type": "FORK_JOIN",
-         "forkTasks": [[{"name": "a", "taskReferenceName": "a"}], [{"name": "b", "taskReferenceName": "b"}]]},
-        {"name": "c", "taskReferenceName": "c"},
-    ))  # fmt: skip
+    err = issues_of(
+        wf(
+            {
+                "name": "f",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN",
+                "forkTasks": [[{"name": "a", "taskReferenceName": "a"}], [{"name": "b", "taskReferenceName": "b"}]],
+            },
+            {"name": "c", "taskReferenceName": "c"},
+        )
+    )
     [issue] = err.issues
     assert issue.task_ref_name == "fork"
     assert "not followed by a JOIN" in issue.problem
 
 
 def test_every_issue_is_reported_at_once_with_its_task_ref() -> None:
-    err = issues_of(wf(
-        {"name": "f", "taskReferenceName": "fork", "type": "FORK_JOIN",
-         "forkTasks": [[{"name": "a", "taskReferenceName": "dup"}]]},
-        {"name": "x", "taskReferenceName": "typo", "type": "SIMPLEX"},
-        {"name": "y", "taskReferenceName": "dup"},
-        {"name": "z", "taskReferenceName": "unclosed", "inputParameters": {"p": "${workflow.input.p"}},
-        {"name": "u", "taskReferenceName": "unknown_ref", "inputParameters": {"p": "${ghost.output}"}},
-        {"name": "j", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["missing"]},
-        {"name": "sw", "taskReferenceName": "switch", "type": "SWITCH"},
-    ))  # fmt: skip
+    err = issues_of(
+        wf(
+            {
+                "name": "f",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN",
+                "forkTasks": [[{"name": "a", "taskReferenceName": "dup"}]],
+            },
+            {"name": "x", "taskReferenceName": "typo", "type": "SIMPLEX"},
+            {"name": "y", "taskReferenceName": "dup"},
+            {"name": "z", "taskReferenceName": "unclosed", "inputParameters": {"p": "${workflow.input.p"}},
+            {"name": "u", "taskReferenceName": "unknown_ref", "inputParameters": {"p": "${ghost.output}"}},
+            {"name": "j", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["missing"]},
+            {"name": "sw", "taskReferenceName": "switch", "type": "SWITCH"},
+        )
+    )
     assert set(err.task_ref_names) == {"fork", "typo", "dup", "unclosed", "unknown_ref", "join", "switch"}
     text = str(err)
     assert f"has {len(err.issues)} problem(s)" in text
@@ -178,12 +211,14 @@ def test_missing_worker_is_reported_before_anything_runs() -> None:
         calls.append("present")
         return {}
 
-    definition = WorkflowDef.from_json(wf(
-        {"name": "present", "taskReferenceName": "p"},
-        {"name": "absent", "taskReferenceName": "a1"},
-        {"name": "absent", "taskReferenceName": "a2"},
-        {"name": "other", "taskReferenceName": "o"},
-    ))  # fmt: skip
+    definition = WorkflowDef.from_json(
+        wf(
+            {"name": "present", "taskReferenceName": "p"},
+            {"name": "absent", "taskReferenceName": "a1"},
+            {"name": "absent", "taskReferenceName": "a2"},
+            {"name": "other", "taskReferenceName": "o"},
+        )
+    )
     with pytest.raises(MissingWorkerError) as info:
         flowkit.run(definition, {}, workers=[present])
     assert calls == []
@@ -241,11 +276,17 @@ def test_run_returns_running_when_it_needs_outside_input(executor: str) -> None:
     def after(decision: str) -> dict:
         return {"decision": decision}
 
-    definition = WorkflowDef.from_json(wf(
-        {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
-        {"name": "forever", "taskReferenceName": "wait", "type": "WAIT"},
-        {"name": "after", "taskReferenceName": "after", "inputParameters": {"decision": "${approve.output.decision}"}},
-    ))  # fmt: skip
+    definition = WorkflowDef.from_json(
+        wf(
+            {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
+            {"name": "forever", "taskReferenceName": "wait", "type": "WAIT"},
+            {
+                "name": "after",
+                "taskReferenceName": "after",
+                "inputParameters": {"decision": "${approve.output.decision}"},
+            },
+        )
+    )
     began = time.perf_counter()
     execution = _run_with_deadline(lambda: flowkit.run(definition, {}, workers=[after], executor=executor))
     assert time.perf_counter() - began < 5
@@ -262,8 +303,9 @@ def test_run_returns_running_when_it_needs_outside_input(executor: str) -> None:
 
 
 def test_run_with_a_long_wait_and_a_virtual_clock_returns_at_once() -> None:
-    definition = WorkflowDef.from_json(wf({"name": "w", "taskReferenceName": "w", "type": "WAIT",
-                                           "inputParameters": {"duration": "2h 30m"}}))  # fmt: skip
+    definition = WorkflowDef.from_json(
+        wf({"name": "w", "taskReferenceName": "w", "type": "WAIT", "inputParameters": {"duration": "2h 30m"}})
+    )
     clock = VirtualClock()
     t0 = clock.now_ms()
     execution = _run_with_deadline(lambda: flowkit.run(definition, {}, clock=clock, executor="inline"))
@@ -276,9 +318,15 @@ def test_a_worker_that_never_finishes_its_attempts_is_bounded_by_its_timeout() -
     def stuck() -> flowkit.TaskResult:
         return flowkit.TaskResult(status="IN_PROGRESS", callback_after_seconds=10)
 
-    execution = _run_with_deadline(lambda: flowkit.run(
-        wf({"name": "stuck", "taskReferenceName": "s"}), {}, workers=[stuck], clock=VirtualClock(), executor="inline",
-        task_defs=[TaskDef(name="stuck", timeout_seconds=60, response_timeout_seconds=60, retry_count=0)],
-    ))  # fmt: skip
+    execution = _run_with_deadline(
+        lambda: flowkit.run(
+            wf({"name": "stuck", "taskReferenceName": "s"}),
+            {},
+            workers=[stuck],
+            clock=VirtualClock(),
+            executor="inline",
+            task_defs=[TaskDef(name="stuck", timeout_seconds=60, response_timeout_seconds=60, retry_count=0)],
+        )
+    )
     assert execution.status == "TIMED_OUT"
     assert execution.tasks[0].reason.startswith("Task timed out after 60 seconds")

@@ -117,9 +117,10 @@ def workflows(draw: st.DrawFn) -> tuple[WorkflowDef, dict[str, TaskDef]]:
     def simple() -> dict[str, Any]:
         n = next(counter)
         task: dict[str, Any] = {
-            "name": f"w{draw(st.integers(0, 2))}", "taskReferenceName": f"s{n}",
+            "name": f"w{draw(st.integers(0, 2))}",
+            "taskReferenceName": f"s{n}",
             "inputParameters": {"x": "${workflow.input.x}", "id": "${CPEWF_TASK_ID}"},
-        }  # fmt: skip
+        }
         flag = draw(st.sampled_from(["", "", "", "optional", "permissive"]))
         if flag:
             task[flag] = True
@@ -132,16 +133,25 @@ def workflows(draw: st.DrawFn) -> tuple[WorkflowDef, dict[str, TaskDef]]:
             n = next(counter)
             branches = [[simple() for _ in range(draw(st.integers(1, 3)))] for _ in range(draw(st.integers(1, 3)))]
             tasks.append({"name": "fork", "taskReferenceName": f"fork{n}", "type": "FORK_JOIN", "forkTasks": branches})
-            tasks.append({"name": "join", "taskReferenceName": f"join{n}", "type": "JOIN",
-                          "joinOn": [b[-1]["taskReferenceName"] for b in branches]})  # fmt: skip
+            tasks.append(
+                {
+                    "name": "join",
+                    "taskReferenceName": f"join{n}",
+                    "type": "JOIN",
+                    "joinOn": [b[-1]["taskReferenceName"] for b in branches],
+                }
+            )
     defs = {
         f"w{i}": TaskDef(
-            name=f"w{i}", retry_count=draw(st.integers(0, 2)), retry_delay_seconds=draw(st.sampled_from([0, 1, 5])),
-            response_timeout_seconds=30, timeout_seconds=draw(st.sampled_from([0, 0, 45])),
+            name=f"w{i}",
+            retry_count=draw(st.integers(0, 2)),
+            retry_delay_seconds=draw(st.sampled_from([0, 1, 5])),
+            response_timeout_seconds=30,
+            timeout_seconds=draw(st.sampled_from([0, 0, 45])),
             timeout_policy=draw(st.sampled_from(["RETRY", "TIME_OUT_WF", "ALERT_ONLY"])),
         )
         for i in range(3)
-    }  # fmt: skip
+    }
     definition = WorkflowDef.from_json(
         {"name": "random", "tasks": tasks, "outputParameters": {"x": "${workflow.input.x}"}}
     )
@@ -154,9 +164,13 @@ OUTCOMES = ["complete", "complete", "fail", "terminal", "heartbeat", "silence"]
 def snapshot(h: Harness) -> tuple[Any, ...]:
     wf = h.wf
     return (
-        wf.status, wf.reason, repr(wf.output), wf.end_time, len(wf.tasks),
+        wf.status,
+        wf.reason,
+        repr(wf.output),
+        wf.end_time,
+        len(wf.tasks),
         tuple((t.task_id, t.status, t.end_time, repr(t.output)) for t in wf.tasks),
-    )  # fmt: skip
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

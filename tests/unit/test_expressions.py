@@ -91,13 +91,30 @@ def test_interpolation_uses_java_to_string(expr: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("value", "text"),
     [
-        (None, "null"), (True, "true"), (False, "false"), (2, "2"), (-7, "-7"), (2.0, "2.0"), (0.5, "0.5"),
-        (100.0, "100.0"), (1e7, "1.0E7"), (12345678.9, "1.23456789E7"), (1e-3, "0.001"), (1e-4, "1.0E-4"),
-        (-2.5e-5, "-2.5E-5"), (1e21, "1.0E21"), (float("nan"), "NaN"), (float("inf"), "Infinity"),
-        ({"a": 1, "b": None}, "{a=1, b=null}"), ([1, "x", [True]], "[1, x, [true]]"), ({}, "{}"), ([], "[]"),
-        ({"m": {"n": [1.0]}}, "{m={n=[1.0]}}"), ("plain", "plain"),
+        (None, "null"),
+        (True, "true"),
+        (False, "false"),
+        (2, "2"),
+        (-7, "-7"),
+        (2.0, "2.0"),
+        (0.5, "0.5"),
+        (100.0, "100.0"),
+        (1e7, "1.0E7"),
+        (12345678.9, "1.23456789E7"),
+        (1e-3, "0.001"),
+        (1e-4, "1.0E-4"),
+        (-2.5e-5, "-2.5E-5"),
+        (1e21, "1.0E21"),
+        (float("nan"), "NaN"),
+        (float("inf"), "Infinity"),
+        ({"a": 1, "b": None}, "{a=1, b=null}"),
+        ([1, "x", [True]], "[1, x, [true]]"),
+        ({}, "{}"),
+        ([], "[]"),
+        ({"m": {"n": [1.0]}}, "{m={n=[1.0]}}"),
+        ("plain", "plain"),
     ],
-)  # fmt: skip
+)
 def test_java_string(value: object, text: str) -> None:
     assert java_string(value) == text
 
@@ -133,10 +150,15 @@ def test_a_nested_path_that_resolves_to_nonsense_reads_as_null() -> None:
 
 # ---------------------------------------------------------------------------------------------- missing values
 def test_missing_values_are_null_and_the_key_is_kept() -> None:
-    out = r({
-        "a": "${workflow.input.absent}", "b": "${t9.output.x}", "c": "${t1.output.op.too.deep}",
-        "d": "${workflow.input.l[10]}", "e": "${t1.output.s.x}",
-    })  # fmt: skip
+    out = r(
+        {
+            "a": "${workflow.input.absent}",
+            "b": "${t9.output.x}",
+            "c": "${t1.output.op.too.deep}",
+            "d": "${workflow.input.l[10]}",
+            "e": "${t1.output.s.x}",
+        }
+    )
     assert out == {"a": None, "b": None, "c": None, "d": None, "e": None}
 
 
@@ -206,19 +228,33 @@ def test_referenced_roots() -> None:
 
 # ---------------------------------------------------------------------------------------------- the engine's document
 def test_engine_document_latest_attempt_and_loop_refs_without_suffix() -> None:
-    definition = WorkflowDef.from_json({
-        "name": "doc",
-        "tasks": [
-            {"name": "integration_task_1", "taskReferenceName": "a"},
-            {"name": "integration_task_2", "taskReferenceName": "b", "inputParameters": {
-                "aOut": "${a.output.v}", "aRetry": "${a.retryCount}", "aStatus": "${a.status}", "aType": "${a.taskType}",
-                "aRef": "${a.referenceTaskName}", "wfId": "${workflow.workflowId}", "wfType": "${workflow.workflowType}",
-                "wfStatus": "${workflow.status}", "corr": "${workflow.correlationId}", "vars": "${workflow.variables}",
-                "aId": "${a.taskId}", "wfVersion": "${workflow.version}",
-            }},
-        ],
-        "variables": {"v": 1},
-    })  # fmt: skip
+    definition = WorkflowDef.from_json(
+        {
+            "name": "doc",
+            "tasks": [
+                {"name": "integration_task_1", "taskReferenceName": "a"},
+                {
+                    "name": "integration_task_2",
+                    "taskReferenceName": "b",
+                    "inputParameters": {
+                        "aOut": "${a.output.v}",
+                        "aRetry": "${a.retryCount}",
+                        "aStatus": "${a.status}",
+                        "aType": "${a.taskType}",
+                        "aRef": "${a.referenceTaskName}",
+                        "wfId": "${workflow.workflowId}",
+                        "wfType": "${workflow.workflowType}",
+                        "wfStatus": "${workflow.status}",
+                        "corr": "${workflow.correlationId}",
+                        "vars": "${workflow.variables}",
+                        "aId": "${a.taskId}",
+                        "wfVersion": "${workflow.version}",
+                    },
+                },
+            ],
+            "variables": {"v": 1},
+        }
+    )
     h = Harness()
     wf = h.start(definition, {}, correlation_id="cid")
     h.fail("a", "once")
@@ -227,25 +263,51 @@ def test_engine_document_latest_attempt_and_loop_refs_without_suffix() -> None:
     b = h.poll("b")
     assert b is not None
     assert b.input == {
-        "aOut": "second", "aRetry": 1, "aStatus": "COMPLETED", "aType": "integration_task_1", "aRef": "a",
-        "wfId": wf.workflow_id, "wfType": "doc", "wfStatus": "RUNNING", "corr": "cid", "vars": {"v": 1},
-        "aId": second.task_id, "wfVersion": 1,
-    }  # fmt: skip
+        "aOut": "second",
+        "aRetry": 1,
+        "aStatus": "COMPLETED",
+        "aType": "integration_task_1",
+        "aRef": "a",
+        "wfId": wf.workflow_id,
+        "wfType": "doc",
+        "wfStatus": "RUNNING",
+        "corr": "cid",
+        "vars": {"v": 1},
+        "aId": second.task_id,
+        "wfVersion": 1,
+    }
 
 
 def test_loop_tasks_are_read_without_their_iteration_suffix() -> None:
-    definition = WorkflowDef.from_json({
-        "name": "loopdoc",
-        "tasks": [
-            {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "items": ["x", "y"], "loopOver": [
-                {"name": "integration_task_1", "taskReferenceName": "body",
-                 "inputParameters": {"item": "${loop.output.loopItem}", "index": "${loop.output.loopIndex}"}},
-            ]},
-            {"name": "integration_task_2", "taskReferenceName": "after", "inputParameters": {
-                "latest": "${body.output.v}", "suffixed": "${body__1.output.v}", "iteration": "${body.iteration}",
-            }},
-        ],
-    })  # fmt: skip
+    definition = WorkflowDef.from_json(
+        {
+            "name": "loopdoc",
+            "tasks": [
+                {
+                    "name": "loop",
+                    "taskReferenceName": "loop",
+                    "type": "DO_WHILE",
+                    "items": ["x", "y"],
+                    "loopOver": [
+                        {
+                            "name": "integration_task_1",
+                            "taskReferenceName": "body",
+                            "inputParameters": {"item": "${loop.output.loopItem}", "index": "${loop.output.loopIndex}"},
+                        },
+                    ],
+                },
+                {
+                    "name": "integration_task_2",
+                    "taskReferenceName": "after",
+                    "inputParameters": {
+                        "latest": "${body.output.v}",
+                        "suffixed": "${body__1.output.v}",
+                        "iteration": "${body.iteration}",
+                    },
+                },
+            ],
+        }
+    )
     h = Harness()
     h.start(definition, {})
     first = h.complete("body__1", {"v": 1})

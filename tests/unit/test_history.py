@@ -67,9 +67,13 @@ def one(name: str = "flaky", ref: str = "a", **fields: Any) -> dict:
 @pytest.fixture
 def retried() -> Any:
     """``a`` fails twice then completes (3 attempts, 1 s retry delay), then ``b`` runs once."""
-    definition = {"name": "retried", "tasks": [
-        {"name": "flaky", "taskReferenceName": "a"}, {"name": "noop", "taskReferenceName": "b", "type": "NOOP"},
-    ]}  # fmt: skip
+    definition = {
+        "name": "retried",
+        "tasks": [
+            {"name": "flaky", "taskReferenceName": "a"},
+            {"name": "noop", "taskReferenceName": "b", "type": "NOOP"},
+        ],
+    }
     return run(definition, workers={"flaky": flaky_worker(2)}, task_defs=RETRIES)
 
 
@@ -143,10 +147,21 @@ def test_unset_times_are_nat_for_a_task_still_running() -> None:
 
 
 def test_loop_iterations_keep_the_suffix_in_ref_and_not_in_task_ref() -> None:
-    definition = {"name": "loop", "tasks": [{
-        "name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "loopCondition": "$.loop['iteration'] < 3",
-        "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}, {"name": "m", "taskReferenceName": "m", "type": "NOOP"}],
-    }]}  # fmt: skip
+    definition = {
+        "name": "loop",
+        "tasks": [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "loopCondition": "$.loop['iteration'] < 3",
+                "loopOver": [
+                    {"name": "n", "taskReferenceName": "n", "type": "NOOP"},
+                    {"name": "m", "taskReferenceName": "m", "type": "NOOP"},
+                ],
+            }
+        ],
+    }
     df = tasks_df(run(definition).model)
     body = df[df["task_ref"] != "loop"]
     assert body["ref"].tolist() == ["n__1", "m__1", "n__2", "m__2", "n__3", "m__3"]
@@ -159,11 +174,18 @@ def test_dynamic_fork_of_2000_branches(record_property: Any) -> None:
     def work(input: int = 0, __index: int = 0) -> dict:  # noqa: A002 - the forkTaskInputs key
         return {"v": input}
 
-    definition = {"name": "wide", "tasks": [
-        {"name": "dyn", "taskReferenceName": "dyn", "type": "FORK_JOIN_DYNAMIC",
-         "inputParameters": {"forkTaskName": "work", "forkTaskInputs": list(range(2000))}},
-        {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
-    ]}  # fmt: skip
+    definition = {
+        "name": "wide",
+        "tasks": [
+            {
+                "name": "dyn",
+                "taskReferenceName": "dyn",
+                "type": "FORK_JOIN_DYNAMIC",
+                "inputParameters": {"forkTaskName": "work", "forkTaskInputs": list(range(2000))},
+            },
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
+        ],
+    }
     ex = run(definition, workers={"work": work})
     assert ex.status == "COMPLETED"
     began = time.perf_counter()
@@ -183,14 +205,27 @@ def test_dynamic_fork_of_2000_branches(record_property: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- sub-workflows
-CHILD = {"name": "child", "version": 2, "tasks": [
-    {"name": "flaky", "taskReferenceName": "c1"}, {"name": "c2", "taskReferenceName": "c2", "type": "NOOP"},
-]}  # fmt: skip
-PARENT = {"name": "parent", "tasks": [
-    {"name": "first", "taskReferenceName": "first", "type": "NOOP"},
-    {"name": "sub", "taskReferenceName": "sub", "type": "SUB_WORKFLOW", "subWorkflowParam": {"name": "child", "version": 2}},
-    {"name": "last", "taskReferenceName": "last", "type": "NOOP"},
-]}  # fmt: skip
+CHILD = {
+    "name": "child",
+    "version": 2,
+    "tasks": [
+        {"name": "flaky", "taskReferenceName": "c1"},
+        {"name": "c2", "taskReferenceName": "c2", "type": "NOOP"},
+    ],
+}
+PARENT = {
+    "name": "parent",
+    "tasks": [
+        {"name": "first", "taskReferenceName": "first", "type": "NOOP"},
+        {
+            "name": "sub",
+            "taskReferenceName": "sub",
+            "type": "SUB_WORKFLOW",
+            "subWorkflowParam": {"name": "child", "version": 2},
+        },
+        {"name": "last", "taskReferenceName": "last", "type": "NOOP"},
+    ],
+}
 
 
 @pytest.fixture
@@ -282,11 +317,21 @@ def test_failures_df_when_retries_run_out_and_for_terminal_errors_timeouts_and_c
     def bad() -> dict:
         raise KeyError("k")
 
-    fork = {"name": "fork", "tasks": [
-        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN",
-         "forkTasks": [[{"name": "h", "taskReferenceName": "h", "type": "HUMAN"}], [{"name": "bad", "taskReferenceName": "b"}]]},
-        {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["h", "b"]},
-    ]}  # fmt: skip
+    fork = {
+        "name": "fork",
+        "tasks": [
+            {
+                "name": "f",
+                "taskReferenceName": "f",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [{"name": "h", "taskReferenceName": "h", "type": "HUMAN"}],
+                    [{"name": "bad", "taskReferenceName": "b"}],
+                ],
+            },
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["h", "b"]},
+        ],
+    }
     canceled = run(fork, workers={"bad": bad}, task_defs=[{"name": "bad", "retryCount": 0}])
     df = failures_df(canceled)
     assert dict(zip(df["ref"], df["status"], strict=True)) == {"h": "CANCELED", "b": "FAILED", "j": "CANCELED"}
@@ -300,10 +345,18 @@ def test_failures_df_lists_an_optional_task_that_failed_and_the_workflow_survive
     def after() -> dict:
         return {"ok": True}
 
-    wf = {"name": "opt", "tasks": [{"name": "flaky", "taskReferenceName": "a", "optional": True},
-                                   {"name": "after", "taskReferenceName": "b"}]}  # fmt: skip
-    ex = run(wf, workers={"flaky": flaky_worker(99), "after": after},
-             task_defs=[{"name": "flaky", "retryCount": 1, "retryDelaySeconds": 0}])  # fmt: skip
+    wf = {
+        "name": "opt",
+        "tasks": [
+            {"name": "flaky", "taskReferenceName": "a", "optional": True},
+            {"name": "after", "taskReferenceName": "b"},
+        ],
+    }
+    ex = run(
+        wf,
+        workers={"flaky": flaky_worker(99), "after": after},
+        task_defs=[{"name": "flaky", "retryCount": 1, "retryDelaySeconds": 0}],
+    )
     assert ex.status == "COMPLETED"
     assert [str(t.status) for t in ex.tasks] == ["FAILED", "COMPLETED_WITH_ERRORS", "COMPLETED"]
     df = ex.failures_df()
@@ -395,23 +448,48 @@ def test_timeline_colours_every_status_and_draws_running_tasks_to_now() -> None:
     def bad() -> dict:
         raise KeyError("k")
 
-    fork = {"name": "fork", "tasks": [
-        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN",
-         "forkTasks": [[{"name": "h", "taskReferenceName": "h", "type": "HUMAN"}], [{"name": "bad", "taskReferenceName": "b"}]]},
-        {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["h", "b"]},
-    ]}  # fmt: skip
+    fork = {
+        "name": "fork",
+        "tasks": [
+            {
+                "name": "f",
+                "taskReferenceName": "f",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [{"name": "h", "taskReferenceName": "h", "type": "HUMAN"}],
+                    [{"name": "bad", "taskReferenceName": "b"}],
+                ],
+            },
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["h", "b"]},
+        ],
+    }
     fig = timeline(run(fork, workers={"bad": bad}, task_defs=[{"name": "bad", "retryCount": 0}]).model)
     assert legend_labels(fig) == ["COMPLETED", "FAILED", "CANCELED"]
     handles = fig.axes[0].get_legend().legend_handles[:3]  # the statuses, then "waiting (outlined)"
     assert len({tuple(h.get_facecolor()) for h in handles}) == 3
 
-    both = {"name": "wait", "tasks": [
-        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [
-            [{"name": "h", "taskReferenceName": "h", "type": "HUMAN"}],
-            [{"name": "n", "taskReferenceName": "n", "type": "WAIT", "inputParameters": {"duration": "30 seconds"}}],
-        ]},
-        {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["h", "n"]},
-    ]}  # fmt: skip
+    both = {
+        "name": "wait",
+        "tasks": [
+            {
+                "name": "f",
+                "taskReferenceName": "f",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [{"name": "h", "taskReferenceName": "h", "type": "HUMAN"}],
+                    [
+                        {
+                            "name": "n",
+                            "taskReferenceName": "n",
+                            "type": "WAIT",
+                            "inputParameters": {"duration": "30 seconds"},
+                        }
+                    ],
+                ],
+            },
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["h", "n"]},
+        ],
+    }
     waiting = run(both)
     assert waiting.status == "RUNNING"
     fig = timeline(waiting)
@@ -431,10 +509,15 @@ def test_timeline_colours_every_status_and_draws_running_tasks_to_now() -> None:
 def test_timeline_under_the_virtual_clock_draws_instant_attempts_visibly_in_their_order() -> None:
     from flowkit.history import TimelineFigure
 
-    steps = [{"name": f"s{i}", "taskReferenceName": f"s{i}", "type": "SET_VARIABLE", "inputParameters": {"i": i}}
-             for i in range(4)]  # fmt: skip
-    ex = run({"name": "instant", "tasks": [*steps, one("flaky", "w")["tasks"][0]]},
-             workers={"flaky": flaky_worker(1)}, task_defs=[{"name": "flaky", "retryCount": 1, "retryDelaySeconds": 2}])  # fmt: skip
+    steps = [
+        {"name": f"s{i}", "taskReferenceName": f"s{i}", "type": "SET_VARIABLE", "inputParameters": {"i": i}}
+        for i in range(4)
+    ]
+    ex = run(
+        {"name": "instant", "tasks": [*steps, one("flaky", "w")["tasks"][0]]},
+        workers={"flaky": flaky_worker(1)},
+        task_defs=[{"name": "flaky", "retryCount": 1, "retryDelaySeconds": 2}],
+    )
     assert ex.status == "COMPLETED" and all(t.end_time == t.start_time for t in ex.tasks)  # every attempt instant
     fig = timeline(ex)
     assert isinstance(fig, TimelineFigure)
@@ -502,9 +585,18 @@ def test_frames_display_ms_short_ids_and_no_duplicated_or_empty_columns(retried:
 
 
 def test_a_frame_that_uses_its_loop_refs_keeps_task_ref_and_long_frames_are_cut() -> None:
-    loop = {"name": "loop", "tasks": [{"name": "l", "taskReferenceName": "l", "type": "DO_WHILE",
-            "loopCondition": "if ($.l['iteration'] < 40) { true; } else { false; }",
-            "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}]}]}  # fmt: skip
+    loop = {
+        "name": "loop",
+        "tasks": [
+            {
+                "name": "l",
+                "taskReferenceName": "l",
+                "type": "DO_WHILE",
+                "loopCondition": "if ($.l['iteration'] < 40) { true; } else { false; }",
+                "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}],
+            }
+        ],
+    }
     df = tasks_df(run(loop).model)
     assert len(df) == 41
     page = df._repr_html_()
@@ -521,12 +613,28 @@ def test_timeline_tells_waiting_from_working_and_shows_reasons_on_hover() -> Non
     def bad() -> dict:
         raise KeyError("no such key")
 
-    fork = {"name": "fork", "tasks": [
-        {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN", "forkTasks": [
-            [{"name": "n", "taskReferenceName": "n", "type": "WAIT", "inputParameters": {"duration": "3 seconds"}}],
-            [{"name": "flaky", "taskReferenceName": "w"}]]},
-        {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["n", "w"]},
-    ]}  # fmt: skip
+    fork = {
+        "name": "fork",
+        "tasks": [
+            {
+                "name": "f",
+                "taskReferenceName": "f",
+                "type": "FORK_JOIN",
+                "forkTasks": [
+                    [
+                        {
+                            "name": "n",
+                            "taskReferenceName": "n",
+                            "type": "WAIT",
+                            "inputParameters": {"duration": "3 seconds"},
+                        }
+                    ],
+                    [{"name": "flaky", "taskReferenceName": "w"}],
+                ],
+            },
+            {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["n", "w"]},
+        ],
+    }
     ex = run(fork, workers={"flaky": flaky_worker(1)}, task_defs=RETRIES)
     assert ex.status == "COMPLETED"
     fig = timeline(ex)

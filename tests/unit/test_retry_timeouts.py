@@ -21,10 +21,15 @@ def one_task(name: str = "w", **task_fields: Any) -> WorkflowDef:
 
 
 def two_tasks(**first_fields: Any) -> WorkflowDef:
-    return WorkflowDef.from_json({
-        "name": "two",
-        "tasks": [{"name": "w", "taskReferenceName": "x", **first_fields}, {"name": "next", "taskReferenceName": "y"}],
-    })  # fmt: skip
+    return WorkflowDef.from_json(
+        {
+            "name": "two",
+            "tasks": [
+                {"name": "w", "taskReferenceName": "x", **first_fields},
+                {"name": "next", "taskReferenceName": "y"},
+            ],
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------- delay arithmetic
@@ -324,23 +329,33 @@ def test_optional_task_ends_completed_with_errors_and_the_workflow_goes_on() -> 
     h.fail("x", "1")
     h.fail("x", "2")
     assert [(t.task_type, t.status) for t in wf.tasks] == [
-        ("w", "FAILED"), ("w", "COMPLETED_WITH_ERRORS"), ("next", "SCHEDULED"),
-    ]  # fmt: skip
+        ("w", "FAILED"),
+        ("w", "COMPLETED_WITH_ERRORS"),
+        ("next", "SCHEDULED"),
+    ]
     h.complete("y", {})
     assert wf.status == "COMPLETED"
     assert list(wf.failed_refs) == ["x"]
 
 
 def test_optional_forked_task_makes_the_join_complete_with_errors() -> None:
-    definition = WorkflowDef.from_json({
-        "name": "f",
-        "tasks": [
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
-                [{"name": "w", "taskReferenceName": "a", "optional": True}], [{"name": "w", "taskReferenceName": "b"}],
-            ]},
-            {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["a", "b"]},
-        ],
-    })  # fmt: skip
+    definition = WorkflowDef.from_json(
+        {
+            "name": "f",
+            "tasks": [
+                {
+                    "name": "fork",
+                    "taskReferenceName": "fork",
+                    "type": "FORK_JOIN",
+                    "forkTasks": [
+                        [{"name": "w", "taskReferenceName": "a", "optional": True}],
+                        [{"name": "w", "taskReferenceName": "b"}],
+                    ],
+                },
+                {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["a", "b"]},
+            ],
+        }
+    )
     h = Harness(task_defs={"w": TaskDef(name="w", retry_count=0)})
     wf = h.start(definition, {})
     h.fail("a", "optional failure")
@@ -353,13 +368,15 @@ def test_optional_forked_task_makes_the_join_complete_with_errors() -> None:
 
 
 def test_permissive_task_fails_the_workflow_only_at_the_end() -> None:
-    definition = WorkflowDef.from_json({
-        "name": "p",
-        "tasks": [
-            {"name": "w", "taskReferenceName": "x", "permissive": True},
-            {"name": "next", "taskReferenceName": "y", "inputParameters": {"xStatus": "${x.status}"}},
-        ],
-    })  # fmt: skip
+    definition = WorkflowDef.from_json(
+        {
+            "name": "p",
+            "tasks": [
+                {"name": "w", "taskReferenceName": "x", "permissive": True},
+                {"name": "next", "taskReferenceName": "y", "inputParameters": {"xStatus": "${x.status}"}},
+            ],
+        }
+    )
     h = Harness(task_defs={"w": TaskDef(name="w", retry_count=0), "next": TaskDef(name="next")})
     wf = h.start(definition, {})
     failed = h.fail("x", "permissive failure")
@@ -373,17 +390,24 @@ def test_permissive_task_fails_the_workflow_only_at_the_end() -> None:
 
 
 def test_permissive_forked_task_lets_siblings_finish_then_the_join_fails() -> None:
-    definition = WorkflowDef.from_json({
-        "name": "pf",
-        "tasks": [
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
-                [{"name": "w", "taskReferenceName": "a", "permissive": True}],
-                [{"name": "w", "taskReferenceName": "b"}, {"name": "w", "taskReferenceName": "c"}],
-            ]},
-            {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["a", "c"]},
-            {"name": "w", "taskReferenceName": "after"},
-        ],
-    })  # fmt: skip
+    definition = WorkflowDef.from_json(
+        {
+            "name": "pf",
+            "tasks": [
+                {
+                    "name": "fork",
+                    "taskReferenceName": "fork",
+                    "type": "FORK_JOIN",
+                    "forkTasks": [
+                        [{"name": "w", "taskReferenceName": "a", "permissive": True}],
+                        [{"name": "w", "taskReferenceName": "b"}, {"name": "w", "taskReferenceName": "c"}],
+                    ],
+                },
+                {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["a", "c"]},
+                {"name": "w", "taskReferenceName": "after"},
+            ],
+        }
+    )
     h = Harness(task_defs={"w": TaskDef(name="w", retry_count=0)})
     wf = h.start(definition, {})
     h.fail("a", "first branch broke")
@@ -399,16 +423,24 @@ def test_permissive_forked_task_lets_siblings_finish_then_the_join_fails() -> No
 
 
 def test_workflow_retry_after_a_permissive_join_failure() -> None:
-    definition = WorkflowDef.from_json({
-        "name": "pr",
-        "tasks": [
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [
-                [{"name": "w", "taskReferenceName": "a", "permissive": True}], [{"name": "w", "taskReferenceName": "b"}],
-            ]},
-            {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["a", "b"]},
-            {"name": "w", "taskReferenceName": "after"},
-        ],
-    })  # fmt: skip
+    definition = WorkflowDef.from_json(
+        {
+            "name": "pr",
+            "tasks": [
+                {
+                    "name": "fork",
+                    "taskReferenceName": "fork",
+                    "type": "FORK_JOIN",
+                    "forkTasks": [
+                        [{"name": "w", "taskReferenceName": "a", "permissive": True}],
+                        [{"name": "w", "taskReferenceName": "b"}],
+                    ],
+                },
+                {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["a", "b"]},
+                {"name": "w", "taskReferenceName": "after"},
+            ],
+        }
+    )
     h = Harness(task_defs={"w": TaskDef(name="w", retry_count=0)})
     wf = h.start(definition, {})
     h.fail("a", "broke")
@@ -427,14 +459,22 @@ def test_workflow_retry_after_a_permissive_join_failure() -> None:
 
 # ---------------------------------------------------------------------------------------------- through flowkit.run
 def fork_of(n: int, name: str) -> WorkflowDef:
-    return WorkflowDef.from_json({
-        "name": f"fork_{n}",
-        "tasks": [
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN",
-             "forkTasks": [[{"name": name, "taskReferenceName": f"t{i}", "inputParameters": {"i": i}}] for i in range(n)]},
-            {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": [f"t{i}" for i in range(n)]},
-        ],
-    })  # fmt: skip
+    return WorkflowDef.from_json(
+        {
+            "name": f"fork_{n}",
+            "tasks": [
+                {
+                    "name": "fork",
+                    "taskReferenceName": "fork",
+                    "type": "FORK_JOIN",
+                    "forkTasks": [
+                        [{"name": name, "taskReferenceName": f"t{i}", "inputParameters": {"i": i}}] for i in range(n)
+                    ],
+                },
+                {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": [f"t{i}" for i in range(n)]},
+            ],
+        }
+    )
 
 
 def test_concurrent_exec_limit_caps_parallel_workers() -> None:
@@ -453,9 +493,13 @@ def test_concurrent_exec_limit_caps_parallel_workers() -> None:
         return {"i": i}
 
     run = flowkit.run(
-        fork_of(6, "limited"), {}, workers=[limited], executor="threads", max_workers=8,
+        fork_of(6, "limited"),
+        {},
+        workers=[limited],
+        executor="threads",
+        max_workers=8,
         task_defs=[TaskDef(name="limited", concurrent_exec_limit=2, retry_count=0)],
-    )  # fmt: skip
+    )
     assert run.status == "COMPLETED"
     assert state["calls"] == 6
     assert state["max"] == 2
@@ -482,9 +526,13 @@ def test_rate_limit_per_frequency_spreads_starts_over_windows() -> None:
     clock = VirtualClock()
     t0 = clock.now_ms()
     run = flowkit.run(
-        fork_of(6, "rated"), {}, workers=[rated], executor="threads", clock=clock,
+        fork_of(6, "rated"),
+        {},
+        workers=[rated],
+        executor="threads",
+        clock=clock,
         task_defs=[TaskDef(name="rated", rate_limit_per_frequency=2, rate_limit_frequency_in_seconds=1)],
-    )  # fmt: skip
+    )
     assert run.status == "COMPLETED"
     starts = sorted(t.start_time for t in run.tasks if t.task_type == "rated")
     assert len(starts) == 6
@@ -508,9 +556,13 @@ def test_virtual_clock_skips_retry_backoff() -> None:
     t0 = clock.now_ms()
     began = time.perf_counter()
     run = flowkit.run(
-        one_task("flaky"), {}, workers=[flaky], clock=clock, executor="inline",
+        one_task("flaky"),
+        {},
+        workers=[flaky],
+        clock=clock,
+        executor="inline",
         task_defs=[TaskDef(name="flaky", retry_count=3, retry_logic="FIXED", retry_delay_seconds=60)],
-    )  # fmt: skip
+    )
     assert time.perf_counter() - began < 1.0
     assert run.status == "COMPLETED"
     assert [t.status for t in run.tasks] == ["FAILED", "FAILED", "FAILED", "COMPLETED"]
@@ -533,8 +585,12 @@ def test_virtual_clock_with_threads_and_exponential_backoff() -> None:
     clock = VirtualClock()
     t0 = clock.now_ms()
     run = flowkit.run(
-        one_task("flaky"), {}, workers=[flaky], clock=clock, executor="threads",
+        one_task("flaky"),
+        {},
+        workers=[flaky],
+        clock=clock,
+        executor="threads",
         task_defs=[TaskDef(name="flaky", retry_count=5, retry_logic="EXPONENTIAL_BACKOFF", retry_delay_seconds=10)],
-    )  # fmt: skip
+    )
     assert run.status == "COMPLETED"
     assert [t.start_time - t0 for t in run.tasks] == [0, 10_000, 30_000, 70_000]

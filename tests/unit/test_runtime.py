@@ -26,15 +26,24 @@ from flowkit.testing import VirtualClock
 
 
 def _fan_out(n: int) -> flowkit.WorkflowDef:
-    return flowkit.WorkflowDef.from_json({
-        "name": "fan", "version": 1,
-        "tasks": [
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN",
-             "forkTasks": [[{"name": "leaf", "taskReferenceName": f"leaf{i}", "type": "SIMPLE"}] for i in range(n)]},
-            {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": [f"leaf{i}" for i in range(n)]},
-            {"name": "after", "taskReferenceName": "after", "type": "SIMPLE"},
-        ],
-    })  # fmt: skip
+    return flowkit.WorkflowDef.from_json(
+        {
+            "name": "fan",
+            "version": 1,
+            "tasks": [
+                {
+                    "name": "fork",
+                    "taskReferenceName": "fork",
+                    "type": "FORK_JOIN",
+                    "forkTasks": [
+                        [{"name": "leaf", "taskReferenceName": f"leaf{i}", "type": "SIMPLE"}] for i in range(n)
+                    ],
+                },
+                {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": [f"leaf{i}" for i in range(n)]},
+                {"name": "after", "taskReferenceName": "after", "type": "SIMPLE"},
+            ],
+        }
+    )
 
 
 WORKERS = {"leaf": lambda: {"ok": True}, "after": lambda: {"done": True}}
@@ -80,8 +89,13 @@ def test_hooks_drive_a_progress_bar_in_the_order_things_happen():
 
 def test_a_removed_hook_hears_nothing_more_and_a_failing_task_is_reported():
     ended: list[str] = []
-    runtime = Runtime(workers={"leaf": lambda: 1 / 0, "after": lambda: {}}, executor="inline", store="memory",
-                      background=False, task_defs=[{"name": "leaf", "retryCount": 0}])  # fmt: skip
+    runtime = Runtime(
+        workers={"leaf": lambda: 1 / 0, "after": lambda: {}},
+        executor="inline",
+        store="memory",
+        background=False,
+        task_defs=[{"name": "leaf", "retryCount": 0}],
+    )
     remove = runtime.hooks.add(TaskEnded, lambda e: ended.append(f"{e.task.ref} {e.task.status}"))
     assert runtime.start(_fan_out(1)).status == "FAILED"
     assert ended == ["leaf0 FAILED"]

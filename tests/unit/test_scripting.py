@@ -61,8 +61,17 @@ def test_lambda_without_return_is_null(js: V8JavaScript) -> None:
 def test_results_convert_to_json_types(js: V8JavaScript) -> None:
     script = "[1, 2.0, 1.5, -0, null, undefined, 'x', true, {a: {b: [2**60, 2**64, 1e21]}}, {u: undefined}]"
     assert js.evaluate(script, {}) == [
-        1, 2, 1.5, 0, None, None, "x", True, {"a": {"b": [2**60, 2.0**64, 1e21]}}, {},
-    ]  # fmt: skip
+        1,
+        2,
+        1.5,
+        0,
+        None,
+        None,
+        "x",
+        True,
+        {"a": {"b": [2**60, 2.0**64, 1e21]}},
+        {},
+    ]
     result = js.evaluate("[2.0, 2**60]", {})
     assert isinstance(result, list) and all(type(v) is int for v in result)
     assert js.evaluate("undefined", {}) is None
@@ -224,9 +233,25 @@ def test_builtins_that_would_abort_v8_raise_memory_errors() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["require", "console", "print", "load", "fetch", "XMLHttpRequest", "process", "setTimeout", "Java",
-     "Packages", "WebAssembly", "ArrayBuffer", "Uint8Array", "SharedArrayBuffer", "Atomics", "quit"],
-)  # fmt: skip
+    [
+        "require",
+        "console",
+        "print",
+        "load",
+        "fetch",
+        "XMLHttpRequest",
+        "process",
+        "setTimeout",
+        "Java",
+        "Packages",
+        "WebAssembly",
+        "ArrayBuffer",
+        "Uint8Array",
+        "SharedArrayBuffer",
+        "Atomics",
+        "quit",
+    ],
+)
 def test_no_host_surface(js: V8JavaScript, name: str) -> None:
     assert js.evaluate(f"typeof {name}", {}) == "undefined"
 
@@ -304,20 +329,48 @@ def test_v8_runs_on_mini_racers_public_api() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, True), (False, False), (1, True), (0.5, True), (0, False), (-1, False), (float("nan"), False),
-     ("true", False), ("1", False), (None, False), ([1], False), ({"a": 1}, False)],
-)  # fmt: skip
+    [
+        (True, True),
+        (False, False),
+        (1, True),
+        (0.5, True),
+        (0, False),
+        (-1, False),
+        (float("nan"), False),
+        ("true", False),
+        ("1", False),
+        (None, False),
+        ([1], False),
+        ({"a": 1}, False),
+    ],
+)
 def test_truthy_follows_conductor_do_while(value: object, expected: bool) -> None:
     assert truthy(value) is expected
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(None, "null"), (True, "true"), (False, "false"), (1, "1"), (-7, "-7"), (1.0, "1"), (2.0**40, "1099511627776"),
-     (1.5, "1.5"), (0.001, "0.001"), (1234567.5, "1234567.5"), (1.5e-5, "1.5E-5"), (1e21, "1.0E21"),
-     (-2.5e10 - 0.5, "-2.50000000005E10"), (float("nan"), "NaN"), (float("-inf"), "-Infinity"), ("abc", "abc"),
-     ([1, "a"], "[1, a]"), ({"k": None}, "{k=null}")],
-)  # fmt: skip
+    [
+        (None, "null"),
+        (True, "true"),
+        (False, "false"),
+        (1, "1"),
+        (-7, "-7"),
+        (1.0, "1"),
+        (2.0**40, "1099511627776"),
+        (1.5, "1.5"),
+        (0.001, "0.001"),
+        (1234567.5, "1234567.5"),
+        (1.5e-5, "1.5E-5"),
+        (1e21, "1.0E21"),
+        (-2.5e10 - 0.5, "-2.50000000005E10"),
+        (float("nan"), "NaN"),
+        (float("-inf"), "-Infinity"),
+        ("abc", "abc"),
+        ([1, "a"], "[1, a]"),
+        ({"k": None}, "{k=null}"),
+    ],
+)
 def test_case_string_follows_conductor_switch(value: object, expected: str) -> None:
     assert case_string(value, from_script=True) == expected
 

@@ -23,17 +23,30 @@ def one(name: str, inputs: dict[str, Any] | None = None) -> WorkflowDef:
     )
 
 
-def run(name: str, fn_or_worker: Any, inputs: dict[str, Any] | None = None, *, executor: str = "inline",
-        workflow_input: dict[str, Any] | None = None, retry_count: int = 0, **kwargs: Any) -> Any:  # fmt: skip
+def run(
+    name: str,
+    fn_or_worker: Any,
+    inputs: dict[str, Any] | None = None,
+    *,
+    executor: str = "inline",
+    workflow_input: dict[str, Any] | None = None,
+    retry_count: int = 0,
+    **kwargs: Any,
+) -> Any:
     worker = (
         fn_or_worker
         if isinstance(fn_or_worker, Worker)
         else flowkit.worker_task(task_definition_name=name)(fn_or_worker)
     )
     return flowkit.run(
-        one(name, inputs), workflow_input or {}, workers=[worker], executor=executor, clock=VirtualClock(),
-        task_defs=[TaskDef(name=name, retry_count=retry_count, retry_delay_seconds=1)], **kwargs,
-    )  # fmt: skip
+        one(name, inputs),
+        workflow_input or {},
+        workers=[worker],
+        executor=executor,
+        clock=VirtualClock(),
+        task_defs=[TaskDef(name=name, retry_count=retry_count, retry_delay_seconds=1)],
+        **kwargs,
+    )
 
 
 @dataclasses.dataclass
@@ -91,8 +104,17 @@ def greet(name: str) -> dict:
     return {"greeting": f"Hello {name}"}
 
 
-GREET = {"name": "hello", "tasks": [{"name": "greet", "taskReferenceName": "greet_ref", "type": "SIMPLE",
-                                      "inputParameters": {"name": "${workflow.input.name}", "lang": "en"}}]}  # fmt: skip
+GREET = {
+    "name": "hello",
+    "tasks": [
+        {
+            "name": "greet",
+            "taskReferenceName": "greet_ref",
+            "type": "SIMPLE",
+            "inputParameters": {"name": "${workflow.input.name}", "lang": "en"},
+        }
+    ],
+}
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
@@ -157,9 +179,16 @@ def test_dataclass_return_value_becomes_the_output() -> None:
 
 @pytest.mark.parametrize(
     ("value", "output"),
-    [(42, {"result": 42}), ("s", {"result": "s"}), ([1, 2], {"result": [1, 2]}), (True, {"result": True}),
-     (1.5, {"result": 1.5}), (None, {}), ({"k": None}, {"k": None})],
-)  # fmt: skip
+    [
+        (42, {"result": 42}),
+        ("s", {"result": "s"}),
+        ([1, 2], {"result": [1, 2]}),
+        (True, {"result": True}),
+        (1.5, {"result": 1.5}),
+        (None, {}),
+        ({"k": None}, {"k": None}),
+    ],
+)
 def test_non_dict_return_values_are_wrapped_in_result(value: Any, output: dict) -> None:
     assert run("v", lambda: value).output == output
 
@@ -262,9 +291,14 @@ class Opaque:
 
 @pytest.mark.parametrize(
     ("value", "named"),
-    [({"s": {1, 2}}, "builtins.set"), ({"o": Opaque()}, "Opaque"), ({"n": {"deep": [b"x"]}}, "builtins.bytes"),
-     (Opaque(), "Opaque"), ({1: "non-string key"}, "non-string key")],
-)  # fmt: skip
+    [
+        ({"s": {1, 2}}, "builtins.set"),
+        ({"o": Opaque()}, "Opaque"),
+        ({"n": {"deep": [b"x"]}}, "builtins.bytes"),
+        (Opaque(), "Opaque"),
+        ({1: "non-string key"}, "non-string key"),
+    ],
+)
 def test_non_json_output_is_a_terminal_failure_naming_the_type(value: Any, named: str) -> None:
     result = run("nj", lambda: value, retry_count=2)
     assert result.status == "FAILED"

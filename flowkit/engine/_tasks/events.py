@@ -36,9 +36,13 @@ def event(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) 
         queue = sink
     payload = dict(task.input)
     payload.update(
-        workflowInstanceId=wf.workflow_id, workflowType=wf.definition.name, workflowVersion=wf.definition.version,
-        correlationId=wf.correlation_id, taskToDomain={}, event_produced=queue,
-    )  # fmt: skip
+        workflowInstanceId=wf.workflow_id,
+        workflowType=wf.definition.name,
+        workflowVersion=wf.definition.version,
+        correlationId=wf.correlation_id,
+        taskToDomain={},
+        event_produced=queue,
+    )
     task.output = payload
     engine._out.append(Publish(task, queue, payload))
     _done(engine, task, now)

@@ -166,9 +166,12 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                     )
                 task_type = "SUB_WORKFLOW" if workflow else fork_type
                 fork = (base or WorkflowTask(name=name, task_reference_name=ref)).evolve(
-                    name=str(workflow or name), type=task_type, input_parameters=params,
-                    optional=wt.optional or (base.optional if base else False), **extra,
-                )  # fmt: skip
+                    name=str(workflow or name),
+                    type=task_type,
+                    input_parameters=params,
+                    optional=wt.optional or (base.optional if base else False),
+                    **extra,
+                )
                 forks.append((fork, None))
         elif tasks_param := _form_b_param(wt, data):
             tasks_raw = data.get(tasks_param)
@@ -200,10 +203,12 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 extra_input = inputs.get(ref)
                 if extra_input is not None and not isinstance(extra_input, Mapping):
                     _fail(
-                        engine, wf, now,
+                        engine,
+                        wf,
+                        now,
                         f"Tasks could not be dynamically forked due to invalid input: input for "
                         f"'{ref}' must be a map, found {extra_input!r}",
-                    )  # fmt: skip
+                    )
                     return None
                 forks.append((_to_task(raw, where, extra_input), None))
         else:
@@ -220,17 +225,21 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
             for item in items:
                 wf_name = item.get("workflowName")
                 if not wf_name:  # a plain branch: one shared plan node per fork, as for the other forms
-                    raw = {"name": str(item.get("taskName") or None), "taskReferenceName": str(item["referenceName"]),
-                           "type": str(item.get("type") or "SIMPLE")}  # fmt: skip
+                    raw = {
+                        "name": str(item.get("taskName") or None),
+                        "taskReferenceName": str(item["referenceName"]),
+                        "type": str(item.get("type") or "SIMPLE"),
+                    }
                     forks.append((_Branch(raw, dict(item.get("input") or {})), None))
                     continue
                 from flowkit.definitions import SubWorkflowParam
 
                 fork = WorkflowTask(
-                    name=str(item.get("taskName") or wf_name), task_reference_name=str(item["referenceName"]),
+                    name=str(item.get("taskName") or wf_name),
+                    task_reference_name=str(item["referenceName"]),
                     type=item.get("type") or ("SUB_WORKFLOW" if wf_name else "SIMPLE"),
                     sub_workflow_param=SubWorkflowParam(name=wf_name) if wf_name else None,
-                )  # fmt: skip
+                )
                 forks.append((fork, dict(item.get("input") or {})))
     except DefinitionError as exc:
         _fail(engine, wf, now, f"Tasks could not be dynamically forked due to invalid input: {exc}")
@@ -277,10 +286,11 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     # Each forked WorkflowTask as given: a plain branch dict is shared with the generator's output
     # (no copy per branch; a missing "type" means SIMPLE, as when Conductor reads it).
     task.input["forkedTaskDefs"] = [
-        child.raw if child.raw is not None
+        child.raw
+        if child.raw is not None
         else {"name": child.name, "taskReferenceName": child.ref, "type": child.wt.type}
         for child in nodes
-    ]  # fmt: skip
+    ]
     task.start_time = now
     task.status = S.COMPLETED
     task.end_time = now

@@ -138,8 +138,9 @@ def _remove_iterations(engine: Engine, wf: WorkflowModel, task: TaskModel, last:
             owner = owner.loop
         return False
 
-    removed = [t for t in wf.tasks if t is not task and t.iteration <= last and t.node.loop is not None
-               and inside(t.node)]  # fmt: skip
+    removed = [
+        t for t in wf.tasks if t is not task and t.iteration <= last and t.node.loop is not None and inside(t.node)
+    ]
     if not removed:
         return
     gone = {id(t) for t in removed}

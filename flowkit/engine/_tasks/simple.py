@@ -27,9 +27,11 @@ def prepare_dynamic(engine: Engine, wf: WorkflowModel, node: Node, task_id: str,
     name = data.get(param)
     if not name:
         engine.end(
-            wf, WorkflowStatus.FAILED,
-            f"Cannot map a dynamic task based on the parameter and input. Parameter= {param}, input= {data}", now,
-        )  # fmt: skip
+            wf,
+            WorkflowStatus.FAILED,
+            f"Cannot map a dynamic task based on the parameter and input. Parameter= {param}, input= {data}",
+            now,
+        )
         return None
     runtime = wf.plan.runtime_node(node.wt.evolve(name=str(name), type="SIMPLE"), node.owner, node.loop)
     runtime.ref, runtime.next, runtime.container = node.ref, node.next, node.container

@@ -31,8 +31,11 @@ def _sub_workflow_params(wf: WorkflowModel, params: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {"name": params.name, "priority": params.priority}
     if params.version is not None:
         raw["version"] = params.version
-    for key, value in (("taskToDomain", params.task_to_domain), ("idempotencyKey", params.idempotency_key),
-                       ("idempotencyStrategy", params.idempotency_strategy)):  # fmt: skip
+    for key, value in (
+        ("taskToDomain", params.task_to_domain),
+        ("idempotencyKey", params.idempotency_key),
+        ("idempotencyStrategy", params.idempotency_strategy),
+    ):
         if value is not None:
             raw[key] = dict(value) if key == "taskToDomain" else value
     inline = params.workflow_definition
@@ -87,10 +90,12 @@ def sub_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
             given = params.name if params else None
             via = f" (subWorkflowParam.name {given!r} resolved to {name!r})" if given != name else ""
             engine.finish(
-                task, S.FAILED, now,
+                task,
+                S.FAILED,
+                now,
                 f"No such workflow found by name: {name}, version: {version}{via}. "
                 "Register it (workflows=[...]) or give subWorkflowParam.workflowDefinition inline.",
-            )  # fmt: skip
+            )
             return
     child_input = data["workflowInput"] or data
     cycle = _sub_workflow_cycle(engine, wf, definition, child_input)
@@ -183,8 +188,11 @@ def start_workflow(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int,
         )
         return
     started = engine.start_execution(
-        definition, request.get("input") or {}, now,
-        correlation_id=request.get("correlationId", wf.correlation_id), priority=int(request.get("priority") or 0),
-    )  # fmt: skip
+        definition,
+        request.get("input") or {},
+        now,
+        correlation_id=request.get("correlationId", wf.correlation_id),
+        priority=int(request.get("priority") or 0),
+    )
     task.output = {"workflowId": started.workflow_id}
     engine.finish(task, S.COMPLETED, now)

@@ -34,10 +34,12 @@ def set_variable(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _
         wf.variables.clear()
         wf.variables.update(before)
         engine.finish(
-            task, S.FAILED_WITH_TERMINAL_ERROR, now,
+            task,
+            S.FAILED_WITH_TERMINAL_ERROR,
+            now,
             f"The variables payload size: {size} of workflow: {wf.workflow_id} is greater than the permissible "
             f"limit: {VARIABLES_LIMIT_BYTES // 1024} kilobytes",
-        )  # fmt: skip
+        )
         return
     engine.finish(task, S.COMPLETED, now)
 

@@ -24,16 +24,49 @@ if TYPE_CHECKING:
     from flowkit.notebook.builder._steps import _Node as Node
 
 __all__ = [
-    "CASES", "KNOWN_OUTPUTS", "MODES", "SETTINGS", "SYSTEM_TYPES", "TEMPLATES", "Call", "Plan", "calls",
-    "check_inputs", "default_setting", "exclusive_join_lists", "names_list", "normal_mode", "normal_setting",
-    "outputs_of", "sequence", "setting_spec", "worker_name", "worker_template",
-]  # fmt: skip
+    "CASES",
+    "KNOWN_OUTPUTS",
+    "MODES",
+    "SETTINGS",
+    "SYSTEM_TYPES",
+    "TEMPLATES",
+    "Call",
+    "Plan",
+    "calls",
+    "check_inputs",
+    "default_setting",
+    "exclusive_join_lists",
+    "names_list",
+    "normal_mode",
+    "normal_setting",
+    "outputs_of",
+    "sequence",
+    "setting_spec",
+    "worker_name",
+    "worker_template",
+]
 
 SYSTEM_TYPES: tuple[str, ...] = (
-    "NOOP", "INLINE", "JSON_JQ_TRANSFORM", "SET_VARIABLE", "HUMAN", "WAIT", "HTTP", "TERMINATE", "SWITCH",
-    "DECISION", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "DO_WHILE", "SUB_WORKFLOW", "START_WORKFLOW", "DYNAMIC",
-    "EXCLUSIVE_JOIN", "EVENT", "LAMBDA",
-)  # fmt: skip
+    "NOOP",
+    "INLINE",
+    "JSON_JQ_TRANSFORM",
+    "SET_VARIABLE",
+    "HUMAN",
+    "WAIT",
+    "HTTP",
+    "TERMINATE",
+    "SWITCH",
+    "DECISION",
+    "FORK_JOIN",
+    "FORK_JOIN_DYNAMIC",
+    "DO_WHILE",
+    "SUB_WORKFLOW",
+    "START_WORKFLOW",
+    "DYNAMIC",
+    "EXCLUSIVE_JOIN",
+    "EVENT",
+    "LAMBDA",
+)
 """System task types the builder offers (SIMPLE tasks come from the registered workers)."""
 
 TEMPLATES: dict[str, dict[str, Any]] = {
@@ -83,18 +116,26 @@ the last task of each case of the SWITCH or DECISION right before it). A FORK_JO
 """
 
 KNOWN_OUTPUTS = {
-    "INLINE": ("result",), "LAMBDA": ("result",), "JSON_JQ_TRANSFORM": ("result", "resultList"),
-    "HTTP": ("response.body", "response.statusCode"), "SWITCH": ("evaluationResult", "selectedCase"),
-    "DECISION": ("caseOutput",), "DO_WHILE": ("iteration",), "SUB_WORKFLOW": ("subWorkflowId",),
+    "INLINE": ("result",),
+    "LAMBDA": ("result",),
+    "JSON_JQ_TRANSFORM": ("result", "resultList"),
+    "HTTP": ("response.body", "response.statusCode"),
+    "SWITCH": ("evaluationResult", "selectedCase"),
+    "DECISION": ("caseOutput",),
+    "DO_WHILE": ("iteration",),
+    "SUB_WORKFLOW": ("subWorkflowId",),
     "START_WORKFLOW": ("workflowId",),
-}  # fmt: skip
+}
 CASES = ("SWITCH", "DECISION")
 
 _BUILDER_MODULE = "flowkit.definitions._builder"
 _NOT_NAME = re.compile(r"\W")
 _SYSTEM_CLASSES = {
-    "NOOP": "NoopTask", "HUMAN": "HumanTask", "SET_VARIABLE": "SetVariableTask", "WAIT": "WaitTask",
-}  # fmt: skip
+    "NOOP": "NoopTask",
+    "HUMAN": "HumanTask",
+    "SET_VARIABLE": "SetVariableTask",
+    "WAIT": "WaitTask",
+}
 
 
 @dataclass
@@ -164,8 +205,9 @@ class Plan:
 
 def _value(item: Any, module: Any) -> Any:
     if isinstance(item, Call):
-        obj = getattr(module, item.cls)(*(_value(a, module) for a in item.args),
-                                        **{k: _value(v, module) for k, v in item.kwargs.items()})  # fmt: skip
+        obj = getattr(module, item.cls)(
+            *(_value(a, module) for a in item.args), **{k: _value(v, module) for k, v in item.kwargs.items()}
+        )
         for method, args in item.then:
             getattr(obj, method)(*(_value(a, module) for a in args))
         return obj
@@ -337,8 +379,9 @@ def default_setting(kind: str, ref: str, mode: str | None, before: Node | None) 
     return spec[1].replace("{ref}", ref)
 
 
-def normal_setting(kind: str, ref: str, setting: str | None, mode: str | None, before: Node | None,
-                   refs: set[str]) -> str | None:  # fmt: skip
+def normal_setting(
+    kind: str, ref: str, setting: str | None, mode: str | None, before: Node | None, refs: set[str]
+) -> str | None:
     """Check a ``kind`` task's setting (empty: the default); return it tidied (None: the type has none).
 
     Raises:
@@ -355,8 +398,10 @@ def normal_setting(kind: str, ref: str, setting: str | None, mode: str | None, b
     if kind == "FORK_JOIN_DYNAMIC":
         names = names_list(text)
         if len(names) != 2:
-            raise InputError(f"a FORK_JOIN_DYNAMIC needs two input names, 'tasks, inputs' "
-                             f"(dynamicForkTasksParam, dynamicForkTasksInputParamName), got {text!r}")  # fmt: skip
+            raise InputError(
+                f"a FORK_JOIN_DYNAMIC needs two input names, 'tasks, inputs' "
+                f"(dynamicForkTasksParam, dynamicForkTasksInputParamName), got {text!r}"
+            )
         return ", ".join(names)
     if kind == "EXCLUSIVE_JOIN":
         join_on, default = exclusive_join_lists(text)
@@ -388,8 +433,10 @@ def check_inputs(kind: str, setting: str | None, mode: str | None, inputs: Mappi
         request = inputs.get("startWorkflow")
         name = request.get("name") if isinstance(request, Mapping) else None
         if not isinstance(name, str) or not name.strip():
-            raise InputError("a START_WORKFLOW's input needs startWorkflow: {\"name\": the workflow to start, "
-                             "\"version\" (optional), \"input\": {...}}")  # fmt: skip
+            raise InputError(
+                'a START_WORKFLOW\'s input needs startWorkflow: {"name": the workflow to start, '
+                '"version" (optional), "input": {...}}'
+            )
 
 
 def worker_name(node: Node) -> str | None:

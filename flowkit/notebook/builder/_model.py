@@ -47,8 +47,16 @@ from flowkit.notebook.builder._catalogue import (
 from flowkit.notebook.builder._steps import JsonField, Place, Step, _Node, parse_json_object
 
 __all__ = [
-    "MODES", "SETTINGS", "SYSTEM_TYPES", "TEMPLATES", "BuilderModel", "JsonField", "Place", "Step", "parse_json_object",
-]  # fmt: skip
+    "MODES",
+    "SETTINGS",
+    "SYSTEM_TYPES",
+    "TEMPLATES",
+    "BuilderModel",
+    "JsonField",
+    "Place",
+    "Step",
+    "parse_json_object",
+]
 
 _WORKFLOW_INPUT = re.compile(r"\$\{workflow\.input\.([A-Za-z_][\w]*)")
 
@@ -83,9 +91,17 @@ class BuilderModel:
         """What can be added: the registered workers' names, then the system task types."""
         return [*sorted(self.workers), *SYSTEM_TYPES]
 
-    def add(self, task_type: str, ref: str | None = None, *, name: str | None = None,
-            inputs: Mapping[str, Any] | None = None, setting: str | None = None, place: Place | None = None,
-            mode: str | None = None) -> Step:  # fmt: skip
+    def add(
+        self,
+        task_type: str,
+        ref: str | None = None,
+        *,
+        name: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        setting: str | None = None,
+        place: Place | None = None,
+        mode: str | None = None,
+    ) -> Step:
         """Add a task; returns the step.
 
         Args:
@@ -117,8 +133,10 @@ class BuilderModel:
         elif kind.upper() in SYSTEM_TYPES:
             kind, task_name = kind.upper(), ""
         else:
-            raise InputError(f"unknown task type {task_type!r}: use a registered worker ({', '.join(sorted(self.workers)) or 'none'}) "
-                             f"or one of {', '.join(SYSTEM_TYPES)}")  # fmt: skip
+            raise InputError(
+                f"unknown task type {task_type!r}: use a registered worker ({', '.join(sorted(self.workers)) or 'none'}) "
+                f"or one of {', '.join(SYSTEM_TYPES)}"
+            )
         if inputs is not None and not isinstance(inputs, Mapping):
             raise InputError(f"inputs must be a JSON object (a dict), got {type(inputs).__name__}")
         ref = (ref or "").strip() or self._new_ref(kind, task_name)
@@ -129,14 +147,23 @@ class BuilderModel:
         mode = normal_mode(kind, mode)
         setting = normal_setting(kind, ref, setting, mode, self._node_before(place), self.refs())
         check_inputs(kind, setting, mode, inputs or {})
-        step = Step("add", ref=ref, task_type=kind, name=task_name or ref, inputs=dict(inputs or {}), setting=setting,
-                    place=place, mode=mode)  # fmt: skip
+        step = Step(
+            "add",
+            ref=ref,
+            task_type=kind,
+            name=task_name or ref,
+            inputs=dict(inputs or {}),
+            setting=setting,
+            place=place,
+            mode=mode,
+        )
         self._apply(step, self._root)  # raises InputError before anything is recorded
         self.steps.append(step)
         return step
 
-    def edit(self, ref: str, *, inputs: Mapping[str, Any] | None = None, setting: str | None = None,
-             mode: str | None = None) -> Step:  # fmt: skip
+    def edit(
+        self, ref: str, *, inputs: Mapping[str, Any] | None = None, setting: str | None = None, mode: str | None = None
+    ) -> Step:
         """Change a placed task in place: its inputs, its setting or its mode (None: unchanged). Undoable.
 
         A FORK_JOIN's branch count may grow, or shrink while the branches dropped are empty; the type,
@@ -160,8 +187,9 @@ class BuilderModel:
         check_inputs(node.type, new_setting, new_mode, new_inputs)
         if (new_inputs, new_setting, new_mode) == (node.inputs, node.setting, node.mode):
             raise InputError(f"nothing to change in {ref}: its input, setting and mode are the same")
-        step = Step("edit", ref=ref, task_type=node.type, name=node.name, inputs=new_inputs, setting=new_setting,
-                    mode=new_mode)  # fmt: skip
+        step = Step(
+            "edit", ref=ref, task_type=node.type, name=node.name, inputs=new_inputs, setting=new_setting, mode=new_mode
+        )
         self._apply(step, self._root)
         self.steps.append(step)
         return step
@@ -217,9 +245,15 @@ class BuilderModel:
             node = self._editable(step.ref)
             if node.type == "FORK_JOIN":
                 count = int(step.setting or 2)
-                busy = [f"branch {i + 1} ({', '.join(n.ref for n in b)})" for i, b in enumerate(node.branches) if b and i >= count]  # fmt: skip
+                busy = [
+                    f"branch {i + 1} ({', '.join(n.ref for n in b)})"
+                    for i, b in enumerate(node.branches)
+                    if b and i >= count
+                ]
                 if busy:
-                    raise InputError(f"{node.ref} cannot have {count} branch(es): {'; '.join(busy)} still has tasks; remove them first")  # fmt: skip
+                    raise InputError(
+                        f"{node.ref} cannot have {count} branch(es): {'; '.join(busy)} still has tasks; remove them first"
+                    )
                 node.branches = node.branches[:count] + [[] for _ in range(count - len(node.branches))]
             node.inputs, node.setting, node.mode = copy.deepcopy(dict(step.inputs)), step.setting, step.mode
         else:
@@ -324,8 +358,9 @@ class BuilderModel:
             return f"task reference {ref!r} is already used; choose another one"
         return None
 
-    def setting_problem(self, task_type: str, setting: str | None, *, ref: str = "", mode: str | None = None,
-                        place: Place | None = None) -> str | None:  # fmt: skip
+    def setting_problem(
+        self, task_type: str, setting: str | None, *, ref: str = "", mode: str | None = None, place: Place | None = None
+    ) -> str | None:
         """Why ``setting`` is not valid for a ``task_type`` task (None when it is, or when the type has none)."""
         kind = "SIMPLE" if task_type in self.workers else task_type.upper()
         try:
@@ -336,8 +371,9 @@ class BuilderModel:
             return str(exc)
         return None
 
-    def input_problem(self, task_type: str, inputs: Mapping[str, Any], *, setting: str | None = None,
-                      mode: str | None = None) -> str | None:  # fmt: skip
+    def input_problem(
+        self, task_type: str, inputs: Mapping[str, Any], *, setting: str | None = None, mode: str | None = None
+    ) -> str | None:
         """Why ``inputs`` lack what a ``task_type`` task needs (None when they do not)."""
         kind = "SIMPLE" if task_type in self.workers else task_type.upper()
         try:
@@ -372,8 +408,15 @@ class BuilderModel:
 
         """
         node = self._editable(ref)
-        return Step("add", ref=node.ref, task_type=node.type, name=node.name, inputs=copy.deepcopy(node.inputs),
-                    setting=node.setting, mode=node.mode)  # fmt: skip
+        return Step(
+            "add",
+            ref=node.ref,
+            task_type=node.type,
+            name=node.name,
+            inputs=copy.deepcopy(node.inputs),
+            setting=node.setting,
+            mode=node.mode,
+        )
 
     def editable(self) -> list[str]:
         """List the references of the tasks :meth:`edit` can change (every task but the JOINs added for forks)."""
@@ -515,10 +558,14 @@ class BuilderModel:
         for node in self.nodes():
             name = worker_name(node)
             if name is not None and name not in self.workers:
-                out.append(DefinitionIssue(
-                    f"task '{node.ref}'", f"no worker is registered for task definition '{name}'.",
-                    "pass its @worker_task function in workers=[...].", node.ref,
-                ))  # fmt: skip
+                out.append(
+                    DefinitionIssue(
+                        f"task '{node.ref}'",
+                        f"no worker is registered for task definition '{name}'.",
+                        "pass its @worker_task function in workers=[...].",
+                        node.ref,
+                    )
+                )
         return out
 
     def to_json(self) -> dict[str, Any]:

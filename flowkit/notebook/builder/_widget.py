@@ -41,8 +41,15 @@ class Builder(widgets.VBox):  # type: ignore[misc]
 
     """
 
-    def __init__(self, name: str = "workflow", workers: Any = None, *, model: BuilderModel | None = None,
-                 renderers: Any = None, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        name: str = "workflow",
+        workers: Any = None,
+        *,
+        model: BuilderModel | None = None,
+        renderers: Any = None,
+        **kwargs: Any,
+    ) -> None:
         self.model = model if model is not None else BuilderModel(name, workers)
         self.editing: str | None = None
         self._setting_default = ""
@@ -52,8 +59,12 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         wide = widgets.Layout(width="520px")
         hidden = widgets.Layout(display="none")
         self.name = widgets.Text(value=self.model.name, description="workflow", continuous_update=False)
-        self.workflow_inputs = widgets.Text(description="inputs", placeholder="input names, comma separated",
-                                            value=", ".join(self.model.declared_inputs), continuous_update=False)  # fmt: skip
+        self.workflow_inputs = widgets.Text(
+            description="inputs",
+            placeholder="input names, comma separated",
+            value=", ".join(self.model.declared_inputs),
+            continuous_update=False,
+        )
         self.task_type = widgets.Dropdown(description="task", options=self.model.task_types)
         self.mode = widgets.Dropdown(description="form", layout=widgets.Layout(display="none"))
         self.ref = widgets.Text(description="ref", placeholder="taskReferenceName")
@@ -61,8 +72,9 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.ref_error = widgets.HTML()
         self.setting_error = widgets.HTML()
         self.place = widgets.Dropdown(description="place", layout=wide)
-        self.case = widgets.Text(description="case value", placeholder="the new case's value",
-                                 layout=widgets.Layout(display="none"))  # fmt: skip
+        self.case = widgets.Text(
+            description="case value", placeholder="the new case's value", layout=widgets.Layout(display="none")
+        )
         self.inputs = widgets.Textarea(description="input", layout=widgets.Layout(width="520px", height="110px"))
         self.inputs_error = widgets.HTML()
         self.reference = widgets.Dropdown(description="use", layout=wide)
@@ -78,8 +90,11 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.task_pick = widgets.Dropdown(description="placed task")
         self.edit_button = widgets.Button(description="Edit", icon="pencil", tooltip="Load this task into the form")
         self.remove_button = widgets.Button(description="Remove", icon="trash", tooltip="Remove it and what it holds")
-        self.outputs = widgets.Textarea(description="outputs", placeholder='{"key": "${task_ref.output.x}"}',
-                                        layout=widgets.Layout(width="520px", height="80px"))  # fmt: skip
+        self.outputs = widgets.Textarea(
+            description="outputs",
+            placeholder='{"key": "${task_ref.output.x}"}',
+            layout=widgets.Layout(width="520px", height="80px"),
+        )
         self.outputs_error = widgets.HTML()
         self.output_reference = widgets.Dropdown(description="use", layout=wide)
         self.output_insert_button = widgets.Button(
@@ -112,20 +127,32 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.json_button.on_click(lambda _: self.show_export("json"))
         self.python_button.on_click(lambda _: self.show_export("python"))
 
-        form = widgets.VBox([
-            widgets.HBox([self.name, self.workflow_inputs]),
-            widgets.HBox([self.task_pick, self.edit_button, self.remove_button]),
-            widgets.HBox([self.task_type, self.mode, self.ref, self.setting]),
-            widgets.HBox([self.ref_error, self.setting_error]),
-            widgets.HBox([self.place, self.case]),
-            self.inputs, self.inputs_error,
-            widgets.HBox([self.reference, self.insert_button]),
-            widgets.HBox([self.add_button, self.save_button, self.cancel_button, self.undo_button,
-                          self.json_button, self.python_button]),
-            self.message,
-            self.outputs, self.outputs_error,
-            widgets.HBox([self.output_reference, self.output_insert_button, self.outputs_button]),
-        ])  # fmt: skip
+        form = widgets.VBox(
+            [
+                widgets.HBox([self.name, self.workflow_inputs]),
+                widgets.HBox([self.task_pick, self.edit_button, self.remove_button]),
+                widgets.HBox([self.task_type, self.mode, self.ref, self.setting]),
+                widgets.HBox([self.ref_error, self.setting_error]),
+                widgets.HBox([self.place, self.case]),
+                self.inputs,
+                self.inputs_error,
+                widgets.HBox([self.reference, self.insert_button]),
+                widgets.HBox(
+                    [
+                        self.add_button,
+                        self.save_button,
+                        self.cancel_button,
+                        self.undo_button,
+                        self.json_button,
+                        self.python_button,
+                    ]
+                ),
+                self.message,
+                self.outputs,
+                self.outputs_error,
+                widgets.HBox([self.output_reference, self.output_insert_button, self.outputs_button]),
+            ]
+        )
         super().__init__([form, self.issues, self.diagram, self.export], **kwargs)
         self.add_class("flowkit-builder")
         self._show_outputs()
@@ -261,7 +288,9 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             self.say(f"setting: {problem}", error=True)
             return None
         inputs = dict(parsed.value or {})
-        problem = None if kind in self.model.workers else self.model.input_problem(kind, inputs, setting=setting, mode=mode)  # fmt: skip
+        problem = (
+            None if kind in self.model.workers else self.model.input_problem(kind, inputs, setting=setting, mode=mode)
+        )
         if problem:
             _mark(self.inputs, self.inputs_error, problem)
             self.say(f"input: {problem}", error=True)
@@ -315,9 +344,13 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             return False
         try:
             step = self.model.add(
-                self.task_type.value or "", self.ref.value.strip() or None, inputs=inputs, setting=setting,
-                place=place, mode=mode,
-            )  # fmt: skip
+                self.task_type.value or "",
+                self.ref.value.strip() or None,
+                inputs=inputs,
+                setting=setting,
+                place=place,
+                mode=mode,
+            )
         except FlowkitError as exc:
             self.say(str(exc), error=True)
             return False
