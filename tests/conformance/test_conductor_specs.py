@@ -13,6 +13,7 @@ import pytest
 from conftest import Harness, harness_task_defs, load_def
 
 from flowkit import TaskDef, WorkflowDef
+from flowkit.conformance._spec_cases import HIER_INPUT, HIERARCHICAL
 from flowkit.definitions._validate import workflow_issues
 
 S1 = "simple_workflow_1_integration_test.json"
@@ -193,37 +194,11 @@ def test_empty_loop_condition_is_valid_and_runs_once(harness: Harness) -> None:
 
 # ---------------------------------------------------------------------------------------------- SUB_WORKFLOW
 def _hierarchical() -> WorkflowDef:
-    """``hierarchical_fork_join_swf.json`` of the test-harness: the child's name comes from the input."""
-    return wf(
-        [
-            {
-                "name": "fork",
-                "taskReferenceName": "fanouttask",
-                "type": "FORK_JOIN",
-                "forkTasks": [
-                    [
-                        {
-                            "name": "sub_workflow_task",
-                            "taskReferenceName": "st1",
-                            "type": "SUB_WORKFLOW",
-                            "inputParameters": {
-                                "param1": "${workflow.input.param1}",
-                                "param2": "${workflow.input.param2}",
-                                "subwf": "${workflow.input.nextSubwf}",
-                            },
-                            "subWorkflowParam": {"name": "${workflow.input.subwf}", "version": 1},
-                        }
-                    ],
-                    [simple("t2", "integration_task_2", p1="${workflow.input.param1}", p2="${workflow.input.param2}")],
-                ],
-            },
-            {"name": "join", "taskReferenceName": "fanouttask_join", "type": "JOIN", "joinOn": ["st1", "t2"]},
-        ],
-        name="hierarchical_fork_join_swf",
-    )
+    """``hierarchical_fork_join_swf.json`` of the test-harness: the child's name comes from the input.
 
-
-HIER_INPUT = {**P1, "subwf": "hierarchical_fork_join_swf", "nextSubwf": "integration_test_wf"}
+    The same definition the shipped spec cases run (flowkit.conformance._spec_cases), written once.
+    """
+    return WorkflowDef.from_json(HIERARCHICAL)
 
 
 def test_sub_workflow_name_comes_from_an_expression() -> None:
