@@ -58,8 +58,8 @@ def image_workers(*, output_dir: str | os.PathLike[str] | None = None, s3: S3End
     @worker_task(task_definition_name="image_convert_resize")
     @_clear_failures("image_convert_resize")
     def image_convert_resize(
-        fileLocation: Any = None,  # noqa: N803 - Conductor's input names
-        outputFormat: Any = None,  # noqa: N803
+        fileLocation: Any,  # noqa: N803 - Conductor's input names; no default: required (the builder marks it)
+        outputFormat: Any,  # noqa: N803
         outputWidth: Any = None,  # noqa: N803
         outputHeight: Any = None,  # noqa: N803
         maintainAspectRatio: Any = None,  # noqa: N803
@@ -77,16 +77,16 @@ def image_workers(*, output_dir: str | os.PathLike[str] | None = None, s3: S3End
 
     @worker_task(task_definition_name="upload_toS3")
     @_clear_failures("upload_toS3")
-    def upload_toS3(fileLocation: Any = None, bucket: Any = None, key: Any = None) -> dict[str, Any]:  # noqa: N802, N803
+    def upload_toS3(fileLocation: Any, bucket: Any = None, key: Any = None) -> dict[str, Any]:  # noqa: N802, N803
         """Upload a file to S3; output ``fileLocation`` (``s3://bucket/key``) and ``url``."""
         return s3_module.upload(fileLocation, bucket=bucket, key=key, endpoint=s3)
 
     @worker_task(task_definition_name="image_multiple_convert_resize")
     @_clear_failures("image_multiple_convert_resize")
     def image_multiple_convert_resize(
-        fileLocation: Any = None,  # noqa: N803
-        outputFormats: Any = None,  # noqa: N803
-        outputSizes: Any = None,  # noqa: N803
+        fileLocation: Any,  # noqa: N803
+        outputFormats: Any,  # noqa: N803
+        outputSizes: Any,  # noqa: N803
         maintainAspectRatio: Any = None,  # noqa: N803
     ) -> dict[str, Any]:
         """One ``image_convert_resize`` per format and size: output ``dynamicTasks`` and ``dynamicTasksInput``."""

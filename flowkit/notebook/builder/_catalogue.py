@@ -32,6 +32,7 @@ __all__ = [
     "TEMPLATES",
     "Call",
     "Plan",
+    "WorkerField",
     "calls",
     "check_inputs",
     "default_setting",
@@ -42,6 +43,7 @@ __all__ = [
     "outputs_of",
     "sequence",
     "setting_spec",
+    "worker_fields",
     "worker_name",
     "worker_template",
 ]
@@ -128,7 +130,6 @@ KNOWN_OUTPUTS = {
 }
 CASES = ("SWITCH", "DECISION")
 
-_BUILDER_MODULE = "flowkit.definitions._builder"
 _NOT_NAME = re.compile(r"\W")
 _SYSTEM_CLASSES = {
     "NOOP": "NoopTask",
@@ -167,13 +168,13 @@ class Plan:
     # ------------------------------------------------------------------ evaluating
     def build(self) -> Any:
         """Make the WorkflowBuilder these calls describe."""
-        from flowkit.definitions import _builder
+        import flowkit  # the public names the exported code uses, so both make the same definition
 
-        wf = _builder.WorkflowBuilder(self.name, version=self.version, description=self.description)
+        wf = flowkit.WorkflowBuilder(self.name, version=self.version, description=self.description)
         if self.input_names:
             wf.input_parameters(list(self.input_names))
         for item in self.items:
-            wf >> _value(item, _builder)
+            wf >> _value(item, flowkit)
         if self.outputs:
             wf.output_parameters(copy.deepcopy(self.outputs))
         return wf
@@ -183,7 +184,6 @@ class Plan:
         """Python source that builds the same workflow (the builder is bound to ``wf``)."""
         names = _Names()
         body: list[str] = []
-        used: set[str] = set()
         head = [repr(self.name)]
         if self.version != 1:
             head.append(f"version={self.version!r}")
@@ -193,14 +193,11 @@ class Plan:
         if self.input_names:
             body.append(f"wf.input_parameters({list(self.input_names)!r})")
         for item in self.items:
-            body.append(f"wf >> {_source(item, body, names, used)}")
+            body.append(f"wf >> {_source(item, body, names)}")
         if self.outputs:
             body.append(f"wf.output_parameters({self.outputs!r})")
         body.append("definition = wf.to_workflow_def()")
-        imports = ["import flowkit"]
-        if used:
-            imports.append(f"from {_BUILDER_MODULE} import {', '.join(sorted(used))}")
-        return "\n".join([*imports, "", *body]) + "\n"
+        return "\n".join(["import flowkit", "", *body]) + "\n"
 
 
 def _value(item: Any, module: Any) -> Any:
@@ -234,19 +231,18 @@ class _Names:
         return name
 
 
-def _source(item: Any, body: list[str], names: _Names, used: set[str]) -> str:
+def _source(item: Any, body: list[str], names: _Names) -> str:
     """Write the expression for ``item``; nested Calls become variables defined (in ``body``) first."""
     if isinstance(item, Call):
-        used.add(item.cls)
-        args = [_source(a, body, names, used) for a in item.args]
-        args += [f"{k}={_source(v, body, names, used)}" for k, v in item.kwargs.items()]
-        then = [(m, [_source(a, body, names, used) for a in a_]) for m, a_ in item.then]
+        args = [_source(a, body, names) for a in item.args]
+        args += [f"{k}={_source(v, body, names)}" for k, v in item.kwargs.items()]
+        then = [(m, [_source(a, body, names) for a in a_]) for m, a_ in item.then]
         var = names.new(item.ref)
-        body.append(f"{var} = {item.cls}({', '.join(args)})")
+        body.append(f"{var} = flowkit.{item.cls}({', '.join(args)})")
         body.extend(f"{var}.{m}({', '.join(a)})" for m, a in then)
         return var
     if isinstance(item, list):
-        return "[" + ", ".join(_source(i, body, names, used) for i in item) + "]"
+        return "[" + ", ".join(_source(i, body, names) for i in item) + "]"
     return repr(item)
 
 
@@ -469,7 +465,7 @@ def outputs_of(node: Node, workers: Mapping[str, Any]) -> list[str]:
 
 
 def _return_keys(fn: Any) -> list[str]:
-    """Output keys a worker declares through its return annotation (a dataclass or a TypedDict)."""
+    """Output keys a worker declares: its return annotation (a dataclass or a TypedDict), else its docstring."""
     if fn is None:
         return []
     try:
@@ -477,33 +473,100 @@ def _return_keys(fn: Any) -> list[str]:
     except Exception:  # noqa: BLE001 - unresolvable string annotations: use the object if it is one
         hint = getattr(fn, "__annotations__", {}).get("return")
         hint = None if isinstance(hint, str) else hint
-    if hint is None:
-        return []
-    if dataclasses.is_dataclass(hint):
+    if hint is not None and dataclasses.is_dataclass(hint):
         return [f.name for f in dataclasses.fields(hint)]
-    if typing.is_typeddict(hint):
+    if hint is not None and typing.is_typeddict(hint):
         return list(typing.get_type_hints(hint))
-    return []
+    return _documented_keys(getattr(fn, "__doc__", None) or "")
 
 
-def worker_template(fn: Any) -> dict[str, Any]:
-    """Return a starting input for a worker function: its parameters, with their defaults or ``""``."""
+_DOC_OUTPUT = re.compile(r"\b(?:output|outputs|returns?)\b[:\s]", re.IGNORECASE)
+_DOC_SECTION = re.compile(r"^\s*Returns:\s*$", re.MULTILINE)
+_DOC_NAME = re.compile(r"``([A-Za-z_]\w*)``")
+
+
+def _documented_keys(doc: str) -> list[str]:
+    """Read output keys from a docstring: the ````name```` written after "output" (or in a ``Returns:`` section).
+
+    ``"Upload a file; output ``fileLocation`` (``s3://bucket/key``) and ``url``."`` gives
+    ``fileLocation`` and ``url``: only names that can be keys count, and only after the word, so the
+    inputs a docstring names before it are not taken for outputs.
+    """
+    section = _DOC_SECTION.search(doc)
+    if section is not None:
+        text = doc[section.end() :]
+        end = re.search(r"^\s*(?:Raises|Example|Examples|Note|Yields):\s*$", text, re.MULTILINE)
+        return list(dict.fromkeys(_DOC_NAME.findall(text[: end.start()] if end else text)))
+    said = _DOC_OUTPUT.search(doc)
+    if said is None:
+        return []
+    sentence = re.split(r"\.\s|\n\s*\n", doc[said.end() :], maxsplit=1)[0]
+    return list(dict.fromkeys(_DOC_NAME.findall(sentence)))
+
+
+@dataclass(frozen=True)
+class WorkerField:
+    """One input of a worker, read from its function's signature.
+
+    Attributes:
+        name: The parameter's name (the input key).
+        required: True when the parameter has no default: the task fails when its input lacks it.
+        default: The default (JSON), or None; ``has_default`` says whether there is one.
+        has_default: False for a required parameter.
+        annotation: The annotation as text ("" when there is none), to hint at the value wanted.
+
+    """
+
+    name: str
+    required: bool
+    default: Any = None
+    has_default: bool = False
+    annotation: str = ""
+
+    def hint(self) -> str:
+        """Say what the field wants, for its placeholder: ``required · str`` or ``optional · default 300``."""
+        import json
+
+        kind = f" · {self.annotation}" if self.annotation and self.annotation != "Any" else ""
+        if self.required:
+            return f"required{kind}"
+        if self.default is None:
+            return f"optional{kind}"
+        return f"optional · default {json.dumps(self.default)}{kind}"
+
+
+def worker_fields(fn: Any) -> list[WorkerField]:
+    """Return a worker function's inputs, from its signature (none for a worker that takes the whole Task)."""
     import inspect
     import json
 
     try:
         params = list(inspect.signature(fn).parameters.values()) if fn is not None else []
     except (TypeError, ValueError):
-        return {}
+        return []
     if len(params) == 1 and (params[0].name == "task" or getattr(params[0].annotation, "__name__", "") == "Task"):
-        return {}  # the worker takes the whole Task
-    out: dict[str, Any] = {}
+        return []  # the worker takes the whole Task
+    out: list[WorkerField] = []
     for param in params:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
+        annotation = param.annotation
+        text = "" if annotation is param.empty else getattr(annotation, "__name__", None) or str(annotation)
+        if param.default is param.empty:
+            out.append(WorkerField(param.name, True, annotation=text.replace("typing.", "")))
+            continue
         try:
-            default = json.loads(json.dumps(param.default)) if param.default is not param.empty else ""
+            default = json.loads(json.dumps(param.default))
         except (TypeError, ValueError):
-            default = ""
-        out[param.name] = default
+            default = None
+        out.append(WorkerField(param.name, False, default, True, text.replace("typing.", "")))
     return out
+
+
+def worker_template(fn: Any) -> dict[str, Any]:
+    """Return a starting input for a worker function: its parameters with a default other than None.
+
+    Required parameters are left out (unset, never ``null``): the builder lists them as problems
+    until they are given a value.
+    """
+    return {f.name: f.default for f in worker_fields(fn) if f.has_default and f.default is not None}

@@ -27,6 +27,7 @@ from flowkit.definitions import WorkflowDef
 from flowkit.errors import DefinitionError, DefinitionIssue, InputError
 from flowkit.notebook.builder._catalogue import (
     CASES,
+    WorkerField,
     MODES,
     SETTINGS,
     SYSTEM_TYPES,
@@ -38,12 +39,14 @@ from flowkit.notebook.builder._catalogue import (
     normal_setting,
     outputs_of,
     sequence,
+    worker_fields,
     worker_name,
     worker_template,
 )
 from flowkit.notebook.builder._catalogue import (
     default_setting as setting_default,
 )
+from flowkit.notebook.builder._checks import input_issues, level_of, next_place
 from flowkit.notebook.builder._steps import JsonField, Place, Step, _Node, parse_json_object
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "SYSTEM_TYPES",
     "TEMPLATES",
     "BuilderModel",
+    "WorkerField",
     "JsonField",
     "Place",
     "Step",
@@ -458,8 +462,27 @@ class BuilderModel:
         return [n.ref for n in self.nodes() if n.type in CASES]
 
     def worker_inputs(self, name: str) -> dict[str, Any]:
-        """Return a starting input for the worker ``name``: its parameters, with their defaults or ``""``."""
+        """Return a starting input for the worker ``name``: its parameters with a default other than None.
+
+        Required parameters are left out, never ``null``: :meth:`issues` names them until they are set.
+        """
         return worker_template(getattr(self.workers.get(name), "fn", None))
+
+    def worker_fields(self, name: str) -> list[WorkerField]:
+        """Return the inputs of the worker ``name`` from its signature (required ones have no default)."""
+        return worker_fields(getattr(self.workers.get(name), "fn", None))
+
+    def level_of(self, place: Place) -> Place:
+        """Return the level a task added at ``place`` leaves the builder at (see :meth:`next_place`).
+
+        After "after X" it is the sequence holding X; after a place picked inside a fork branch, a case
+        or a loop body ("in branch 1 of fork_1") it is the sequence holding that fork, case or loop.
+        """
+        return level_of(self._root, place)
+
+    def next_place(self, level: Place | None = None) -> Place:
+        """Where the next task goes by default: after the last task placed at ``level`` (default: the top)."""
+        return next_place(self._root, level or Place())
 
     def template(self, task_type: str, mode: str | None = None) -> dict[str, Any]:
         """Return the input offered when ``task_type`` (in ``mode``, see :data:`MODES`) is picked."""
@@ -545,7 +568,8 @@ class BuilderModel:
         return made
 
     def issues(self) -> list[DefinitionIssue]:
-        """Every problem with the workflow so far (DefinitionError's issues, and SIMPLE tasks without a worker)."""
+        """Every problem with the workflow so far: DefinitionError's issues, required worker inputs unset
+        (or null), and SIMPLE tasks without a worker. Each names the task reference and the field."""
         try:
             definition = self.definition()
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised at them
@@ -555,6 +579,7 @@ class BuilderModel:
             definition.validate()
         except DefinitionError as exc:
             out += exc.issues
+        out += input_issues(self.nodes(), self.workers)
         for node in self.nodes():
             name = worker_name(node)
             if name is not None and name not in self.workers:
