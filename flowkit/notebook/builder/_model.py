@@ -27,12 +27,12 @@ from flowkit.definitions import WorkflowDef
 from flowkit.errors import DefinitionError, DefinitionIssue, InputError
 from flowkit.notebook.builder._catalogue import (
     CASES,
-    WorkerField,
     MODES,
     SETTINGS,
     SYSTEM_TYPES,
     TEMPLATES,
     Plan,
+    WorkerField,
     calls,
     check_inputs,
     normal_mode,
@@ -568,8 +568,10 @@ class BuilderModel:
         return made
 
     def issues(self) -> list[DefinitionIssue]:
-        """Every problem with the workflow so far: DefinitionError's issues, required worker inputs unset
-        (or null), and SIMPLE tasks without a worker. Each names the task reference and the field."""
+        """Every problem with the workflow so far, each naming the task reference and the field.
+
+        DefinitionError's issues, required worker inputs unset (or null), SIMPLE tasks without a worker.
+        """
         try:
             definition = self.definition()
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised at them
