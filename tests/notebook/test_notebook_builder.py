@@ -90,9 +90,11 @@ def test_exported_json_and_python_build_the_same_definition():
     model.add("SUB_WORKFLOW", "child", setting="child_flow", inputs={"x": 1}, place=Place(after="again"))
     model.set_outputs({"shipped": "${ship_a.output.shipped}"})
     code = model.to_python()
-    assert "import flowkit\nfrom flowkit.definitions._builder import " in code
+    assert code.startswith("import flowkit\n\n") and "_builder" not in code  # the public API only
+    assert not [line for line in code.splitlines() if "import" in line and line != "import flowkit"]
     assert "wf >> [[ship_a], [note]]" in code  # the SDK's fork form where its fork_N naming fits
-    assert "ForkTask('checks'" in code and "JoinTask('join_checks', join_on=['cool_down', 'remember'])" in code
+    assert "flowkit.ForkTask('checks'" in code
+    assert "flowkit.JoinTask('join_checks', join_on=['cool_down', 'remember'])" in code
     assert exported(model).to_json() == model.to_json()
     text = json.dumps(model.to_json())
     assert flowkit.WorkflowDef.from_json(text).to_json() == model.to_json()
@@ -130,7 +132,7 @@ def send(order: str, express: bool = False) -> Shipment:
 
 def test_worker_inputs_and_declared_output_keys_are_offered():
     model = BuilderModel("w", workers=[send])
-    assert model.template("send") == {"order": "", "express": False}
+    assert model.template("send") == {"express": False}  # the required "order" is unset, never "" or null
     model.add("send", inputs={"order": "${workflow.input.id}"})
     assert model.references() == [
         "${workflow.input.id}",
@@ -170,13 +172,15 @@ def test_json_fields_that_do_not_parse_say_where():
 def test_builder_widget_step_by_step():
     builder = Builder("orders", workers=[prepare, ship])
     assert builder.task_type.options[:2] == ("prepare", "ship") and "FORK_JOIN" in builder.task_type.options
-    assert json.loads(builder.inputs.value) == {"order": ""}  # the worker's parameters, to fill in
-    assert "1 problem(s)" in builder.issues.value and "has no tasks" in builder.issues.value
+    assert list(builder.fields.fields) == ["order"]  # the worker's parameters, a field each, to fill in
+    assert builder.fields.fields["order"].description == "order *" and builder.inputs.value == ""
+    assert "problem" not in builder.issues.value and "Start with a task" in builder.issues.value  # neutral
     builder.workflow_inputs.value = "order"
     assert "${workflow.input.order}" in builder.reference.options
     builder.reference.value = "${workflow.input.order}"
+    assert builder.target.value == ("field", "order")
     builder.insert_button.click()
-    assert json.loads(builder.inputs.value) == {"order": "${workflow.input.order}"}
+    assert builder.fields.fields["order"].value == "${workflow.input.order}" and builder.inputs.value == ""
     builder.add_button.click()
     assert builder.message.value.startswith("added prepare_ref"), builder.message.value
     assert "no problems" in builder.issues.value
@@ -191,17 +195,18 @@ def test_builder_widget_step_by_step():
     builder.task_type.value = "ship"
     builder.place.value = Place(fork="fork_1", branch=1)
     assert "${prepare_ref.output.order}" not in builder.reference.options  # prepare declares no output keys
-    builder.inputs.value = '{"order": "${prepare_ref.output.order}",'  # a typo
+    builder.inputs.value = '{"note": "x",'  # a typo in the JSON of the other inputs
     assert builder.inputs.layout.border and "line 1, column" in builder.inputs_error.value
     builder.add_button.click()
     assert "fix the marked field" in builder.message.value and "ship_ref" not in builder.model.refs()
-    builder.inputs.value = '{"order": "${prepare_ref.output.order}"}'
+    builder.inputs.value = ""
     assert not builder.inputs.layout.border and builder.inputs_error.value == ""
+    builder.fields.fields["order"].value = "${prepare_ref.output.order}"
     builder.add_button.click()
     assert "ship_ref" in builder.model.refs()
     assert "branch 2 of fork_1" in builder.message.value
 
-    assert builder.place.value == Place(after="ship_ref")  # the next step goes after the last one
+    assert builder.place.value == Place(after="fork_1")  # not into the branch again: the level stays the top
     builder.place.value = Place()
     builder.task_type.value = "SWITCH"
     builder.ref.value = "route"

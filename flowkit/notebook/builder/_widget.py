@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
@@ -12,32 +11,44 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 from flowkit.errors import FlowkitError
 from flowkit.notebook._diagram import Diagram
 from flowkit.notebook.builder._catalogue import setting_spec
+from flowkit.notebook.builder._fields import NEW_KEY, InputFields, new_key
 from flowkit.notebook.builder._model import MODES, BuilderModel, JsonField, Place, parse_json_object
 
 __all__ = ["Builder"]
 
 _ERROR_BORDER = "2px solid #d62728"
 _NEW_CASE = "new-case"
-_LAST_PART = re.compile(r"([A-Za-z_]\w*)\}$")
+_HINT = (
+    "<div class='flowkit-issues flowkit-hint' style='color:#555'>Start with a task: pick a worker or a "
+    "task type, fill its inputs (<b>*</b>: required) and press Add.</div>"
+)
 
 
 class Builder(widgets.VBox):  # type: ignore[misc]
     """Build a workflow one task at a time, see it drawn, and export it as Conductor JSON or Python.
 
     Pick a registered worker or a system task type (and its form: a SWITCH's evaluator, a DECISION's
-    case source, a dynamic fork's input form), give its reference and input (JSON; the ``${...}``
-    references available where the task goes are offered), choose where it goes (after a task, in a
-    fork branch, in a switch case, in a loop), and press Add. Pick a placed task and press Edit to
+    case source, a dynamic fork's input form), give its reference and input, choose where it goes
+    (after a task, in a fork branch, in a switch case, in a loop), and press Add. A worker's
+    parameters each get a field (``*``: required, no default); other input is JSON. The ``${...}``
+    references available where the task goes (workflow inputs, earlier tasks' output fields) are
+    offered under "use": Insert puts the one picked into the field chosen under "into", which
+    follows the field last typed in. The next task goes after the last one placed at the current
+    level (a task added into a fork branch picked from the list does not pull the next one in). Pick a placed task and press Edit to
     load its input and setting into the form, change them and press Save; Remove drops it. The
     workflow's outputs are a JSON object of their own, set with Set outputs. Undo drops the last step,
     whatever it was. Input that does not parse, or that a task type cannot use, is marked at its field;
-    a step that is not allowed says why under the form and changes nothing. Nothing is raised.
+    a step that is not allowed says why under the form and changes nothing. Nothing is raised. The
+    problems area names each task and field that would fail (a required input unset included)
+    before export. Run starts the draft with the builder's workers (on the default store, or
+    ``store``) and shows its live monitor below.
 
     Args:
         name: The workflow's name.
         workers: ``@worker_task`` functions offered as SIMPLE tasks.
         model: An existing :class:`BuilderModel` to edit instead (``name`` and ``workers`` are ignored).
         renderers: Graphviz programs for the diagram (see :func:`flowkit.render.svg`).
+        store: Where Run keeps its executions (see :func:`flowkit.start`; default: the default store).
 
     """
 
@@ -48,9 +59,15 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         *,
         model: BuilderModel | None = None,
         renderers: Any = None,
+        store: Any = None,
         **kwargs: Any,
     ) -> None:
         self.model = model if model is not None else BuilderModel(name, workers)
+        self.store = store
+        self.execution: Any = None
+        """The execution the last Run started (None before)."""
+        self.level = Place()
+        """The level new tasks go at: the place that adds at its end (see :meth:`BuilderModel.level_of`)."""
         self.editing: str | None = None
         self._setting_default = ""
         self._template_text = ""
@@ -75,11 +92,13 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.case = widgets.Text(
             description="case value", placeholder="the new case's value", layout=widgets.Layout(display="none")
         )
+        self.fields = InputFields(self._field_typed)
         self.inputs = widgets.Textarea(description="input", layout=widgets.Layout(width="520px", height="110px"))
         self.inputs_error = widgets.HTML()
         self.reference = widgets.Dropdown(description="use", layout=wide)
+        self.target = widgets.Dropdown(description="into")
         self.insert_button = widgets.Button(
-            description="Insert", icon="plus", tooltip="Put this reference in the input"
+            description="Insert", icon="plus", tooltip="Put this reference in the field chosen under 'into'"
         )
         self.add_button = widgets.Button(description="Add", icon="plus", button_style="primary")
         self.save_button = widgets.Button(description="Save", icon="check", button_style="primary", layout=hidden)
@@ -101,7 +120,18 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             description="Insert", icon="plus", tooltip="Put this reference in the outputs"
         )
         self.outputs_button = widgets.Button(description="Set outputs", icon="check")
+        self.run_input = widgets.Textarea(
+            description="run input",
+            placeholder='{"name": "value"}: the workflow input for Run',
+            layout=widgets.Layout(width="520px", height="60px"),
+        )
+        self.run_button = widgets.Button(
+            description="Run", icon="play", button_style="success", tooltip="Run this draft and watch it"
+        )
+        self.run_area = widgets.VBox()
+        self.run_area.add_class("flowkit-builder-run")
         self.message = widgets.Label()
+        self.message.add_class("flowkit-builder-message")
         self.issues = widgets.HTML()
         self.diagram = widgets.HTML()
         self.export = widgets.Textarea(layout=widgets.Layout(width="100%", height="240px", display="none"))
@@ -113,7 +143,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.ref.observe(lambda _: self._ref_typed(), names="value")
         self.setting.observe(lambda _: self.check_setting(), names="value")
         self.place.observe(lambda _: self._place_chosen(), names="value")
-        self.inputs.observe(lambda _: self.check_inputs(), names="value")
+        self.inputs.observe(lambda _: self._inputs_typed(), names="value")
         self.outputs.observe(lambda _: self.check_outputs(), names="value")
         self.insert_button.on_click(lambda _: self.insert_reference())
         self.output_insert_button.on_click(lambda _: self.insert_output_reference())
@@ -126,6 +156,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.undo_button.on_click(lambda _: self.undo())
         self.json_button.on_click(lambda _: self.show_export("json"))
         self.python_button.on_click(lambda _: self.show_export("python"))
+        self.run_button.on_click(lambda _: self.run())
 
         form = widgets.VBox(
             [
@@ -134,9 +165,10 @@ class Builder(widgets.VBox):  # type: ignore[misc]
                 widgets.HBox([self.task_type, self.mode, self.ref, self.setting]),
                 widgets.HBox([self.ref_error, self.setting_error]),
                 widgets.HBox([self.place, self.case]),
+                self.fields,
                 self.inputs,
                 self.inputs_error,
-                widgets.HBox([self.reference, self.insert_button]),
+                widgets.HBox([self.reference, self.target, self.insert_button]),
                 widgets.HBox(
                     [
                         self.add_button,
@@ -151,9 +183,10 @@ class Builder(widgets.VBox):  # type: ignore[misc]
                 self.outputs,
                 self.outputs_error,
                 widgets.HBox([self.output_reference, self.output_insert_button, self.outputs_button]),
+                widgets.HBox([self.run_input, self.run_button]),
             ]
         )
-        super().__init__([form, self.issues, self.diagram, self.export], **kwargs)
+        super().__init__([form, self.issues, self.diagram, self.export, self.run_area], **kwargs)
         self.add_class("flowkit-builder")
         self._show_outputs()
         self._type_chosen()
@@ -200,10 +233,16 @@ class Builder(widgets.VBox):  # type: ignore[misc]
     def _fill_defaults(self, *, force: bool) -> None:
         """Offer the type's starting input and setting; without ``force`` only where the user has not typed."""
         kind, mode = self._kind(), self._mode()
-        template = json.dumps(self.model.template(self.task_type.value or "", mode), indent=2)
+        worker = kind in self.model.workers
+        if force:
+            self.fields.show(self.model.worker_fields(kind) if worker else [])
+        self.inputs.description = "more input" if worker else "input"
+        # A worker's parameters have their fields (an unset one is left out, never null): the JSON is for the rest.
+        template = "" if worker else json.dumps(self.model.template(self.task_type.value or "", mode), indent=2)
         if force or self.inputs.value == self._template_text:
             self.inputs.value = template
         self._template_text = template
+        self._offer_targets(reset=force)
         spec = setting_spec(kind, mode) if kind not in self.model.workers else None
         self.setting.layout.display = "" if spec else "none"
         if spec:
@@ -244,6 +283,29 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         if isinstance(value, tuple) and value[0] == _NEW_CASE:
             return Place(switch=value[1], case=self.case.value.strip())
         return value if isinstance(value, Place) else Place()
+
+    def _field_typed(self, name: str) -> None:
+        # Insert fills the field being edited: the one typed in last.
+        self._offer_targets()
+        self.target.value = ("field", name)
+
+    def _inputs_typed(self) -> None:
+        self.check_inputs()
+        self._offer_targets()
+
+    def _offer_targets(self, *, reset: bool = False) -> None:
+        """Offer the fields and JSON keys Insert can fill; keep the choice, else the first empty field."""
+        parsed = parse_json_object(self.inputs.value)
+        value = parsed.value or {}
+        options = self.fields.targets(list(value))
+        keep = None if reset else self.target.value
+        choices = [v for _, v in options]
+        if keep not in choices:
+            empty = self.fields.empty()
+            blank = [k for k, v in value.items() if v == "" and k not in self.fields.fields]
+            keep = ("field", empty[0]) if empty else ("key", blank[0]) if blank else choices[0]
+        self.target.options = options
+        self.target.value = keep
 
     def check_inputs(self) -> JsonField:
         """Parse the input field; mark it and say where when it is not a JSON object. Returns the parsed field."""
@@ -287,7 +349,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         if problem:
             self.say(f"setting: {problem}", error=True)
             return None
-        inputs = dict(parsed.value or {})
+        inputs = {**dict(parsed.value or {}), **self.fields.values()}
         problem = (
             None if kind in self.model.workers else self.model.input_problem(kind, inputs, setting=setting, mode=mode)
         )
@@ -299,31 +361,41 @@ class Builder(widgets.VBox):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ actions
     def insert_reference(self) -> None:
-        """Put the chosen ``${...}`` reference into the input: into the first empty value, else under a new key."""
-        self._insert(self.inputs, self.check_inputs(), self.reference.value, "input")
+        """Put the chosen ``${...}`` reference into the field chosen under "into" (the one being edited)."""
+        reference, target = self.reference.value, self.target.value
+        if not reference:
+            return
+        if isinstance(target, tuple) and target[0] == "field" and target[1] in self.fields.fields:
+            self.fields.fields[target[1]].value = reference
+            self.say(f"{target[1]} = {reference}")
+            return
+        key = target[1] if isinstance(target, tuple) and target[0] == "key" else None
+        if key is None and target == NEW_KEY:
+            # A new key named like an empty field of the worker fills that field instead.
+            name = new_key(reference, [])
+            if name in self.fields.empty():
+                self.target.value = ("field", name)
+                self.insert_reference()
+                return
+        self._insert(self.inputs, self.check_inputs(), reference, "input", key)
+        self._offer_targets()
 
     def insert_output_reference(self) -> None:
-        """Put the chosen ``${...}`` reference into the workflow outputs (as :meth:`insert_reference` does)."""
-        self._insert(self.outputs, self.check_outputs(), self.output_reference.value, "outputs")
+        """Put the chosen ``${...}`` reference into the workflow outputs: its first empty value, else a new key."""
+        self._insert(self.outputs, self.check_outputs(), self.output_reference.value, "outputs", None)
 
-    def _insert(self, field: Any, parsed: JsonField, reference: str | None, what: str) -> None:
+    def _insert(self, field: Any, parsed: JsonField, reference: str | None, what: str, key: str | None) -> None:
         if not reference:
             return
         if not parsed.ok:
             self.say(f"fix the {what} JSON first, then insert the reference", error=True)
             return
         value = dict(parsed.value or {})
-        empty = next((k for k, v in value.items() if v == ""), None)
-        if empty is None:
-            match = _LAST_PART.search(reference)
-            base = empty = match.group(1) if match else "value"
-            n = 1
-            while empty in value:
-                n += 1
-                empty = f"{base}_{n}"
-        value[empty] = reference
+        if key is None:
+            key = next((k for k, v in value.items() if v == ""), None) or new_key(reference, list(value))
+        value[key] = reference
         field.value = json.dumps(value, indent=2)
-        self.say(f"{empty} = {reference}")
+        self.say(f"{key} = {reference}")
 
     def add(self) -> bool:
         """Add the task the form describes; True when added (problems are shown, not raised)."""
@@ -354,9 +426,18 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         except FlowkitError as exc:
             self.say(str(exc), error=True)
             return False
-        self.say(f"added {step.ref} ({step.task_type}) {place.describe()}")
+        unset = [
+            f.name
+            for f in (self.model.worker_fields(step.name) if step.task_type == "SIMPLE" else [])
+            if f.required and step.inputs.get(f.name) in ("", None)
+        ]
+        todo = f"; still to set: {', '.join(unset)}" if unset else ""
+        self.say(f"added {step.ref} ({step.task_type}) {place.describe()}{todo}", error=bool(unset))
         self.ref.value = ""
-        self.redraw(place=Place(after=step.ref))  # step by step: the next task goes after this one
+        # Step by step: the next task goes after the last one at the level the user chose; a task put in
+        # a branch (or case, or loop) picked from the list leaves the level at the branch's fork.
+        self.level = self.model.level_of(place)
+        self.redraw(place=self.model.next_place(self.level))
         self._type_chosen()
         return True
 
@@ -375,7 +456,14 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         if step.mode is not None:
             self.mode.value = step.mode
         self.setting.value = step.setting or ""
-        self.inputs.value = json.dumps(step.inputs, indent=2)
+        inputs = dict(step.inputs)
+        if step.task_type == "SIMPLE" and step.name in self.model.workers:
+            self.fields.show(self.model.worker_fields(step.name), inputs)
+            inputs = {k: v for k, v in inputs.items() if k not in self.fields.fields}
+            self.inputs.value = json.dumps(inputs, indent=2) if inputs else ""
+        else:
+            self.inputs.value = json.dumps(inputs, indent=2)
+        self._offer_targets(reset=True)
         self.ref.value = step.ref
         for field in (self.task_type, self.ref, self.place, self.case):
             field.disabled = True
@@ -466,7 +554,46 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             return ""
         self.export.value = text
         self.export.layout.display = ""
+        count = len(self.model.issues())
+        if count:
+            self.say(f"exported with {count} problem(s), listed above: it will fail until they are fixed", error=True)
+        else:
+            self.say(f"exported as {'Conductor JSON' if what == 'json' else 'Python'}: no problems found")
         return text
+
+    def run(self) -> Any:
+        """Run the draft with the builder's workers and show its live monitor; returns the execution.
+
+        A draft with problems, or a run input that is not a JSON object or lacks a declared workflow
+        input, is not run: the message says why (None is returned).
+        """
+        issues = self.model.issues()
+        if issues:
+            self.say(f"cannot run: {len(issues)} problem(s), listed above; fix them first", error=True)
+            return None
+        parsed = parse_json_object(self.run_input.value)
+        if not parsed.ok:
+            _mark(self.run_input, self.inputs_error, f"run input is not valid: {parsed.error}")
+            self.say("the run input is not a JSON object", error=True)
+            return None
+        _mark(self.run_input, self.inputs_error, None)
+        given = parsed.value or {}
+        missing = [n for n in self.model.declared_inputs if n not in given]
+        if missing:
+            self.say(f"the run input lacks {', '.join(missing)} (declared workflow inputs)", error=True)
+            return None
+        import flowkit
+        from flowkit.notebook import monitor
+
+        try:
+            execution = flowkit.start(self.model.definition(), given, workers=self.model.workers, store=self.store)
+        except FlowkitError as exc:
+            self.say(f"cannot run: {exc}", error=True)
+            return None
+        self.execution = execution
+        self.run_area.children = (monitor(execution),)
+        self.say(f"running {self.model.name}: workflow {execution.workflow_id}")
+        return execution
 
     def say(self, text: str, *, error: bool = False) -> None:
         """Show ``text`` under the form."""
@@ -481,12 +608,18 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         options += [(f"in a new case of {ref}…", (_NEW_CASE, ref)) for ref in self.model.switches()]
         self.place.options = options
         values = [v for _, v in options]
-        self.place.value = keep if keep in values else values[0]
+        if keep not in values:
+            keep = self.model.next_place(self.level)
+            if keep not in values:
+                self.level, keep = Place(), values[0]
+        self.place.value = keep
         self._place_chosen()
         self._offer(self.task_pick, self.model.editable())
         self._offer(self.output_reference, self.model.references())
         issues = self.model.issues()
-        if issues:
+        if not self.model.refs():
+            self.issues.value = _HINT  # an empty draft is not a problem yet
+        elif issues:
             items = "".join(
                 f"<li data-ref='{html.escape(i.task_ref_name or '')}'><b>{html.escape(i.where)}</b>: "
                 f"{html.escape(i.problem)} <i>Fix: {html.escape(i.fix)}</i></li>"
