@@ -18,6 +18,35 @@ __all__ = ["Builder"]
 
 _ERROR_BORDER = "2px solid #d62728"
 _NEW_CASE = "new-case"
+_PARTS = (
+    "name",
+    "workflow_inputs",
+    "task_type",
+    "mode",
+    "ref",
+    "setting",
+    "place",
+    "case",
+    "inputs",
+    "reference",
+    "target",
+    "insert_button",
+    "add_button",
+    "undo_button",
+    "json_button",
+    "python_button",
+    "task_pick",
+    "edit_button",
+    "remove_button",
+    "outputs",
+    "output_reference",
+    "output_insert_button",
+    "outputs_button",
+    "run_input",
+    "run_button",
+    "export",
+    "diagram",
+)
 _HINT = (
     "<div class='flowkit-issues flowkit-hint' style='color:#555'>Start with a task: pick a worker or a "
     "task type, fill its inputs (<b>*</b>: required) and press Add.</div>"
@@ -188,6 +217,8 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         )
         super().__init__([form, self.issues, self.diagram, self.export, self.run_area], **kwargs)
         self.add_class("flowkit-builder")
+        for part in _PARTS:  # stable handles for a page's styles and scripts (and the browser tests)
+            getattr(self, part).add_class(f"flowkit-builder-{part.replace('_', '-')}")
         self._show_outputs()
         self._type_chosen()
         self.redraw()
