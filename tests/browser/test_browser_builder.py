@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import ARTIFACTS, WAIT_MS, chromium, free_port, require, server, server_env, status_of
-from test_browser_jupyterlab import SETTINGS, TOKEN, get_json, wait_for_attached_idle_kernel
+from test_browser_jupyterlab import SETTINGS, TOKEN, wait_for_attached_idle_kernel
 
 import flowkit
 from flowkit.contrib import image_workers, s3
