@@ -235,12 +235,15 @@ def test_the_reviews_workflow_built_by_clicking_exports_and_runs(lab, local_s3, 
         page.part("export").screenshot(path=str(ARTIFACTS / "builder_export_python.png"))
 
         # 6. Run in the page: the live monitor below the builder reaches COMPLETED
+        expect(page.part("run-input").locator("textarea")).to_have_attribute(
+            "placeholder", '{"fileLocation": "..."}: the workflow input for Run'
+        )
         page.type("run-input", json.dumps({"fileLocation": str(LANDSCAPE)}))
         page.click("run-button")
         page.expect_message("running review_images")
         run = page.root.locator(".flowkit-builder-run .flowkit-monitor")
         expect(status_of(run)).to_have_text("COMPLETED", timeout=WAIT_MS)
-        expect(run.locator(".flowkit-diagram svg").first).to_be_visible()
+        expect(run.locator(".flowkit-diagram svg")).to_contain_text("review_images v1 · COMPLETED")
         run.screenshot(path=str(ARTIFACTS / "builder_run_completed.png"))
         tab.screenshot(path=str(ARTIFACTS / "builder_page.png"), full_page=True)
 

@@ -79,7 +79,7 @@ class InputFields(widgets.VBox):  # type: ignore[misc]
             field = widgets.Text(
                 description=f"{spec.name} *" if spec.required else spec.name,
                 placeholder=spec.hint(),
-                style={"description_width": "initial"},
+                style={"description_width": "150px"},  # one column of labels, the longest names fit
                 layout=widgets.Layout(width="520px"),
             )
             field.add_class(f"flowkit-field-{spec.name}")

@@ -268,6 +268,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         if force:
             self.fields.show(self.model.worker_fields(kind) if worker else [])
         self.inputs.description = "more input" if worker else "input"
+        self.inputs.layout.height = "50px" if worker else "110px"  # a worker's inputs are its fields
         # A worker's parameters have their fields (an unset one is left out, never null): the JSON is for the rest.
         template = "" if worker else json.dumps(self.model.template(self.task_type.value or "", mode), indent=2)
         if force or self.inputs.value == self._template_text:
@@ -646,6 +647,12 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.place.value = keep
         self._place_chosen()
         self._offer(self.task_pick, self.model.editable())
+        names = self.model.input_names()
+        self.run_input.placeholder = (
+            json.dumps(dict.fromkeys(names, "...")) + ": the workflow input for Run"
+            if names
+            else '{"name": "value"}: the workflow input for Run'
+        )
         self._offer(self.output_reference, self.model.references())
         issues = self.model.issues()
         if not self.model.refs():
