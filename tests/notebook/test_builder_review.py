@@ -160,6 +160,11 @@ def test_field_text_is_json_when_it_parses_and_text_otherwise():
     }
     builder.start_editing("resize_ref")  # loaded back as typed
     assert {n: f.value for n, f in builder.fields.fields.items()} == values
+    builder.fields.fields["width"].value = "64"
+    builder.fields.fields["label"].value = ""  # emptied: left out, not null
+    builder.save_button.click()
+    assert builder.message.value == "edited resize_ref"
+    assert builder.model.task("resize_ref").inputs == {"path": "a.png", "width": 64, "keep_ratio": False}
 
 
 # ---------------------------------------------------------------------------------------------- 3. references

@@ -336,7 +336,8 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             empty = self.fields.empty()
             blank = [k for k, v in value.items() if v == "" and k not in self.fields.fields]
             keep = ("field", empty[0]) if empty else ("key", blank[0]) if blank else choices[0]
-        self.target.options = options
+        if tuple(options) != tuple(self.target.options):  # typing in a field must not resend them each key
+            self.target.options = options
         self.target.value = keep
 
     def check_inputs(self) -> JsonField:
@@ -401,6 +402,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             self.fields.fields[target[1]].value = reference
             self.say(f"{target[1]} = {reference}")
             return
+        parsed = self.check_inputs()
         key = target[1] if isinstance(target, tuple) and target[0] == "key" else None
         if key is None and target == NEW_KEY:
             # A new key named like an empty field of the worker fills that field instead.
@@ -409,7 +411,8 @@ class Builder(widgets.VBox):  # type: ignore[misc]
                 self.target.value = ("field", name)
                 self.insert_reference()
                 return
-        self._insert(self.inputs, self.check_inputs(), reference, "input", key)
+            key = new_key(reference, [*(parsed.value or {}), *self.fields.fields])
+        self._insert(self.inputs, parsed, reference, "input", key)
         self._offer_targets()
 
     def insert_output_reference(self) -> None:
