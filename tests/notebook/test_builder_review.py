@@ -269,8 +269,12 @@ def test_run_runs_the_draft_with_the_builders_workers_and_shows_the_monitor(tmp_
     builder.reference.value = "${prepare_ref.output}"
     builder.fields.fields["order"].value = "${workflow.input.order}"
     builder.add_button.click()
+    builder.run_input.value = '{"order": '
+    builder.run_button.click()
+    assert "run input is not valid: line 1" in builder.run_error.value and builder.execution is None
     builder.run_input.value = "{}"
     builder.run_button.click()
+    assert builder.run_error.value == ""
     assert "lacks order" in builder.message.value and builder.execution is None
     builder.run_input.value = '{"order": "R-1"}'
     builder.run_button.click()

@@ -122,3 +122,20 @@ class InputFields(widgets.VBox):  # type: ignore[misc]
         out = [(f"{s.name} *" if s.required else s.name, ("field", s.name)) for s in self.specs]
         out += [(f"{key} (JSON)", ("key", key)) for key in keys if key not in self.fields]
         return [*out, ("a new key", NEW_KEY)]
+
+    def offer_targets(self, dropdown: Any, value: Mapping[str, Any], *, reset: bool = False) -> None:
+        """Offer in ``dropdown`` the fields and the keys of ``value`` (the JSON input) Insert can fill.
+
+        The choice is kept, else (or with ``reset``) the first empty field, required ones first, else
+        the first key of ``value`` whose value is ``""``.
+        """
+        options = self.targets(list(value))
+        keep = None if reset else dropdown.value
+        choices = [v for _, v in options]
+        if keep not in choices:
+            empty = self.empty()
+            blank = [k for k, v in value.items() if v == "" and k not in self.fields]
+            keep = ("field", empty[0]) if empty else ("key", blank[0]) if blank else choices[0]
+        if tuple(options) != tuple(dropdown.options):  # typing in a field must not resend them at each key
+            dropdown.options = options
+        dropdown.value = keep

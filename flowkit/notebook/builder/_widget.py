@@ -13,40 +13,17 @@ from flowkit.notebook._diagram import Diagram
 from flowkit.notebook.builder._catalogue import setting_spec
 from flowkit.notebook.builder._fields import NEW_KEY, InputFields, new_key
 from flowkit.notebook.builder._model import MODES, BuilderModel, JsonField, Place, parse_json_object
+from flowkit.notebook.builder._run import run_placeholder, start_run
 
 __all__ = ["Builder"]
 
 _ERROR_BORDER = "2px solid #d62728"
 _NEW_CASE = "new-case"
-_PARTS = (
-    "name",
-    "workflow_inputs",
-    "task_type",
-    "mode",
-    "ref",
-    "setting",
-    "place",
-    "case",
-    "inputs",
-    "reference",
-    "target",
-    "insert_button",
-    "add_button",
-    "undo_button",
-    "json_button",
-    "python_button",
-    "task_pick",
-    "edit_button",
-    "remove_button",
-    "outputs",
-    "output_reference",
-    "output_insert_button",
-    "outputs_button",
-    "run_input",
-    "run_button",
-    "export",
-    "diagram",
-)
+_PARTS = (  # each gets the class flowkit-builder-<part, with dashes>
+    "name workflow_inputs task_type mode ref setting place case inputs reference target insert_button add_button "
+    "undo_button json_button python_button task_pick edit_button remove_button outputs output_reference "
+    "output_insert_button outputs_button run_input run_button export diagram"
+).split()
 _HINT = (
     "<div class='flowkit-issues flowkit-hint' style='color:#555'>Start with a task: pick a worker or a "
     "task type, fill its inputs (<b>*</b>: required) and press Add.</div>"
@@ -157,6 +134,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.run_button = widgets.Button(
             description="Run", icon="play", button_style="success", tooltip="Run this draft and watch it"
         )
+        self.run_error = widgets.HTML()
         self.run_area = widgets.VBox()
         self.run_area.add_class("flowkit-builder-run")
         self.message = widgets.Label()
@@ -213,6 +191,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
                 self.outputs_error,
                 widgets.HBox([self.output_reference, self.output_insert_button, self.outputs_button]),
                 widgets.HBox([self.run_input, self.run_button]),
+                self.run_error,
             ]
         )
         super().__init__([form, self.issues, self.diagram, self.export, self.run_area], **kwargs)
@@ -326,19 +305,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self._offer_targets()
 
     def _offer_targets(self, *, reset: bool = False) -> None:
-        """Offer the fields and JSON keys Insert can fill; keep the choice, else the first empty field."""
-        parsed = parse_json_object(self.inputs.value)
-        value = parsed.value or {}
-        options = self.fields.targets(list(value))
-        keep = None if reset else self.target.value
-        choices = [v for _, v in options]
-        if keep not in choices:
-            empty = self.fields.empty()
-            blank = [k for k, v in value.items() if v == "" and k not in self.fields.fields]
-            keep = ("field", empty[0]) if empty else ("key", blank[0]) if blank else choices[0]
-        if tuple(options) != tuple(self.target.options):  # typing in a field must not resend them each key
-            self.target.options = options
-        self.target.value = keep
+        self.fields.offer_targets(self.target, parse_json_object(self.inputs.value).value or {}, reset=reset)
 
     def check_inputs(self) -> JsonField:
         """Parse the input field; mark it and say where when it is not a JSON object. Returns the parsed field."""
@@ -602,33 +569,17 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         A draft with problems, or a run input that is not a JSON object or lacks a declared workflow
         input, is not run: the message says why (None is returned).
         """
-        issues = self.model.issues()
-        if issues:
-            self.say(f"cannot run: {len(issues)} problem(s), listed above; fix them first", error=True)
+        started = start_run(self.model, self.run_input.value, self.store)
+        _mark(self.run_input, self.run_error, started.field)
+        if started.execution is None:
+            self.say(started.problem or "cannot run", error=True)
             return None
-        parsed = parse_json_object(self.run_input.value)
-        if not parsed.ok:
-            _mark(self.run_input, self.inputs_error, f"run input is not valid: {parsed.error}")
-            self.say("the run input is not a JSON object", error=True)
-            return None
-        _mark(self.run_input, self.inputs_error, None)
-        given = parsed.value or {}
-        missing = [n for n in self.model.declared_inputs if n not in given]
-        if missing:
-            self.say(f"the run input lacks {', '.join(missing)} (declared workflow inputs)", error=True)
-            return None
-        import flowkit
         from flowkit.notebook import monitor
 
-        try:
-            execution = flowkit.start(self.model.definition(), given, workers=self.model.workers, store=self.store)
-        except FlowkitError as exc:
-            self.say(f"cannot run: {exc}", error=True)
-            return None
-        self.execution = execution
-        self.run_area.children = (monitor(execution),)
-        self.say(f"running {self.model.name}: workflow {execution.workflow_id}")
-        return execution
+        self.execution = started.execution
+        self.run_area.children = (monitor(self.execution),)
+        self.say(f"running {self.model.name}: workflow {self.execution.workflow_id}")
+        return self.execution
 
     def say(self, text: str, *, error: bool = False) -> None:
         """Show ``text`` under the form."""
@@ -650,12 +601,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.place.value = keep
         self._place_chosen()
         self._offer(self.task_pick, self.model.editable())
-        names = self.model.input_names()
-        self.run_input.placeholder = (
-            json.dumps(dict.fromkeys(names, "...")) + ": the workflow input for Run"
-            if names
-            else '{"name": "value"}: the workflow input for Run'
-        )
+        self.run_input.placeholder = run_placeholder(self.model)
         self._offer(self.output_reference, self.model.references())
         issues = self.model.issues()
         if not self.model.refs():
