@@ -16,11 +16,13 @@ import json
 import os
 import re
 import sys
+import time
+import urllib.error
 from pathlib import Path
 
 import pytest
 from browser_support import ARTIFACTS, WAIT_MS, chromium, free_port, require, server, server_env, status_of
-from test_browser_jupyterlab import SETTINGS, TOKEN, wait_for_attached_idle_kernel
+from test_browser_jupyterlab import SETTINGS, TOKEN, get_json
 
 import flowkit
 from flowkit.contrib import image_workers, s3
@@ -92,6 +94,27 @@ def lab(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     with server("jupyterlab-builder", argv, env=env, cwd=dirs["notebooks"], probe=f"{url}/api/status", log_dir=base):
         yield url
+
+
+def wait_for_attached_idle_kernel(url: str) -> None:
+    """Wait until the page's kernel is idle with its websocket attached (Run All before that does nothing).
+
+    The server may answer 500 while the kernel it lists is still starting: asked again until the deadline.
+    """
+    deadline = time.monotonic() + WAIT_MS / 1000
+    seen: object = None
+    while time.monotonic() < deadline:
+        try:
+            seen = kernels = get_json(f"{url}/api/kernels")
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                raise
+            seen = exc
+        else:
+            if any(k.get("connections", 0) >= 1 and k.get("execution_state") == "idle" for k in kernels):
+                return
+        time.sleep(0.2)
+    pytest.fail(f"no idle kernel with a connection after {WAIT_MS / 1000:.0f} s: {seen}", pytrace=False)
 
 
 @pytest.fixture
