@@ -40,13 +40,13 @@ class Builder(widgets.VBox):  # type: ignore[misc]
     references available where the task goes (workflow inputs, earlier tasks' output fields) are
     offered under "use": Insert puts the one picked into the field chosen under "into", which
     follows the field last typed in. The next task goes after the last one placed at the current
-    level (a task added into a fork branch picked from the list does not pull the next one in). Pick a placed task and press Edit to
-    load its input and setting into the form, change them and press Save; Remove drops it. The
-    workflow's outputs are a JSON object of their own, set with Set outputs. Undo drops the last step,
-    whatever it was. Input that does not parse, or that a task type cannot use, is marked at its field;
-    a step that is not allowed says why under the form and changes nothing. Nothing is raised. The
-    problems area names each task and field that would fail (a required input unset included)
-    before export. Run starts the draft with the builder's workers (on the default store, or
+    level (a task added into a fork branch picked from the list does not pull the next one in).
+    Pick a placed task and press Edit to load its input and setting into the form, change them and
+    press Save; Remove drops it. The workflow's outputs are a JSON object of their own, set with Set
+    outputs. Undo drops the last step, whatever it was. Input that does not parse, or that a task type
+    cannot use, is marked at its field; a step that is not allowed says why under the form and
+    changes nothing. Nothing is raised. The problems area names each task and field that would fail
+    (a required input unset included) before export. Run starts the draft with the builder's workers (on the default store, or
     ``store``) and shows its live monitor below.
 
     Args:
