@@ -171,6 +171,8 @@ def test_resolve_node_maps_node_ids_to_the_execution_and_reference():
     run = sub_workflows()
     assert resolve_node(run, "fork_ref") == (run, "fork_ref")
     child, ref = resolve_node(run, "subworkflow_jpg_ref/image_convert_resize_ref")
-    assert ref == "image_convert_resize_ref" and child.workflow_id == run.sub_workflow("subworkflow_jpg_ref").workflow_id
+    assert (
+        ref == "image_convert_resize_ref" and child.workflow_id == run.sub_workflow("subworkflow_jpg_ref").workflow_id
+    )
     assert resolve_node(run, "(end)") is None
     assert resolve_node(run, "nowhere/at_all") is None
