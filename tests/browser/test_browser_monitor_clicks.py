@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import nbformat
@@ -137,10 +138,14 @@ def test_clicking_a_node_opens_its_inspector_in_the_monitor(lab_page):
     expect(attempt).to_contain_text("fork_ref")
 
 
-def saved_outputs(url: str) -> list[list[dict]]:
+def saved_outputs(url: str) -> list[list[dict]] | None:
+    """Each cell's outputs as saved (None while the file is being written)."""
     request = urllib.request.Request(f"{url}/api/contents/{NAME}", headers={"Authorization": f"token {TOKEN}"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        content = json.load(answer)["content"]
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            content = json.load(answer)["content"]
+    except (urllib.error.HTTPError, json.JSONDecodeError):
+        return None
     return [cell.get("outputs", []) for cell in content["cells"]]
 
 
@@ -153,9 +158,10 @@ def test_a_notebook_saved_by_jupyterlab_reopens_with_each_runs_static_result(lab
     deadline = time.monotonic() + WAIT_MS / 1000
     while time.monotonic() < deadline:
         outputs = saved_outputs(lab)
-        if all(outputs[1:]):
+        if outputs is not None and all(outputs[1:]):
             break
         time.sleep(0.3)
+    assert outputs is not None
     for cell in outputs[1:]:
         (shown,) = [o for o in cell if o["output_type"] in ("display_data", "execute_result")]
         assert VIEW not in shown["data"], shown["data"].keys()  # no widget view left to go missing
@@ -164,14 +170,16 @@ def test_a_notebook_saved_by_jupyterlab_reopens_with_each_runs_static_result(lab
     expect(lab_page.locator(".jp-Notebook .flowkit-monitor")).to_have_count(len(MONITORS))
 
     # The kernel that made the widgets is gone (a restarted server, the next day).
+    browser = lab_page.context.browser
     lab_page.close()
     for session in get_json(f"{lab}/api/sessions"):
         request = urllib.request.Request(
             f"{lab}/api/sessions/{session['id']}", method="DELETE", headers={"Authorization": f"token {TOKEN}"}
         )
         urllib.request.urlopen(request, timeout=10).close()
-    with chromium() as browser:
-        page = browser.new_page(viewport=VIEWPORT)
+    context = browser.new_context(viewport=VIEWPORT)  # a fresh page: nothing kept from the first
+    try:
+        page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         page.goto(f"{lab}/lab/tree/{NAME}?token={TOKEN}", timeout=WAIT_MS)
         results = page.locator(".jp-Notebook .flowkit-result")
@@ -189,6 +197,8 @@ def test_a_notebook_saved_by_jupyterlab_reopens_with_each_runs_static_result(lab
         expect(page.locator(".jp-Notebook")).not_to_contain_text("model not found")
         expect(page.locator(".jp-Notebook")).not_to_contain_text("Error displaying widget")
         page.screenshot(path=str(ARTIFACTS / "jupyterlab_saved_by_lab_reopened.png"), full_page=True)
+    finally:
+        context.close()
 
 
 # ---------------------------------------------------------------------------------------------- Voila
