@@ -88,19 +88,26 @@ def run_all(page) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab_page(lab):  # noqa: F811
+def browser():
+    with chromium() as launched:  # one per module: Playwright's sync API runs one at a time
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def lab_page(lab, browser):  # noqa: F811
     save(lab, NAME, notebook_json())
-    with chromium() as browser:
-        page = browser.new_page(viewport=VIEWPORT)
-        page.set_default_timeout(WAIT_MS)
-        page.goto(f"{lab}/lab/tree/{NAME}?token={TOKEN}", timeout=WAIT_MS)
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=WAIT_MS)
-        wait_for_attached_idle_kernel(lab)
-        run_all(page)
-        page.locator(".jp-Notebook .flowkit-monitor").nth(len(MONITORS) - 1).wait_for(timeout=WAIT_MS)
-        for i in range(len(MONITORS)):
-            page.locator(".jp-Notebook .flowkit-monitor").nth(i).locator(".flowkit-diagram svg").wait_for()
-        yield page
+    page = browser.new_page(viewport=VIEWPORT)
+    page.set_default_timeout(WAIT_MS)
+    page.goto(f"{lab}/lab/tree/{NAME}?token={TOKEN}", timeout=WAIT_MS)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=WAIT_MS)
+    wait_for_attached_idle_kernel(lab)
+    run_all(page)
+    page.locator(".jp-Notebook .flowkit-monitor").nth(len(MONITORS) - 1).wait_for(timeout=WAIT_MS)
+    for i in range(len(MONITORS)):
+        page.locator(".jp-Notebook .flowkit-monitor").nth(i).locator(".flowkit-diagram svg").wait_for()
+    yield page
+    if not page.is_closed():
+        page.close()
 
 
 def monitor_of(page, name: str):
@@ -203,7 +210,7 @@ def test_a_notebook_saved_by_jupyterlab_reopens_with_each_runs_static_result(lab
 
 # ---------------------------------------------------------------------------------------------- Voila
 @pytest.fixture(scope="module")
-def voila_page(tmp_path_factory):
+def voila_page(tmp_path_factory, browser):
     require("voila", "playwright")
     home = tmp_path_factory.mktemp("voila-clicks")
     path = home / NAME
@@ -211,17 +218,14 @@ def voila_page(tmp_path_factory):
     port = free_port()
     argv = [sys.executable, "-m", "voila", str(path), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"]
     url = f"http://127.0.0.1:{port}"
-    with (
-        server(
-            "voila", argv, env=server_env(FLOWKIT_HOME=str(home)), cwd=home, probe=f"{url}/api/status", log_dir=home
-        ),
-        chromium() as browser,
-    ):
+    env = server_env(FLOWKIT_HOME=str(home))
+    with server("voila", argv, env=env, cwd=home, probe=f"{url}/api/status", log_dir=home):
         page = browser.new_page(viewport=VIEWPORT)
         page.set_default_timeout(WAIT_MS)
         page.goto(url, timeout=WAIT_MS)
         page.locator(".flowkit-monitor").nth(len(MONITORS) - 1).locator(".flowkit-diagram svg").wait_for()
         yield page
+        page.close()
 
 
 def test_in_voila_a_node_click_opens_the_inspector_and_every_node_is_readable(voila_page):
