@@ -75,6 +75,13 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
     thread a few milliseconds (about 20 small widgets); the HUMAN and rerun forms are made when
     first needed, off that thread.
 
+    Clicking a node of the diagram opens the inspector for that task below it (a sub-workflow's
+    task: the child run's inspector); clicking a folded fan-out ("×N ...") unfolds it. When the
+    run ends, the output where the monitor was shown also carries the static result (summary and
+    final diagram, ``text/html``): a notebook saved by JupyterLab keeps only that (the diagram
+    widget's front end drops the widget view from the saved file), so a reopened notebook, its
+    nbconvert HTML and GitHub show the finished run instead of "Error displaying widget".
+
     Args:
         execution: The execution to watch.
         min_interval: Least seconds between refreshes (default 0.25: at most 4 a second).
