@@ -2,7 +2,8 @@
 
     >>> from flowkit.notebook import monitor, inspect, Builder
     >>> run = flowkit.start(wf, {"x": 1}, workers=[...])         # doctest: +SKIP
-    >>> monitor(run)          # live: diagram, progress, counters, Pause/Resume/Terminate/Retry/Rerun, HUMAN form
+    >>> monitor(run)          # live: diagram, progress, counters, Pause/Resume/Terminate/Retry/Rerun, HUMAN form;
+    ...                       # click a node: its inspector opens below the diagram
     >>> inspect(run)          # one task attempt at a time: input, output (images as thumbnails), logs, traceback
     >>> Builder("orders", workers=[check, ship])   # a workflow step by step, exported as JSON or Python
     >>> preview("out/landscape.webp")   # images as inline PNG: they survive saving and HTML export

@@ -19,6 +19,8 @@ from ipywidgets.widgets.widget_string import HTMLStyle  # type: ignore[import-un
 
 from flowkit.errors import FlowkitError
 from flowkit.notebook._diagram import Diagram
+from flowkit.notebook._diagram_view import DiagramView, resolve_node
+from flowkit.notebook._monitor_forms import ButtonLook, HumanForm, InspectForm, RerunForm
 from flowkit.notebook._refresh import Refresher
 from flowkit.notebook._snapshot import (
     FAILED,
@@ -72,6 +74,13 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
     when the run stops or pauses it is redrawn at once. Building the monitor costs the caller's
     thread a few milliseconds (about 20 small widgets); the HUMAN and rerun forms are made when
     first needed, off that thread.
+
+    Clicking a node of the diagram opens the inspector for that task below it (a sub-workflow's
+    task: the child run's inspector); clicking a folded fan-out ("×N ...") unfolds it. When the
+    run ends, the output where the monitor was shown also carries the static result (summary and
+    final diagram, ``text/html``): a notebook saved by JupyterLab keeps only that (the diagram
+    widget's front end drops the widget view from the saved file), so a reopened notebook, its
+    nbconvert HTML and GitHub show the finished run instead of "Error displaying widget".
 
     Args:
         execution: The execution to watch.
@@ -130,10 +139,15 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         self.progress_text = widgets.Label(progress_text(snap), layout=plain)
         self.counters = widgets.HTML(counters_html(snap), layout=plain, style=html_style)
         self.tasks = widgets.HTML(tasks_table_html(snap), layout=plain, style=html_style)
-        self.diagram = widgets.HTML("<i>drawing…</i>" if diagram else "", layout=plain, style=html_style)
+        # Always there (hidden without a diagram): its front end also keeps a saved notebook readable.
+        self.diagram = DiagramView(
+            "<i>drawing…</i>" if diagram else "", layout=widgets.Layout() if diagram else widgets.Layout(display="none")
+        )
+        self.diagram.on_node_click(self._node_clicked)
+        self._expanded: set[str] = set()
         self.message = widgets.Label(value="", layout=plain, _dom_classes=("flowkit-message",))
 
-        look = _ButtonLook()
+        look = ButtonLook()
         self.pause_button = look.button("Pause", "pause", "Pause: running tasks finish, nothing new starts")
         self.resume_button = look.button("Resume", "play", "Resume a paused workflow")
         self.terminate_button = look.button("Terminate", "stop", "Terminate: running tasks are canceled", "danger")
@@ -150,9 +164,9 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         self._progress_row = widgets.HBox([self.progress, self.progress_text], layout=plain)
         # Made when first needed, by the background refresh (a HUMAN task waits; the run stops, so it
         # can be rerun) or by a property below: never on the caller's thread while a run is going on.
-        self._human: _HumanForm | None = None
-        self._rerun_form: _RerunForm | None = None
-        self._inspect_form: _InspectForm | None = None
+        self._human: HumanForm | None = None
+        self._rerun_form: RerunForm | None = None
+        self._inspect_form: InspectForm | None = None
         self._refs_key: Any = None
         self._handles: list[Any] = []  # where IPython displayed the monitor (updated with the result)
         self._published: Any = None
@@ -175,10 +189,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ parts made when needed
     def _layout(self) -> list[Any]:
-        children = [self.status, self._progress_row, self.counters]
-        if self._diagram is not None:
-            children.append(self.diagram)
-        children += [self.tasks, self._controls]
+        children = [self.status, self._progress_row, self.counters, self.diagram, self.tasks, self._controls]
         if self._inspect_form is not None:
             children.append(self._inspect_form.box)
         if self._human is not None:
@@ -188,20 +199,20 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         return [*children, self.message]
 
     @property
-    def human_form(self) -> _HumanForm:
+    def human_form(self) -> HumanForm:
         """The HUMAN task form (shown while a HUMAN task waits)."""
         with self._lock:
             if self._human is None:
-                self._human = _HumanForm(self)
+                self._human = HumanForm(self)
                 self.children = self._layout()
             return self._human
 
     @property
-    def rerun_form(self) -> _RerunForm:
+    def rerun_form(self) -> RerunForm:
         """The "Rerun from a task" section (a drop-down of attempts, their input, a Rerun button)."""
         with self._lock:
             if self._rerun_form is None:
-                self._rerun_form = _RerunForm(self)
+                self._rerun_form = RerunForm(self)
                 self.children = self._layout()
                 self._attempts_key = None
                 self._update_attempts(self._last)
@@ -309,11 +320,11 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             self._rerun_form.button.disabled = not allowed["rerun"]
 
     @property
-    def inspect_form(self) -> _InspectForm:
+    def inspect_form(self) -> InspectForm:
         """The "Inspect a task" section: choose a task, its inspector opens in place."""
         with self._lock:
             if self._inspect_form is None:
-                self._inspect_form = _InspectForm(self)
+                self._inspect_form = InspectForm(self)
                 self.children = self._layout()
                 self._refs_key = None
                 self._update_refs(self._last)
@@ -343,29 +354,69 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             form.task.options = [("(choose a task)", ""), *((ref, ref) for ref in refs)]
             form.task.value = keep if keep in refs else ""
 
-    def inspect(self, ref: str) -> Any:
-        """Open the inspector for task ``ref`` (its latest attempt) in the monitor; returns it."""
+    def inspect(self, ref: str, *, execution: Any = None) -> Any:
+        """Open the inspector for task ``ref`` (its latest attempt) in the monitor; returns it.
+
+        Args:
+            ref: The task reference (or task id).
+            execution: The execution the task belongs to, when not the monitored one (a
+                sub-workflow's child run).
+
+        """
         form = self.inspect_form
+        if execution is not None and execution.workflow_id != self.execution.workflow_id:
+            with form.task.hold_trait_notifications():
+                form.task.value = ""  # the drop-down lists this run's tasks, not the child's
+            self._show_inspector(execution, ref)
+            return form.inspector
         if ref and form.task.value != ref:
             with self._lock:
                 self._update_refs(self._last)
             if ref not in [value for _, value in form.task.options]:
                 form.task.options = [*form.task.options, (ref, ref)]
             form.task.value = ref  # calls _inspect_chosen
+        elif ref:
+            self._show_inspector(self.execution, ref)
         return form.inspector
 
     def _inspect_chosen(self, change: Any) -> None:
         ref = change["new"] if isinstance(change, dict) else change.new
-        form = self.inspect_form
-        if not ref:
-            return
-        if form.inspector is None:
-            from flowkit.notebook._inspect import Inspector
+        if ref:
+            self._show_inspector(self.execution, ref)
 
-            form.inspector = Inspector(self.execution, task=ref)
-            form.box.children = (*form.box.children, form.inspector)
-        else:
-            form.inspector.select(ref)
+    def _show_inspector(self, execution: Any, ref: str) -> None:
+        form = self.inspect_form
+        current = form.inspector
+        if current is not None and current.execution.workflow_id == execution.workflow_id:
+            current.select(ref)
+            return
+        from flowkit.notebook._inspect import Inspector
+
+        form.inspector = Inspector(execution, task=ref)
+        form.box.children = (form.task, form.inspector)
+        if current is not None:
+            current.close()
+
+    def _node_clicked(self, node_id: str) -> None:
+        """A click on the diagram: a folded fan-out unfolds, a task opens its inspector below."""
+        if node_id.endswith("/×"):
+            fork = node_id[: -len("/×")]
+            if self._diagram is None or fork in self._expanded:
+                return
+            self._expanded.add(fork)
+            self._diagram.options["expand"] = frozenset(self._expanded)
+            self._diagram_key = None
+            self.say(f"{fork.rsplit('/', 1)[-1]}: every branch shown")
+            self._draw(self._last)
+            return
+        found = resolve_node(self.execution, node_id)
+        if found is None:
+            self.say(f"{node_id}: no task ran there yet", error=True)
+            return
+        execution, ref = found
+        self.inspect(ref, execution=execution)
+        where = "" if execution is self.execution else f" (in sub-workflow {execution.workflow_id})"
+        self.say(f"inspecting {ref}{where}")
 
     # ------------------------------------------------------------------ the static result
     def result_html(self) -> str:
@@ -519,85 +570,3 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             unhook()
         self._unhook = []
         super().close()
-
-
-class _ButtonLook:
-    """One layout and one style shared by a row of buttons (nothing ever changes either)."""
-
-    def __init__(self) -> None:
-        self.layout = widgets.Layout(width="auto")
-        self.style = widgets.ButtonStyle()
-
-    def button(self, text: str, icon: str, tip: str, kind: str = "") -> widgets.Button:
-        return widgets.Button(
-            description=text, icon=icon, tooltip=tip, button_style=kind, layout=self.layout, style=self.style
-        )
-
-
-class _HumanForm:
-    """Complete or fail a waiting HUMAN task: its output as JSON, or a reason."""
-
-    def __init__(self, monitor: Monitor) -> None:
-        self.task = widgets.Dropdown(description="HUMAN task", options=[], style={"description_width": "initial"})
-        self.output = widgets.Textarea(
-            value="{}", description="output", layout=widgets.Layout(width="420px", height="70px")
-        )
-        self.reason = widgets.Text(
-            description="reason", placeholder="why (for Fail)", style={"description_width": "initial"}
-        )
-        look = _ButtonLook()
-        self.complete = look.button("Complete", "check", "Complete the HUMAN task with this output", "success")
-        self.fail = look.button("Fail", "times", "Fail the HUMAN task with this reason", "warning")
-        self.complete.on_click(lambda _: monitor._complete())
-        self.fail.on_click(lambda _: monitor._fail())
-        self.box = widgets.VBox(
-            [
-                widgets.HTML("<b>Waiting for you</b>"),
-                self.task,
-                self.output,
-                self.reason,
-                widgets.HBox([self.complete, self.fail]),
-            ],
-            layout=widgets.Layout(display="none", border="1px solid #ccc", padding="4px"),
-        )
-        self.box.add_class("flowkit-human")
-
-
-class _InspectForm:
-    """Choose a task: its inspector (input, output, logs, traceback) opens below, in the monitor."""
-
-    def __init__(self, monitor: Monitor) -> None:
-        self.task = widgets.Dropdown(
-            description="inspect task",
-            options=[("(choose a task)", "")],
-            value="",
-            layout=widgets.Layout(width="420px"),
-            style={"description_width": "initial"},
-        )
-        self.inspector: Any = None
-        self.task.observe(monitor._inspect_chosen, names="value")
-        self.box = widgets.VBox([self.task])
-        self.box.add_class("flowkit-inspect")
-
-
-class _RerunForm:
-    """Rerun from a task attempt, with its input as it was or edited."""
-
-    def __init__(self, monitor: Monitor) -> None:
-        self.task = widgets.Dropdown(
-            description="rerun from",
-            options=[],
-            layout=widgets.Layout(width="520px"),
-            style={"description_width": "initial"},
-        )
-        self.input = widgets.Textarea(
-            placeholder="the task's input (JSON); edit it to rerun with another input",
-            layout=widgets.Layout(width="420px", height="90px"),
-        )
-        self.button = _ButtonLook().button("Rerun", "repeat", "Rerun the workflow from the chosen task")
-        self.button.on_click(lambda _: monitor._rerun())
-        self.task.observe(monitor._rerun_task_chosen, names="value")
-        self.box = widgets.Accordion(
-            [widgets.VBox([self.task, self.input, self.button])], titles=("Rerun from a task",)
-        )
-        self.box.add_class("flowkit-rerun")

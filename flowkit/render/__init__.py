@@ -32,8 +32,8 @@ What you pass decides what you see:
   node shows its reason, shortened (whole in the tooltip), and a failed run's title wraps its
   reason instead of cutting it. A dynamic fork draws one node per branch, or past
   ``collapse_over`` branches (default 10) folds them into one summary node,
-  "×6 image_convert_resize: 6 ✔" (or "×N dynamic tasks: ..." for mixed names); the notebook view
-  can unfold it in place. A legend under the title lists the statuses present, with counts. An
+  "×6 image_convert_resize: 6 ✔" (or "×N dynamic tasks: ..." for mixed names); ``expand=``
+  names forks drawn unfolded whatever their size, and the monitor unfolds one when it is clicked. A legend under the title lists the statuses present, with counts. An
   Execution finds its sub-workflow executions itself; for a WorkflowModel pass ``lookup=``.
 
 ====================================  ===========  ======

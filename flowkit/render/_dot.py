@@ -9,7 +9,7 @@ branches of dynamic forks), so a run and its definition always look alike.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flowkit._palette import WORST_FIRST
@@ -115,6 +115,7 @@ class _Diagram:
         writer: Writer,
         *,
         collapse_over: int,
+        expand: Collection[str],
         find_def: Any,
         find_run: Any,
         run_mode: bool,
@@ -129,6 +130,7 @@ class _Diagram:
             rankdir, ("b:e", "b:w")
         )
         self.collapse_over = collapse_over
+        self.unfold = expand
         self.find_def = find_def
         self.find_run = find_run
         self.run_mode = run_mode
@@ -440,7 +442,7 @@ class _Diagram:
         branches = level.run.branches(ref, cell.final.iteration)
         if not branches:
             return [(node_id, None, None)]
-        if len(branches) > self.collapse_over:
+        if len(branches) > self.collapse_over and node_id not in self.unfold:
             self.collapsed(many_id, ref, branches)
             self.w.edge(node_id, many_id, {"tailport": self.out_port})
             return [(many_id, None, None)]
@@ -524,6 +526,7 @@ def dot(
     obj: Any,
     *,
     collapse_over: int = DEFAULT_COLLAPSE_OVER,
+    expand: Collection[str] = (),
     show_legend: bool = True,
     workflows: Any = None,
     lookup: Any = None,
@@ -537,6 +540,9 @@ def dot(
             Execution, a WorkflowModel, or Conductor *execution* JSON (a run from a server).
         collapse_over: A dynamic fork with more branches than this is drawn as one "×N" node
             with a status breakdown.
+        expand: Dynamic forks drawn unfolded whatever their size, by node id: the fork's
+            reference, ``"parent/ref"`` inside the SUB_WORKFLOW task ``parent`` (the folded
+            node's id without its ``"/×"``).
         show_legend: Add the legend of the statuses present (run diagrams only).
         workflows: Where SUB_WORKFLOW children are found by name: a mapping ``{name: def}`` or
             ``{(name, version): def}``, a flowkit Registry, a callable ``(name, version)``, or an
@@ -585,6 +591,7 @@ def dot(
     diagram = _Diagram(
         writer,
         collapse_over=collapse_over,
+        expand=frozenset((expand,) if isinstance(expand, str) else expand),
         find_def=definition_finder(workflows),
         find_run=run_finder(lookup if lookup is not None else default_lookup, workflows),
         run_mode=run_mode,
