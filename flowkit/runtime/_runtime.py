@@ -94,7 +94,7 @@ class Runtime:
         self.background = options.background
         # a foreground run may run a lone worker on the calling thread (Runner._alone)
         self.runner.here = not options.background and type(self.runner.executor) is ThreadExecutor
-        self._inbox: queue.SimpleQueue[tuple[Operation, _Reply]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[Operation, _Reply | _Callback]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()  # an operation is never queued to a thread that is leaving
         self._changed = threading.Condition()
@@ -253,6 +253,22 @@ class Runtime:
         self.runner.poke()
         reply.wait()
 
+    def submit(self, operation: Operation, done: Callable[[BaseException | None], None]) -> None:
+        """Queue ``operation`` for the runtime thread and return at once (background mode only).
+
+        ``done(error)`` is called on the runtime thread once the operation was applied and what it
+        changed is on disk (``error`` is what it raised, or None). A server calls this from its event
+        loop, which must not block the way :meth:`operate` does.
+        """
+        if not self.background:
+            raise InputError("Runtime.submit needs the background mode (Runtime(background=True))")
+        if self._closed:
+            raise InputError("this Runtime is closed")
+        with self._thread_lock:
+            self._inbox.put((operation, _Callback(done)))
+            self._ensure_thread()
+        self.runner.poke()
+
     def _stop_interrupted(self, target: WorkflowModel | None) -> None:
         """Ctrl-C stopped a foreground run: end what it drove TERMINATED, on disk, and tell the caller."""
         if target is not None and not target.status.is_terminal:
@@ -402,6 +418,23 @@ def _flush_at_exit() -> None:
             runtime.flush(timeout=5.0)
         except Exception:  # noqa: S112 - exiting: one runtime's broken store must not stop the others
             continue
+
+
+class _Callback:
+    """A reply that calls ``done(error)`` instead of waking a waiting thread (see Runtime.submit)."""
+
+    __slots__ = ("call", "error")
+
+    def __init__(self, call: Callable[[BaseException | None], None]) -> None:
+        self.call = call
+        self.error: BaseException | None = None
+
+    @property
+    def done(self) -> _Callback:
+        return self
+
+    def set(self) -> None:
+        self.call(self.error)
 
 
 class _Reply:
