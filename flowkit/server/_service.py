@@ -12,8 +12,10 @@ from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.engine import Command, Engine, TaskModel, WorkflowModel
 from flowkit.errors import InputError, NotFoundError
 from flowkit.runtime import Execution, Runtime
+from flowkit.runtime._hooks import RunEnded, RunStarted
 from flowkit.server._batch import Batcher
 from flowkit.server._errors import ApiError
+from flowkit.server._finished import KEEP, FinishedCache
 from flowkit.server._queues import TaskQueues
 
 __all__ = ["Service"]
@@ -25,15 +27,21 @@ class Service:
     Args:
         store: The store (a path, ``"memory"`` or None for the default file).
         workers: In-process workers (their tasks never reach a queue).
+        keep_finished: Ended executions kept in memory; older ones are read from the store when asked for.
     """
 
-    def __init__(self, store: Any = None, workers: Any = None) -> None:
+    def __init__(self, store: Any = None, workers: Any = None, *, keep_finished: int = KEEP) -> None:
         self.runtime = Runtime(store=store, workers=workers, background=True)
         self.engine = self.runtime.engine
         self.store = self.runtime.store
         self.queues = TaskQueues()
         self.runtime.runner.task_queue = self.queues.offer
-        self.batcher = Batcher(self.runtime)
+        self.finished = FinishedCache(keep_finished)
+        # On the runtime thread: an ended run is remembered, and a start (or a batch of worker calls)
+        # lets the oldest ended ones go.
+        self.runtime.hooks.add(RunEnded, lambda event: self.finished.ended(event.workflow))
+        self.runtime.hooks.add(RunStarted, lambda event: self.finished.trim(self.engine))
+        self.batcher = Batcher(self.runtime, before=self.finished.trim)
         with self.store.session():
             for td in self.store.task_defs():
                 self.engine.task_defs[td.name] = td
@@ -150,10 +158,14 @@ class Service:
 
     def execution(self, workflow_id: str) -> Execution:
         """The execution with this id (404 when unknown)."""
+        held = workflow_id in self.engine.executions
         try:
-            return self.runtime.load(workflow_id)
+            execution = self.runtime.load(workflow_id)
         except NotFoundError as exc:
             raise ApiError(404, f"Workflow with id: {workflow_id} not found.") from exc
+        if not held and execution.model.status.is_terminal:
+            self.finished.ended(execution.model)  # loaded back from the store: in the cache again
+        return execution
 
     def remove(self, workflow_id: str) -> None:
         """Delete an execution from the engine and the store (``DELETE /workflow/{id}/remove``)."""
@@ -202,7 +214,7 @@ class Service:
         def step(engine: Engine, now: int) -> tuple[list[Command], Any]:
             return [], self.queues.take(engine, name, worker_id, count, now)
 
-        result: list[dict[str, Any]] = await self.batcher.submit(step)
+        result: list[dict[str, Any]] = await self.batcher.submit(step, durable=False)
         return result
 
     async def update_task_async(self, result: Mapping[str, Any]) -> str:
