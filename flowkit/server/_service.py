@@ -96,6 +96,12 @@ class Service:
     def workflow_def(self, name: str, version: int | None) -> WorkflowDef:
         """A registered workflow definition (latest version when ``version`` is None)."""
         found = self.engine.workflows.get(name, version)
+        lookup = getattr(self.store, "workflow_def", None)
+        if found is None and lookup is not None:
+            # registered by another process on the same store (a notebook) since this one started
+            found = lookup(name, version)
+            if found is not None:
+                self.engine.workflows.register(found)  # as unregister_workflow, a plain registry change
         if found is None:
             suffix = f" and version {version}" if version is not None else ""
             raise ApiError(404, f"No such workflow found by name: {name}{suffix}")
@@ -182,9 +188,12 @@ class Service:
             self._delete(f"DELETE FROM {table} WHERE workflow_id=?", (workflow_id,))
 
     def search(self, **filters: Any) -> list[dict[str, Any]]:
-        """Execution rows from the store, newest first."""
-        with self.store.session():
-            return self.store.execution_rows(**filters)
+        """Execution rows from the store, newest first.
+
+        A read takes no session (that would take the store's writer lock): history is answered while
+        another process, a notebook, writes to the same file.
+        """
+        return self.store.execution_rows(**filters)
 
     # ------------------------------------------------------------------ tasks
     def poll(self, name: str, worker_id: str | None, count: int) -> list[dict[str, Any]]:
