@@ -11,8 +11,7 @@ from typing import Any
 from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.engine import Command, Engine, TaskModel, WorkflowModel
 from flowkit.errors import InputError, NotFoundError
-from flowkit.runtime import Execution, Runtime
-from flowkit.runtime._hooks import RunEnded, RunStarted
+from flowkit.runtime import Execution, RunEnded, RunStarted, Runtime
 from flowkit.server._batch import Batcher
 from flowkit.server._errors import ApiError
 from flowkit.server._finished import KEEP, FinishedCache
