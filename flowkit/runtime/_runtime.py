@@ -394,6 +394,13 @@ class Runtime:
                 except BaseException as exc:  # handed to the caller, who raised the operation
                     reply.error = exc
                 reply.done.set()
+                if self.runner.ready and not inbox.empty():
+                    # More operations wait (a server's stream of worker calls): start what this one
+                    # made ready first, or the next task would reach its pollers only once they stop.
+                    try:
+                        self.runner.run(lambda: True)
+                    except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
+                        self.runner.fail_all(exc)
             else:
                 try:
                     self.runner.run(lambda: not inbox.empty() or self._closed)

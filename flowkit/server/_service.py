@@ -95,9 +95,9 @@ class Service:
     def workflow_def(self, name: str, version: int | None) -> WorkflowDef:
         """A registered workflow definition (latest version when ``version`` is None)."""
         found = self.engine.workflows.get(name, version)
-        lookup = getattr(self.store, "workflow_def", None)
+        lookup = getattr(self.store, "workflow_def", None) if self.store.durable else None
         if found is None and lookup is not None:
-            # registered by another process on the same store (a notebook) since this one started
+            # registered by another process on the same file (a notebook) since this one started
             found = lookup(name, version)
             if found is not None:
                 self.engine.workflows.register(found)  # as unregister_workflow, a plain registry change
@@ -210,19 +210,23 @@ class Service:
         """Poll, waiting up to ``timeout_ms`` (at most a minute) for a first task."""
         deadline = time.monotonic() + min(max(timeout_ms, 0), 60_000) / 1000
         while True:
-            tasks = await self.poll_async(name, worker_id, count)
+            tasks, seen = await self.poll_async(name, worker_id, count)
             left = deadline - time.monotonic()
             if tasks or left <= 0:
                 return tasks
-            await self.queues.wait(name, left)
+            await self.queues.wait(name, left, seen)
 
-    async def poll_async(self, name: str, worker_id: str | None, count: int) -> list[dict[str, Any]]:
-        """:meth:`poll`, grouped with other requests' polls and updates (see ``_batch``)."""
+    async def poll_async(self, name: str, worker_id: str | None, count: int) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`poll`, grouped with other requests' polls and updates (see ``_batch``).
+
+        Returns the tasks and how many of this type had been offered then (for ``TaskQueues.wait``).
+        """
+        queues = self.queues
 
         def step(engine: Engine, now: int) -> tuple[list[Command], Any]:
-            return [], self.queues.take(engine, name, worker_id, count, now)
+            return [], (queues.take(engine, name, worker_id, count, now), queues.offered.get(name, 0))
 
-        result: list[dict[str, Any]] = await self.batcher.submit(step, durable=False)
+        result: tuple[list[dict[str, Any]], int] = await self.batcher.submit(step, durable=False)
         return result
 
     async def update_task_async(self, result: Mapping[str, Any]) -> str:
