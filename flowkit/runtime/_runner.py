@@ -307,6 +307,8 @@ class Runner:
             if due is None:
                 return
             self.wake.clear()
+            if done():  # asked for while this loop looked (a write took a while): its poke was just cleared
+                return
             interrupt.waiting = True
             try:
                 if interrupt.requested:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import queue
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -94,7 +95,7 @@ class Runtime:
         self.background = options.background
         # a foreground run may run a lone worker on the calling thread (Runner._alone)
         self.runner.here = not options.background and type(self.runner.executor) is ThreadExecutor
-        self._inbox: queue.SimpleQueue[tuple[Operation, _Reply]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[Operation, _Reply | _Callback]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()  # an operation is never queued to a thread that is leaving
         self._changed = threading.Condition()
@@ -197,17 +198,18 @@ class Runtime:
         """
         model = self.engine.executions.get(workflow_id)
         if model is None:
-            with self.store.session():
-                record = self.store.execution(workflow_id)
-                if record is None:
-                    live = self.store.model(workflow_id)
-                    if live is None:
-                        raise NotFoundError(f"no execution {workflow_id!r} in {self.store!r}")
-                    model = live
-                else:
-                    model = restore_workflow(self.engine, *record)
-                    if model.parent_workflow_id and model.parent_workflow_id not in self.engine.executions:
-                        self.load(model.parent_workflow_id)
+            # A read: no session, which would take the store's writer lock (a server reads its
+            # history while a notebook process writes to the same file).
+            record = self.store.execution(workflow_id)
+            if record is None:
+                live = self.store.model(workflow_id)
+                if live is None:
+                    raise NotFoundError(f"no execution {workflow_id!r} in {self.store!r}")
+                model = live
+            else:
+                model = restore_workflow(self.engine, *record)
+                if model.parent_workflow_id and model.parent_workflow_id not in self.engine.executions:
+                    self.load(model.parent_workflow_id)
             for task in model.tasks:
                 if task.sub_workflow_id and task.sub_workflow_id not in self.engine.executions:
                     self.load(task.sub_workflow_id)
@@ -252,6 +254,22 @@ class Runtime:
             self._ensure_thread()
         self.runner.poke()
         reply.wait()
+
+    def submit(self, operation: Operation, done: Callable[[BaseException | None], None]) -> None:
+        """Queue ``operation`` for the runtime thread and return at once (background mode only).
+
+        ``done(error)`` is called on the runtime thread once the operation was applied and what it
+        changed is on disk (``error`` is what it raised, or None). A server calls this from its event
+        loop, which must not block the way :meth:`operate` does.
+        """
+        if not self.background:
+            raise InputError("Runtime.submit needs the background mode (Runtime(background=True))")
+        if self._closed:
+            raise InputError("this Runtime is closed")
+        with self._thread_lock:
+            self._inbox.put((operation, _Callback(done)))
+            self._ensure_thread()
+        self.runner.poke()
 
     def _stop_interrupted(self, target: WorkflowModel | None) -> None:
         """Ctrl-C stopped a foreground run: end what it drove TERMINATED, on disk, and tell the caller."""
@@ -334,29 +352,60 @@ class Runtime:
                     if self._closed or (inbox.empty() and self._idle()):
                         self._thread = None
                         return
+                operation: Operation | None
+                reply: _Reply | _Callback | None
                 try:
                     operation, reply = inbox.get_nowait()
                 except queue.Empty:
-                    operation = None
-                # Output capture and the store's session only while work runs: an idle runtime
-                # leaves sys.stdout alone.
-                with installed(), self.store.session():
-                    if operation is not None:
-                        now = self.clock.now_ms()
-                        try:
-                            self.runner.handle(operation(self.engine, now), now)
-                            self.runner.flush()  # a new execution or an operation is on disk before any task starts
-                        except BaseException as exc:  # handed to the caller, who raised the operation
-                            reply.error = exc
+                    operation = reply = None
+                # The store's session only while work runs (see _work). Another process may hold the
+                # store meanwhile (this one held no live execution): the operation's caller hears it,
+                # and the thread lives on.
+                session = self.store.session()
+                try:
+                    session.__enter__()
+                except StoreError as exc:
+                    if reply is not None:
+                        reply.error = exc
                         reply.done.set()
                     else:
-                        try:
-                            self.runner.run(lambda: not inbox.empty() or self._closed)
-                        except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
-                            self.runner.fail_all(exc)
+                        time.sleep(0.1)  # work to do but no store to record it in: try again shortly
+                    continue
+                try:
+                    self._work(operation, reply)
+                finally:
+                    session.__exit__(None, None, None)
                 self._notify()
         finally:
             self._notify()
+
+    def _work(self, operation: Operation | None, reply: _Reply | _Callback | None) -> None:
+        """One turn of the background thread, with the store held: ``operation``, or run until one comes.
+
+        Output capture only while work runs: an idle runtime leaves sys.stdout alone.
+        """
+        inbox = self._inbox
+        with installed():
+            if operation is not None and reply is not None:
+                now = self.clock.now_ms()
+                try:
+                    self.runner.handle(operation(self.engine, now), now)
+                    self.runner.flush()  # a new execution or an operation is on disk before any task starts
+                except BaseException as exc:  # handed to the caller, who raised the operation
+                    reply.error = exc
+                reply.done.set()
+                if self.runner.ready and not inbox.empty():
+                    # More operations wait (a server's stream of worker calls): start what this one
+                    # made ready first, or the next task would reach its pollers only once they stop.
+                    try:
+                        self.runner.run(lambda: True)
+                    except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
+                        self.runner.fail_all(exc)
+            else:
+                try:
+                    self.runner.run(lambda: not inbox.empty() or self._closed)
+                except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
+                    self.runner.fail_all(exc)
 
     def _idle(self) -> bool:
         """Nothing can move without an operation: block on the inbox."""
@@ -402,6 +451,23 @@ def _flush_at_exit() -> None:
             runtime.flush(timeout=5.0)
         except Exception:  # noqa: S112 - exiting: one runtime's broken store must not stop the others
             continue
+
+
+class _Callback:
+    """A reply that calls ``done(error)`` instead of waking a waiting thread (see Runtime.submit)."""
+
+    __slots__ = ("call", "error")
+
+    def __init__(self, call: Callable[[BaseException | None], None]) -> None:
+        self.call = call
+        self.error: BaseException | None = None
+
+    @property
+    def done(self) -> _Callback:
+        return self
+
+    def set(self) -> None:
+        self.call(self.error)
 
 
 class _Reply:

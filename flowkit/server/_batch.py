@@ -1,13 +1,22 @@
 """Group the hot calls (polls and task updates) of concurrent requests into one engine operation.
 
-Each ``Runtime.operate`` is a hand-off to the runtime thread and a store transaction; with 8 workers
-polling and answering at once, one operation for everything that arrived meanwhile costs one of each
-instead of eight (group commit).
+Each runtime operation is a hand-off to the runtime thread and a store transaction. Requests queue
+here; one operation at a time waits in the runtime's inbox, and when the runtime thread starts it,
+it takes every request queued until that moment. Requests that arrive while a transaction commits
+therefore share the next one (group commit): with 8 workers polling and answering at once, a few
+commits carry the updates of all of them.
+
+An update is answered only once the transaction that holds it has committed (the runtime calls back
+after its write; the event loop is woken from there, no thread of the loop's pool is parked). A poll
+is answered as soon as its step ran, before the commit: handing a task out needs no durability
+(after a crash a task whose start was not written is handed out again, Conductor's at-least-once),
+and the worker can start while the transaction is written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,57 +28,94 @@ __all__ = ["Batcher", "Step"]
 Step = Callable[[Engine, int], tuple[list[Command], Any]]
 """One request's share of an operation: ``(engine, now) -> (commands, result)``."""
 
+_Item = tuple[Step, "asyncio.Future[Any]", bool]  # step, its future, answer before the commit
+
 
 class Batcher:
-    """Applies queued steps in one ``runtime.operate`` per round, on the event loop's behalf."""
+    """Applies queued steps in one runtime operation per round, on the event loop's behalf."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, before: Callable[[Engine], None] | None = None) -> None:
         self.runtime = runtime
-        self._pending: list[tuple[Step, asyncio.Future[Any]]] = []
-        self._draining = False
+        self.before = before  # called on the runtime thread before each round's steps
+        self._pending: list[_Item] = []
+        self._queued = False  # an operation waits in the runtime's inbox and has not taken its steps yet
+        self._lock = threading.Lock()
+        self.rounds = 0  # operations run (the group commits of the hot path)
+        self.steps = 0  # requests they carried
 
-    async def submit(self, step: Step) -> Any:
-        """Run ``step`` on the runtime thread (with whatever else is waiting) and return its result."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((step, future))
-        if not self._draining:
-            self._draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+    async def submit(self, step: Step, *, durable: bool = True) -> Any:
+        """Run ``step`` on the runtime thread (with whatever else is waiting) and return its result.
+
+        ``durable``: answer only once what the step changed is on disk (else as soon as it ran).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        with self._lock:
+            self._pending.append((step, future, not durable))
+            start = not self._queued
+            self._queued = True
+        if start:
+            try:
+                self.runtime.submit(*self._round(loop))
+            except Exception:
+                with self._lock:
+                    self._queued = False
+                raise
         return await future
 
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
+    def _round(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> tuple[Callable[[Engine, int], list[Command]], Callable[[BaseException | None], None]]:
+        """One operation (takes the queued steps when it starts) and its after-the-write callback."""
+        taken: list[tuple[asyncio.Future[Any], bool, Any]] = []  # answered after the commit
+
+        def operation(engine: Engine, now: int) -> list[Command]:
+            with self._lock:
                 batch, self._pending = self._pending, []
-                outcomes: list[tuple[bool, Any]] = []
-
-                def operation(
-                    engine: Engine,
-                    now: int,
-                    batch: list[tuple[Step, Any]] = batch,
-                    outcomes: list[tuple[bool, Any]] = outcomes,
-                ) -> list[Command]:
-                    commands: list[Command] = []
-                    for step, _ in batch:
-                        try:
-                            produced, result = step(engine, now)
-                        except Exception as exc:  # this request's error; the others go on
-                            outcomes.append((False, exc))
-                        else:
-                            commands += produced
-                            outcomes.append((True, result))
-                    return commands
-
+                self._queued = False
+            if self.before is not None:
+                self.before(engine)
+            commands: list[Command] = []
+            early: list[tuple[asyncio.Future[Any], bool, Any]] = []
+            for step, future, eager in batch:
                 try:
-                    await asyncio.to_thread(self.runtime.operate, operation)
-                except Exception as exc:  # the operation as a whole failed: every request hears it
-                    outcomes = [(False, exc)] * len(batch)
-                for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        finally:
-            self._draining = False
+                    produced, result = step(engine, now)
+                except Exception as exc:  # this request's error; the others go on
+                    outcome: tuple[bool, Any] = (False, exc)
+                else:
+                    commands += produced
+                    outcome = (True, result)
+                if eager:
+                    early.append((future, *outcome))
+                else:
+                    taken.append((future, *outcome))
+            self.rounds += 1
+            self.steps += len(batch)
+            if early:
+                _call_soon(loop, _settle_all, early, None)
+            return commands
+
+        def done(error: BaseException | None) -> None:
+            _call_soon(loop, _settle_all, taken, error)
+
+        return operation, done
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:  # the loop closed (the server is stopping): nobody waits any more
+        pass
+
+
+def _settle_all(results: list[tuple[asyncio.Future[Any], bool, Any]], error: BaseException | None) -> None:
+    """Answer each request; ``error``: the operation as a whole failed (e.g. the store): all hear it."""
+    for future, ok, value in results:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        elif ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

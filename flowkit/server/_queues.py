@@ -30,6 +30,7 @@ class TaskQueues:
         self.queued: set[str] = set()  # task ids in a queue (a re-dispatch must not queue one twice)
         self.not_before: dict[str, int] = {}  # task id -> epoch ms: handed out again only after
         self.starts: dict[str, deque[int]] = defaultdict(deque)  # poll times in the rate-limit window
+        self.offered: dict[str, int] = defaultdict(int)  # tasks offered per type so far (see wait)
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = defaultdict(list)
         self._lock = threading.Lock()
 
@@ -40,6 +41,7 @@ class TaskQueues:
             return
         self.queued.add(task.task_id)
         self.queues[task.task_def_name].append(task)
+        self.offered[task.task_def_name] += 1
         self.wake(task.task_def_name)
 
     def wake(self, name: str) -> None:
@@ -50,12 +52,18 @@ class TaskQueues:
             loop.call_soon_threadsafe(_resolve, future)
 
     # ------------------------------------------------------------------ the poller's side
-    async def wait(self, name: str, timeout: float) -> None:
-        """Wait until a task of type ``name`` is offered, or ``timeout`` seconds pass."""
+    async def wait(self, name: str, timeout: float, seen: int | None = None) -> None:
+        """Wait until a task of type ``name`` is offered, or ``timeout`` seconds pass.
+
+        ``seen``: ``offered[name]`` when the poller last found the queue empty; a task offered since
+        (between that look and this wait) ends the wait at once instead of after ``timeout``.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._lock:
             self._waiters[name].append((loop, future))
+        if seen is not None and self.offered.get(name, 0) != seen:
+            future.set_result(None)
         try:
             await asyncio.wait_for(future, timeout)
         except TimeoutError:

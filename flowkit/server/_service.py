@@ -11,9 +11,10 @@ from typing import Any
 from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.engine import Command, Engine, TaskModel, WorkflowModel
 from flowkit.errors import InputError, NotFoundError
-from flowkit.runtime import Execution, Runtime
+from flowkit.runtime import Execution, RunEnded, RunStarted, Runtime
 from flowkit.server._batch import Batcher
 from flowkit.server._errors import ApiError
+from flowkit.server._finished import KEEP, FinishedCache
 from flowkit.server._queues import TaskQueues
 
 __all__ = ["Service"]
@@ -25,15 +26,21 @@ class Service:
     Args:
         store: The store (a path, ``"memory"`` or None for the default file).
         workers: In-process workers (their tasks never reach a queue).
+        keep_finished: Ended executions kept in memory; older ones are read from the store when asked for.
     """
 
-    def __init__(self, store: Any = None, workers: Any = None) -> None:
+    def __init__(self, store: Any = None, workers: Any = None, *, keep_finished: int = KEEP) -> None:
         self.runtime = Runtime(store=store, workers=workers, background=True)
         self.engine = self.runtime.engine
         self.store = self.runtime.store
         self.queues = TaskQueues()
         self.runtime.runner.task_queue = self.queues.offer
-        self.batcher = Batcher(self.runtime)
+        self.finished = FinishedCache(keep_finished)
+        # On the runtime thread: an ended run is remembered, and a start (or a batch of worker calls)
+        # lets the oldest ended ones go.
+        self.runtime.hooks.add(RunEnded, lambda event: self.finished.ended(event.workflow))
+        self.runtime.hooks.add(RunStarted, lambda event: self.finished.trim(self.engine))
+        self.batcher = Batcher(self.runtime, before=self.finished.trim)
         with self.store.session():
             for td in self.store.task_defs():
                 self.engine.task_defs[td.name] = td
@@ -88,6 +95,12 @@ class Service:
     def workflow_def(self, name: str, version: int | None) -> WorkflowDef:
         """A registered workflow definition (latest version when ``version`` is None)."""
         found = self.engine.workflows.get(name, version)
+        lookup = getattr(self.store, "workflow_def", None) if self.store.durable else None
+        if found is None and lookup is not None:
+            # registered by another process on the same file (a notebook) since this one started
+            found = lookup(name, version)
+            if found is not None:
+                self.engine.workflows.register(found)  # as unregister_workflow, a plain registry change
         if found is None:
             suffix = f" and version {version}" if version is not None else ""
             raise ApiError(404, f"No such workflow found by name: {name}{suffix}")
@@ -150,10 +163,14 @@ class Service:
 
     def execution(self, workflow_id: str) -> Execution:
         """The execution with this id (404 when unknown)."""
+        held = workflow_id in self.engine.executions
         try:
-            return self.runtime.load(workflow_id)
+            execution = self.runtime.load(workflow_id)
         except NotFoundError as exc:
             raise ApiError(404, f"Workflow with id: {workflow_id} not found.") from exc
+        if not held and execution.model.status.is_terminal:
+            self.finished.ended(execution.model)  # loaded back from the store: in the cache again
+        return execution
 
     def remove(self, workflow_id: str) -> None:
         """Delete an execution from the engine and the store (``DELETE /workflow/{id}/remove``)."""
@@ -170,9 +187,12 @@ class Service:
             self._delete(f"DELETE FROM {table} WHERE workflow_id=?", (workflow_id,))
 
     def search(self, **filters: Any) -> list[dict[str, Any]]:
-        """Execution rows from the store, newest first."""
-        with self.store.session():
-            return self.store.execution_rows(**filters)
+        """Execution rows from the store, newest first.
+
+        A read takes no session (that would take the store's writer lock): history is answered while
+        another process, a notebook, writes to the same file.
+        """
+        return self.store.execution_rows(**filters)
 
     # ------------------------------------------------------------------ tasks
     def poll(self, name: str, worker_id: str | None, count: int) -> list[dict[str, Any]]:
@@ -190,19 +210,23 @@ class Service:
         """Poll, waiting up to ``timeout_ms`` (at most a minute) for a first task."""
         deadline = time.monotonic() + min(max(timeout_ms, 0), 60_000) / 1000
         while True:
-            tasks = await self.poll_async(name, worker_id, count)
+            tasks, seen = await self.poll_async(name, worker_id, count)
             left = deadline - time.monotonic()
             if tasks or left <= 0:
                 return tasks
-            await self.queues.wait(name, left)
+            await self.queues.wait(name, left, seen)
 
-    async def poll_async(self, name: str, worker_id: str | None, count: int) -> list[dict[str, Any]]:
-        """:meth:`poll`, grouped with other requests' polls and updates (see ``_batch``)."""
+    async def poll_async(self, name: str, worker_id: str | None, count: int) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`poll`, grouped with other requests' polls and updates (see ``_batch``).
+
+        Returns the tasks and how many of this type had been offered then (for ``TaskQueues.wait``).
+        """
+        queues = self.queues
 
         def step(engine: Engine, now: int) -> tuple[list[Command], Any]:
-            return [], self.queues.take(engine, name, worker_id, count, now)
+            return [], (queues.take(engine, name, worker_id, count, now), queues.offered.get(name, 0))
 
-        result: list[dict[str, Any]] = await self.batcher.submit(step)
+        result: tuple[list[dict[str, Any]], int] = await self.batcher.submit(step, durable=False)
         return result
 
     async def update_task_async(self, result: Mapping[str, Any]) -> str:
