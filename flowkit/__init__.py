@@ -50,7 +50,7 @@ from flowkit.workers import Task, TaskResult, Worker, worker_task
 
 if TYPE_CHECKING:
     from flowkit._events import Event, EventBus
-    from flowkit.definitions._builder import WorkflowBuilder
+    from flowkit.definitions._builder import DynamicForkTask, SubWorkflowTask, WorkflowBuilder
     from flowkit.runtime import Execution, Interrupted, RunOptions, Runtime, open, run, start
 
 __version__ = "0.1.0"
@@ -64,6 +64,8 @@ _LAZY = {
     "Execution": "flowkit.runtime",
     "Interrupted": "flowkit.runtime",
     "WorkflowBuilder": "flowkit.definitions._builder",
+    "DynamicForkTask": "flowkit.definitions._builder",
+    "SubWorkflowTask": "flowkit.definitions._builder",
     "EventBus": "flowkit._events",
     "Event": "flowkit._events",
 }
@@ -71,6 +73,7 @@ _LAZY = {
 __all__ = [
     "DefinitionError",
     "DefinitionIssue",
+    "DynamicForkTask",
     "Event",
     "EventBus",
     "Execution",
@@ -90,6 +93,7 @@ __all__ = [
     "ScriptTimeoutError",
     "StoreError",
     "SubWorkflowParam",
+    "SubWorkflowTask",
     "Task",
     "TaskDef",
     "TaskResult",
