@@ -978,8 +978,10 @@ def main(names: list[str] | None = None) -> None:
         nb = new_notebook()
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.metadata["language_info"] = {"name": "python"}
-        for kind, text in cells:
-            nb.cells.append(new_markdown_cell(text) if kind == "markdown" else new_code_cell(text))
+        for i, (kind, text) in enumerate(cells):
+            cell = new_markdown_cell(text) if kind == "markdown" else new_code_cell(text)
+            cell.id = f"cell-{i:02d}"  # stable ids: regenerating changes only what changed
+            nb.cells.append(cell)
         nbformat.write(nb, HERE / f"{name}.ipynb")
         print("wrote", HERE / f"{name}.ipynb")
 
