@@ -907,7 +907,8 @@ NOTEBOOKS["06_conductor_interop"] = [
     md(
         """
         To run it we need its workers, `task_1` to `task_30`: Conductor's sample workers pass
-        values along, and so do these. Its HTTP task asks Elasticsearch on localhost:9200 for recent
+        values along, and so do these; `task_4` plans the dynamic fork of the DECISION's other case.
+        flowkit checks before starting that every SIMPLE task the workflow can reach has a worker. Its HTTP task asks Elasticsearch on localhost:9200 for recent
         workflows; there is none here, so a stand-in on 127.0.0.1 gives the same kind of answer,
         and the one line we change in the JSON is that address.
         """
@@ -916,11 +917,18 @@ NOTEBOOKS["06_conductor_interop"] = [
         """
         from flowkit.contrib.tutorial import elasticsearch_stand_in
 
-        def passes(**fields):
+        def passes(**fields):  # a worker that returns its input, with fields added
             return lambda **given: {**given, **fields}
 
+        def task_4(mod=None, oddEven=None):  # the even case's plan: a dynamic fork of a task_10 and a sub_flow_1 child
+            child = {"name": "sub_flow_1", "version": 1}
+            return {"dynamicTasks": [{"name": "task_10", "taskReferenceName": "task_10_dyn"},
+                                     {"name": "sub_flow_1", "taskReferenceName": "wf_dyn", "type": "SUB_WORKFLOW", "subWorkflowParam": child}],
+                    "inputs": {"task_10_dyn": {}, "wf_dyn": {"mod": mod}}}
+
         kitchen_workers = {
-            "task_1": passes(), "task_5": passes(mod=1, oddEven=1), "task_6": passes(), "task_10": passes(), "task_11": passes(),
+            "task_1": passes(), "task_4": task_4, "task_5": passes(mod=1, oddEven=1), "task_6": passes(),
+            "task_10": passes(), "task_11": passes(),
             "task_30": lambda statuses=None, workflowIds=None: {"statuses": statuses, "workflowIds": workflowIds},
         }
         search = elasticsearch_stand_in()

@@ -235,10 +235,22 @@ def ensure_endpoint(*, bucket: str | None = None) -> S3Endpoint:
         bucket: The default bucket of the answer (else :func:`configure`'s, ``FLOWKIT_S3_BUCKET``,
             ``flowkit-images``). On the local server it is created; elsewhere it must exist.
 
+    The endpoint's boto3 client is made now too (cached), so whoever calls this first, such as a
+    notebook's set-up cell, pays for starting the server and importing boto3, not the first task.
+
     Raises:
         S3Error: no S3 is configured and the local server cannot start (moto is not installed).
 
     """
+    endpoint = _decide(bucket)
+    try:
+        endpoint.client()
+    except S3Error:  # no boto3: the first S3 request says so, with the fix
+        pass
+    return endpoint
+
+
+def _decide(bucket: str | None) -> S3Endpoint:
     with _LOCK:
         settings = dict(_SETTINGS)
     bucket = bucket or settings.get("bucket") or os.environ.get("FLOWKIT_S3_BUCKET") or DEFAULT_BUCKET

@@ -228,10 +228,15 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
     def _on_event(self, event: TaskStarted | TaskEnded | RunEnded) -> None:
         # Runs on the runtime thread for every task start and end: keep it to a few attribute reads.
+        workflow = event.workflow
+        if type(event) is RunEnded and workflow is self._model and self._handles:
+            # The final reading, diagram and static result before run.wait() returns (this hook runs
+            # first): a cell that ends right after wait() keeps the finished run in the saved notebook.
+            self._background_refresh()
+            return
         refresher = self._refresher
         if refresher._pending:
             return
-        workflow = event.workflow
         if workflow is self._model or workflow.parent_workflow_id is not None:
             refresher.poke()
 
