@@ -94,7 +94,9 @@ NOTEBOOKS["01_resize_and_upload"] = [
     ),
     code(
         """
-        wf = flowkit.WorkflowBuilder("image_convert_resize", description="Resize one image and upload it to S3")
+        wf = flowkit.WorkflowBuilder(
+            "image_convert_resize", description="Resize one image and upload it to S3"
+        )
         resize = flowkit.contrib.image_convert_resize(
             task_ref_name="image_convert_resize_ref",
             fileLocation=wf.input("fileLocation"),
@@ -119,7 +121,9 @@ NOTEBOOKS["01_resize_and_upload"] = [
     ),
     code(
         """
-        upload = flowkit.contrib.upload_toS3(task_ref_name="upload_toS3_ref", fileLocation=resize.output("fileLocation"))
+        upload = flowkit.contrib.upload_toS3(
+            task_ref_name="upload_toS3_ref", fileLocation=resize.output("fileLocation")
+        )
         wf >> upload
         wf.output_parameter("fileLocation", upload.output("fileLocation"))
         wf
@@ -151,7 +155,10 @@ NOTEBOOKS["01_resize_and_upload"] = [
     ),
     code(
         """
-        request = {"fileLocation": photo, "recipeParameters": {"outputFormat": "png", "outputSize": {"width": 320, "height": 200}}}
+        request = {
+            "fileLocation": photo,
+            "recipeParameters": {"outputFormat": "png", "outputSize": {"width": 320, "height": 200}},
+        }
         run = flowkit.start(wf, request, workers=workers, task_defs=task_defs)
         display(run.monitor())
         run.wait(60)
@@ -198,7 +205,12 @@ NOTEBOOKS["01_resize_and_upload"] = [
     ),
     code(
         """
-        preview(photo, run.task("image_convert_resize_ref").output["fileLocation"], run.output["fileLocation"], width=240)
+        preview(
+            photo,
+            run.task("image_convert_resize_ref").output["fileLocation"],
+            run.output["fileLocation"],
+            width=240,
+        )
         """
     ),
     md(
@@ -244,13 +256,29 @@ NOTEBOOKS["02_fork_two_formats"] = [
         builder.model.set_inputs(["fileLocation", "width", "height"])
         builder.model.add("FORK_JOIN", "fork_ref", setting="2")  # two branches, and the JOIN after them
         for branch, fmt in enumerate(["jpg", "webp"]):
-            builder.model.add("image_convert_resize", f"image_convert_resize_{fmt}_ref", place=Place(fork="fork_ref", branch=branch),
-                              inputs={"fileLocation": "${workflow.input.fileLocation}", "outputFormat": fmt,
-                                      "outputWidth": "${workflow.input.width}", "outputHeight": "${workflow.input.height}"})
-            builder.model.add("upload_toS3", f"upload_toS3_{fmt}_ref", place=Place(fork="fork_ref", branch=branch),
-                              inputs={"fileLocation": f"${{image_convert_resize_{fmt}_ref.output.fileLocation}}"})
-        builder.model.set_outputs({"fileLocationJpg": "${upload_toS3_jpg_ref.output.fileLocation}",
-                                   "fileLocationWebp": "${upload_toS3_webp_ref.output.fileLocation}"})
+            builder.model.add(
+                "image_convert_resize",
+                f"image_convert_resize_{fmt}_ref",
+                place=Place(fork="fork_ref", branch=branch),
+                inputs={
+                    "fileLocation": "${workflow.input.fileLocation}",
+                    "outputFormat": fmt,
+                    "outputWidth": "${workflow.input.width}",
+                    "outputHeight": "${workflow.input.height}",
+                },
+            )
+            builder.model.add(
+                "upload_toS3",
+                f"upload_toS3_{fmt}_ref",
+                place=Place(fork="fork_ref", branch=branch),
+                inputs={"fileLocation": f"${{image_convert_resize_{fmt}_ref.output.fileLocation}}"},
+            )
+        builder.model.set_outputs(
+            {
+                "fileLocationJpg": "${upload_toS3_jpg_ref.output.fileLocation}",
+                "fileLocationWebp": "${upload_toS3_webp_ref.output.fileLocation}",
+            }
+        )
         builder.redraw()
         builder
         """
@@ -279,7 +307,12 @@ NOTEBOOKS["02_fork_two_formats"] = [
     ),
     code(
         """
-        run = flowkit.start(definition, {"fileLocation": photo, "width": 300, "height": 200}, workers=workers, task_defs=task_defs)
+        run = flowkit.start(
+            definition,
+            {"fileLocation": photo, "width": 300, "height": 200},
+            workers=workers,
+            task_defs=task_defs,
+        )
         display(run.monitor())
         run.wait(60)
         print(run.status, run.output)
@@ -352,7 +385,10 @@ NOTEBOOKS["03_dynamic_fork"] = [
         @flowkit.worker_task(task_definition_name="plan_uploads")
         def plan_uploads(images: dict) -> dict:
             \"\"\"One upload_toS3 task per converted image (images: the JOIN's output, by task reference).\"\"\"
-            tasks = [{"name": "upload_toS3", "taskReferenceName": f"upload_{ref}", "type": "SIMPLE"} for ref in images]
+            tasks = [
+                {"name": "upload_toS3", "taskReferenceName": f"upload_{ref}", "type": "SIMPLE"}
+                for ref in images
+            ]
             inputs = {f"upload_{ref}": {"fileLocation": out["fileLocation"]} for ref, out in images.items()}
             return {"dynamicTasks": tasks, "dynamicTasksInput": inputs}
         """
@@ -371,13 +407,18 @@ NOTEBOOKS["03_dynamic_fork"] = [
         """
         wf = flowkit.WorkflowBuilder("image_multiple_convert_resize_and_upload")
         plan = flowkit.contrib.image_multiple_convert_resize(
-            task_ref_name="image_multiple_convert_resize_ref", fileLocation=wf.input("fileLocation"),
-            outputFormats=wf.input("outputFormats"), outputSizes=wf.input("outputSizes"),
-            maintainAspectRatio=wf.input("maintainAspectRatio"))
+            task_ref_name="image_multiple_convert_resize_ref",
+            fileLocation=wf.input("fileLocation"),
+            outputFormats=wf.input("outputFormats"),
+            outputSizes=wf.input("outputSizes"),
+            maintainAspectRatio=wf.input("maintainAspectRatio"),
+        )
         convert = flowkit.DynamicForkTask("image_multiple_convert_resize_fork_ref")
         convert.input_parameter("dynamicTasks", plan.output("dynamicTasks"))
         convert.input_parameter("dynamicTasksInput", plan.output("dynamicTasksInput"))
-        uploads_plan = plan_uploads(task_ref_name="plan_uploads_ref", images="${image_multiple_convert_resize_fork_ref_join.output}")
+        uploads_plan = plan_uploads(
+            task_ref_name="plan_uploads_ref", images="${image_multiple_convert_resize_fork_ref_join.output}"
+        )
         uploads = flowkit.DynamicForkTask("upload_fork_ref")
         uploads.input_parameter("dynamicTasks", uploads_plan.output("dynamicTasks"))
         uploads.input_parameter("dynamicTasksInput", uploads_plan.output("dynamicTasksInput"))
@@ -396,8 +437,12 @@ NOTEBOOKS["03_dynamic_fork"] = [
     ),
     code(
         """
-        request = {"fileLocation": photo, "outputFormats": ["png", "jpg", "webp"],
-                   "outputSizes": [{"width": 300, "height": 200}, {"width": 160, "height": 120}], "maintainAspectRatio": True}
+        request = {
+            "fileLocation": photo,
+            "outputFormats": ["png", "jpg", "webp"],
+            "outputSizes": [{"width": 300, "height": 200}, {"width": 160, "height": 120}],
+            "maintainAspectRatio": True,
+        }
         run = flowkit.start(wf, request, workers=[*workers, plan_uploads], task_defs=task_defs)
         display(run.monitor())
         run.wait(120)
@@ -473,11 +518,15 @@ NOTEBOOKS["04_sub_workflow"] = [
         """
         child = flowkit.WorkflowBuilder("image_convert_resize")
         resize = flowkit.contrib.image_convert_resize(
-            task_ref_name="image_convert_resize_ref", fileLocation=child.input("fileLocation"),
+            task_ref_name="image_convert_resize_ref",
+            fileLocation=child.input("fileLocation"),
             outputFormat=child.input("recipeParameters.outputFormat"),
             outputWidth=child.input("recipeParameters.outputSize.width"),
-            outputHeight=child.input("recipeParameters.outputSize.height"))
-        upload = flowkit.contrib.upload_toS3(task_ref_name="upload_toS3_ref", fileLocation=resize.output("fileLocation"))
+            outputHeight=child.input("recipeParameters.outputSize.height"),
+        )
+        upload = flowkit.contrib.upload_toS3(
+            task_ref_name="upload_toS3_ref", fileLocation=resize.output("fileLocation")
+        )
         child >> resize >> upload
         child.output_parameter("fileLocation", upload.output("fileLocation"))
         child.output_parameter("localFile", resize.output("fileLocation"))
@@ -496,10 +545,15 @@ NOTEBOOKS["04_sub_workflow"] = [
     code(
         """
         def as_child(fmt):
-            task = flowkit.SubWorkflowTask(f"subworkflow_{fmt}_ref", workflow_name="image_convert_resize", version=1)
+            task = flowkit.SubWorkflowTask(
+                f"subworkflow_{fmt}_ref", workflow_name="image_convert_resize", version=1
+            )
             task.input_parameter("fileLocation", "${workflow.input.fileLocation}")
-            task.input_parameter("recipeParameters", {"outputFormat": fmt, "outputSize": {"width": 280, "height": 180}})
+            task.input_parameter(
+                "recipeParameters", {"outputFormat": fmt, "outputSize": {"width": 280, "height": 180}}
+            )
             return [task]
+
 
         parent = flowkit.WorkflowBuilder("image_convert_resize_multipleformat_subworkflow")
         parent >> [as_child("jpg"), as_child("png")]
@@ -633,19 +687,36 @@ NOTEBOOKS["05_designing_for_failure"] = [
     code(
         """
         policies = [
-            flowkit.TaskDef(name="thumbnail_service", retry_count=3, retry_logic="EXPONENTIAL_BACKOFF", retry_delay_seconds=1),
+            flowkit.TaskDef(
+                name="thumbnail_service",
+                retry_count=3,
+                retry_logic="EXPONENTIAL_BACKOFF",
+                retry_delay_seconds=1,
+            ),
             flowkit.TaskDef(name="watermark_service", retry_count=0),
-            flowkit.TaskDef(name="filter_service", retry_count=0, response_timeout_seconds=1, timeout_seconds=2,
-                            timeout_policy="TIME_OUT_WF"),
+            flowkit.TaskDef(
+                name="filter_service",
+                retry_count=0,
+                response_timeout_seconds=1,
+                timeout_seconds=2,
+                timeout_policy="TIME_OUT_WF",
+            ),
             *task_defs,
         ]
         resilient = flowkit.WorkflowBuilder("thumbnail_and_watermark")
-        resize = flowkit.contrib.image_convert_resize(task_ref_name="resize", fileLocation=resilient.input("fileLocation"),
-                                                      outputFormat="jpg", outputWidth=200, outputHeight=150)
+        resize = flowkit.contrib.image_convert_resize(
+            task_ref_name="resize",
+            fileLocation=resilient.input("fileLocation"),
+            outputFormat="jpg",
+            outputWidth=200,
+            outputHeight=150,
+        )
         thumb = thumbnail_service(task_ref_name="thumbnail", fileLocation=resize.output("fileLocation"))
         mark = watermark_service(task_ref_name="watermark", fileLocation=resize.output("fileLocation"))
         mark.optional = True
-        upload = flowkit.contrib.upload_toS3(task_ref_name="upload", fileLocation=resize.output("fileLocation"))
+        upload = flowkit.contrib.upload_toS3(
+            task_ref_name="upload", fileLocation=resize.output("fileLocation")
+        )
         resilient >> resize >> thumb >> mark >> upload
         resilient.output_parameter("fileLocation", upload.output("fileLocation"))
 
@@ -687,8 +758,13 @@ NOTEBOOKS["05_designing_for_failure"] = [
     code(
         """
         slow = flowkit.WorkflowBuilder("filter_with_timeout")
-        resize = flowkit.contrib.image_convert_resize(task_ref_name="resize", fileLocation=slow.input("fileLocation"),
-                                                      outputFormat="jpg", outputWidth=200, outputHeight=150)
+        resize = flowkit.contrib.image_convert_resize(
+            task_ref_name="resize",
+            fileLocation=slow.input("fileLocation"),
+            outputFormat="jpg",
+            outputWidth=200,
+            outputHeight=150,
+        )
         slow >> resize >> filter_service(task_ref_name="filter", fileLocation=resize.output("fileLocation"))
 
         timed_out = flowkit.start(slow, {"fileLocation": photo}, workers=services, task_defs=policies)
@@ -715,19 +791,41 @@ NOTEBOOKS["05_designing_for_failure"] = [
         def report_failure(workflowId: str, reason: str, failureStatus: str) -> dict:
             return {"message": f"workflow {workflowId} ended {failureStatus}: {reason}"}
 
+
         handler = flowkit.WorkflowBuilder("image_failure_handler")
-        handler >> report_failure(task_ref_name="report", workflowId=handler.input("workflowId"),
-                                  reason=handler.input("reason"), failureStatus=handler.input("failureStatus"))
+        handler >> report_failure(
+            task_ref_name="report",
+            workflowId=handler.input("workflowId"),
+            reason=handler.input("reason"),
+            failureStatus=handler.input("failureStatus"),
+        )
         handler.output_parameter("message", "${report.output.message}")
 
-        guarded = flowkit.WorkflowBuilder("resize_with_failure_workflow").failure_workflow("image_failure_handler")
-        resize = flowkit.contrib.image_convert_resize(task_ref_name="resize", fileLocation=guarded.input("fileLocation"),
-                                                      outputFormat="jpg", outputWidth=200, outputHeight=150)
-        guarded >> resize >> flowkit.contrib.upload_toS3(task_ref_name="upload", fileLocation=resize.output("fileLocation"))
+        guarded = flowkit.WorkflowBuilder("resize_with_failure_workflow").failure_workflow(
+            "image_failure_handler"
+        )
+        resize = flowkit.contrib.image_convert_resize(
+            task_ref_name="resize",
+            fileLocation=guarded.input("fileLocation"),
+            outputFormat="jpg",
+            outputWidth=200,
+            outputHeight=150,
+        )
+        (
+            guarded
+            >> resize
+            >> flowkit.contrib.upload_toS3(
+                task_ref_name="upload", fileLocation=resize.output("fileLocation")
+            )
+        )
 
-        failed = flowkit.start(guarded, {"fileLocation": str(SAMPLES / "does-not-exist.jpg")}, workers=[*services, report_failure],
-                               task_defs=flowkit.contrib.image_task_defs(retry_count=1, retry_delay_seconds=1),
-                               workflows=[handler.to_workflow_def()])
+        failed = flowkit.start(
+            guarded,
+            {"fileLocation": str(SAMPLES / "does-not-exist.jpg")},
+            workers=[*services, report_failure],
+            task_defs=flowkit.contrib.image_task_defs(retry_count=1, retry_delay_seconds=1),
+            workflows=[handler.to_workflow_def()],
+        )
         display(failed.monitor())
         failed.wait(60)
         print(failed.status, "|", failed.reason)
@@ -758,12 +856,20 @@ NOTEBOOKS["05_designing_for_failure"] = [
     ),
     code(
         """
-        limited_defs = [d.evolve(rate_limit_per_frequency=2, rate_limit_frequency_in_seconds=1) if d.name == "image_convert_resize" else d
-                        for d in task_defs]
+        limited_defs = [
+            d.evolve(rate_limit_per_frequency=2, rate_limit_frequency_in_seconds=1)
+            if d.name == "image_convert_resize"
+            else d
+            for d in task_defs
+        ]
         many = flowkit.WorkflowBuilder("six_sizes_rate_limited")
         plan = flowkit.contrib.image_multiple_convert_resize(
-            task_ref_name="plan", fileLocation=many.input("fileLocation"), outputFormats=["jpg"],
-            outputSizes=[{"width": w, "height": w * 2 // 3} for w in (60, 90, 120, 150, 180, 210)], maintainAspectRatio=True)
+            task_ref_name="plan",
+            fileLocation=many.input("fileLocation"),
+            outputFormats=["jpg"],
+            outputSizes=[{"width": w, "height": w * 2 // 3} for w in (60, 90, 120, 150, 180, 210)],
+            maintainAspectRatio=True,
+        )
         fork = flowkit.DynamicForkTask("resize_fork")
         fork.input_parameter("dynamicTasks", plan.output("dynamicTasks"))
         fork.input_parameter("dynamicTasksInput", plan.output("dynamicTasksInput"))
@@ -827,9 +933,15 @@ NOTEBOOKS["06_conductor_interop"] = [
         """
         from flowkit.conformance import fixture_folder
 
-        conductor = fixture_folder("image_convert_resize.json", "image_convert_resize_multipleformat_subworkflow.json",
-                                   "image_multiple_convert_resize.json", "taskdef_image_convert_resize.json",
-                                   "taskdef_upload_toS3.json", "kitchensink.json", "sub_flow_1.json")
+        conductor = fixture_folder(
+            "image_convert_resize.json",
+            "image_convert_resize_multipleformat_subworkflow.json",
+            "image_multiple_convert_resize.json",
+            "taskdef_image_convert_resize.json",
+            "taskdef_upload_toS3.json",
+            "kitchensink.json",
+            "sub_flow_1.json",
+        )
         print(conductor)
         """
     ),
@@ -844,9 +956,14 @@ NOTEBOOKS["06_conductor_interop"] = [
     ),
     code(
         """
-        published_defs = [flowkit.TaskDef.from_json(conductor / f"taskdef_{name}.json") for name in ("image_convert_resize", "upload_toS3")]
+        published_defs = [
+            flowkit.TaskDef.from_json(conductor / f"taskdef_{name}.json")
+            for name in ("image_convert_resize", "upload_toS3")
+        ]
         single = flowkit.WorkflowDef.from_json(conductor / "image_convert_resize.json")
-        forked = flowkit.WorkflowDef.from_json(conductor / "image_convert_resize_multipleformat_subworkflow.json")
+        forked = flowkit.WorkflowDef.from_json(
+            conductor / "image_convert_resize_multipleformat_subworkflow.json"
+        )
         dynamic = flowkit.WorkflowDef.from_json(conductor / "image_multiple_convert_resize.json")
         forked
         """
@@ -860,7 +977,10 @@ NOTEBOOKS["06_conductor_interop"] = [
     ),
     code(
         """
-        recipe = {"fileLocation": photo, "recipeParameters": {"outputFormat": "webp", "outputSize": {"width": 240, "height": 160}}}
+        recipe = {
+            "fileLocation": photo,
+            "recipeParameters": {"outputFormat": "webp", "outputSize": {"width": 240, "height": 160}},
+        }
         run = flowkit.start(forked, recipe, workers=workers, task_defs=published_defs, workflows=[single])
         display(run.monitor())
         run.wait(60)
@@ -869,7 +989,8 @@ NOTEBOOKS["06_conductor_interop"] = [
     ),
     md(
         """
-        And the dynamic fork, three formats at one size:
+        And the dynamic fork, three formats at one size. The published definitions keep their 30 s
+        between retries: nothing fails here, so nothing waits.
         """
     ),
     code(
@@ -884,7 +1005,8 @@ NOTEBOOKS["06_conductor_interop"] = [
     ),
     code(
         """
-        preview(run.output, *[out["fileLocation"] for out in dyn.output["fileLocations"].values()], width=160)
+        converted = [out["fileLocation"] for out in dyn.output["fileLocations"].values()]
+        preview(run.output["fileLocationJpg"], run.output["fileLocationWebp"], *converted, width=160)
         """
     ),
     md(
@@ -917,22 +1039,45 @@ NOTEBOOKS["06_conductor_interop"] = [
         """
         from flowkit.contrib.tutorial import elasticsearch_stand_in
 
+
         def passes(**fields):  # a worker that returns its input, with fields added
             return lambda **given: {**given, **fields}
 
-        def task_4(mod=None, oddEven=None):  # the even case's plan: a dynamic fork of a task_10 and a sub_flow_1 child
+
+        def task_4(
+            mod=None, oddEven=None
+        ):  # the even case's plan: a dynamic fork of a task_10 and a sub_flow_1 child
             child = {"name": "sub_flow_1", "version": 1}
-            return {"dynamicTasks": [{"name": "task_10", "taskReferenceName": "task_10_dyn"},
-                                     {"name": "sub_flow_1", "taskReferenceName": "wf_dyn", "type": "SUB_WORKFLOW", "subWorkflowParam": child}],
-                    "inputs": {"task_10_dyn": {}, "wf_dyn": {"mod": mod}}}
+            return {
+                "dynamicTasks": [
+                    {"name": "task_10", "taskReferenceName": "task_10_dyn"},
+                    {
+                        "name": "sub_flow_1",
+                        "taskReferenceName": "wf_dyn",
+                        "type": "SUB_WORKFLOW",
+                        "subWorkflowParam": child,
+                    },
+                ],
+                "inputs": {"task_10_dyn": {}, "wf_dyn": {"mod": mod}},
+            }
+
 
         kitchen_workers = {
-            "task_1": passes(), "task_4": task_4, "task_5": passes(mod=1, oddEven=1), "task_6": passes(),
-            "task_10": passes(), "task_11": passes(),
-            "task_30": lambda statuses=None, workflowIds=None: {"statuses": statuses, "workflowIds": workflowIds},
+            "task_1": passes(),
+            "task_4": task_4,
+            "task_5": passes(mod=1, oddEven=1),
+            "task_6": passes(),
+            "task_10": passes(),
+            "task_11": passes(),
+            "task_30": lambda statuses=None, workflowIds=None: {
+                "statuses": statuses,
+                "workflowIds": workflowIds,
+            },
         }
         search = elasticsearch_stand_in()
-        kitchen = flowkit.WorkflowDef.from_json((conductor / "kitchensink.json").read_text().replace("http://localhost:9200", search))
+        kitchen = flowkit.WorkflowDef.from_json(
+            (conductor / "kitchensink.json").read_text().replace("http://localhost:9200", search)
+        )
         """
     ),
     md(
@@ -944,7 +1089,12 @@ NOTEBOOKS["06_conductor_interop"] = [
     ),
     code(
         """
-        sink = flowkit.start(kitchen, {"task2Name": "task_5", "mod": 1, "oddEven": 1}, workers=kitchen_workers, workflows=[sub_flow])
+        sink = flowkit.start(
+            kitchen,
+            {"task2Name": "task_5", "mod": 1, "oddEven": 1},
+            workers=kitchen_workers,
+            workflows=[sub_flow],
+        )
         display(sink.monitor())
         sink.wait(60)
         print(sink.status, sink.output)
@@ -962,7 +1112,9 @@ NOTEBOOKS["06_conductor_interop"] = [
     code(
         """
         for task in sink.to_json()["tasks"]:
-            print(f'{task["seq"]:>3} {task["taskType"]:<18} {task["referenceTaskName"]:<16} {task["status"]}')
+            print(
+                f"{task['seq']:>3} {task['taskType']:<18} {task['referenceTaskName']:<16} {task['status']}"
+            )
         """
     ),
     md(

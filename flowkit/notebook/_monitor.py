@@ -403,6 +403,8 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         if handle is not None:
             self._handles.append(handle)
             self._published = (self._last.key, self._diagram_key)
+            if not self._active() and not self._last.terminal:
+                self._background_refresh()  # it ended while being shown: the result goes out now, not later
 
     def _publish(self) -> None:
         """Put the ended run's result (summary, final diagram) in the outputs where the monitor was shown."""
