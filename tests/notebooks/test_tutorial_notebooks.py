@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -206,3 +207,42 @@ def test_the_interop_notebook_stops_when_a_conductor_file_is_missing(tmp_path, m
     [entry] = summary["notebooks"]
     assert "NotFoundError" in entry["error"] and "kitchensink.json" in entry["error"], entry["error"]
     assert entry["runs"] == [] and entry["s3_objects"] == [], entry  # stopped before running anything
+
+
+def test_in_a_kernel_the_local_s3_notice_is_plain_output_and_paid_in_the_set_up_cell(tmp_path):
+    """No S3 configured: the set-up cell starts the local server; its notice is an output line, not stderr."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    setup = (
+        "import time, flowkit, flowkit.contrib\n"
+        "began = time.perf_counter()\n"
+        "s3 = flowkit.contrib.ensure_endpoint()\n"
+        "setup_ms = (time.perf_counter() - began) * 1000"
+    )
+    upload = (
+        "from flowkit.contrib.tutorial import SAMPLES\n"
+        "run = flowkit.run(flowkit.WorkflowBuilder('up') >> flowkit.contrib.upload_toS3(task_ref_name='up', "
+        "fileLocation=str(SAMPLES / 'rings.jpg')), {}, workers=flowkit.contrib.image_workers())\n"
+        "task = run.task('up')\n"
+        "print(run.status, setup_ms, task.end_time - task.start_time)"
+    )
+    nb = new_notebook(cells=[new_code_cell(setup), new_code_cell(upload)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLOWKIT_S3"))}
+    env.update(
+        FLOWKIT_HOME=str(tmp_path),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        PYTHONPATH=str(ROOT),
+    )
+    NotebookClient(nb, timeout=120, kernel_name="python3").execute(env=env)
+    [notice] = nb.cells[0].outputs
+    assert notice["output_type"] == "display_data", notice
+    assert notice["data"]["text/plain"].startswith(
+        "flowkit: no S3 configured; using a local S3 server at http://127.0.0.1:"
+    )
+    [printed] = nb.cells[1].outputs
+    assert printed["name"] == "stdout", printed
+    status, setup_ms, upload_ms = printed["text"].split()
+    assert status == "COMPLETED"
+    assert float(upload_ms) < float(setup_ms), (upload_ms, setup_ms)  # the server's start was paid in set-up
