@@ -163,10 +163,22 @@ def test_the_html_shows_every_diagram_timeline_and_image_preview(tutorial):
     for name, expected in PAGE.items():
         page = (out / f"{name}.html").read_text(encoding="utf-8")
         counted = run_tutorial.count_page(page)
-        assert counted == expected, (name, counted)
+        assert counted == expected, (name, counted, _outputs_without_a_drawing(out / f"{name}.ipynb"))
         assert "<IPython.core.display" not in page, name
     report = json.loads((out / "report.json").read_text())
     assert {n["notebook"]: n["diagrams"] for n in report["notebooks"]} == {n: e["diagrams"] for n, e in PAGE.items()}
+
+
+def _outputs_without_a_drawing(path: Path) -> list[tuple[int, str]]:
+    """For a failure message: the HTML outputs with no diagram, by cell, and how they start."""
+    nb = nbformat.read(path, as_version=4)
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/html", "")
+            if text and 'class="graph"' not in text and "flowkit-preview" not in text:
+                found.append((i, text[:300]))
+    return found
 
 
 def test_the_first_upload_is_not_charged_for_starting_s3(tutorial):
