@@ -301,8 +301,8 @@ NOTEBOOKS["02_fork_two_formats"] = [
         """
         ## Run it
 
-        Both branches start together: the monitor shows two tasks running at once. A branch does
-        not wait for the other; only the JOIN does.
+        Both branches are scheduled together, and the monitor shows two tasks running at once. A
+        branch does not wait for the other; only the JOIN does.
         """
     ),
     code(
@@ -322,9 +322,11 @@ NOTEBOOKS["02_fork_two_formats"] = [
         """
         ## Did the branches really overlap?
 
-        The timeline draws one bar per task attempt on a shared clock. The two resize bars start
-        at the same moment, and so do the uploads after them; the JOIN is drawn as waiting, not
-        working, until its last branch ends.
+        The timeline draws one bar per task attempt on a shared clock. Both resize tasks are
+        scheduled the moment the FORK runs; each may wait a little in the queue for a worker thread
+        (the hatched part), then the two conversions run side by side, and each upload follows its
+        own conversion without waiting for the other branch. The JOIN is drawn outlined: it is
+        waiting, not working, until the last branch ends.
         """
     ),
     code(
