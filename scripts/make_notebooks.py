@@ -453,21 +453,12 @@ NOTEBOOKS["03_dynamic_fork"] = [
     ),
     md(
         """
-        The finished run, drawn with every branch the forks made, each with its status and
-        duration:
-        """
-    ),
-    code(
-        """
-        run
-        """
-    ),
-    md(
-        """
         ## Every conversion and every upload
 
-        The DataFrame has a row per task; here the dynamic tasks of both forks, with the size each
-        conversion produced and where each upload went.
+        The monitor's final diagram above has every branch the forks made, each with its status
+        and duration. The DataFrame has a row per task; here the dynamic tasks of both forks: the
+        planning worker named each conversion after its format, size and place in the list, and
+        `plan_uploads` named each upload after the conversion it uploads.
         """
     ),
     code(

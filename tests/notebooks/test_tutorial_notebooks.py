@@ -66,7 +66,7 @@ CHILDREN = {
 PAGE = {
     "01_resize_and_upload": {"diagrams": 3, "timelines": 0, "previews": 3},
     "02_fork_two_formats": {"diagrams": 2, "timelines": 1, "previews": 2},
-    "03_dynamic_fork": {"diagrams": 3, "timelines": 0, "previews": 6},
+    "03_dynamic_fork": {"diagrams": 2, "timelines": 0, "previews": 6},
     "04_sub_workflow": {"diagrams": 4, "timelines": 0, "previews": 2},
     "05_designing_for_failure": {"diagrams": 5, "timelines": 2, "previews": 1},
     "06_conductor_interop": {"diagrams": 5, "timelines": 0, "previews": 5},
