@@ -11,7 +11,12 @@ until the environment changes), in this order:
    service is *not* probed (that costs seconds off EC2); on EC2 with only an instance role, set
    ``FLOWKIT_S3_ENDPOINT=https://s3.amazonaws.com``.
 3. Nothing configured: a local S3-compatible server (moto's ``ThreadedMotoServer``) is started on
-   127.0.0.1 in this process, once, with the bucket created, and one line says so on stderr.
+   127.0.0.1 in this process, once, with the bucket created, and one line says so: on stderr in a
+   terminal, as a plain output line in a notebook (an informational notice, not the pink box
+   notebooks give stderr), and always on the ``flowkit.contrib.s3`` logger at INFO.
+
+:func:`ensure_endpoint` is cheap to call early: a notebook calls it in its set-up cell so that the
+local server's start (most of a second) is paid there, not by the first upload task.
 
 The bucket is :func:`configure`'s, else ``FLOWKIT_S3_BUCKET``, else ``flowkit-images``. flowkit's
 boto3 clients get their own session: the process environment, ``boto3.DEFAULT_SESSION`` and the
@@ -23,6 +28,7 @@ fails a task with a clear reason instead of hanging it.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 import threading
@@ -42,6 +48,7 @@ __all__ = [
     "ensure_endpoint",
     "parse_s3_uri",
     "reset",
+    "start_local_server",
     "stop_local_server",
     "upload",
 ]
@@ -228,10 +235,22 @@ def ensure_endpoint(*, bucket: str | None = None) -> S3Endpoint:
         bucket: The default bucket of the answer (else :func:`configure`'s, ``FLOWKIT_S3_BUCKET``,
             ``flowkit-images``). On the local server it is created; elsewhere it must exist.
 
+    The endpoint's boto3 client is made now too (cached), so whoever calls this first, such as a
+    notebook's set-up cell, pays for starting the server and importing boto3, not the first task.
+
     Raises:
         S3Error: no S3 is configured and the local server cannot start (moto is not installed).
 
     """
+    endpoint = _decide(bucket)
+    try:
+        endpoint.client()
+    except S3Error:  # no boto3: the first S3 request says so, with the fix
+        pass
+    return endpoint
+
+
+def _decide(bucket: str | None) -> S3Endpoint:
     with _LOCK:
         settings = dict(_SETTINGS)
     bucket = bucket or settings.get("bucket") or os.environ.get("FLOWKIT_S3_BUCKET") or DEFAULT_BUCKET
@@ -255,6 +274,34 @@ def ensure_endpoint(*, bucket: str | None = None) -> S3Endpoint:
         )
     if _credentials_configured():
         return _with_timeouts(S3Endpoint(bucket=bucket, region=region), settings, local=False)
+    return _local_endpoint(bucket, settings, "flowkit: no S3 configured; using a local S3 server")
+
+
+def start_local_server(*, bucket: str | None = None) -> S3Endpoint:
+    """Start the local S3 server in this process (once; later calls reuse it) whatever else is configured.
+
+    :func:`ensure_endpoint` calls it when no S3 is configured. Call it yourself to keep a session
+    local even where AWS credentials exist (the tutorial's main job does, and hands the URL to its
+    notebooks as ``FLOWKIT_S3_ENDPOINT``).
+
+    Args:
+        bucket: A bucket to create on it (default: :func:`configure`'s, ``FLOWKIT_S3_BUCKET``,
+            ``flowkit-images``).
+
+    Returns:
+        The endpoint, with ``local=True``.
+
+    Raises:
+        S3Error: moto is not installed.
+
+    """
+    with _LOCK:
+        settings = dict(_SETTINGS)
+    bucket = bucket or settings.get("bucket") or os.environ.get("FLOWKIT_S3_BUCKET") or DEFAULT_BUCKET
+    return _local_endpoint(bucket, settings, "flowkit: started a local S3 server")
+
+
+def _local_endpoint(bucket: str, settings: dict[str, Any], notice: str) -> S3Endpoint:
     with _LOCK:  # one server, one message, however many tasks ask at once
         url = _local_server()
         endpoint = _with_timeouts(
@@ -274,8 +321,7 @@ def ensure_endpoint(*, bucket: str | None = None) -> S3Endpoint:
             first = not _LOCAL["buckets"]
             _LOCAL["buckets"].add(bucket)
             if first:
-                message = f"flowkit: no S3 configured; using a local S3 server at {url}, bucket '{bucket}'"
-                print(message, file=sys.stderr)
+                _notice(f"{notice} at {url}, bucket '{bucket}'")
     return endpoint
 
 
@@ -292,6 +338,26 @@ def stop_local_server() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- internals
+
+
+def _notice(message: str) -> None:
+    """Tell the user something worth knowing that is not an error: a plain output line in a notebook."""
+    logging.getLogger(__name__).info(message)
+    if _in_kernel():
+        from IPython.display import display
+
+        display({"text/plain": message}, raw=True)  # type: ignore[no-untyped-call]
+    else:
+        print(message, file=sys.stderr)  # a terminal's notices go to stderr, leaving stdout to the program
+
+
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (where stderr is drawn as an error)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _with_timeouts(endpoint: S3Endpoint, settings: dict[str, Any], *, local: bool) -> S3Endpoint:

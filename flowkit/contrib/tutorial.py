@@ -1,45 +1,52 @@
-"""Helpers the tutorial notebooks share: where the sample images are, and a run report.
-
-Each notebook calls :func:`record` at its end; when ``FLOWKIT_TUTORIAL_OUT`` is set (the main job
-sets it), a JSON report of the runs, tasks, images and S3 objects goes there.
-"""
+"""What the tutorial notebooks share: the sample images, and a stand-in for the service kitchensink calls."""
 
 from __future__ import annotations
 
+import http.server
 import json
-import os
+import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SAMPLES", "record", "s3_objects"]
+__all__ = ["SAMPLES", "SEARCH_ANSWER", "elasticsearch_stand_in"]
 
 SAMPLES = Path(__file__).resolve().parents[2] / "notebooks" / "images"
 """The sample images that ship with the repository (made by scripts/make_sample_images.py)."""
 
-
-def s3_objects() -> list[dict[str, Any]]:
-    """Objects in the tutorial's bucket (key, size), listed with boto3."""
-    from flowkit.contrib.s3 import ensure_endpoint
-
-    endpoint = ensure_endpoint()
-    listed = endpoint.client().list_objects_v2(Bucket=endpoint.bucket)
-    return [{"key": o["Key"], "size": o["Size"]} for o in listed.get("Contents", [])]
-
-
-def record(notebook: str, executions: list[Any], images: list[str]) -> dict[str, Any]:
-    """Summarise this notebook's runs; write it to ``$FLOWKIT_TUTORIAL_OUT/<notebook>.json`` when set."""
-    report = {
-        "notebook": notebook,
-        "runs": [
-            {"workflow": e.model.definition.name, "id": e.workflow_id, "status": str(e.status), "tasks": len(e.tasks)}
-            for e in executions
+SEARCH_ANSWER: dict[str, Any] = {
+    "took": 1,
+    "hits": {
+        "total": {"value": 2, "relation": "eq"},
+        "hits": [
+            {"_index": "conductor", "_id": "wf-1", "_source": {"workflowId": "wf-1", "status": "COMPLETED"}},
+            {"_index": "conductor", "_id": "wf-2", "_source": {"workflowId": "wf-2", "status": "FAILED"}},
         ],
-        "tasks": sum(len(e.tasks) for e in executions),
-        "images": images,
-        "s3_objects": s3_objects(),
-    }
-    out = os.environ.get("FLOWKIT_TUTORIAL_OUT")
-    if out:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / f"{notebook}.json").write_text(json.dumps(report, indent=2))
-    return report
+    },
+}
+"""What :func:`elasticsearch_stand_in` answers: an Elasticsearch ``_search`` result with two workflows."""
+
+
+def elasticsearch_stand_in(answer: dict[str, Any] | None = None) -> str:
+    """Serve an Elasticsearch-like ``_search`` answer on a free 127.0.0.1 port; returns its base URL.
+
+    Conductor's ``kitchensink.json`` ends with an HTTP task asking Elasticsearch on localhost:9200
+    for recent workflows. This stand-in answers every GET with ``answer`` (default
+    :data:`SEARCH_ANSWER`), so the workflow runs where no Elasticsearch does. The server runs on
+    a daemon thread for the rest of the process.
+    """
+    body = json.dumps(answer if answer is not None else SEARCH_ANSWER).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+            return None  # no request lines on stderr (a notebook would show them as errors)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, name="flowkit-search-stand-in", daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"

@@ -239,10 +239,15 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
 
     def _on_event(self, event: TaskStarted | TaskEnded | RunEnded) -> None:
         # Runs on the runtime thread for every task start and end: keep it to a few attribute reads.
+        workflow = event.workflow
+        if type(event) is RunEnded and workflow is self._model and self._handles:
+            # The final reading, diagram and static result before run.wait() returns (this hook runs
+            # first): a cell that ends right after wait() keeps the finished run in the saved notebook.
+            self._background_refresh()
+            return
         refresher = self._refresher
         if refresher._pending:
             return
-        workflow = event.workflow
         if workflow is self._model or workflow.parent_workflow_id is not None:
             refresher.poke()
 
@@ -449,6 +454,8 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         if handle is not None:
             self._handles.append(handle)
             self._published = (self._last.key, self._diagram_key)
+            if not self._active() and not self._last.terminal:
+                self._background_refresh()  # it ended while being shown: the result goes out now, not later
 
     def _publish(self) -> None:
         """Put the ended run's result (summary, final diagram) in the outputs where the monitor was shown."""

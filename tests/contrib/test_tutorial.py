@@ -290,3 +290,38 @@ def test_no_traceback_in_reasons_for_failures(tmp_path, moto: MotoS3, out_dir):
     assert "Traceback" not in reason and "\n" not in reason
     assert "corrupt or truncated image" in reason
     assert FIXTURES.is_dir()
+
+
+# ------------------------------------------------------------------------------------------ the notebooks' helpers
+
+
+def test_start_local_server_stays_local_where_aws_is_configured(monkeypatch, capsys, caplog):
+    from flowkit.contrib import s3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "configured")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "configured")
+    with caplog.at_level("INFO", logger="flowkit.contrib.s3"):
+        local = s3.start_local_server(bucket="explicit")
+    assert local.local and local.endpoint_url.startswith("http://127.0.0.1:") and local.bucket == "explicit"
+    line = f"flowkit: started a local S3 server at {local.endpoint_url}, bucket 'explicit'"
+    assert capsys.readouterr().err == line + "\n"  # a terminal: stderr
+    assert [r.getMessage() for r in caplog.records] == [line]
+    local.put_bytes("a.txt", b"here")
+    assert local.get_bytes("a.txt") == b"here"
+    again = s3.start_local_server(bucket="other")  # the same server; a new bucket, no second notice
+    assert again.endpoint_url == local.endpoint_url and capsys.readouterr().err == ""
+    assert again.client().list_objects_v2(Bucket="other").get("KeyCount") == 0
+
+
+def test_the_elasticsearch_stand_in_answers_kitchensinks_search():
+    import urllib.request
+
+    from flowkit.contrib.tutorial import SEARCH_ANSWER, elasticsearch_stand_in
+
+    url = elasticsearch_stand_in()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
+    with urllib.request.urlopen(f"{url}/conductor/_search?size=10", timeout=10) as answer:
+        assert answer.headers["Content-Type"] == "application/json"
+        assert json.load(answer) == SEARCH_ANSWER
+    with urllib.request.urlopen(f"{elasticsearch_stand_in({'took': 2})}/x", timeout=10) as answer:
+        assert json.load(answer) == {"took": 2}
