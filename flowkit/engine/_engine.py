@@ -30,6 +30,7 @@ from flowkit.expressions import copy_json
 __all__ = ["Engine", "retry_delay_ms"]
 
 S = TaskStatus
+_BY_VALUE: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
 _DROVE = "drove"
 MAX_REASON_CHARS = 2000  # of a task's reason; longer reasons are cut there and kept whole in the task's logs
 
@@ -196,7 +197,7 @@ class Engine:
         if task.status.is_terminal or wf.status.is_terminal:
             return []
         if type(status) is not S:
-            status = S(status)
+            status = _BY_VALUE.get(status) or S(status)  # type: ignore[arg-type]  # a dict lookup, not Enum.__call__
         if self.track_tasks:
             self.touch(task)
         if logs:
@@ -442,8 +443,8 @@ class Engine:
         self, wf: WorkflowModel, node: Node, now: int, *, task_input: dict[str, Any] | None = None
     ) -> TaskModel | None:
         """Map ``node`` to a task attempt and start it according to its type (``DeciderService.getTasksToBeScheduled``, the task mappers)."""
-        from flowkit.engine._tasks import HANDLERS, PREPARERS
-
+        if _HANDLERS is None:
+            _load_handlers()
         if wf.status.is_terminal:
             # The rest of a batch after a TERMINATE ended the workflow (a fork's later branches, its
             # JOIN): Conductor created them with the batch, and ending the workflow cancels them.
@@ -457,7 +458,7 @@ class Engine:
             if skipped is not None and skipped.status is S.SKIPPED and not skipped.executed:
                 self._work.append(skipped)
                 return skipped
-        prepare = PREPARERS.get(node.kind)
+        prepare = _PREPARERS.get(node.kind)
         task_id = self.new_id()
         prepared = None
         if prepare is not None:
@@ -472,7 +473,7 @@ class Engine:
             else (prepared[1] if prepared is not None else self.resolve_input(wf, node, task_id))
         )
         task.start_delay = node.wt.start_delay
-        HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)
+        _HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)  # type: ignore[index]
         if node.task_def.timeout_seconds > 0:
             arm_timeout(self, task)
         return task
@@ -690,3 +691,16 @@ class Engine:
             )
         else:
             self.end(wf, WorkflowStatus.COMPLETED, wf.reason, now)
+
+
+# The task-type handlers import the engine's helpers, so they are bound on first use (not per call).
+_HANDLERS: dict[str, Callable[..., None]] | None = None
+_PREPARERS: dict[str, Callable[..., Any]] = {}
+
+
+def _load_handlers() -> None:
+    global _HANDLERS
+    from flowkit.engine._tasks import HANDLERS, PREPARERS
+
+    _PREPARERS.update(PREPARERS)
+    _HANDLERS = HANDLERS
