@@ -654,10 +654,11 @@ class Engine:
         task.executed = True
         waiting = wf.waiters.pop(task.ref, None)
         if waiting is not None:
-            from flowkit.engine._tasks import notify_waiter
-
-            for waiter in waiting if isinstance(waiting, list) else (waiting,):
-                notify_waiter(self, waiter, task.ref, now)
+            if _HANDLERS is None:
+                _load_handlers()
+            notify = _NOTIFY[0]
+            for waiter in waiting if type(waiting) is list else (waiting,):
+                notify(self, waiter, task.ref, now)
         if task.extra is None or not task.extra.get(_DROVE):
             self._schedule_after(wf, task.node, now)
         if wf.active == 0:
@@ -696,11 +697,13 @@ class Engine:
 # The task-type handlers import the engine's helpers, so they are bound on first use (not per call).
 _HANDLERS: dict[str, Callable[..., None]] | None = None
 _PREPARERS: dict[str, Callable[..., Any]] = {}
+_NOTIFY: list[Callable[..., None]] = []
 
 
 def _load_handlers() -> None:
     global _HANDLERS
-    from flowkit.engine._tasks import HANDLERS, PREPARERS
+    from flowkit.engine._tasks import HANDLERS, PREPARERS, notify_waiter
 
     _PREPARERS.update(PREPARERS)
+    _NOTIFY.append(notify_waiter)
     _HANDLERS = HANDLERS

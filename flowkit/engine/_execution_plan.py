@@ -104,7 +104,10 @@ def compile_input(params: Mapping[str, Any], *, copy: bool = True) -> Resolver:
                 out[key] = ref(root, task_id)
                 continue
             if tail:
-                value = walk_path(value, tail)
+                if len(tail) == 1 and type(value) is dict and type(tail[0]) is str:
+                    value = value.get(tail[0])  # ${ref.output.x}: one step, walked here
+                else:
+                    value = walk_path(value, tail)
             out[key] = value if not copy or type(value) in _SCALARS else read_copy(value)
         return out
 
