@@ -59,30 +59,34 @@ def has_expression(text: str) -> bool:
 def _split(text: str) -> list[tuple[bool, str]]:
     """Split into (is_expression, text) parts; expression parts hold the inner text."""
     parts: list[tuple[bool, str]] = []
-    i = start = 0
-    n = len(text)
-    while i < n - 1:
-        if text[i] == "$" and text[i + 1] == "{" and (i == 0 or text[i - 1] != "$"):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                c = text[j]
-                if c == "{":
-                    depth += 1
-                elif c == "}":
-                    depth -= 1
-                j += 1
-            if depth:
+    start = 0
+    find = text.find
+    i = find("${")
+    while i != -1:
+        if i and text[i - 1] == "$":  # "$${" is a literal "${"
+            i = find("${", i + 1)
+            continue
+        depth, j = 1, i + 2
+        while depth:  # the matching "}", nested braces counted
+            close = find("}", j)
+            if close == -1:
                 raise ExpressionError(
                     f"expression {text[i:]!r} has no closing '}}'. Fix: close it, or write '$${{' for a literal '${{'.",
                     expression=text,
                 )
-            if i > start:
-                parts.append((False, text[start:i]))
-            parts.append((True, text[i + 2 : j - 1]))
-            i = start = j
-        else:
-            i += 1
-    if start < n:
+            opened = find("{", j, close)
+            if opened != -1:
+                depth += 1
+                j = opened + 1
+            else:
+                depth -= 1
+                j = close + 1
+        if i > start:
+            parts.append((False, text[start:i]))
+        parts.append((True, text[i + 2 : j - 1]))
+        start = j
+        i = find("${", j)
+    if start < len(text):
         parts.append((False, text[start:]))
     return parts
 
