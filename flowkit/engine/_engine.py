@@ -175,8 +175,10 @@ class Engine:
         # timeoutSeconds first: when both are due at once, Conductor's decider checks it before the response timeout
         if td.timeout_seconds > 0:
             self.timer(task.start_time + (task.start_delay + td.timeout_seconds) * 1000, "timeout", task)
-        if task.response_timeout_seconds:
-            self.timer(now + task.response_timeout_seconds * 1000, "response", task)
+        if task.response_timeout_seconds:  # self.timer, inlined: every worker task has one
+            heapq.heappush(
+                self._timers, (now + task.response_timeout_seconds * 1000, next(self._timer_seq), "response", task)
+            )
         return True
 
     def task_updated(
@@ -473,7 +475,10 @@ class Engine:
             else (prepared[1] if prepared is not None else self.resolve_input(wf, node, task_id))
         )
         task.start_delay = node.wt.start_delay
-        _HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)  # type: ignore[index]
+        if node.kind == "SIMPLE":
+            self.dispatch(task, now)  # the SIMPLE handler, without the table lookup and call
+        else:
+            _HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)  # type: ignore[index]
         if node.task_def.timeout_seconds > 0:
             arm_timeout(self, task)
         return task
