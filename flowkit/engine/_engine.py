@@ -199,7 +199,7 @@ class Engine:
         if task.status.is_terminal or wf.status.is_terminal:
             return []
         if type(status) is not S:
-            status = _BY_VALUE.get(status) or S(status)  # type: ignore[arg-type]  # a dict lookup, not Enum.__call__
+            status = _BY_VALUE.get(status) or S(status)  # a dict lookup, not Enum.__call__
         if self.track_tasks:
             self.touch(task)
         if logs:

@@ -208,15 +208,15 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 return None
             where = f"task '{wt.task_reference_name}' input '{tasks_param}'"
             for raw in tasks_raw:
-                ref = raw.get("taskReferenceName") if type(raw) is dict else _ref_of(raw)
-                extra_input = inputs.get(ref)
+                branch_ref: Any = raw.get("taskReferenceName") if type(raw) is dict else _ref_of(raw)
+                extra_input = inputs.get(branch_ref)
                 if extra_input is not None and type(extra_input) is not dict and not isinstance(extra_input, Mapping):
                     _fail(
                         engine,
                         wf,
                         now,
                         f"Tasks could not be dynamically forked due to invalid input: input for "
-                        f"'{ref}' must be a map, found {extra_input!r}",
+                        f"'{branch_ref}' must be a map, found {extra_input!r}",
                     )
                     return None
                 forks.append((_to_task(raw, where, extra_input), None))
