@@ -163,6 +163,11 @@ def trust(wf: WorkflowDef) -> None:
     _TRUSTED.put(wf, True)
 
 
+def is_trusted(wf: WorkflowDef) -> bool:
+    """True when ``wf`` came from the JSON reader (see :func:`trust`)."""
+    return _TRUSTED.get(wf) is True
+
+
 def task_def_shape_issues(task_defs: Mapping[str, Any]) -> list[DefinitionIssue]:
     """A problem for every field of the registered task definitions whose value has the wrong type."""
     out: list[DefinitionIssue] = []

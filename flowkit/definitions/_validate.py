@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flowkit._cache import IdentityCache
 from flowkit.definitions._model import TaskDef, WorkflowDef, WorkflowTask
-from flowkit.definitions._shape import shape_issues, task_def_shape_issues
+from flowkit.definitions._shape import is_trusted, shape_issues, task_def_shape_issues
 from flowkit.definitions._types import SYSTEM_TASK_TYPES, RetryLogic, TimeoutPolicy, unsupported_reason
 from flowkit.errors import DefinitionError, DefinitionIssue, ExpressionError
 
@@ -360,6 +361,9 @@ def validate_workflow(
     workflows: Iterable[WorkflowDef] | None = None,  # noqa: B006
 ) -> None:
     """Raise DefinitionError listing every problem with ``wf``."""
+    alone = not task_defs and workflows is None and is_trusted(wf)
+    if alone and _VALID_ALONE.get(wf):
+        return  # a definition read from JSON (frozen, often the one a dict's fingerprint gave back) passed before
     issues = task_def_shape_issues(task_defs)
     if not issues:
         issues = workflow_issues(wf, task_defs)
@@ -369,3 +373,8 @@ def validate_workflow(
             issues = sub_workflow_cycles(wf, workflows)
     if issues:
         raise DefinitionError(issues, workflow_name=wf.name if isinstance(wf.name, str) else None)
+    if alone:
+        _VALID_ALONE.put(wf, True)
+
+
+_VALID_ALONE: IdentityCache[WorkflowDef, bool] = IdentityCache(256)

@@ -8,11 +8,13 @@ fields are kept in ``extra`` and the keys that were present are remembered, so
 from __future__ import annotations
 
 import json
+import marshal
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
+from flowkit._cache import BoundedCache
 from flowkit.definitions._json import MAX_DEFINITION_DEPTH, definition_json_problem, whole_number_problem
 from flowkit.definitions._model import SubWorkflowParam, TaskDef, WorkflowDef, WorkflowTask
 from flowkit.definitions._shape import trust
@@ -336,7 +338,30 @@ def _finish(reader: _Reader, value: Any, name: str | None = None) -> Any:
 
 
 def workflow_def_from_json(source: str | bytes | Path | Mapping[str, Any]) -> WorkflowDef:
-    """Load a WorkflowDef from Conductor JSON."""
+    """Load a WorkflowDef from Conductor JSON.
+
+    A dict is fingerprinted first (its ``marshal`` bytes, about 0.3 µs per task, against ~20 µs per
+    task to read and validate it): the same content gives back the same WorkflowDef, so the checks and
+    the compiled plan keyed on it are reused by ``flowkit.run(dict)``. The definition is read from a
+    private copy, so a dict edited afterwards (a notebook cell run again) can change nothing cached.
+    """
+    if type(source) is dict:
+        try:
+            key = marshal.dumps(source, 2)  # version 2: no back-references, so bytes depend on content only
+        except ValueError:  # a value marshal does not know (not JSON): read it uncached
+            return _load_workflow_def(source)
+        hit = _PARSED.get(key)
+        if hit is not None:
+            return hit
+        return _PARSED.put(key, _load_workflow_def(marshal.loads(key)))
+    return _load_workflow_def(source)
+
+
+# Definitions read from dicts, by content. WorkflowDefs are frozen, so one may serve every equal dict.
+_PARSED: BoundedCache[bytes, WorkflowDef] = BoundedCache(64)
+
+
+def _load_workflow_def(source: str | bytes | Path | Mapping[str, Any]) -> WorkflowDef:
     raw = load_json_source(source, "workflow definition")
     reader = _Reader()
     wf = reader.workflow_def(raw)

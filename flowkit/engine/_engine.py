@@ -30,6 +30,7 @@ from flowkit.expressions import copy_json
 __all__ = ["Engine", "retry_delay_ms"]
 
 S = TaskStatus
+_BY_VALUE: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
 _DROVE = "drove"
 MAX_REASON_CHARS = 2000  # of a task's reason; longer reasons are cut there and kept whole in the task's logs
 
@@ -174,8 +175,10 @@ class Engine:
         # timeoutSeconds first: when both are due at once, Conductor's decider checks it before the response timeout
         if td.timeout_seconds > 0:
             self.timer(task.start_time + (task.start_delay + td.timeout_seconds) * 1000, "timeout", task)
-        if task.response_timeout_seconds:
-            self.timer(now + task.response_timeout_seconds * 1000, "response", task)
+        if task.response_timeout_seconds:  # self.timer, inlined: every worker task has one
+            heapq.heappush(
+                self._timers, (now + task.response_timeout_seconds * 1000, next(self._timer_seq), "response", task)
+            )
         return True
 
     def task_updated(
@@ -196,7 +199,7 @@ class Engine:
         if task.status.is_terminal or wf.status.is_terminal:
             return []
         if type(status) is not S:
-            status = S(status)
+            status = _BY_VALUE.get(status) or S(status)  # a dict lookup, not Enum.__call__
         if self.track_tasks:
             self.touch(task)
         if logs:
@@ -442,8 +445,8 @@ class Engine:
         self, wf: WorkflowModel, node: Node, now: int, *, task_input: dict[str, Any] | None = None
     ) -> TaskModel | None:
         """Map ``node`` to a task attempt and start it according to its type (``DeciderService.getTasksToBeScheduled``, the task mappers)."""
-        from flowkit.engine._tasks import HANDLERS, PREPARERS
-
+        if _HANDLERS is None:
+            _load_handlers()
         if wf.status.is_terminal:
             # The rest of a batch after a TERMINATE ended the workflow (a fork's later branches, its
             # JOIN): Conductor created them with the batch, and ending the workflow cancels them.
@@ -457,7 +460,7 @@ class Engine:
             if skipped is not None and skipped.status is S.SKIPPED and not skipped.executed:
                 self._work.append(skipped)
                 return skipped
-        prepare = PREPARERS.get(node.kind)
+        prepare = _PREPARERS.get(node.kind)
         task_id = self.new_id()
         prepared = None
         if prepare is not None:
@@ -472,7 +475,10 @@ class Engine:
             else (prepared[1] if prepared is not None else self.resolve_input(wf, node, task_id))
         )
         task.start_delay = node.wt.start_delay
-        HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)
+        if node.kind == "SIMPLE":
+            self.dispatch(task, now)  # the SIMPLE handler, without the table lookup and call
+        else:
+            _HANDLERS[node.kind](self, wf, task, now, prepared[2] if prepared is not None else None)  # type: ignore[index]
         if node.task_def.timeout_seconds > 0:
             arm_timeout(self, task)
         return task
@@ -653,10 +659,11 @@ class Engine:
         task.executed = True
         waiting = wf.waiters.pop(task.ref, None)
         if waiting is not None:
-            from flowkit.engine._tasks import notify_waiter
-
-            for waiter in waiting if isinstance(waiting, list) else (waiting,):
-                notify_waiter(self, waiter, task.ref, now)
+            if _HANDLERS is None:
+                _load_handlers()
+            notify = _NOTIFY[0]
+            for waiter in waiting if type(waiting) is list else (waiting,):
+                notify(self, waiter, task.ref, now)
         if task.extra is None or not task.extra.get(_DROVE):
             self._schedule_after(wf, task.node, now)
         if wf.active == 0:
@@ -690,3 +697,18 @@ class Engine:
             )
         else:
             self.end(wf, WorkflowStatus.COMPLETED, wf.reason, now)
+
+
+# The task-type handlers import the engine's helpers, so they are bound on first use (not per call).
+_HANDLERS: dict[str, Callable[..., None]] | None = None
+_PREPARERS: dict[str, Callable[..., Any]] = {}
+_NOTIFY: list[Callable[..., None]] = []
+
+
+def _load_handlers() -> None:
+    global _HANDLERS
+    from flowkit.engine._tasks import HANDLERS, PREPARERS, notify_waiter
+
+    _PREPARERS.update(PREPARERS)
+    _NOTIFY.append(notify_waiter)
+    _HANDLERS = HANDLERS

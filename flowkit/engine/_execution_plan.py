@@ -14,7 +14,8 @@ from typing import Any
 from flowkit._cache import BoundedCache
 from flowkit.definitions import TaskDef, WorkflowDef, WorkflowTask
 from flowkit.definitions._types import SYSTEM_TASK_TYPES
-from flowkit.expressions import Resolver, compile_value, mentions_expression
+from flowkit.engine._state import Doc
+from flowkit.expressions import Resolver, compile_value, mentions_expression, read_copy, single_path, walk_path
 
 __all__ = ["Node", "Plan", "effective_task_def"]
 
@@ -47,6 +48,70 @@ def effective_task_def(wt: WorkflowTask, registry: Mapping[str, TaskDef]) -> Tas
 
 
 _AD_HOC: BoundedCache[tuple[str, bool], TaskDef] = BoundedCache(4096)  # frozen values, safe to share
+
+_CONST, _OTHER, _TASK, _WORKFLOW = 0, 1, 2, 3
+_TASK_FIELDS = frozenset({"input", "output"})
+_WORKFLOW_FIELDS = frozenset({"input", "output", "variables"})
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def compile_input(params: Mapping[str, Any], *, copy: bool = True) -> Resolver:
+    """Compile a task's ``inputParameters`` (or the workflow's ``outputParameters``) for the engine.
+
+    Same values as :func:`~flowkit.expressions.compile_value` over the execution's document, but a
+    value that is one plain path into a task's or the workflow's input or output
+    (``${ref.output.x}``, ``${workflow.input.x}``, the common case) is read straight from the
+    execution state: no view objects, no generic walk from the root.
+    """
+    items: list[tuple[str, int, Any, Any, tuple[str | int, ...]]] = []
+    for key, value in params.items():
+        kind = type(value)
+        if kind in _SCALARS and (kind is not str or "$" not in value):
+            items.append((key, _CONST, value, None, ()))
+            continue
+        keys = single_path(value) if kind is str else None
+        if keys is not None and len(keys) >= 2 and type(keys[0]) is str:
+            if keys[0] == "workflow" and keys[1] in _WORKFLOW_FIELDS:
+                items.append((key, _WORKFLOW, None, keys[1], keys[2:]))
+                continue
+            if keys[0] != "workflow" and keys[1] in _TASK_FIELDS:
+                items.append((key, _TASK, keys[0], keys[1], keys[2:]))
+                continue
+        items.append((key, _OTHER, compile_value(value, copy=copy), None, ()))
+    generic: list[Resolver] = []
+
+    def resolve(root: Mapping[str, Any], task_id: str | None) -> dict[str, Any]:
+        if type(root) is not Doc:  # not the engine's document: the general resolver
+            if not generic:
+                generic.append(compile_value(dict(params), copy=copy))
+            return generic[0](root, task_id)  # type: ignore[no-any-return]
+        wf = root.workflow
+        refs = wf.refs
+        out: dict[str, Any] = {}
+        for key, mode, ref, field, tail in items:
+            if mode == _TASK:
+                task = refs.get(ref)
+                if task is None:
+                    out[key] = None
+                    continue
+                value = getattr(task, field)
+            elif mode == _CONST:
+                out[key] = ref
+                continue
+            elif mode == _WORKFLOW:
+                value = getattr(wf, field)
+            else:
+                out[key] = ref(root, task_id)
+                continue
+            if tail:
+                if len(tail) == 1 and type(value) is dict and type(tail[0]) is str:
+                    value = value.get(tail[0])  # ${ref.output.x}: one step, walked here
+                else:
+                    value = walk_path(value, tail)
+            out[key] = value if not copy or type(value) in _SCALARS else read_copy(value)
+        return out
+
+    return resolve
 
 
 class Node:
@@ -91,7 +156,7 @@ class Node:
             self.task_type = "FORK"
         else:
             self.task_type = kind
-        self.resolver: Resolver | None = compile_value(dict(wt.input_parameters), copy=kind not in _READERS)
+        self.resolver: Resolver | None = compile_input(wt.input_parameters, copy=kind not in _READERS)
         self.task_def = effective_task_def(wt, registry)
         self.expected_retries = wt.retry_count if wt.retry_count is not None else self.task_def.retry_count
         self.next: Node | None = None
@@ -117,7 +182,7 @@ class Node:
         node.next = node.nested = None
         node.ref = ref
         # Most branches' input is plain data: no resolver is kept, the engine copies ``params``.
-        node.resolver = compile_value(params) if mentions_expression(params) else None
+        node.resolver = compile_input(params) if mentions_expression(params) else None
         node.raw, node.params = raw, params
         return node
 
@@ -137,7 +202,7 @@ class Plan:
         self.first = self._chain(definition.tasks, TOP, None, None)
         # The workflow output shares what it reads with the task outputs (the engine never changes
         # either); a 100,000-branch join's output is not copied again.
-        self.output_resolver: Resolver = compile_value(dict(definition.output_parameters), copy=False)
+        self.output_resolver: Resolver = compile_input(definition.output_parameters, copy=False)
 
     def _chain(
         self, tasks: tuple[WorkflowTask, ...], container: str, owner: Node | None, loop: Node | None

@@ -366,6 +366,11 @@ class Doc(Mapping[str, Any]):
     def __init__(self, workflow: WorkflowModel) -> None:
         self._w = workflow
 
+    @property
+    def workflow(self) -> WorkflowModel:
+        """The execution this document shows."""
+        return self._w
+
     def get(self, key: str, default: Any = None) -> Any:
         if key == "workflow":
             return WorkflowView(self._w)

@@ -7,7 +7,10 @@ from flowkit.expressions._compile import (
     has_expression,
     mentions_expression,
     parse_path,
+    read_copy,
     referenced_roots,
+    single_path,
+    walk_path,
 )
 from flowkit.expressions._java import case_string, java_double, java_string, truthy
 
@@ -21,6 +24,9 @@ __all__ = [
     "java_string",
     "mentions_expression",
     "parse_path",
+    "read_copy",
     "referenced_roots",
+    "single_path",
     "truthy",
+    "walk_path",
 ]

@@ -34,7 +34,10 @@ __all__ = [
     "java_string",
     "mentions_expression",
     "parse_path",
+    "read_copy",
     "referenced_roots",
+    "single_path",
+    "walk_path",
 ]
 
 Resolver = Callable[[Mapping[str, Any], "str | None"], Any]
@@ -56,30 +59,34 @@ def has_expression(text: str) -> bool:
 def _split(text: str) -> list[tuple[bool, str]]:
     """Split into (is_expression, text) parts; expression parts hold the inner text."""
     parts: list[tuple[bool, str]] = []
-    i = start = 0
-    n = len(text)
-    while i < n - 1:
-        if text[i] == "$" and text[i + 1] == "{" and (i == 0 or text[i - 1] != "$"):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                c = text[j]
-                if c == "{":
-                    depth += 1
-                elif c == "}":
-                    depth -= 1
-                j += 1
-            if depth:
+    start = 0
+    find = text.find
+    i = find("${")
+    while i != -1:
+        if i and text[i - 1] == "$":  # "$${" is a literal "${"
+            i = find("${", i + 1)
+            continue
+        depth, j = 1, i + 2
+        while depth:  # the matching "}", nested braces counted
+            close = find("}", j)
+            if close == -1:
                 raise ExpressionError(
                     f"expression {text[i:]!r} has no closing '}}'. Fix: close it, or write '$${{' for a literal '${{'.",
                     expression=text,
                 )
-            if i > start:
-                parts.append((False, text[start:i]))
-            parts.append((True, text[i + 2 : j - 1]))
-            i = start = j
-        else:
-            i += 1
-    if start < n:
+            opened = find("{", j, close)
+            if opened != -1:
+                depth += 1
+                j = opened + 1
+            else:
+                depth -= 1
+                j = close + 1
+        if i > start:
+            parts.append((False, text[start:i]))
+        parts.append((True, text[i + 2 : j - 1]))
+        start = j
+        i = find("${", j)
+    if start < len(text):
         parts.append((False, text[start:]))
     return parts
 
@@ -334,9 +341,51 @@ def _simple_keys(part: tuple[Any, str]) -> tuple[str | int, ...] | None:
     return parse_path(path)[0]
 
 
+def single_path(text: str) -> tuple[str | int, ...] | None:
+    """The keys of ``text`` when it is exactly one plain path expression (``${ref.output.a[0]}``), else None.
+
+    Such a value keeps the type of what it reads; the engine walks these keys itself.
+    """
+    if not (text.startswith("${") and text.endswith("}")) or text.count("{") != 1 or text.count("}") != 1:
+        return None
+    try:
+        parts = _split(text)
+    except ExpressionError:
+        return None
+    if len(parts) != 1 or not parts[0][0]:
+        return None
+    try:
+        return _simple_keys((None, parts[0][1]))
+    except ExpressionError:  # compile_value reports it
+        return None
+
+
+def walk_path(root: Any, keys: tuple[str | int, ...]) -> Any:
+    """The value at ``keys`` under ``root`` (None when a step is missing), as a plain path reads it."""
+    return _walk(root, keys)
+
+
+def read_copy(value: Any) -> Any:
+    """``value`` as a path expression hands it over: scalars as they are, containers copied."""
+    return value if type(value) in _SCALARS else _copy_container(value)
+
+
 def mentions_expression(value: Any) -> bool:
-    if type(value) is str:
+    """True when a string in ``value`` holds a ``$`` (it may need compiling); plain data is False."""
+    kind = type(value)
+    if kind is str:
         return "$" in value
+    if kind is dict or kind is list:  # the common shapes, without isinstance on the ABCs
+        for v in value.values() if kind is dict else value:
+            t = type(v)
+            if t is str:
+                if "$" in v:
+                    return True
+            elif t not in _SCALARS and mentions_expression(v):
+                return True
+        return False
+    if kind in _SCALARS:
+        return False
     if isinstance(value, Mapping):
         return any(mentions_expression(v) for v in value.values())
     if isinstance(value, list | tuple):

@@ -109,6 +109,15 @@ def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None)
     return task
 
 
+def _task_like(t: Any) -> bool:
+    """A WorkflowTask, or a mapping with a taskReferenceName (form B's task list)."""
+    return isinstance(t, WorkflowTask) or (isinstance(t, Mapping) and bool(t.get("taskReferenceName")))
+
+
+def _ref_of(raw: Any) -> Any:
+    return raw.task_reference_name if isinstance(raw, WorkflowTask) else raw.get("taskReferenceName")
+
+
 def _form_b_param(wt: WorkflowTask, data: dict[str, Any]) -> str | None:
     """The input key holding form B's task list.
 
@@ -140,15 +149,16 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
             workflow = data.get("forkTaskWorkflow")
             name = data.get("forkTaskName") or (fork_type if fork_type in SYSTEM_TASK_TYPES else wt.task_reference_name)
             name = str(name)
+            prefix = f"_{wt.task_reference_name}_{name}_" if mapped_before else f"_{name}_"
+            branch_type = str(fork_type)
             for i, item in enumerate(data["forkTaskInputs"]):
-                params = dict(item) if isinstance(item, Mapping) else {"input": item}
+                is_map = type(item) is dict or isinstance(item, Mapping)
+                params = dict(item) if is_map else {"input": item}
                 params["__index"] = i
-                ref = f"_{wt.task_reference_name}_{name}_{i}" if mapped_before else f"_{name}_{i}"
-                if not workflow and not (isinstance(item, Mapping) and _FULL_KEYS.intersection(item)):
+                ref = f"{prefix}{i}"
+                if not workflow and not (is_map and not _FULL_KEYS.isdisjoint(item)):
                     # a plain branch: one shared plan node per fork, as for the other forms
-                    forks.append(
-                        (_Branch({"name": name, "taskReferenceName": ref, "type": str(fork_type)}, params), None)
-                    )
+                    forks.append((_Branch({"name": name, "taskReferenceName": ref, "type": branch_type}, params), None))
                     continue
                 # A full WorkflowTask: these keys are more than a plain _Branch carries.
                 base = (
@@ -177,8 +187,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
             tasks_raw = data.get(tasks_param)
             inputs = data.get(wt.dynamic_fork_tasks_input_param_name or "")
             if not isinstance(tasks_raw, list) or not all(
-                isinstance(t, Mapping | WorkflowTask) and (isinstance(t, WorkflowTask) or t.get("taskReferenceName"))
-                for t in tasks_raw
+                (t.get("taskReferenceName") if type(t) is dict else _task_like(t)) for t in tasks_raw
             ):
                 _fail(
                     engine,
@@ -199,15 +208,15 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 return None
             where = f"task '{wt.task_reference_name}' input '{tasks_param}'"
             for raw in tasks_raw:
-                ref = raw.task_reference_name if isinstance(raw, WorkflowTask) else raw.get("taskReferenceName")
-                extra_input = inputs.get(ref)
-                if extra_input is not None and not isinstance(extra_input, Mapping):
+                branch_ref: Any = raw.get("taskReferenceName") if type(raw) is dict else _ref_of(raw)
+                extra_input = inputs.get(branch_ref)
+                if extra_input is not None and type(extra_input) is not dict and not isinstance(extra_input, Mapping):
                     _fail(
                         engine,
                         wf,
                         now,
                         f"Tasks could not be dynamically forked due to invalid input: input for "
-                        f"'{ref}' must be a map, found {extra_input!r}",
+                        f"'{branch_ref}' must be a map, found {extra_input!r}",
                     )
                     return None
                 forks.append((_to_task(raw, where, extra_input), None))
