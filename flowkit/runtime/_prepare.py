@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -45,11 +46,37 @@ def as_workflow_def(workflow: WorkflowLike) -> WorkflowDef:
         return workflow
     if hasattr(workflow, "to_workflow_def"):
         return workflow.to_workflow_def()
-    if isinstance(workflow, Mapping | str | bytes | Path):
+    if isinstance(workflow, Mapping):
+        return _from_mapping(workflow)
+    if isinstance(workflow, str | bytes | Path):
         return WorkflowDef.from_json(workflow)
     raise InputError(
         f"cannot run {type(workflow).__name__}: pass a flowkit.WorkflowDef, a builder, a dict or a JSON file path"
     )
+
+
+def _from_mapping(workflow: Mapping[str, Any]) -> WorkflowDef:
+    """The WorkflowDef of a definition dict, parsed once per content.
+
+    A notebook or script runs the same dict again and again; its parse, plan and validation are
+    then found by content (its JSON text), and what was parsed is a private copy, so a later change
+    to the caller's dict reaches neither the cached definition nor the runs made from it.
+    """
+    try:
+        text = _ENCODE(workflow)
+    except (TypeError, ValueError, RecursionError):  # not plain JSON: parsed as given, not cached
+        return WorkflowDef.from_json(workflow)
+    hit = _BY_CONTENT.get(text)
+    if hit is not None:
+        return hit
+    copy = json.loads(text)
+    if copy != workflow:  # NaN, non-string keys, tuples: JSON would change it; parse the original
+        return WorkflowDef.from_json(workflow)
+    return _BY_CONTENT.put(text, WorkflowDef.from_json(copy))
+
+
+_ENCODE = json.JSONEncoder(check_circular=True, allow_nan=True, separators=(",", ":")).encode
+_BY_CONTENT: BoundedCache[str, WorkflowDef] = BoundedCache(256)
 
 
 def as_task_defs(task_defs: TaskDefsLike) -> dict[str, TaskDef]:
@@ -141,7 +168,7 @@ def build_engine(
 
 # compiled plans shared by runs with the same task defs
 _PLANS: BoundedCache[tuple[tuple[str, int], ...], dict[int, Any]] = BoundedCache(64)
-_VALIDATED: BoundedCache[tuple[int, int], WorkflowDef] = BoundedCache(1024)
+_VALIDATED: BoundedCache[tuple[int, ...], WorkflowDef] = BoundedCache(1024)
 _SCRIPTS: list[LazyScripts] = []
 
 
@@ -154,7 +181,9 @@ def default_scripts() -> LazyScripts:
 
 def validate_once(definition: WorkflowDef, engine: Engine) -> None:
     """Validate ``definition`` (and its literal scripts) once per engine configuration."""
-    key = (id(definition), id(engine._plans))
+    # the result depends on the task defs (one plans dict per set), the other workflows (sub-workflow
+    # cycles) and the script service (syntax checks)
+    key = (id(definition), id(engine._plans), id(engine.scripts), *(id(w) for w in engine.workflows))
     if _VALIDATED.get(key) is definition:
         return
     definition.validate(task_defs=engine.task_defs, workflows=engine.workflows)

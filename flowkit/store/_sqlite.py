@@ -132,7 +132,8 @@ class SqliteStore:
         self.batch_ms = batch_ms
         self._defs_written: dict[str, int] = {}
         self._status_written: dict[str, Any] = {}  # workflow id -> the status of its last workflow event
-        self._def_text: dict[int, tuple[Any, str, str]] = {}
+        self._def_text: dict[int, list[Any]] = {}  # id -> [definition, content hash (once needed), JSON]
+        self._rows_written: dict[tuple[str, str, int], str] = {}  # workflow_defs / task_defs rows as written
         self._saved_defs: set[tuple[str, int, int]] = set()  # batches of definition objects already written
         self.readonly = readonly
         self.busy_timeout = busy_timeout
@@ -285,7 +286,9 @@ class SqliteStore:
                 # a new store, or one from an older flowkit that lacks tables added since (every
                 # statement is IF NOT EXISTS: existing data is kept)
                 conn.executescript(
-                    "BEGIN;" + _SCHEMA + f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+                    "BEGIN;"
+                    + _SCHEMA
+                    + f"INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
                 )
             if create and new:
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -486,20 +489,27 @@ class SqliteStore:
                 "Fix: pass the path (or SqliteStore(path)) as store= to run workflows; keep readonly=True for looking."
             )
 
+    def _json_text(self, definition: Any) -> str:
+        """A definition's compact JSON, computed once per definition object (its cost is a run's)."""
+        cached = self._def_text.get(id(definition))
+        if cached is None or cached[0] is not definition:
+            if len(self._def_text) > 1024:
+                self._def_text.clear()
+            cached = self._def_text[id(definition)] = [definition, None, definition.to_json_text(indent=None)]
+        return cached[2]  # type: ignore[no-any-return]
+
     def _definition_text(self, definition: Any) -> tuple[str, str]:
         """(content hash, JSON) of a definition, computed once per definition object.
 
         Executions of the same definition share one stored copy.
         """
-        cached = self._def_text.get(id(definition))
-        if cached is None or cached[0] is not definition:
+        text = self._json_text(definition)
+        cached = self._def_text[id(definition)]
+        if cached[1] is None:
             import hashlib
 
-            text = definition.to_json_text(indent=None)
-            if len(self._def_text) > 1024:
-                self._def_text.clear()
-            cached = self._def_text[id(definition)] = (definition, hashlib.sha256(text.encode()).hexdigest()[:32], text)
-        return cached[1], cached[2]
+            cached[1] = hashlib.sha256(text.encode()).hexdigest()[:32]
+        return cached[1], text
 
     def save_definitions(self, workflows: list[Any] = (), task_defs: list[Any] = ()) -> None:  # type: ignore[assignment]
         """Register workflow and task definitions (JSON as Conductor writes it); unchanged ones are skipped."""
@@ -507,17 +517,21 @@ class SqliteStore:
         if ("batch", hash(key), len(key)) in self._saved_defs:
             return
         self._check_writable()
+        # rows this store object wrote with the same text are not written again (a run of the same
+        # definition costs no transaction here)
+        written = self._rows_written
+        wf_rows = [(w.name, w.version, self._json_text(w)) for w in workflows]
+        wf_rows = [r for r in wf_rows if written.get(("w", r[0], r[1])) != r[2]]
+        td_rows = [(t.name, self._json_text(t)) for t in task_defs]
+        td_rows = [r for r in td_rows if written.get(("t", r[0], 0)) != r[1]]
+        if not wf_rows and not td_rows:
+            self._saved_defs.add(("batch", hash(key), len(key)))
+            return
         with self._reading() as conn, self._lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    "INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)",
-                    [(w.name, w.version, w.to_json_text(indent=None)) for w in workflows],
-                )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO task_defs VALUES (?, ?)",
-                    [(t.name, t.to_json_text(indent=None)) for t in task_defs],
-                )
+                conn.executemany("INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)", wf_rows)
+                conn.executemany("INSERT OR REPLACE INTO task_defs VALUES (?, ?)", td_rows)
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 self._rollback(conn)
@@ -525,6 +539,12 @@ class SqliteStore:
             except BaseException:
                 self._rollback(conn)
                 raise
+        if len(self._rows_written) > 4096:
+            self._rows_written.clear()
+        for name, version, text in wf_rows:
+            self._rows_written[("w", name, version)] = text
+        for name, text in td_rows:
+            self._rows_written[("t", name, 0)] = text
         self._saved_defs.add(("batch", hash(key), len(key)))
 
     @staticmethod
