@@ -146,7 +146,7 @@ def build_engine(
     ``track`` / ``track_tasks``: the engine reports changed workflows / tasks for a store.
     """
     registry = workflows if isinstance(workflows, Registry) else Registry(as_workflow_def(w) for w in (workflows or ()))
-    rng = random.Random(seed)
+    rng = random.Random(seed) if seed is not None else _RNG  # seeding from os.urandom costs a run ~10 µs
     if scripts is None:
         scripts = default_scripts()
     defs = as_task_defs(task_defs)
@@ -166,6 +166,7 @@ def build_engine(
     )
 
 
+_RNG = random.Random()
 # compiled plans shared by runs with the same task defs
 _PLANS: BoundedCache[tuple[tuple[str, int], ...], dict[int, Any]] = BoundedCache(64)
 _VALIDATED: BoundedCache[tuple[int, ...], WorkflowDef] = BoundedCache(1024)
