@@ -91,3 +91,27 @@ def test_a_new_store_file_is_a_wal_store_with_normal_sync(tmp_path: Path) -> Non
     with again.session():
         assert again.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
     again.close()
+
+
+def test_a_restart_rewrites_the_execution_row_with_its_new_start_and_correlation(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    calls: list[int] = []
+
+    def flaky(x: int) -> dict:
+        calls.append(x)
+        if len(calls) == 1:
+            raise RuntimeError("first call fails")
+        return {"x": x + 1}
+
+    no_retry = [{"name": "step", "retryCount": 0}]
+    ex = flowkit.run(chain(), {"x": 1}, workers={"step": flaky}, store=path, correlation_id="c1", task_defs=no_retry)
+    assert str(ex.status) == "FAILED"
+    (before,) = SqliteStore(path, readonly=True).execution_rows()
+    ex.rerun(correlation_id="c2")
+    assert str(ex.status) == "COMPLETED"
+    (after,) = SqliteStore(path, readonly=True).execution_rows()
+    assert (after["status"], after["correlation_id"]) == ("COMPLETED", "c2")
+    assert after["created"] >= before["created"]
+    assert [r["workflow_id"] for r in SqliteStore(path, readonly=True).execution_rows(correlation_id="c2")] == [
+        ex.workflow_id
+    ]
