@@ -69,6 +69,8 @@ def _from_mapping(workflow: Mapping[str, Any]) -> WorkflowDef:
     hit = _BY_CONTENT.get(text)
     if hit is not None:
         return hit
+    if len(text) > _BY_CONTENT_MAX_CHARS:  # a huge generated definition: not kept (memory), parsed as given
+        return WorkflowDef.from_json(workflow)
     copy = json.loads(text)
     if copy != workflow:  # NaN, non-string keys, tuples: JSON would change it; parse the original
         return WorkflowDef.from_json(workflow)
@@ -76,7 +78,8 @@ def _from_mapping(workflow: Mapping[str, Any]) -> WorkflowDef:
 
 
 _ENCODE = json.JSONEncoder(check_circular=True, allow_nan=True, separators=(",", ":")).encode
-_BY_CONTENT: BoundedCache[str, WorkflowDef] = BoundedCache(256)
+_BY_CONTENT: BoundedCache[str, WorkflowDef] = BoundedCache(64)
+_BY_CONTENT_MAX_CHARS = 512 * 1024  # at most 64 definitions of 512 KiB of JSON (and their parses) held
 
 
 def as_task_defs(task_defs: TaskDefsLike) -> dict[str, TaskDef]:
