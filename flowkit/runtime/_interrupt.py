@@ -47,6 +47,11 @@ class Interrupted(KeyboardInterrupt):  # noqa: N818 - a KeyboardInterrupt, named
         return [f"flowkit.Interrupted: {self}"]
 
 
+# The C function under signal.signal, without its enum conversions (a run installs and restores
+# the guard every time: half the guard's cost).
+_set_handler: Any = getattr(signal, "_signal", signal).signal
+
+
 class SigintGuard:
     """Catch SIGINT on the main thread for the duration of a foreground run.
 
@@ -66,14 +71,14 @@ class SigintGuard:
     def __enter__(self) -> SigintGuard:
         if threading.current_thread() is threading.main_thread():
             try:
-                self._previous = signal.signal(signal.SIGINT, self._handle)
+                self._previous = _set_handler(signal.SIGINT, self._handle)
             except ValueError:  # not the main interpreter
                 self._previous = None
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+            _set_handler(signal.SIGINT, self._previous)
             self._previous = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:

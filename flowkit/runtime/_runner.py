@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import heapq
 import itertools
-import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -25,11 +24,12 @@ from flowkit.runtime._hooks import Hooks, RunEnded, TaskEnded, TaskStarted
 from flowkit.runtime._interrupt import SigintGuard
 from flowkit.runtime._protocols import Clock, Executor
 from flowkit.store import Store
+from flowkit.store._host import host_name
 from flowkit.workers import Outcome, Task, Worker
 
 __all__ = ["Runner"]
 
-_HOST = socket.gethostname()
+_HOST = host_name()
 _HERE_HORIZON_MS = 3_600_000  # a worker runs on the calling thread only when no timer is due sooner
 _GC_GEN0 = 10_000  # objects between young collections while a run is active
 _gc_lock = threading.Lock()
