@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -46,40 +45,11 @@ def as_workflow_def(workflow: WorkflowLike) -> WorkflowDef:
         return workflow
     if hasattr(workflow, "to_workflow_def"):
         return workflow.to_workflow_def()
-    if isinstance(workflow, Mapping):
-        return _from_mapping(workflow)
-    if isinstance(workflow, str | bytes | Path):
+    if isinstance(workflow, Mapping | str | bytes | Path):  # a dict read again is found by content (from_json)
         return WorkflowDef.from_json(workflow)
     raise InputError(
         f"cannot run {type(workflow).__name__}: pass a flowkit.WorkflowDef, a builder, a dict or a JSON file path"
     )
-
-
-def _from_mapping(workflow: Mapping[str, Any]) -> WorkflowDef:
-    """The WorkflowDef of a definition dict, parsed once per content.
-
-    A notebook or script runs the same dict again and again; its parse, plan and validation are
-    then found by content (its JSON text), and what was parsed is a private copy, so a later change
-    to the caller's dict reaches neither the cached definition nor the runs made from it.
-    """
-    try:
-        text = _ENCODE(workflow)
-    except (TypeError, ValueError, RecursionError):  # not plain JSON: parsed as given, not cached
-        return WorkflowDef.from_json(workflow)
-    hit = _BY_CONTENT.get(text)
-    if hit is not None:
-        return hit
-    if len(text) > _BY_CONTENT_MAX_CHARS:  # a huge generated definition: not kept (memory), parsed as given
-        return WorkflowDef.from_json(workflow)
-    copy = json.loads(text)
-    if copy != workflow:  # NaN, non-string keys, tuples: JSON would change it; parse the original
-        return WorkflowDef.from_json(workflow)
-    return _BY_CONTENT.put(text, WorkflowDef.from_json(copy))
-
-
-_ENCODE = json.JSONEncoder(check_circular=True, allow_nan=True, separators=(",", ":")).encode
-_BY_CONTENT: BoundedCache[str, WorkflowDef] = BoundedCache(64)
-_BY_CONTENT_MAX_CHARS = 512 * 1024  # at most 64 definitions of 512 KiB of JSON (and their parses) held
 
 
 def as_task_defs(task_defs: TaskDefsLike) -> dict[str, TaskDef]:
