@@ -6,11 +6,11 @@ it takes every request queued until that moment. Requests that arrive while a tr
 therefore share the next one (group commit): with 8 workers polling and answering at once, a few
 commits carry the updates of all of them.
 
-An update is answered only once the transaction that holds it has committed (the runtime calls back
-after its write; the event loop is woken from there, no thread of the loop's pool is parked). A poll
-is answered as soon as its step ran, before the commit: handing a task out needs no durability
-(after a crash a task whose start was not written is handed out again, Conductor's at-least-once),
-and the worker can start while the transaction is written.
+A request is answered only once the transaction that holds it has committed (the runtime calls back
+after its write; the event loop is woken from there, no thread of the loop's pool is parked): a
+polled task's IN_PROGRESS is on disk before the worker sees it, so a server killed then restarted
+hands it out again only after its response timeout, as Conductor does. ``durable=False`` answers as
+soon as the step ran, for steps that change nothing.
 """
 
 from __future__ import annotations

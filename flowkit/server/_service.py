@@ -226,7 +226,9 @@ class Service:
         def step(engine: Engine, now: int) -> tuple[list[Command], Any]:
             return [], (queues.take(engine, name, worker_id, count, now), queues.offered.get(name, 0))
 
-        result: tuple[list[dict[str, Any]], int] = await self.batcher.submit(step, durable=False)
+        # answered once the tasks' IN_PROGRESS is on disk: a server killed after answering must not hand
+        # them out again before their responseTimeoutSeconds (Conductor writes the poll before it answers)
+        result: tuple[list[dict[str, Any]], int] = await self.batcher.submit(step)
         return result
 
     async def update_task_async(self, result: Mapping[str, Any]) -> str:
