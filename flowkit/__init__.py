@@ -50,6 +50,7 @@ from flowkit.workers import Task, TaskResult, Worker, worker_task
 
 if TYPE_CHECKING:
     from flowkit._events import Event, EventBus
+    from flowkit.client import connect
     from flowkit.definitions._builder import WorkflowBuilder
     from flowkit.runtime import Execution, Interrupted, RunOptions, Runtime, open, run, start
 
@@ -66,6 +67,7 @@ _LAZY = {
     "WorkflowBuilder": "flowkit.definitions._builder",
     "EventBus": "flowkit._events",
     "Event": "flowkit._events",
+    "connect": "flowkit.client",
 }
 
 __all__ = [
@@ -103,6 +105,7 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowTask",
     "__version__",
+    "connect",
     "open",
     "run",
     "start",
