@@ -1,5 +1,6 @@
 """Write the tutorial notebooks (notebooks/0*.ipynb) from the cells below. Run after editing."""
 
+import sys
 from pathlib import Path
 
 import nbformat
@@ -224,6 +225,11 @@ assert [str(r.status) for r in runs] == ["COMPLETED"], runs  # the Orkes tutoria
         FINISH.format(name="06_conductor_interop"),
     ],
 }
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_07 import CELLS as NOTEBOOK_07  # noqa: E402 - the workers-as-services notebook has its own file
+
+NOTEBOOKS["07_workers_as_services"] = NOTEBOOK_07
 
 
 def main(names: list[str] | None = None) -> None:

@@ -189,7 +189,7 @@ class Connection:
             why = f"cannot resolve host {self._host!r}"
         return UnreachableError(
             f"cannot reach the Conductor server at {self.url} ({why}). Fix: start it (flowkit serve --port "
-            f"{self._port or 8080}) or pass the right URL to flowkit.connect.",
+            f"{self._port or 8080}) or give the server's URL (flowkit.connect(url), flowkit worker --server URL).",
             url=self.url,
         )
 

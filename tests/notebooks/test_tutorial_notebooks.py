@@ -17,6 +17,7 @@ EXPECTED_FORMATS = {
     "04_sub_workflow": {"JPEG", "PNG"},
     "05_designing_for_failure": {"JPEG"},
     "06_conductor_interop": {"WEBP"},
+    "07_workers_as_services": {"PNG"},
 }
 
 
