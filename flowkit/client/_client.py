@@ -8,9 +8,9 @@ Everything goes through Conductor's REST API (``/api/metadata/...``, ``/api/work
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from flowkit.client._execution import RemoteExecution, Source
@@ -23,9 +23,7 @@ from flowkit.errors import InputError, NotFoundError
 __all__ = ["Client", "connect"]
 
 
-def connect(
-    url: str, *, key_id: str | None = None, key_secret: str | None = None, timeout: float = 30.0
-) -> Client:
+def connect(url: str, *, key_id: str | None = None, key_secret: str | None = None, timeout: float = 30.0) -> Client:
     """Connect to a Conductor server and check that it answers.
 
     Args:

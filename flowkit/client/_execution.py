@@ -95,14 +95,14 @@ class RemoteExecution(Execution):
             if was == now:
                 continue
             if now == "IN_PROGRESS":
-                for callback in hooks.task_started:
-                    callback(TaskStarted(task))
+                for started in hooks.task_started:
+                    started(TaskStarted(task))
             elif task.is_terminal:
-                for callback in hooks.task_ended:
-                    callback(TaskEnded(task))
+                for ended in hooks.task_ended:
+                    ended(TaskEnded(task))
         if status != str(self._model.status) and self._model.status.is_terminal:
-            for callback in hooks.run_ended:
-                callback(RunEnded(self._model))
+            for run_ended in hooks.run_ended:
+                run_ended(RunEnded(self._model))
 
     def watch(self) -> Callable[[], None]:
         """Read the execution every ``poll_interval`` seconds until the returned function is called.
@@ -113,7 +113,9 @@ class RemoteExecution(Execution):
             self._watchers += 1
             if self._watchers == 1:
                 self._stop = threading.Event()
-                threading.Thread(target=self._poll, args=(self._stop,), name="flowkit-remote-watch", daemon=True).start()
+                threading.Thread(
+                    target=self._poll, args=(self._stop,), name="flowkit-remote-watch", daemon=True
+                ).start()
         done = threading.Event()
 
         def stop() -> None:

@@ -63,7 +63,13 @@ class Connection:
 
     # ------------------------------------------------------------------ requests
     def request(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None, timeout: float | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
     ) -> Any:
         """Send one request to ``/api`` + ``path``; the answer's JSON (or its text, or None when empty).
 

@@ -117,7 +117,8 @@ def _update_tasks(model: WorkflowModel, raws: list[Mapping[str, Any]]) -> None:
 def _node(model: WorkflowModel, raw: Mapping[str, Any]) -> Any:
     nodes = model.plan.nodes
     ref = str(raw.get("referenceTaskName") or "")
-    wt = raw.get("workflowTask") if isinstance(raw.get("workflowTask"), Mapping) else {}
+    found = raw.get("workflowTask")
+    wt: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     for candidate in (ref, str(wt.get("taskReferenceName") or ""), _LOOP_SUFFIX.sub("", ref)):
         if candidate in nodes:
             return nodes[candidate]

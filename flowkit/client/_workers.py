@@ -157,7 +157,9 @@ class WorkerService:
             outcome = worker.execute(task)
             logs = list(outcome.logs or ())
             if outcome.error and outcome.error.get("traceback"):
-                logs.append(str(outcome.error["traceback"]))  # TaskResult has no error field: the trace goes to the logs
+                logs.append(
+                    str(outcome.error["traceback"])
+                )  # TaskResult has no error field: the trace goes to the logs
             now = int(time.time() * 1000)
             result = {
                 "workflowInstanceId": task.workflow_instance_id,

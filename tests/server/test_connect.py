@@ -237,8 +237,20 @@ def test_flowkit_worker_runs_module_attr_workers_in_another_process(client, serv
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flowkit", "worker", "--server", server.url, "--workers", "connect_service_workers:make",
-         "--worker-id", "cli-worker", "--poll-timeout-ms", "200"],
+        [
+            sys.executable,
+            "-m",
+            "flowkit",
+            "worker",
+            "--server",
+            server.url,
+            "--workers",
+            "connect_service_workers:make",
+            "--worker-id",
+            "cli-worker",
+            "--poll-timeout-ms",
+            "200",
+        ],
         env=env,
         stderr=subprocess.PIPE,
         text=True,
