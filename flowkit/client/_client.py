@@ -139,7 +139,8 @@ class Client:
     def execution(self, workflow_id: str) -> RemoteExecution:
         """The execution ``workflow_id`` (read now; one handle per id)."""
         raw = self.raw_execution(workflow_id)
-        model = self.reader.read(raw)
+        with self._source.lock:
+            model = self.reader.read(raw)
         with self._lock:
             handle = self._handles.get(workflow_id)
             if handle is None:

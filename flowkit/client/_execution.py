@@ -40,6 +40,7 @@ class Source:
         self.client = client
         self.engine = engine
         self.hooks = Hooks()
+        self.lock = threading.RLock()  # one read updates the models at a time (a watcher and the caller may both read)
 
 
 class RemoteExecution(Execution):
@@ -70,11 +71,12 @@ class RemoteExecution(Execution):
     # ------------------------------------------------------------------ reading
     def refresh(self) -> RemoteExecution:
         """Read the execution from the server now (its tasks too); reports changes through the hooks."""
-        before = self._states()
-        raw = self._source.client.raw_execution(self.workflow_id)
-        self._model = self._source.client.reader.read(raw)
-        self._read_at = time.monotonic()
-        self._report(before)
+        with self._source.lock:
+            before = self._states()
+            raw = self._source.client.raw_execution(self.workflow_id)
+            self._model = self._source.client.reader.read(raw)
+            self._read_at = time.monotonic()
+            self._report(before)
         return self
 
     def _fresh(self) -> WorkflowModel:
@@ -299,10 +301,10 @@ class RemoteExecution(Execution):
         return self.refresh()
 
     def signal(self, status: TaskStatus | str, output: dict[str, Any] | None = None) -> str | None:
-        """Complete the first waiting WAIT or HUMAN task of this execution; its task id, or None."""
+        """Complete the first waiting WAIT task of this execution (a HUMAN: :meth:`update_task`); its task id, or None."""
         self.refresh()
         for task in self._model.tasks:
-            if task.task_type in ("WAIT", "HUMAN") and not task.is_terminal:
+            if task.task_type == "WAIT" and not task.is_terminal:
                 self.update_task(task.ref, status, output)
                 return task.task_id
         return None

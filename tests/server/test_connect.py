@@ -100,6 +100,8 @@ def test_start_by_name_runs_on_the_server_and_reads_as_an_execution(client, work
     bundle = run._repr_mimebundle_()
     assert "<svg" in bundle["text/html"] and "greet_ref" in bundle["text/html"]
     assert run.to_json()["workflowId"] == run.workflow_id
+    inspector = run.inspect(task="greet_ref")
+    assert "Hello Ada" in inspector.output.value and "greet_ref" in inspector.summary.value
     # the same execution, found again by id and by search
     again = client.execution(run.workflow_id)
     assert again is run and again.status == "COMPLETED"
