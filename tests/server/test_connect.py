@@ -298,3 +298,62 @@ def test_flowkit_worker_says_what_is_wrong_with_its_arguments(tmp_path: Path) ->
             timeout=60,
         )
         assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_sub_workflows_dynamic_forks_and_loops_read_back_as_models(client, workers) -> None:
+    client.register(
+        {
+            "name": "connect_shapes",
+            "version": 1,
+            "tasks": [
+                {
+                    "name": "fork",
+                    "taskReferenceName": "fork_ref",
+                    "type": "FORK_JOIN_DYNAMIC",
+                    "inputParameters": {
+                        "dynamicTasks": "${workflow.input.tasks}",
+                        "dynamicTasksInput": "${workflow.input.inputs}",
+                    },
+                    "dynamicForkTasksParam": "dynamicTasks",
+                    "dynamicForkTasksInputParamName": "dynamicTasksInput",
+                },
+                {"name": "join", "taskReferenceName": "join_ref", "type": "JOIN"},
+                {
+                    "name": "loop",
+                    "taskReferenceName": "loop_ref",
+                    "type": "DO_WHILE",
+                    "loopCondition": "$.loop_ref['iteration'] < 2",
+                    "loopOver": [
+                        {
+                            "name": "inline",
+                            "taskReferenceName": "inline_ref",
+                            "type": "INLINE",
+                            "inputParameters": {"evaluatorType": "javascript", "expression": "1 + 1"},
+                        }
+                    ],
+                },
+                {
+                    "name": "child",
+                    "taskReferenceName": "child_ref",
+                    "type": "SUB_WORKFLOW",
+                    "subWorkflowParam": {"name": "connect_hello", "version": 1},
+                    "inputParameters": {"name": "child"},
+                },
+            ],
+        }
+    )
+    branches = [{"name": "connect_greet", "taskReferenceName": f"g{i}", "type": "SIMPLE"} for i in (1, 2)]
+    run = client.start(
+        "connect_shapes", {"tasks": branches, "inputs": {"g1": {"name": "one"}, "g2": {"name": "two"}}}
+    ).wait(60)
+    assert run.status == "COMPLETED", run.reason
+    assert run.task("g2").output == {"greeting": "Hello two"}
+    assert run.task("inline_ref__2").output == {"result": 2}
+    child = run.sub_workflow("child_ref")
+    assert isinstance(child, RemoteExecution) and child.output == {"greeting": "Hello child"}
+    assert child.parent is not None and child.parent.workflow_id == run.workflow_id
+    df = run.tasks_df(include_children=True)
+    assert {"g1", "g2", "inline_ref__1", "inline_ref__2", "child_ref"} <= set(df["ref"])
+    assert set(df[df["depth"] == 1]["ref"]) == {"greet_ref"}
+    html = run._repr_mimebundle_()["text/html"]
+    assert "<svg" in html and "g2" in html and "loop_ref" in html
