@@ -132,13 +132,17 @@ class RemoteExecution(Execution):
         return stop
 
     def _poll(self, stop: threading.Event) -> None:
-        while not stop.wait(self.poll_interval):
+        cost = 0.0
+        # A big execution costs more to read: it is then read less often, never more than a tenth of the time.
+        while not stop.wait(max(self.poll_interval, 9 * cost)):
             if str(self._model.status) not in _ACTIVE and time.monotonic() - self._read_at < 5 * self.poll_interval:
                 continue  # ended: read now and then only (an operation elsewhere may restart it)
+            began = time.monotonic()
             try:
                 self.refresh()
             except Exception:  # noqa: BLE001 - the server may be restarting: the next read tries again
                 continue
+            cost = time.monotonic() - began
 
     # ------------------------------------------------------------------ state (read fresh)
     @property

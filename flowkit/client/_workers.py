@@ -135,7 +135,7 @@ class WorkerService:
                         "workerid": self.worker_id,
                         "count": free,
                         "timeout": self.poll_timeout_ms,
-                        "domain": self.domain,
+                        "domain": self.domain or worker.domain,
                     },
                 )
                 backoff = 0.1
