@@ -106,7 +106,13 @@ def _update_tasks(model: WorkflowModel, raws: list[Mapping[str, Any]]) -> None:
         task = by_id.get(ids[index])
         if task is None or task.workflow is not model:
             task = TaskModel(model, _node(model, raw), ids[index], str(raw.get("referenceTaskName") or ""), 0, 0)
-        _update_task(task, raw)
+            _update_task(task, raw)
+        elif not (
+            task.is_terminal
+            and task.update_time == (raw.get("updateTime") or 0)
+            and task.retried == bool(raw.get("retried"))
+        ):
+            _update_task(task, raw)  # an ended attempt the server has not touched since is read once
         if not keep:
             tasks.append(task)
         elif index >= len(old):
