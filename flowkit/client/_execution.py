@@ -171,6 +171,20 @@ class RemoteExecution(Execution):
         return self._fresh().reason
 
     @property
+    def correlation_id(self) -> str | None:
+        """Conductor's correlationId."""
+        return self._fresh().correlation_id
+
+    @property
+    def failed_reference_task_names(self) -> list[str]:
+        """Refs of every task that failed at least once."""
+        return list(self._fresh().failed_refs)
+
+    def to_json(self, *, include_tasks: bool = True) -> dict[str, Any]:
+        """Conductor's execution JSON, as the server answers it now."""
+        return self._source.client.raw_execution(self.workflow_id, include_tasks=include_tasks)
+
+    @property
     def tasks(self) -> list[TaskModel]:
         """Every task attempt in order."""
         return list(self._fresh().tasks)
