@@ -357,3 +357,24 @@ def test_sub_workflows_dynamic_forks_and_loops_read_back_as_models(client, worke
     assert set(df[df["depth"] == 1]["ref"]) == {"greet_ref"}
     html = run._repr_mimebundle_()["text/html"]
     assert "<svg" in html and "g2" in html and "loop_ref" in html
+
+
+def test_the_monitors_buttons_steer_the_execution_on_the_server(client) -> None:
+    from flowkit.notebook import monitor
+
+    run = client.start("connect_waiting", {})
+    view = monitor(run, diagram=False)
+    try:
+        assert not view.pause_button.disabled and view.resume_button.disabled
+        view.pause_button.click()
+        assert client.execution(run.workflow_id).refresh().status == "PAUSED"
+        assert "PAUSED" in view.status.value and not view.resume_button.disabled
+        view.resume_button.click()
+        view.terminate_button.click()
+        assert client.raw_execution(run.workflow_id, include_tasks=False)["status"] == "TERMINATED"
+        assert "TERMINATED" in view.status.value and not view.retry_button.disabled
+        view.retry_button.click()
+        assert run.status == "RUNNING" and "Retry: done" in view.message.value
+    finally:
+        view.close()
+        run.terminate()
