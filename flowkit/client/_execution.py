@@ -327,6 +327,18 @@ class RemoteExecution(Execution):
                 return task.task_id
         return None
 
+    def fetch_logs(self, ref: str | None = None) -> RemoteExecution:
+        """Read the task logs (``GET /api/tasks/{taskId}/log``) of ``ref``'s latest attempt, or of every attempt.
+
+        Conductor's execution JSON leaves logs out; after this, ``task.logs``, the inspector and
+        ``tasks_df()`` show them.
+        """
+        tasks = [self.task(ref)] if ref is not None else self.tasks
+        for task in tasks:
+            found = self._source.client.connection.request("GET", f"/tasks/{task.task_id}/log")
+            task.logs = [str(e.get("log", e)) if isinstance(e, dict) else str(e) for e in found or ()]
+        return self
+
     # ------------------------------------------------------------------ views that look up children
     def tasks_df(self, *, include_children: bool = False) -> Any:
         """One row per task attempt (children read from the server with ``include_children``)."""

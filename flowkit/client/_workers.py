@@ -21,6 +21,7 @@ from typing import Any
 from flowkit.client._http import Connection
 from flowkit.errors import FlowkitError, InputError
 from flowkit.workers import Task, Worker, as_worker_map
+from flowkit.workers._capture import installed
 
 __all__ = ["WorkerService"]
 
@@ -77,6 +78,7 @@ class WorkerService:
         self._stop = threading.Event()
         self._pool: ThreadPoolExecutor | None = None
         self._pollers: list[threading.Thread] = []
+        self._capture: installed | None = None
         self._count_lock = threading.Lock()
 
     @property
@@ -88,6 +90,8 @@ class WorkerService:
         """Check the server answers, then poll on background threads; returns at once."""
         self.connection.health()
         self._stop.clear()
+        self._capture = installed()  # print() and logging inside a worker go to its task's logs, as in-process
+        self._capture.__enter__()
         self._pool = ThreadPoolExecutor(self.threads * len(self.workers), thread_name_prefix="flowkit-worker")
         for name, worker in self.workers.items():
             thread = threading.Thread(target=self._poll, args=(name, worker), name=f"flowkit-poll-{name}", daemon=True)
@@ -116,6 +120,9 @@ class WorkerService:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._capture is not None:
+            self._capture.__exit__(None, None, None)
+            self._capture = None
 
     # ------------------------------------------------------------------ polling
     def _poll(self, name: str, worker: Worker) -> None:

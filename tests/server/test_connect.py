@@ -234,6 +234,7 @@ def test_flowkit_worker_runs_module_attr_workers_in_another_process(client, serv
         "def make():\n"
         "    @flowkit.worker_task(task_definition_name='connect_cli_greet')\n"
         "    def greet(name: str) -> dict:\n"
+        "        print(f'hi {name}')\n"
         "        return {'greeting': f'Hi {name}', 'pid': __import__('os').getpid()}\n"
         "    return [greet]\n"
     )
@@ -281,6 +282,9 @@ def test_flowkit_worker_runs_module_attr_workers_in_another_process(client, serv
     assert proc.returncode == 0, err
     assert run.status == "COMPLETED" and run.output == {"greeting": "Hi CLI"}
     assert run.task("greet_ref").worker_id == "cli-worker" and run.task("greet_ref").output["pid"] == proc.pid
+    assert run.fetch_logs("greet_ref").task("greet_ref").logs == [
+        "hi CLI"
+    ]  # printed by the worker, sent with its result
     assert "stopped after 1 task(s)" in err and "Traceback" not in err
 
 
