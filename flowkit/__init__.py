@@ -174,6 +174,7 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowTask",
     "__version__",
+    "connect",
     "open",
     "run",
     "start",

@@ -1163,7 +1163,7 @@ NOTEBOOKS["07_workers_as_services"] = [
     ),
     code(
         """
-        import os, socket, subprocess, sys, tempfile, time
+        import os, signal, socket, subprocess, sys, tempfile, time
         from pathlib import Path
         import flowkit, flowkit.contrib
         from flowkit.contrib.tutorial import SAMPLES
@@ -1335,9 +1335,10 @@ NOTEBOOKS["07_workers_as_services"] = [
         """
         ## Stop the services
 
-        A worker service stops on SIGTERM (or Ctrl-C) as Conductor's task runners do: it polls no
-        more, finishes the tasks it holds, and exits. Then the server stops; the runs stay in its
-        store, for `flowkit list` or the next `flowkit serve`.
+        A worker service stops on SIGTERM, what a process manager or Kubernetes sends, or on
+        Ctrl-C: it polls no more, finishes the tasks it holds, says how many it did, and exits.
+        Then the server, with Ctrl-C (SIGINT): it answers the requests in flight and closes its
+        store. The runs stay there, for `flowkit list` or the next `flowkit serve`.
         """
     ),
     code(
@@ -1345,7 +1346,7 @@ NOTEBOOKS["07_workers_as_services"] = [
         worker.terminate()
         print("worker service exited with code", worker.wait(30))
         print((logs / "worker.log").read_text().strip().splitlines()[-1])
-        server.terminate()
+        server.send_signal(signal.SIGINT)
         print("server exited with code", server.wait(30))
         """
     ),
