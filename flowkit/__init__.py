@@ -50,6 +50,7 @@ from flowkit.workers import Task, TaskResult, Worker, worker_task
 
 if TYPE_CHECKING:
     from flowkit._events import Event, EventBus
+    from flowkit.client import connect
     from flowkit.definitions._builder import (
         DecisionTask,
         DoWhileTask,
@@ -113,6 +114,7 @@ _LAZY = {
     "WaitTask": "flowkit.definitions._builder",
     "EventBus": "flowkit._events",
     "Event": "flowkit._events",
+    "connect": "flowkit.client",
 }
 
 __all__ = [
@@ -172,6 +174,7 @@ __all__ = [
     "WorkflowStatus",
     "WorkflowTask",
     "__version__",
+    "connect",
     "open",
     "run",
     "start",

@@ -324,10 +324,13 @@ def main(argv: list[str] | None = None) -> int:
         help="where worker calls run (default inline; dask starts a LocalCluster)",
     )
     _add_serve(sub)
+    _add_worker(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "worker":
+            return _worker(args)
         if args.command == "conformance":
             from flowkit.conformance import main as conformance_main
 
@@ -368,6 +371,82 @@ def _serve(args: argparse.Namespace) -> int:
     auth = Auth(key, secret) if key and secret else None
     workers = [w for spec in args.workers or [] for w in _load_workers(spec)]
     serve(args.store, host=args.host, port=args.port, auth=auth, workers=workers or None)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- flowkit worker
+def _add_worker(sub: Any) -> None:
+    worker = sub.add_parser("worker", help="run @worker_task functions as a service polling a Conductor server")
+    worker.add_argument("--server", required=True, help="the server's URL, e.g. http://127.0.0.1:8080")
+    worker.add_argument(
+        "--workers",
+        action="append",
+        required=True,
+        help="module:attr (a worker, a list of them, or a function returning them), a module or a .py file",
+    )
+    worker.add_argument("--threads", type=int, default=None, help="tasks of each worker run at once (default 4)")
+    worker.add_argument("--poll-timeout-ms", type=int, default=1000, help="how long one long poll waits")
+    worker.add_argument("--worker-id", default=None, help="the workerId tasks record (default host-pid)")
+    worker.add_argument("--domain", default=None, help="Conductor task domain to poll")
+
+
+def _worker_spec(spec: str) -> list[Any]:
+    """Workers named by ``module:attr``: a Worker, an iterable of them, or a function that returns either."""
+    from flowkit.errors import InputError
+    from flowkit.workers import Worker
+
+    if ":" not in spec or Path(spec).exists():
+        return _load_workers(spec)
+    module_name, _, attr = spec.partition(":")
+    module = _load_module(module_name, spec)
+    try:
+        value = getattr(module, attr)
+    except AttributeError:
+        raise InputError(f"--workers {spec!r}: module {module_name!r} has no attribute {attr!r}.") from None
+    if callable(value) and not isinstance(value, Worker):
+        value = value()
+    found = [value] if isinstance(value, Worker) else list(value) if isinstance(value, list | tuple) else []
+    if not found or not all(isinstance(w, Worker) for w in found):
+        raise InputError(
+            f"--workers {spec!r} is not @flowkit.worker_task functions (got {type(value).__name__}). "
+            "Fix: name a worker, a list of workers, or a function returning them."
+        )
+    return found
+
+
+def _load_module(name: str, spec: str) -> Any:
+    from flowkit.errors import InputError
+
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # the user's module failed to import: say where, not how
+        raise InputError(f"importing {name!r} for --workers {spec!r} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+    import os
+    import signal
+
+    from flowkit.client import WorkerService
+
+    logging.basicConfig(level=logging.WARNING, format="flowkit worker: %(message)s")
+    sys.path.insert(0, os.getcwd())  # python -m semantics: modules beside the caller import
+    workers = [w for spec in args.workers for w in _worker_spec(spec)]
+    service = WorkerService(
+        args.server,
+        workers,
+        threads=args.threads,
+        poll_timeout_ms=args.poll_timeout_ms,
+        worker_id=args.worker_id,
+        domain=args.domain,
+    )
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as Ctrl-C does: tasks taken finish first
+    service.connection.health()
+    names = ", ".join(service.workers)
+    print(f"flowkit worker: polling {service.url} for {names} ({service.threads} thread(s) each)", file=sys.stderr)
+    service.run()
+    print(f"flowkit worker: stopped after {service.completed} task(s)", file=sys.stderr)
     return 0
 
 

@@ -1119,6 +1119,245 @@ NOTEBOOKS["06_conductor_interop"] = [
     ),
 ]
 
+NOTEBOOKS["07_workers_as_services"] = [
+    md(
+        """
+        # 7. Workers as services: a server, a worker process, and the notebook as a client
+
+        So far every run happened inside this notebook: flowkit's engine and the workers shared one
+        Python process. Conductor itself is built the other way round. The *server* keeps the
+        workflows, the runs and one task queue per task type, and decides what comes next; the
+        *workers* are separate services that ask the server for work over HTTP ("any
+        `image_convert_resize` task for me?"), do it, and post the result back. The server never
+        calls a worker, and a worker knows nothing of workflows.
+
+        That split is why Conductor is used for microservices. A worker can be written in any
+        language (Conductor has SDKs for Java, Python, Go, C#, JavaScript and more), deployed and
+        restarted on its own, and scaled out by starting more copies: each poll hands a task to one
+        of them. If a worker dies holding a task, the task's response timeout expires on the server
+        and the task is retried, perhaps by another copy. Retries, timeouts and rate limits stay
+        on the server, in the task definitions.
+
+        flowkit can play every part. This notebook starts three processes' worth of it:
+
+        * `flowkit serve`: Conductor's REST API (`/api/metadata`, `/api/workflow`, `/api/tasks`)
+          on flowkit's engine, keeping its runs in a SQLite file;
+        * `flowkit worker`: the same image workers as before, now a service that long-polls the
+          server's queues for their task types;
+        * `flowkit.connect`: this notebook as a client that registers definitions, starts a run and
+          watches it, with the same monitor and tables as a local run.
+
+        The client and the worker speak only Conductor's API: point them at a Conductor server (with
+        `key_id` and `key_secret` when it wants a token) and the cells below work unchanged.
+        """
+    ),
+    md(
+        """
+        ## Set-up
+
+        The task definitions and the photo are the tutorial's. `ensure_endpoint()` decides where
+        uploads go, as before; this time the upload happens in the worker process, so the settings it
+        needs (the S3 endpoint and bucket) are put in the environment the two services start with.
+        Each service's log goes to a file in a temporary folder, out of the way of the notebook.
+        """
+    ),
+    code(
+        """
+        import os, signal, socket, subprocess, sys, tempfile, time
+        from pathlib import Path
+        import flowkit, flowkit.contrib
+        from flowkit.contrib.tutorial import SAMPLES
+        from flowkit.notebook import preview
+
+        task_defs = flowkit.contrib.image_task_defs(retry_delay_seconds=1)
+        s3 = flowkit.contrib.ensure_endpoint()
+        photo = str(SAMPLES / "landscape.jpg")
+        services_env = dict(os.environ, FLOWKIT_S3_BUCKET=s3.bucket)
+        if s3.endpoint_url:  # a local S3 server, or one configured by URL: the worker uploads there too
+            services_env["FLOWKIT_S3_ENDPOINT"] = s3.endpoint_url
+        logs = Path(tempfile.mkdtemp(prefix="flowkit-services-"))
+        print(f"uploads go to {s3.where}, bucket {s3.bucket!r}; service logs in {logs}")
+        """
+    ),
+    md(
+        """
+        ## Start the server
+
+        `flowkit serve` runs in its own process on a free port of 127.0.0.1 (beyond loopback it
+        wants an application key). With no `--store` it keeps its runs where local runs go,
+        `$FLOWKIT_HOME/flowkit.db` (`~/.flowkit/flowkit.db` by default), so `flowkit list` and
+        `flowkit show` find them afterwards. `flowkit.connect` checks that the server answers; the
+        loop retries it while the server is starting.
+        """
+    ),
+    code(
+        """
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "flowkit", "serve", "--port", str(port)],
+            env=services_env, stdout=subprocess.DEVNULL, stderr=open(logs / "serve.log", "wb"),
+        )
+        for _ in range(300):  # up to 30 s
+            try:
+                client = flowkit.connect(url)
+                break
+            except flowkit.client.UnreachableError:
+                if server.poll() is not None:
+                    raise RuntimeError((logs / "serve.log").read_text()) from None
+                time.sleep(0.1)
+        print("flowkit serve answers at", client.url)
+        """
+    ),
+    md(
+        """
+        ## Start the worker service
+
+        `flowkit worker` imports `flowkit.contrib:image_workers` (the function that returns the
+        workers the other notebooks ran in-process) and polls the server for `image_convert_resize`
+        and `upload_toS3` tasks, two at a time of each. Nothing about the functions changes: a
+        task's input becomes their arguments and their return value the task's output, as in a
+        notebook. To scale out, start the same command again, here or on another machine.
+        """
+    ),
+    code(
+        """
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flowkit", "worker", "--server", url,
+             "--workers", "flowkit.contrib:image_workers", "--threads", "2"],
+            env=services_env, stdout=subprocess.DEVNULL, stderr=open(logs / "worker.log", "wb"),
+        )
+        print("worker service started, pid", worker.pid)
+        """
+    ),
+    md(
+        """
+        ## Register the definitions
+
+        On a server the definitions live on the server: the client sends the task definitions
+        (`POST /api/metadata/taskdefs`) and the workflow (`PUT /api/metadata/workflow`), and any
+        client may then start it by name. The workflow is notebook 1's, resize then upload, under a
+        name of its own.
+        """
+    ),
+    code(
+        """
+        client.register_task_defs(task_defs)
+        wf = flowkit.WorkflowBuilder(
+            "image_convert_resize_service", description="Resize one image and upload it, on a server"
+        )
+        resize = flowkit.contrib.image_convert_resize(
+            task_ref_name="image_convert_resize_ref",
+            fileLocation=wf.input("fileLocation"),
+            outputFormat=wf.input("recipeParameters.outputFormat"),
+            outputWidth=wf.input("recipeParameters.outputSize.width"),
+            outputHeight=wf.input("recipeParameters.outputSize.height"),
+        )
+        upload = flowkit.contrib.upload_toS3(
+            task_ref_name="upload_toS3_ref", fileLocation=resize.output("fileLocation")
+        )
+        wf >> resize >> upload
+        wf.output_parameter("fileLocation", upload.output("fileLocation"))
+        client.register(wf)
+        client.workflow_def("image_convert_resize_service")
+        """
+    ),
+    md(
+        """
+        ## Start a run and watch it
+
+        `client.start` is `POST /api/workflow`: the server creates the run and puts the first task
+        in the `image_convert_resize` queue, where the worker service picks it up. The handle it
+        returns is a `flowkit.Execution` like a local run's, read through the REST API: the monitor
+        polls the server for the run's state, and its buttons are Conductor's calls (pause, resume,
+        terminate, retry). When the run ends its final diagram stays in the notebook.
+        """
+    ),
+    code(
+        """
+        request = {
+            "fileLocation": photo,
+            "recipeParameters": {"outputFormat": "png", "outputSize": {"width": 320, "height": 200}},
+        }
+        run = client.start("image_convert_resize_service", request)
+        display(run.monitor())
+        run.wait(120)
+        print(run.status, run.output)
+        """
+    ),
+    md(
+        """
+        ## Who did the work
+
+        The task table is read from the server too. Its `worker` column is the id the worker
+        service polled with (its host and process id), not this notebook: the tasks ran in the
+        other process.
+        """
+    ),
+    code(
+        """
+        run.tasks_df()[["ref", "status", "attempt", "duration", "worker"]]
+        """
+    ),
+    md(
+        """
+        Any client can find the run again: `client.search` is Conductor's `GET /api/workflow/search`,
+        answering Conductor's workflow summaries.
+        """
+    ),
+    code(
+        """
+        for summary in client.search(name="image_convert_resize_service", limit=5):
+            print(summary["workflowId"], summary["workflowType"], summary["status"])
+        """
+    ),
+    md(
+        """
+        ## The result
+
+        The photo, the file the worker service wrote, and the object it uploaded, read back from the
+        bucket at the workflow's output address.
+        """
+    ),
+    code(
+        """
+        preview(
+            photo,
+            run.task("image_convert_resize_ref").output["fileLocation"],
+            run.output["fileLocation"],
+            width=240,
+        )
+        """
+    ),
+    md(
+        """
+        ## Stop the services
+
+        A worker service stops on SIGTERM, what a process manager or Kubernetes sends, or on
+        Ctrl-C: it polls no more, finishes the tasks it holds, says how many it did, and exits.
+        Then the server, with Ctrl-C (SIGINT): it answers the requests in flight and closes its
+        store. The runs stay there, for `flowkit list` or the next `flowkit serve`.
+        """
+    ),
+    code(
+        """
+        worker.terminate()
+        print("worker service exited with code", worker.wait(30))
+        print((logs / "worker.log").read_text().strip().splitlines()[-1])
+        server.send_signal(signal.SIGINT)
+        print("server exited with code", server.wait(30))
+        """
+    ),
+    md(
+        """
+        That is the whole tutorial: the same workflows, run in a notebook, from Conductor's JSON,
+        and on a server with workers as services.
+        """
+    ),
+]
+
 
 def main(names: list[str] | None = None) -> None:
     """Write the notebooks of ``NOTEBOOKS`` (all, or those in ``names``) to ``notebooks/``."""

@@ -37,7 +37,7 @@ from flowkit.notebook._snapshot import (
     tasks_table_html,
     to_json_text,
 )
-from flowkit.runtime import RunEnded, TaskEnded, TaskStarted
+from flowkit.runtime import RunEnded, TaskEnded, TaskStarted, Watched
 
 __all__ = ["Monitor", "monitor"]
 
@@ -185,6 +185,8 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         if hooks is not None:
             for event in (TaskStarted, TaskEnded, RunEnded):
                 self._unhook.append(hooks.add(event, self._on_event))
+        if isinstance(execution, Watched):  # state on a server: read it while the monitor is open
+            self._unhook.append(execution.watch())
         self._refresher.poke()  # the diagram and the forms, made off the caller's thread
 
     # ------------------------------------------------------------------ parts made when needed

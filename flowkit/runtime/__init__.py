@@ -3,7 +3,7 @@
 :func:`run`, :func:`start` and :func:`open` (also ``flowkit.run`` / ``start`` / ``open``) build a
 :class:`Runtime` from :class:`RunOptions`; its :class:`Runner` carries out the engine's commands;
 each execution is an :class:`Execution` handle. ``runtime.hooks`` reports runs and tasks as they
-start and end. :class:`Clock`, :class:`Executor`, :class:`Scripts` (here) and
+start and end. :class:`Clock`, :class:`Executor`, :class:`Scripts`, :class:`Watched` (here) and
 :class:`flowkit.store.Store` are the protocols its parts follow.
 """
 
@@ -12,7 +12,7 @@ from flowkit.runtime._execution import Execution
 from flowkit.runtime._hooks import Hooks, RunEnded, RunEvent, RunStarted, TaskEnded, TaskStarted
 from flowkit.runtime._interrupt import Interrupted
 from flowkit.runtime._options import RunOptions
-from flowkit.runtime._protocols import Clock, Executor, Scripts, SyntaxChecking
+from flowkit.runtime._protocols import Clock, Executor, Scripts, SyntaxChecking, Watched
 from flowkit.runtime._run import open, run, start
 from flowkit.runtime._runner import Runner
 from flowkit.runtime._runtime import Runtime
@@ -36,6 +36,7 @@ __all__ = [
     "SystemClock",
     "TaskEnded",
     "TaskStarted",
+    "Watched",
     "open",
     "run",
     "start",

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from flowkit.workers import Task, Worker
 
-__all__ = ["Clock", "Executor", "Scripts", "SyntaxChecking"]
+__all__ = ["Clock", "Executor", "Scripts", "SyntaxChecking", "Watched"]
 
 
 class Clock(Protocol):
@@ -86,4 +87,18 @@ class SyntaxChecking(Protocol):
 
     def check_syntax(self, source: str, *, mode: str = "expression") -> None:
         """Raise ScriptError when ``source`` does not compile."""
+        ...
+
+
+@runtime_checkable
+class Watched(Protocol):
+    """An execution whose state lives elsewhere (a server): a view asks it to keep ``model`` current.
+
+    A local Execution is not one (its model is the engine's, always current, and its runtime's hooks
+    report every change). :class:`flowkit.client.RemoteExecution` is: while watched it reads the
+    server on a background thread and reports what changed through its ``runtime.hooks``.
+    """
+
+    def watch(self) -> Callable[[], None]:
+        """Keep the execution current until the returned function is called."""
         ...

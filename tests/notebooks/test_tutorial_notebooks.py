@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
+import sqlite3
 from pathlib import Path
 
 import nbformat
@@ -53,6 +55,8 @@ RUNS = {
         ("sub_flow_1", "COMPLETED"),
         ("sub_flow_1", "COMPLETED"),
     ],
+    # run by `flowkit serve`, which keeps its runs in the kernel's FLOWKIT_HOME like a local run
+    "07_workers_as_services": [("image_convert_resize_service", "COMPLETED")],
 }
 
 # notebook -> the runs started as sub-workflows (a failure workflow is not one: it has no parent)
@@ -70,6 +74,7 @@ PAGE = {
     "04_sub_workflow": {"diagrams": 4, "timelines": 0, "previews": 2},
     "05_designing_for_failure": {"diagrams": 5, "timelines": 2, "previews": 1},
     "06_conductor_interop": {"diagrams": 5, "timelines": 0, "previews": 5},
+    "07_workers_as_services": {"diagrams": 2, "timelines": 0, "previews": 3},
 }
 
 # notebook -> the image formats of the objects uploaded to its bucket
@@ -80,6 +85,7 @@ UPLOADED = {
     "04_sub_workflow": ["JPEG", "PNG"],
     "05_designing_for_failure": ["JPEG"],
     "06_conductor_interop": ["JPEG", "WEBP"],
+    "07_workers_as_services": ["PNG"],
 }
 
 
@@ -138,6 +144,31 @@ def test_the_failure_notebook_fails_as_designed(tutorial):
     assert page.count("data-status='TIMED_OUT'") >= 1 and page.count("data-status='FAILED'") >= 1
 
 
+def test_the_services_notebook_ran_its_tasks_in_the_worker_process_and_stopped_both_services(tutorial):
+    """Notebook 7: the server's store says who ran each task (the worker service), and both services exit 0."""
+    out, summary = tutorial
+    name = "07_workers_as_services"
+    home = out / "flowkit-home" / name
+    [run] = run_tutorial.read_store(home)
+    with sqlite3.connect(f"file:{home / 'flowkit.db'}?mode=ro", uri=True) as conn:
+        tasks = {
+            ref: json.loads(data)
+            for ref, data in conn.execute("SELECT ref, data FROM tasks WHERE workflow_id=?", (run["id"],))
+        }
+    nb = nbformat.read(out / f"{name}.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    pid = re.search(r"worker service started, pid (\d+)", printed)
+    assert pid, printed
+    assert sorted(tasks) == ["image_convert_resize_ref", "upload_toS3_ref"], tasks
+    # the tasks were polled by the worker process (Conductor's workerId host-pid), not run in the kernel
+    assert {t["workerId"].rsplit("-", 1)[1] for t in tasks.values()} == {pid.group(1)}, tasks
+    assert "worker service exited with code 0\nflowkit worker: stopped after 2 task(s)\n" in printed, printed
+    assert "server exited with code 0\n" in printed, printed
+    [entry] = [n for n in summary["notebooks"] if n["notebook"] == name]
+    [image] = entry["images"]  # written by the worker process under the kernel's FLOWKIT_HOME
+    assert [o["key"] for o in entry["s3_objects"]] == [Path(image).name], entry["s3_objects"]
+
+
 def test_the_uploaded_objects_are_in_each_notebooks_bucket(tutorial):
     out, summary = tutorial
     from flowkit.contrib import s3
@@ -185,7 +216,6 @@ def test_the_first_upload_is_not_charged_for_starting_s3(tutorial):
     """The set-up cell starts S3; the first upload task of notebook 1 takes the time of an upload."""
     out, _ = tutorial
     [run] = run_tutorial.read_store(out / "flowkit-home" / "01_resize_and_upload")
-    import sqlite3
 
     with sqlite3.connect(out / "flowkit-home" / "01_resize_and_upload" / "flowkit.db") as conn:
         [(started, ended)] = conn.execute(
