@@ -62,9 +62,11 @@ class _YoungGenerationTuned:
                 gc.set_threshold(*_gc_saved)
 
 
-def _snapshot(task: TaskModel) -> Task:
+def _snapshot(task: TaskModel, shared: bool) -> Task:
     t = Task.__new__(Task)  # every slot is set below; skips the generic __init__ loop
-    t.input_data = copy_json(task.input)  # the worker's own copy: changing it changes no recorded input
+    # The worker's own copy: changing it changes no recorded input. ``shared``: the worker copies the
+    # containers it hands its function (Worker.copies_input), so the task's input is only read.
+    t.input_data = task.input if shared else copy_json(task.input)
     t.task_id = task.task_id
     t.reference_task_name = task.ref
     t.task_def_name = task.task_def_name
@@ -380,7 +382,7 @@ class Runner:
             return
         self.running[name] += 1
         self.inflight += 1
-        snapshot = _snapshot(task)
+        snapshot = _snapshot(task, worker.copies_input)
         if self.executor.inline or (self.here and self.inflight == 1 and not self.ready and self._alone(task, now)):
             # on the calling thread: no job closure or result queue
             self.interrupt.waiting = True
