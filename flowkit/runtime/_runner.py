@@ -129,8 +129,9 @@ class Runner:
         self.starts: dict[str, deque[int]] = defaultdict(deque)
         self.wake = threading.Event()
         self._batch_s = store.batch_ms / 1000
-        self._flushed_at = time.monotonic()
         self.results_unwritten = False  # a worker's result was applied since the last write
+        self._result_at = 0.0  # when the oldest unwritten result was applied (time.monotonic)
+        self._executions_written = 0  # len(engine.executions) at the last write: a new one is written at once
         self.ended_unwritten = False  # a run ended since the last write (someone may wait for it on disk)
         self.here = False  # may run a worker on the calling thread (foreground threads executor): see _alone
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
@@ -193,6 +194,7 @@ class Runner:
     def flush(self) -> None:
         """Write what the engine changed to the store (one transaction)."""
         engine = self.engine
+        self._executions_written = len(engine.executions)
         if engine.dirty or engine.dirty_workflows or engine.dropped:
             self.writing = True  # before take_dirty: see Runtime._ended_on_disk
             self.ended_unwritten = self.results_unwritten = False
@@ -202,7 +204,6 @@ class Runner:
                 self.writing = False
             if self.on_flush is not None:
                 self.on_flush()
-        self._flushed_at = time.monotonic()
 
     def fail(self, wf: WorkflowModel, exc: BaseException, doing: str) -> None:
         """End ``wf`` FAILED because the engine (or a hook) raised ``exc`` while ``doing``; never left RUNNING."""
@@ -243,8 +244,13 @@ class Runner:
             while ready:
                 # Group commit: a result is written before more tasks start once it has waited
                 # batch_ms (at once when batch_ms is 0), and before any wait that lasts. Starts alone
-                # do not commit: a start lost in a crash runs again all the same.
-                if self.results_unwritten and monotonic() - self._flushed_at >= batch_s:
+                # do not commit: a start lost in a crash runs again all the same. Timed from the
+                # result, not from the last write: a fresh result (a fork's generator) is not written
+                # with half of the tasks it led to, only for all of them to be written again when done.
+                # A new execution (a sub-workflow) is written before its first task starts.
+                if (self.results_unwritten and monotonic() - self._result_at >= batch_s) or len(
+                    engine.executions
+                ) != self._executions_written:
                     self.flush()
                 task = ready.popleft()
                 try:
@@ -263,10 +269,16 @@ class Runner:
                 return
             if engine.dirty or engine.dirty_workflows:
                 # About to wait. Commit when the wait lasts, not on every hand-off: give the workers
-                # what is left of the batch window first (an ended run is written at once: wait()
-                # reports it only once it is on disk).
-                left = batch_s - (monotonic() - self._flushed_at)
-                if self.inflight and left > 0 and not self.ended_unwritten:
+                # what is left of the oldest result's batch window first, a whole window when only
+                # starts are unwritten (an ended run is written at once: wait() reports it only once
+                # it is on disk).
+                left = batch_s - (monotonic() - self._result_at) if self.results_unwritten else batch_s
+                if (
+                    self.inflight
+                    and left > 0
+                    and not self.ended_unwritten
+                    and len(engine.executions) == self._executions_written
+                ):
                     try:
                         task, outcome = results.get(timeout=left)
                     except Exception:  # queue.Empty: the wait lasts
@@ -444,7 +456,6 @@ class Runner:
             return
         if not isinstance(outcome, Outcome):
             outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
-        self.results_unwritten = True
         commands = self.engine.task_updated(
             task,
             outcome.status,
@@ -455,6 +466,9 @@ class Runner:
             logs=outcome.logs,
             error=outcome.error,
         )
+        if not self.results_unwritten:  # timed once the engine took it in (a fork's scheduling can take a while)
+            self.results_unwritten = True
+            self._result_at = time.monotonic()
         self._ended(task)
         self.handle(commands, now)
 
