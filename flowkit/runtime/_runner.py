@@ -440,23 +440,25 @@ class Runner:
 
     def _apply(self, task: TaskModel, outcome: Any) -> None:
         wf = task.workflow
-        if self.engine.executions.get(wf.workflow_id) is not wf:
+        engine = self.engine
+        if engine.executions.get(wf.workflow_id) is not wf:
             return  # a late answer to a call another run started on this (shared) executor: not ours
         self.inflight -= 1
         name = task.task_def_name
         self.running[name] -= 1
-        blocked = self.blocked.get(name)
-        if blocked:
-            self.ready.append(blocked.popleft())
+        if self.blocked:
+            blocked = self.blocked.get(name)
+            if blocked:
+                self.ready.append(blocked.popleft())
         now = self.clock.now_ms()
-        due = self.engine.next_deadline()
+        due = engine.next_deadline()
         if due is not None and due <= now:
             self._tick(now)
         if outcome is DROPPED:  # the executor abandoned the call (its task had ended): nothing to report
             return
-        if not isinstance(outcome, Outcome):
+        if type(outcome) is not Outcome and not isinstance(outcome, Outcome):
             outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
-        commands = self.engine.task_updated(
+        commands = engine.task_updated(
             task,
             outcome.status,
             now,
@@ -469,7 +471,8 @@ class Runner:
         if not self.results_unwritten:  # timed once the engine took it in (a fork's scheduling can take a while)
             self.results_unwritten = True
             self._result_at = time.monotonic()
-        self._ended(task)
+        if self.hooks.task_ended:
+            self._ended(task)
         self.handle(commands, now)
 
     def _ended(self, task: TaskModel) -> None:
