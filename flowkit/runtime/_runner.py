@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flowkit.definitions import WorkflowDef
+from flowkit.definitions._types import TaskStatus
 from flowkit.engine import Command, Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
 from flowkit.executors._executors import DROPPED
 from flowkit.expressions import copy_json
@@ -30,6 +31,7 @@ from flowkit.workers import Outcome, Task, Worker
 __all__ = ["Runner"]
 
 _HOST = host_name()
+_COMPLETED = TaskStatus.COMPLETED
 _HERE_HORIZON_MS = 3_600_000  # a worker runs on the calling thread only when no timer is due sooner
 _GC_GEN0 = 10_000  # objects between young collections while a run is active
 _gc_lock = threading.Lock()
@@ -136,6 +138,9 @@ class Runner:
         self.here = False  # may run a worker on the calling thread (foreground threads executor): see _alone
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
         self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
+        self.report: Callable[[TaskModel], None] | None = None
+        """Told of every attempt whose result was applied and did not complete, before the TaskEnded hooks
+        (a foreground run's FailureReporter: a call for failures only, not an event for every task)."""
         self.interrupt = SigintGuard()  # entered by a foreground run: Ctrl-C stops the loop cleanly
         self.task_queue: Callable[[TaskModel], None] | None = None
         """Where SIMPLE tasks with no worker here wait SCHEDULED for a poller (``flowkit serve``'s task
@@ -471,12 +476,14 @@ class Runner:
         if not self.results_unwritten:  # timed once the engine took it in (a fork's scheduling can take a while)
             self.results_unwritten = True
             self._result_at = time.monotonic()
-        if self.hooks.task_ended:
+        if task.status is not _COMPLETED or self.hooks.task_ended:
             self._ended(task)
         self.handle(commands, now)
 
     def _ended(self, task: TaskModel) -> None:
         """Tell the hooks that ``task``'s result was applied (before the commands it led to)."""
+        if self.report is not None and task.status is not _COMPLETED:
+            self.report(task)
         hooks = self.hooks.task_ended
         if hooks:
             event = TaskEnded(task)
