@@ -294,7 +294,8 @@ class Worker:
         """Run the function for ``task`` and turn what happened into an :class:`Outcome`."""
         local = _LOCAL
         token = getattr(local, "buf", None)  # _capture.begin(), inlined: it runs for every task
-        local.buf = buf = []
+        buf: list[str] = []
+        local.buf = buf
         try:
             value = self.fn(task) if self._bind is None else self.fn(**self._bind(task))
         except _MissingInput as exc:  # the function never ran: no traceback of flowkit's binding code
@@ -306,6 +307,7 @@ class Worker:
         local.buf = token  # _capture.end(token), inlined
         logs = "".join(buf).splitlines() if buf else None
         callback = 0
+        status: str
         if type(value) is dict:  # the common answer first
             status, output, reason = _COMPLETED, value, None
         elif isinstance(value, TaskResult) or type(value).__name__ == "TaskResult" and hasattr(value, "output_data"):
