@@ -31,7 +31,10 @@ class FailureReporter:
         self.engine = engine
 
     def __call__(self, event: TaskEnded) -> None:
-        task = event.task
+        self.report(event.task)
+
+    def report(self, task: TaskModel) -> None:
+        """Log ``task``'s attempt if it failed (the Runner calls it for every attempt that did not complete)."""
         if task.status not in _REPORTED or not logger.isEnabledFor(logging.WARNING):
             return
         label = f"'{task.ref}'" if task.ref == task.task_def_name else f"'{task.ref}' ({task.task_def_name})"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flowkit.definitions import WorkflowDef
+from flowkit.definitions._types import TaskStatus
 from flowkit.engine import Command, Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
 from flowkit.executors._executors import DROPPED
 from flowkit.expressions import copy_json
@@ -30,6 +31,7 @@ from flowkit.workers import Outcome, Task, Worker
 __all__ = ["Runner"]
 
 _HOST = host_name()
+_COMPLETED = TaskStatus.COMPLETED
 _HERE_HORIZON_MS = 3_600_000  # a worker runs on the calling thread only when no timer is due sooner
 _GC_GEN0 = 10_000  # objects between young collections while a run is active
 _gc_lock = threading.Lock()
@@ -62,9 +64,11 @@ class _YoungGenerationTuned:
                 gc.set_threshold(*_gc_saved)
 
 
-def _snapshot(task: TaskModel) -> Task:
+def _snapshot(task: TaskModel, shared: bool) -> Task:
     t = Task.__new__(Task)  # every slot is set below; skips the generic __init__ loop
-    t.input_data = copy_json(task.input)  # the worker's own copy: changing it changes no recorded input
+    # The worker's own copy: changing it changes no recorded input. ``shared``: the worker copies the
+    # containers it hands its function (Worker.copies_input), so the task's input is only read.
+    t.input_data = task.input if shared else copy_json(task.input)
     t.task_id = task.task_id
     t.reference_task_name = task.ref
     t.task_def_name = task.task_def_name
@@ -127,12 +131,16 @@ class Runner:
         self.starts: dict[str, deque[int]] = defaultdict(deque)
         self.wake = threading.Event()
         self._batch_s = store.batch_ms / 1000
-        self._flushed_at = time.monotonic()
         self.results_unwritten = False  # a worker's result was applied since the last write
+        self._result_at = 0.0  # when the oldest unwritten result was applied (time.monotonic)
+        self._executions_written = 0  # len(engine.executions) at the last write: a new one is written at once
         self.ended_unwritten = False  # a run ended since the last write (someone may wait for it on disk)
         self.here = False  # may run a worker on the calling thread (foreground threads executor): see _alone
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
         self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
+        self.report: Callable[[TaskModel], None] | None = None
+        """Told of every attempt whose result was applied and did not complete, before the TaskEnded hooks
+        (a foreground run's FailureReporter: a call for failures only, not an event for every task)."""
         self.interrupt = SigintGuard()  # entered by a foreground run: Ctrl-C stops the loop cleanly
         self.task_queue: Callable[[TaskModel], None] | None = None
         """Where SIMPLE tasks with no worker here wait SCHEDULED for a poller (``flowkit serve``'s task
@@ -191,6 +199,7 @@ class Runner:
     def flush(self) -> None:
         """Write what the engine changed to the store (one transaction)."""
         engine = self.engine
+        self._executions_written = len(engine.executions)
         if engine.dirty or engine.dirty_workflows or engine.dropped:
             self.writing = True  # before take_dirty: see Runtime._ended_on_disk
             self.ended_unwritten = self.results_unwritten = False
@@ -200,7 +209,6 @@ class Runner:
                 self.writing = False
             if self.on_flush is not None:
                 self.on_flush()
-        self._flushed_at = time.monotonic()
 
     def fail(self, wf: WorkflowModel, exc: BaseException, doing: str) -> None:
         """End ``wf`` FAILED because the engine (or a hook) raised ``exc`` while ``doing``; never left RUNNING."""
@@ -241,8 +249,13 @@ class Runner:
             while ready:
                 # Group commit: a result is written before more tasks start once it has waited
                 # batch_ms (at once when batch_ms is 0), and before any wait that lasts. Starts alone
-                # do not commit: a start lost in a crash runs again all the same.
-                if self.results_unwritten and monotonic() - self._flushed_at >= batch_s:
+                # do not commit: a start lost in a crash runs again all the same. Timed from the
+                # result, not from the last write: a fresh result (a fork's generator) is not written
+                # with half of the tasks it led to, only for all of them to be written again when done.
+                # A new execution (a sub-workflow) is written before its first task starts.
+                if (self.results_unwritten and monotonic() - self._result_at >= batch_s) or len(
+                    engine.executions
+                ) != self._executions_written:
                     self.flush()
                 task = ready.popleft()
                 try:
@@ -261,10 +274,16 @@ class Runner:
                 return
             if engine.dirty or engine.dirty_workflows:
                 # About to wait. Commit when the wait lasts, not on every hand-off: give the workers
-                # what is left of the batch window first (an ended run is written at once: wait()
-                # reports it only once it is on disk).
-                left = batch_s - (monotonic() - self._flushed_at)
-                if self.inflight and left > 0 and not self.ended_unwritten:
+                # what is left of the oldest result's batch window first, a whole window when only
+                # starts are unwritten (an ended run is written at once: wait() reports it only once
+                # it is on disk).
+                left = batch_s - (monotonic() - self._result_at) if self.results_unwritten else batch_s
+                if (
+                    self.inflight
+                    and left > 0
+                    and not self.ended_unwritten
+                    and len(engine.executions) == self._executions_written
+                ):
                     try:
                         task, outcome = results.get(timeout=left)
                     except Exception:  # queue.Empty: the wait lasts
@@ -380,7 +399,7 @@ class Runner:
             return
         self.running[name] += 1
         self.inflight += 1
-        snapshot = _snapshot(task)
+        snapshot = _snapshot(task, worker.copies_input)
         if self.executor.inline or (self.here and self.inflight == 1 and not self.ready and self._alone(task, now)):
             # on the calling thread: no job closure or result queue
             self.interrupt.waiting = True
@@ -426,24 +445,25 @@ class Runner:
 
     def _apply(self, task: TaskModel, outcome: Any) -> None:
         wf = task.workflow
-        if self.engine.executions.get(wf.workflow_id) is not wf:
+        engine = self.engine
+        if engine.executions.get(wf.workflow_id) is not wf:
             return  # a late answer to a call another run started on this (shared) executor: not ours
         self.inflight -= 1
         name = task.task_def_name
         self.running[name] -= 1
-        blocked = self.blocked.get(name)
-        if blocked:
-            self.ready.append(blocked.popleft())
+        if self.blocked:
+            blocked = self.blocked.get(name)
+            if blocked:
+                self.ready.append(blocked.popleft())
         now = self.clock.now_ms()
-        due = self.engine.next_deadline()
+        due = engine.next_deadline()
         if due is not None and due <= now:
             self._tick(now)
         if outcome is DROPPED:  # the executor abandoned the call (its task had ended): nothing to report
             return
-        if not isinstance(outcome, Outcome):
+        if type(outcome) is not Outcome and not isinstance(outcome, Outcome):
             outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
-        self.results_unwritten = True
-        commands = self.engine.task_updated(
+        commands = engine.task_updated(
             task,
             outcome.status,
             now,
@@ -453,11 +473,17 @@ class Runner:
             logs=outcome.logs,
             error=outcome.error,
         )
-        self._ended(task)
+        if not self.results_unwritten:  # timed once the engine took it in (a fork's scheduling can take a while)
+            self.results_unwritten = True
+            self._result_at = time.monotonic()
+        if task.status is not _COMPLETED or self.hooks.task_ended:
+            self._ended(task)
         self.handle(commands, now)
 
     def _ended(self, task: TaskModel) -> None:
         """Tell the hooks that ``task``'s result was applied (before the commands it led to)."""
+        if self.report is not None and task.status is not _COMPLETED:
+            self.report(task)
         hooks = self.hooks.task_ended
         if hooks:
             event = TaskEnded(task)

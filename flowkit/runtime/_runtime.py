@@ -23,7 +23,7 @@ from flowkit.executors import make_executor
 from flowkit.executors._executors import ThreadExecutor
 from flowkit.runtime._clock import SystemClock
 from flowkit.runtime._execution import Execution
-from flowkit.runtime._hooks import Hooks, RunEnded, RunStarted, TaskEnded
+from flowkit.runtime._hooks import Hooks, RunEnded, RunStarted
 from flowkit.runtime._interrupt import INTERRUPTED_REASON, Interrupted
 from flowkit.runtime._options import RunOptions
 from flowkit.runtime._prepare import as_workflow_def, build_engine, simple_names, validate_once
@@ -78,8 +78,6 @@ class Runtime:
         self.clock = options.clock or SystemClock()
         self.hooks = Hooks()
         self.hooks.add(RunEnded, _weakly(self, Runtime._on_ended))
-        if not options.background:  # flowkit.run blocks: say what fails as it happens
-            self.hooks.add(TaskEnded, FailureReporter(self.engine))
         self.runner = Runner(
             self.engine,
             self.workers,
@@ -91,6 +89,8 @@ class Runtime:
             external=self.external,
             on_event=self.event_bus.publish,
         )
+        if not options.background:  # flowkit.run blocks: say what fails as it happens
+            self.runner.report = FailureReporter(self.engine).report  # called for failed attempts only
         self._saved: set[int] = set()
         self.background = options.background
         # a foreground run may run a lone worker on the calling thread (Runner._alone)

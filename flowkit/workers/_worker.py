@@ -30,6 +30,7 @@ from typing import Any, get_type_hints
 from flowkit._cache import BoundedCache
 from flowkit.definitions._types import TaskStatus
 from flowkit.errors import NonRetryableError, WorkerError
+from flowkit.expressions import copy_json
 from flowkit.workers import _capture
 from flowkit.workers._record import record_output
 
@@ -134,6 +135,7 @@ class Outcome:
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _FLAT = frozenset(_JSON_SCALARS)
 _COMPLETED = TaskStatus.COMPLETED
+_LOCAL = _capture._local
 
 
 def _json_problem(value: Any, path: str, depth: int = 0) -> str | None:
@@ -186,6 +188,8 @@ def _to_output(value: Any) -> dict[str, Any]:
 class Worker:
     """A function that completes tasks of one task definition name."""
 
+    copies_input = False
+
     def __init__(
         self,
         fn: Callable[..., Any],
@@ -204,6 +208,9 @@ class Worker:
         self.__name__ = getattr(fn, "__name__", task_definition_name)
         self.__wrapped__ = fn
         self._bind = self._binder(fn)
+        self.copies_input = self._bind is not None and type(self).execute is Worker.execute
+        """True when :meth:`execute` hands the function copies of the input's containers (it binds
+        parameters by name), so the caller may pass a Task whose ``input_data`` it shares."""
 
     def _binder(self, fn: Callable[..., Any]) -> Callable[[Task], dict[str, Any]] | None:
         sig = inspect.signature(fn)
@@ -230,12 +237,16 @@ class Worker:
             spec.append((p.name, p.default, dc, null_ok))
 
         def bind(task: Task) -> dict[str, Any]:
+            # The function gets its own copy of every container it receives: changing one changes no
+            # recorded input (the Runner shares ``input_data`` with the task when ``copies_input``).
             data = task.input_data
-            kwargs = dict(data) if takes_all else {}
+            kwargs = {k: v if type(v) in _FLAT else copy_json(v) for k, v in data.items()} if takes_all else {}
             for name, default, dc, null_ok in spec:
                 if name in data:
                     value = data[name]
-                    if value is None and not null_ok:
+                    if type(value) not in _FLAT:
+                        value = copy_json(value)
+                    elif value is None and not null_ok:
                         raise _MissingInput(self._missing(task, name, present=True))
                     if dc is not None and isinstance(value, Mapping):
                         value = dc(**value)
@@ -281,7 +292,10 @@ class Worker:
 
     def execute(self, task: Task) -> Outcome:
         """Run the function for ``task`` and turn what happened into an :class:`Outcome`."""
-        token = _capture.begin()
+        local = _LOCAL
+        token = getattr(local, "buf", None)  # _capture.begin(), inlined: it runs for every task
+        buf: list[str] = []
+        local.buf = buf
         try:
             value = self.fn(task) if self._bind is None else self.fn(**self._bind(task))
         except _MissingInput as exc:  # the function never ran: no traceback of flowkit's binding code
@@ -290,9 +304,13 @@ class Worker:
             return Outcome("FAILED_WITH_TERMINAL_ERROR", {}, _message(exc), _capture.end(token), _error(exc))
         except Exception as exc:  # a worker's failure is the task's failure, never the engine's
             return Outcome("FAILED", {}, _message(exc), _capture.end(token), _error(exc))
-        logs = _capture.end(token)
+        local.buf = token  # _capture.end(token), inlined
+        logs = "".join(buf).splitlines() if buf else None
         callback = 0
-        if isinstance(value, TaskResult) or type(value).__name__ == "TaskResult" and hasattr(value, "output_data"):
+        status: str
+        if type(value) is dict:  # the common answer first
+            status, output, reason = _COMPLETED, value, None
+        elif isinstance(value, TaskResult) or type(value).__name__ == "TaskResult" and hasattr(value, "output_data"):
             status = str(getattr(value.status, "value", value.status) or "COMPLETED").split(".")[-1]
             output = dict(value.output_data or {})
             reason = value.reason_for_incompletion

@@ -4,6 +4,9 @@ The engine shares values between tasks where only its own handlers read them (a 
 list, a JOIN, the workflow output); these tests pin down that a worker still gets its own copy.
 """
 
+import dataclasses
+from typing import Any
+
 import flowkit
 
 FORK = {
@@ -69,3 +72,43 @@ def test_execution_json_shows_each_task_as_it_ended():
     assert tasks["leaf_0"]["outputData"] == {"i": -1, "tags": ["a", "changed by the worker"]}
     assert tasks["after"]["inputData"]["joined"]["leaf_0"]["i"] == -1
     assert doc["output"]["joined"]["leaf_2"]["i"] == -1
+
+
+CHAIN = {
+    "name": "isolation_forms",
+    "version": 1,
+    "tasks": [
+        {"name": "first", "taskReferenceName": "first", "inputParameters": {"doc": "${workflow.input.doc}"}},
+        {"name": "second", "taskReferenceName": "second", "inputParameters": {"doc": "${workflow.input.doc}"}},
+    ],
+}
+
+
+@dataclasses.dataclass
+class Doc:
+    tags: list[str]
+    n: int
+
+
+def test_every_binding_form_gets_its_own_copy_of_the_input():
+    """By name and ``**kwargs`` (the worker copies what it binds), a dataclass, and the Task itself (the runner copies)."""
+
+    def by_kwargs(**kw: Any) -> dict:
+        kw["doc"]["tags"].append("kwargs")
+        return {}
+
+    def by_dataclass(doc: Doc) -> dict:
+        doc.tags.append("dataclass")
+        return {}
+
+    def by_task(task: flowkit.Task) -> dict:
+        task.input_data["doc"]["tags"].append("task")
+        return {}
+
+    doc = {"tags": ["a"], "n": 1}
+    for first, second in ((by_kwargs, by_dataclass), (by_task, by_kwargs)):
+        ex = flowkit.run(CHAIN, {"doc": doc}, workers={"first": first, "second": second}, store="memory")
+        assert ex.status == "COMPLETED", ex.reason
+        assert [t.input["doc"] for t in ex.tasks] == [{"tags": ["a"], "n": 1}] * 2
+        assert ex.input["doc"] == {"tags": ["a"], "n": 1}
+    assert doc == {"tags": ["a"], "n": 1}
