@@ -370,7 +370,15 @@ def _serve(args: argparse.Namespace) -> int:
     key, secret = os.environ.get("FLOWKIT_SERVER_KEY_ID"), os.environ.get("FLOWKIT_SERVER_KEY_SECRET")
     auth = Auth(key, secret) if key and secret else None
     workers = [w for spec in args.workers or [] for w in _load_workers(spec)]
-    serve(args.store, host=args.host, port=args.port, auth=auth, workers=workers or None)
+    import signal
+
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: as Ctrl-C, it then unwinds
+    # through serve(), which closes the store, instead of killing the process before that
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        serve(args.store, host=args.host, port=args.port, auth=auth, workers=workers or None)
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

@@ -136,3 +136,12 @@ def test_kill_9_and_restart_carries_on_every_execution(tmp_path: Path) -> None:
             assert [t["status"] for t in a_tasks] == ["COMPLETED"]
     finally:
         server.stop()
+
+
+def test_sigterm_stops_the_server_through_its_shutdown_with_exit_code_0(tmp_path: Path) -> None:
+    server = Server(tmp_path / "serve.db")
+    server.start()
+    assert server.proc is not None
+    server.proc.terminate()  # a service manager's stop (systemd, docker stop, a notebook's terminate())
+    # 0, not -15: serve() unwound (and closed the store) instead of dying by the signal uvicorn raises again
+    assert server.proc.wait(20) == 0, (tmp_path / "serve.log").read_text()
