@@ -141,17 +141,16 @@ class Page:
         return self.root.locator(f".flowkit-builder-{name}").first
 
     def choose(self, name: str, label: str) -> None:
-        select = self.part(name).locator("select")
-        select.select_option(label=label)
-        if name == "place":
-            # the kernel answers a place with the references offered there; a Dropdown syncs an index, so a
-            # reference chosen before those options land could name another one: wait for them
-            self.tab.wait_for_timeout(1500)
+        self.part(name).locator("select").select_option(label=label)
+        # a Dropdown syncs an index: let the kernel take this choice, and send the options it offers after
+        # it (references after a place, "into" choices after a field), before the next click uses them
+        self.tab.wait_for_timeout(1000)
 
     def type(self, name: str, text: str) -> None:
         box = self.part(name).locator("input, textarea").first
         box.fill(text)
         box.press("Tab")  # a field synced on change (continuous_update=False) sends its value on blur
+        self.tab.wait_for_timeout(500)  # the kernel moves "into" to the field typed in last
 
     def field(self, name: str):
         return self.root.locator(f".flowkit-field-{name} input")
