@@ -18,6 +18,8 @@ scripts; the harness is a closure handed to Python, not a global. Everything a s
 memory limits, except QuickJS's regular-expression matcher, which this binding cannot interrupt:
 in-process, every builtin that runs it asks for the evaluation to be redone in a sandbox child
 process (:mod:`flowkit.scripting._sandbox`), which is killed when it overruns the time limit.
+One gap: a single promise job that runs out of memory on its own (not a growing chain of jobs)
+ends as an unobserved rejection, so the script's value stands, as in a browser (see ``_drain``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ __all__ = ["QuickJSJavaScript"]
 _MAX_PROGRAMS = 1024  # compiled sources kept per context
 _MAX_SCOPES = 16  # workflow executions whose contexts are kept; older ones start afresh
 _LINE = re.compile(r"<input>:(\d+)")
+_DRAIN_MEMORY_SHARE = 0.9  # share of the memory limit a chain of promise jobs may hold (see _drain)
+_CLOCK_SLACK_S = 0.002  # clock() and time.process_time() read the same clock at different moments
 # Text that can reach promise jobs: they run only when a script names one of these (a script that
 # reaches Promise otherwise leaves jobs that never run and die with its context).
 _MAY_DEFER = re.compile(r"[Aa]sync|await|Promise|\bthen\b|import|eval|Function|constructor|globalThis|\bthis\b")
@@ -249,11 +253,27 @@ class QuickJSJavaScript:
         return _result(text, source, limits)
 
     def _drain(self, context: _Context, limits: ScriptLimits, text: str) -> str:
-        """Run the promise jobs a script left, charged to its own time limit."""
-        deadline = time.monotonic() + limits.timeout_ms / 1000
-        while context.ctx.execute_pending_job():
-            if time.monotonic() > deadline:
+        """Run the promise jobs a script left, charged to its own time and memory limits.
+
+        The binding turns an interrupt or an out-of-memory inside a job into that promise's
+        rejection, which nothing observes: the queue just empties and the script would look
+        finished. So each job is watched from outside: the binding interrupts a job once the
+        process has spent the time limit in CPU since the job began (``clock()``), which
+        ``time.process_time`` reads too; and the heap is checked between jobs, stopping a job
+        chain that grows it before its last allocation can fail unseen.
+        """
+        limit_s = limits.timeout_ms / 1000
+        deadline = time.monotonic() + limit_s
+        ceiling = limits.max_memory_bytes * _DRAIN_MEMORY_SHARE
+        ctx = context.ctx
+        while True:
+            started = time.process_time()
+            if not ctx.execute_pending_job():
+                break
+            if time.monotonic() > deadline or time.process_time() - started >= limit_s - _CLOCK_SLACK_S:
                 raise ScriptTimeoutError(f"script exceeded its time limit of {limits.timeout_ms} ms")
+            if ctx.memory()["malloc_size"] > ceiling:
+                raise ScriptMemoryError(f"script exceeded its memory limit of {limits.max_memory_bytes} bytes")
         wanted = context.api("w")
         return "R" if wanted == "R" else text
 
