@@ -156,11 +156,20 @@ def test_operations_are_conductors_rest_calls(client) -> None:
 def test_the_monitor_polls_the_server_until_completed(client) -> None:
     from flowkit.notebook import monitor
 
-    run = client.start("connect_hello", {"name": "Grace"})
+    # its own task name: the module's `workers` service polls connect_greet and may still be running
+    @flowkit.worker_task(task_definition_name="connect_watched_greet")
+    def watched_greet(name: str) -> dict[str, Any]:
+        return {"greeting": f"Hello {name}"}
+
+    wf = flowkit.WorkflowBuilder("connect_watched")
+    wf >> watched_greet(task_ref_name="greet_ref", name=wf.input("name"))
+    client.register_task_defs(flowkit.TaskDef(name="connect_watched_greet"))
+    client.register(wf)
+    run = client.start("connect_watched", {"name": "Grace"})
     view = monitor(run, min_interval=0.05, poll_interval=0.1, diagram_interval=0.1)
     try:
         assert "RUNNING" in view.status.value  # nobody polls yet
-        with WorkerService(client.url, [greet], poll_timeout_ms=200):
+        with WorkerService(client.url, [watched_greet], poll_timeout_ms=200):
             deadline = time.monotonic() + 30
             while "COMPLETED" not in view.status.value and time.monotonic() < deadline:
                 time.sleep(0.05)
