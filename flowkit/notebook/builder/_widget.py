@@ -11,6 +11,7 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 from flowkit.errors import FlowkitError
 from flowkit.notebook._diagram import Diagram
 from flowkit.notebook.builder._catalogue import setting_spec
+from flowkit.notebook.builder._choice import Choice
 from flowkit.notebook.builder._fields import NEW_KEY, InputFields, new_key
 from flowkit.notebook.builder._model import MODES, BuilderModel, JsonField, Place, parse_json_object
 from flowkit.notebook.builder._run import run_placeholder, start_run
@@ -88,21 +89,21 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             value=", ".join(self.model.declared_inputs),
             continuous_update=False,
         )
-        self.task_type = widgets.Dropdown(description="task", options=self.model.task_types)
-        self.mode = widgets.Dropdown(description="form", layout=widgets.Layout(display="none"))
+        self.task_type = Choice(description="task", options=self.model.task_types)
+        self.mode = Choice(description="form", layout=widgets.Layout(display="none"))
         self.ref = widgets.Text(description="ref", placeholder="taskReferenceName")
         self.setting = widgets.Text(description="setting", style={"description_width": "initial"})
         self.ref_error = widgets.HTML()
         self.setting_error = widgets.HTML()
-        self.place = widgets.Dropdown(description="place", layout=wide)
+        self.place = Choice(description="place", layout=wide)
         self.case = widgets.Text(
             description="case value", placeholder="the new case's value", layout=widgets.Layout(display="none")
         )
         self.fields = InputFields(self._field_typed)
         self.inputs = widgets.Textarea(description="input", layout=widgets.Layout(width="520px", height="110px"))
         self.inputs_error = widgets.HTML()
-        self.reference = widgets.Dropdown(description="use", layout=wide)
-        self.target = widgets.Dropdown(description="into")
+        self.reference = Choice(description="use", layout=wide)
+        self.target = Choice(description="into")
         self.insert_button = widgets.Button(
             description="Insert", icon="plus", tooltip="Put this reference in the field chosen under 'into'"
         )
@@ -112,7 +113,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.undo_button = widgets.Button(description="Undo", icon="undo")
         self.json_button = widgets.Button(description="Export JSON", icon="file-code-o")
         self.python_button = widgets.Button(description="Export Python", icon="file-code-o")
-        self.task_pick = widgets.Dropdown(description="placed task")
+        self.task_pick = Choice(description="placed task")
         self.edit_button = widgets.Button(description="Edit", icon="pencil", tooltip="Load this task into the form")
         self.remove_button = widgets.Button(description="Remove", icon="trash", tooltip="Remove it and what it holds")
         self.outputs = widgets.Textarea(
@@ -121,7 +122,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             layout=widgets.Layout(width="520px", height="80px"),
         )
         self.outputs_error = widgets.HTML()
-        self.output_reference = widgets.Dropdown(description="use", layout=wide)
+        self.output_reference = Choice(description="use", layout=wide)
         self.output_insert_button = widgets.Button(
             description="Insert", icon="plus", tooltip="Put this reference in the outputs"
         )
@@ -164,6 +165,9 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.json_button.on_click(lambda _: self.show_export("json"))
         self.python_button.on_click(lambda _: self.show_export("python"))
         self.run_button.on_click(lambda _: self.run())
+        for choice in (self.task_type, self.mode, self.place, self.reference, self.target, self.task_pick):
+            choice.on_stale(self._stale)
+        self.output_reference.on_stale(self._stale)
 
         form = widgets.VBox(
             [
@@ -580,6 +584,10 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self.run_area.children = (monitor(self.execution),)
         self.say(f"running {self.model.name}: workflow {self.execution.workflow_id}")
         return self.execution
+
+    def _stale(self, label: str) -> None:
+        # The page chose from a list the kernel had already replaced: nothing was applied.
+        self.say(f"{label!r} is no longer offered here: choose again", error=True)
 
     def say(self, text: str, *, error: bool = False) -> None:
         """Show ``text`` under the form."""
