@@ -141,16 +141,38 @@ class Page:
         return self.root.locator(f".flowkit-builder-{name}").first
 
     def choose(self, name: str, label: str) -> None:
+        """Pick ``label`` as soon as the page offers it (no pause: the kernel takes the label, not a position)."""
+        from playwright.sync_api import expect
+
         self.part(name).locator("select").select_option(label=label)
-        # a Dropdown syncs an index: let the kernel take this choice, and send the options it offers after
-        # it (references after a place, "into" choices after a field), before the next click uses them
-        self.tab.wait_for_timeout(1000)
+        self.answered(name)
+        expect(self.part(name).locator("select option:checked")).to_have_text(label)
+
+    def choose_at_once(self, picks: list[tuple[str, str]]) -> None:
+        """Pick in several drop-downs in one go, each from the list the page shows now: every choice leaves
+        before the kernel answers the first (and before the lists it replaces reach the page)."""
+        script = """(root, picks) => {
+          for (const [part, label] of picks) {
+            const select = root.querySelector(`.flowkit-builder-${part} select`);
+            select.value = label;
+            if (select.value !== label) throw new Error(`${label} is not shown under ${part}`);
+            select.dispatchEvent(new Event("change", { bubbles: true }));
+          }
+        }"""
+        self.root.evaluate(script, picks)
+        for name, _ in picks:
+            self.answered(name)
+
+    def answered(self, name: str) -> None:
+        """Wait until the kernel has answered the last choice made in drop-down ``name``."""
+        from playwright.sync_api import expect
+
+        expect(self.part(name)).not_to_have_attribute("data-flowkit-pending", re.compile(".*"))
 
     def type(self, name: str, text: str) -> None:
         box = self.part(name).locator("input, textarea").first
         box.fill(text)
         box.press("Tab")  # a field synced on change (continuous_update=False) sends its value on blur
-        self.tab.wait_for_timeout(500)  # the kernel moves "into" to the field typed in last
 
     def field(self, name: str):
         return self.root.locator(f".flowkit-field-{name} input")
@@ -197,6 +219,8 @@ def build_by_clicking(page: Page) -> None:
         page.choose("task-type", kind)
         expect(page.root.locator(f".flowkit-field-{extra}")).to_be_visible()
         page.type("ref", ref)
+        if branch == 2:
+            picked_from_a_replaced_list(page)
         page.choose("place", f"in branch {branch} of fork_1")
         reference = page.part("reference").locator("option", has_text="${resize_ref.output.fileLocation}")
         expect(reference).to_have_count(1)  # the upstream task's output fields, not only ${resize_ref.output}
@@ -223,6 +247,30 @@ def build_by_clicking(page: Page) -> None:
     page.click("outputs-button")
     page.expect_message("workflow outputs: url, thumbnail")
     expect(page.root.locator(".flowkit-issues")).to_contain_text("no problems")
+
+
+def picked_from_a_replaced_list(page: Page) -> None:
+    """A fast user picks a reference before the list the last "place" choice brings has reached the page:
+    the kernel takes the entry the user saw, wherever it now is, or nothing when it is no longer offered;
+    never the entry now at the old position."""
+    from playwright.sync_api import expect
+
+    reference = page.part("reference")
+    page.choose("place", "in branch 1 of fork_1")  # after upload_ref: its outputs come right after resize's
+    expect(reference.locator("option", has_text="${upload_ref.output}")).not_to_have_count(0)
+    labels = reference.locator("option").all_text_contents()
+    position = labels.index("${upload_ref.output}")
+    # after the fork the JOIN's output comes first: an index sync would take "${join_fork_1.output}" instead
+    page.choose_at_once([("place", "after fork_1"), ("reference", "${upload_ref.output}")])
+    expect(reference.locator("option").nth(position)).to_have_text("${join_fork_1.output}")
+    expect(reference.locator("select option:checked")).to_have_text("${upload_ref.output}")
+    # branch 2 cannot use branch 1's upload: the stale choice is refused, said, and nothing else is taken
+    page.choose_at_once([("place", "in branch 2 of fork_1"), ("reference", "${upload_ref.output.url}")])
+    expect(reference).to_have_attribute("data-flowkit-stale", "${upload_ref.output.url}")
+    expect(reference.locator("option", has_text="${upload_ref.output.url}")).to_have_count(0)
+    expect(reference.locator("select option:checked")).to_have_text("${workflow.input.fileLocation}")
+    page.expect_message("'${upload_ref.output.url}' is no longer offered here: choose again")
+    page.root.screenshot(path=str(ARTIFACTS / "builder_stale_choice.png"))
 
 
 def export(page: Page, what: str) -> str:
