@@ -46,7 +46,9 @@ class Builder(widgets.VBox):  # type: ignore[misc]
     press Save; Remove drops it. The workflow's outputs are a JSON object of their own, set with Set
     outputs. Undo drops the last step, whatever it was. Input that does not parse, or that a task type
     cannot use, is marked at its field; a step that is not allowed says why under the form and
-    changes nothing. Nothing is raised. The problems area names each task and field that would fail
+    changes nothing. Nothing is raised. A drop-down choice reaches the kernel as the label the user
+    saw (a :class:`~flowkit.notebook.builder._choice.Choice`): picked from a list the kernel has just
+    replaced, it selects that entry or, when no longer offered, nothing. The problems area names each task and field that would fail
     (a required input unset included) before export. Run starts the draft with the builder's workers (on the default store, or
     ``store``) and shows its live monitor below.
 
