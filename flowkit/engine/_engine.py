@@ -483,6 +483,46 @@ class Engine:
             arm_timeout(self, task)
         return task
 
+    def schedule_branches(self, wf: WorkflowModel, nodes: list[Node], now: int) -> None:
+        """``schedule`` each of a dynamic fork's branch nodes, in order.
+
+        A branch that is a plain SIMPLE task (input given as data, no inputTemplate, start delay or
+        poll/total timeout, outside a loop) is mapped here without the generic path's lookups: on a
+        1,000-branch fork the generic path costs more than running the branch's worker.
+        """
+        if _HANDLERS is None:
+            _load_handlers()
+        new_id, tasks, refs, out = self.new_id, wf.tasks, wf.refs, self._out
+        track = self.track_tasks
+        plain_td = None  # the last task definition seen to allow the plain path (branches share one)
+        for node in nodes:
+            td = node.task_def
+            if (
+                node.kind != "SIMPLE"
+                or node.resolver is not None
+                or node.loop is not None
+                or wf.skipping
+                or wf.status.is_terminal
+            ):
+                self.schedule(wf, node, now)
+                continue
+            if td is not plain_td:
+                if td.input_template or td.poll_timeout_seconds or td.total_timeout_seconds > 0 or node.wt.start_delay:
+                    self.schedule(wf, node, now)
+                    continue
+                plain_td = td
+            # new_task, resolve_input and dispatch of ``schedule``, for this case (keep them in step)
+            task = TaskModel(wf, node, new_id(), node.ref, 0, now)
+            wf.seq += 1
+            task.seq = wf.seq
+            tasks.append(task)
+            if track:
+                self.touch(task)
+            refs[node.ref] = task
+            wf.active += 1
+            task.input = node.params  # type: ignore[assignment]  # shared, read-only: workers get a copy
+            out.append(Dispatch(task, now))
+
     def dispatch(self, task: TaskModel, now: int, delay_ms: int = 0, delay_seconds: int | None = None) -> None:
         """Queue ``task`` for a worker, with its poll and total timeouts.
 

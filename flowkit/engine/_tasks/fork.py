@@ -308,8 +308,7 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     task.extra = {"drove": True}
 
     def schedule_all() -> None:
-        for child in nodes:
-            engine.schedule(wf, child, now)
+        engine.schedule_branches(wf, nodes, now)
         _schedule_join(engine, wf, task, now, refs)
 
     _as_one_batch(engine, schedule_all)
