@@ -30,6 +30,7 @@ from flowkit.expressions import copy_json
 __all__ = ["Engine", "retry_delay_ms"]
 
 S = TaskStatus
+_COMPLETED, _RUNNING, _PAUSED = S.COMPLETED, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED  # read per event
 _BY_VALUE: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
 _DROVE = "drove"
 MAX_REASON_CHARS = 2000  # of a task's reason; longer reasons are cut there and kept whole in the task's logs
@@ -66,7 +67,8 @@ class Engine:
         self.scripts = scripts
         self.executions: dict[str, WorkflowModel] = {}
         self._plans: dict[int, tuple[WorkflowDef, Plan]] = plans if plans is not None else {}
-        self._timers: list[tuple[int, int, str, Any]] = []
+        # (due, seq, kind, subject), a heap; read-only outside the engine (the runner peeks at the earliest due)
+        self.timers: list[tuple[int, int, str, Any]] = []
         self._timer_seq = itertools.count()
         self._work: deque[TaskModel] = deque()
         # Changed state for a store: filled only when ``track`` is on (a store is attached). A store
@@ -94,7 +96,7 @@ class Engine:
 
     def timer(self, due: int, kind: str, subject: Any) -> None:
         """Ask to be ticked at ``due`` (epoch ms) for ``kind`` on ``subject``."""
-        heapq.heappush(self._timers, (due, next(self._timer_seq), kind, subject))
+        heapq.heappush(self.timers, (due, next(self._timer_seq), kind, subject))
 
     def touch(self, task: TaskModel) -> None:
         """Record that ``task`` (and its workflow) changed, for the store's next write."""
@@ -130,7 +132,7 @@ class Engine:
         Timers of tasks and workflows that have ended are dropped here, so a finished run leaves
         nothing to wait for (a completed task's response timeout would otherwise linger for an hour).
         """
-        timers = self._timers
+        timers = self.timers
         while timers:
             subject = timers[0][3]
             wf = subject if type(subject) is WorkflowModel else subject.workflow
@@ -177,7 +179,7 @@ class Engine:
             self.timer(task.start_time + (task.start_delay + td.timeout_seconds) * 1000, "timeout", task)
         if task.response_timeout_seconds:  # self.timer, inlined: every worker task has one
             heapq.heappush(
-                self._timers, (now + task.response_timeout_seconds * 1000, next(self._timer_seq), "response", task)
+                self.timers, (now + task.response_timeout_seconds * 1000, next(self._timer_seq), "response", task)
             )
         return True
 
@@ -222,9 +224,31 @@ class Engine:
         self.finish(task, status, now)
         return self._settle(now)
 
+    def task_completed(self, task: TaskModel, output: Mapping[str, Any], now: int) -> list[Command]:
+        """``task_updated(task, COMPLETED, now, output=output)``: a worker's plain result, the runner's common case."""
+        wf = task.workflow
+        if task.status.is_terminal or wf.status.is_terminal:
+            return []
+        if self.track_tasks:
+            self.touch(task)
+        task.output = dict(output)
+        task.reason = None  # as task_updated: a worker's result replaces the reason a retry copied
+        # finish(), for a task known not to be terminal and with no reason
+        task.status = S.COMPLETED
+        task.end_time = now
+        task.update_time = now
+        if task.start_time == 0:
+            task.start_time = now
+        wf.active -= 1
+        timers = self.timers
+        while timers and timers[0][3] is task:  # its response timer, at the top when tasks run one by one
+            heapq.heappop(timers)
+        self._work.append(task)
+        return self._settle(now)
+
     def tick(self, now: int) -> list[Command]:
         """The clock reached ``now``: fire due timeouts, waits and delayed starts."""
-        timers = self._timers
+        timers = self.timers
         while timers and timers[0][0] <= now:
             _, _, kind, subject = heapq.heappop(timers)
             fire(self, kind, subject, now)
@@ -568,9 +592,13 @@ class Engine:
         """Register ``waiter`` (a JOIN) on ``refs``; return the refs not yet decided."""
         pending = set()
         wf = waiter.workflow
-        task_at, waiters = wf.task_at, wf.waiters
+        full_refs, by_ref, waiters = wf.full_refs, wf.refs, wf.waiters
         for ref in refs:
-            found = task_at(ref)
+            found = full_refs.get(ref)  # wf.task_at(ref), inlined: it runs once per joined branch
+            if found is None:
+                found = by_ref.get(ref)
+                if found is not None and found.ref != ref:
+                    found = None
             if found is None or not found.executed:
                 pending.add(ref)
                 held = waiters.get(ref)  # one waiter as itself, several in a list (no list per fork branch)
@@ -654,15 +682,16 @@ class Engine:
 
     def _decide(self, task: TaskModel, now: int) -> None:
         wf = task.workflow
-        if task.executed or task.retried or wf.status.is_terminal:
+        wf_state = wf.status
+        if task.executed or task.retried or (wf_state is not _RUNNING and wf_state.is_terminal):
             return
         if self.track_tasks:
             self.touch(task)
-        if wf.status is WorkflowStatus.PAUSED:
+        if wf_state is _PAUSED:
             wf.deferred.append(task)
             return
         status = task.status
-        if (
+        if status is not _COMPLETED and (
             status is S.FAILED
             or status is S.FAILED_WITH_TERMINAL_ERROR
             or status is S.TIMED_OUT
@@ -705,7 +734,11 @@ class Engine:
             for waiter in waiting if type(waiting) is list else (waiting,):
                 notify(self, waiter, task.ref, now)
         if task.extra is None or not task.extra.get(_DROVE):
-            self._schedule_after(wf, task.node, now)
+            node = task.node
+            if node.next is not None and node.kind != "TERMINATE":
+                self.schedule(wf, node.next, now)  # _schedule_after's common case, without the call
+            elif node.container == CASE or node.container == LOOP:
+                self._schedule_after(wf, node, now)
         if wf.active == 0:
             self._check[wf.workflow_id] = wf
 

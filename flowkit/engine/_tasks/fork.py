@@ -93,6 +93,14 @@ class _Branch:
         self.type = str(raw.get("type") or "SIMPLE")
         self.params = merged
 
+    @classmethod
+    def plain(cls, name: str, ref: str, task_type: str, params: dict[str, Any]) -> _Branch:
+        """A branch built from parts already checked (forkTaskName's and the legacy form's items)."""
+        branch = cls.__new__(cls)
+        branch.raw = {"name": name, "taskReferenceName": ref, "type": task_type}
+        branch.ref, branch.name, branch.type, branch.params = ref, name, task_type, params
+        return branch
+
 
 def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None) -> WorkflowTask | _Branch:
     """A forked task; ``extra_input`` is merged into its inputParameters (Conductor's putAll)."""
@@ -158,7 +166,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 ref = f"{prefix}{i}"
                 if not workflow and not (is_map and not _FULL_KEYS.isdisjoint(item)):
                     # a plain branch: one shared plan node per fork, as for the other forms
-                    forks.append((_Branch({"name": name, "taskReferenceName": ref, "type": branch_type}, params), None))
+                    forks.append((_Branch.plain(name, ref, branch_type, params), None))
                     continue
                 # A full WorkflowTask: these keys are more than a plain _Branch carries.
                 base = (
@@ -234,12 +242,17 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
             for item in items:
                 wf_name = item.get("workflowName")
                 if not wf_name:  # a plain branch: one shared plan node per fork, as for the other forms
-                    raw = {
-                        "name": str(item.get("taskName") or None),
-                        "taskReferenceName": str(item["referenceName"]),
-                        "type": str(item.get("type") or "SIMPLE"),
-                    }
-                    forks.append((_Branch(raw, dict(item.get("input") or {})), None))
+                    forks.append(
+                        (
+                            _Branch.plain(
+                                str(item.get("taskName") or None),
+                                str(item["referenceName"]),
+                                str(item.get("type") or "SIMPLE"),
+                                dict(item.get("input") or {}),
+                            ),
+                            None,
+                        )
+                    )
                     continue
                 from flowkit.definitions import SubWorkflowParam
 
@@ -276,12 +289,19 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     refs = []
     nodes = []
     prototypes: dict[tuple[str, str], Node] = {}
+    last: tuple[str, str, Node] | None = None  # the last prototype used: branches mostly share one
     for fork, extra_input in forks:
         if type(fork) is _Branch:
-            proto = prototypes.get((fork.name, fork.type))
-            if proto is None:
-                shape = WorkflowTask(name=fork.name, task_reference_name="", type=fork.type, optional=node.wt.optional)
-                proto = prototypes[(fork.name, fork.type)] = plan.runtime_node(shape, node, node.loop)
+            if last is not None and last[0] == fork.name and last[1] == fork.type:
+                proto = last[2]
+            else:
+                proto = prototypes.get((fork.name, fork.type))  # type: ignore[assignment]
+                if proto is None:
+                    shape = WorkflowTask(
+                        name=fork.name, task_reference_name="", type=fork.type, optional=node.wt.optional
+                    )
+                    proto = prototypes[(fork.name, fork.type)] = plan.runtime_node(shape, node, node.loop)
+                last = (fork.name, fork.type, proto)
             child = proto.branch(fork.ref, fork.params, fork.raw)
         else:
             if extra_input:
@@ -365,10 +385,13 @@ def _evaluate_join(engine: Engine, task: TaskModel, now: int) -> None:
     output: dict[str, Any] = {}
     failed: list[TaskModel] = []
     with_errors: list[TaskModel] = []
+    full_refs, refs = wf.full_refs, wf.refs
     for ref in task.input.get("joinOn") or ():
-        joined = wf.task_at(ref)
+        joined = full_refs.get(ref)  # wf.task_at(ref), inlined: it runs once per joined branch
         if joined is None:
-            continue
+            joined = refs.get(ref)
+            if joined is None or joined.ref != ref:
+                continue
         if joined.output:
             output[ref] = joined.output
         if not joined.status.is_successful:
