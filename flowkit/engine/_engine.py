@@ -30,7 +30,9 @@ from flowkit.expressions import copy_json
 __all__ = ["Engine", "retry_delay_ms"]
 
 S = TaskStatus
-_COMPLETED, _RUNNING, _PAUSED = S.COMPLETED, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED  # read per event
+# Read per event: a module constant is read several times faster than an Enum class attribute.
+_COMPLETED, _SCHEDULED, _IN_PROGRESS = S.COMPLETED, S.SCHEDULED, S.IN_PROGRESS
+_RUNNING, _PAUSED = WorkflowStatus.RUNNING, WorkflowStatus.PAUSED
 _BY_VALUE: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
 _DROVE = "drove"
 MAX_REASON_CHARS = 2000  # of a task's reason; longer reasons are cut there and kept whole in the task's logs
@@ -162,9 +164,9 @@ class Engine:
     def task_started(self, task: TaskModel, now: int, worker_id: str | None = None) -> bool:
         """A worker picked ``task`` up (Conductor's poll). False when it must not run."""
         wf = task.workflow
-        if task.status is not S.SCHEDULED or wf.status is not WorkflowStatus.RUNNING:
+        if task.status is not _SCHEDULED or wf.status is not _RUNNING:
             return False
-        task.status = S.IN_PROGRESS
+        task.status = _IN_PROGRESS
         if self.track_tasks:
             self.touch(task)
         if task.start_time == 0:
@@ -214,7 +216,7 @@ class Engine:
             task.output = dict(output)
         if reason is not None or status.is_terminal:
             task.reason = reason  # a worker's result replaces the reason a retry copied (Conductor's updateTask)
-        if status is S.IN_PROGRESS or status is S.SCHEDULED:
+        if status is _IN_PROGRESS or status is _SCHEDULED:
             task.update_time = now
             if task.node.kind == "SIMPLE" or task.task_type == "HTTP":
                 task.status = S.SCHEDULED
@@ -234,7 +236,7 @@ class Engine:
         task.output = dict(output)
         task.reason = None  # as task_updated: a worker's result replaces the reason a retry copied
         # finish(), for a task known not to be terminal and with no reason
-        task.status = S.COMPLETED
+        task.status = _COMPLETED
         task.end_time = now
         task.update_time = now
         if task.start_time == 0:
@@ -674,7 +676,7 @@ class Engine:
                 pending = list(self._check.values())
                 self._check.clear()
                 for wf in pending:
-                    if wf.active == 0 and wf.status is WorkflowStatus.RUNNING and not work:
+                    if wf.active == 0 and wf.status is _RUNNING and not work:
                         self._complete(wf, now)
         out = self._out
         self._out = []

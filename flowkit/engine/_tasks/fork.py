@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["exclusive_join", "fork_join", "fork_join_dynamic", "join", "notify_waiter", "prepare_dynamic_fork"]
 
 S = TaskStatus
+_COMPLETED, _COMPLETED_WITH_ERRORS = S.COMPLETED, S.COMPLETED_WITH_ERRORS  # read once per joined branch
 _FAST_KEYS = frozenset({"name", "taskReferenceName", "type", "inputParameters"})
 _FULL_KEYS = frozenset({"optional", "retryCount", "startDelay", "taskDefinition"})  # need a full WorkflowTask
 
@@ -394,9 +395,12 @@ def _evaluate_join(engine: Engine, task: TaskModel, now: int) -> None:
                 continue
         if joined.output:
             output[ref] = joined.output
-        if not joined.status.is_successful:
+        status = joined.status
+        if status is _COMPLETED:
+            continue
+        if not status.is_successful:
             failed.append(joined)
-        elif joined.status is S.COMPLETED_WITH_ERRORS:
+        elif status is _COMPLETED_WITH_ERRORS:
             with_errors.append(joined)
     task.output = output
     if failed:
