@@ -30,6 +30,9 @@ from flowkit.expressions import copy_json
 __all__ = ["Engine", "retry_delay_ms"]
 
 S = TaskStatus
+# Read per event: a module constant is read several times faster than an Enum class attribute.
+_COMPLETED, _SCHEDULED, _IN_PROGRESS = S.COMPLETED, S.SCHEDULED, S.IN_PROGRESS
+_RUNNING, _PAUSED = WorkflowStatus.RUNNING, WorkflowStatus.PAUSED
 _BY_VALUE: dict[str, TaskStatus] = {status.value: status for status in TaskStatus}
 _DROVE = "drove"
 MAX_REASON_CHARS = 2000  # of a task's reason; longer reasons are cut there and kept whole in the task's logs
@@ -66,7 +69,8 @@ class Engine:
         self.scripts = scripts
         self.executions: dict[str, WorkflowModel] = {}
         self._plans: dict[int, tuple[WorkflowDef, Plan]] = plans if plans is not None else {}
-        self._timers: list[tuple[int, int, str, Any]] = []
+        # (due, seq, kind, subject), a heap; read-only outside the engine (the runner peeks at the earliest due)
+        self.timers: list[tuple[int, int, str, Any]] = []
         self._timer_seq = itertools.count()
         self._work: deque[TaskModel] = deque()
         # Changed state for a store: filled only when ``track`` is on (a store is attached). A store
@@ -94,7 +98,7 @@ class Engine:
 
     def timer(self, due: int, kind: str, subject: Any) -> None:
         """Ask to be ticked at ``due`` (epoch ms) for ``kind`` on ``subject``."""
-        heapq.heappush(self._timers, (due, next(self._timer_seq), kind, subject))
+        heapq.heappush(self.timers, (due, next(self._timer_seq), kind, subject))
 
     def touch(self, task: TaskModel) -> None:
         """Record that ``task`` (and its workflow) changed, for the store's next write."""
@@ -130,7 +134,7 @@ class Engine:
         Timers of tasks and workflows that have ended are dropped here, so a finished run leaves
         nothing to wait for (a completed task's response timeout would otherwise linger for an hour).
         """
-        timers = self._timers
+        timers = self.timers
         while timers:
             subject = timers[0][3]
             wf = subject if type(subject) is WorkflowModel else subject.workflow
@@ -160,9 +164,9 @@ class Engine:
     def task_started(self, task: TaskModel, now: int, worker_id: str | None = None) -> bool:
         """A worker picked ``task`` up (Conductor's poll). False when it must not run."""
         wf = task.workflow
-        if task.status is not S.SCHEDULED or wf.status is not WorkflowStatus.RUNNING:
+        if task.status is not _SCHEDULED or wf.status is not _RUNNING:
             return False
-        task.status = S.IN_PROGRESS
+        task.status = _IN_PROGRESS
         if self.track_tasks:
             self.touch(task)
         if task.start_time == 0:
@@ -177,7 +181,7 @@ class Engine:
             self.timer(task.start_time + (task.start_delay + td.timeout_seconds) * 1000, "timeout", task)
         if task.response_timeout_seconds:  # self.timer, inlined: every worker task has one
             heapq.heappush(
-                self._timers, (now + task.response_timeout_seconds * 1000, next(self._timer_seq), "response", task)
+                self.timers, (now + task.response_timeout_seconds * 1000, next(self._timer_seq), "response", task)
             )
         return True
 
@@ -212,7 +216,7 @@ class Engine:
             task.output = dict(output)
         if reason is not None or status.is_terminal:
             task.reason = reason  # a worker's result replaces the reason a retry copied (Conductor's updateTask)
-        if status is S.IN_PROGRESS or status is S.SCHEDULED:
+        if status is _IN_PROGRESS or status is _SCHEDULED:
             task.update_time = now
             if task.node.kind == "SIMPLE" or task.task_type == "HTTP":
                 task.status = S.SCHEDULED
@@ -222,9 +226,31 @@ class Engine:
         self.finish(task, status, now)
         return self._settle(now)
 
+    def task_completed(self, task: TaskModel, output: Mapping[str, Any], now: int) -> list[Command]:
+        """``task_updated(task, COMPLETED, now, output=output)``: a worker's plain result, the runner's common case."""
+        wf = task.workflow
+        if task.status.is_terminal or wf.status.is_terminal:
+            return []
+        if self.track_tasks:
+            self.touch(task)
+        task.output = dict(output)
+        task.reason = None  # as task_updated: a worker's result replaces the reason a retry copied
+        # finish(), for a task known not to be terminal and with no reason
+        task.status = _COMPLETED
+        task.end_time = now
+        task.update_time = now
+        if task.start_time == 0:
+            task.start_time = now
+        wf.active -= 1
+        timers = self.timers
+        while timers and timers[0][3] is task:  # its response timer, at the top when tasks run one by one
+            heapq.heappop(timers)
+        self._work.append(task)
+        return self._settle(now)
+
     def tick(self, now: int) -> list[Command]:
         """The clock reached ``now``: fire due timeouts, waits and delayed starts."""
-        timers = self._timers
+        timers = self.timers
         while timers and timers[0][0] <= now:
             _, _, kind, subject = heapq.heappop(timers)
             fire(self, kind, subject, now)
@@ -483,6 +509,46 @@ class Engine:
             arm_timeout(self, task)
         return task
 
+    def schedule_branches(self, wf: WorkflowModel, nodes: list[Node], now: int) -> None:
+        """``schedule`` each of a dynamic fork's branch nodes, in order.
+
+        A branch that is a plain SIMPLE task (input given as data, no inputTemplate, start delay or
+        poll/total timeout, outside a loop) is mapped here without the generic path's lookups: on a
+        1,000-branch fork the generic path costs more than running the branch's worker.
+        """
+        if _HANDLERS is None:
+            _load_handlers()
+        new_id, tasks, refs, out = self.new_id, wf.tasks, wf.refs, self._out
+        track = self.track_tasks
+        plain_td = None  # the last task definition seen to allow the plain path (branches share one)
+        for node in nodes:
+            td = node.task_def
+            if (
+                node.kind != "SIMPLE"
+                or node.resolver is not None
+                or node.loop is not None
+                or wf.skipping
+                or wf.status.is_terminal
+            ):
+                self.schedule(wf, node, now)
+                continue
+            if td is not plain_td:
+                if td.input_template or td.poll_timeout_seconds or td.total_timeout_seconds > 0 or node.wt.start_delay:
+                    self.schedule(wf, node, now)
+                    continue
+                plain_td = td
+            # new_task, resolve_input and dispatch of ``schedule``, for this case (keep them in step)
+            task = TaskModel(wf, node, new_id(), node.ref, 0, now)
+            wf.seq += 1
+            task.seq = wf.seq
+            tasks.append(task)
+            if track:
+                self.touch(task)
+            refs[node.ref] = task
+            wf.active += 1
+            task.input = node.params  # type: ignore[assignment]  # shared, read-only: workers get a copy
+            out.append(Dispatch(task, now))
+
     def dispatch(self, task: TaskModel, now: int, delay_ms: int = 0, delay_seconds: int | None = None) -> None:
         """Queue ``task`` for a worker, with its poll and total timeouts.
 
@@ -528,9 +594,13 @@ class Engine:
         """Register ``waiter`` (a JOIN) on ``refs``; return the refs not yet decided."""
         pending = set()
         wf = waiter.workflow
-        task_at, waiters = wf.task_at, wf.waiters
+        full_refs, by_ref, waiters = wf.full_refs, wf.refs, wf.waiters
         for ref in refs:
-            found = task_at(ref)
+            found = full_refs.get(ref)  # wf.task_at(ref), inlined: it runs once per joined branch
+            if found is None:
+                found = by_ref.get(ref)
+                if found is not None and found.ref != ref:
+                    found = None
             if found is None or not found.executed:
                 pending.add(ref)
                 held = waiters.get(ref)  # one waiter as itself, several in a list (no list per fork branch)
@@ -606,7 +676,7 @@ class Engine:
                 pending = list(self._check.values())
                 self._check.clear()
                 for wf in pending:
-                    if wf.active == 0 and wf.status is WorkflowStatus.RUNNING and not work:
+                    if wf.active == 0 and wf.status is _RUNNING and not work:
                         self._complete(wf, now)
         out = self._out
         self._out = []
@@ -614,15 +684,16 @@ class Engine:
 
     def _decide(self, task: TaskModel, now: int) -> None:
         wf = task.workflow
-        if task.executed or task.retried or wf.status.is_terminal:
+        wf_state = wf.status
+        if task.executed or task.retried or (wf_state is not _RUNNING and wf_state.is_terminal):
             return
         if self.track_tasks:
             self.touch(task)
-        if wf.status is WorkflowStatus.PAUSED:
+        if wf_state is _PAUSED:
             wf.deferred.append(task)
             return
         status = task.status
-        if (
+        if status is not _COMPLETED and (
             status is S.FAILED
             or status is S.FAILED_WITH_TERMINAL_ERROR
             or status is S.TIMED_OUT
@@ -665,7 +736,11 @@ class Engine:
             for waiter in waiting if type(waiting) is list else (waiting,):
                 notify(self, waiter, task.ref, now)
         if task.extra is None or not task.extra.get(_DROVE):
-            self._schedule_after(wf, task.node, now)
+            node = task.node
+            if node.next is not None and node.kind != "TERMINATE":
+                self.schedule(wf, node.next, now)  # _schedule_after's common case, without the call
+            elif node.container == CASE or node.container == LOOP:
+                self._schedule_after(wf, node, now)
         if wf.active == 0:
             self._check[wf.workflow_id] = wf
 

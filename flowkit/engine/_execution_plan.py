@@ -53,6 +53,7 @@ _CONST, _OTHER, _TASK, _WORKFLOW = 0, 1, 2, 3
 _TASK_FIELDS = frozenset({"input", "output"})
 _WORKFLOW_FIELDS = frozenset({"input", "output", "variables"})
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_PLAIN = frozenset({int, float, bool, type(None)})  # values that never hold an expression
 
 
 def compile_input(params: Mapping[str, Any], *, copy: bool = True) -> Resolver:
@@ -182,7 +183,11 @@ class Node:
         node.next = node.nested = None
         node.ref = ref
         # Most branches' input is plain data: no resolver is kept, the engine copies ``params``.
-        node.resolver = compile_input(params) if mentions_expression(params) else None
+        node.resolver = None
+        for value in params.values():  # numbers, booleans and nulls only: no need to look further
+            if type(value) not in _PLAIN:
+                node.resolver = compile_input(params) if mentions_expression(params) else None
+                break
         node.raw, node.params = raw, params
         return node
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TaskModel", "WorkflowModel"]
 
+_SCHEDULED = TaskStatus.SCHEDULED  # an Enum class attribute costs a lookup per new attempt
+
 
 class TaskModel:
     """One task attempt (Conductor's ``TaskModel``). Times are epoch milliseconds, 0 = unset."""
@@ -62,7 +64,7 @@ class TaskModel:
         self.task_type = node.task_type
         self.task_def_name = node.name
         self.ref = ref
-        self.status = TaskStatus.SCHEDULED
+        self.status = _SCHEDULED
         self.input: dict[str, Any] = {}
         self.output: dict[str, Any] = {}
         self.seq = 0

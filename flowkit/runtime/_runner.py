@@ -456,29 +456,42 @@ class Runner:
             if blocked:
                 self.ready.append(blocked.popleft())
         now = self.clock.now_ms()
-        due = engine.next_deadline()
-        if due is not None and due <= now:
-            self._tick(now)
+        timers = engine.timers
+        if timers and timers[0][0] <= now:  # the earliest timer, ended or not, is due: look closer
+            due = engine.next_deadline()
+            if due is not None and due <= now:
+                self._tick(now)
         if outcome is DROPPED:  # the executor abandoned the call (its task had ended): nothing to report
             return
-        if type(outcome) is not Outcome and not isinstance(outcome, Outcome):
-            outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
-        commands = engine.task_updated(
-            task,
-            outcome.status,
-            now,
-            output=outcome.output,
-            reason=outcome.reason,
-            callback_after_seconds=outcome.callback_after_seconds,
-            logs=outcome.logs,
-            error=outcome.error,
-        )
+        if (
+            type(outcome) is Outcome
+            and outcome.status is _COMPLETED
+            and outcome.reason is None
+            and outcome.error is None
+            and not outcome.logs
+            and outcome.output is not None
+        ):
+            commands = engine.task_completed(task, outcome.output, now)  # the common result, fewer checks
+        else:
+            if type(outcome) is not Outcome and not isinstance(outcome, Outcome):
+                outcome = Outcome("FAILED", {}, f"worker crashed: {outcome!r}")
+            commands = engine.task_updated(
+                task,
+                outcome.status,
+                now,
+                output=outcome.output,
+                reason=outcome.reason,
+                callback_after_seconds=outcome.callback_after_seconds,
+                logs=outcome.logs,
+                error=outcome.error,
+            )
         if not self.results_unwritten:  # timed once the engine took it in (a fork's scheduling can take a while)
             self.results_unwritten = True
             self._result_at = time.monotonic()
         if task.status is not _COMPLETED or self.hooks.task_ended:
             self._ended(task)
-        self.handle(commands, now)
+        if commands:
+            self.handle(commands, now)
 
     def _ended(self, task: TaskModel) -> None:
         """Tell the hooks that ``task``'s result was applied (before the commands it led to)."""

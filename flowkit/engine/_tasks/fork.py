@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["exclusive_join", "fork_join", "fork_join_dynamic", "join", "notify_waiter", "prepare_dynamic_fork"]
 
 S = TaskStatus
+_COMPLETED, _COMPLETED_WITH_ERRORS = S.COMPLETED, S.COMPLETED_WITH_ERRORS  # read once per joined branch
 _FAST_KEYS = frozenset({"name", "taskReferenceName", "type", "inputParameters"})
 _FULL_KEYS = frozenset({"optional", "retryCount", "startDelay", "taskDefinition"})  # need a full WorkflowTask
 
@@ -93,6 +94,14 @@ class _Branch:
         self.type = str(raw.get("type") or "SIMPLE")
         self.params = merged
 
+    @classmethod
+    def plain(cls, name: str, ref: str, task_type: str, params: dict[str, Any]) -> _Branch:
+        """A branch built from parts already checked (forkTaskName's and the legacy form's items)."""
+        branch = cls.__new__(cls)
+        branch.raw = {"name": name, "taskReferenceName": ref, "type": task_type}
+        branch.ref, branch.name, branch.type, branch.params = ref, name, task_type, params
+        return branch
+
 
 def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None) -> WorkflowTask | _Branch:
     """A forked task; ``extra_input`` is merged into its inputParameters (Conductor's putAll)."""
@@ -158,7 +167,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 ref = f"{prefix}{i}"
                 if not workflow and not (is_map and not _FULL_KEYS.isdisjoint(item)):
                     # a plain branch: one shared plan node per fork, as for the other forms
-                    forks.append((_Branch({"name": name, "taskReferenceName": ref, "type": branch_type}, params), None))
+                    forks.append((_Branch.plain(name, ref, branch_type, params), None))
                     continue
                 # A full WorkflowTask: these keys are more than a plain _Branch carries.
                 base = (
@@ -234,12 +243,17 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
             for item in items:
                 wf_name = item.get("workflowName")
                 if not wf_name:  # a plain branch: one shared plan node per fork, as for the other forms
-                    raw = {
-                        "name": str(item.get("taskName") or None),
-                        "taskReferenceName": str(item["referenceName"]),
-                        "type": str(item.get("type") or "SIMPLE"),
-                    }
-                    forks.append((_Branch(raw, dict(item.get("input") or {})), None))
+                    forks.append(
+                        (
+                            _Branch.plain(
+                                str(item.get("taskName") or None),
+                                str(item["referenceName"]),
+                                str(item.get("type") or "SIMPLE"),
+                                dict(item.get("input") or {}),
+                            ),
+                            None,
+                        )
+                    )
                     continue
                 from flowkit.definitions import SubWorkflowParam
 
@@ -276,12 +290,19 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     refs = []
     nodes = []
     prototypes: dict[tuple[str, str], Node] = {}
+    last: tuple[str, str, Node] | None = None  # the last prototype used: branches mostly share one
     for fork, extra_input in forks:
         if type(fork) is _Branch:
-            proto = prototypes.get((fork.name, fork.type))
-            if proto is None:
-                shape = WorkflowTask(name=fork.name, task_reference_name="", type=fork.type, optional=node.wt.optional)
-                proto = prototypes[(fork.name, fork.type)] = plan.runtime_node(shape, node, node.loop)
+            if last is not None and last[0] == fork.name and last[1] == fork.type:
+                proto = last[2]
+            else:
+                proto = prototypes.get((fork.name, fork.type))  # type: ignore[assignment]
+                if proto is None:
+                    shape = WorkflowTask(
+                        name=fork.name, task_reference_name="", type=fork.type, optional=node.wt.optional
+                    )
+                    proto = prototypes[(fork.name, fork.type)] = plan.runtime_node(shape, node, node.loop)
+                last = (fork.name, fork.type, proto)
             child = proto.branch(fork.ref, fork.params, fork.raw)
         else:
             if extra_input:
@@ -308,8 +329,7 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     task.extra = {"drove": True}
 
     def schedule_all() -> None:
-        for child in nodes:
-            engine.schedule(wf, child, now)
+        engine.schedule_branches(wf, nodes, now)
         _schedule_join(engine, wf, task, now, refs)
 
     _as_one_batch(engine, schedule_all)
@@ -366,15 +386,21 @@ def _evaluate_join(engine: Engine, task: TaskModel, now: int) -> None:
     output: dict[str, Any] = {}
     failed: list[TaskModel] = []
     with_errors: list[TaskModel] = []
+    full_refs, refs = wf.full_refs, wf.refs
     for ref in task.input.get("joinOn") or ():
-        joined = wf.task_at(ref)
+        joined = full_refs.get(ref)  # wf.task_at(ref), inlined: it runs once per joined branch
         if joined is None:
-            continue
+            joined = refs.get(ref)
+            if joined is None or joined.ref != ref:
+                continue
         if joined.output:
             output[ref] = joined.output
-        if not joined.status.is_successful:
+        status = joined.status
+        if status is _COMPLETED:
+            continue
+        if not status.is_successful:
             failed.append(joined)
-        elif joined.status is S.COMPLETED_WITH_ERRORS:
+        elif status is _COMPLETED_WITH_ERRORS:
             with_errors.append(joined)
     task.output = output
     if failed:
