@@ -14,7 +14,7 @@ from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine import Engine, TaskModel, WorkflowModel
 from flowkit.engine._execution_plan import Node
 
-__all__ = ["restore_workflow", "task_record", "workflow_record"]
+__all__ = ["dumps", "restore_workflow", "task_record", "workflow_record"]
 
 _encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
 # The same encoder's C core, built once (JSONEncoder.encode builds it at every call: a third of a
@@ -28,7 +28,8 @@ _c_encode = (
 )
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
+    """Compact JSON (``default=str``), through the C encoder built once."""
     if _c_encode is not None:
         try:
             return "".join(_c_encode(value, 0))
@@ -121,7 +122,7 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
         task.start_time,
         task.end_time,
         task.update_time,
-        _dumps(data),
+        dumps(data),
     )
 
 
@@ -161,7 +162,7 @@ def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:
         len(wf.tasks),
         failed,
         wf.reason,
-        _dumps(data),
+        dumps(data),
     )
 
 
