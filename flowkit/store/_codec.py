@@ -47,6 +47,8 @@ def _node_source(task: TaskModel) -> dict[str, Any] | None:
     owner = node.owner.ref if node.owner is not None else None
     if node.raw is not None:
         raw, params = node.raw, node.params
+        if params is task.input:  # plain-data branch input, shared as the task's input: written once
+            return {"owner": owner, "task": raw, "inputFromTask": True}
         return {"owner": owner, "task": {**raw, "inputParameters": params}}
     if plan_node is not None:  # DYNAMIC: same ref, the task name came from the input
         return {"owner": owner, "dynamicOf": node.ref, "name": node.name}
@@ -237,5 +239,8 @@ def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any], ref: str) 
         return node  # type: ignore[no-any-return]
     from flowkit.definitions._wire import workflow_task_from_json
 
-    wt = workflow_task_from_json(source["task"])
+    task_json = source["task"]
+    if source.get("inputFromTask"):
+        task_json = {**task_json, "inputParameters": data["input"]}
+    wt = workflow_task_from_json(task_json)
     return plan.runtime_node(wt, owner, owner.loop if owner is not None else None)  # type: ignore[no-any-return]

@@ -507,3 +507,35 @@ def test_restart_and_rerun_leave_only_the_current_attempts_in_the_store(tmp_path
         assert [(t.task_id, str(t.status), t.seq) for t in loaded.tasks] == current()
     finally:
         runtime.close()
+
+
+def test_dynamic_fork_branches_come_back_from_the_store_as_they_ran(tmp_path: Path) -> None:
+    path = tmp_path / "fan.db"
+    wf = {
+        "name": "fan",
+        "version": 1,
+        "tasks": [
+            {"name": "gen", "taskReferenceName": "gen"},
+            {
+                "name": "fork",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN_DYNAMIC",
+                "inputParameters": {"forkTaskName": "leaf", "forkTaskInputs": "${gen.output.inputs}"},
+            },
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
+        ],
+    }
+    workers = {"gen": lambda: {"inputs": [{"i": i} for i in range(3)]}, "leaf": lambda i: {"y": i * 2}}
+    ex = flowkit.run(wf, {}, workers=workers, store=path)
+    runtime = flowkit.open(path, background=False)
+    back = runtime.load(ex.workflow_id).to_json()
+    runtime.close()
+    assert back == ex.to_json()
+    assert [t["workflowTask"]["inputParameters"] for t in back["tasks"] if t["taskType"] == "leaf"] == [
+        {"i": i, "__index": i} for i in range(3)
+    ]
+    # a branch's input is written once (its task JSON in the row takes it from the task's input)
+    con = sqlite3.connect(path)
+    for (data,) in con.execute("SELECT data FROM tasks WHERE type='leaf'"):
+        assert data.count('"i":') == 1, data
+    con.close()
