@@ -14,7 +14,7 @@ from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine import Engine, TaskModel, WorkflowModel
 from flowkit.engine._execution_plan import Node
 
-__all__ = ["restore_workflow", "task_record", "workflow_record"]
+__all__ = ["dumps", "restore_workflow", "task_record", "workflow_record"]
 
 _encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
 # The same encoder's C core, built once (JSONEncoder.encode builds it at every call: a third of a
@@ -28,7 +28,8 @@ _c_encode = (
 )
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
+    """Compact JSON (``default=str``), through the C encoder built once."""
     if _c_encode is not None:
         try:
             return "".join(_c_encode(value, 0))
@@ -46,6 +47,8 @@ def _node_source(task: TaskModel) -> dict[str, Any] | None:
     owner = node.owner.ref if node.owner is not None else None
     if node.raw is not None:
         raw, params = node.raw, node.params
+        if params is task.input:  # plain-data branch input, shared as the task's input: written once
+            return {"owner": owner, "task": raw, "inputFromTask": True}
         return {"owner": owner, "task": {**raw, "inputParameters": params}}
     if plan_node is not None:  # DYNAMIC: same ref, the task name came from the input
         return {"owner": owner, "dynamicOf": node.ref, "name": node.name}
@@ -121,7 +124,7 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
         task.start_time,
         task.end_time,
         task.update_time,
-        _dumps(data),
+        dumps(data),
     )
 
 
@@ -161,7 +164,7 @@ def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:
         len(wf.tasks),
         failed,
         wf.reason,
-        _dumps(data),
+        dumps(data),
     )
 
 
@@ -236,5 +239,8 @@ def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any], ref: str) 
         return node  # type: ignore[no-any-return]
     from flowkit.definitions._wire import workflow_task_from_json
 
-    wt = workflow_task_from_json(source["task"])
+    task_json = source["task"]
+    if source.get("inputFromTask"):
+        task_json = {**task_json, "inputParameters": data["input"]}
+    wt = workflow_task_from_json(task_json)
     return plan.runtime_node(wt, owner, owner.loop if owner is not None else None)  # type: ignore[no-any-return]

@@ -22,6 +22,7 @@ is corrupt, or was written by a newer flowkit is never touched.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -37,7 +38,10 @@ from flowkit.store._host import host_name
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "default_store_path"]
 
-SCHEMA_VERSION = 1
+# 1: one events row per task or workflow move. 2: one events row per execution and write (its
+# ``kind`` a JSON list of moves; see SqliteStore.events). A schema-1 store is upgraded in place on
+# opening for writing (its rows are kept and read as they are); an older flowkit refuses a schema-2 one.
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workflow_defs (name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL,
@@ -123,6 +127,10 @@ _UPSERT_TASK = (
 
 
 _HOST = host_name()
+
+
+def _first(item: tuple[Any, ...]) -> Any:
+    return item[0]
 
 
 def _sha256() -> Any:
@@ -299,6 +307,7 @@ class SqliteStore:
     def _check_schema(self, conn: sqlite3.Connection, where: str, *, create: bool) -> None:
         try:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            version = 0
             if "meta" in tables:
                 row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 version = int(row[0]) if row else 0
@@ -315,9 +324,9 @@ class SqliteStore:
             new = not tables
             if create:
                 self._use_wal(conn, where, new=new)
-            if create and ("meta" not in tables or not _TABLES <= tables):
+            if create and ("meta" not in tables or not _TABLES <= tables or version < SCHEMA_VERSION):
                 # a new store, or one from an older flowkit that lacks tables added since (every
-                # statement is IF NOT EXISTS: existing data is kept)
+                # statement is IF NOT EXISTS: existing data is kept) or writes events one row each
                 conn.executescript(
                     "BEGIN;"
                     + _SCHEMA
@@ -467,14 +476,7 @@ class SqliteStore:
             for wf in workflows
             if self._defs_written.get(wf.workflow_id) != id(wf.definition)
         ]
-        events = [(t.workflow.workflow_id, t.task_id, t.update_time, str(t.status)) for t in tasks]
-        # a workflow event when its status moved (not at every write of a RUNNING workflow, with a stale time)
-        events += [
-            (wf.workflow_id, None, wf.update_time, f"workflow {wf.status}")
-            for wf in workflows
-            if self._status_written.get(wf.workflow_id) is not wf.status
-        ]
-        events.sort(key=lambda e: e[2])  # oldest first within the batch (stable)
+        events = self._event_rows(workflows, tasks)
         with self._lock:
             conn = self.conn
             try:
@@ -497,7 +499,7 @@ class SqliteStore:
                         "INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs]
                     )
                 conn.executemany(_UPSERT_TASK, task_rows)
-                conn.executemany("INSERT INTO events (workflow_id, task_id, time, kind) VALUES (?, ?, ?, ?)", events)
+                conn.executemany("INSERT INTO events (workflow_id, task_id, time, kind) VALUES (?, NULL, ?, ?)", events)
                 conn.execute("COMMIT")
             except sqlite3.DatabaseError as exc:
                 self._rollback(conn)
@@ -524,6 +526,33 @@ class SqliteStore:
                         live[workflow_id] = weakref.ref(wf)
                     self._defs_written[workflow_id] = id(wf.definition)
                     self._status_written[workflow_id] = wf.status
+
+    def _event_rows(self, workflows: list[Any], tasks: list[Any]) -> list[tuple[str, int, str]]:
+        """One events row per execution of the batch: ``(workflow_id, time, kind)``.
+
+        ``kind`` is the JSON list of its moves, ``[task_id or null, time, kind]`` oldest first: one
+        row per task move cost as much as writing the task (a row and an index entry each).
+        """
+        moves = [(t.update_time, t.workflow.workflow_id, t.task_id, str(t.status)) for t in tasks]
+        # a workflow event when its status moved (not at every write of a RUNNING workflow, with a stale time)
+        status_written = self._status_written
+        moves += [
+            (wf.update_time, wf.workflow_id, None, f"workflow {wf.status}")
+            for wf in workflows
+            if status_written.get(wf.workflow_id) is not wf.status
+        ]
+        if not moves:
+            return []
+        from flowkit.store._codec import dumps
+
+        moves.sort(key=_first)  # oldest first within the batch (stable)
+        by_workflow: dict[str, list[tuple[Any, ...]]] = {}
+        for when, workflow_id, task_id, kind in moves:
+            got = by_workflow.get(workflow_id)
+            if got is None:
+                got = by_workflow[workflow_id] = []
+            got.append((task_id, when, kind))
+        return [(workflow_id, got[0][1], dumps(got)) for workflow_id, got in by_workflow.items()]
 
     def _check_writable(self) -> None:
         if self.readonly:
@@ -691,8 +720,14 @@ class SqliteStore:
         with self._reading() as conn:
             rows = conn.execute(
                 "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
-            )
-            return [{"time": t, "task_id": task, "kind": kind} for t, task, kind in rows]
+            ).fetchall()
+        out = []
+        for t, task, kind in rows:
+            if kind.startswith("["):  # one write's moves (schema 2)
+                out += [{"time": when, "task_id": tid, "kind": k} for tid, when, k in json.loads(kind)]
+            else:  # one move (schema 1, or a store upgraded from it)
+                out.append({"time": t, "task_id": task, "kind": kind})
+        return out
 
     def model(self, workflow_id: str) -> None:
         """Live models exist only in the in-memory store; this one keeps records (see :meth:`execution`)."""
