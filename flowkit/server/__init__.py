@@ -66,18 +66,11 @@ def serve(
         raise InputError("flowkit serve needs the server extra. Fix: pip install 'flowkit[server]'") from exc
     service = Service(store, workers=workers)
     try:
-        from flowkit.server._http import CoalescingHttpToolsProtocol
-
-        http: Any = CoalescingHttpToolsProtocol
-    except ImportError:  # no httptools: uvicorn's own choice (h11)
-        http = "auto"
-    try:
         uvicorn.run(
             create_app(service, auth=auth),
             host=host,
             port=port,
             log_level=log_level,
-            http=http,
             timeout_keep_alive=75,
             timeout_graceful_shutdown=2,
             # Per-request work a local API does not need: no access log line, no X-Forwarded-*
