@@ -6,8 +6,9 @@
     PYTHONPATH=. python bench/run.py --only defaults --quick   # issue 15's figures (0, A, B, first run), ~1 min
     PYTHONPATH=. python bench/run.py --profile A,B   # cProfile flowkit (inline) instead of benchmarking
 
-Results are printed and written to bench/results/latest.md (+ latest.json).  See bench/README.md
-for the workloads, the counting rule and how to read the numbers.
+Results are printed and written to bench/results/latest.md (+ latest.json); `--only serve` writes
+bench/results/serve.md (+ serve.json) instead.  See bench/README.md for the workloads, the counting
+rule and how to read the numbers.
 """
 
 from __future__ import annotations
@@ -798,11 +799,17 @@ def main(argv: list[str] | None = None) -> int:
         help=f"the row --profile runs: {W.INLINE} (default) or {W.DEFAULTS} (the calling thread only)",
     )
     ap.add_argument(
-        "--out", default=None, help="markdown output path (default results/latest.md; results/quick.md with --quick)"
+        "--out",
+        default=None,
+        help="markdown output path (default results/latest.md; results/quick.md with --quick; "
+        "results/serve.md with --only serve)",
     )
     args = ap.parse_args(argv)
     if args.out is None:
-        args.out = str(HERE / "results" / ("quick.md" if args.quick else "latest.md"))
+        name = "quick.md" if args.quick else "latest.md"
+        if [w.strip() for w in args.only.split(",") if w.strip()] == ["serve"]:
+            name = "serve.md"  # the server's own figures: the full run's latest.md stays as it was
+        args.out = str(HERE / "results" / name)
 
     outdir = Path(args.out).resolve().parent
     outdir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,12 @@ store write for the next task (an update is answered only after its commit).
 FLOWKIT_SERVE_BASELINE=<folder holding another flowkit package> measures that code too, in the same
 run (before/after figures on equal load: the machine is shared, so figures from separate runs differ
 more than the change measured).
+
+Then end to end through each Conductor SDK's own worker runner, unchanged, on the SQLite store: the
+Python SDK's TaskHandler running a `@worker_task` worker (in its own process) and the JavaScript SDK's
+TaskManager under Node (from tests/server/js/node_modules, installed by `./dev test`). Chains of SIMPLE
+tasks started at once; tasks/s from the first start to the last COMPLETED. Context figures: the SDKs'
+poll loops (interval, back-off, one HTTP call per poll and per update) set the pace, not the server.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +37,29 @@ from typing import Any
 CLIENTS = 8
 RT_TARGET = 2000.0  # round trips per second
 IDLE_TARGET = 2.0  # percent of one core
+SDK_INTERVAL_MS = 10  # the SDK workers' poll interval (their idle back-off is capped by it)
+SDK_CONCURRENCY = 8  # the Python worker's thread_count, the JavaScript TaskManager's concurrency
+JS_HOME = Path(__file__).resolve().parent.parent / "tests" / "server" / "js"
+
+# The Python SDK reads the worker's parameter types at run time: no `from __future__ import annotations`.
+_PY_WORKERS = """
+from conductor.client.worker.worker_task import worker_task
+
+
+@worker_task(task_definition_name="bench_sdk", poll_interval_millis={interval}, thread_count={threads})
+def bench_sdk(i: int) -> dict:
+    return {{"ok": True}}
+"""
+_PY_MAIN = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from conductor.client.automator.task_handler import TaskHandler
+from conductor.client.configuration.configuration import Configuration
+handler = TaskHandler(configuration=Configuration(server_api_url=sys.argv[1]), scan_for_annotated_workers=True,
+                      import_modules=["bench_sdk_workers"], monitor_processes=False)
+handler.start_processes()
+handler.join_processes()
+"""
 
 
 def _free_port() -> int:
@@ -84,7 +115,85 @@ def measure_serve(quick: bool) -> dict[str, Any]:
                     if key in runs and "idle_cpu_pct" in runs[key]:
                         got["idle_cpu_pct"] = min(got["idle_cpu_pct"], runs[key]["idle_cpu_pct"])
                     runs[key] = got
-    return {"runs": runs, "load": os.getloadavg()[0]}
+    sdks = {kind: _measure_sdk(kind, quick) for kind in ("python", "javascript")}
+    return {"runs": runs, "sdks": sdks, "load": os.getloadavg()[0]}
+
+
+def _completed(conn: http.client.HTTPConnection) -> int:
+    _, raw = _call(conn, "GET", "/api/workflow/search?query=status%20IN%20(COMPLETED)&size=1")
+    return int(json.loads(raw)["totalHits"])
+
+
+def _wait_completed(conn: http.client.HTTPConnection, count: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _completed(conn) < count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _measure_sdk(kind: str, quick: bool) -> dict[str, Any]:
+    """Tasks/s through one SDK's worker runner (a separate process) on a SQLite store."""
+    chains, length = (8, 25) if quick else (16, 50)
+    with tempfile.TemporaryDirectory() as tmp:
+        if kind == "python":
+            (Path(tmp) / "bench_sdk_workers.py").write_text(
+                _PY_WORKERS.format(interval=SDK_INTERVAL_MS, threads=SDK_CONCURRENCY)
+            )
+        else:
+            node = shutil.which("node")
+            if node is None or not (JS_HOME / "node_modules" / "@io-orkes" / "conductor-javascript").is_dir():
+                return {"error": "node or tests/server/js/node_modules missing (./dev test installs it)"}
+        port = _free_port()
+        proc = _start(Path(tmp) / "bench.db", port)
+        worker: subprocess.Popen[bytes] | None = None
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            _call(conn, "POST", "/api/metadata/taskdefs", [{"name": "bench_sdk", "retryCount": 0}])
+            tasks = [
+                {"name": "bench_sdk", "taskReferenceName": f"s{i}", "type": "SIMPLE", "inputParameters": {"i": i}}
+                for i in range(length)
+            ]
+            _call(conn, "POST", "/api/metadata/workflow", {"name": "bench_sdk_chain", "version": 1, "tasks": tasks})
+            api = f"http://127.0.0.1:{port}/api"
+            if kind == "python":
+                command = [sys.executable, "-c", _PY_MAIN, api, tmp]
+            else:
+                here = str(Path(__file__).resolve().parent / "serve_sdk_worker.mjs")
+                command = [str(node), here, api, str(JS_HOME), str(SDK_INTERVAL_MS), str(SDK_CONCURRENCY)]
+            worker = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            )
+            _call(conn, "POST", "/api/workflow/bench_sdk_chain", {})  # warm-up: the workers poll
+            if not _wait_completed(conn, 1, 120):
+                return {"error": f"the {kind} SDK workers completed no workflow in 120 s"}
+            began = time.perf_counter()
+            for _ in range(chains):
+                _call(conn, "POST", "/api/workflow/bench_sdk_chain", {})
+            finished = _wait_completed(conn, 1 + chains, 300)
+            elapsed = time.perf_counter() - began
+            if not finished:
+                return {"error": f"the {kind} SDK workers did not complete {chains} workflows in 300 s"}
+            return {
+                "tasks": chains * length,
+                "workflows": chains,
+                "elapsed_s": elapsed,
+                "per_s": chains * length / elapsed,
+            }
+        finally:
+            if worker is not None:
+                try:
+                    os.killpg(worker.pid, signal.SIGKILL)  # the TaskHandler's worker processes too
+                except ProcessLookupError:
+                    pass
+                worker.wait()
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _measure_one(quick: bool, store_kind: str, source: str | None, idle: bool) -> dict[str, Any]:
@@ -216,6 +325,15 @@ def render_serve(r: dict[str, Any]) -> list[str]:
                 f"| {who}idle server, {CLIENTS} workers long-polling (30 s), CPU over {run['idle_window_s']:.0f} s "
                 f"| {run['idle_cpu_pct']:.2f} % of a core | | {ok} |"
             )
+    sdk_names = {"python": "Python SDK TaskHandler, `@worker_task`", "javascript": "JavaScript SDK TaskManager (Node)"}
+    for kind, got in r.get("sdks", {}).items():
+        if "error" in got:
+            lines.append(f"| context: {sdk_names[kind]}: not measured ({got['error']}) | | | |")
+            continue
+        lines.append(
+            f"| context: {sdk_names[kind]}, poll interval {SDK_INTERVAL_MS} ms, concurrency {SDK_CONCURRENCY}, SQLite "
+            f"({got['tasks']} tasks of {got['workflows']} chains in {got['elapsed_s']:.1f} s) | {got['per_s']:.0f} tasks/s | | |"
+        )
     return [*lines, ""]
 
 
