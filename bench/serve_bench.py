@@ -96,6 +96,25 @@ def _call(conn: http.client.HTTPConnection, method: str, path: str, body: Any = 
     return response.status, response.read()
 
 
+def _register_chain(conn: http.client.HTTPConnection, task: str, workflow: str, length: int) -> None:
+    """Register ``task`` and a workflow of ``length`` SIMPLE steps of it."""
+    _call(conn, "POST", "/api/metadata/taskdefs", [{"name": task, "retryCount": 0}])
+    tasks = [
+        {"name": task, "taskReferenceName": f"s{i}", "type": "SIMPLE", "inputParameters": {"i": i}}
+        for i in range(length)
+    ]
+    _call(conn, "POST", "/api/metadata/workflow", {"name": workflow, "version": 1, "tasks": tasks})
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -150,12 +169,7 @@ def _measure_sdk(kind: str, quick: bool) -> dict[str, Any]:
         worker: subprocess.Popen[bytes] | None = None
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port)
-            _call(conn, "POST", "/api/metadata/taskdefs", [{"name": "bench_sdk", "retryCount": 0}])
-            tasks = [
-                {"name": "bench_sdk", "taskReferenceName": f"s{i}", "type": "SIMPLE", "inputParameters": {"i": i}}
-                for i in range(length)
-            ]
-            _call(conn, "POST", "/api/metadata/workflow", {"name": "bench_sdk_chain", "version": 1, "tasks": tasks})
+            _register_chain(conn, "bench_sdk", "bench_sdk_chain", length)
             api = f"http://127.0.0.1:{port}/api"
             if kind == "python":
                 command = [sys.executable, "-c", _PY_MAIN, api, tmp]
@@ -188,12 +202,7 @@ def _measure_sdk(kind: str, quick: bool) -> dict[str, Any]:
                 except ProcessLookupError:
                     pass
                 worker.wait()
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
 
 
 def _measure_one(quick: bool, store_kind: str, source: str | None, idle: bool) -> dict[str, Any]:
@@ -203,12 +212,7 @@ def _measure_one(quick: bool, store_kind: str, source: str | None, idle: bool) -
         proc = _start("memory" if store_kind == "memory" else Path(tmp) / "bench.db", port, source)
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port)
-            _call(conn, "POST", "/api/metadata/taskdefs", [{"name": "bench_step", "retryCount": 0}])
-            tasks = [
-                {"name": "bench_step", "taskReferenceName": f"s{i}", "type": "SIMPLE", "inputParameters": {"i": i}}
-                for i in range(length)
-            ]
-            _call(conn, "POST", "/api/metadata/workflow", {"name": "bench_chain", "version": 1, "tasks": tasks})
+            _register_chain(conn, "bench_step", "bench_chain", length)
             for _ in range(chains):
                 _call(conn, "POST", "/api/workflow/bench_chain", {})
             total = chains * length
@@ -280,12 +284,7 @@ def _measure_one(quick: bool, store_kind: str, source: str | None, idle: bool) -
             idle_pct = (_cpu_seconds(proc.pid) - cpu0) / window * 100
             idle_stop.set()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
     return {
         "round_trips": sum(done),
         "elapsed_s": elapsed,
