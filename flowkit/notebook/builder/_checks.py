@@ -9,6 +9,7 @@ the branch again, unless the user chose a place inside that branch.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,13 @@ from flowkit.notebook.builder._steps import Place
 if TYPE_CHECKING:
     from flowkit.notebook.builder._steps import _Node as Node
 
-__all__ = ["input_issues", "level_of", "next_place"]
+__all__ = ["HINT", "input_issues", "issues_html", "level_of", "next_place"]
+
+HINT = (
+    "<div class='flowkit-issues flowkit-hint' style='color:#555'>Start with a task: pick a worker or a "
+    "task type, fill its inputs (<b>*</b>: required) and press Add.</div>"
+)
+"""What the problems area shows for an empty draft (not a problem yet)."""
 
 
 def input_issues(nodes: Iterator[Node], workers: Mapping[str, Any]) -> list[DefinitionIssue]:
@@ -42,6 +49,18 @@ def input_issues(nodes: Iterator[Node], workers: Mapping[str, Any]) -> list[Defi
                     )
                 )
     return out
+
+
+def issues_html(issues: list[DefinitionIssue]) -> str:
+    """The problems area: each issue's place (a ``data-ref`` on its item), problem and fix; or "no problems"."""
+    if not issues:
+        return "<div class='flowkit-issues' style='color:#2a6f2a'>no problems</div>"
+    items = "".join(
+        f"<li data-ref='{html.escape(i.task_ref_name or '')}'><b>{html.escape(i.where)}</b>: "
+        f"{html.escape(i.problem)} <i>Fix: {html.escape(i.fix)}</i></li>"
+        for i in issues
+    )
+    return f"<div class='flowkit-issues' style='color:#8b0000'>{len(issues)} problem(s):<ul>{items}</ul></div>"
 
 
 def _sequences(seq: list[Node], place: Place) -> Iterator[tuple[list[Node], Place]]:

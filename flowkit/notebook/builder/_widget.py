@@ -11,8 +11,10 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 from flowkit.errors import FlowkitError
 from flowkit.notebook._diagram import Diagram
 from flowkit.notebook.builder._catalogue import setting_spec
+from flowkit.notebook.builder._checks import HINT, issues_html
 from flowkit.notebook.builder._choice import Choice
 from flowkit.notebook.builder._fields import NEW_KEY, InputFields, new_key
+from flowkit.notebook.builder._layout import arrange
 from flowkit.notebook.builder._model import MODES, BuilderModel, JsonField, Place, parse_json_object
 from flowkit.notebook.builder._run import run_placeholder, start_run
 
@@ -20,15 +22,6 @@ __all__ = ["Builder"]
 
 _ERROR_BORDER = "2px solid #d62728"
 _NEW_CASE = "new-case"
-_PARTS = (  # each gets the class flowkit-builder-<part, with dashes>
-    "name workflow_inputs task_type mode ref setting place case inputs reference target insert_button add_button "
-    "undo_button json_button python_button task_pick edit_button remove_button outputs output_reference "
-    "output_insert_button outputs_button run_input run_button export diagram"
-).split()
-_HINT = (
-    "<div class='flowkit-issues flowkit-hint' style='color:#555'>Start with a task: pick a worker or a "
-    "task type, fill its inputs (<b>*</b>: required) and press Add.</div>"
-)
 
 
 class Builder(widgets.VBox):  # type: ignore[misc]
@@ -171,39 +164,8 @@ class Builder(widgets.VBox):  # type: ignore[misc]
             choice.on_stale(self._stale)
         self.output_reference.on_stale(self._stale)
 
-        form = widgets.VBox(
-            [
-                widgets.HBox([self.name, self.workflow_inputs]),
-                widgets.HBox([self.task_pick, self.edit_button, self.remove_button]),
-                widgets.HBox([self.task_type, self.mode, self.ref, self.setting]),
-                widgets.HBox([self.ref_error, self.setting_error]),
-                widgets.HBox([self.place, self.case]),
-                self.fields,
-                self.inputs,
-                self.inputs_error,
-                widgets.HBox([self.reference, self.target, self.insert_button]),
-                widgets.HBox(
-                    [
-                        self.add_button,
-                        self.save_button,
-                        self.cancel_button,
-                        self.undo_button,
-                        self.json_button,
-                        self.python_button,
-                    ]
-                ),
-                self.message,
-                self.outputs,
-                self.outputs_error,
-                widgets.HBox([self.output_reference, self.output_insert_button, self.outputs_button]),
-                widgets.HBox([self.run_input, self.run_button]),
-                self.run_error,
-            ]
-        )
-        super().__init__([form, self.issues, self.diagram, self.export, self.run_area], **kwargs)
+        super().__init__(arrange(self), **kwargs)
         self.add_class("flowkit-builder")
-        for part in _PARTS:  # stable handles for a page's styles and scripts (and the browser tests)
-            getattr(self, part).add_class(f"flowkit-builder-{part.replace('_', '-')}")
         self._show_outputs()
         self._type_chosen()
         self.redraw()
@@ -613,20 +575,7 @@ class Builder(widgets.VBox):  # type: ignore[misc]
         self._offer(self.task_pick, self.model.editable())
         self.run_input.placeholder = run_placeholder(self.model)
         self._offer(self.output_reference, self.model.references())
-        issues = self.model.issues()
-        if not self.model.refs():
-            self.issues.value = _HINT  # an empty draft is not a problem yet
-        elif issues:
-            items = "".join(
-                f"<li data-ref='{html.escape(i.task_ref_name or '')}'><b>{html.escape(i.where)}</b>: "
-                f"{html.escape(i.problem)} <i>Fix: {html.escape(i.fix)}</i></li>"
-                for i in issues
-            )
-            self.issues.value = (
-                f"<div class='flowkit-issues' style='color:#8b0000'>{len(issues)} problem(s):<ul>{items}</ul></div>"
-            )
-        else:
-            self.issues.value = "<div class='flowkit-issues' style='color:#2a6f2a'>no problems</div>"
+        self.issues.value = issues_html(self.model.issues()) if self.model.refs() else HINT
         try:
             self.diagram.value = self._diagram.html(self.model.definition())
         except Exception as exc:  # noqa: BLE001 - a view shows the problem instead of failing
