@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -99,6 +100,28 @@ def test_long_poll_waits_for_a_task(client: TestClient) -> None:
     began = time.monotonic()
     assert client.get("/api/tasks/poll/batch/t", params={"timeout": 300}).json() == []
     assert time.monotonic() - began >= 0.25
+
+
+def test_an_empty_poll_takes_no_runtime_round_and_a_long_poll_wakes_on_a_start(client: TestClient) -> None:
+    service = client.app.service  # type: ignore[attr-defined]
+    setup(client)
+    rounds = service.batcher.rounds
+    for _ in range(20):
+        assert client.get("/api/tasks/poll/t").status_code == 204
+    assert client.get("/api/tasks/poll/batch/t", params={"timeout": 50}).json() == []
+    assert service.batcher.rounds == rounds  # read on the event loop: no hop to the runtime thread
+    polled: list[Any] = []
+    poller = threading.Thread(
+        target=lambda: polled.append(client.get("/api/tasks/poll/batch/t", params={"timeout": 10_000}).json())
+    )
+    began = time.monotonic()
+    poller.start()
+    time.sleep(0.3)  # the poller waits on the empty queue
+    (wid,) = start(client)
+    poller.join(10)
+    assert [t["workflowInstanceId"] for t in polled[0]] == [wid]
+    assert time.monotonic() - began < 5  # woken by the start, not by its 10 s timeout
+    assert service.batcher.rounds > rounds
 
 
 def test_in_progress_with_callback_comes_back_after_the_delay(client: TestClient) -> None:
