@@ -22,6 +22,7 @@ from flowkit.errors import DefinitionError, DefinitionIssue
 
 __all__ = [
     "execution_to_json",
+    "task_node_json",
     "task_to_json",
     "load_json_source",
     "task_def_from_json",
@@ -438,10 +439,20 @@ def workflow_def_to_json(wf: WorkflowDef) -> dict[str, Any]:
     return _emit(wf, {"tasks": lambda v: [_task_to_json(t) for t in v]})
 
 
-def task_to_json(task: Any) -> dict[str, Any]:
-    """Conductor's Task JSON for an attempt (``schema_Task.json``); times in epoch ms."""
+def task_node_json(node: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parts of a task's JSON its plan node fixes: ``workflowTask`` and ``taskDefinition``."""
+    workflow_task = _task_to_json(node.wt) if node.raw is None else {**node.raw, "inputParameters": node.params}
+    return workflow_task, task_def_to_json(node.task_def)
+
+
+def task_to_json(task: Any, node_json: tuple[dict[str, Any], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Conductor's Task JSON for an attempt (``schema_Task.json``); times in epoch ms.
+
+    ``node_json``: :func:`task_node_json` of ``task.node``, for a caller that keeps it (a server
+    answering many polls of one task type); computed here when None.
+    """
     wf = task.workflow
-    wt = task.node.wt
+    workflow_task, task_definition = node_json or task_node_json(task.node)
     queue_wait = task.start_time - task.scheduled_time if task.start_time and task.scheduled_time else 0
     out = {
         "taskType": task.task_type,
@@ -470,9 +481,7 @@ def task_to_json(task: Any) -> dict[str, Any]:
         "callbackAfterSeconds": task.callback_after_seconds,
         "workerId": task.worker_id,
         "outputData": task.output,
-        "workflowTask": _task_to_json(wt)
-        if task.node.raw is None
-        else {**task.node.raw, "inputParameters": task.node.params},
+        "workflowTask": workflow_task,
         "rateLimitPerFrequency": task.node.task_def.rate_limit_per_frequency or 0,
         "rateLimitFrequencyInSeconds": task.node.task_def.rate_limit_frequency_in_seconds or 1,
         "workflowPriority": wf.priority,
@@ -481,7 +490,7 @@ def task_to_json(task: Any) -> dict[str, Any]:
         "firstStartTime": task.start_time,
         "queueWaitTime": queue_wait,
         "loopOverTask": task.iteration > 0,
-        "taskDefinition": task_def_to_json(task.node.task_def),
+        "taskDefinition": task_definition,
     }
     return {k: v for k, v in out.items() if v is not None}  # Conductor's JSON omits null fields (NON_NULL)
 

@@ -56,8 +56,9 @@ def create_app(service: Service, *, max_body: int = MAX_BODY, auth: Auth | None 
     app.add_exception_handler(RequestValidationError, on_error)
     add_routes(app, service, auth)
     app.state.service = service
-    # Outside FastAPI's own middleware stack: the worker calls skip it entirely (see _fast).
-    return _BodyLimit(FastPath(app, service, auth), max_body)
+    # Outside FastAPI's own middleware stack and the body limit's wrapper: the worker calls skip
+    # both (see _fast; it limits the update's body itself).
+    return FastPath(_BodyLimit(app, max_body), service, auth, max_body)
 
 
 def _validation_message(exc: RequestValidationError) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,15 +22,36 @@ __all__ = ["FastPath"]
 
 _POLL = "/api/tasks/poll/"
 _BATCH = "/api/tasks/poll/batch/"
+# Compact, as Starlette's JSONResponse answers the documented routes; one encoder (json.dumps with
+# arguments builds a new one per call).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+_JSON = b"application/json"
+_TEXT = b"text/plain; charset=utf-8"
+
+
+def _query(raw: bytes) -> dict[str, str]:
+    """A query string's parameters (the first value of each), as ``parse_qs`` reads them."""
+    out: dict[str, str] = {}
+    if not raw:
+        return out
+    for pair in raw.decode().split("&"):
+        name, _, value = pair.partition("=")
+        if not value:
+            continue  # parse_qs drops blank values too
+        if "%" in pair or "+" in pair:
+            name, value = unquote_plus(name), unquote_plus(value)
+        out.setdefault(name, value)
+    return out
 
 
 class FastPath:
     """Serves ``GET /api/tasks/poll[/batch]/{type}`` and ``POST /api/tasks``; passes the rest to ``app``."""
 
-    def __init__(self, app: ASGIApp, service: Service, auth: Auth | None) -> None:
+    def __init__(self, app: ASGIApp, service: Service, auth: Auth | None, max_body: int) -> None:
         self.app = app
         self.service = service
         self.auth = auth
+        self.max_body = max_body  # checked here for the update's body: ``app`` checks the others
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,27 +93,35 @@ class FastPath:
         path: str = scope["path"]
         batch = path.startswith(_BATCH)
         name = path[len(_BATCH) if batch else len(_POLL) :]
-        query = parse_qs(scope.get("query_string", b"").decode())
-        worker_id = query.get("workerid", [None])[0]
+        query = _query(scope.get("query_string", b""))
+        worker_id = query.get("workerid")
         try:
-            count = int(query.get("count", ["1"])[0]) if batch else 1
-            timeout = int(query.get("timeout", ["100" if batch else "0"])[0])
+            count = int(query.get("count", "1")) if batch else 1
+            timeout = int(query.get("timeout", "100" if batch else "0"))
         except ValueError as exc:
             raise ApiError(400, f"count and timeout must be whole numbers: {exc}") from exc
         if not 1 <= count <= 1000:
             raise ApiError(400, "count must be between 1 and 1000")
         tasks = await self.service.long_poll(name, worker_id, count, timeout)
         if batch:
-            return 200, b"application/json", json.dumps(tasks).encode()
+            return 200, _JSON, _encode(tasks).encode()
         if not tasks:
             return 204, None, b""
-        return 200, b"application/json", json.dumps(tasks[0]).encode()
+        return 200, _JSON, _encode(tasks[0]).encode()
 
     async def _update(self, scope: Scope, receive: Receive) -> tuple[int, bytes | None, bytes]:
-        chunks = []
+        limit = self.max_body
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit() and int(value) > limit:
+                raise ApiError(413, f"request body over {limit} bytes")
+        chunks, seen = [], 0
         while True:
             message = await receive()
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > limit:
+                raise ApiError(413, f"request body over {limit} bytes")
+            chunks.append(chunk)
             if not message.get("more_body"):
                 break
         try:
@@ -102,4 +131,4 @@ class FastPath:
         if not isinstance(result, dict):
             raise ApiError(400, "the body must be a JSON object (TaskResult)")
         task_id = await self.service.update_task_async(result)
-        return 200, b"text/plain; charset=utf-8", task_id.encode()
+        return 200, _TEXT, task_id.encode()

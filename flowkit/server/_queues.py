@@ -16,10 +16,12 @@ import time
 from collections import defaultdict, deque
 from typing import Any
 
-from flowkit.definitions._wire import task_to_json
+from flowkit.definitions._wire import task_node_json, task_to_json
 from flowkit.engine import Engine, TaskModel
 
 __all__ = ["TaskQueues"]
+
+_NODE_JSON_KEEP = 1024  # plan nodes whose constant task JSON is kept (one per task of the polled workflows)
 
 
 class TaskQueues:
@@ -33,6 +35,9 @@ class TaskQueues:
         self.offered: dict[str, int] = defaultdict(int)  # tasks offered per type so far (see wait)
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]]] = defaultdict(list)
         self._lock = threading.Lock()
+        # id(node) -> (node, its workflowTask and taskDefinition JSON): half of a polled task's JSON,
+        # the same for every poll of that node (the node is kept so its id cannot be reused meanwhile)
+        self._node_json: dict[int, tuple[Any, tuple[dict[str, Any], dict[str, Any]]]] = {}
 
     # ------------------------------------------------------------------ the runner's side
     def offer(self, task: TaskModel) -> None:
@@ -107,10 +112,21 @@ class TaskQueues:
             self.queued.discard(task.task_id)
             self.not_before.pop(task.task_id, None)
             if engine.task_started(task, now, worker_id):
-                handed.append(task_to_json(task))
+                handed.append(task_to_json(task, self._json_of(task.node)))
         kept.extend(queue)
         self.queues[name] = kept
         return handed
+
+    def _json_of(self, node: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``task_node_json(node)``, kept: shared by the polls' answers, which only encode it."""
+        kept = self._node_json.get(id(node))
+        if kept is not None and kept[0] is node:
+            return kept[1]
+        if len(self._node_json) >= _NODE_JSON_KEEP:
+            self._node_json.clear()
+        parts = task_node_json(node)
+        self._node_json[id(node)] = (node, parts)
+        return parts
 
     def _running(self, engine: Engine, name: str) -> int:
         """IN_PROGRESS tasks of type ``name`` (Conductor's ``exceedsInProgressLimit`` count)."""

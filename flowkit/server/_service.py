@@ -209,8 +209,15 @@ class Service:
     async def long_poll(self, name: str, worker_id: str | None, count: int, timeout_ms: int) -> list[dict[str, Any]]:
         """Poll, waiting up to ``timeout_ms`` (at most a minute) for a first task."""
         deadline = time.monotonic() + min(max(timeout_ms, 0), 60_000) / 1000
+        queues = self.queues
         while True:
-            tasks, seen = await self.poll_async(name, worker_id, count)
+            # An empty queue is read here, not on the runtime thread (a hop costs more than the rest of
+            # an empty poll): ``seen`` first, so a task offered after it ends the wait at once.
+            seen = queues.offered.get(name, 0)
+            if queues.queues.get(name):
+                tasks, seen = await self.poll_async(name, worker_id, count)
+            else:
+                tasks = []
             left = deadline - time.monotonic()
             if tasks or left <= 0:
                 return tasks

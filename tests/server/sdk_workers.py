@@ -4,6 +4,7 @@ No `from __future__ import annotations`: the SDK reads the parameter types at ru
 """
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,3 +31,11 @@ def flaky(task: Task) -> dict[str, Any]:
     if task.retry_count == 0:
         raise RuntimeError("first attempt fails")
     return {"attempt": task.retry_count}
+
+
+@worker_task(task_definition_name="sdk_step", poll_interval_millis=20)
+def step(task: Task) -> dict[str, Any]:
+    with (RUNS / "step").open("a") as f:  # before the work: a run the server never heard of counts too
+        f.write(task.task_id + "\n")
+    time.sleep(0.05)
+    return {"n": task.input_data["n"] + 1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -49,6 +50,17 @@ def test_errors_are_conductor_json_never_a_trace(client: TestClient) -> None:
     assert r.status_code == 400 and "tasks" in r.json()["message"]
     r = client.post("/api/workflow/w", content=b"[" + b"1," * 6000 + b"1]")
     assert r.status_code == 413 and r.json()["status"] == 413
+    # the worker's update is answered before FastAPI (see _fast): the same limit and error JSON,
+    # with a Content-Length and streamed without one
+    big = {"taskId": "t1", "status": "COMPLETED", "outputData": {"x": "y" * 20_000}}
+    r = client.post("/api/tasks", json=big)
+    assert (r.status_code, r.json()["status"], r.json()["instance"]) == (413, 413, "/api/tasks")
+    r = client.post("/api/tasks", content=iter([b'{"taskId": "t1", "x": "', b"y" * 20_000, b'"}']))
+    assert r.status_code == 413 and "over 10000 bytes" in r.json()["message"]
+    r = client.post("/api/tasks", json={"taskId": "nope", "status": "COMPLETED"})
+    assert r.status_code == 404 and r.json()["status"] == 404 and "Traceback" not in r.text
+    r = client.get("/api/tasks/poll/batch/t?count=0")
+    assert r.status_code == 400 and "count" in r.json()["message"]
     setup(client)
     assert client.post("/api/metadata/workflow", json=client.get("/api/metadata/workflow/w").json()).status_code == 409
     (wid,) = start(client)
@@ -62,11 +74,12 @@ def test_poll_marks_in_progress_and_empty_poll_is_204(client: TestClient) -> Non
     setup(client)
     (wid,) = start(client)
     assert client.get("/api/tasks/queue/sizes", params={"taskType": "t"}).json() == {"t": 1}
-    task = client.get("/api/tasks/poll/t", params={"workerid": "me"}).json()
-    assert (task["status"], task["workerId"], task["pollCount"]) == ("IN_PROGRESS", "me", 1)
+    task = client.get("/api/tasks/poll/t?workerid=me+%C3%A9%26co&workerid=other&timeout=").json()
+    assert (task["status"], task["workerId"], task["pollCount"]) == ("IN_PROGRESS", "me é&co", 1)
     assert task["startTime"] > 0 and task["workflowInstanceId"] == wid
     assert client.get("/api/tasks/poll/t").status_code == 204
-    assert client.get(f"/api/tasks/{task['taskId']}").json()["status"] == "IN_PROGRESS"
+    # the poll's answer (its node's part kept across polls) is the task's JSON as GET reads it
+    assert client.get(f"/api/tasks/{task['taskId']}").json() == task
     r = client.post(
         "/api/tasks",
         json={
@@ -87,6 +100,28 @@ def test_long_poll_waits_for_a_task(client: TestClient) -> None:
     began = time.monotonic()
     assert client.get("/api/tasks/poll/batch/t", params={"timeout": 300}).json() == []
     assert time.monotonic() - began >= 0.25
+
+
+def test_an_empty_poll_takes_no_runtime_round_and_a_long_poll_wakes_on_a_start(client: TestClient) -> None:
+    service = client.app.service  # type: ignore[attr-defined]
+    setup(client)
+    rounds = service.batcher.rounds
+    for _ in range(20):
+        assert client.get("/api/tasks/poll/t").status_code == 204
+    assert client.get("/api/tasks/poll/batch/t", params={"timeout": 50}).json() == []
+    assert service.batcher.rounds == rounds  # read on the event loop: no hop to the runtime thread
+    polled: list[Any] = []
+    poller = threading.Thread(
+        target=lambda: polled.append(client.get("/api/tasks/poll/batch/t", params={"timeout": 10_000}).json())
+    )
+    began = time.monotonic()
+    poller.start()
+    time.sleep(0.3)  # the poller waits on the empty queue
+    (wid,) = start(client)
+    poller.join(10)
+    assert [t["workflowInstanceId"] for t in polled[0]] == [wid]
+    assert time.monotonic() - began < 5  # woken by the start, not by its 10 s timeout
+    assert service.batcher.rounds > rounds
 
 
 def test_in_progress_with_callback_comes_back_after_the_delay(client: TestClient) -> None:
