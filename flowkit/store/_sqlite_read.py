@@ -1,8 +1,8 @@
 """How the SQLite store reads: definitions, executions (filtered, newest first), one execution, its events.
 
 The queries read stores of every schema this flowkit knows (a ``readonly=True`` store is never
-upgraded): schema 1 and 2 kept tasks and events in rowid tables with a second index, schema 3 keys
-them by execution.
+upgraded): schema 1 and 2 kept tasks and events in rowid tables with an index by execution; schema
+3 keys tasks by ``(workflow_id, task_id)`` and events by ``(workflow_id, id)``.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class SqliteReader:
             ).fetchone()
             if row is None:
                 return None
-            # in key order (task id), sorted here: no second index to keep in order by seq
+            # in key order (task id), sorted here: no second index kept in seq order
             tasks = conn.execute(_SELECT_TASKS, (workflow_id,)).fetchall()
             definition = conn.execute(
                 "SELECT d.json FROM execution_defs e JOIN definitions d ON d.hash = e.hash WHERE e.workflow_id=?",

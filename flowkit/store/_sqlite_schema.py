@@ -1,12 +1,15 @@
 """The SQLite store's tables, their upgrade from older flowkits, and its errors in words.
 
 Schema 1 wrote one events row per task or workflow move. Schema 2 writes one events row per
-execution and write (its ``kind`` a JSON list of moves; see ``SqliteStore.events``). Schema 3 keeps
-a task's and an event's rows in one b-tree keyed by their execution (``WITHOUT ROWID``): schema 2
-kept each in a table plus a second index on ``workflow_id`` (and tasks a third, on ``task_id``),
-and every commit wrote a page of each. A store of schema 1 or 2 is upgraded in place when opened for
-writing (its rows are kept; events rows of schema 1 are read as they are); a store of a newer
-schema is refused, untouched.
+execution and write (its ``kind`` a JSON list of moves; see ``SqliteStore.events``). Schema 3 finds
+a task by its execution: the tasks table has one index, ``(workflow_id, task_id)``, where schema 2
+had two (``task_id``, and ``workflow_id, seq``), and events and the execution-to-definition rows
+live in one b-tree keyed by execution (``WITHOUT ROWID``; schema 2 kept a table and an index each).
+Each b-tree a commit touches is at least one page written to the WAL. Tasks stay a rowid table:
+their rows carry inputs and outputs, sometimes tens of kilobytes, which a ``WITHOUT ROWID`` b-tree
+holds less well (measured: no faster on small rows, slower on large ones). A store of schema 1 or 2
+is upgraded in place when opened for writing (its rows are kept; events rows of schema 1 are read as
+they are); a store of a newer schema is refused, untouched.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ _TASK_COLUMNS = """task_id TEXT NOT NULL, workflow_id TEXT NOT NULL, seq INTEGER
 # Schema 3's own tables, {suffix} empty (or "_v3" while an older store is rebuilt). A task is found by
 # its execution (reading an execution, upserting a task of a batch); events ids grow per execution.
 _KEYED = """
-CREATE TABLE IF NOT EXISTS tasks{suffix} ({task_columns}, PRIMARY KEY (workflow_id, task_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tasks{suffix} ({task_columns});
 CREATE TABLE IF NOT EXISTS execution_defs{suffix} (workflow_id TEXT PRIMARY KEY, hash TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events{suffix} (
     workflow_id TEXT NOT NULL, id INTEGER NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -68,12 +71,13 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_workflow ON events (workflow_id, id);
 """
 )
-SCHEMA = _COMMON + _KEYED.format(suffix="", task_columns=_TASK_COLUMNS)
+_TASKS_KEY = "CREATE UNIQUE INDEX IF NOT EXISTS tasks_key ON tasks (workflow_id, task_id);"
+SCHEMA = _COMMON + _KEYED.format(suffix="", task_columns=_TASK_COLUMNS) + _TASKS_KEY
 _REBUILD = (
     _KEYED.format(suffix="_v3", task_columns=_TASK_COLUMNS)
     + """
 INSERT INTO tasks_v3 SELECT task_id, workflow_id, seq, ref, status, type, name, iteration, retry_count, scheduled,
-    started, ended, updated, data FROM tasks;
+    started, ended, updated, data FROM tasks ORDER BY workflow_id, seq;
 INSERT INTO execution_defs_v3 SELECT workflow_id, hash FROM execution_defs;
 INSERT INTO events_v3 SELECT workflow_id, id, task_id, time, kind FROM events;
 DROP TABLE tasks;
@@ -83,6 +87,7 @@ ALTER TABLE tasks_v3 RENAME TO tasks;
 ALTER TABLE execution_defs_v3 RENAME TO execution_defs;
 ALTER TABLE events_v3 RENAME TO events;
 """
+    + _TASKS_KEY
 )
 TABLES = frozenset(
     {"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "tasks", "events"}

@@ -1,8 +1,8 @@
 """How the SQLite store writes: one transaction per batch of changes (see ``flowkit.store._sqlite``).
 
-What one commit costs is the pages it writes to the WAL, one or more per b-tree it touches: a task
-and an event are one b-tree each (schema 3), and an execution already written is updated in place,
-its status index only when its status moved.
+What one commit costs is mostly the pages it writes to the WAL, one or more per b-tree it touches:
+a task is its row and one index entry, an event one b-tree (schema 3), and an execution already
+written is updated in place, its status index only when its status moved.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Stores written by older flowkits: read as they are (readonly), upgraded in place by a writer.
 
 Schema 1 wrote one events row per move, schema 2 one row per execution and write; both kept tasks
-and events in rowid tables with a second index on ``workflow_id``. Schema 3 keys them by execution
-(``WITHOUT ROWID``). The old files here are built with the old DDL, copied verbatim below, and
+and events in rowid tables with a second index on ``workflow_id`` (tasks a third, on ``task_id``).
+Schema 3 keys events by execution (``WITHOUT ROWID``) and tasks by ``(workflow_id, task_id)``. The old files here are built with the old DDL, copied verbatim below, and
 filled with the rows a real run wrote.
 """
 
@@ -151,7 +151,8 @@ def test_a_schema_2_store_is_read_as_it_is_then_upgraded_and_its_waiting_executi
     version, ddl = _schema(path)
     assert version == str(SCHEMA_VERSION) == "3"
     assert {"tasks_workflow", "events_workflow", "tasks_v3", "events_v3", "execution_defs_v3"}.isdisjoint(ddl)
-    assert all("WITHOUT ROWID" in ddl[t] for t in ("tasks", "events", "execution_defs"))
+    assert all("WITHOUT ROWID" in ddl[t] for t in ("events", "execution_defs"))
+    assert "UNIQUE INDEX tasks_key ON tasks (workflow_id, task_id)" in ddl["tasks_key"]
     (record, moves), (done_record, done_moves), (third, _) = _read(path, waiting, done, again.workflow_id)
     assert (done_record, done_moves) == expected[1]  # the finished one untouched
     # the waiting one: its tasks updated in place (one row each), its moves continued after the old ones
