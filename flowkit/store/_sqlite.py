@@ -61,6 +61,7 @@ class SqliteStore(SqliteWriter, SqliteReader):
         self.path = Path(path) if path is not None else default_store_path()
         self.batch_ms = batch_ms
         self._defs_written: dict[str, int] = {}
+        self._hashes_stored: set[str] = set()
         self._status_written: dict[str, Any] = {}  # workflow id -> the status of its last workflow event
         self._exec_fixed: dict[str, tuple[Any, ...]] = {}  # workflow id -> its fixed columns as last written
         self._def_text: dict[int, list[Any]] = {}  # id -> [definition, content hash (once needed), JSON]
@@ -222,6 +223,7 @@ class SqliteStore(SqliteWriter, SqliteReader):
             self._locked = False
 
     def _close(self) -> None:
+        self._hashes_stored.clear()  # the path may hold another file when it opens again
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -107,6 +107,7 @@ class SqliteWriter:
     _conn: sqlite3.Connection | None
     _live: dict[str, weakref.ref[Any]]
     _defs_written: dict[str, int]
+    _hashes_stored: set[str]  # definitions rows this store object wrote (or found): not inserted again
     _status_written: dict[str, Any]
     _exec_fixed: dict[str, tuple[Any, ...]]
     _def_text: dict[int, list[Any]]
@@ -163,9 +164,10 @@ class SqliteWriter:
                 if same:
                     conn.executemany(_UPSERT_EXEC_SAME_STATUS, same)
                 if new_defs:
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO definitions VALUES (?, ?)", [(h, text) for _, h, text in new_defs]
-                    )
+                    stored = self._hashes_stored
+                    texts = {h: text for _, h, text in new_defs if h not in stored}
+                    if texts:
+                        conn.executemany("INSERT OR IGNORE INTO definitions VALUES (?, ?)", texts.items())
                     conn.executemany(
                         "INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs]
                     )
@@ -183,6 +185,10 @@ class SqliteWriter:
                     f"flowkit store '{self.path}' cannot hold a number of the run ({exc}); nothing of this batch "
                     "was written. Fix: keep times and counters within 64-bit integers."
                 ) from None
+            if new_defs:
+                if len(self._hashes_stored) > 4096:
+                    self._hashes_stored.clear()
+                self._hashes_stored.update(h for _, h, _ in new_defs)
             live = self._live
             for r in exec_rows:
                 fixed[r[0]] = (r[1], r[2], r[4], r[5], r[6])
