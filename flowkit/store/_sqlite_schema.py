@@ -7,7 +7,8 @@ had two (``task_id``, and ``workflow_id, seq``), and events and the execution-to
 live in one b-tree keyed by execution (``WITHOUT ROWID``; schema 2 kept a table and an index each).
 Each b-tree a commit touches is at least one page written to the WAL. Tasks stay a rowid table:
 their rows carry inputs and outputs, sometimes tens of kilobytes, which a ``WITHOUT ROWID`` b-tree
-holds less well (measured: no faster on small rows, slower on large ones). A store of schema 1 or 2
+holds less well (measured: no faster on small rows, slower on large ones). The correlation-id index
+holds only executions that have one. A store of schema 1 or 2
 is upgraded in place when opened for writing (its rows are kept; events rows of schema 1 are read as
 they are); a store of a newer schema is refused, untouched.
 """
@@ -38,7 +39,6 @@ CREATE TABLE IF NOT EXISTS executions (
     data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS executions_name ON executions (name, version);
 CREATE INDEX IF NOT EXISTS executions_status ON executions (status);
-CREATE INDEX IF NOT EXISTS executions_correlation ON executions (correlation_id);
 CREATE INDEX IF NOT EXISTS executions_created ON executions (created);
 CREATE TABLE IF NOT EXISTS definitions (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
 """
@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS events{suffix} (
 SCHEMA_2 = (
     _COMMON
     + """
+CREATE INDEX IF NOT EXISTS executions_correlation ON executions (correlation_id);
 CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, seq INTEGER NOT NULL, ref TEXT NOT NULL,
     status TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, iteration INTEGER NOT NULL,
@@ -71,8 +72,13 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_workflow ON events (workflow_id, id);
 """
 )
+# Most executions have no correlation id: they need no entry (a page less per new execution);
+# ``correlation_id = ?`` implies IS NOT NULL, so lookups still use it.
+_CORRELATION = (
+    "CREATE INDEX IF NOT EXISTS executions_correlation ON executions (correlation_id) WHERE correlation_id IS NOT NULL;"
+)
 _TASKS_KEY = "CREATE UNIQUE INDEX IF NOT EXISTS tasks_key ON tasks (workflow_id, task_id);"
-SCHEMA = _COMMON + _KEYED.format(suffix="", task_columns=_TASK_COLUMNS) + _TASKS_KEY
+SCHEMA = _COMMON + _KEYED.format(suffix="", task_columns=_TASK_COLUMNS) + _TASKS_KEY + _CORRELATION
 _REBUILD = (
     _KEYED.format(suffix="_v3", task_columns=_TASK_COLUMNS)
     + """
@@ -86,8 +92,10 @@ DROP TABLE events;
 ALTER TABLE tasks_v3 RENAME TO tasks;
 ALTER TABLE execution_defs_v3 RENAME TO execution_defs;
 ALTER TABLE events_v3 RENAME TO events;
+DROP INDEX executions_correlation;
 """
     + _TASKS_KEY
+    + _CORRELATION
 )
 TABLES = frozenset(
     {"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "tasks", "events"}

@@ -137,6 +137,7 @@ def test_a_schema_2_store_is_read_as_it_is_then_upgraded_and_its_waiting_executi
     assert path.read_bytes() == before  # ... and leaves it as it was
     version, ddl = _schema(path)
     assert version == "2" and "tasks_workflow" in ddl and "WITHOUT ROWID" not in ddl["tasks"]
+    assert "WHERE" not in ddl["executions_correlation"]
 
     # a writer upgrades it, adopts the waiting order and finishes it
     runtime = flowkit.open(path, workers=WORKERS)
@@ -153,6 +154,7 @@ def test_a_schema_2_store_is_read_as_it_is_then_upgraded_and_its_waiting_executi
     assert {"tasks_workflow", "events_workflow", "tasks_v3", "events_v3", "execution_defs_v3"}.isdisjoint(ddl)
     assert all("WITHOUT ROWID" in ddl[t] for t in ("events", "execution_defs"))
     assert "UNIQUE INDEX tasks_key ON tasks (workflow_id, task_id)" in ddl["tasks_key"]
+    assert ddl["executions_correlation"].endswith("WHERE correlation_id IS NOT NULL")
     (record, moves), (done_record, done_moves), (third, _) = _read(path, waiting, done, again.workflow_id)
     assert (done_record, done_moves) == expected[1]  # the finished one untouched
     # the waiting one: its tasks updated in place (one row each), its moves continued after the old ones
