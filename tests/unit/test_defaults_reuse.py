@@ -84,7 +84,7 @@ def test_a_new_store_file_is_a_wal_store_with_normal_sync(tmp_path: Path) -> Non
     with store.session():
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL, after creating it with OFF
-        assert store.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "2"
+        assert store.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
     store.close()
     again = SqliteStore(tmp_path / "new.db")
     with again.session():

@@ -1,0 +1,147 @@
+"""How the SQLite store reads: definitions, executions (filtered, newest first), one execution, its events.
+
+The queries read stores of every schema this flowkit knows (a ``readonly=True`` store is never
+upgraded): schema 1 and 2 kept tasks and events in rowid tables with an index by execution; schema
+3 keys tasks by ``(workflow_id, task_id)`` and events by ``(workflow_id, id)``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from flowkit.store._sqlite_write import EXEC_COLS, TASK_COLS
+
+__all__ = ["SqliteReader"]
+
+_SELECT_TASKS = f"SELECT {', '.join(TASK_COLS)} FROM tasks WHERE workflow_id=?"
+
+
+def _seq(row: tuple[Any, ...]) -> Any:
+    return row[2]
+
+
+class SqliteReader:
+    """The reading half of :class:`flowkit.store.SqliteStore`."""
+
+    _reading: Callable[[], AbstractContextManager[sqlite3.Connection]]  # SqliteStore's
+
+    def workflow_def(self, name: str, version: int | None = None) -> Any:
+        """A registered workflow definition (the latest version when ``version`` is None), or None."""
+        from flowkit.definitions import WorkflowDef
+
+        with self._reading() as conn:
+            if version is None:
+                row = conn.execute(
+                    "SELECT json FROM workflow_defs WHERE name=? ORDER BY version DESC LIMIT 1", (name,)
+                ).fetchone()
+            else:
+                row = conn.execute(
+                    "SELECT json FROM workflow_defs WHERE name=? AND version=?", (name, version)
+                ).fetchone()
+        return WorkflowDef.from_json(row[0]) if row else None
+
+    def workflow_defs(self) -> list[Any]:
+        """Every registered workflow definition."""
+        from flowkit.definitions import WorkflowDef
+
+        with self._reading() as conn:
+            return [
+                WorkflowDef.from_json(r[0])
+                for r in conn.execute("SELECT json FROM workflow_defs ORDER BY name, version")
+            ]
+
+    def task_defs(self) -> list[Any]:
+        """Every registered task definition."""
+        from flowkit.definitions import TaskDef
+
+        with self._reading() as conn:
+            return [TaskDef.from_json(r[0]) for r in conn.execute("SELECT json FROM task_defs ORDER BY name")]
+
+    def execution_rows(
+        self,
+        *,
+        name: str | None = None,
+        version: int | None = None,
+        status: str | list[str] | None = None,
+        correlation_id: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        limit: int | None = None,
+        with_data: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Executions matching every given filter, newest first (times are epoch ms)."""
+        where, args = [], []
+        for column, value in (("name", name), ("version", version), ("correlation_id", correlation_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if status is not None:
+            statuses = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            args += [str(s) for s in statuses]
+        if since is not None:
+            where.append("created >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("created <= ?")
+            args.append(until)
+        cols = EXEC_COLS if with_data else EXEC_COLS[:-1]
+        sql = f"SELECT {', '.join(cols)} FROM executions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, workflow_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._reading() as conn:
+            return [dict(zip(cols, row, strict=True)) for row in conn.execute(sql, args)]
+
+    def execution(self, workflow_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The execution record and its task records (by seq), or None."""
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {', '.join(EXEC_COLS)} FROM executions WHERE workflow_id=?", (workflow_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            # in key order (task id), sorted here: no second index kept in seq order
+            tasks = conn.execute(_SELECT_TASKS, (workflow_id,)).fetchall()
+            definition = conn.execute(
+                "SELECT d.json FROM execution_defs e JOIN definitions d ON d.hash = e.hash WHERE e.workflow_id=?",
+                (workflow_id,),
+            ).fetchone()
+        tasks.sort(key=_seq)
+        record = dict(zip(EXEC_COLS, row, strict=True))
+        record["definition"] = definition[0] if definition else None
+        return record, [dict(zip(TASK_COLS, t, strict=True)) for t in tasks]
+
+    def events(self, workflow_id: str) -> list[dict[str, Any]]:
+        """What moved an execution, oldest first: ``{time, task_id, kind}``."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
+            ).fetchall()
+        out = []
+        for t, task, kind in rows:
+            if kind.startswith("["):  # one write's moves (schema 2 and later)
+                out += [{"time": when, "task_id": tid, "kind": k} for tid, when, k in json.loads(kind)]
+            else:  # one move (schema 1, or a store upgraded from it)
+                out.append({"time": t, "task_id": task, "kind": kind})
+        return out
+
+    def model(self, workflow_id: str) -> None:
+        """Live models exist only in the in-memory store; this one keeps records (see :meth:`execution`)."""
+        return None
+
+    def executions_df(self, **filters: Any) -> Any:
+        """Executions as a DataFrame (filters as :meth:`execution_rows`).
+
+        Columns: workflow_id, name, version, status, correlation_id, created, ended, duration, tasks,
+        failed_tasks, reason, parent_workflow_id.
+        """
+        from flowkit.history import executions_frame
+
+        return executions_frame(self.execution_rows(**filters))

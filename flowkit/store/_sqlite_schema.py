@@ -1,0 +1,209 @@
+"""The SQLite store's tables, their upgrade from older flowkits, and its errors in words.
+
+Schema 1 wrote one events row per task or workflow move. Schema 2 writes one events row per
+execution and write (its ``kind`` a JSON list of moves; see ``SqliteStore.events``). Schema 3 finds
+a task by its execution: the tasks table has one index, ``(workflow_id, task_id)``, where schema 2
+had two (``task_id``, and ``workflow_id, seq``), and events and the execution-to-definition rows
+live in one b-tree keyed by execution (``WITHOUT ROWID``; schema 2 kept a table and an index each).
+Each b-tree a commit touches is at least one page written to the WAL. Tasks stay a rowid table:
+their rows carry inputs and outputs, sometimes tens of kilobytes, which a ``WITHOUT ROWID`` b-tree
+holds less well (measured: no faster on small rows, slower on large ones). The correlation-id index
+holds only executions that have one. A store of schema 1 or 2
+is upgraded in place when opened for writing (its rows are kept; events rows of schema 1 are read as
+they are); a store of a newer schema is refused, untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from flowkit.errors import StoreError
+
+__all__ = ["SCHEMA_VERSION", "check_schema", "default_store_path", "explain"]
+
+SCHEMA_VERSION = 3
+
+# Tables whose layout did not change in schema 3 (every statement is IF NOT EXISTS: opening a store
+# of an older flowkit that lacks one of them adds it and keeps the rest).
+_COMMON = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workflow_defs (name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL,
+    PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS task_defs (name TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS executions (
+    workflow_id TEXT PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
+    correlation_id TEXT, parent_workflow_id TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,
+    ended INTEGER NOT NULL, task_count INTEGER NOT NULL, failed_count INTEGER NOT NULL, reason TEXT,
+    data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS executions_name ON executions (name, version);
+CREATE INDEX IF NOT EXISTS executions_status ON executions (status);
+CREATE INDEX IF NOT EXISTS executions_created ON executions (created);
+CREATE TABLE IF NOT EXISTS definitions (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
+"""
+_TASK_COLUMNS = """task_id TEXT NOT NULL, workflow_id TEXT NOT NULL, seq INTEGER NOT NULL, ref TEXT NOT NULL,
+    status TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, iteration INTEGER NOT NULL,
+    retry_count INTEGER NOT NULL, scheduled INTEGER NOT NULL, started INTEGER NOT NULL, ended INTEGER NOT NULL,
+    updated INTEGER NOT NULL, data TEXT NOT NULL"""
+# Schema 3's own tables, {suffix} empty (or "_v3" while an older store is rebuilt). A task is found by
+# its execution (reading an execution, upserting a task of a batch); events ids grow per execution.
+_KEYED = """
+CREATE TABLE IF NOT EXISTS tasks{suffix} ({task_columns});
+CREATE TABLE IF NOT EXISTS execution_defs{suffix} (workflow_id TEXT PRIMARY KEY, hash TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events{suffix} (
+    workflow_id TEXT NOT NULL, id INTEGER NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, id)) WITHOUT ROWID;
+"""
+# What schemas 1 and 2 created (the upgrade first adds what an older store lacks, then rebuilds).
+SCHEMA_2 = (
+    _COMMON
+    + """
+CREATE INDEX IF NOT EXISTS executions_correlation ON executions (correlation_id);
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, seq INTEGER NOT NULL, ref TEXT NOT NULL,
+    status TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, iteration INTEGER NOT NULL,
+    retry_count INTEGER NOT NULL, scheduled INTEGER NOT NULL, started INTEGER NOT NULL, ended INTEGER NOT NULL,
+    updated INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_workflow ON tasks (workflow_id, seq);
+CREATE TABLE IF NOT EXISTS execution_defs (workflow_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_workflow ON events (workflow_id, id);
+"""
+)
+# Most executions have no correlation id: they need no entry (a page less per new execution);
+# ``correlation_id = ?`` implies IS NOT NULL, so lookups still use it.
+_CORRELATION = (
+    "CREATE INDEX IF NOT EXISTS executions_correlation ON executions (correlation_id) WHERE correlation_id IS NOT NULL;"
+)
+_TASKS_KEY = "CREATE UNIQUE INDEX IF NOT EXISTS tasks_key ON tasks (workflow_id, task_id);"
+SCHEMA = _COMMON + _KEYED.format(suffix="", task_columns=_TASK_COLUMNS) + _TASKS_KEY + _CORRELATION
+_REBUILD = (
+    _KEYED.format(suffix="_v3", task_columns=_TASK_COLUMNS)
+    + """
+INSERT INTO tasks_v3 SELECT task_id, workflow_id, seq, ref, status, type, name, iteration, retry_count, scheduled,
+    started, ended, updated, data FROM tasks ORDER BY workflow_id, seq;
+INSERT INTO execution_defs_v3 SELECT workflow_id, hash FROM execution_defs;
+INSERT INTO events_v3 SELECT workflow_id, id, task_id, time, kind FROM events;
+DROP TABLE tasks;
+DROP TABLE execution_defs;
+DROP TABLE events;
+ALTER TABLE tasks_v3 RENAME TO tasks;
+ALTER TABLE execution_defs_v3 RENAME TO execution_defs;
+ALTER TABLE events_v3 RENAME TO events;
+DROP INDEX executions_correlation;
+"""
+    + _TASKS_KEY
+    + _CORRELATION
+)
+TABLES = frozenset(
+    {"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "tasks", "events"}
+)
+
+
+def default_store_path() -> Path:
+    """``$FLOWKIT_HOME/flowkit.db`` (``FLOWKIT_HOME`` defaults to ``~/.flowkit``)."""
+    home = os.environ.get("FLOWKIT_HOME") or str(Path.home() / ".flowkit")
+    return Path(home) / "flowkit.db"
+
+
+def _use_wal(conn: sqlite3.Connection, where: str, *, new: bool) -> None:
+    # Only once the file is known to be a flowkit store (or empty): switching a foreign file to
+    # WAL would rewrite its header.
+    if new:
+        # A new, empty file: switching it to WAL and creating the tables need no fsync (with
+        # them, a first run waits 2-4 disk flushes, 20 ms to seconds on a busy disk). A power cut
+        # before the first checkpoint can lose this empty store, as NORMAL can lose the last
+        # transactions; a killed process loses nothing (the writes are in the OS).
+        conn.execute("PRAGMA synchronous=OFF")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(f"{where} could not switch to WAL mode (got {mode}). Fix: use a local disk path.")
+    if not new:
+        conn.execute("PRAGMA synchronous=NORMAL")
+
+
+def check_schema(conn: sqlite3.Connection, where: str, path: Path, *, create: bool) -> None:
+    """Refuse a file that is not a flowkit store or is newer; a writer creates or upgrades the tables.
+
+    ``conn`` is closed when it raises.
+    """
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        version = 0
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{where} was written by a newer flowkit (schema {version}; this flowkit reads up to "
+                    f"{SCHEMA_VERSION}). It is left untouched. Fix: upgrade flowkit, or use another path."
+                )
+        elif tables:
+            raise StoreError(
+                f"{where} is an SQLite database but not a flowkit store (tables: {', '.join(sorted(tables))}). "
+                "It is left untouched. Fix: use another path."
+            )
+        new = not tables
+        if create:
+            _use_wal(conn, where, new=new)
+        if create and (new or not TABLES <= tables or version < SCHEMA_VERSION):
+            if new or version >= SCHEMA_VERSION:
+                script = SCHEMA  # a new store, or one that lacks a table added since (IF NOT EXISTS)
+            else:
+                # an older store: first what its flowkit would have created, then the keyed tables
+                # filled from the old ones, in one transaction (a crash leaves the old store whole)
+                script = SCHEMA_2 + _REBUILD
+            conn.executescript(
+                f"BEGIN;{script}INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
+            )
+        if create and new:
+            conn.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.DatabaseError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+        raise explain(exc, where, path) from None
+    except StoreError:
+        conn.close()
+        raise
+
+
+def explain(exc: sqlite3.DatabaseError, where: str, path: Path | None = None) -> StoreError:
+    """sqlite3's error as a StoreError naming the file and the fix."""
+    text = str(exc)
+    name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_FULL" or name.startswith("SQLITE_IOERR") or "disk is full" in text or "disk I/O" in text:
+        return _disk_full(text, where, path)
+    if "not a database" in text or "malformed" in text or "file is encrypted" in text:
+        return StoreError(
+            f"{where} is not a readable SQLite file ({text}); it is corrupt or something else. "
+            "It is left untouched. Fix: move it away or use another path."
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"{where} is read-only ({text}). Fix: make it writable, or open it with readonly=True.")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{where} is locked by another connection ({text}). Fix: close the other program, or retry.")
+    if "unable to open" in text:
+        return StoreError(f"{where} cannot be opened ({text}). Fix: check the path and its permissions.")
+    return StoreError(f"{where}: {text}")
+
+
+def _disk_full(text: str, where: str, path: Path | None) -> StoreError:
+    """SQLITE_FULL, or the I/O error SQLite reports when a write to the WAL finds no space."""
+    import shutil
+
+    folder = Path(path).resolve().parent if path is not None else None
+    free = ""
+    if folder is not None:
+        try:
+            free = f", {shutil.disk_usage(folder).free / 2**20:,.1f} MiB free in '{folder}'"
+        except OSError:
+            pass
+    return StoreError(
+        f"{where} could not be written: the disk is full or failing ({text}{free}). The unfinished "
+        "changes were rolled back; the store holds everything recorded before them. Fix: free space on that "
+        "disk (or pass store= a path on another disk), then carry on with flowkit.open(store) - executions "
+        "recorded as RUNNING continue from their last recorded state."
+    )
