@@ -167,8 +167,8 @@ class Engine:
         if task.status is not _SCHEDULED or wf.status is not _RUNNING:
             return False
         task.status = _IN_PROGRESS
-        if self.track_tasks:
-            self.touch(task)
+        if self.track_tasks:  # the task only: a start changes nothing of its workflow's row
+            self.dirty[task.task_id] = task
         if task.start_time == 0:
             task.start_time = now
         task.poll_count += 1

@@ -200,9 +200,11 @@ class Runner:
         """Write what the engine changed to the store (one transaction)."""
         engine = self.engine
         self._executions_written = len(engine.executions)
+        # Nothing changed, nothing to write: what was applied is as written as it gets (the in-memory
+        # store keeps the live models and reports no task changes), so no flush waits for it again.
+        self.ended_unwritten = self.results_unwritten = False
         if engine.dirty or engine.dirty_workflows or engine.dropped:
             self.writing = True  # before take_dirty: see Runtime._ended_on_disk
-            self.ended_unwritten = self.results_unwritten = False
             try:
                 self.store.write(*engine.take_dirty())
             finally:
@@ -485,7 +487,9 @@ class Runner:
                 logs=outcome.logs,
                 error=outcome.error,
             )
-        if not self.results_unwritten:  # timed once the engine took it in (a fork's scheduling can take a while)
+        # Timed once the engine took it in (a fork's scheduling can take a while). A store that keeps the
+        # live models (the engine reports no task changes to it) has no results to write.
+        if not self.results_unwritten and engine.track_tasks:
             self.results_unwritten = True
             self._result_at = time.monotonic()
         if task.status is not _COMPLETED or self.hooks.task_ended:
