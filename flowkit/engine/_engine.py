@@ -161,14 +161,19 @@ class Engine(Decider):
         self.finish(task, status, now)
         return self._settle(now)
 
-    def task_completed(self, task: TaskModel, output: Mapping[str, Any], now: int) -> list[Command]:
-        """``task_updated(task, COMPLETED, now, output=output)``: a worker's plain result, the runner's common case."""
+    def task_completed(
+        self, task: TaskModel, output: Mapping[str, Any], now: int, *, owned: bool = False
+    ) -> list[Command]:
+        """``task_updated(task, COMPLETED, now, output=output)``: a worker's plain result, the runner's common case.
+
+        ``owned``: ``output`` is a dict nobody else holds (a worker's recorded copy): kept as it is.
+        """
         wf = task.workflow
         if task.status.is_terminal or wf.status.is_terminal:
             return []
         if self.track_tasks:
             self.touch(task)
-        task.output = dict(output)
+        task.output = output if owned else dict(output)  # type: ignore[assignment]
         task.reason = None  # as task_updated: a worker's result replaces the reason a retry copied
         # finish(), for a task known not to be terminal and with no reason
         task.status = _COMPLETED

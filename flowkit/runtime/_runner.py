@@ -408,7 +408,7 @@ class Runner:
             try:
                 if self.interrupt.requested:
                     raise KeyboardInterrupt
-                outcome: Any = worker.execute(snapshot)
+                outcome: Any = worker.result(snapshot)
             except KeyboardInterrupt:  # Ctrl-C inside the worker: the call is over, its task is not
                 self.inflight -= 1
                 self.running[name] -= 1
@@ -465,7 +465,9 @@ class Runner:
                 self._tick(now)
         if outcome is DROPPED:  # the executor abandoned the call (its task had ended): nothing to report
             return
-        if (
+        if type(outcome) is dict:  # Worker.result's plain COMPLETED result: its own copy of the output
+            commands = engine.task_completed(task, outcome, now, owned=True)
+        elif (
             type(outcome) is Outcome
             and outcome.status is _COMPLETED
             and outcome.reason is None

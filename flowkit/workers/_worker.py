@@ -290,8 +290,22 @@ class Worker:
             return SimpleTask(self.name, task_ref_name, input_parameters=kwargs)
         return self.fn(*args, **kwargs)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "execute" in cls.__dict__:  # a subclass's own execute is what runs, by either name
+            setattr(cls, "result", cls.__dict__["execute"])  # noqa: B010 - mypy forbids assigning a method
+
     def execute(self, task: Task) -> Outcome:
         """Run the function for ``task`` and turn what happened into an :class:`Outcome`."""
+        outcome = Worker.result(self, task)  # not self.result: a subclass's execute is its result
+        return Outcome(_COMPLETED, outcome) if isinstance(outcome, dict) else outcome
+
+    def result(self, task: Task) -> dict[str, Any] | Outcome:
+        """:meth:`execute` for the Runner: a plain COMPLETED result (no logs) is just its output.
+
+        The output is the recorded copy, the caller's to keep: no :class:`Outcome` is built and
+        the engine need not copy it again (a fork's branches are thousands of these).
+        """
         local = _LOCAL
         token = getattr(local, "buf", None)  # _capture.begin(), inlined: it runs for every task
         buf: list[str] = []
@@ -328,6 +342,8 @@ class Worker:
                 "dicts, lists, strings, numbers, booleans and None (convert other objects, e.g. str(path)).",
                 logs,
             )
+        if status is _COMPLETED and logs is None and reason is None and callback == 0:
+            return output
         return Outcome(status, output, reason, logs, None, callback)
 
     def __repr__(self) -> str:
