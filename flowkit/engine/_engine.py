@@ -96,8 +96,13 @@ class Engine(Decider):
         )
         return wf, self._settle(now)
 
-    def task_started(self, task: TaskModel, now: int, worker_id: str | None = None) -> bool:
-        """A worker picked ``task`` up (Conductor's poll). False when it must not run."""
+    def task_started(self, task: TaskModel, now: int, worker_id: str | None = None, *, watch: bool = True) -> bool:
+        """A worker picked ``task`` up (Conductor's poll). False when it must not run.
+
+        ``watch=False``: the caller runs the worker to its end before the engine hears of anything
+        else, and calls :meth:`task_returned` before it reports the result, so no response timer is
+        armed (every task of a fan-out run on the calling thread would push and pop one).
+        """
         wf = task.workflow
         if task.status is not _SCHEDULED or wf.status is not _RUNNING:
             return False
@@ -114,11 +119,24 @@ class Engine(Decider):
         # timeoutSeconds first: when both are due at once, Conductor's decider checks it before the response timeout
         if td.timeout_seconds > 0:
             self.timer(task.start_time + (task.start_delay + td.timeout_seconds) * 1000, "timeout", task)
-        if task.response_timeout_seconds:  # self.timer, inlined: every worker task has one
+        if task.response_timeout_seconds and watch:  # self.timer, inlined: every worker task has one
             heapq.heappush(
                 self.timers, (now + task.response_timeout_seconds * 1000, next(self._timer_seq), "response", task)
             )
         return True
+
+    def task_returned(self, task: TaskModel, now: int) -> None:
+        """The worker of a task started with ``watch=False`` returned at ``now``.
+
+        When it ran past the response timeout, the timer is armed now, due when it would have been:
+        the next :meth:`tick` times the task out exactly as the timer armed at the start would have
+        (nothing else happened in between, so no other timer was armed after it).
+        """
+        timeout = task.response_timeout_seconds
+        if timeout and task.status is _IN_PROGRESS:
+            due = task.update_time + timeout * 1000  # update_time: the start, unchanged while the worker ran
+            if due <= now:
+                heapq.heappush(self.timers, (due, next(self._timer_seq), "response", task))
 
     def task_updated(
         self,

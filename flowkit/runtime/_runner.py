@@ -19,7 +19,7 @@ from typing import Any
 from flowkit.definitions import WorkflowDef
 from flowkit.definitions._types import TaskStatus
 from flowkit.engine import Command, Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
-from flowkit.executors._executors import DROPPED
+from flowkit.executors._executors import DROPPED, ThreadExecutor
 from flowkit.expressions import copy_json
 from flowkit.runtime._hooks import Hooks, RunEnded, TaskEnded, TaskStarted
 from flowkit.runtime._interrupt import SigintGuard
@@ -85,6 +85,20 @@ def _snapshot(task: TaskModel, shared: bool) -> Task:
     return t
 
 
+def _bound_snapshot(task: TaskModel) -> Task:
+    """The Task a worker that binds its parameters by name reads (``Worker.copies_input``).
+
+    Such a worker reads only the input (which it copies for its function) and the reference (which
+    it names when a parameter is missing); it is called here or on the thread pool, never shipped.
+    """
+    t = Task.__new__(Task)
+    t.input_data = task.input
+    t.reference_task_name = task.ref
+    t.task_id = task.task_id  # with the two above, what Task.__repr__ shows
+    t.retry_count = task.retry_count
+    return t
+
+
 class Runner:
     """Drives an :class:`Engine` until the executions it waits for are done or stalled.
 
@@ -136,6 +150,7 @@ class Runner:
         self._executions_written = 0  # len(engine.executions) at the last write: a new one is written at once
         self.ended_unwritten = False  # a run ended since the last write (someone may wait for it on disk)
         self.here = False  # may run a worker on the calling thread (foreground threads executor): see _alone
+        self._pool_only = type(executor) is ThreadExecutor  # calls workers in this process, nothing shipped
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
         self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
         self.report: Callable[[TaskModel], None] | None = None
@@ -379,7 +394,12 @@ class Runner:
             # completed from outside, like an asyncComplete system task: no response timeout, so a
             # foreground run returns RUNNING instead of waiting for one
             task.response_timeout_seconds = 0
-        if not self.engine.task_started(task, now, _HOST):
+        # On the calling thread (no job closure or result queue): decided before the start, which then
+        # arms no response timer (the result is checked against it when it comes, Engine.task_returned).
+        here = worker is not None and (
+            self.executor.inline or (self.here and not self.inflight and not self.ready and self._alone(task, now))
+        )
+        if not self.engine.task_started(task, now, _HOST, watch=not here):
             return
         hooks = self.hooks.task_started
         if hooks:
@@ -401,9 +421,11 @@ class Runner:
             return
         self.running[name] += 1
         self.inflight += 1
-        snapshot = _snapshot(task, worker.copies_input)
-        if self.executor.inline or (self.here and self.inflight == 1 and not self.ready and self._alone(task, now)):
-            # on the calling thread: no job closure or result queue
+        if worker.copies_input and (here or self._pool_only):
+            snapshot = _bound_snapshot(task)
+        else:
+            snapshot = _snapshot(task, worker.copies_input)
+        if here:
             self.interrupt.waiting = True
             try:
                 if self.interrupt.requested:
@@ -417,7 +439,10 @@ class Runner:
                 outcome = exc
             finally:
                 self.interrupt.waiting = False
-            self._apply(task, outcome)
+            now = self.clock.now_ms()
+            if task.response_timeout_seconds:
+                self.engine.task_returned(task, now)
+            self._apply(task, outcome, now)
         else:
             self.executor.submit_worker(task, worker, snapshot)
 
@@ -437,6 +462,9 @@ class Runner:
         if self.delayed and self.delayed[0][0] < horizon:
             return False
         timeout = task.node.task_def.timeout_seconds
+        if timeout and timeout * 1000 < _HERE_HORIZON_MS:
+            return False
+        timeout = task.response_timeout_seconds  # not armed yet: the decision comes before the start
         return not (timeout and timeout * 1000 < _HERE_HORIZON_MS)
 
     def _applied(self, task: TaskModel, outcome: Any) -> None:
@@ -445,7 +473,8 @@ class Runner:
         except Exception as exc:  # the engine (or a hook) broke on this result: its workflow ends FAILED
             self.fail(task.workflow, exc, f"recording the result of task '{task.ref}'")
 
-    def _apply(self, task: TaskModel, outcome: Any) -> None:
+    def _apply(self, task: TaskModel, outcome: Any, now: int | None = None) -> None:
+        """Report ``outcome`` of ``task``'s worker to the engine (``now``: when it came, if known)."""
         wf = task.workflow
         engine = self.engine
         if engine.executions.get(wf.workflow_id) is not wf:
@@ -457,7 +486,8 @@ class Runner:
             blocked = self.blocked.get(name)
             if blocked:
                 self.ready.append(blocked.popleft())
-        now = self.clock.now_ms()
+        if now is None:
+            now = self.clock.now_ms()
         timers = engine.timers
         if timers and timers[0][0] <= now:  # the earliest timer, ended or not, is due: look closer
             due = engine.next_deadline()
