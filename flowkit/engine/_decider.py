@@ -253,35 +253,46 @@ class Decider:
         if _HANDLERS is None:
             _load_handlers()
         new_id, tasks, refs, out = self.new_id, wf.tasks, wf.refs, self._out
-        track = self.track_tasks
+        dirty = self.dirty if self.track_tasks else None
         plain_td = None  # the last task definition seen to allow the plain path (branches share one)
+        # wf.seq and wf.active are kept in locals while plain branches are added, written back before
+        # the generic path (which reads them) and at the end
+        seq, added = wf.seq, 0
+        generic = wf.skipping or wf.status.is_terminal
         for node in nodes:
             td = node.task_def
-            if (
-                node.kind != "SIMPLE"
-                or node.resolver is not None
-                or node.loop is not None
-                or wf.skipping
-                or wf.status.is_terminal
-            ):
+            if generic or node.kind != "SIMPLE" or node.resolver is not None or node.loop is not None:
+                plain = False
+            elif td is plain_td:
+                plain = True
+            else:
+                plain = not (
+                    td.input_template or td.poll_timeout_seconds or td.total_timeout_seconds > 0 or node.wt.start_delay
+                )
+                if plain:
+                    plain_td = td
+            if not plain:
+                wf.seq, wf.active = seq, wf.active + added
+                added = 0
                 self.schedule(wf, node, now)
+                seq = wf.seq
+                generic = wf.skipping or wf.status.is_terminal
                 continue
-            if td is not plain_td:
-                if td.input_template or td.poll_timeout_seconds or td.total_timeout_seconds > 0 or node.wt.start_delay:
-                    self.schedule(wf, node, now)
-                    continue
-                plain_td = td
             # new_task, resolve_input and dispatch of ``schedule``, for this case (keep them in step)
-            task = TaskModel(wf, node, new_id(), node.ref, 0, now)
-            wf.seq += 1
-            task.seq = wf.seq
+            ref = node.ref
+            task = TaskModel(wf, node, new_id(), ref, 0, now)
+            seq += 1
+            task.seq = seq
             tasks.append(task)
-            if track:
-                self.touch(task)
-            refs[node.ref] = task
-            wf.active += 1
+            if dirty is not None:
+                dirty[task.task_id] = task  # its workflow is marked once, below
+            refs[ref] = task
+            added += 1
             task.input = node.params  # type: ignore[assignment]  # shared, read-only: workers get a copy
             out.append(Dispatch(task, now))
+        wf.seq, wf.active = seq, wf.active + added
+        if dirty is not None and nodes:
+            self.touch_workflow(wf)
 
     def dispatch(self, task: TaskModel, now: int, delay_ms: int = 0, delay_seconds: int | None = None) -> None:
         """Queue ``task`` for a worker, with its poll and total timeouts.
