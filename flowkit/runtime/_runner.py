@@ -35,6 +35,7 @@ _COMPLETED = TaskStatus.COMPLETED
 _HERE_HORIZON_MS = 3_600_000  # a worker runs on the calling thread only when no timer is due sooner
 _GC_GEN0 = 10_000  # objects between young collections while a run is active
 _gc_lock = threading.Lock()
+_wake_lock = threading.Lock()
 _gc_users = 0
 _gc_saved: tuple[int, ...] = ()
 
@@ -143,7 +144,7 @@ class Runner:
         self.running: dict[str, int] = defaultdict(int)
         self.blocked: dict[str, deque[TaskModel]] = defaultdict(deque)
         self.starts: dict[str, deque[int]] = defaultdict(deque)
-        self.wake = threading.Event()
+        self._wake: threading.Event | None = None  # made on first use (a run that never sleeps needs none)
         self._batch_s = store.batch_ms / 1000
         self.results_unwritten = False  # a worker's result was applied since the last write
         self._result_at = 0.0  # when the oldest unwritten result was applied (time.monotonic)
@@ -353,6 +354,17 @@ class Runner:
             finally:
                 interrupt.waiting = False
             self._tick(clock.now_ms())
+
+    @property
+    def wake(self) -> threading.Event:
+        """Set to end the loop's sleep until the next deadline early."""
+        event = self._wake
+        if event is None:
+            with _wake_lock:  # poke() may come from another thread
+                if self._wake is None:
+                    self._wake = threading.Event()
+                event = self._wake
+        return event
 
     def poke(self) -> None:
         """Wake the loop from another thread so it checks ``done()`` again."""

@@ -77,7 +77,8 @@ class Runtime:
         self.event_bus = options.event_bus if options.event_bus is not None else EventBus.default()
         self.clock = options.clock or SystemClock()
         self.hooks = Hooks()
-        self.hooks.add(RunEnded, _weakly(self, Runtime._on_ended))
+        if options.background:  # wait() blocks on _changed (a foreground run is driven by its caller)
+            self.hooks.add(RunEnded, _weakly(self, Runtime._on_ended))
         self.runner = Runner(
             self.engine,
             self.workers,
@@ -100,7 +101,8 @@ class Runtime:
         self._thread_lock = threading.Lock()  # an operation is never queued to a thread that is leaving
         self._changed = threading.Condition()
         self._closed = False
-        self.runner.on_flush = _weakly(self, Runtime._notify)  # wait() reports an ended run once it is on disk
+        if self.background:
+            self.runner.on_flush = _weakly(self, Runtime._notify)  # wait() reports an ended run once it is on disk
         _live_runtimes.add(self)
         disown = getattr(self.store, "disown", None)
         if disown is not None:  # a dropped runtime holds none of its executions (the store may unlock)
