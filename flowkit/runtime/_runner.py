@@ -438,9 +438,10 @@ class Runner:
         else:
             snapshot = _snapshot(task, worker.copies_input)
         if here:
-            self.interrupt.waiting = True
+            interrupt = self.interrupt
+            interrupt.waiting = True
             try:
-                if self.interrupt.requested:
+                if interrupt.requested:
                     raise KeyboardInterrupt
                 outcome: Any = worker.result(snapshot)
             except KeyboardInterrupt:  # Ctrl-C inside the worker: the call is over, its task is not
@@ -450,9 +451,10 @@ class Runner:
             except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
                 outcome = exc
             finally:
-                self.interrupt.waiting = False
+                interrupt.waiting = False
             now = self.clock.now_ms()
-            if task.response_timeout_seconds:
+            timeout = task.response_timeout_seconds
+            if timeout and task.update_time + timeout * 1000 <= now:  # past its response timeout (rare)
                 self.engine.task_returned(task, now)
             self._apply(task, outcome, now)
         else:
