@@ -320,6 +320,14 @@ class Worker:
             return Outcome("FAILED", {}, _message(exc), _capture.end(token), _error(exc))
         local.buf = token  # _capture.end(token), inlined
         logs = "".join(buf).splitlines() if buf else None
+        if type(value) is dict and logs is None:  # the common answer: flat, copied here (record_output's result)
+            flat = {}
+            for key, item in value.items():
+                if type(item) not in _FLAT or type(key) is not str:
+                    break
+                flat[key] = item
+            else:
+                return flat
         callback = 0
         status: str
         if type(value) is dict:  # the common answer first
