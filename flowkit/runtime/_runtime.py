@@ -99,7 +99,8 @@ class Runtime:
         self._inbox: queue.SimpleQueue[tuple[Operation, _Reply | _Callback]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()  # an operation is never queued to a thread that is leaving
-        self._changed = threading.Condition()
+        # wait() of a background runtime blocks on it; a foreground one shares an idle one (never waited on)
+        self._changed = threading.Condition() if self.background else _NOBODY_WAITS
         self._closed = False
         if self.background:
             self.runner.on_flush = _weakly(self, Runtime._notify)  # wait() reports an ended run once it is on disk
@@ -439,6 +440,7 @@ def _weakly(runtime: Runtime, method: Callable[..., None]) -> Callable[..., None
 
 
 _live_runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
+_NOBODY_WAITS = threading.Condition()
 
 
 @atexit.register
