@@ -152,6 +152,7 @@ class Runner:
         self.ended_unwritten = False  # a run ended since the last write (someone may wait for it on disk)
         self.here = False  # may run a worker on the calling thread (foreground threads executor): see _alone
         self._pool_only = type(executor) is ThreadExecutor  # calls workers in this process, nothing shipped
+        self._inline = executor.inline
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
         self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
         self.report: Callable[[TaskModel], None] | None = None
@@ -381,10 +382,11 @@ class Runner:
         if task.status.is_terminal or task.workflow.status.is_terminal:
             return
         name = task.task_def_name
-        if self.task_queue is not None and task.node.kind == "SIMPLE" and name not in self.workers:
+        node = task.node
+        if self.task_queue is not None and node.kind == "SIMPLE" and name not in self.workers:
             self.task_queue(task)
             return
-        td = task.node.task_def
+        td = node.task_def
         limit = td.concurrent_exec_limit
         if limit and self.running[name] >= limit:
             self.blocked[name].append(task)
@@ -400,7 +402,7 @@ class Runner:
                 heapq.heappush(self.delayed, (starts[0] + window, next(self._seq), task))
                 return
             starts.append(now)
-        worker = self.workers.get(name) if task.node.kind == "SIMPLE" else self.builtin.get(task.task_type)
+        worker = self.workers.get(name) if node.kind == "SIMPLE" else self.builtin.get(task.task_type)
         outside = worker is None and name in self.external
         if outside:
             # completed from outside, like an asyncComplete system task: no response timeout, so a
@@ -409,7 +411,7 @@ class Runner:
         # On the calling thread (no job closure or result queue): decided before the start, which then
         # arms no response timer (the result is checked against it when it comes, Engine.task_returned).
         here = worker is not None and (
-            self.executor.inline or (self.here and not self.inflight and not self.ready and self._alone(task, now))
+            self._inline or (self.here and not self.inflight and not self.ready and self._alone(task, now))
         )
         if not self.engine.task_started(task, now, _HOST, watch=not here):
             return
@@ -488,11 +490,16 @@ class Runner:
             self.fail(task.workflow, exc, f"recording the result of task '{task.ref}'")
 
     def _apply(self, task: TaskModel, outcome: Any, now: int | None = None) -> None:
-        """Report ``outcome`` of ``task``'s worker to the engine (``now``: when it came, if known)."""
-        wf = task.workflow
+        """Report ``outcome`` of ``task``'s worker to the engine.
+
+        ``now``: when it came, given only for a call made on the calling thread (surely this run's).
+        """
         engine = self.engine
-        if engine.executions.get(wf.workflow_id) is not wf:
-            return  # a late answer to a call another run started on this (shared) executor: not ours
+        if now is None:
+            wf = task.workflow
+            if engine.executions.get(wf.workflow_id) is not wf:
+                return  # a late answer to a call another run started on this (shared) executor: not ours
+            now = self.clock.now_ms()
         self.inflight -= 1
         name = task.task_def_name
         self.running[name] -= 1
@@ -500,8 +507,6 @@ class Runner:
             blocked = self.blocked.get(name)
             if blocked:
                 self.ready.append(blocked.popleft())
-        if now is None:
-            now = self.clock.now_ms()
         timers = engine.timers
         if timers and timers[0][0] <= now:  # the earliest timer, ended or not, is due: look closer
             due = engine.next_deadline()
