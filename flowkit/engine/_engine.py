@@ -18,7 +18,7 @@ from typing import Any
 from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine._commands import Command, Dispatch
-from flowkit.engine._decider import Decider
+from flowkit.engine._decider import _REBUILD_AT, Decider
 from flowkit.engine._execution_plan import Plan
 from flowkit.engine._registry import Registry
 from flowkit.engine._retries import retry_delay_ms
@@ -78,6 +78,7 @@ class Engine(Decider):
         self._check: dict[str, WorkflowModel] = {}
         self._out: list[Command] = []
         self._batch: list[Callable[[], None]] | None = None  # loop starts held back while a fork is mapped
+        self.stale_timers = 0
 
     # ------------------------------------------------------------------ events
     def start(
@@ -201,8 +202,12 @@ class Engine(Decider):
             task.start_time = now
         wf.active -= 1
         timers = self.timers
-        while timers and timers[0][3] is task:  # its response timer, at the top when tasks run one by one
-            heapq.heappop(timers)
+        if len(timers) > _REBUILD_AT:  # a pop sifts through a big heap: its timer is left for next_deadline's pass
+            if task.response_timeout_seconds:
+                self.stale_timers += 1
+        else:
+            while timers and timers[0][3] is task:  # its response timer, at the top when tasks run one by one
+                heapq.heappop(timers)
         self._work.append(task)
         return self._settle(now)
 
