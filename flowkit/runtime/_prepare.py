@@ -44,6 +44,8 @@ def as_workflow_def(workflow: WorkflowLike) -> WorkflowDef:
     """A WorkflowDef from a WorkflowDef, a builder, a dict, JSON text or a path."""
     if isinstance(workflow, WorkflowDef):
         return workflow
+    if type(workflow) is dict:  # the common case first: isinstance of an ABC costs more
+        return WorkflowDef.from_json(workflow)
     if hasattr(workflow, "to_workflow_def"):
         return workflow.to_workflow_def()
     if isinstance(workflow, Mapping | str | bytes | Path):  # a dict read again is found by content (from_json)

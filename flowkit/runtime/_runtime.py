@@ -140,7 +140,7 @@ class Runtime:
     ) -> Execution:
         """Start an execution and return its :class:`~flowkit.Execution` (at once in the background mode)."""
         definition = self.prepare(workflow, validate=validate)
-        if input is not None and not isinstance(input, Mapping):
+        if input is not None and type(input) is not dict and not isinstance(input, Mapping):
             raise InputError(f"workflow input must be a JSON object (a dict), got {type(input).__name__}")
         data = copy_input(input)  # what is recorded: later changes by the caller do not reach it
         holder: list[WorkflowModel] = []

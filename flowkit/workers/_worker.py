@@ -419,7 +419,7 @@ def as_worker_map(workers: Any) -> dict[str, Worker]:
         return {}
     if isinstance(workers, Worker):
         return {workers.name: workers}
-    if isinstance(workers, Mapping):
+    if type(workers) is dict or isinstance(workers, Mapping):  # dict first: isinstance of an ABC costs more
         out = {}
         for name, fn in workers.items():
             if isinstance(fn, Worker) and fn.name == name:
