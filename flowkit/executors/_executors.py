@@ -153,7 +153,7 @@ class ThreadExecutor(Executor):
         self._pool.put(self.results, key, _call, job)
 
     def submit_worker(self, key: Any, worker: Worker, task: Task) -> None:
-        self._pool.put(self.results, key, worker.execute, task)
+        self._pool.put(self.results, key, worker.result, task)  # execute(), without an Outcome for a plain result
 
 
 def make_executor(executor: str | Executor | None, max_workers: int = 8) -> Executor:

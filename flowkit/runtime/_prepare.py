@@ -35,14 +35,17 @@ def new_id_factory() -> Callable[[], str]:
     """Fast unique ids shaped like UUIDs: a random prefix per factory, then a counter."""
     prefix = os.urandom(10).hex()
     head = f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-a{prefix[17:20]}-"
-    counter = iter(range(1, 1 << 48))
-    return lambda: f"{head}{next(counter):012x}"
+    # 2**48 + n in hex is "0x1" and n's 12 digits, zero-padded: a third cheaper than a format spec
+    counter = iter(range((1 << 48) + 1, 1 << 49))
+    return lambda: head + hex(next(counter))[3:]
 
 
 def as_workflow_def(workflow: WorkflowLike) -> WorkflowDef:
     """A WorkflowDef from a WorkflowDef, a builder, a dict, JSON text or a path."""
     if isinstance(workflow, WorkflowDef):
         return workflow
+    if type(workflow) is dict:  # the common case first: isinstance of an ABC costs more
+        return WorkflowDef.from_json(workflow)
     if hasattr(workflow, "to_workflow_def"):
         return workflow.to_workflow_def()
     if isinstance(workflow, Mapping | str | bytes | Path):  # a dict read again is found by content (from_json)

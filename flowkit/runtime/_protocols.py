@@ -53,7 +53,11 @@ class Executor(Protocol):
 
     @property
     def results(self) -> queue.SimpleQueue[tuple[Any, Any]]:
-        """``(key, outcome)`` pairs, one per call; ``(None, None)`` only wakes the runner."""
+        """``(key, outcome)`` pairs, one per call; ``(None, None)`` only wakes the runner.
+
+        An outcome is an :class:`~flowkit.workers.Outcome`, or a plain output dict for a COMPLETED
+        result (what ``Worker.result`` returns).
+        """
         ...
 
     def submit_worker(self, key: Any, worker: Worker, task: Task, /) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from flowkit.definitions import WorkflowDef
 from flowkit.definitions._types import TaskStatus
 from flowkit.engine import Command, Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
-from flowkit.executors._executors import DROPPED
+from flowkit.executors._executors import DROPPED, ThreadExecutor
 from flowkit.expressions import copy_json
 from flowkit.runtime._hooks import Hooks, RunEnded, TaskEnded, TaskStarted
 from flowkit.runtime._interrupt import SigintGuard
@@ -35,6 +35,7 @@ _COMPLETED = TaskStatus.COMPLETED
 _HERE_HORIZON_MS = 3_600_000  # a worker runs on the calling thread only when no timer is due sooner
 _GC_GEN0 = 10_000  # objects between young collections while a run is active
 _gc_lock = threading.Lock()
+_wake_lock = threading.Lock()
 _gc_users = 0
 _gc_saved: tuple[int, ...] = ()
 
@@ -85,6 +86,20 @@ def _snapshot(task: TaskModel, shared: bool) -> Task:
     return t
 
 
+def _bound_snapshot(task: TaskModel) -> Task:
+    """The Task a worker that binds its parameters by name reads (``Worker.copies_input``).
+
+    Such a worker reads only the input (which it copies for its function) and the reference (which
+    it names when a parameter is missing); it is called here or on the thread pool, never shipped.
+    """
+    t = Task.__new__(Task)
+    t.input_data = task.input
+    t.reference_task_name = task.ref
+    t.task_id = task.task_id  # with the two above, what Task.__repr__ shows
+    t.retry_count = task.retry_count
+    return t
+
+
 class Runner:
     """Drives an :class:`Engine` until the executions it waits for are done or stalled.
 
@@ -129,13 +144,15 @@ class Runner:
         self.running: dict[str, int] = defaultdict(int)
         self.blocked: dict[str, deque[TaskModel]] = defaultdict(deque)
         self.starts: dict[str, deque[int]] = defaultdict(deque)
-        self.wake = threading.Event()
+        self._wake: threading.Event | None = None  # made on first use (a run that never sleeps needs none)
         self._batch_s = store.batch_ms / 1000
         self.results_unwritten = False  # a worker's result was applied since the last write
         self._result_at = 0.0  # when the oldest unwritten result was applied (time.monotonic)
         self._executions_written = 0  # len(engine.executions) at the last write: a new one is written at once
         self.ended_unwritten = False  # a run ended since the last write (someone may wait for it on disk)
         self.here = False  # may run a worker on the calling thread (foreground threads executor): see _alone
+        self._pool_only = type(executor) is ThreadExecutor  # calls workers in this process, nothing shipped
+        self._inline = executor.inline
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
         self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
         self.report: Callable[[TaskModel], None] | None = None
@@ -200,9 +217,11 @@ class Runner:
         """Write what the engine changed to the store (one transaction)."""
         engine = self.engine
         self._executions_written = len(engine.executions)
+        # Nothing changed, nothing to write: what was applied is as written as it gets (the in-memory
+        # store keeps the live models and reports no task changes), so no flush waits for it again.
+        self.ended_unwritten = self.results_unwritten = False
         if engine.dirty or engine.dirty_workflows or engine.dropped:
             self.writing = True  # before take_dirty: see Runtime._ended_on_disk
-            self.ended_unwritten = self.results_unwritten = False
             try:
                 self.store.write(*engine.take_dirty())
             finally:
@@ -337,6 +356,17 @@ class Runner:
                 interrupt.waiting = False
             self._tick(clock.now_ms())
 
+    @property
+    def wake(self) -> threading.Event:
+        """Set to end the loop's sleep until the next deadline early."""
+        event = self._wake
+        if event is None:
+            with _wake_lock:  # poke() may come from another thread
+                if self._wake is None:
+                    self._wake = threading.Event()
+                event = self._wake
+        return event
+
     def poke(self) -> None:
         """Wake the loop from another thread so it checks ``done()`` again."""
         self.executor.results.put((None, None))
@@ -352,10 +382,11 @@ class Runner:
         if task.status.is_terminal or task.workflow.status.is_terminal:
             return
         name = task.task_def_name
-        if self.task_queue is not None and task.node.kind == "SIMPLE" and name not in self.workers:
+        node = task.node
+        if self.task_queue is not None and node.kind == "SIMPLE" and name not in self.workers:
             self.task_queue(task)
             return
-        td = task.node.task_def
+        td = node.task_def
         limit = td.concurrent_exec_limit
         if limit and self.running[name] >= limit:
             self.blocked[name].append(task)
@@ -371,13 +402,18 @@ class Runner:
                 heapq.heappush(self.delayed, (starts[0] + window, next(self._seq), task))
                 return
             starts.append(now)
-        worker = self.workers.get(name) if task.node.kind == "SIMPLE" else self.builtin.get(task.task_type)
+        worker = self.workers.get(name) if node.kind == "SIMPLE" else self.builtin.get(task.task_type)
         outside = worker is None and name in self.external
         if outside:
             # completed from outside, like an asyncComplete system task: no response timeout, so a
             # foreground run returns RUNNING instead of waiting for one
             task.response_timeout_seconds = 0
-        if not self.engine.task_started(task, now, _HOST):
+        # On the calling thread (no job closure or result queue): decided before the start, which then
+        # arms no response timer (the result is checked against it when it comes, Engine.task_returned).
+        here = worker is not None and (
+            self._inline or (self.here and not self.inflight and not self.ready and self._alone(task, now))
+        )
+        if not self.engine.task_started(task, now, _HOST, watch=not here):
             return
         hooks = self.hooks.task_started
         if hooks:
@@ -399,14 +435,17 @@ class Runner:
             return
         self.running[name] += 1
         self.inflight += 1
-        snapshot = _snapshot(task, worker.copies_input)
-        if self.executor.inline or (self.here and self.inflight == 1 and not self.ready and self._alone(task, now)):
-            # on the calling thread: no job closure or result queue
-            self.interrupt.waiting = True
+        if worker.copies_input and (here or self._pool_only):
+            snapshot = _bound_snapshot(task)
+        else:
+            snapshot = _snapshot(task, worker.copies_input)
+        if here:
+            interrupt = self.interrupt
+            interrupt.waiting = True
             try:
-                if self.interrupt.requested:
+                if interrupt.requested:
                     raise KeyboardInterrupt
-                outcome: Any = worker.execute(snapshot)
+                outcome: Any = worker.result(snapshot)
             except KeyboardInterrupt:  # Ctrl-C inside the worker: the call is over, its task is not
                 self.inflight -= 1
                 self.running[name] -= 1
@@ -414,8 +453,12 @@ class Runner:
             except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
                 outcome = exc
             finally:
-                self.interrupt.waiting = False
-            self._apply(task, outcome)
+                interrupt.waiting = False
+            now = self.clock.now_ms()
+            timeout = task.response_timeout_seconds
+            if timeout and task.update_time + timeout * 1000 <= now:  # past its response timeout (rare)
+                self.engine.task_returned(task, now)
+            self._apply(task, outcome, now)
         else:
             self.executor.submit_worker(task, worker, snapshot)
 
@@ -435,6 +478,9 @@ class Runner:
         if self.delayed and self.delayed[0][0] < horizon:
             return False
         timeout = task.node.task_def.timeout_seconds
+        if timeout and timeout * 1000 < _HERE_HORIZON_MS:
+            return False
+        timeout = task.response_timeout_seconds  # not armed yet: the decision comes before the start
         return not (timeout and timeout * 1000 < _HERE_HORIZON_MS)
 
     def _applied(self, task: TaskModel, outcome: Any) -> None:
@@ -443,11 +489,17 @@ class Runner:
         except Exception as exc:  # the engine (or a hook) broke on this result: its workflow ends FAILED
             self.fail(task.workflow, exc, f"recording the result of task '{task.ref}'")
 
-    def _apply(self, task: TaskModel, outcome: Any) -> None:
-        wf = task.workflow
+    def _apply(self, task: TaskModel, outcome: Any, now: int | None = None) -> None:
+        """Report ``outcome`` of ``task``'s worker to the engine.
+
+        ``now``: when it came, given only for a call made on the calling thread (surely this run's).
+        """
         engine = self.engine
-        if engine.executions.get(wf.workflow_id) is not wf:
-            return  # a late answer to a call another run started on this (shared) executor: not ours
+        if now is None:
+            wf = task.workflow
+            if engine.executions.get(wf.workflow_id) is not wf:
+                return  # a late answer to a call another run started on this (shared) executor: not ours
+            now = self.clock.now_ms()
         self.inflight -= 1
         name = task.task_def_name
         self.running[name] -= 1
@@ -455,7 +507,6 @@ class Runner:
             blocked = self.blocked.get(name)
             if blocked:
                 self.ready.append(blocked.popleft())
-        now = self.clock.now_ms()
         timers = engine.timers
         if timers and timers[0][0] <= now:  # the earliest timer, ended or not, is due: look closer
             due = engine.next_deadline()
@@ -463,7 +514,9 @@ class Runner:
                 self._tick(now)
         if outcome is DROPPED:  # the executor abandoned the call (its task had ended): nothing to report
             return
-        if (
+        if type(outcome) is dict:  # Worker.result's plain COMPLETED result: its own copy of the output
+            commands = engine.task_completed(task, outcome, now, owned=True)
+        elif (
             type(outcome) is Outcome
             and outcome.status is _COMPLETED
             and outcome.reason is None
@@ -485,7 +538,9 @@ class Runner:
                 logs=outcome.logs,
                 error=outcome.error,
             )
-        if not self.results_unwritten:  # timed once the engine took it in (a fork's scheduling can take a while)
+        # Timed once the engine took it in (a fork's scheduling can take a while). A store that keeps the
+        # live models (the engine reports no task changes to it) has no results to write.
+        if not self.results_unwritten and engine.track_tasks:
             self.results_unwritten = True
             self._result_at = time.monotonic()
         if task.status is not _COMPLETED or self.hooks.task_ended:

@@ -77,7 +77,8 @@ class Runtime:
         self.event_bus = options.event_bus if options.event_bus is not None else EventBus.default()
         self.clock = options.clock or SystemClock()
         self.hooks = Hooks()
-        self.hooks.add(RunEnded, _weakly(self, Runtime._on_ended))
+        if options.background:  # wait() blocks on _changed (a foreground run is driven by its caller)
+            self.hooks.add(RunEnded, _weakly(self, Runtime._on_ended))
         self.runner = Runner(
             self.engine,
             self.workers,
@@ -98,9 +99,11 @@ class Runtime:
         self._inbox: queue.SimpleQueue[tuple[Operation, _Reply | _Callback]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()  # an operation is never queued to a thread that is leaving
-        self._changed = threading.Condition()
+        # wait() of a background runtime blocks on it; a foreground one shares an idle one (never waited on)
+        self._changed = threading.Condition() if self.background else _NOBODY_WAITS
         self._closed = False
-        self.runner.on_flush = _weakly(self, Runtime._notify)  # wait() reports an ended run once it is on disk
+        if self.background:
+            self.runner.on_flush = _weakly(self, Runtime._notify)  # wait() reports an ended run once it is on disk
         _live_runtimes.add(self)
         disown = getattr(self.store, "disown", None)
         if disown is not None:  # a dropped runtime holds none of its executions (the store may unlock)
@@ -137,7 +140,7 @@ class Runtime:
     ) -> Execution:
         """Start an execution and return its :class:`~flowkit.Execution` (at once in the background mode)."""
         definition = self.prepare(workflow, validate=validate)
-        if input is not None and not isinstance(input, Mapping):
+        if input is not None and type(input) is not dict and not isinstance(input, Mapping):
             raise InputError(f"workflow input must be a JSON object (a dict), got {type(input).__name__}")
         data = copy_input(input)  # what is recorded: later changes by the caller do not reach it
         holder: list[WorkflowModel] = []
@@ -437,6 +440,7 @@ def _weakly(runtime: Runtime, method: Callable[..., None]) -> Callable[..., None
 
 
 _live_runtimes: weakref.WeakSet[Runtime] = weakref.WeakSet()
+_NOBODY_WAITS = threading.Condition()
 
 
 @atexit.register

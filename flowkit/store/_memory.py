@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["MemoryStore"]
+
+
+class _Session:
+    __slots__ = ()
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_SESSION = _Session()
 
 
 class MemoryStore:
@@ -20,10 +31,9 @@ class MemoryStore:
         self._workflow_defs: dict[tuple[str, int], Any] = {}
         self._task_defs: dict[str, Any] = {}
 
-    @contextmanager
-    def session(self) -> Iterator[MemoryStore]:
-        """Nothing to open."""
-        yield self
+    def session(self) -> _Session:
+        """Nothing to open (a plain context manager: a run enters one or two)."""
+        return _SESSION
 
     def acquire(self) -> None:
         """Nothing to open."""

@@ -290,8 +290,22 @@ class Worker:
             return SimpleTask(self.name, task_ref_name, input_parameters=kwargs)
         return self.fn(*args, **kwargs)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "execute" in cls.__dict__:  # a subclass's own execute is what runs, by either name
+            setattr(cls, "result", cls.__dict__["execute"])  # noqa: B010 - mypy forbids assigning a method
+
     def execute(self, task: Task) -> Outcome:
         """Run the function for ``task`` and turn what happened into an :class:`Outcome`."""
+        outcome = Worker.result(self, task)  # not self.result: a subclass's execute is its result
+        return Outcome(_COMPLETED, outcome) if isinstance(outcome, dict) else outcome
+
+    def result(self, task: Task) -> dict[str, Any] | Outcome:
+        """:meth:`execute` for the Runner: a plain COMPLETED result (no logs) is just its output.
+
+        The output is the recorded copy, the caller's to keep: no :class:`Outcome` is built and
+        the engine need not copy it again (a fork's branches are thousands of these).
+        """
         local = _LOCAL
         token = getattr(local, "buf", None)  # _capture.begin(), inlined: it runs for every task
         buf: list[str] = []
@@ -306,6 +320,14 @@ class Worker:
             return Outcome("FAILED", {}, _message(exc), _capture.end(token), _error(exc))
         local.buf = token  # _capture.end(token), inlined
         logs = "".join(buf).splitlines() if buf else None
+        if type(value) is dict and logs is None:  # the common answer: flat, copied here (record_output's result)
+            flat = {}
+            for key, item in value.items():
+                if type(item) not in _FLAT or type(key) is not str:
+                    break
+                flat[key] = item
+            else:
+                return flat
         callback = 0
         status: str
         if type(value) is dict:  # the common answer first
@@ -328,6 +350,8 @@ class Worker:
                 "dicts, lists, strings, numbers, booleans and None (convert other objects, e.g. str(path)).",
                 logs,
             )
+        if status is _COMPLETED and logs is None and reason is None and callback == 0:
+            return output
         return Outcome(status, output, reason, logs, None, callback)
 
     def __repr__(self) -> str:
@@ -395,7 +419,7 @@ def as_worker_map(workers: Any) -> dict[str, Worker]:
         return {}
     if isinstance(workers, Worker):
         return {workers.name: workers}
-    if isinstance(workers, Mapping):
+    if type(workers) is dict or isinstance(workers, Mapping):  # dict first: isinstance of an ABC costs more
         out = {}
         for name, fn in workers.items():
             if isinstance(fn, Worker) and fn.name == name:

@@ -58,3 +58,35 @@ def test_a_workflow_timeout_or_parallel_branches_use_worker_threads() -> None:
 def test_a_started_execution_never_runs_workers_on_the_caller() -> None:
     ex = flowkit.start(_chain(2), {}, workers={"where": _where}, store="memory").wait(30)
     assert [t.output["main"] for t in ex.tasks] == [False, False]
+
+
+def test_a_worker_on_the_calling_thread_that_answers_after_its_response_timeout_times_out() -> None:
+    # The inline executor arms no response timer at the start (Engine.task_started(watch=False)); a
+    # result that comes too late must time the task out all the same, with Conductor's reason.
+    from flowkit.testing import VirtualClock
+
+    clock = VirtualClock()
+
+    def slow(late_ms: int) -> dict[str, Any]:
+        clock.advance(late_ms)
+        return {"done": True}
+
+    for executor in ("inline", "threads"):
+        for late_ms, status in ((9_999, "COMPLETED"), (10_000, "TIMED_OUT")):
+            ex = flowkit.run(
+                {
+                    **_chain(1),
+                    "tasks": [{"name": "slow", "taskReferenceName": "s", "inputParameters": {"late_ms": late_ms}}],
+                },
+                {},
+                workers={"slow": slow},
+                executor=executor,
+                clock=clock,
+                store="memory",
+                task_defs=[{"name": "slow", "retryCount": 0, "responseTimeoutSeconds": 10}],
+            )
+            task = ex.task("s")
+            assert task.status.value == status, (executor, late_ms)
+            if status == "TIMED_OUT":
+                assert task.reason.startswith("responseTimeout: 10 exceeded for the taskId"), task.reason
+                assert ex.status.value == "TIMED_OUT"

@@ -594,3 +594,38 @@ def test_virtual_clock_with_threads_and_exponential_backoff() -> None:
     )
     assert run.status == "COMPLETED"
     assert [t.start_time - t0 for t in run.tasks] == [0, 10_000, 30_000, 70_000]
+
+
+def test_response_timers_of_a_big_fan_out_are_dropped_once_its_tasks_end() -> None:
+    # Past 64 timers a completed task's response timer is not popped at once (a sift per task):
+    # next_deadline drops the ended ones in one pass, and the live ones still fire.
+    from flowkit.definitions import WorkflowDef
+    from flowkit.runtime._prepare import build_engine
+
+    n = 300
+    definition = WorkflowDef.from_json(
+        {
+            "name": "wide",
+            "tasks": [
+                {
+                    "name": "fork",
+                    "taskReferenceName": "fork",
+                    "type": "FORK_JOIN",
+                    "forkTasks": [[{"name": "w", "taskReferenceName": f"b{i}"}] for i in range(n)],
+                },
+                {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": [f"b{i}" for i in range(n)]},
+            ],
+        }
+    )
+    engine = build_engine(task_defs=[TaskDef(name="w", retry_count=0, response_timeout_seconds=10)])
+    wf, _ = engine.start(definition, {}, now=0)
+    branches = [t for t in wf.tasks if t.task_def_name == "w"]
+    for task in branches:
+        assert engine.task_started(task, 1)
+    for task in branches[:-1]:
+        engine.task_completed(task, {"ok": True}, 2)
+    assert engine.next_deadline() == 1 + 10_000  # the last branch's response timer, the ended ones dropped
+    assert len(engine.timers) < 64
+    engine.tick(1 + 10_000)
+    assert branches[-1].status.value == "TIMED_OUT"
+    assert wf.status.value == "TIMED_OUT"

@@ -13,6 +13,7 @@ import flowkit
 from flowkit import NonRetryableError, Task, TaskDef, TaskResult, WorkerError, WorkflowDef
 from flowkit.testing import VirtualClock
 from flowkit.workers import Worker
+from flowkit.workers._capture import installed
 
 EXECUTORS = ["inline", "threads"]
 
@@ -382,3 +383,29 @@ def test_worker_error_for_objects_that_are_not_workers() -> None:
     with pytest.raises(WorkerError) as info:
         flowkit.run(one("x"), {}, workers=[lambda: {}], executor="inline")
     assert "worker_task" in str(info.value)
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_a_worker_subclass_that_overrides_execute_is_what_runs(executor: str) -> None:
+    class Shouting(Worker):
+        def execute(self, task: Task) -> flowkit.workers.Outcome:
+            outcome = super().execute(task)
+            return flowkit.workers.Outcome("COMPLETED", {k: str(v).upper() for k, v in (outcome.output or {}).items()})
+
+    worker = Shouting(lambda name: {"hello": name}, "shout")
+    result = run("shout", worker, {"name": "${workflow.input.name}"}, executor=executor, workflow_input={"name": "ada"})
+    assert result.status == "COMPLETED"
+    assert result.output == {"hello": "ADA"}
+
+
+def test_result_is_the_output_for_a_plain_completion_and_execute_always_an_outcome() -> None:
+    plain = Worker(lambda x: {"y": x}, "plain")
+    chatty = Worker(lambda x: print("hi") or {"y": x}, "chatty")
+    task = Task(input_data={"x": 1}, reference_task_name="t")
+    assert plain.result(task) == {"y": 1}
+    outcome = plain.execute(task)
+    assert (outcome.status, outcome.output, outcome.logs) == ("COMPLETED", {"y": 1}, None)
+    with installed():  # as during a run: print() goes to the task's logs
+        with_logs = chatty.result(task)  # captured lines need the Outcome that carries them
+    assert isinstance(with_logs, flowkit.workers.Outcome)
+    assert (with_logs.output, with_logs.logs) == ({"y": 1}, ["hi"])

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from flowkit.definitions import WorkflowTask
 from flowkit.definitions._types import SYSTEM_TASK_TYPES, TaskStatus, WorkflowStatus
+from flowkit.engine._execution_plan import Node
 from flowkit.engine._tasks._common import _start
 
 if TYPE_CHECKING:
     from flowkit.engine._engine import Engine
-    from flowkit.engine._execution_plan import Node
     from flowkit.engine._state import TaskModel, WorkflowModel
 
 __all__ = ["exclusive_join", "fork_join", "fork_join_dynamic", "join", "notify_waiter", "prepare_dynamic_fork"]
@@ -150,7 +150,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
 
     data = engine.resolve_input(wf, node, task_id)
     wt = node.wt
-    forks: list[tuple[WorkflowTask | _Branch, dict[str, Any] | None]] = []
+    forks: list[tuple[WorkflowTask | _Branch | Node, dict[str, Any] | None]] = []
     mapped_before = wf.dynamic_forks > 0
     try:
         if isinstance(data.get("forkTaskInputs"), list):
@@ -160,14 +160,21 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
             name = str(name)
             prefix = f"_{wt.task_reference_name}_{name}_" if mapped_before else f"_{name}_"
             branch_type = str(fork_type)
+            proto: Node | None = (
+                None  # the plan node the plain branches share (fork_join_dynamic's for the other forms)
+            )
             for i, item in enumerate(data["forkTaskInputs"]):
                 is_map = type(item) is dict or isinstance(item, Mapping)
                 params = dict(item) if is_map else {"input": item}
                 params["__index"] = i
                 ref = f"{prefix}{i}"
                 if not workflow and not (is_map and not _FULL_KEYS.isdisjoint(item)):
-                    # a plain branch: one shared plan node per fork, as for the other forms
-                    forks.append((_Branch.plain(name, ref, branch_type, params), None))
+                    # a plain branch: its node at once (no _Branch in between: a fork has thousands)
+                    if proto is None:
+                        shape = WorkflowTask(name=name, task_reference_name="", type=branch_type, optional=wt.optional)
+                        proto = wf.plan.runtime_node(shape, node, node.loop)
+                    raw = {"name": name, "taskReferenceName": ref, "type": branch_type}
+                    forks.append((proto.branch(ref, params, raw), None))
                     continue
                 # A full WorkflowTask: these keys are more than a plain _Branch carries.
                 base = (
@@ -292,7 +299,9 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     prototypes: dict[tuple[str, str], Node] = {}
     last: tuple[str, str, Node] | None = None  # the last prototype used: branches mostly share one
     for fork, extra_input in forks:
-        if type(fork) is _Branch:
+        if type(fork) is Node:  # built by prepare_dynamic_fork
+            child = fork
+        elif type(fork) is _Branch:
             if last is not None and last[0] == fork.name and last[1] == fork.type:
                 proto = last[2]
             else:
