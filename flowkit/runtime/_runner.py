@@ -383,6 +383,13 @@ class Runner:
             return
         name = task.task_def_name
         node = task.node
+        if self._inline and node.kind == "SIMPLE" and self.task_queue is None:
+            td = node.task_def
+            if not (td.concurrent_exec_limit or td.rate_limit_per_frequency):
+                worker = self.workers.get(name)
+                if worker is not None and not self.hooks.task_started:
+                    self._call_here(task, worker)
+                    return
         if self.task_queue is not None and node.kind == "SIMPLE" and name not in self.workers:
             self.task_queue(task)
             return
@@ -461,6 +468,51 @@ class Runner:
             self._apply(task, outcome, now)
         else:
             self.executor.submit_worker(task, worker, snapshot)
+
+    def _call_here(self, task: TaskModel, worker: Worker) -> None:
+        """``_start_task`` and ``_apply`` for an inline SIMPLE task with no rate or concurrency limit.
+
+        A fan-out's branches on the inline executor (no start hooks): none of the bookkeeping that
+        only limits, task queues and other threads need (keep in step with those two methods).
+        """
+        clock, engine = self.clock, self.engine
+        now = clock.now_ms()
+        if not engine.task_started(task, now, _HOST, watch=False):
+            return
+        self.inflight += 1
+        snapshot = _bound_snapshot(task) if worker.copies_input else _snapshot(task, False)
+        interrupt = self.interrupt
+        interrupt.waiting = True
+        try:
+            if interrupt.requested:
+                raise KeyboardInterrupt
+            outcome: Any = worker.result(snapshot)
+        except KeyboardInterrupt:  # Ctrl-C inside the worker: the call is over, its task is not
+            self.inflight -= 1
+            raise
+        except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
+            outcome = exc
+        finally:
+            interrupt.waiting = False
+        self.inflight -= 1
+        now = clock.now_ms()
+        timeout = task.response_timeout_seconds
+        if timeout and task.update_time + timeout * 1000 <= now:  # past its response timeout (rare)
+            engine.task_returned(task, now)
+        timers = engine.timers
+        if type(outcome) is not dict or (timers and timers[0][0] <= now) or self.hooks.task_ended or self.blocked:
+            self.inflight += 1  # _apply counts the call as its own
+            self.running[task.task_def_name] += 1
+            self._apply(task, outcome, now)
+            return
+        commands = engine.task_completed(task, outcome, now, owned=True)
+        if not self.results_unwritten and engine.track_tasks:
+            self.results_unwritten = True
+            self._result_at = time.monotonic()
+        if task.status is not _COMPLETED:
+            self._ended(task)
+        if commands:
+            self.handle(commands, now)
 
     def _alone(self, task: TaskModel, now: int) -> bool:
         """Nothing can happen while ``task``'s worker runs, so it may run on the calling thread.
