@@ -130,3 +130,39 @@ def test_the_parts_follow_the_runtime_protocols():
     assert isinstance(Runtime(store="memory").runner.executor, ThreadExecutor)
     assert SqliteStore.durable and SqliteStore(":memory:").model("x") is None
     assert VirtualClock().virtual and not hasattr(flowkit.testing, "SystemClock")
+
+
+def test_inline_branches_report_failures_logs_and_printed_output_as_the_general_path_does():
+    """The inline executor's short path for unlimited SIMPLE tasks hands every other answer to the general one."""
+    calls: dict[int, int] = {}
+
+    def leaf(i: int) -> dict:
+        calls[i] = calls.get(i, 0) + 1
+        if i % 3 == 1 and calls[i] == 1:
+            raise RuntimeError(f"branch {i} broke")  # retried once (retryCount 1), then completes
+        if i % 3 == 2:
+            print(f"branch {i} says hi")  # logs: an Outcome, not a plain dict
+        return {"y": i * 2}
+
+    definition = {
+        "name": "fan_inline",
+        "version": 1,
+        "tasks": [
+            {
+                "name": "fork",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN_DYNAMIC",
+                "inputParameters": {"forkTaskName": "leaf", "forkTaskInputs": [{"i": i} for i in range(9)]},
+            },
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
+        ],
+    }
+    task_defs = [{"name": "leaf", "retryCount": 1, "retryDelaySeconds": 0}]
+    ex = flowkit.run(definition, {}, workers={"leaf": leaf}, executor="inline", store="memory", task_defs=task_defs)
+    assert ex.status == "COMPLETED"
+    assert ex.task("join").output == {f"_leaf_{i}": {"y": i * 2} for i in range(9)}
+    assert calls == {i: 2 if i % 3 == 1 else 1 for i in range(9)}
+    failed = [t for t in ex.tasks if t.status == "FAILED"]
+    assert sorted(t.ref for t in failed) == ["_leaf_1", "_leaf_4", "_leaf_7"]
+    assert all("broke" in (t.reason or "") for t in failed)
+    assert ex.task("_leaf_2").logs == ["branch 2 says hi"]
