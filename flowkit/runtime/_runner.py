@@ -447,27 +447,39 @@ class Runner:
         else:
             snapshot = _snapshot(task, worker.copies_input)
         if here:
-            interrupt = self.interrupt
-            interrupt.waiting = True
             try:
-                if interrupt.requested:
-                    raise KeyboardInterrupt
-                outcome: Any = worker.result(snapshot)
+                outcome, now = self._call(task, worker, snapshot)
             except KeyboardInterrupt:  # Ctrl-C inside the worker: the call is over, its task is not
                 self.inflight -= 1
                 self.running[name] -= 1
                 raise
-            except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
-                outcome = exc
-            finally:
-                interrupt.waiting = False
-            now = self.clock.now_ms()
-            timeout = task.response_timeout_seconds
-            if timeout and task.update_time + timeout * 1000 <= now:  # past its response timeout (rare)
-                self.engine.task_returned(task, now)
             self._apply(task, outcome, now)
         else:
             self.executor.submit_worker(task, worker, snapshot)
+
+    def _call(self, task: TaskModel, worker: Worker, snapshot: Any) -> tuple[Any, int]:
+        """Call ``worker`` on this thread: (its result, or what it raised, and the time it returned).
+
+        Ctrl-C during the call propagates (KeyboardInterrupt). A task answered past its response
+        timeout is reported to the engine (``Engine.task_returned``), as its timer would have.
+        """
+        interrupt = self.interrupt
+        interrupt.waiting = True
+        try:
+            if interrupt.requested:
+                raise KeyboardInterrupt
+            outcome: Any = worker.result(snapshot)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
+            outcome = exc
+        finally:
+            interrupt.waiting = False
+        now = self.clock.now_ms()
+        timeout = task.response_timeout_seconds
+        if timeout and task.update_time + timeout * 1000 <= now:  # past its response timeout (rare)
+            self.engine.task_returned(task, now)
+        return outcome, now
 
     def _call_here(self, task: TaskModel, worker: Worker) -> None:
         """``_start_task`` and ``_apply`` for an inline SIMPLE task with no rate or concurrency limit.
@@ -481,24 +493,10 @@ class Runner:
             return
         self.inflight += 1
         snapshot = _bound_snapshot(task) if worker.copies_input else _snapshot(task, False)
-        interrupt = self.interrupt
-        interrupt.waiting = True
         try:
-            if interrupt.requested:
-                raise KeyboardInterrupt
-            outcome: Any = worker.result(snapshot)
-        except KeyboardInterrupt:  # Ctrl-C inside the worker: the call is over, its task is not
+            outcome, now = self._call(task, worker, snapshot)
+        finally:  # Ctrl-C inside the worker included: the call is over, its task is not
             self.inflight -= 1
-            raise
-        except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
-            outcome = exc
-        finally:
-            interrupt.waiting = False
-        self.inflight -= 1
-        now = clock.now_ms()
-        timeout = task.response_timeout_seconds
-        if timeout and task.update_time + timeout * 1000 <= now:  # past its response timeout (rare)
-            engine.task_returned(task, now)
         timers = engine.timers
         if type(outcome) is not dict or (timers and timers[0][0] <= now) or self.hooks.task_ended or self.blocked:
             self.inflight += 1  # _apply counts the call as its own

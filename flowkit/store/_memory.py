@@ -7,19 +7,6 @@ from typing import Any
 __all__ = ["MemoryStore"]
 
 
-class _Session:
-    __slots__ = ()
-
-    def __enter__(self) -> _Session:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-_SESSION = _Session()
-
-
 class MemoryStore:
     """Keeps executions and definitions in this process only; nothing survives it."""
 
@@ -31,9 +18,15 @@ class MemoryStore:
         self._workflow_defs: dict[tuple[str, int], Any] = {}
         self._task_defs: dict[str, Any] = {}
 
-    def session(self) -> _Session:
-        """Nothing to open (a plain context manager: a run enters one or two)."""
-        return _SESSION
+    def session(self) -> MemoryStore:
+        """Nothing to open: the store is its own session (no generator-based context manager per run)."""
+        return self
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def acquire(self) -> None:
         """Nothing to open."""
