@@ -181,10 +181,14 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             name="flowkit-monitor",
         )
         self._unhook: list[Callable[[], None]] = []
-        hooks = getattr(getattr(execution, "runtime", None), "hooks", None)
-        if hooks is not None:
-            for event in (TaskStarted, TaskEnded, RunEnded):
-                self._unhook.append(hooks.add(event, self._on_event))
+        # Task starts and ends are heard only while no refresh is pending (see _arm): a run with no
+        # start or end hooks takes the runner's fast path, so watching a run barely slows it down.
+        self._hooks: Any = getattr(getattr(execution, "runtime", None), "hooks", None)
+        self._arm_lock = threading.Lock()
+        self._armed = False
+        self._closed = False
+        if self._hooks is not None:
+            self._unhook.append(self._hooks.add(RunEnded, self._on_event))
         if isinstance(execution, Watched):  # state on a server: read it while the monitor is open
             self._unhook.append(execution.watch())
         self._refresher.poke()  # the diagram and the forms, made off the caller's thread
@@ -247,11 +251,28 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
             # first): a cell that ends right after wait() keeps the finished run in the saved notebook.
             self._background_refresh()
             return
-        refresher = self._refresher
-        if refresher._pending:
-            return
         if workflow is self._model or workflow.parent_workflow_id is not None:
-            refresher.poke()
+            self._refresher.poke()
+            self._disarm()  # the refresh reads whatever happens until then: no need to hear of it
+
+    def _arm(self) -> None:
+        """Hear of the next task start or end (called before each reading; the first event disarms)."""
+        hooks = self._hooks
+        if hooks is None or self._armed:
+            return
+        with self._arm_lock:
+            if not self._armed and not self._closed:
+                hooks.add(TaskStarted, self._on_event)
+                hooks.add(TaskEnded, self._on_event)
+                self._armed = True
+
+    def _disarm(self) -> None:
+        if self._armed:
+            with self._arm_lock:
+                if self._armed:
+                    self._hooks.remove(TaskStarted, self._on_event)
+                    self._hooks.remove(TaskEnded, self._on_event)
+                    self._armed = False
 
     def _background_refresh(self) -> float | None:
         snap = self.refresh(diagram=None)
@@ -274,6 +295,7 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         """
         with self._lock:
             began = time.thread_time()  # this thread's CPU: what the run loses to the GIL
+            self._arm()  # before reading: a change after the reading pokes the next refresh
             snap = self._reader.read(self._model)
             self._last = snap
             self.refresh_count += 1
@@ -575,6 +597,10 @@ class Monitor(widgets.VBox):  # type: ignore[misc]
         refresher = getattr(self, "_refresher", None)
         if refresher is not None:
             refresher.stop()
+        if hasattr(self, "_arm_lock"):
+            with self._arm_lock:
+                self._closed = True
+            self._disarm()
         for unhook in getattr(self, "_unhook", ()):
             unhook()
         self._unhook = []

@@ -180,11 +180,31 @@ def test_monitor_of_a_finished_foreground_run_and_dot_fallback():
     assert mon._on_event not in execution.runtime.hooks.task_ended
 
 
+def test_task_events_are_heard_only_while_no_refresh_is_pending(run):
+    hooks = run.runtime.hooks
+    mon = monitor(run, min_interval=0.05, poll_interval=60)
+    try:
+        # Built with its first background refresh due: nothing to hear until that refresh reads the run.
+        assert mon._on_event not in hooks.task_started and mon._on_event in hooks.run_ended
+        wait_until(lambda: mon._on_event in hooks.task_started, what="the first refresh arming the hooks")
+        assert mon._on_event in hooks.task_ended
+        count = mon.refresh_count
+        run.complete_task("approve", {"approved_by": "x"})  # ends the HUMAN task: one event pokes, and disarms
+        assert run.wait(10).status == "COMPLETED"
+        wait_until(lambda: shown_status(mon) == "COMPLETED", what="the refresh after the task ended")
+        assert mon.refresh_count > count
+    finally:
+        mon.close()
+    assert mon._on_event not in hooks.task_started and mon._on_event not in hooks.run_ended
+
+
 def test_close_stops_watching_but_not_the_run(run):
     mon = monitor(run, min_interval=0.05, poll_interval=0.05)
     hooks = run.runtime.hooks
-    assert mon._on_event in hooks.task_started and mon._on_event in hooks.task_ended
+    wait_until(lambda: mon._on_event in hooks.task_started, what="the first refresh arming the hooks")
+    assert mon._on_event in hooks.task_ended
     mon.close()
+    assert mon._on_event not in hooks.task_started
     assert mon._on_event not in hooks.task_ended and mon._on_event not in hooks.run_ended
     assert not mon._refresher.alive
     count = mon.refresh_count
