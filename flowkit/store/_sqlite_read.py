@@ -13,9 +13,20 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from flowkit.definitions._types import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
 from flowkit.store._sqlite_write import EXEC_COLS, TASK_COLS
 
 __all__ = ["SqliteReader"]
+
+_TERMINAL = frozenset(str(s) for s in TERMINAL_TASK_STATUSES)
+_WORKFLOW_ENDS = frozenset(f"workflow {s}" for s in TERMINAL_WORKFLOW_STATUSES)
+
+
+def _event_order(move: tuple[Any, Any, str]) -> tuple[int, int]:
+    """Oldest first; at the same time a workflow's start or resume, then tasks, then its end."""
+    when, task_id, kind = move
+    return when, 1 if task_id is not None else (2 if kind in _WORKFLOW_ENDS else 0)
+
 
 _SELECT_TASKS = f"SELECT {', '.join(TASK_COLS)} FROM tasks WHERE workflow_id=?"
 
@@ -119,17 +130,47 @@ class SqliteReader:
         return record, [dict(zip(TASK_COLS, t, strict=True)) for t in tasks]
 
     def events(self, workflow_id: str) -> list[dict[str, Any]]:
-        """What moved an execution, oldest first: ``{time, task_id, kind}``."""
+        """What moved an execution, oldest first: ``{time, task_id, kind}``.
+
+        A workflow's moves (``"workflow RUNNING"``, ``"workflow COMPLETED"``, ...) are its events rows.
+        A task attempt's are read from its row: ``SCHEDULED`` when scheduled, ``IN_PROGRESS`` when
+        started, then its status when it ended (or, not ended, when last updated). Events of an
+        attempt with no row any more (a restart or rerun dropped it) are kept only in a store whose
+        older flowkit wrote task events too. At the same millisecond, a workflow that starts or
+        resumes comes first and one that ends comes last.
+        """
         with self._reading() as conn:
             rows = conn.execute(
                 "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
             ).fetchall()
-        out = []
+            attempts = conn.execute(
+                "SELECT task_id, status, scheduled, started, ended, updated FROM tasks WHERE workflow_id=?",
+                (workflow_id,),
+            ).fetchall()
+        stored = []
         for t, task, kind in rows:
             if kind.startswith("["):  # one write's moves (schema 2 and later)
-                out += [{"time": when, "task_id": tid, "kind": k} for tid, when, k in json.loads(kind)]
+                stored += [(when, tid, k) for tid, when, k in json.loads(kind)]
             else:  # one move (schema 1, or a store upgraded from it)
-                out.append({"time": t, "task_id": task, "kind": kind})
+                stored.append((t, task, kind))
+        with_row = {a[0] for a in attempts}
+        moves = [m for m in stored if m[1] is None or m[1] not in with_row]  # older flowkits' task events
+        for task_id, status, scheduled, started, ended, updated in attempts:
+            moves.append((scheduled, task_id, "SCHEDULED"))
+            if started:
+                moves.append((started, task_id, "IN_PROGRESS"))
+            if status in _TERMINAL:
+                moves.append((ended or updated, task_id, status))
+            elif status != moves[-1][2]:
+                moves.append((updated, task_id, status))
+        moves.sort(key=_event_order)
+        out, last = [], None
+        for when, task_id, kind in moves:
+            if task_id is None:
+                if kind == last:  # written again by a process that adopted the run: not a move
+                    continue
+                last = kind
+            out.append({"time": when, "task_id": task_id, "kind": kind})
         return out
 
     def model(self, workflow_id: str) -> None:

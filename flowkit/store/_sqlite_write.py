@@ -80,10 +80,6 @@ _INSERT_EVENT = (
 )
 
 
-def _first(item: tuple[Any, ...]) -> Any:
-    return item[0]
-
-
 def _sha256() -> Any:
     """SHA-256: CPython's own (loads in microseconds), else hashlib's (OpenSSL: milliseconds)."""
     import importlib
@@ -139,7 +135,7 @@ class SqliteWriter:
             for wf in workflows
             if self._defs_written.get(wf.workflow_id) != id(wf.definition)
         ]
-        events = self._event_rows(workflows, tasks)
+        events = self._event_rows(workflows)
         fixed, status_written = self._exec_fixed, self._status_written
         full: list[tuple[Any, ...]] = []  # new executions, or fixed columns changed: the whole row
         moved: list[tuple[Any, ...]] = []  # written before, status moved since
@@ -219,32 +215,22 @@ class SqliteWriter:
         else:
             conn.executemany("DELETE FROM tasks WHERE task_id = ?", [(task_id,) for task_id in dropped])
 
-    def _event_rows(self, workflows: list[Any], tasks: list[Any]) -> list[tuple[str, int, str]]:
-        """One events row per execution of the batch: ``(workflow_id, time, kind)``.
+    def _event_rows(self, workflows: list[Any]) -> list[tuple[str, int, str]]:
+        """One events row per execution whose status moved in the batch: ``(workflow_id, time, kind)``.
 
-        ``kind`` is the JSON list of its moves, ``[task_id or null, time, kind]`` oldest first: one
-        row per task move cost as much as writing the task (a row and an index entry each).
+        ``kind`` is the JSON list of its moves, ``[null, time, "workflow <STATUS>"]``. A task's moves
+        are not written here: its row holds when it was scheduled, started and ended, and
+        ``SqliteStore.events`` reads them from there (an events row per write cost more than the
+        task rows it described: each lands on its execution's page of the events b-tree).
         """
-        moves = [(t.update_time, t.workflow.workflow_id, t.task_id, str(t.status)) for t in tasks]
-        # a workflow event when its status moved (not at every write of a RUNNING workflow, with a stale time)
+        from flowkit.store._codec import dumps
+
         status_written = self._status_written
-        moves += [
-            (wf.update_time, wf.workflow_id, None, f"workflow {wf.status}")
+        return [
+            (wf.workflow_id, wf.update_time, dumps([[None, wf.update_time, f"workflow {wf.status}"]]))
             for wf in workflows
             if status_written.get(wf.workflow_id) is not wf.status
         ]
-        if not moves:
-            return []
-        from flowkit.store._codec import dumps
-
-        moves.sort(key=_first)  # oldest first within the batch (stable)
-        by_workflow: dict[str, list[tuple[Any, ...]]] = {}
-        for when, workflow_id, task_id, kind in moves:
-            got = by_workflow.get(workflow_id)
-            if got is None:
-                got = by_workflow[workflow_id] = []
-            got.append((task_id, when, kind))
-        return [(workflow_id, got[0][1], dumps(got)) for workflow_id, got in by_workflow.items()]
 
     def _check_writable(self) -> None:
         if self.readonly:

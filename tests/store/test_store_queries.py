@@ -206,6 +206,32 @@ def test_fetch_one_execution_without_flowkit_open(filled: tuple[Path, list[Any]]
     store.close()
 
 
+def test_a_tasks_moves_are_read_from_its_row_and_only_the_workflows_moves_are_written(tmp_path: Path) -> None:
+    chain = {
+        "name": "chain",
+        "version": 1,
+        "tasks": [{"name": "step", "taskReferenceName": f"s{i}", "inputParameters": {"x": i}} for i in range(3)],
+    }
+    path = tmp_path / "chain.db"
+    ex = flowkit.run(chain, {}, workers={"step": lambda x: {"y": x}}, store=path, executor="inline")
+    assert ex.status == "COMPLETED", ex.reason
+    con = sqlite3.connect(path)
+    written = [json.loads(k) for (k,) in con.execute("SELECT kind FROM events WHERE workflow_id=?", (ex.workflow_id,))]
+    con.close()
+    assert [kind for row in written for _, _, kind in row] == ["workflow RUNNING", "workflow COMPLETED"]
+    store = SqliteStore(path, readonly=True)
+    events = store.events(ex.workflow_id)
+    store.close()
+    assert [e["kind"] for e in events] == ["workflow RUNNING"] + ["SCHEDULED", "IN_PROGRESS", "COMPLETED"] * 3 + [
+        "workflow COMPLETED"
+    ]
+    assert [e["task_id"] for e in events[1:-1]] == [t.task_id for t in ex.tasks for _ in range(3)]
+    times = [e["time"] for e in events]
+    assert times == sorted(times)
+    expected = [when for t in ex.tasks for when in (t.scheduled_time, t.start_time, t.end_time)]
+    assert times[1:-1] == expected
+
+
 def test_events_record_what_moved_an_execution(filled: tuple[Path, list[Any]]) -> None:
     path, exs = filled
     orders1, billing = exs[0], exs[3]
