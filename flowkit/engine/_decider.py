@@ -482,9 +482,16 @@ class Decider:
         if waiting is not None:
             if _HANDLERS is None:
                 _load_handlers()
-            notify = _NOTIFY[0]
-            for waiter in waiting if type(waiting) is list else (waiting,):
-                notify(self, waiter, task.ref, now)
+            ref = task.ref
+            group: Any = waiting if type(waiting) is list else (waiting,)
+            for waiter in group:
+                extra = waiter.extra
+                if extra is not None and not waiter.status.is_terminal:
+                    pending = extra["pending"]  # notify_waiter's common case, inlined: a JOIN still waiting
+                    pending.discard(ref)
+                    if pending:
+                        continue
+                _NOTIFY[0](self, waiter, ref, now)
         if task.extra is None or not task.extra.get(_DROVE):
             node = task.node
             if node.next is not None and node.kind != "TERMINATE":

@@ -208,8 +208,17 @@ class Engine(Decider):
         else:
             while timers and timers[0][3] is task:  # its response timer, at the top when tasks run one by one
                 heapq.heappop(timers)
-        self._work.append(task)
-        return self._settle(now)
+        work = self._work
+        if work or self._check:  # decisions still due come first, in order
+            work.append(task)
+            return self._settle(now)
+        # _settle for this one task (a fan-out's branches complete one by one): decided at once
+        self._decide(task, now)
+        if work or self._check:
+            return self._settle(now)
+        out = self._out
+        self._out = []
+        return out
 
     def tick(self, now: int) -> list[Command]:
         """The clock reached ``now``: fire due timeouts, waits and delayed starts."""

@@ -177,9 +177,16 @@ class Node:
         Building a frozen WorkflowTask per branch costs more than running the branch's task.
         """
         node = Node.__new__(Node)
-        node.wt, node.name, node.kind, node.task_type = self.wt, self.name, self.kind, self.task_type
-        node.task_def, node.expected_retries = self.task_def, self.expected_retries
-        node.container, node.owner, node.loop = self.container, self.owner, self.loop
+        # one statement per slot: a multiple assignment of four builds and unpacks a tuple per branch
+        node.wt = self.wt
+        node.name = self.name
+        node.kind = self.kind
+        node.task_type = self.task_type
+        node.task_def = self.task_def
+        node.expected_retries = self.expected_retries
+        node.container = self.container
+        node.owner = self.owner
+        node.loop = self.loop
         node.next = node.nested = None
         node.ref = ref
         # Most branches' input is plain data: no resolver is kept, the engine copies ``params``.
@@ -188,7 +195,8 @@ class Node:
             if type(value) not in _PLAIN:
                 node.resolver = compile_input(params) if mentions_expression(params) else None
                 break
-        node.raw, node.params = raw, params
+        node.raw = raw
+        node.params = params
         return node
 
     def __repr__(self) -> str:

@@ -75,38 +75,40 @@ def _fail(engine: Engine, wf: WorkflowModel, now: int, reason: str) -> None:
     engine.end(wf, WorkflowStatus.FAILED, reason, now)
 
 
-class _Branch:
-    """A forked task given as a plain ``{name, taskReferenceName, type, inputParameters}`` dict."""
-
-    __slots__ = ("name", "params", "raw", "ref", "type")
-
-    def __init__(self, raw: dict[str, Any], extra_input: Mapping[str, Any] | None) -> None:
-        params = raw.get("inputParameters")
-        if not params and type(extra_input) is dict:
-            merged = extra_input  # read-only here: the engine copies it into each attempt's input
-        else:
-            merged = dict(params) if type(params) is dict or isinstance(params, Mapping) else {}
-            if extra_input:
-                merged.update(extra_input)
-        self.raw = raw
-        self.ref: str = raw["taskReferenceName"]
-        self.name = str(raw.get("name") or self.ref)
-        self.type = str(raw.get("type") or "SIMPLE")
-        self.params = merged
-
-    @classmethod
-    def plain(cls, name: str, ref: str, task_type: str, params: dict[str, Any]) -> _Branch:
-        """A branch built from parts already checked (forkTaskName's and the legacy form's items)."""
-        branch = cls.__new__(cls)
-        branch.raw = {"name": name, "taskReferenceName": ref, "type": task_type}
-        branch.ref, branch.name, branch.type, branch.params = ref, name, task_type, params
-        return branch
+def _merge(params: Any, extra_input: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A branch's inputParameters with ``extra_input`` put over them (Conductor's putAll)."""
+    merged = dict(params) if type(params) is dict or isinstance(params, Mapping) else {}
+    if extra_input:
+        merged.update(extra_input)
+    return merged
 
 
-def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None) -> WorkflowTask | _Branch:
-    """A forked task; ``extra_input`` is merged into its inputParameters (Conductor's putAll)."""
-    if type(raw) is dict and _FAST_KEYS.issuperset(raw) and type(raw.get("taskReferenceName")) is str:
-        return _Branch(raw, extra_input)
+class _Prototypes:
+    """The plan nodes a dynamic fork's plain branches share, one per (task name, type)."""
+
+    __slots__ = ("by_shape", "last", "last_name", "last_type", "node", "wf")
+
+    def __init__(self, wf: WorkflowModel, node: Node) -> None:
+        self.wf, self.node = wf, node
+        self.by_shape: dict[tuple[str, str], Node] = {}
+        self.last: Node | None = None  # the last one used: branches mostly share one
+        self.last_name = self.last_type = ""
+
+    def get(self, name: str, task_type: str) -> Node:
+        last = self.last
+        if last is not None and name == self.last_name and task_type == self.last_type:
+            return last
+        proto = self.by_shape.get((name, task_type))
+        if proto is None:
+            node = self.node
+            shape = WorkflowTask(name=name, task_reference_name="", type=task_type, optional=node.wt.optional)
+            proto = self.by_shape[(name, task_type)] = self.wf.plan.runtime_node(shape, node, node.loop)
+        self.last, self.last_name, self.last_type = proto, name, task_type
+        return proto
+
+
+def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None) -> WorkflowTask:
+    """A forked task with more than a plain branch's keys; ``extra_input`` is merged into its inputParameters (Conductor's putAll)."""
     if isinstance(raw, WorkflowTask):
         task = raw
     else:
@@ -150,7 +152,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
 
     data = engine.resolve_input(wf, node, task_id)
     wt = node.wt
-    forks: list[tuple[WorkflowTask | _Branch | Node, dict[str, Any] | None]] = []
+    forks: list[tuple[WorkflowTask | Node, dict[str, Any] | None]] = []
     mapped_before = wf.dynamic_forks > 0
     try:
         if isinstance(data.get("forkTaskInputs"), list):
@@ -169,14 +171,14 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 params["__index"] = i
                 ref = f"{prefix}{i}"
                 if not workflow and not (is_map and not _FULL_KEYS.isdisjoint(item)):
-                    # a plain branch: its node at once (no _Branch in between: a fork has thousands)
+                    # a plain branch: its node at once (a fork has thousands: no WorkflowTask for each)
                     if proto is None:
                         shape = WorkflowTask(name=name, task_reference_name="", type=branch_type, optional=wt.optional)
                         proto = wf.plan.runtime_node(shape, node, node.loop)
                     raw = {"name": name, "taskReferenceName": ref, "type": branch_type}
                     forks.append((proto.branch(ref, params, raw), None))
                     continue
-                # A full WorkflowTask: these keys are more than a plain _Branch carries.
+                # A full WorkflowTask: these keys are more than a plain branch node carries.
                 base = (
                     workflow_task_from_json({**item, "taskReferenceName": ref, "name": name}, ref)
                     if isinstance(item, Mapping) and _FULL_KEYS.intersection(item)
@@ -223,6 +225,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 )
                 return None
             where = f"task '{wt.task_reference_name}' input '{tasks_param}'"
+            protos = _Prototypes(wf, node)
             for raw in tasks_raw:
                 branch_ref: Any = raw.get("taskReferenceName") if type(raw) is dict else _ref_of(raw)
                 extra_input = inputs.get(branch_ref)
@@ -235,6 +238,17 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                         f"'{branch_ref}' must be a map, found {extra_input!r}",
                     )
                     return None
+                if type(raw) is dict and _FAST_KEYS.issuperset(raw) and type(branch_ref) is str:
+                    # a plain branch: its node at once, as forkTaskName's
+                    given = raw.get("inputParameters")
+                    if not given and type(extra_input) is dict:
+                        merged = extra_input  # read-only here: the engine copies it into each attempt's input
+                    else:
+                        merged = _merge(given, extra_input)
+                    name, branch_type = str(raw.get("name") or branch_ref), str(raw.get("type") or "SIMPLE")
+                    proto = protos.get(name, branch_type)
+                    forks.append((proto.branch(branch_ref, merged, raw), None))
+                    continue
                 forks.append((_to_task(raw, where, extra_input), None))
         else:
             legacy = data.get(wt.dynamic_fork_join_tasks_param or "")
@@ -247,20 +261,16 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                     f"Input '{wt.dynamic_fork_join_tasks_param}' is invalid: expected {{\"dynamicTasks\": [...]}}, found {legacy!r}",
                 )
                 return None
+            protos = _Prototypes(wf, node)
             for item in items:
                 wf_name = item.get("workflowName")
                 if not wf_name:  # a plain branch: one shared plan node per fork, as for the other forms
-                    forks.append(
-                        (
-                            _Branch.plain(
-                                str(item.get("taskName") or None),
-                                str(item["referenceName"]),
-                                str(item.get("type") or "SIMPLE"),
-                                dict(item.get("input") or {}),
-                            ),
-                            None,
-                        )
-                    )
+                    name = str(item.get("taskName") or None)
+                    ref = str(item["referenceName"])
+                    branch_type = str(item.get("type") or "SIMPLE")
+                    proto = protos.get(name, branch_type)
+                    raw = {"name": name, "taskReferenceName": ref, "type": branch_type}
+                    forks.append((proto.branch(ref, dict(item.get("input") or {}), raw), None))
                     continue
                 from flowkit.definitions import SubWorkflowParam
 
@@ -296,23 +306,9 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
     suffix = f"__{task.iteration}" if node.loop is not None else ""
     refs = []
     nodes = []
-    prototypes: dict[tuple[str, str], Node] = {}
-    last: tuple[str, str, Node] | None = None  # the last prototype used: branches mostly share one
     for fork, extra_input in forks:
-        if type(fork) is Node:  # built by prepare_dynamic_fork
+        if type(fork) is Node:  # a plain branch, built by prepare_dynamic_fork
             child = fork
-        elif type(fork) is _Branch:
-            if last is not None and last[0] == fork.name and last[1] == fork.type:
-                proto = last[2]
-            else:
-                proto = prototypes.get((fork.name, fork.type))  # type: ignore[assignment]
-                if proto is None:
-                    shape = WorkflowTask(
-                        name=fork.name, task_reference_name="", type=fork.type, optional=node.wt.optional
-                    )
-                    proto = prototypes[(fork.name, fork.type)] = plan.runtime_node(shape, node, node.loop)
-                last = (fork.name, fork.type, proto)
-            child = proto.branch(fork.ref, fork.params, fork.raw)
         else:
             if extra_input:
                 fork = fork.evolve(input_parameters={**fork.input_parameters, **extra_input})
