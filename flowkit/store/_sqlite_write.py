@@ -12,6 +12,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +69,40 @@ _UPSERT_EXEC_SAME_STATUS = (
     + " ON CONFLICT (workflow_id) DO UPDATE SET "
     + ", ".join(f"{c}=excluded.{c}" for c in EXEC_COLS if c not in _FIXED and c != "status")
 )
-_UPSERT_TASK = (
-    f"INSERT INTO tasks ({', '.join(TASK_COLS)}) VALUES ({', '.join('?' * len(TASK_COLS))})"
-    + " ON CONFLICT (workflow_id, task_id) DO UPDATE SET "
-    + ", ".join(f"{c}=excluded.{c}" for c in TASK_COLS if c not in ("task_id", "workflow_id"))
-)
+
+
+def _upsert_tasks(rows: int) -> str:
+    """The upsert of ``rows`` task rows in one statement."""
+    values = ", ".join([f"({', '.join('?' * len(TASK_COLS))})"] * rows)
+    return (
+        f"INSERT INTO tasks ({', '.join(TASK_COLS)}) VALUES {values}"
+        + " ON CONFLICT (workflow_id, task_id) DO UPDATE SET "
+        + ", ".join(f"{c}=excluded.{c}" for c in TASK_COLS if c not in ("task_id", "workflow_id"))
+    )
+
+
+_UPSERT_TASK = _upsert_tasks(1)
+# A batch of tasks goes in statements of _CHUNK rows (then _SMALL, then one at a time): binding a
+# statement's rows at once and stepping it once costs a fifth less per row than executemany's step
+# per row. 64 rows bind 896 variables, below the 999 of SQLite builds before 3.32.
+_CHUNK, _SMALL = 64, 8
+_UPSERT_CHUNK, _UPSERT_SMALL = _upsert_tasks(_CHUNK), _upsert_tasks(_SMALL)
 # An events row's id follows the execution's last one (its key is (workflow_id, id): one seek).
 _INSERT_EVENT = (
     "INSERT INTO events (workflow_id, id, task_id, time, kind) VALUES "
     "(?1, (SELECT coalesce(max(id), 0) + 1 FROM events WHERE workflow_id = ?1), NULL, ?2, ?3)"
 )
+
+
+def _write_tasks(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Upsert task rows: whole chunks in multi-row statements, the rest one by one."""
+    at, count = 0, len(rows)
+    for size, sql in ((_CHUNK, _UPSERT_CHUNK), (_SMALL, _UPSERT_SMALL)):
+        while count - at >= size:
+            conn.execute(sql, list(chain.from_iterable(rows[at : at + size])))
+            at += size
+    if at < count:
+        conn.executemany(_UPSERT_TASK, rows[at:] if at else rows)
 
 
 def _sha256() -> Any:
@@ -168,7 +193,7 @@ class SqliteWriter:
                         "INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs]
                     )
                 if task_rows:
-                    conn.executemany(_UPSERT_TASK, task_rows)
+                    _write_tasks(conn, task_rows)
                 if events:
                     conn.executemany(_INSERT_EVENT, events)
                 conn.execute("COMMIT")
