@@ -306,6 +306,90 @@ def _measure_one(quick: bool, store_kind: str, source: str | None, idle: bool) -
     }
 
 
+def measure_store_cost(store_kind: str, chains: int = 40, length: int = 100) -> dict[str, Any]:
+    """The engine's and the store's CPU per round trip without HTTP, in this process.
+
+    8 pollers in one event loop call the Service as the HTTP routes do (long poll, then the update),
+    so each batch round carries 8 requests. CPU time, not wall time: it moves little with the load of
+    a shared machine, so two trees (or stores) compare within a few per cent. On SQLite, automatic
+    checkpoints are off during the run and the WAL's frames tell how many pages each round trip wrote
+    to which table or index (dbstat).
+    """
+    import asyncio
+    import sqlite3
+    import struct
+    from collections import Counter
+
+    from flowkit.definitions import TaskDef, WorkflowDef
+    from flowkit.server import Service
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cost.db"
+        service = Service("memory" if store_kind == "memory" else path)
+        try:
+            service.register_task_defs([TaskDef.from_json({"name": "bench_step", "retryCount": 0})])
+            tasks = [
+                {"name": "bench_step", "taskReferenceName": f"s{i}", "type": "SIMPLE", "inputParameters": {"i": i}}
+                for i in range(length)
+            ]
+            service.register_workflows(
+                [WorkflowDef.from_json({"name": "bench_chain", "version": 1, "tasks": tasks})], overwrite=True
+            )
+            for _ in range(chains):
+                service.start("bench_chain", 1, {})
+            conn = getattr(service.store, "conn", None)
+            if conn is not None:
+                with service.store.session():
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    conn.execute("PRAGMA wal_autocheckpoint=0")
+            total, done = chains * length, [0]
+
+            async def worker(k: int) -> None:
+                while done[0] < total:
+                    got = await service.long_poll("bench_step", f"w{k}", 1, 200)
+                    if got:
+                        task = got[0]
+                        await service.update_task_async(
+                            {
+                                "taskId": task["taskId"],
+                                "workflowInstanceId": task["workflowInstanceId"],
+                                "status": "COMPLETED",
+                                "outputData": {"ok": True},
+                            }
+                        )
+                        done[0] += 1
+
+            async def run() -> None:
+                await asyncio.gather(*(worker(k) for k in range(CLIENTS)))
+
+            rounds0, cpu0, began = service.batcher.rounds, time.process_time(), time.perf_counter()
+            asyncio.run(run())
+            cpu, elapsed = time.process_time() - cpu0, time.perf_counter() - began
+            out: dict[str, Any] = {
+                "store": store_kind,
+                "round_trips": total,
+                "cpu_per_rt_us": cpu / total * 1e6,
+                "per_s": total / elapsed,
+                "rounds_per_rt": (service.batcher.rounds - rounds0) / total,
+            }
+            wal = Path(f"{path}-wal")
+            if conn is not None and wal.exists():
+                raw = wal.read_bytes()
+                pages: Counter[int] = Counter()
+                for offset in range(32, len(raw) - 23, 24 + 4096):  # WAL frame: 24-byte header, then the page
+                    pages[struct.unpack(">I", raw[offset : offset + 4])[0]] += 1
+                with sqlite3.connect(path) as reader:
+                    owner = dict(reader.execute("SELECT pageno, name FROM dbstat").fetchall())
+                by_table: Counter[str] = Counter()
+                for page, n in pages.items():
+                    by_table[owner.get(page, "?")] += n
+                out["pages_per_rt"] = sum(pages.values()) / total
+                out["pages_per_rt_by_table"] = {name: round(n / total, 2) for name, n in by_table.most_common()}
+            return out
+        finally:
+            service.close()
+
+
 def render_serve(r: dict[str, Any]) -> list[str]:
     runs = r["runs"]
     lines = [
@@ -351,4 +435,8 @@ def render_serve(r: dict[str, Any]) -> list[str]:
 
 
 if __name__ == "__main__":
-    print("\n".join(render_serve(measure_serve("--quick" in sys.argv))))
+    if "--store-cost" in sys.argv:  # python bench/serve_bench.py --store-cost: no HTTP, CPU per round trip
+        for kind in ("memory", "sqlite"):
+            print(json.dumps(measure_store_cost(kind)))
+    else:
+        print("\n".join(render_serve(measure_serve("--quick" in sys.argv))))

@@ -55,13 +55,20 @@ class Batcher:
             start = not self._queued
             self._queued = True
         if start:
-            try:
-                self.runtime.submit(*self._round(loop))
-            except Exception:
-                with self._lock:
-                    self._queued = False
-                raise
+            # Handed to the runtime thread at the end of this turn of the event loop, not now: the
+            # requests whose bytes came in the same turn join the round (woken at once, the runtime
+            # thread would take the GIL at the loop's next system call and find one request).
+            loop.call_soon(self._launch, loop)
         return await future
+
+    def _launch(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self.runtime.submit(*self._round(loop))
+        except Exception as exc:  # the runtime is closed: every waiting request hears it
+            with self._lock:
+                batch, self._pending = self._pending, []
+                self._queued = False
+            _settle_all([(future, False, exc) for _, future, _ in batch], None)
 
     def _round(
         self, loop: asyncio.AbstractEventLoop
