@@ -124,8 +124,9 @@ class Runtime:
             raise MissingWorkerError(missing)
         if id(definition) not in self._saved:
             self._saved.add(id(definition))
-            with self.store.session():
-                self.store.save_definitions([definition, *self.engine.workflows], list(self.engine.task_defs.values()))
+            # no session here: the store takes one only when it has something to write (a run of a
+            # definition it wrote already takes one session, the run's)
+            self.store.save_definitions([definition, *self.engine.workflows], list(self.engine.task_defs.values()))
         return definition
 
     def start(

@@ -134,7 +134,7 @@ class SqliteWriter:
     _def_text: dict[int, list[Any]]
     _rows_written: dict[tuple[str, str, int], str]
     _saved_defs: set[tuple[str, int, int]]
-    _reading: Callable[[], AbstractContextManager[sqlite3.Connection]]  # SqliteStore's
+    session: Callable[[], AbstractContextManager[Any]]  # SqliteStore's
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -300,7 +300,9 @@ class SqliteWriter:
         if not wf_rows and not td_rows:
             self._saved_defs.add(("batch", hash(key), len(key)))
             return
-        with self._reading() as conn, self._lock:
+        # Its own session (re-entrant): a caller whose definitions are all written takes no lock at all.
+        with self.session(), self._lock:
+            conn = self.conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany("INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)", wf_rows)
