@@ -183,8 +183,7 @@ class Service:
         if not execution.status.is_terminal:
             execution.terminate("removed")
         self._operate(drop)
-        for table in ("tasks", "events", "execution_defs", "executions"):
-            self._delete(f"DELETE FROM {table} WHERE workflow_id=?", (workflow_id,))
+        self.store.remove_execution(workflow_id)
 
     def search(self, **filters: Any) -> list[dict[str, Any]]:
         """Execution rows from the store, newest first.

@@ -42,6 +42,10 @@ class MemoryStore:
         for wf in workflows:
             self._executions[wf.workflow_id] = wf
 
+    def remove_execution(self, workflow_id: str) -> None:
+        """Forget an execution."""
+        self._executions.pop(workflow_id, None)
+
     def save_definitions(self, workflows: Any = (), task_defs: Any = ()) -> None:
         """Register definitions."""
         for w in workflows:

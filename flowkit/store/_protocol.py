@@ -33,6 +33,10 @@ class Store(Protocol):
         """Write changed executions and task attempts, and delete ``dropped`` attempt ids, in one transaction."""
         ...
 
+    def remove_execution(self, workflow_id: str) -> None:
+        """Delete an execution, its task attempts and its events (nothing when there is none)."""
+        ...
+
     def save_definitions(self, workflows: list[WorkflowDef], task_defs: list[TaskDef]) -> None:
         """Register workflow and task definitions."""
         ...

@@ -67,6 +67,8 @@ class SqliteStore(SqliteWriter, SqliteReader):
         self._def_text: dict[int, list[Any]] = {}  # id -> [definition, content hash (once needed), JSON]
         self._rows_written: dict[tuple[str, str, int], str] = {}  # workflow_defs / task_defs rows as written
         self._saved_defs: set[tuple[str, int, int]] = set()  # batches of definition objects already written
+        self._numbers: dict[str, Any] = {}  # workflow id -> its execution's id and task row ids (_sqlite_write)
+        self._schema = SCHEMA_VERSION  # the file's (a readonly store reads older ones as they are)
         self.readonly = readonly
         self.busy_timeout = busy_timeout
         self._conn: sqlite3.Connection | None = None
@@ -155,7 +157,7 @@ class SqliteStore(SqliteWriter, SqliteReader):
                 raise StoreError(f"{where} does not exist. Fix: check the path (nothing has been written there yet).")
             uri = f"file:{self.path}?mode=ro"
             conn = self._connect(uri, where, uri_mode=True)
-            check_schema(conn, where, self.path, create=False)
+            self._schema = check_schema(conn, where, self.path, create=False)
             self._conn = conn
             return
         try:
@@ -165,7 +167,7 @@ class SqliteStore(SqliteWriter, SqliteReader):
         self._take_process_lock(where)
         try:
             conn = self._connect(str(self.path), where)
-            check_schema(conn, where, self.path, create=True)
+            self._schema = check_schema(conn, where, self.path, create=True)
         except BaseException:
             self._drop_process_lock()
             raise
@@ -208,6 +210,7 @@ class SqliteStore(SqliteWriter, SqliteReader):
                 "with readonly=True to look at it."
             ) from None
         self._locked = True
+        self._numbers.clear()  # another process may have written since: ids are read again
         # another process may have held it meanwhile: name this one again (unless it still does)
         me = f"{os.getpid()} {_HOST} ".encode()
         if not os.pread(fd, 256, 0).startswith(me):
@@ -224,6 +227,7 @@ class SqliteStore(SqliteWriter, SqliteReader):
 
     def _close(self) -> None:
         self._hashes_stored.clear()  # the path may hold another file when it opens again
+        self._numbers.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

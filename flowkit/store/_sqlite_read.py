@@ -2,7 +2,8 @@
 
 The queries read stores of every schema this flowkit knows (a ``readonly=True`` store is never
 upgraded): schema 1 and 2 kept tasks and events in rowid tables with an index by execution; schema
-3 keys tasks by ``(workflow_id, task_id)`` and events by ``(workflow_id, id)``.
+3 keys tasks by ``(workflow_id, task_id)`` and events by ``(workflow_id, id)``; schema 4 numbers an
+execution's task rows from its id (see ``flowkit.store._sqlite_schema``), so they are one range.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from flowkit.definitions._types import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
+from flowkit.store._sqlite_schema import TASK_ID_BITS
 from flowkit.store._sqlite_write import EXEC_COLS, TASK_COLS
 
 __all__ = ["SqliteReader"]
@@ -28,7 +30,9 @@ def _event_order(move: tuple[Any, Any, str]) -> tuple[int, int]:
     return when, 1 if task_id is not None else (2 if kind in _WORKFLOW_ENDS else 0)
 
 
-_SELECT_TASKS = f"SELECT {', '.join(TASK_COLS)} FROM tasks WHERE workflow_id=?"
+_EXECUTION = f"SELECT {', '.join(EXEC_COLS)} FROM executions WHERE workflow_id=?"
+_TASK_RANGE = "FROM tasks WHERE id > ? AND id < ?"  # schema 4: an execution's rows (see _task_rows)
+_BY_WORKFLOW = "FROM tasks WHERE workflow_id = ?"  # schemas 1 to 3 (an index on workflow_id)
 
 
 def _seq(row: tuple[Any, ...]) -> Any:
@@ -39,6 +43,17 @@ class SqliteReader:
     """The reading half of :class:`flowkit.store.SqliteStore`."""
 
     _reading: Callable[[], AbstractContextManager[sqlite3.Connection]]  # SqliteStore's
+    _schema: int  # the file's schema, as opened
+
+    def _task_rows(self, conn: sqlite3.Connection, columns: str, workflow_id: str) -> list[tuple[Any, ...]] | None:
+        """``columns`` of an execution's task rows (None when there is no such execution)."""
+        if self._schema < 4:
+            return conn.execute(f"SELECT {columns} {_BY_WORKFLOW}", (workflow_id,)).fetchall()
+        found = conn.execute("SELECT id FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
+        if found is None:
+            return None
+        base = found[0] << TASK_ID_BITS
+        return conn.execute(f"SELECT {columns} {_TASK_RANGE}", (base, base + (1 << TASK_ID_BITS))).fetchall()
 
     def workflow_def(self, name: str, version: int | None = None) -> Any:
         """A registered workflow definition (the latest version when ``version`` is None), or None."""
@@ -113,13 +128,11 @@ class SqliteReader:
     def execution(self, workflow_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """The execution record and its task records (by seq), or None."""
         with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {', '.join(EXEC_COLS)} FROM executions WHERE workflow_id=?", (workflow_id,)
-            ).fetchone()
+            row = conn.execute(_EXECUTION, (workflow_id,)).fetchone()
             if row is None:
                 return None
-            # in key order (task id), sorted here: no second index kept in seq order
-            tasks = conn.execute(_SELECT_TASKS, (workflow_id,)).fetchall()
+            # in key order, sorted here: no second index kept in seq order
+            tasks = self._task_rows(conn, ", ".join(TASK_COLS), workflow_id) or []
             definition = conn.execute(
                 "SELECT d.json FROM execution_defs e JOIN definitions d ON d.hash = e.hash WHERE e.workflow_id=?",
                 (workflow_id,),
@@ -143,10 +156,7 @@ class SqliteReader:
             rows = conn.execute(
                 "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
             ).fetchall()
-            attempts = conn.execute(
-                "SELECT task_id, status, scheduled, started, ended, updated FROM tasks WHERE workflow_id=?",
-                (workflow_id,),
-            ).fetchall()
+            attempts = self._task_rows(conn, "task_id, status, scheduled, started, ended, updated", workflow_id) or []
         stored = []
         for t, task, kind in rows:
             if kind.startswith("["):  # one write's moves (schema 2 and later)

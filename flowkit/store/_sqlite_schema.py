@@ -1,16 +1,18 @@
 """The SQLite store's tables, their upgrade from older flowkits, and its errors in words.
 
 Schema 1 wrote one events row per task or workflow move. Schema 2 writes one events row per
-execution and write (its ``kind`` a JSON list of moves; see ``SqliteStore.events``). Schema 3 finds
-a task by its execution: the tasks table has one index, ``(workflow_id, task_id)``, where schema 2
-had two (``task_id``, and ``workflow_id, seq``), and events and the execution-to-definition rows
-live in one b-tree keyed by execution (``WITHOUT ROWID``; schema 2 kept a table and an index each).
-Each b-tree a commit touches is at least one page written to the WAL. Tasks stay a rowid table:
-their rows carry inputs and outputs, sometimes tens of kilobytes, which a ``WITHOUT ROWID`` b-tree
-holds less well (measured: no faster on small rows, slower on large ones). The correlation-id index
-holds only executions that have one. A store of schema 1 or 2
-is upgraded in place when opened for writing (its rows are kept; events rows of schema 1 are read as
-they are); a store of a newer schema is refused, untouched.
+execution and write (its ``kind`` a JSON list of moves; see ``SqliteStore.events``). Schema 3 keyed
+events and the execution-to-definition rows by execution (``WITHOUT ROWID``; schema 2 kept a table
+and an index each) and tasks by an index on ``(workflow_id, task_id)``. Schema 4 drops that index:
+an execution has an integer ``id`` and its task rows the ids ``id << 24`` + 1, 2, ... (the store
+hands them out), so an execution's tasks are one range of the tasks table's own b-tree and a task
+written again is found by its id. Each b-tree a commit touches is at least one page written to the
+WAL, and the index cost a third of a task row's write. Tasks stay a rowid table: their rows carry
+inputs and outputs, sometimes tens of kilobytes, which a ``WITHOUT ROWID`` b-tree holds less well
+(measured: no faster on small rows, slower on large ones). The correlation-id index holds only
+executions that have one. A store of schema 1, 2 or 3 is upgraded in place when opened for writing
+(its rows are kept; events rows of schema 1 are read as they are); opened ``readonly=True`` it is
+read as it is; a store of a newer schema is refused, untouched.
 """
 
 from __future__ import annotations
@@ -21,43 +23,62 @@ from pathlib import Path
 
 from flowkit.errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "check_schema", "default_store_path", "explain"]
+__all__ = ["SCHEMA_VERSION", "TASK_ID_BITS", "check_schema", "default_store_path", "explain"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+TASK_ID_BITS = 24  # an execution's task rows: ids (execution id << 24) + 1 ... 2**24 - 1
 
-# Tables whose layout did not change in schema 3 (every statement is IF NOT EXISTS: opening a store
-# of an older flowkit that lacks one of them adds it and keeps the rest).
+# Tables whose layout did not change since schema 1 (every statement is IF NOT EXISTS: opening a
+# store of an older flowkit that lacks one of them adds it and keeps the rest).
 _COMMON = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS workflow_defs (name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL,
     PRIMARY KEY (name, version));
 CREATE TABLE IF NOT EXISTS task_defs (name TEXT PRIMARY KEY, json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS executions (
-    workflow_id TEXT PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
-    correlation_id TEXT, parent_workflow_id TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,
-    ended INTEGER NOT NULL, task_count INTEGER NOT NULL, failed_count INTEGER NOT NULL, reason TEXT,
-    data TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS executions_name ON executions (name, version);
-CREATE INDEX IF NOT EXISTS executions_status ON executions (status);
-CREATE INDEX IF NOT EXISTS executions_created ON executions (created);
 CREATE TABLE IF NOT EXISTS definitions (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
 """
+_EXEC_COLUMNS = """name TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
+    correlation_id TEXT, parent_workflow_id TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,
+    ended INTEGER NOT NULL, task_count INTEGER NOT NULL, failed_count INTEGER NOT NULL, reason TEXT,
+    data TEXT NOT NULL"""
 _TASK_COLUMNS = """task_id TEXT NOT NULL, workflow_id TEXT NOT NULL, seq INTEGER NOT NULL, ref TEXT NOT NULL,
     status TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, iteration INTEGER NOT NULL,
     retry_count INTEGER NOT NULL, scheduled INTEGER NOT NULL, started INTEGER NOT NULL, ended INTEGER NOT NULL,
     updated INTEGER NOT NULL, data TEXT NOT NULL"""
-# Schema 3's own tables, {suffix} empty (or "_v3" while an older store is rebuilt). A task is found by
-# its execution (reading an execution, upserting a task of a batch); events ids grow per execution.
+_EXEC_NAMES = "workflow_id, " + ", ".join(c.split()[0] for c in _EXEC_COLUMNS.split(","))
+_TASK_NAMES = ", ".join(c.split()[0] for c in _TASK_COLUMNS.split(","))
+_EXEC_INDEXES = """
+CREATE INDEX IF NOT EXISTS executions_name ON executions (name, version);
+CREATE INDEX IF NOT EXISTS executions_status ON executions (status);
+CREATE INDEX IF NOT EXISTS executions_created ON executions (created);
+"""
+# Most executions have no correlation id: they need no entry (a page less per new execution);
+# ``correlation_id = ?`` implies IS NOT NULL, so lookups still use it.
+_CORRELATION = (
+    "CREATE INDEX IF NOT EXISTS executions_correlation ON executions (correlation_id) WHERE correlation_id IS NOT NULL;"
+)
+# Schema 3's tables keyed by execution ({suffix} empty, or "_v3" while an older store is rebuilt):
+# events ids grow per execution.
 _KEYED = """
-CREATE TABLE IF NOT EXISTS tasks{suffix} ({task_columns});
 CREATE TABLE IF NOT EXISTS execution_defs{suffix} (workflow_id TEXT PRIMARY KEY, hash TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events{suffix} (
     workflow_id TEXT NOT NULL, id INTEGER NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL,
     PRIMARY KEY (workflow_id, id)) WITHOUT ROWID;
 """
+# Schema 4's numbered tables ({suffix} empty, or "_v4" while an older store is rebuilt). ``id`` is
+# an INTEGER PRIMARY KEY (the rowid itself, which VACUUM keeps); a task's id is its execution's
+# shifted left TASK_ID_BITS, plus its number in the execution.
+_NUMBERED = f"""
+CREATE TABLE IF NOT EXISTS executions{{suffix}} (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL UNIQUE,
+    {_EXEC_COLUMNS});
+CREATE TABLE IF NOT EXISTS tasks{{suffix}} (id INTEGER PRIMARY KEY, {_TASK_COLUMNS});
+"""
+SCHEMA = _COMMON + _NUMBERED.format(suffix="") + _KEYED.format(suffix="") + _EXEC_INDEXES + _CORRELATION
 # What schemas 1 and 2 created (the upgrade first adds what an older store lacks, then rebuilds).
 SCHEMA_2 = (
     _COMMON
+    + f"CREATE TABLE IF NOT EXISTS executions (workflow_id TEXT PRIMARY KEY, {_EXEC_COLUMNS});"
+    + _EXEC_INDEXES
     + """
 CREATE INDEX IF NOT EXISTS executions_correlation ON executions (correlation_id);
 CREATE TABLE IF NOT EXISTS tasks (
@@ -72,29 +93,34 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_workflow ON events (workflow_id, id);
 """
 )
-# Most executions have no correlation id: they need no entry (a page less per new execution);
-# ``correlation_id = ?`` implies IS NOT NULL, so lookups still use it.
-_CORRELATION = (
-    "CREATE INDEX IF NOT EXISTS executions_correlation ON executions (correlation_id) WHERE correlation_id IS NOT NULL;"
-)
-_TASKS_KEY = "CREATE UNIQUE INDEX IF NOT EXISTS tasks_key ON tasks (workflow_id, task_id);"
-SCHEMA = _COMMON + _KEYED.format(suffix="", task_columns=_TASK_COLUMNS) + _TASKS_KEY + _CORRELATION
-_REBUILD = (
-    _KEYED.format(suffix="_v3", task_columns=_TASK_COLUMNS)
+# Schema 1 or 2 to 3's keyed events and execution-to-definition rows.
+_REBUILD_3 = (
+    _KEYED.format(suffix="_v3")
     + """
-INSERT INTO tasks_v3 SELECT task_id, workflow_id, seq, ref, status, type, name, iteration, retry_count, scheduled,
-    started, ended, updated, data FROM tasks ORDER BY workflow_id, seq;
 INSERT INTO execution_defs_v3 SELECT workflow_id, hash FROM execution_defs;
 INSERT INTO events_v3 SELECT workflow_id, id, task_id, time, kind FROM events;
-DROP TABLE tasks;
 DROP TABLE execution_defs;
 DROP TABLE events;
-ALTER TABLE tasks_v3 RENAME TO tasks;
 ALTER TABLE execution_defs_v3 RENAME TO execution_defs;
 ALTER TABLE events_v3 RENAME TO events;
-DROP INDEX executions_correlation;
 """
-    + _TASKS_KEY
+)
+# Schema 1, 2 or 3 to 4: executions numbered oldest first, each one's tasks numbered in seq order
+# (dropping the tables drops their indexes, tasks_key and tasks_workflow among them).
+_REBUILD_4 = (
+    _NUMBERED.format(suffix="_v4")
+    + f"""
+INSERT INTO executions_v4 ({_EXEC_NAMES}) SELECT {_EXEC_NAMES} FROM executions ORDER BY created, workflow_id;
+INSERT INTO tasks_v4 (id, {_TASK_NAMES})
+    SELECT (e.id << {TASK_ID_BITS}) + row_number() OVER (PARTITION BY t.workflow_id ORDER BY t.seq, t.task_id),
+        {", ".join("t." + c for c in _TASK_NAMES.split(", "))}
+    FROM tasks t JOIN executions_v4 e ON e.workflow_id = t.workflow_id;
+DROP TABLE tasks;
+DROP TABLE executions;
+ALTER TABLE executions_v4 RENAME TO executions;
+ALTER TABLE tasks_v4 RENAME TO tasks;
+"""
+    + _EXEC_INDEXES
     + _CORRELATION
 )
 TABLES = frozenset(
@@ -124,10 +150,10 @@ def _use_wal(conn: sqlite3.Connection, where: str, *, new: bool) -> None:
         conn.execute("PRAGMA synchronous=NORMAL")
 
 
-def check_schema(conn: sqlite3.Connection, where: str, path: Path, *, create: bool) -> None:
+def check_schema(conn: sqlite3.Connection, where: str, path: Path, *, create: bool) -> int:
     """Refuse a file that is not a flowkit store or is newer; a writer creates or upgrades the tables.
 
-    ``conn`` is closed when it raises.
+    Returns the schema the file now has (a reader's queries follow it). ``conn`` is closed when it raises.
     """
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -151,10 +177,12 @@ def check_schema(conn: sqlite3.Connection, where: str, path: Path, *, create: bo
         if create and (new or not TABLES <= tables or version < SCHEMA_VERSION):
             if new or version >= SCHEMA_VERSION:
                 script = SCHEMA  # a new store, or one that lacks a table added since (IF NOT EXISTS)
+            elif version == 3:
+                script = _COMMON + _KEYED.format(suffix="") + _REBUILD_4
             else:
-                # an older store: first what its flowkit would have created, then the keyed tables
+                # an older store: first what its flowkit would have created, then the new tables
                 # filled from the old ones, in one transaction (a crash leaves the old store whole)
-                script = SCHEMA_2 + _REBUILD
+                script = SCHEMA_2 + _REBUILD_3 + _REBUILD_4
             conn.executescript(
                 f"BEGIN;{script}INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
             )
@@ -168,6 +196,7 @@ def check_schema(conn: sqlite3.Connection, where: str, path: Path, *, create: bo
     except StoreError:
         conn.close()
         raise
+    return SCHEMA_VERSION if create else version
 
 
 def explain(exc: sqlite3.DatabaseError, where: str, path: Path | None = None) -> StoreError:

@@ -1,8 +1,9 @@
 """How the SQLite store writes: one transaction per batch of changes (see ``flowkit.store._sqlite``).
 
 What one commit costs is mostly the pages it writes to the WAL, one or more per b-tree it touches:
-a task is its row and one index entry, an event one b-tree (schema 3), and an execution already
-written is updated in place, its status index only when its status moved.
+a task is its row alone (schema 4: its id says where it goes, see ``_Numbers``), an event one
+b-tree, and an execution already written is updated in place, its status index only when its
+status moved.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flowkit.errors import StoreError
-from flowkit.store._sqlite_schema import explain
+from flowkit.store._sqlite_schema import TASK_ID_BITS, explain
 
 __all__ = ["EXEC_COLS", "TASK_COLS", "SqliteWriter"]
 
@@ -52,31 +53,64 @@ TASK_COLS = (
     "updated",
     "data",
 )
-_INSERT_EXEC = f"INSERT OR REPLACE INTO executions ({', '.join(EXEC_COLS)}) VALUES ({', '.join('?' * len(EXEC_COLS))})"
+_VALUES_EXEC = f"({', '.join(EXEC_COLS)}) VALUES ({', '.join('?' * len(EXEC_COLS))})"
 # Rewriting a row it wrote before, the store changes only the columns that can have changed: an
 # UPDATE in place leaves alone the indexes of unchanged columns, where REPLACE deletes and inserts
-# the row in every index. The execution's fixed columns (name, version, correlation id, parent,
-# created) are rewritten in full when they changed (restart); its status only when it moved (the
-# status index is then rewritten; a RUNNING execution written again leaves it alone).
+# the row in every index (and would give it a new id). The execution's fixed columns (name,
+# version, correlation id, parent, created) are rewritten when they may have changed (a restart,
+# or a row this store object has not written yet); its status only when it moved (the status index is then rewritten; a RUNNING execution written again
+# leaves it alone).
 _FIXED = ("workflow_id", "name", "version", "correlation_id", "parent_workflow_id", "created")
-_UPSERT_EXEC = (
-    _INSERT_EXEC.replace("INSERT OR REPLACE", "INSERT")
-    + " ON CONFLICT (workflow_id) DO UPDATE SET "
-    + ", ".join(f"{c}=excluded.{c}" for c in EXEC_COLS if c not in _FIXED)
-)
-_UPSERT_EXEC_SAME_STATUS = (
-    _INSERT_EXEC.replace("INSERT OR REPLACE", "INSERT")
-    + " ON CONFLICT (workflow_id) DO UPDATE SET "
-    + ", ".join(f"{c}=excluded.{c}" for c in EXEC_COLS if c not in _FIXED and c != "status")
-)
+
+
+def _upsert_exec(skip: tuple[str, ...]) -> str:
+    return f"INSERT INTO executions {_VALUES_EXEC} ON CONFLICT (workflow_id) DO UPDATE SET " + ", ".join(
+        f"{c}=excluded.{c}" for c in EXEC_COLS if c not in skip
+    )
+
+
+_INSERT_EXEC_NEW = f"INSERT INTO executions {_VALUES_EXEC} ON CONFLICT (workflow_id) DO NOTHING"
+_UPSERT_EXEC_FULL = _upsert_exec(("workflow_id",))
+_UPSERT_EXEC = _upsert_exec(_FIXED)
+_UPSERT_EXEC_SAME_STATUS = _upsert_exec((*_FIXED, "status"))
+_TASK_SPAN = 1 << TASK_ID_BITS
+
+
+class _Numbers:
+    """An execution's id and its task rows' ids (``id << TASK_ID_BITS`` + 1, 2, ...) as this store knows them."""
+
+    __slots__ = ("next", "rows", "top")
+
+    def __init__(self, conn: sqlite3.Connection, execution_id: int, *, new: bool) -> None:
+        base = execution_id << TASK_ID_BITS
+        self.top = base + _TASK_SPAN
+        if new:  # an id SQLite handed out again (the last execution was removed): none of its rows stay
+            conn.execute("DELETE FROM tasks WHERE id > ? AND id < ?", (base, self.top))
+            self.rows: dict[str, int] = {}
+        else:
+            self.rows = dict(conn.execute("SELECT task_id, id FROM tasks WHERE id > ? AND id < ?", (base, self.top)))
+        self.next = max(self.rows.values(), default=base) + 1
+
+    def row(self, task_id: str) -> int:
+        """The id of ``task_id``'s row (a new one for an attempt not written yet)."""
+        rid = self.rows.get(task_id)
+        if rid is None:
+            rid = self.rows[task_id] = self.next
+            self.next += 1
+            if rid >= self.top:
+                raise StoreError(
+                    f"an execution cannot hold more than {_TASK_SPAN - 1:,} task attempts in one flowkit store. "
+                    "Fix: split the work into sub-workflows."
+                )
+        return rid
 
 
 def _upsert_tasks(rows: int) -> str:
     """The upsert of ``rows`` task rows in one statement."""
-    values = ", ".join([f"({', '.join('?' * len(TASK_COLS))})"] * rows)
+    values = ", ".join([f"({', '.join('?' * (len(TASK_COLS) + 1))})"] * rows)
     return (
-        f"INSERT INTO tasks ({', '.join(TASK_COLS)}) VALUES {values}"
-        + " ON CONFLICT (workflow_id, task_id) DO UPDATE SET "
+        f"INSERT INTO tasks (id, {', '.join(TASK_COLS)}) VALUES {values}"
+        + " ON CONFLICT (id) DO UPDATE SET "
         + ", ".join(f"{c}=excluded.{c}" for c in TASK_COLS if c not in ("task_id", "workflow_id"))
     )
 
@@ -84,7 +118,7 @@ def _upsert_tasks(rows: int) -> str:
 _UPSERT_TASK = _upsert_tasks(1)
 # A batch of tasks goes in statements of _CHUNK rows (then _SMALL, then one at a time): binding a
 # statement's rows at once and stepping it once costs a fifth less per row than executemany's step
-# per row. 64 rows bind 896 variables, below the 999 of SQLite builds before 3.32.
+# per row. 64 rows bind 960 variables, below the 999 of SQLite builds before 3.32.
 _CHUNK, _SMALL = 64, 8
 _UPSERT_CHUNK, _UPSERT_SMALL = _upsert_tasks(_CHUNK), _upsert_tasks(_SMALL)
 # An events row's id follows the execution's last one (its key is (workflow_id, id): one seek).
@@ -134,6 +168,7 @@ class SqliteWriter:
     _def_text: dict[int, list[Any]]
     _rows_written: dict[tuple[str, str, int], str]
     _saved_defs: set[tuple[str, int, int]]
+    _numbers: dict[str, _Numbers]  # executions written by this store object since it took the lock
     session: Callable[[], AbstractContextManager[Any]]  # SqliteStore's
 
     @property
@@ -174,12 +209,17 @@ class SqliteWriter:
                 moved.append(r)
         with self._lock:
             conn = self.conn
+            numbers = self._numbers
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                for r in full:
+                    inserted = conn.execute(_INSERT_EXEC_NEW, r)
+                    if inserted.rowcount == 1:  # a new execution, numbered now
+                        numbers[r[0]] = _Numbers(conn, inserted.lastrowid, new=True)  # type: ignore[arg-type]
+                    else:  # written before (a restart, or by another store object): its id stays
+                        conn.execute(_UPSERT_EXEC_FULL, r)
                 if dropped:
                     self._delete_tasks(conn, [wf.workflow_id for wf in workflows], dropped)
-                if full:
-                    conn.executemany(_INSERT_EXEC, full)
                 if moved:
                     conn.executemany(_UPSERT_EXEC, moved)
                 if same:
@@ -193,15 +233,17 @@ class SqliteWriter:
                         "INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs]
                     )
                 if task_rows:
-                    _write_tasks(conn, task_rows)
+                    _write_tasks(conn, self._numbered(conn, tasks, task_rows))
                 if events:
                     conn.executemany(_INSERT_EVENT, events)
                 conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
+            except BaseException as exc:
                 self._rollback(conn)
-                raise explain(exc, f"flowkit store '{self.path}'", self.path) from None
-            except OverflowError as exc:  # a Python int beyond SQLite's 64-bit integers
-                self._rollback(conn)
+                numbers.clear()  # ids handed out in the rolled-back transaction are not the store's
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise explain(exc, f"flowkit store '{self.path}'", self.path) from None
+                if not isinstance(exc, OverflowError):  # a Python int beyond SQLite's 64-bit integers
+                    raise
                 raise StoreError(
                     f"flowkit store '{self.path}' cannot hold a number of the run ({exc}); nothing of this batch "
                     "was written. Fix: keep times and counters within 64-bit integers."
@@ -221,24 +263,59 @@ class SqliteWriter:
                     self._defs_written.pop(workflow_id, None)
                     status_written.pop(workflow_id, None)
                     fixed.pop(workflow_id, None)
+                    numbers.pop(workflow_id, None)
                 else:
                     if workflow_id not in live:
                         live[workflow_id] = weakref.ref(wf)
                     self._defs_written[workflow_id] = id(wf.definition)
                     status_written[workflow_id] = wf.status
 
-    @staticmethod
-    def _delete_tasks(conn: sqlite3.Connection, workflow_ids: list[str], dropped: list[str] | tuple[str, ...]) -> None:
-        """Delete the rows of ``dropped`` attempts, found by their execution (the key) when it is in the batch."""
-        if workflow_ids and len(workflow_ids) <= 500:
-            # a restart or rerun writes the execution it changed in the same batch
-            marks = ", ".join("?" * len(workflow_ids))
-            conn.executemany(
-                f"DELETE FROM tasks WHERE task_id = ? AND workflow_id IN ({marks})",
-                [(task_id, *workflow_ids) for task_id in dropped],
-            )
-        else:
-            conn.executemany("DELETE FROM tasks WHERE task_id = ?", [(task_id,) for task_id in dropped])
+    def _of(self, conn: sqlite3.Connection, workflow_id: str) -> _Numbers:
+        """The numbers of an execution already in the store (read once per store object and lock)."""
+        found = self._numbers.get(workflow_id)
+        if found is None:
+            row = conn.execute("SELECT id FROM executions WHERE workflow_id = ?", (workflow_id,)).fetchone()
+            if row is None:
+                raise StoreError(
+                    f"flowkit store '{self.path}' has no execution '{workflow_id}' for the task attempts written "
+                    "with it; nothing of this batch was written. Fix: write the execution with its tasks."
+                )
+            found = self._numbers[workflow_id] = _Numbers(conn, row[0], new=False)
+        return found
+
+    def _numbered(
+        self, conn: sqlite3.Connection, tasks: list[Any], rows: list[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        """Each task row with its id first (a new id for an attempt not written yet)."""
+        out, last_id, last = [], None, None
+        for task, row in zip(tasks, rows, strict=True):
+            workflow_id = row[1]
+            if workflow_id != last_id:
+                last_id, last = workflow_id, self._of(conn, workflow_id)
+            out.append((last.row(task.task_id), *row))  # type: ignore[union-attr]
+        return out
+
+    def _delete_tasks(
+        self, conn: sqlite3.Connection, workflow_ids: list[str], dropped: list[str] | tuple[str, ...]
+    ) -> None:
+        """Delete the rows of ``dropped`` attempts, found by id in their execution's numbers.
+
+        A restart or rerun writes the execution it changed in the same batch; an attempt of none of
+        them (no flowkit writes one) is looked for in the whole table.
+        """
+        owners = [self._of(conn, workflow_id) for workflow_id in workflow_ids]
+        ids, unknown = [], []
+        for task_id in dropped:
+            for numbers in owners:
+                rid = numbers.rows.pop(task_id, None)
+                if rid is not None:
+                    ids.append((rid,))
+                    break
+            else:
+                unknown.append((task_id,))
+        conn.executemany("DELETE FROM tasks WHERE id = ?", ids)
+        if unknown:
+            conn.executemany("DELETE FROM tasks WHERE task_id = ?", unknown)
 
     def _event_rows(self, workflows: list[Any]) -> list[tuple[str, int, str]]:
         """One events row per execution whose status moved in the batch: ``(workflow_id, time, kind)``.
@@ -256,6 +333,28 @@ class SqliteWriter:
             for wf in workflows
             if status_written.get(wf.workflow_id) is not wf.status
         ]
+
+    def remove_execution(self, workflow_id: str) -> None:
+        """Delete an execution, its task attempts, its events and its definition link, in one transaction."""
+        self._check_writable()
+        with self.session(), self._lock:
+            conn = self.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                found = conn.execute("SELECT id FROM executions WHERE workflow_id = ?", (workflow_id,)).fetchone()
+                if found is not None:
+                    base = found[0] << TASK_ID_BITS
+                    conn.execute("DELETE FROM tasks WHERE id > ? AND id < ?", (base, base + _TASK_SPAN))
+                    for table in ("events", "execution_defs", "executions"):
+                        conn.execute(f"DELETE FROM {table} WHERE workflow_id = ?", (workflow_id,))  # noqa: S608
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback(conn)
+                if isinstance(exc, sqlite3.DatabaseError):
+                    raise explain(exc, f"flowkit store '{self.path}'", self.path) from None
+                raise
+            for known in (self._numbers, self._exec_fixed, self._status_written, self._defs_written, self._live):
+                known.pop(workflow_id, None)
 
     def _check_writable(self) -> None:
         if self.readonly:

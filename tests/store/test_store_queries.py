@@ -15,6 +15,7 @@ import pytest
 
 import flowkit
 from flowkit.store import MemoryStore, SqliteStore
+from flowkit.store._sqlite_schema import TASK_ID_BITS
 from flowkit.testing import VirtualClock
 
 T0 = 1_750_000_000_000
@@ -353,16 +354,17 @@ def test_open_and_list_ten_thousand_executions(tmp_path: Path) -> None:
     tasks = con.execute("SELECT * FROM tasks").fetchall()
     tcols = [d[0] for d in con.execute("SELECT * FROM tasks").description]
     defs = con.execute("SELECT hash FROM execution_defs WHERE workflow_id=?", (ex.workflow_id,)).fetchall()
-    wid_at, created_at = cols.index("workflow_id"), cols.index("created")
-    t_wid, t_id = tcols.index("workflow_id"), tcols.index("task_id")
+    id_at, wid_at, created_at = cols.index("id"), cols.index("workflow_id"), cols.index("created")
+    t_row, t_wid, t_id = tcols.index("id"), tcols.index("workflow_id"), tcols.index("task_id")
     new_rows, new_tasks, new_defs = [], [], []
     for i in range(1, N):
         wid = f"copy-{i:05d}"
         r = list(row)
-        r[wid_at], r[created_at] = wid, row[created_at] + i
+        r[id_at], r[wid_at], r[created_at] = row[id_at] + i, wid, row[created_at] + i
         new_rows.append(r)
-        for t in tasks:
+        for t in tasks:  # schema 4: an execution's task rows are numbered from its id
             t2 = list(t)
+            t2[t_row] = (r[id_at] << TASK_ID_BITS) + (t[t_row] & ((1 << TASK_ID_BITS) - 1))
             t2[t_wid], t2[t_id] = wid, f"{wid}-{t[t_id]}"
             new_tasks.append(t2)
         new_defs += [(wid, h) for (h,) in defs]
@@ -495,6 +497,37 @@ def test_restart_and_rerun_leave_only_the_current_attempts_in_the_store(tmp_path
         assert [(t.task_id, str(t.status), t.seq) for t in loaded.tasks] == current()
     finally:
         runtime.close()
+    conn = sqlite3.connect(db)
+    (execution_id,) = conn.execute("SELECT id FROM executions WHERE workflow_id=?", (ex.workflow_id,)).fetchone()
+    ids = [i for (i,) in conn.execute("SELECT id FROM tasks ORDER BY id")]
+    conn.close()
+    # every row in the execution's range; the restart's and the rerun's attempts numbered after the dropped ones
+    assert len(ids) == len(current()) and {i >> TASK_ID_BITS for i in ids} == {execution_id}
+    assert min(i & ((1 << TASK_ID_BITS) - 1) for i in ids) > 2
+
+
+def test_removing_an_execution_deletes_its_rows_and_no_other(tmp_path: Path) -> None:
+    db = tmp_path / "remove.db"
+    kept, gone = (flowkit.run(_orders(3), {"n": n}, workers=WORKERS, store=db, executor="inline") for n in (1, 2))
+    store = flowkit.store.open_store(str(db))
+
+    def count(table: str, workflow_id: str) -> int:
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute(f"SELECT count(*) FROM {table} WHERE workflow_id=?", (workflow_id,)).fetchone()[0]  # noqa: S608
+        finally:
+            conn.close()
+
+    tables = ("executions", "tasks", "events", "execution_defs")
+    before = {t: count(t, kept.workflow_id) for t in tables}
+    assert all(before.values()) and all(count(t, gone.workflow_id) for t in tables)
+    store.remove_execution(gone.workflow_id)
+    assert store.execution(gone.workflow_id) is None and store.events(gone.workflow_id) == []
+    assert {t: count(t, gone.workflow_id) for t in tables} == dict.fromkeys(tables, 0)
+    assert {t: count(t, kept.workflow_id) for t in tables} == before
+    assert [t["ref"] for t in store.execution(kept.workflow_id)[1]] == [t.ref for t in kept.tasks]
+    again = flowkit.run(_orders(3), {"n": 3}, workers=WORKERS, store=db, executor="inline")  # the store goes on
+    assert str(again.status) == "COMPLETED" and len(store.execution(again.workflow_id)[1]) == len(again.tasks)
 
 
 def test_dynamic_fork_branches_come_back_from_the_store_as_they_ran(tmp_path: Path) -> None:

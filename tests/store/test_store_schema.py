@@ -2,8 +2,10 @@
 
 Schema 1 wrote one events row per move, schema 2 one row per execution and write; both kept tasks
 and events in rowid tables with a second index on ``workflow_id`` (tasks a third, on ``task_id``).
-Schema 3 keys events by execution (``WITHOUT ROWID``) and tasks by ``(workflow_id, task_id)``. The old files here are built with the old DDL, copied verbatim below, and
-filled with the rows a real run wrote.
+Schema 3 keys events by execution (``WITHOUT ROWID``) and tasks by an index on ``(workflow_id,
+task_id)``. Schema 4 numbers executions and gives an execution's task rows the ids ``id << 24`` + 1,
+2, ... (no index on tasks at all). The old files here are built with the old DDL, copied verbatim
+below, and filled with the rows a real run wrote.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import flowkit
 from flowkit.store import _OPEN, SCHEMA_VERSION, SqliteStore
+from flowkit.store._sqlite_schema import TASK_ID_BITS
 
-# flowkit's schema 1 and 2 DDL (schema 2 only changed what an events row holds)
-OLD_DDL = """
+_OLD_COMMON = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE workflow_defs (name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL,
     PRIMARY KEY (name, version));
@@ -30,20 +34,40 @@ CREATE TABLE executions (
     data TEXT NOT NULL);
 CREATE INDEX executions_name ON executions (name, version);
 CREATE INDEX executions_status ON executions (status);
-CREATE INDEX executions_correlation ON executions (correlation_id);
 CREATE INDEX executions_created ON executions (created);
+CREATE TABLE definitions (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
+"""
+# flowkit's schema 1 and 2 DDL (schema 2 only changed what an events row holds), and schema 3's
+OLD_DDL = {
+    2: _OLD_COMMON
+    + """
+CREATE INDEX executions_correlation ON executions (correlation_id);
 CREATE TABLE tasks (
     task_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, seq INTEGER NOT NULL, ref TEXT NOT NULL,
     status TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, iteration INTEGER NOT NULL,
     retry_count INTEGER NOT NULL, scheduled INTEGER NOT NULL, started INTEGER NOT NULL, ended INTEGER NOT NULL,
     updated INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE INDEX tasks_workflow ON tasks (workflow_id, seq);
-CREATE TABLE definitions (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE execution_defs (workflow_id TEXT PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE events (
     id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL);
 CREATE INDEX events_workflow ON events (workflow_id, id);
-"""
+""",
+    3: _OLD_COMMON
+    + """
+CREATE TABLE tasks (task_id TEXT NOT NULL, workflow_id TEXT NOT NULL, seq INTEGER NOT NULL, ref TEXT NOT NULL,
+    status TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, iteration INTEGER NOT NULL,
+    retry_count INTEGER NOT NULL, scheduled INTEGER NOT NULL, started INTEGER NOT NULL, ended INTEGER NOT NULL,
+    updated INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE execution_defs (workflow_id TEXT PRIMARY KEY, hash TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE events (
+    workflow_id TEXT NOT NULL, id INTEGER NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, id)) WITHOUT ROWID;
+CREATE UNIQUE INDEX tasks_key ON tasks (workflow_id, task_id);
+CREATE INDEX executions_correlation ON executions (correlation_id) WHERE correlation_id IS NOT NULL;
+""",
+}
+OLD_DDL[1] = OLD_DDL[2]
 _COPIED = ("workflow_defs", "task_defs", "executions", "tasks", "definitions", "execution_defs")
 
 ORDER = {
@@ -68,7 +92,7 @@ def _forget(path: Path) -> None:
 def _old_store(src: Path, dst: Path, version: int) -> None:
     """``dst``: ``src``'s rows in a file of schema ``version`` (1: an events row per move)."""
     con = sqlite3.connect(dst)
-    con.executescript(OLD_DDL)
+    con.executescript(OLD_DDL[version])
     con.execute("ATTACH DATABASE ? AS src", (str(src),))
     with con:
         for table in _COPIED:
@@ -83,7 +107,14 @@ def _old_store(src: Path, dst: Path, version: int) -> None:
             rows = [(w, task, when, kind) for w in ids for task, when, kind in moves[w]]
         else:
             rows = [(w, None, got[0][1], json.dumps(got)) for w, got in moves.items() if got]
-        con.executemany("INSERT INTO main.events (workflow_id, task_id, time, kind) VALUES (?, ?, ?, ?)", rows)
+        if version == 3:  # events ids count per execution
+            con.executemany(
+                "INSERT INTO main.events VALUES (?1, (SELECT coalesce(max(id), 0) + 1 FROM main.events "
+                "WHERE workflow_id = ?1), ?2, ?3, ?4)",
+                rows,
+            )
+        else:
+            con.executemany("INSERT INTO main.events (workflow_id, task_id, time, kind) VALUES (?, ?, ?, ?)", rows)
         con.execute("INSERT INTO main.meta VALUES ('schema_version', ?)", (str(version),))
     con.execute("DETACH DATABASE src")
     con.close()
@@ -131,18 +162,36 @@ def _read(path: Path, *ids: str) -> list[Any]:
         store.close()
 
 
-def test_a_schema_2_store_is_read_as_it_is_then_upgraded_and_its_waiting_execution_carries_on(tmp_path: Path) -> None:
+def _numbered(path: Path) -> dict[str, list[tuple[int, int]]]:
+    """Each execution's task rows as (number in the execution, seq), by id; every row belongs to one."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        executions = dict(con.execute("SELECT id, workflow_id FROM executions"))
+        out: dict[str, list[tuple[int, int]]] = {w: [] for w in executions.values()}
+        for row_id, workflow_id, seq in con.execute("SELECT id, workflow_id, seq FROM tasks ORDER BY id"):
+            assert executions[row_id >> TASK_ID_BITS] == workflow_id
+            out[workflow_id].append((row_id & ((1 << TASK_ID_BITS) - 1), seq))
+        return out
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_older_store_is_read_as_it_is_then_upgraded_and_its_waiting_execution_carries_on(
+    tmp_path: Path, version: int
+) -> None:
     new, waiting, done = _waiting_order(tmp_path)
     expected = _read(new, waiting, done)
-    path = tmp_path / "v2.db"
-    _old_store(new, path, 2)
+    path = tmp_path / f"v{version}.db"
+    _old_store(new, path, version)
     before = path.read_bytes()
 
     assert _read(path, waiting, done) == expected  # a reader reads it ...
     assert path.read_bytes() == before  # ... and leaves it as it was
-    version, ddl = _schema(path)
-    assert version == "2" and "tasks_workflow" in ddl and "WITHOUT ROWID" not in ddl["tasks"]
-    assert "WHERE" not in ddl["executions_correlation"]
+    old_version, ddl = _schema(path)
+    assert old_version == str(version)
+    assert ("tasks_workflow" in ddl) == (version == 2) and ("tasks_key" in ddl) == (version == 3)
+    assert ("WHERE" in ddl["executions_correlation"]) == (version == 3)
 
     # a writer upgrades it, adopts the waiting order and finishes it
     runtime = flowkit.open(path, workers=WORKERS)
@@ -154,11 +203,13 @@ def test_a_schema_2_store_is_read_as_it_is_then_upgraded_and_its_waiting_executi
     again = flowkit.run(ORDER, {"n": 3}, workers=WORKERS, store=path, executor="inline")
     _forget(path)
 
-    version, ddl = _schema(path)
-    assert version == str(SCHEMA_VERSION) == "3"
-    assert {"tasks_workflow", "events_workflow", "tasks_v3", "events_v3", "execution_defs_v3"}.isdisjoint(ddl)
+    new_version, ddl = _schema(path)
+    assert new_version == str(SCHEMA_VERSION) == "4"
+    assert {"tasks_workflow", "events_workflow", "tasks_key"}.isdisjoint(ddl)
+    assert not [name for name in ddl if name.endswith(("_v3", "_v4"))]
+    assert [name for name in ddl if name.startswith("sqlite_autoindex_tasks")] == []  # no index on tasks at all
     assert all("WITHOUT ROWID" in ddl[t] for t in ("events", "execution_defs"))
-    assert "UNIQUE INDEX tasks_key ON tasks (workflow_id, task_id)" in ddl["tasks_key"]
+    assert all("id INTEGER PRIMARY KEY" in ddl[t] for t in ("executions", "tasks"))
     assert ddl["executions_correlation"].endswith("WHERE correlation_id IS NOT NULL")
     (record, moves), (done_record, done_moves), (third, _) = _read(path, waiting, done, again.workflow_id)
     assert (done_record, done_moves) == expected[1]  # the finished one untouched
@@ -173,11 +224,16 @@ def test_a_schema_2_store_is_read_as_it_is_then_upgraded_and_its_waiting_executi
     assert moves[: len(old_moves)] == old_moves and len(moves) > len(old_moves)
     assert moves[-1]["kind"] == "workflow COMPLETED"
     assert record[0]["status"] == "COMPLETED" and json.loads(record[0]["data"])["output"] == {"shipped": 20}
-    # a new run on the upgraded file: written as schema 3 (it waits at its HUMAN task)
+    # a new run on the upgraded file: written as schema 4 (it waits at its HUMAN task)
     assert third[0]["status"] == "RUNNING" and [(t["ref"], t["status"]) for t in third[1]] == [
         ("price", "COMPLETED"),
         ("approve", "IN_PROGRESS"),
     ]
+    # every task row numbered in its execution: the old ones in seq order, then each new attempt
+    numbered = _numbered(path)
+    assert numbered[done] == [(1, 1), (2, 2), (3, 3)]
+    assert numbered[waiting] == [(1, 1), (2, 2), (3, 3)]
+    assert numbered[again.workflow_id] == [(1, 1), (2, 2)]
 
 
 def test_a_schema_1_store_keeps_its_events_one_row_per_move_and_continues_with_workflow_moves_only(
@@ -197,7 +253,7 @@ def test_a_schema_1_store_keeps_its_events_one_row_per_move_and_continues_with_w
     runtime.close()
     _forget(path)
 
-    assert _schema(path)[0] == "3"
+    assert _schema(path)[0] == "4"
     [(record, moves), (_, done_moves)] = _read(path, waiting, done)
     assert done_moves == expected[1][1]
     assert moves[: len(expected[0][1])] == expected[0][1] and moves[-1]["kind"] == "workflow COMPLETED"

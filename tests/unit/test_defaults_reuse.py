@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import flowkit
-from flowkit.store import SqliteStore
+from flowkit.store import SCHEMA_VERSION, SqliteStore
 
 
 def step(x: int) -> dict:
@@ -84,7 +84,11 @@ def test_a_new_store_file_is_a_wal_store_with_normal_sync(tmp_path: Path) -> Non
     with store.session():
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL, after creating it with OFF
-        assert store.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+        assert (
+            store.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
+            == str(SCHEMA_VERSION)
+            == "4"
+        )
     store.close()
     again = SqliteStore(tmp_path / "new.db")
     with again.session():
