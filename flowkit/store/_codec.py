@@ -137,15 +137,24 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
             data["extra"] = kept
     if node.ref != task.ref:
         data["nodeRef"] = node.ref
-    source = _node_source(task)
-    if source is not None:
-        data["nodeSource"] = source
+    workflow = task.workflow
+    if workflow.plan.nodes.get(node.ref) is not node:  # most nodes are the plan's: nothing to write
+        source = _node_source(task)
+        if source is not None:
+            data["nodeSource"] = source
+    if _orjson_dumps is not None:  # dumps(data), without its call (this runs once per task written)
+        try:
+            text = _orjson_dumps(data, default=_default, option=_ORJSON_OPTIONS).decode()
+        except TypeError:
+            text = _json_dumps(data)
+    else:  # pragma: no cover - orjson is a dependency
+        text = _json_dumps(data)
     return (
         task.task_id,
-        task.workflow.workflow_id,
+        workflow.workflow_id,
         task.seq,
         task.ref,
-        str(task.status),
+        str(task.status),  # a StrEnum member would go through sqlite3's adapter lookup
         task.task_type,
         task.task_def_name,
         task.iteration,
@@ -154,7 +163,7 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
         task.start_time,
         task.end_time,
         task.update_time,
-        dumps(data),
+        text,
     )
 
 

@@ -91,18 +91,12 @@ class _Numbers:
             self.rows = dict(conn.execute("SELECT task_id, id FROM tasks WHERE id > ? AND id < ?", (base, self.top)))
         self.next = max(self.rows.values(), default=base) + 1
 
-    def row(self, task_id: str) -> int:
-        """The id of ``task_id``'s row (a new one for an attempt not written yet)."""
-        rid = self.rows.get(task_id)
-        if rid is None:
-            rid = self.rows[task_id] = self.next
-            self.next += 1
-            if rid >= self.top:
-                raise StoreError(
-                    f"an execution cannot hold more than {_TASK_SPAN - 1:,} task attempts in one flowkit store. "
-                    "Fix: split the work into sub-workflows."
-                )
-        return rid
+    def exhausted(self) -> StoreError:
+        """What writing one attempt past the execution's last id raises."""
+        return StoreError(
+            f"an execution cannot hold more than {_TASK_SPAN - 1:,} task attempts in one flowkit store. "
+            "Fix: split the work into sub-workflows."
+        )
 
 
 def _upsert_tasks(rows: int) -> str:
@@ -233,7 +227,7 @@ class SqliteWriter:
                         "INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs]
                     )
                 if task_rows:
-                    _write_tasks(conn, self._numbered(conn, tasks, task_rows))
+                    _write_tasks(conn, self._numbered(conn, task_rows))
                 if events:
                     conn.executemany(_INSERT_EVENT, events)
                 conn.execute("COMMIT")
@@ -283,16 +277,29 @@ class SqliteWriter:
             found = self._numbers[workflow_id] = _Numbers(conn, row[0], new=False)
         return found
 
-    def _numbered(
-        self, conn: sqlite3.Connection, tasks: list[Any], rows: list[tuple[Any, ...]]
-    ) -> list[tuple[Any, ...]]:
-        """Each task row with its id first (a new id for an attempt not written yet)."""
-        out, last_id, last = [], None, None
-        for task, row in zip(tasks, rows, strict=True):
-            workflow_id = row[1]
-            if workflow_id != last_id:
-                last_id, last = workflow_id, self._of(conn, workflow_id)
-            out.append((last.row(task.task_id), *row))  # type: ignore[union-attr]
+    def _numbered(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Each task row with its id first (the next free one for an attempt not written yet)."""
+        out: list[tuple[Any, ...]] = []
+        batch = 0
+        while batch < len(rows):  # a run of consecutive rows of one execution at a time
+            workflow_id = rows[batch][1]
+            numbers = self._of(conn, workflow_id)
+            known, next_id, end = numbers.rows, numbers.next, batch
+            for end in range(batch, len(rows)):
+                row = rows[end]
+                if row[1] != workflow_id:
+                    break
+                task_id = row[0]
+                rid = known.get(task_id)
+                if rid is None:
+                    rid = known[task_id] = next_id
+                    next_id += 1
+                out.append((rid, *row))
+            else:
+                end = len(rows)
+            if next_id > numbers.top:
+                raise numbers.exhausted()
+            numbers.next, batch = next_id, end
         return out
 
     def _delete_tasks(
