@@ -259,30 +259,33 @@ class Decider:
             _load_handlers()
         new_id, tasks, refs, out = self.new_id, wf.tasks, wf.refs, self._out
         dirty = self.dirty if self.track_tasks else None
-        plain_td = None  # the last task definition seen to allow the plain path (branches share one)
-        # wf.seq and wf.active are kept in locals while plain branches are added, written back before
-        # the generic path (which reads them) and at the end
-        seq, added = wf.seq, 0
+        # The WorkflowTask of the last plain branch: branches made from one prototype share it, and with
+        # it their kind, task definition and start delay (and every branch of a fork has the fork's loop).
+        plain_wt = None
+        # wf.seq is kept in a local while plain branches are added (one active task each), written back
+        # before the generic path (which reads it) and at the end
+        seq = wf.seq
         generic = wf.skipping or wf.status.is_terminal
         for node in nodes:
-            td = node.task_def
-            if generic or node.kind != "SIMPLE" or node.resolver is not None or node.loop is not None:
-                plain = False
-            elif td is plain_td:
-                plain = True
-            else:
-                plain = not (
-                    td.input_template or td.poll_timeout_seconds or td.total_timeout_seconds > 0 or node.wt.start_delay
-                )
-                if plain:
-                    plain_td = td
-            if not plain:
-                wf.seq, wf.active = seq, wf.active + added
-                added = 0
-                self.schedule(wf, node, now)
-                seq = wf.seq
-                generic = wf.skipping or wf.status.is_terminal
-                continue
+            if generic or node.resolver is not None or node.wt is not plain_wt:
+                td = node.task_def
+                if (
+                    generic
+                    or node.kind != "SIMPLE"
+                    or node.resolver is not None
+                    or node.loop is not None
+                    or td.input_template
+                    or td.poll_timeout_seconds
+                    or td.total_timeout_seconds > 0
+                    or node.wt.start_delay
+                ):
+                    wf.active += seq - wf.seq
+                    wf.seq = seq
+                    self.schedule(wf, node, now)
+                    seq = wf.seq
+                    generic = wf.skipping or wf.status.is_terminal
+                    continue
+                plain_wt = node.wt
             # new_task, resolve_input and dispatch of ``schedule``, for this case (keep them in step)
             ref = node.ref
             task = TaskModel(wf, node, new_id(), ref, 0, now)
@@ -292,10 +295,10 @@ class Decider:
             if dirty is not None:
                 dirty[task.task_id] = task  # its workflow is marked once, below
             refs[ref] = task
-            added += 1
             task.input = node.params  # type: ignore[assignment]  # shared, read-only: workers get a copy
             out.append(Dispatch(task, now))
-        wf.seq, wf.active = seq, wf.active + added
+        wf.active += seq - wf.seq
+        wf.seq = seq
         if dirty is not None and nodes:
             self.touch_workflow(wf)
 
