@@ -296,7 +296,7 @@ class Decider:
                 dirty[task.task_id] = task  # its workflow is marked once, below
             refs[ref] = task
             task.input = node.params  # type: ignore[assignment]  # shared, read-only: workers get a copy
-            out.append(Dispatch(task, now))
+            out.append(Dispatch((task, now)))
         wf.active += seq - wf.seq
         wf.seq = seq
         if dirty is not None and nodes:
@@ -322,7 +322,7 @@ class Decider:
             )
         if td.total_timeout_seconds > 0:
             self.timer(task.first_scheduled_time + td.total_timeout_seconds * 1000, "total", task)
-        self._out.append(Dispatch(task, now + task.callback_after_ms))
+        self._out.append(Dispatch((task, now + task.callback_after_ms)))
 
     def finish(self, task: TaskModel, status: TaskStatus, now: int, reason: str | None = None) -> None:
         """Move ``task`` to a terminal ``status``; the decision about it runs at the next settle."""

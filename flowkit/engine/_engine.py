@@ -175,7 +175,7 @@ class Engine(Decider):
             if task.node.kind == "SIMPLE" or task.task_type == "HTTP":
                 task.status = S.SCHEDULED
                 task.callback_after_seconds = callback_after_seconds
-                self._out.append(Dispatch(task, now + callback_after_seconds * 1000))
+                self._out.append(Dispatch((task, now + callback_after_seconds * 1000)))
             return self._settle(now)
         self.finish(task, status, now)
         return self._settle(now)

@@ -168,10 +168,11 @@ class Runner:
         """Carry out engine commands."""
         for cmd in commands:
             if type(cmd) is Dispatch:
-                if cmd.not_before <= now:
-                    self.ready.append(cmd.task)
+                task, not_before = cmd
+                if not_before <= now:
+                    self.ready.append(task)
                 else:
-                    heapq.heappush(self.delayed, (cmd.not_before, next(self._seq), cmd.task))
+                    heapq.heappush(self.delayed, (not_before, next(self._seq), task))
             elif type(cmd) is Ended:
                 self.ended_unwritten = True
                 hooks = self.hooks.run_ended
