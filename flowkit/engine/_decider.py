@@ -345,24 +345,22 @@ class Decider:
 
     def wait_for(self, waiter: TaskModel, refs: list[str]) -> set[str]:
         """Register ``waiter`` (a JOIN) on ``refs``; return the refs not yet decided."""
-        pending = set()
+        pending = set(refs)  # less the decided ones below (mostly none: a fork's JOIN comes with its branches)
         wf = waiter.workflow
         full_refs, by_ref, waiters = wf.full_refs, wf.refs, wf.waiters
         for ref in refs:
-            found = full_refs.get(ref)  # wf.task_at(ref), inlined: it runs once per joined branch
-            if found is None:
-                found = by_ref.get(ref)
-                if found is not None and found.ref != ref:
-                    found = None
-            if found is None or not found.executed:
-                pending.add(ref)
-                held = waiters.get(ref)  # one waiter as itself, several in a list (no list per fork branch)
-                if held is None:
-                    waiters[ref] = waiter
-                elif isinstance(held, list):
-                    held.append(waiter)
-                else:
-                    waiters[ref] = [held, waiter]
+            # wf.task_at(ref), inlined: it runs once per joined branch (a task in full_refs has that ref)
+            found = full_refs.get(ref) or by_ref.get(ref)
+            if found is not None and found.ref == ref and found.executed:
+                pending.discard(ref)
+                continue
+            held = waiters.get(ref)  # one waiter as itself, several in a list (no list per fork branch)
+            if held is None:
+                waiters[ref] = waiter
+            elif isinstance(held, list):
+                held.append(waiter)
+            else:
+                waiters[ref] = [held, waiter]
         return pending
 
     def end(
@@ -481,19 +479,18 @@ class Decider:
                 )
                 return
         task.executed = True
-        waiting = wf.waiters.pop(task.ref, None)
+        ref = task.ref
+        waiting: Any = wf.waiters.pop(ref, None)  # one waiter as itself, several in a list
         if waiting is not None:
-            if _HANDLERS is None:
-                _load_handlers()
-            ref = task.ref
-            group: Any = waiting if type(waiting) is list else (waiting,)
-            for waiter in group:
+            for waiter in waiting if type(waiting) is list else (waiting,):
                 extra = waiter.extra
                 if extra is not None and not waiter.status.is_terminal:
                     pending = extra["pending"]  # notify_waiter's common case, inlined: a JOIN still waiting
                     pending.discard(ref)
                     if pending:
                         continue
+                if _HANDLERS is None:
+                    _load_handlers()
                 _NOTIFY[0](self, waiter, ref, now)
         if task.extra is None or not task.extra.get(_DROVE):
             node = task.node
