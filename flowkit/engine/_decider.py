@@ -496,7 +496,7 @@ class Decider:
             node = task.node
             if node.next is not None and node.kind != "TERMINATE":
                 self.schedule(wf, node.next, now)  # _schedule_after's common case, without the call
-            elif node.container == CASE or node.container == LOOP:
+            elif node.container in _HANDS_OVER:
                 self._schedule_after(wf, node, now)
         if wf.active == 0:
             self._check[wf.workflow_id] = wf
@@ -531,6 +531,7 @@ class Decider:
             self.end(wf, WorkflowStatus.COMPLETED, wf.reason, now)
 
 
+_HANDS_OVER = frozenset({CASE, LOOP})  # containers whose last task hands over to its owner (_schedule_after)
 _REBUILD_AT = 64  # ended timers: fewer are popped one by one (a pop costs a sift through the heap)
 
 

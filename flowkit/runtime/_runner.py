@@ -166,11 +166,12 @@ class Runner:
     # ------------------------------------------------------------------ commands
     def handle(self, commands: list[Command], now: int) -> None:
         """Carry out engine commands."""
+        ready = self.ready
         for cmd in commands:
             if type(cmd) is Dispatch:
                 task, not_before = cmd
                 if not_before <= now:
-                    self.ready.append(task)
+                    ready.append(task)
                 else:
                     heapq.heappush(self.delayed, (not_before, next(self._seq), task))
             elif type(cmd) is Ended:
