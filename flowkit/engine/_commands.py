@@ -16,14 +16,22 @@ class Command:
     __slots__ = ()
 
 
-class Dispatch(Command):
-    """Hand ``task`` to a worker (SIMPLE, HTTP) no earlier than ``not_before`` (epoch ms)."""
+class Dispatch(tuple["TaskModel", int], Command):
+    """Hand ``task`` to a worker (SIMPLE, HTTP) no earlier than ``not_before`` (epoch ms).
 
-    __slots__ = ("not_before", "task")
+    The pair ``(task, not_before)``, made as ``Dispatch((task, not_before))``: tuple's own constructor
+    runs no Python code (a fork makes one per branch). Read it by name or unpack it.
+    """
 
-    def __init__(self, task: TaskModel, not_before: int) -> None:
-        self.task = task
-        self.not_before = not_before
+    __slots__ = ()
+
+    @property
+    def task(self) -> TaskModel:
+        return self[0]
+
+    @property
+    def not_before(self) -> int:
+        return self[1]
 
     def __repr__(self) -> str:
         return f"Dispatch({self.task.ref}, not_before={self.not_before})"

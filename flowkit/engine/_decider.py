@@ -259,30 +259,33 @@ class Decider:
             _load_handlers()
         new_id, tasks, refs, out = self.new_id, wf.tasks, wf.refs, self._out
         dirty = self.dirty if self.track_tasks else None
-        plain_td = None  # the last task definition seen to allow the plain path (branches share one)
-        # wf.seq and wf.active are kept in locals while plain branches are added, written back before
-        # the generic path (which reads them) and at the end
-        seq, added = wf.seq, 0
+        # The WorkflowTask of the last plain branch: branches made from one prototype share it, and with
+        # it their kind, task definition and start delay (and every branch of a fork has the fork's loop).
+        plain_wt = None
+        # wf.seq is kept in a local while plain branches are added (one active task each), written back
+        # before the generic path (which reads it) and at the end
+        seq = wf.seq
         generic = wf.skipping or wf.status.is_terminal
         for node in nodes:
-            td = node.task_def
-            if generic or node.kind != "SIMPLE" or node.resolver is not None or node.loop is not None:
-                plain = False
-            elif td is plain_td:
-                plain = True
-            else:
-                plain = not (
-                    td.input_template or td.poll_timeout_seconds or td.total_timeout_seconds > 0 or node.wt.start_delay
-                )
-                if plain:
-                    plain_td = td
-            if not plain:
-                wf.seq, wf.active = seq, wf.active + added
-                added = 0
-                self.schedule(wf, node, now)
-                seq = wf.seq
-                generic = wf.skipping or wf.status.is_terminal
-                continue
+            if generic or node.resolver is not None or node.wt is not plain_wt:
+                td = node.task_def
+                if (
+                    generic
+                    or node.kind != "SIMPLE"
+                    or node.resolver is not None
+                    or node.loop is not None
+                    or td.input_template
+                    or td.poll_timeout_seconds
+                    or td.total_timeout_seconds > 0
+                    or node.wt.start_delay
+                ):
+                    wf.active += seq - wf.seq
+                    wf.seq = seq
+                    self.schedule(wf, node, now)
+                    seq = wf.seq
+                    generic = wf.skipping or wf.status.is_terminal
+                    continue
+                plain_wt = node.wt
             # new_task, resolve_input and dispatch of ``schedule``, for this case (keep them in step)
             ref = node.ref
             task = TaskModel(wf, node, new_id(), ref, 0, now)
@@ -292,10 +295,10 @@ class Decider:
             if dirty is not None:
                 dirty[task.task_id] = task  # its workflow is marked once, below
             refs[ref] = task
-            added += 1
             task.input = node.params  # type: ignore[assignment]  # shared, read-only: workers get a copy
-            out.append(Dispatch(task, now))
-        wf.seq, wf.active = seq, wf.active + added
+            out.append(Dispatch((task, now)))
+        wf.active += seq - wf.seq
+        wf.seq = seq
         if dirty is not None and nodes:
             self.touch_workflow(wf)
 
@@ -319,7 +322,7 @@ class Decider:
             )
         if td.total_timeout_seconds > 0:
             self.timer(task.first_scheduled_time + td.total_timeout_seconds * 1000, "total", task)
-        self._out.append(Dispatch(task, now + task.callback_after_ms))
+        self._out.append(Dispatch((task, now + task.callback_after_ms)))
 
     def finish(self, task: TaskModel, status: TaskStatus, now: int, reason: str | None = None) -> None:
         """Move ``task`` to a terminal ``status``; the decision about it runs at the next settle."""
@@ -342,24 +345,22 @@ class Decider:
 
     def wait_for(self, waiter: TaskModel, refs: list[str]) -> set[str]:
         """Register ``waiter`` (a JOIN) on ``refs``; return the refs not yet decided."""
-        pending = set()
+        pending = set(refs)  # less the decided ones below (mostly none: a fork's JOIN comes with its branches)
         wf = waiter.workflow
         full_refs, by_ref, waiters = wf.full_refs, wf.refs, wf.waiters
         for ref in refs:
-            found = full_refs.get(ref)  # wf.task_at(ref), inlined: it runs once per joined branch
-            if found is None:
-                found = by_ref.get(ref)
-                if found is not None and found.ref != ref:
-                    found = None
-            if found is None or not found.executed:
-                pending.add(ref)
-                held = waiters.get(ref)  # one waiter as itself, several in a list (no list per fork branch)
-                if held is None:
-                    waiters[ref] = waiter
-                elif isinstance(held, list):
-                    held.append(waiter)
-                else:
-                    waiters[ref] = [held, waiter]
+            # wf.task_at(ref), inlined: it runs once per joined branch (a task in full_refs has that ref)
+            found = full_refs.get(ref) or by_ref.get(ref)
+            if found is not None and found.ref == ref and found.executed:
+                pending.discard(ref)
+                continue
+            held = waiters.get(ref)  # one waiter as itself, several in a list (no list per fork branch)
+            if held is None:
+                waiters[ref] = waiter
+            elif isinstance(held, list):
+                held.append(waiter)
+            else:
+                waiters[ref] = [held, waiter]
         return pending
 
     def end(
@@ -478,25 +479,24 @@ class Decider:
                 )
                 return
         task.executed = True
-        waiting = wf.waiters.pop(task.ref, None)
+        ref = task.ref
+        waiting: Any = wf.waiters.pop(ref, None)  # one waiter as itself, several in a list
         if waiting is not None:
-            if _HANDLERS is None:
-                _load_handlers()
-            ref = task.ref
-            group: Any = waiting if type(waiting) is list else (waiting,)
-            for waiter in group:
+            for waiter in waiting if type(waiting) is list else (waiting,):
                 extra = waiter.extra
                 if extra is not None and not waiter.status.is_terminal:
                     pending = extra["pending"]  # notify_waiter's common case, inlined: a JOIN still waiting
                     pending.discard(ref)
                     if pending:
                         continue
+                if _HANDLERS is None:
+                    _load_handlers()
                 _NOTIFY[0](self, waiter, ref, now)
         if task.extra is None or not task.extra.get(_DROVE):
             node = task.node
             if node.next is not None and node.kind != "TERMINATE":
                 self.schedule(wf, node.next, now)  # _schedule_after's common case, without the call
-            elif node.container == CASE or node.container == LOOP:
+            elif node.container in _HANDS_OVER:
                 self._schedule_after(wf, node, now)
         if wf.active == 0:
             self._check[wf.workflow_id] = wf
@@ -531,6 +531,7 @@ class Decider:
             self.end(wf, WorkflowStatus.COMPLETED, wf.reason, now)
 
 
+_HANDS_OVER = frozenset({CASE, LOOP})  # containers whose last task hands over to its owner (_schedule_after)
 _REBUILD_AT = 64  # ended timers: fewer are popped one by one (a pop costs a sift through the heap)
 
 

@@ -175,7 +175,7 @@ class Engine(Decider):
             if task.node.kind == "SIMPLE" or task.task_type == "HTTP":
                 task.status = S.SCHEDULED
                 task.callback_after_seconds = callback_after_seconds
-                self._out.append(Dispatch(task, now + callback_after_seconds * 1000))
+                self._out.append(Dispatch((task, now + callback_after_seconds * 1000)))
             return self._settle(now)
         self.finish(task, status, now)
         return self._settle(now)
@@ -202,12 +202,13 @@ class Engine(Decider):
             task.start_time = now
         wf.active -= 1
         timers = self.timers
-        if len(timers) > _REBUILD_AT:  # a pop sifts through a big heap: its timer is left for next_deadline's pass
-            if task.response_timeout_seconds:
-                self.stale_timers += 1
-        else:
-            while timers and timers[0][3] is task:  # its response timer, at the top when tasks run one by one
-                heapq.heappop(timers)
+        if timers:  # none at all is common: tasks run on the calling thread arm no response timer
+            if len(timers) > _REBUILD_AT:  # a pop sifts through a big heap: its timer is left for next_deadline's pass
+                if task.response_timeout_seconds:
+                    self.stale_timers += 1
+            else:
+                while timers and timers[0][3] is task:  # its response timer, at the top when tasks run one by one
+                    heapq.heappop(timers)
         work = self._work
         if work or self._check:  # decisions still due come first, in order
             work.append(task)

@@ -346,7 +346,7 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
                 due = now
             else:
                 due = max(now, task.scheduled_time + task.callback_after_ms)
-            engine._out.append(Dispatch(task, due))
+            engine._out.append(Dispatch((task, due)))
             continue
         arm_timeout(engine, task)
         if task.node.kind == "WAIT" and task.extra and "waitTimeout" in task.extra:

@@ -166,12 +166,14 @@ class Runner:
     # ------------------------------------------------------------------ commands
     def handle(self, commands: list[Command], now: int) -> None:
         """Carry out engine commands."""
+        ready = self.ready
         for cmd in commands:
             if type(cmd) is Dispatch:
-                if cmd.not_before <= now:
-                    self.ready.append(cmd.task)
+                task, not_before = cmd
+                if not_before <= now:
+                    ready.append(task)
                 else:
-                    heapq.heappush(self.delayed, (cmd.not_before, next(self._seq), cmd.task))
+                    heapq.heappush(self.delayed, (not_before, next(self._seq), task))
             elif type(cmd) is Ended:
                 self.ended_unwritten = True
                 hooks = self.hooks.run_ended
@@ -379,8 +381,6 @@ class Runner:
             self.ready.append(heapq.heappop(delayed)[2])
 
     def _start_task(self, task: TaskModel) -> None:
-        if task.status.is_terminal or task.workflow.status.is_terminal:
-            return
         name = task.task_def_name
         node = task.node
         if self._inline and node.kind == "SIMPLE" and self.task_queue is None:
@@ -388,8 +388,10 @@ class Runner:
             if not (td.concurrent_exec_limit or td.rate_limit_per_frequency):
                 worker = self.workers.get(name)
                 if worker is not None and not self.hooks.task_started:
-                    self._call_here(task, worker)
+                    self._call_here(task, worker)  # starts only a SCHEDULED task of a RUNNING workflow
                     return
+        if task.status.is_terminal or task.workflow.status.is_terminal:
+            return
         if self.task_queue is not None and node.kind == "SIMPLE" and name not in self.workers:
             self.task_queue(task)
             return
@@ -487,8 +489,8 @@ class Runner:
         A fan-out's branches on the inline executor (no start hooks): none of the bookkeeping that
         only limits, task queues and other threads need (keep in step with those two methods).
         """
-        clock, engine = self.clock, self.engine
-        now = clock.now_ms()
+        engine = self.engine
+        now = self.clock.now_ms()
         if not engine.task_started(task, now, _HOST, watch=False):
             return
         self.inflight += 1

@@ -30,11 +30,12 @@ def _copy(value: Any, depth: int) -> Any:
     if kind is dict:
         if depth > MAX_OUTPUT_DEPTH:
             raise _NotJson
-        out = {}
-        for k, v in value.items():  # one pass checks the keys and copies (faster than two)
+        out = value.copy()  # sized at once; only the containers in it are replaced by their copies
+        for k, v in value.items():
             if type(k) is not str:
                 raise _NotJson
-            out[k] = v if type(v) in _SCALARS else _copy(v, depth + 1)
+            if type(v) not in _SCALARS:
+                out[k] = _copy(v, depth + 1)
         return out
     if kind is list or kind is tuple:
         if depth > MAX_OUTPUT_DEPTH:

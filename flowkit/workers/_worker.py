@@ -321,13 +321,11 @@ class Worker:
         local.buf = token  # _capture.end(token), inlined
         logs = "".join(buf).splitlines() if buf else None
         if type(value) is dict and logs is None:  # the common answer: flat, copied here (record_output's result)
-            flat = {}
             for key, item in value.items():
                 if type(item) not in _FLAT or type(key) is not str:
                     break
-                flat[key] = item
             else:
-                return flat
+                return value.copy()  # flat: a shallow copy is the whole copy (and dict.copy is C's)
         callback = 0
         status: str
         if type(value) is dict:  # the common answer first

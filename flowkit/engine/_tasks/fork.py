@@ -83,28 +83,14 @@ def _merge(params: Any, extra_input: Mapping[str, Any] | None) -> dict[str, Any]
     return merged
 
 
-class _Prototypes:
-    """The plan nodes a dynamic fork's plain branches share, one per (task name, type)."""
+def _prototype(protos: dict[tuple[str, str], Node], wf: WorkflowModel, fork: Node, name: str, task_type: str) -> Node:
+    """The plan node a dynamic fork's plain branches of one (task name, type) share, made on first use.
 
-    __slots__ = ("by_shape", "last", "last_name", "last_type", "node", "wf")
-
-    def __init__(self, wf: WorkflowModel, node: Node) -> None:
-        self.wf, self.node = wf, node
-        self.by_shape: dict[tuple[str, str], Node] = {}
-        self.last: Node | None = None  # the last one used: branches mostly share one
-        self.last_name = self.last_type = ""
-
-    def get(self, name: str, task_type: str) -> Node:
-        last = self.last
-        if last is not None and name == self.last_name and task_type == self.last_type:
-            return last
-        proto = self.by_shape.get((name, task_type))
-        if proto is None:
-            node = self.node
-            shape = WorkflowTask(name=name, task_reference_name="", type=task_type, optional=node.wt.optional)
-            proto = self.by_shape[(name, task_type)] = self.wf.plan.runtime_node(shape, node, node.loop)
-        self.last, self.last_name, self.last_type = proto, name, task_type
-        return proto
+    The callers look ``protos`` up themselves (``protos.get(shape) or _prototype(...)``): once per branch.
+    """
+    shape = WorkflowTask(name=name, task_reference_name="", type=task_type, optional=fork.wt.optional)
+    proto = protos[(name, task_type)] = wf.plan.runtime_node(shape, fork, fork.loop)
+    return proto
 
 
 def _to_task(raw: Any, where: str, extra_input: Mapping[str, Any] | None = None) -> WorkflowTask:
@@ -152,7 +138,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
 
     data = engine.resolve_input(wf, node, task_id)
     wt = node.wt
-    forks: list[tuple[WorkflowTask | Node, dict[str, Any] | None]] = []
+    forks: list[WorkflowTask | Node] = []  # a Node: a plain branch, mapped here already
     mapped_before = wf.dynamic_forks > 0
     try:
         if isinstance(data.get("forkTaskInputs"), list):
@@ -176,7 +162,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                         shape = WorkflowTask(name=name, task_reference_name="", type=branch_type, optional=wt.optional)
                         proto = wf.plan.runtime_node(shape, node, node.loop)
                     raw = {"name": name, "taskReferenceName": ref, "type": branch_type}
-                    forks.append((proto.branch(ref, params, raw), None))
+                    forks.append(proto.branch(ref, params, raw))
                     continue
                 # A full WorkflowTask: these keys are more than a plain branch node carries.
                 base = (
@@ -200,7 +186,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                     optional=wt.optional or (base.optional if base else False),
                     **extra,
                 )
-                forks.append((fork, None))
+                forks.append(fork)
         elif tasks_param := _form_b_param(wt, data):
             tasks_raw = data.get(tasks_param)
             inputs = data.get(wt.dynamic_fork_tasks_input_param_name or "")
@@ -225,7 +211,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 )
                 return None
             where = f"task '{wt.task_reference_name}' input '{tasks_param}'"
-            protos = _Prototypes(wf, node)
+            protos: dict[tuple[str, str], Node] = {}
             for raw in tasks_raw:
                 branch_ref: Any = raw.get("taskReferenceName") if type(raw) is dict else _ref_of(raw)
                 extra_input = inputs.get(branch_ref)
@@ -246,10 +232,10 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                     else:
                         merged = _merge(given, extra_input)
                     name, branch_type = str(raw.get("name") or branch_ref), str(raw.get("type") or "SIMPLE")
-                    proto = protos.get(name, branch_type)
-                    forks.append((proto.branch(branch_ref, merged, raw), None))
+                    proto = protos.get((name, branch_type)) or _prototype(protos, wf, node, name, branch_type)
+                    forks.append(proto.branch(branch_ref, merged, raw))
                     continue
-                forks.append((_to_task(raw, where, extra_input), None))
+                forks.append(_to_task(raw, where, extra_input))
         else:
             legacy = data.get(wt.dynamic_fork_join_tasks_param or "")
             items = legacy.get("dynamicTasks") if isinstance(legacy, Mapping) else None
@@ -261,16 +247,16 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                     f"Input '{wt.dynamic_fork_join_tasks_param}' is invalid: expected {{\"dynamicTasks\": [...]}}, found {legacy!r}",
                 )
                 return None
-            protos = _Prototypes(wf, node)
+            protos = {}
             for item in items:
                 wf_name = item.get("workflowName")
                 if not wf_name:  # a plain branch: one shared plan node per fork, as for the other forms
                     name = str(item.get("taskName") or None)
                     ref = str(item["referenceName"])
                     branch_type = str(item.get("type") or "SIMPLE")
-                    proto = protos.get(name, branch_type)
+                    proto = protos.get((name, branch_type)) or _prototype(protos, wf, node, name, branch_type)
                     raw = {"name": name, "taskReferenceName": ref, "type": branch_type}
-                    forks.append((proto.branch(ref, dict(item.get("input") or {}), raw), None))
+                    forks.append(proto.branch(ref, dict(item.get("input") or {}), raw))
                     continue
                 from flowkit.definitions import SubWorkflowParam
 
@@ -280,7 +266,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                     type=item.get("type") or ("SUB_WORKFLOW" if wf_name else "SIMPLE"),
                     sub_workflow_param=SubWorkflowParam(name=wf_name) if wf_name else None,
                 )
-                forks.append((fork, dict(item.get("input") or {})))
+                forks.append(_to_task(fork, "", dict(item.get("input") or {})))
     except DefinitionError as exc:
         _fail(engine, wf, now, f"Tasks could not be dynamically forked due to invalid input: {exc}")
         return None
@@ -302,21 +288,9 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
             "Dynamic join definition is not followed by a join task.  Check the workflow definition.",
         )
         return
-    plan = wf.plan
+    nodes = [fork if type(fork) is Node else _task_node(wf, node, fork) for fork in forks]
     suffix = f"__{task.iteration}" if node.loop is not None else ""
-    refs = []
-    nodes = []
-    for fork, extra_input in forks:
-        if type(fork) is Node:  # a plain branch, built by prepare_dynamic_fork
-            child = fork
-        else:
-            if extra_input:
-                fork = fork.evolve(input_parameters={**fork.input_parameters, **extra_input})
-            if node.wt.optional and not fork.optional:
-                fork = fork.evolve(optional=True)
-            child = plan.runtime_node(fork, node, node.loop)
-        nodes.append(child)
-        refs.append(child.ref + suffix)
+    refs = [child.ref + suffix for child in nodes]
     task.input["forkedTasks"] = refs
     # Each forked WorkflowTask as given: a plain branch dict is shared with the generator's output
     # (no copy per branch; a missing "type" means SIMPLE, as when Conductor reads it).
@@ -338,6 +312,13 @@ def fork_join_dynamic(engine: Engine, wf: WorkflowModel, task: TaskModel, now: i
         _schedule_join(engine, wf, task, now, refs)
 
     _as_one_batch(engine, schedule_all)
+
+
+def _task_node(wf: WorkflowModel, fork: Node, wt: WorkflowTask) -> Node:
+    """The plan node of a forked task given as a WorkflowTask (optional when the fork is)."""
+    if fork.wt.optional and not wt.optional:
+        wt = wt.evolve(optional=True)
+    return wf.plan.runtime_node(wt, fork, fork.loop)
 
 
 def join(engine: Engine, wf: WorkflowModel, task: TaskModel, now: int, _: Any) -> None:
