@@ -99,6 +99,15 @@ class Decider:
         self.dirty_workflows, self.dirty = {}, {}
         return workflows, tasks, dropped
 
+    def keep_dirty(self, workflows: list[WorkflowModel], tasks: list[TaskModel], dropped: list[str]) -> None:
+        """Mark again what :meth:`take_dirty` gave to a write that failed: the next write carries it too."""
+        if self.track:
+            for wf in workflows:
+                self.dirty_workflows.setdefault(wf.workflow_id, wf)
+            for task in tasks:
+                self.dirty.setdefault(task.task_id, task)
+            self.dropped[:0] = dropped
+
     def _forget_removed(self, wf: WorkflowModel, before: list[TaskModel]) -> None:
         """Note the attempts an operation took out of ``wf`` (the store deletes them)."""
         if self.track:

@@ -224,8 +224,12 @@ class Runner:
         self.ended_unwritten = self.results_unwritten = False
         if engine.dirty or engine.dirty_workflows or engine.dropped:
             self.writing = True  # before take_dirty: see Runtime._ended_on_disk
+            taken = engine.take_dirty()
             try:
-                self.store.write(*engine.take_dirty())
+                self.store.write(*taken)
+            except BaseException:
+                engine.keep_dirty(*taken)  # nothing of it was written: a later write is whole, not a remainder
+                raise
             finally:
                 self.writing = False
             if self.on_flush is not None:

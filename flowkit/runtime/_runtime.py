@@ -102,6 +102,9 @@ class Runtime:
         # wait() of a background runtime blocks on it; a foreground one shares an idle one (never waited on)
         self._changed = threading.Condition() if self.background else _NOBODY_WAITS
         self._closed = False
+        # A write the background thread could not make (disk full, ...): the thread stopped with what
+        # it took kept for the next write, and wait() raises this until an operation or flush() tries again.
+        self.store_error: StoreError | None = None
         if self.background:
             self.runner.on_flush = _weakly(self, Runtime._notify)  # wait() reports an ended run once it is on disk
         _live_runtimes.add(self)
@@ -296,7 +299,10 @@ class Runtime:
                 self.operate(lambda engine, now: [], drive=model)
             return model.status.is_terminal
         with self._changed:
-            return self._changed.wait_for(lambda: self._ended_on_disk(model), timeout)
+            ended = self._changed.wait_for(lambda: self.store_error is not None or self._ended_on_disk(model), timeout)
+        if self.store_error is not None and not self._ended_on_disk(model):
+            raise self.store_error
+        return ended
 
     def _ended_on_disk(self, model: WorkflowModel) -> bool:
         # In this order: a flush takes the dirty set before it writes, and says it is writing first.
@@ -321,6 +327,7 @@ class Runtime:
         if engine.dirty or engine.dirty_workflows or engine.dropped:
             with self.store.session():
                 self.runner.flush()
+        self.store_error = None
 
     def close(self) -> None:
         """Stop the background thread (running executions stop where they are, free for another process)."""
@@ -353,7 +360,7 @@ class Runtime:
         try:
             while True:
                 with self._thread_lock:
-                    if self._closed or (inbox.empty() and self._idle()):
+                    if self._closed or (inbox.empty() and (self._idle() or self.store_error is not None)):
                         self._thread = None
                         return
                 operation: Operation | None
@@ -391,6 +398,7 @@ class Runtime:
         inbox = self._inbox
         with installed():
             if operation is not None and reply is not None:
+                self.store_error = None  # an operation tries the store again
                 now = self.clock.now_ms()
                 try:
                     self.runner.handle(operation(self.engine, now), now)
@@ -401,15 +409,18 @@ class Runtime:
                 if self.runner.ready and not inbox.empty():
                     # More operations wait (a server's stream of worker calls): start what this one
                     # made ready first, or the next task would reach its pollers only once they stop.
-                    try:
-                        self.runner.run(lambda: True)
-                    except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
-                        self.runner.fail_all(exc)
+                    self._drive(lambda: True)
             else:
-                try:
-                    self.runner.run(lambda: not inbox.empty() or self._closed)
-                except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
-                    self.runner.fail_all(exc)
+                self._drive(lambda: not inbox.empty() or self._closed)
+
+    def _drive(self, done: Callable[[], bool]) -> None:
+        """Run until ``done()``; a write the store refused stops the thread, a broken engine ends the runs FAILED."""
+        try:
+            self.runner.run(done)
+        except StoreError as exc:  # nothing broke but the store: the runs stay as they are, kept for the next write
+            self.store_error = exc
+        except Exception as exc:  # the engine broke: end what it ran rather than leave it RUNNING
+            self.runner.fail_all(exc)
 
     def _idle(self) -> bool:
         """Nothing can move without an operation: block on the inbox."""

@@ -7,6 +7,7 @@ database file, and SQLite then answers writes with SQLITE_FULL exactly as on a f
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,49 @@ def test_registering_definitions_on_a_full_disk_is_a_store_error(tmp_path: Path)
         assert "Fix: free space" in str(info.value)
     finally:
         store.close()
+
+
+def test_a_write_that_failed_is_written_whole_once_there_is_room_again(tmp_path: Path) -> None:
+    """The batch a full disk refused is not dropped: wait() raises the StoreError (the background
+    thread stops, the run stays as it is in memory), and the next write carries all of the refused
+    batch, so the store never holds a later state with an attempt left behind (a COMPLETED run whose
+    last task still says SCHEDULED)."""
+    db = tmp_path / "room.db"
+    waits = {
+        **WF,
+        "tasks": [WF["tasks"][0], {"name": "ok", "taskReferenceName": "ok", "type": "HUMAN"}, WF["tasks"][1]],
+    }
+    store = SqliteStore(db)
+    ex = flowkit.start(waits, {"n": 2_000_000}, workers=WORKERS, store=store)
+    deadline = time.monotonic() + 30
+    while not any(t.ref == "ok" and t.status == "IN_PROGRESS" for t in ex.tasks):
+        assert time.monotonic() < deadline, "the run did not reach its HUMAN task"
+        time.sleep(0.005)
+    ex.runtime.flush()
+    with store.session():
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 40}")  # no room for big's 2 MB output
+    with pytest.raises(StoreError, match="disk is full"):
+        ex.complete_task("ok").wait(10)
+    reader = SqliteStore(db, readonly=True)
+    before = reader.execution(ex.workflow_id)
+    assert before is not None and before[0]["status"] == "RUNNING"  # the refused batch left nothing
+    assert [(t["ref"], t["status"]) for t in before[1]] == [
+        ("small", "COMPLETED"),
+        ("ok", "COMPLETED"),  # the operation was written before big started
+        ("big", "SCHEDULED"),
+    ]
+
+    with store.session():
+        store.conn.execute("PRAGMA max_page_count = 1073741823")  # room again
+    ex.runtime.flush()  # the refused batch, whole
+    ex.runtime.close()
+    after = reader.execution(ex.workflow_id)
+    reader.close()
+    store.close()
+    assert after is not None and after[0]["status"] == "COMPLETED"
+    assert [(t["ref"], t["status"]) for t in after[1]] == [
+        ("small", "COMPLETED"),
+        ("ok", "COMPLETED"),
+        ("big", "COMPLETED"),
+    ]
