@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from flowkit.definitions._types import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
-from flowkit.store._sqlite_schema import TASK_ID_BITS
+from flowkit.store._sqlite_schema import task_ids
 from flowkit.store._sqlite_write import EXEC_COLS, TASK_COLS
 
 __all__ = ["SqliteReader"]
@@ -30,7 +30,7 @@ def _event_order(move: tuple[Any, Any, str]) -> tuple[int, int]:
     return when, 1 if task_id is not None else (2 if kind in _WORKFLOW_ENDS else 0)
 
 
-_EXECUTION = f"SELECT {', '.join(EXEC_COLS)} FROM executions WHERE workflow_id=?"
+_EXECUTION = f"SELECT rowid, {', '.join(EXEC_COLS)} FROM executions WHERE workflow_id=?"  # rowid: schema 4's id
 _TASK_RANGE = "FROM tasks WHERE id > ? AND id < ?"  # schema 4: an execution's rows (see _task_rows)
 _BY_WORKFLOW = "FROM tasks WHERE workflow_id = ?"  # schemas 1 to 3 (an index on workflow_id)
 
@@ -45,15 +45,18 @@ class SqliteReader:
     _reading: Callable[[], AbstractContextManager[sqlite3.Connection]]  # SqliteStore's
     _schema: int  # the file's schema, as opened
 
-    def _task_rows(self, conn: sqlite3.Connection, columns: str, workflow_id: str) -> list[tuple[Any, ...]] | None:
-        """``columns`` of an execution's task rows (None when there is no such execution)."""
+    def _task_rows(
+        self, conn: sqlite3.Connection, columns: str, workflow_id: str, execution_id: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """``columns`` of an execution's task rows (``execution_id``: its id, when the caller read it)."""
         if self._schema < 4:
             return conn.execute(f"SELECT {columns} {_BY_WORKFLOW}", (workflow_id,)).fetchall()
-        found = conn.execute("SELECT id FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
-        if found is None:
-            return None
-        base = found[0] << TASK_ID_BITS
-        return conn.execute(f"SELECT {columns} {_TASK_RANGE}", (base, base + (1 << TASK_ID_BITS))).fetchall()
+        if execution_id is None:
+            found = conn.execute("SELECT id FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
+            if found is None:
+                return []
+            execution_id = found[0]
+        return conn.execute(f"SELECT {columns} {_TASK_RANGE}", task_ids(execution_id)).fetchall()
 
     def workflow_def(self, name: str, version: int | None = None) -> Any:
         """A registered workflow definition (the latest version when ``version`` is None), or None."""
@@ -132,13 +135,13 @@ class SqliteReader:
             if row is None:
                 return None
             # in key order, sorted here: no second index kept in seq order
-            tasks = self._task_rows(conn, ", ".join(TASK_COLS), workflow_id) or []
+            tasks = self._task_rows(conn, ", ".join(TASK_COLS), workflow_id, row[0])
             definition = conn.execute(
                 "SELECT d.json FROM execution_defs e JOIN definitions d ON d.hash = e.hash WHERE e.workflow_id=?",
                 (workflow_id,),
             ).fetchone()
         tasks.sort(key=_seq)
-        record = dict(zip(EXEC_COLS, row, strict=True))
+        record = dict(zip(EXEC_COLS, row[1:], strict=True))
         record["definition"] = definition[0] if definition else None
         return record, [dict(zip(TASK_COLS, t, strict=True)) for t in tasks]
 
@@ -156,7 +159,7 @@ class SqliteReader:
             rows = conn.execute(
                 "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
             ).fetchall()
-            attempts = self._task_rows(conn, "task_id, status, scheduled, started, ended, updated", workflow_id) or []
+            attempts = self._task_rows(conn, "task_id, status, scheduled, started, ended, updated", workflow_id)
         stored = []
         for t, task, kind in rows:
             if kind.startswith("["):  # one write's moves (schema 2 and later)

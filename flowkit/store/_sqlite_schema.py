@@ -23,7 +23,7 @@ from pathlib import Path
 
 from flowkit.errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "TASK_ID_BITS", "check_schema", "default_store_path", "explain"]
+__all__ = ["SCHEMA_VERSION", "TASK_ID_BITS", "check_schema", "default_store_path", "explain", "task_ids"]
 
 SCHEMA_VERSION = 4
 TASK_ID_BITS = 24  # an execution's task rows: ids (execution id << 24) + 1 ... 2**24 - 1
@@ -126,6 +126,12 @@ ALTER TABLE tasks_v4 RENAME TO tasks;
 TABLES = frozenset(
     {"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "tasks", "events"}
 )
+
+
+def task_ids(execution_id: int) -> tuple[int, int]:
+    """The ids an execution's task rows may take (schema 4), as an open range: ``low < id < high``."""
+    low = execution_id << TASK_ID_BITS
+    return low, low + (1 << TASK_ID_BITS)
 
 
 def default_store_path() -> Path:

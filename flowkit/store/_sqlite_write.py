@@ -11,14 +11,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from flowkit.errors import StoreError
-from flowkit.store._sqlite_schema import TASK_ID_BITS, explain
+from flowkit.store._sqlite_schema import TASK_ID_BITS, explain, task_ids
 
 __all__ = ["EXEC_COLS", "TASK_COLS", "SqliteWriter"]
 
@@ -73,7 +73,6 @@ _INSERT_EXEC_NEW = f"INSERT INTO executions {_VALUES_EXEC} ON CONFLICT (workflow
 _UPSERT_EXEC_FULL = _upsert_exec(("workflow_id",))
 _UPSERT_EXEC = _upsert_exec(_FIXED)
 _UPSERT_EXEC_SAME_STATUS = _upsert_exec((*_FIXED, "status"))
-_TASK_SPAN = 1 << TASK_ID_BITS
 
 
 class _Numbers:
@@ -82,8 +81,7 @@ class _Numbers:
     __slots__ = ("next", "rows", "top")
 
     def __init__(self, conn: sqlite3.Connection, execution_id: int, *, new: bool) -> None:
-        base = execution_id << TASK_ID_BITS
-        self.top = base + _TASK_SPAN
+        base, self.top = task_ids(execution_id)
         if new:  # an id SQLite handed out again (the last execution was removed): none of its rows stay
             conn.execute("DELETE FROM tasks WHERE id > ? AND id < ?", (base, self.top))
             self.rows: dict[str, int] = {}
@@ -94,7 +92,7 @@ class _Numbers:
     def exhausted(self) -> StoreError:
         """What writing one attempt past the execution's last id raises."""
         return StoreError(
-            f"an execution cannot hold more than {_TASK_SPAN - 1:,} task attempts in one flowkit store. "
+            f"an execution cannot hold more than {(1 << TASK_ID_BITS) - 1:,} task attempts in one flowkit store. "
             "Fix: split the work into sub-workflows."
         )
 
@@ -344,24 +342,28 @@ class SqliteWriter:
     def remove_execution(self, workflow_id: str) -> None:
         """Delete an execution, its task attempts, its events and its definition link, in one transaction."""
         self._check_writable()
-        with self.session(), self._lock:
-            conn = self.conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                found = conn.execute("SELECT id FROM executions WHERE workflow_id = ?", (workflow_id,)).fetchone()
-                if found is not None:
-                    base = found[0] << TASK_ID_BITS
-                    conn.execute("DELETE FROM tasks WHERE id > ? AND id < ?", (base, base + _TASK_SPAN))
-                    for table in ("events", "execution_defs", "executions"):
-                        conn.execute(f"DELETE FROM {table} WHERE workflow_id = ?", (workflow_id,))  # noqa: S608
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                self._rollback(conn)
-                if isinstance(exc, sqlite3.DatabaseError):
-                    raise explain(exc, f"flowkit store '{self.path}'", self.path) from None
-                raise
-            for known in (self._numbers, self._exec_fixed, self._status_written, self._defs_written, self._live):
-                known.pop(workflow_id, None)
+        with self.session(), self._lock, self._transaction() as conn:
+            found = conn.execute("SELECT id FROM executions WHERE workflow_id = ?", (workflow_id,)).fetchone()
+            if found is not None:
+                conn.execute("DELETE FROM tasks WHERE id > ? AND id < ?", task_ids(found[0]))
+                for table in ("events", "execution_defs", "executions"):
+                    conn.execute(f"DELETE FROM {table} WHERE workflow_id = ?", (workflow_id,))  # noqa: S608
+        for known in (self._numbers, self._exec_fixed, self._status_written, self._defs_written, self._live):
+            known.pop(workflow_id, None)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction, rolled back on any error (SQLite's in words); ``write`` has its own."""
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            self._rollback(conn)
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise explain(exc, f"flowkit store '{self.path}'", self.path) from None
+            raise
 
     def _check_writable(self) -> None:
         if self.readonly:
@@ -407,19 +409,9 @@ class SqliteWriter:
             self._saved_defs.add(("batch", hash(key), len(key)))
             return
         # Its own session (re-entrant): a caller whose definitions are all written takes no lock at all.
-        with self.session(), self._lock:
-            conn = self.conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany("INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)", wf_rows)
-                conn.executemany("INSERT OR REPLACE INTO task_defs VALUES (?, ?)", td_rows)
-                conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                self._rollback(conn)
-                raise explain(exc, f"flowkit store '{self.path}'", self.path) from None
-            except BaseException:
-                self._rollback(conn)
-                raise
+        with self.session(), self._lock, self._transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO workflow_defs VALUES (?, ?, ?)", wf_rows)
+            conn.executemany("INSERT OR REPLACE INTO task_defs VALUES (?, ?)", td_rows)
         if len(self._rows_written) > 4096:
             self._rows_written.clear()
         for name, version, text in wf_rows:
