@@ -14,7 +14,7 @@ from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine import Engine, TaskModel, WorkflowModel
 from flowkit.engine._execution_plan import Node
 
-__all__ = ["dumps", "restore_workflow", "task_record", "workflow_record"]
+__all__ = ["dumps", "loads", "restore_workflow", "task_entry", "workflow_record"]
 
 _encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
 # The same encoder's C core, built once (JSONEncoder.encode builds it at every call: a third of a
@@ -31,10 +31,11 @@ try:  # orjson encodes a task's record 8x faster than json's C encoder (most of 
     import orjson
 
     _orjson_dumps: Any = orjson.dumps
+    _orjson_loads: Any = orjson.loads
     # datetimes and dataclasses go to ``default`` (str), as json writes them
     _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 except ImportError:  # pragma: no cover - a dependency; json alone gives the same text
-    _orjson_dumps = None
+    _orjson_dumps = _orjson_loads = None
     _ORJSON_OPTIONS = 0
 
 
@@ -68,6 +69,16 @@ def dumps(value: Any) -> str:
     return _json_dumps(value)
 
 
+def loads(text: str | bytes) -> Any:
+    """JSON text as Python values: orjson, else json (which also reads the ``NaN`` json writes)."""
+    if _orjson_loads is not None:
+        try:
+            return _orjson_loads(text)
+        except ValueError:  # orjson.JSONDecodeError
+            pass
+    return json.loads(text)
+
+
 def _node_source(task: TaskModel) -> dict[str, Any] | None:
     """How to rebuild a node that is not in the definition's plan (dynamic fork branch, DYNAMIC task)."""
     node = task.node
@@ -93,14 +104,13 @@ def _wt_json(node: Node) -> dict[str, Any]:
     return data
 
 
-def task_record(task: TaskModel) -> tuple[Any, ...]:
-    """The store row of a task attempt.
+def task_entry(task: TaskModel) -> list[Any]:
+    """A task attempt as the store keeps it: an entry of a batch (see ``flowkit.store._sqlite_schema``).
 
-    (task_id, workflow_id, seq, ref, status, type, name, iteration, retry_count, scheduled, started,
-    ended, updated, data-json).
+    [task_id, seq, ref, status, type, name, iteration, retry_count, scheduled, started, ended,
+    updated, data]; ``data`` holds only what differs from a new attempt's defaults (the restore starts
+    from those): half the bytes of a full record.
     """
-    # Only what differs from a new attempt's defaults (the restore starts from those): half the bytes
-    # of a full record, and what the store writes per task is most of its cost.
     node = task.node
     data: dict[str, Any] = {"input": task.input, "output": task.output}
     if task.reason is not None:
@@ -137,24 +147,15 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
             data["extra"] = kept
     if node.ref != task.ref:
         data["nodeRef"] = node.ref
-    workflow = task.workflow
-    if workflow.plan.nodes.get(node.ref) is not node:  # most nodes are the plan's: nothing to write
+    if task.workflow.plan.nodes.get(node.ref) is not node:  # most nodes are the plan's: nothing to write
         source = _node_source(task)
         if source is not None:
             data["nodeSource"] = source
-    if _orjson_dumps is not None:  # dumps(data), without its call (this runs once per task written)
-        try:
-            text = _orjson_dumps(data, default=_default, option=_ORJSON_OPTIONS).decode()
-        except TypeError:
-            text = _json_dumps(data)
-    else:  # pragma: no cover - orjson is a dependency
-        text = _json_dumps(data)
-    return (
+    return [
         task.task_id,
-        workflow.workflow_id,
         task.seq,
         task.ref,
-        str(task.status),  # a StrEnum member would go through sqlite3's adapter lookup
+        task.status,
         task.task_type,
         task.task_def_name,
         task.iteration,
@@ -163,8 +164,8 @@ def task_record(task: TaskModel) -> tuple[Any, ...]:
         task.start_time,
         task.end_time,
         task.update_time,
-        text,
-    )
+        data,
+    ]
 
 
 def workflow_record(wf: WorkflowModel) -> tuple[Any, ...]:

@@ -67,7 +67,7 @@ class SqliteStore(SqliteWriter, SqliteReader):
         self._def_text: dict[int, list[Any]] = {}  # id -> [definition, content hash (once needed), JSON]
         self._rows_written: dict[tuple[str, str, int], str] = {}  # workflow_defs / task_defs rows as written
         self._saved_defs: set[tuple[str, int, int]] = set()  # batches of definition objects already written
-        self._numbers: dict[str, Any] = {}  # workflow id -> its execution's id and task row ids (_sqlite_write)
+        self._numbers: dict[str, Any] = {}  # workflow id -> its execution's range of batch ids (_sqlite_write)
         self._schema = SCHEMA_VERSION  # the file's (a readonly store reads older ones as they are)
         self.readonly = readonly
         self.busy_timeout = busy_timeout

@@ -3,7 +3,8 @@
 The queries read stores of every schema this flowkit knows (a ``readonly=True`` store is never
 upgraded): schema 1 and 2 kept tasks and events in rowid tables with an index by execution; schema
 3 keys tasks by ``(workflow_id, task_id)`` and events by ``(workflow_id, id)``; schema 4 numbers an
-execution's task rows from its id (see ``flowkit.store._sqlite_schema``), so they are one range.
+execution's task rows from its id (see ``flowkit.store._sqlite_schema``), so they are one range;
+schema 5 keeps them as batches in that range, a later batch holding an attempt's later state.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def _event_order(move: tuple[Any, Any, str]) -> tuple[int, int]:
 
 
 _EXECUTION = f"SELECT rowid, {', '.join(EXEC_COLS)} FROM executions WHERE workflow_id=?"  # rowid: schema 4's id
-_TASK_RANGE = "FROM tasks WHERE id > ? AND id < ?"  # schema 4: an execution's rows (see _task_rows)
-_BY_WORKFLOW = "FROM tasks WHERE workflow_id = ?"  # schemas 1 to 3 (an index on workflow_id)
+_BATCHES = "SELECT json FROM task_batches WHERE id > ? AND id < ? ORDER BY id"  # schema 5 (see _task_rows)
+_TASK_RANGE = f"SELECT {', '.join(TASK_COLS)} FROM tasks WHERE id > ? AND id < ?"  # schema 4
+_BY_WORKFLOW = f"SELECT {', '.join(TASK_COLS)} FROM tasks WHERE workflow_id = ?"  # schemas 1 to 3 (indexed)
 
 
 def _seq(row: tuple[Any, ...]) -> Any:
@@ -46,17 +48,36 @@ class SqliteReader:
     _schema: int  # the file's schema, as opened
 
     def _task_rows(
-        self, conn: sqlite3.Connection, columns: str, workflow_id: str, execution_id: int | None = None
+        self, conn: sqlite3.Connection, workflow_id: str, execution_id: int | None = None
     ) -> list[tuple[Any, ...]]:
-        """``columns`` of an execution's task rows (``execution_id``: its id, when the caller read it)."""
+        """An execution's task attempts, in ``TASK_COLS`` order and by seq (``execution_id``: when the caller read it).
+
+        ``data`` is JSON text (a schema-5 entry's object encoded again).
+        """
         if self._schema < 4:
-            return conn.execute(f"SELECT {columns} {_BY_WORKFLOW}", (workflow_id,)).fetchall()
-        if execution_id is None:
-            found = conn.execute("SELECT id FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
-            if found is None:
-                return []
-            execution_id = found[0]
-        return conn.execute(f"SELECT {columns} {_TASK_RANGE}", task_ids(execution_id)).fetchall()
+            rows = conn.execute(_BY_WORKFLOW, (workflow_id,)).fetchall()
+        else:
+            if execution_id is None:
+                found = conn.execute("SELECT id FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
+                if found is None:
+                    return []
+                execution_id = found[0]
+            if self._schema < 5:
+                rows = conn.execute(_TASK_RANGE, task_ids(execution_id)).fetchall()
+            else:
+                from flowkit.store._codec import dumps, loads
+
+                latest: dict[str, list[Any]] = {}
+                for (text,) in conn.execute(_BATCHES, task_ids(execution_id)):
+                    for entry in loads(text):
+                        latest[entry[0]] = entry  # a later batch: the attempt's later state
+                # data as JSON text, as older rows hold it (an upgraded row whose data was not valid JSON: its text)
+                rows = [
+                    (e[0], workflow_id, *e[1:12], e[12] if isinstance(e[12], str) else dumps(e[12]))
+                    for e in latest.values()
+                ]
+        rows.sort(key=_seq)  # in key order, sorted here: no second index kept in seq order
+        return rows
 
     def workflow_def(self, name: str, version: int | None = None) -> Any:
         """A registered workflow definition (the latest version when ``version`` is None), or None."""
@@ -134,13 +155,11 @@ class SqliteReader:
             row = conn.execute(_EXECUTION, (workflow_id,)).fetchone()
             if row is None:
                 return None
-            # in key order, sorted here: no second index kept in seq order
-            tasks = self._task_rows(conn, ", ".join(TASK_COLS), workflow_id, row[0])
+            tasks = self._task_rows(conn, workflow_id, row[0])
             definition = conn.execute(
                 "SELECT d.json FROM execution_defs e JOIN definitions d ON d.hash = e.hash WHERE e.workflow_id=?",
                 (workflow_id,),
             ).fetchone()
-        tasks.sort(key=_seq)
         record = dict(zip(EXEC_COLS, row[1:], strict=True))
         record["definition"] = definition[0] if definition else None
         return record, [dict(zip(TASK_COLS, t, strict=True)) for t in tasks]
@@ -159,7 +178,7 @@ class SqliteReader:
             rows = conn.execute(
                 "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
             ).fetchall()
-            attempts = self._task_rows(conn, "task_id, status, scheduled, started, ended, updated", workflow_id)
+            attempts = [(t[0], t[4], *t[9:13]) for t in self._task_rows(conn, workflow_id)]
         stored = []
         for t, task, kind in rows:
             if kind.startswith("["):  # one write's moves (schema 2 and later)

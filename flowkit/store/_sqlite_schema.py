@@ -5,14 +5,19 @@ execution and write (its ``kind`` a JSON list of moves; see ``SqliteStore.events
 events and the execution-to-definition rows by execution (``WITHOUT ROWID``; schema 2 kept a table
 and an index each) and tasks by an index on ``(workflow_id, task_id)``. Schema 4 drops that index:
 an execution has an integer ``id`` and its task rows the ids ``id << 24`` + 1, 2, ... (the store
-hands them out), so an execution's tasks are one range of the tasks table's own b-tree and a task
-written again is found by its id. Each b-tree a commit touches is at least one page written to the
-WAL, and the index cost a third of a task row's write. Tasks stay a rowid table: their rows carry
-inputs and outputs, sometimes tens of kilobytes, which a ``WITHOUT ROWID`` b-tree holds less well
-(measured: no faster on small rows, slower on large ones). The correlation-id index holds only
-executions that have one. A store of schema 1, 2 or 3 is upgraded in place when opened for writing
-(its rows are kept; events rows of schema 1 are read as they are); opened ``readonly=True`` it is
-read as it is; a store of a newer schema is refused, untouched.
+hands them out), so an execution's tasks are one range of the tasks table's own b-tree. Schema 5
+writes what one write changed of an execution's task attempts as one ``task_batches`` row: its id
+``(execution id << 24)`` + 1, 2, ..., its ``json`` the array of those attempts, each an array in the
+order of ``TASK_COLUMNS`` (without the workflow id; ``data`` an object). A later row holds an
+attempt's later state; when an execution ends (and after a restart or rerun) its rows are replaced
+by its attempts as they are, once. Binding and inserting a row per attempt was two thirds of what
+the store added to a run (measured: 15 values bound and a b-tree insert per task, ~18,000
+instructions); one row per write costs one ``orjson`` call for all its attempts. The ``tasks`` view
+shows the latest state of every attempt as the rows of schema 4 did, for SQL (``SELECT ... FROM
+tasks WHERE workflow_id = ?``). The correlation-id index holds only executions that have one. A
+store of schema 1 to 4 is upgraded in place when opened for writing (its rows are kept; events rows
+of schema 1 are read as they are); opened ``readonly=True`` it is read as it is; a store of a newer
+schema is refused, untouched.
 """
 
 from __future__ import annotations
@@ -23,10 +28,18 @@ from pathlib import Path
 
 from flowkit.errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "TASK_ID_BITS", "check_schema", "default_store_path", "explain", "task_ids"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "TASK_COLUMNS",
+    "TASK_ID_BITS",
+    "check_schema",
+    "default_store_path",
+    "explain",
+    "task_ids",
+]
 
-SCHEMA_VERSION = 4
-TASK_ID_BITS = 24  # an execution's task rows: ids (execution id << 24) + 1 ... 2**24 - 1
+SCHEMA_VERSION = 5
+TASK_ID_BITS = 24  # an execution's task rows (schema 4) or batches (5): ids (execution id << 24) + 1 ... 2**24 - 1
 
 # Tables whose layout did not change since schema 1 (every statement is IF NOT EXISTS: opening a
 # store of an older flowkit that lacks one of them adds it and keeps the rest).
@@ -73,7 +86,32 @@ CREATE TABLE IF NOT EXISTS executions{{suffix}} (id INTEGER PRIMARY KEY, workflo
     {_EXEC_COLUMNS});
 CREATE TABLE IF NOT EXISTS tasks{{suffix}} (id INTEGER PRIMARY KEY, {_TASK_COLUMNS});
 """
-SCHEMA = _COMMON + _NUMBERED.format(suffix="") + _KEYED.format(suffix="") + _EXEC_INDEXES + _CORRELATION
+TASK_COLUMNS = tuple(c.split()[0] for c in _TASK_COLUMNS.split(","))
+# Schema 5: an entry of a batch is [task_id, seq, ref, ..., data] (TASK_COLUMNS without workflow_id).
+_ENTRY_AT = {c: i for i, c in enumerate(c for c in TASK_COLUMNS if c != "workflow_id")}
+_BATCHES = """
+CREATE TABLE IF NOT EXISTS task_batches (id INTEGER PRIMARY KEY, json TEXT NOT NULL);
+"""
+# The latest state of every attempt (the entry of its execution's highest batch: SQLite takes the
+# bare columns of an aggregate query with one max() from the row holding the max).
+_VIEW = (
+    "CREATE VIEW IF NOT EXISTS tasks AS SELECT "
+    + ", ".join(TASK_COLUMNS)
+    + " FROM (SELECT max(b.id) AS batch, e.workflow_id AS workflow_id, "
+    + ", ".join(f"json_extract(j.value, '$[{i}]') AS {c}" for c, i in _ENTRY_AT.items())
+    + " FROM executions e JOIN task_batches b"
+    + f" ON b.id > e.id << {TASK_ID_BITS} AND b.id < (e.id + 1) << {TASK_ID_BITS}, json_each(b.json) j"
+    + " GROUP BY e.workflow_id, json_extract(j.value, '$[0]'));\n"
+)
+SCHEMA = (
+    _COMMON
+    + f"CREATE TABLE IF NOT EXISTS executions (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL UNIQUE, {_EXEC_COLUMNS});"
+    + _BATCHES
+    + _KEYED.format(suffix="")
+    + _EXEC_INDEXES
+    + _CORRELATION
+    + _VIEW
+)
 # What schemas 1 and 2 created (the upgrade first adds what an older store lacks, then rebuilds).
 SCHEMA_2 = (
     _COMMON
@@ -123,13 +161,31 @@ ALTER TABLE tasks_v4 RENAME TO tasks;
     + _EXEC_INDEXES
     + _CORRELATION
 )
+# Schema 4 to 5: an execution's task rows become one batch row (its attempts, seq order); data
+# that is not valid JSON (NaN, written by json when orjson refused a value) is kept as its text.
+_REBUILD_5 = (
+    _BATCHES
+    + f"""
+INSERT INTO task_batches (id, json)
+    SELECT (e.id << {TASK_ID_BITS}) + 1, json_group_array(json_array({
+        ", ".join(
+            "CASE WHEN json_valid(t.data) THEN json(t.data) ELSE t.data END" if c == "data" else "t." + c
+            for c in _ENTRY_AT
+        )
+    }))
+    FROM (SELECT * FROM tasks ORDER BY workflow_id, seq) t JOIN executions e ON e.workflow_id = t.workflow_id
+    GROUP BY e.id;
+DROP TABLE tasks;
+"""
+    + _VIEW
+)
 TABLES = frozenset(
-    {"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "tasks", "events"}
+    {"meta", "workflow_defs", "task_defs", "executions", "definitions", "execution_defs", "task_batches", "events"}
 )
 
 
 def task_ids(execution_id: int) -> tuple[int, int]:
-    """The ids an execution's task rows may take (schema 4), as an open range: ``low < id < high``."""
+    """The ids an execution's task rows (schema 4) or batches (5) may take, as an open range: ``low < id < high``."""
     low = execution_id << TASK_ID_BITS
     return low, low + (1 << TASK_ID_BITS)
 
@@ -183,12 +239,14 @@ def check_schema(conn: sqlite3.Connection, where: str, path: Path, *, create: bo
         if create and (new or not TABLES <= tables or version < SCHEMA_VERSION):
             if new or version >= SCHEMA_VERSION:
                 script = SCHEMA  # a new store, or one that lacks a table added since (IF NOT EXISTS)
+            elif version == 4:
+                script = _COMMON + _KEYED.format(suffix="") + _REBUILD_5
             elif version == 3:
-                script = _COMMON + _KEYED.format(suffix="") + _REBUILD_4
+                script = _COMMON + _KEYED.format(suffix="") + _REBUILD_4 + _REBUILD_5
             else:
                 # an older store: first what its flowkit would have created, then the new tables
                 # filled from the old ones, in one transaction (a crash leaves the old store whole)
-                script = SCHEMA_2 + _REBUILD_3 + _REBUILD_4
+                script = SCHEMA_2 + _REBUILD_3 + _REBUILD_4 + _REBUILD_5
             conn.executescript(
                 f"BEGIN;{script}INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');COMMIT;"
             )

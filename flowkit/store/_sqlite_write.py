@@ -1,9 +1,9 @@
 """How the SQLite store writes: one transaction per batch of changes (see ``flowkit.store._sqlite``).
 
 What one commit costs is mostly the pages it writes to the WAL, one or more per b-tree it touches:
-a task is its row alone (schema 4: its id says where it goes, see ``_Numbers``), an event one
-b-tree, and an execution already written is updated in place, its status index only when its
-status moved.
+the task attempts it changed are one ``task_batches`` row per execution (one JSON text: see
+``_write_batches``), an event one b-tree, and an execution already written is updated in place, its
+status index only when its status moved.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from flowkit.errors import StoreError
-from flowkit.store._sqlite_schema import TASK_ID_BITS, explain, task_ids
+from flowkit.store._sqlite_schema import TASK_COLUMNS, TASK_ID_BITS, explain, task_ids
 
 __all__ = ["EXEC_COLS", "TASK_COLS", "SqliteWriter"]
 
@@ -37,22 +36,7 @@ EXEC_COLS = (
     "reason",
     "data",
 )
-TASK_COLS = (
-    "task_id",
-    "workflow_id",
-    "seq",
-    "ref",
-    "status",
-    "type",
-    "name",
-    "iteration",
-    "retry_count",
-    "scheduled",
-    "started",
-    "ended",
-    "updated",
-    "data",
-)
+TASK_COLS = TASK_COLUMNS  # a task record's keys (a schema-5 batch entry: these without workflow_id)
 _VALUES_EXEC = f"({', '.join(EXEC_COLS)}) VALUES ({', '.join('?' * len(EXEC_COLS))})"
 # Rewriting a row it wrote before, the store changes only the columns that can have changed: an
 # UPDATE in place leaves alone the indexes of unchanged columns, where REPLACE deletes and inserts
@@ -76,59 +60,28 @@ _UPSERT_EXEC_SAME_STATUS = _upsert_exec((*_FIXED, "status"))
 
 
 class _Numbers:
-    """An execution's id and its task rows' ids (``id << TASK_ID_BITS`` + 1, 2, ...) as this store knows them."""
+    """An execution's range of ``task_batches`` ids (``id << TASK_ID_BITS`` + 1, 2, ...) and the next free one."""
 
-    __slots__ = ("next", "rows", "top")
+    __slots__ = ("base", "next", "top")
 
     def __init__(self, conn: sqlite3.Connection, execution_id: int, *, new: bool) -> None:
-        base, self.top = task_ids(execution_id)
+        self.base, self.top = task_ids(execution_id)
         if new:  # an id SQLite handed out again (the last execution was removed): none of its rows stay
-            conn.execute("DELETE FROM tasks WHERE id > ? AND id < ?", (base, self.top))
-            self.rows: dict[str, int] = {}
+            conn.execute("DELETE FROM task_batches WHERE id > ? AND id < ?", (self.base, self.top))
+            self.next = self.base + 1
         else:
-            self.rows = dict(conn.execute("SELECT task_id, id FROM tasks WHERE id > ? AND id < ?", (base, self.top)))
-        self.next = max(self.rows.values(), default=base) + 1
-
-    def exhausted(self) -> StoreError:
-        """What writing one attempt past the execution's last id raises."""
-        return StoreError(
-            f"an execution cannot hold more than {(1 << TASK_ID_BITS) - 1:,} task attempts in one flowkit store. "
-            "Fix: split the work into sub-workflows."
-        )
+            last = conn.execute("SELECT max(id) FROM task_batches WHERE id > ? AND id < ?", (self.base, self.top))
+            self.next = (last.fetchone()[0] or self.base) + 1
 
 
-def _upsert_tasks(rows: int) -> str:
-    """The upsert of ``rows`` task rows in one statement."""
-    values = ", ".join([f"({', '.join('?' * (len(TASK_COLS) + 1))})"] * rows)
-    return (
-        f"INSERT INTO tasks (id, {', '.join(TASK_COLS)}) VALUES {values}"
-        + " ON CONFLICT (id) DO UPDATE SET "
-        + ", ".join(f"{c}=excluded.{c}" for c in TASK_COLS if c not in ("task_id", "workflow_id"))
-    )
-
-
-_UPSERT_TASK = _upsert_tasks(1)
-# A batch of tasks goes in statements of _CHUNK rows (then _SMALL, then one at a time): binding a
-# statement's rows at once and stepping it once costs a fifth less per row than executemany's step
-# per row. 64 rows bind 960 variables, below the 999 of SQLite builds before 3.32.
-_CHUNK, _SMALL = 64, 8
-_UPSERT_CHUNK, _UPSERT_SMALL = _upsert_tasks(_CHUNK), _upsert_tasks(_SMALL)
+# At most this many attempts per batch row: an execution of a million attempts, each with a
+# kilobyte of data, stays well below SQLite's longest value (1 GB) per row.
+_BATCH_ENTRIES = 4096
 # An events row's id follows the execution's last one (its key is (workflow_id, id): one seek).
 _INSERT_EVENT = (
     "INSERT INTO events (workflow_id, id, task_id, time, kind) VALUES "
     "(?1, (SELECT coalesce(max(id), 0) + 1 FROM events WHERE workflow_id = ?1), NULL, ?2, ?3)"
 )
-
-
-def _write_tasks(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Upsert task rows: whole chunks in multi-row statements, the rest one by one."""
-    at, count = 0, len(rows)
-    for size, sql in ((_CHUNK, _UPSERT_CHUNK), (_SMALL, _UPSERT_SMALL)):
-        while count - at >= size:
-            conn.execute(sql, list(chain.from_iterable(rows[at : at + size])))
-            at += size
-    if at < count:
-        conn.executemany(_UPSERT_TASK, rows[at:] if at else rows)
 
 
 def _sha256() -> Any:
@@ -173,15 +126,24 @@ class SqliteWriter:
     def write(self, workflows: list[Any], tasks: list[Any], dropped: list[str] | tuple[str, ...] = ()) -> None:
         """Write changed executions and task attempts (engine models) in one transaction.
 
-        ``dropped``: ids of attempts a restart or rerun removed from their execution; their rows go.
+        ``dropped``: ids of attempts a restart or rerun removed from their execution; they are gone
+        once the batches of the executions written with it are replaced (see ``_write_batches``).
         """
         if not workflows and not tasks and not dropped:
             return
         self._check_writable()
-        from flowkit.store._codec import task_record, workflow_record
+        from flowkit.store._codec import task_entry, workflow_record
 
         exec_rows = [workflow_record(wf) for wf in workflows]
-        task_rows = [task_record(t) for t in tasks]
+        entries: dict[Any, list[list[Any]]] = {}  # workflow model -> entries of its attempts written now
+        for task in tasks:
+            wf = task.workflow
+            found = entries.get(wf)
+            if found is None:
+                found = entries[wf] = []
+            found.append(task_entry(task))
+        # an execution that ended, or lost attempts: its batches are replaced by its attempts as they are
+        whole = [wf for wf in workflows if dropped or wf.status.is_terminal]
         new_defs = [
             (wf.workflow_id, *self._definition_text(wf.definition))
             for wf in workflows
@@ -210,8 +172,6 @@ class SqliteWriter:
                         numbers[r[0]] = _Numbers(conn, inserted.lastrowid, new=True)  # type: ignore[arg-type]
                     else:  # written before (a restart, or by another store object): its id stays
                         conn.execute(_UPSERT_EXEC_FULL, r)
-                if dropped:
-                    self._delete_tasks(conn, [wf.workflow_id for wf in workflows], dropped)
                 if moved:
                     conn.executemany(_UPSERT_EXEC, moved)
                 if same:
@@ -224,8 +184,8 @@ class SqliteWriter:
                     conn.executemany(
                         "INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs]
                     )
-                if task_rows:
-                    _write_tasks(conn, self._numbered(conn, task_rows))
+                if entries or whole:
+                    self._write_batches(conn, entries, whole)
                 if events:
                     conn.executemany(_INSERT_EVENT, events)
                 conn.execute("COMMIT")
@@ -275,52 +235,38 @@ class SqliteWriter:
             found = self._numbers[workflow_id] = _Numbers(conn, row[0], new=False)
         return found
 
-    def _numbered(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """Each task row with its id first (the next free one for an attempt not written yet)."""
-        out: list[tuple[Any, ...]] = []
-        batch = 0
-        while batch < len(rows):  # a run of consecutive rows of one execution at a time
-            workflow_id = rows[batch][1]
-            numbers = self._of(conn, workflow_id)
-            known, next_id, end = numbers.rows, numbers.next, batch
-            for end in range(batch, len(rows)):
-                row = rows[end]
-                if row[1] != workflow_id:
-                    break
-                task_id = row[0]
-                rid = known.get(task_id)
-                if rid is None:
-                    rid = known[task_id] = next_id
-                    next_id += 1
-                out.append((rid, *row))
-            else:
-                end = len(rows)
-            if next_id > numbers.top:
-                raise numbers.exhausted()
-            numbers.next, batch = next_id, end
-        return out
+    def _write_batches(self, conn: sqlite3.Connection, entries: dict[Any, list[list[Any]]], whole: list[Any]) -> None:
+        """Insert each execution's entries as its next batch rows (``_BATCH_ENTRIES`` per row at most).
 
-    def _delete_tasks(
-        self, conn: sqlite3.Connection, workflow_ids: list[str], dropped: list[str] | tuple[str, ...]
-    ) -> None:
-        """Delete the rows of ``dropped`` attempts, found by id in their execution's numbers.
-
-        A restart or rerun writes the execution it changed in the same batch; an attempt of none of
-        them (no flowkit writes one) is looked for in the whole table.
+        An execution in ``whole`` that has batches already, or whose id range is used up, has them
+        deleted and its attempts as they are written instead: an ended execution is one row (or a
+        few), and an attempt a restart or rerun dropped is gone with its rows.
         """
-        owners = [self._of(conn, workflow_id) for workflow_id in workflow_ids]
-        ids, unknown = [], []
-        for task_id in dropped:
-            for numbers in owners:
-                rid = numbers.rows.pop(task_id, None)
-                if rid is not None:
-                    ids.append((rid,))
-                    break
-            else:
-                unknown.append((task_id,))
-        conn.executemany("DELETE FROM tasks WHERE id = ?", ids)
-        if unknown:
-            conn.executemany("DELETE FROM tasks WHERE task_id = ?", unknown)
+        from flowkit.store._codec import dumps, task_entry
+
+        for wf in whole:
+            entries.setdefault(wf, [])
+        rows: list[tuple[int, str]] = []
+        replace = {id(wf) for wf in whole}
+        for wf, written in entries.items():
+            numbers = self._of(conn, wf.workflow_id)
+            count = -(-len(written) // _BATCH_ENTRIES)
+            if (id(wf) in replace and numbers.next > numbers.base + 1) or numbers.next + count >= numbers.top:
+                conn.execute("DELETE FROM task_batches WHERE id > ? AND id < ?", (numbers.base, numbers.top))
+                fresh = {e[0]: e for e in written}  # encoded already: not again
+                written = [fresh.get(t.task_id) or task_entry(t) for t in wf.tasks]
+                numbers.next, count = numbers.base + 1, -(-len(written) // _BATCH_ENTRIES)
+                if numbers.next + count >= numbers.top:
+                    raise StoreError(
+                        f"an execution cannot hold more than {(1 << TASK_ID_BITS) * _BATCH_ENTRIES:,} task "
+                        "attempts in one flowkit store. Fix: split the work into sub-workflows."
+                    )
+            at = numbers.next
+            for start in range(0, len(written), _BATCH_ENTRIES):
+                rows.append((at, dumps(written[start : start + _BATCH_ENTRIES])))
+                at += 1
+            numbers.next = at
+        conn.executemany("INSERT INTO task_batches VALUES (?, ?)", rows)
 
     def _event_rows(self, workflows: list[Any]) -> list[tuple[str, int, str]]:
         """One events row per execution whose status moved in the batch: ``(workflow_id, time, kind)``.
@@ -345,7 +291,7 @@ class SqliteWriter:
         with self.session(), self._lock, self._transaction() as conn:
             found = conn.execute("SELECT id FROM executions WHERE workflow_id = ?", (workflow_id,)).fetchone()
             if found is not None:
-                conn.execute("DELETE FROM tasks WHERE id > ? AND id < ?", task_ids(found[0]))
+                conn.execute("DELETE FROM task_batches WHERE id > ? AND id < ?", task_ids(found[0]))
                 for table in ("events", "execution_defs", "executions"):
                     conn.execute(f"DELETE FROM {table} WHERE workflow_id = ?", (workflow_id,))  # noqa: S608
         for known in (self._numbers, self._exec_fixed, self._status_written, self._defs_written, self._live):

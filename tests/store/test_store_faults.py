@@ -381,7 +381,7 @@ def test_corrupt_page_met_while_reading_is_a_store_error(tmp_path: Path) -> None
     """A damaged table page that opening does not read: reading it raises StoreError, not sqlite3's error."""
     path = tmp_path / "page.db"
     ids = make_store(path, runs=2)
-    (root,) = _rows(path, "SELECT rootpage FROM sqlite_master WHERE name='tasks'")[0]
+    (root,) = _rows(path, "SELECT rootpage FROM sqlite_master WHERE name='task_batches'")[0]
     page = 4096
     assert _rows(path, "PRAGMA page_size") == [(page,)]
     data = bytearray(path.read_bytes())

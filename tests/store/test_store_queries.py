@@ -351,26 +351,22 @@ def test_open_and_list_ten_thousand_executions(tmp_path: Path) -> None:
     con = sqlite3.connect(path)
     (row,) = con.execute("SELECT * FROM executions").fetchall()
     cols = [d[0] for d in con.execute("SELECT * FROM executions").description]
-    tasks = con.execute("SELECT * FROM tasks").fetchall()
-    tcols = [d[0] for d in con.execute("SELECT * FROM tasks").description]
+    batches = con.execute("SELECT id, json FROM task_batches").fetchall()
     defs = con.execute("SELECT hash FROM execution_defs WHERE workflow_id=?", (ex.workflow_id,)).fetchall()
     id_at, wid_at, created_at = cols.index("id"), cols.index("workflow_id"), cols.index("created")
-    t_row, t_wid, t_id = tcols.index("id"), tcols.index("workflow_id"), tcols.index("task_id")
     new_rows, new_tasks, new_defs = [], [], []
     for i in range(1, N):
         wid = f"copy-{i:05d}"
         r = list(row)
         r[id_at], r[wid_at], r[created_at] = row[id_at] + i, wid, row[created_at] + i
         new_rows.append(r)
-        for t in tasks:  # schema 4: an execution's task rows are numbered from its id
-            t2 = list(t)
-            t2[t_row] = (r[id_at] << TASK_ID_BITS) + (t[t_row] & ((1 << TASK_ID_BITS) - 1))
-            t2[t_wid], t2[t_id] = wid, f"{wid}-{t[t_id]}"
-            new_tasks.append(t2)
+        for batch_id, text in batches:  # schema 5: an execution's batches are numbered from its id
+            entries = [[f"{wid}-{e[0]}", *e[1:]] for e in json.loads(text)]
+            new_tasks.append(((r[id_at] << TASK_ID_BITS) + (batch_id & ((1 << TASK_ID_BITS) - 1)), json.dumps(entries)))
         new_defs += [(wid, h) for (h,) in defs]
     with con:
         con.executemany(f"INSERT INTO executions VALUES ({', '.join('?' * len(cols))})", new_rows)
-        con.executemany(f"INSERT INTO tasks VALUES ({', '.join('?' * len(tcols))})", new_tasks)
+        con.executemany("INSERT INTO task_batches VALUES (?, ?)", new_tasks)
         con.executemany("INSERT INTO execution_defs VALUES (?, ?)", new_defs)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -446,12 +442,14 @@ def test_task_records_of_an_earlier_flowkit_load_the_same(tmp_path: Path) -> Non
     _close(db)
     expected = {ex.workflow_id: ex.to_json() for ex in executions}
     conn = sqlite3.connect(db)
-    rows = conn.execute("SELECT task_id, ref, scheduled, data FROM tasks").fetchall()
-    assert any(len(json.loads(data)) < len(_FULL_RECORD_DEFAULTS) for *_, data in rows)  # compact ones were written
+    batches = [(i, json.loads(text)) for i, text in conn.execute("SELECT id, json FROM task_batches")]
+    entries = [e for _, batch in batches for e in batch]  # [task_id, seq, ref, ..., scheduled (8), ..., data]
+    assert any(len(e[12]) < len(_FULL_RECORD_DEFAULTS) for e in entries)  # compact ones were written
     with conn:
-        for task_id, ref, scheduled, data in rows:
-            full = {**_FULL_RECORD_DEFAULTS, "nodeRef": ref, "firstScheduledTime": scheduled, **json.loads(data)}
-            conn.execute("UPDATE tasks SET data=? WHERE task_id=?", (json.dumps(full), task_id))
+        for batch_id, batch in batches:
+            for e in batch:
+                e[12] = {**_FULL_RECORD_DEFAULTS, "nodeRef": e[2], "firstScheduledTime": e[8], **e[12]}
+            conn.execute("UPDATE task_batches SET json=? WHERE id=?", (json.dumps(batch), batch_id))
     conn.close()
     runtime = flowkit.open(db, workers=WORKERS, background=False, workflows=[KID])
     try:
@@ -499,11 +497,11 @@ def test_restart_and_rerun_leave_only_the_current_attempts_in_the_store(tmp_path
         runtime.close()
     conn = sqlite3.connect(db)
     (execution_id,) = conn.execute("SELECT id FROM executions WHERE workflow_id=?", (ex.workflow_id,)).fetchone()
-    ids = [i for (i,) in conn.execute("SELECT id FROM tasks ORDER BY id")]
+    batches = conn.execute("SELECT id, json FROM task_batches ORDER BY id").fetchall()
     conn.close()
-    # every row in the execution's range; the restart's and the rerun's attempts numbered after the dropped ones
-    assert len(ids) == len(current()) and {i >> TASK_ID_BITS for i in ids} == {execution_id}
-    assert min(i & ((1 << TASK_ID_BITS) - 1) for i in ids) > 2
+    # every batch in the execution's range; the attempts the restart and the rerun dropped are in none of them
+    assert {i >> TASK_ID_BITS for i, _ in batches} == {execution_id}
+    assert {e[0] for _, text in batches for e in json.loads(text)} == {t.task_id for t in ex.tasks}
 
 
 def test_removing_an_execution_deletes_its_rows_and_no_other(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ Schema 1 wrote one events row per move, schema 2 one row per execution and write
 and events in rowid tables with a second index on ``workflow_id`` (tasks a third, on ``task_id``).
 Schema 3 keys events by execution (``WITHOUT ROWID``) and tasks by an index on ``(workflow_id,
 task_id)``. Schema 4 numbers executions and gives an execution's task rows the ids ``id << 24`` + 1,
-2, ... (no index on tasks at all). The old files here are built with the old DDL, copied verbatim
-below, and filled with the rows a real run wrote.
+2, ... (no index on tasks at all). Schema 5 keeps an execution's attempts as batch rows in that
+range (``task_batches``) and shows them through the ``tasks`` view. The old files here are built
+with the old DDL, copied verbatim below, and filled with the rows a real run wrote.
 """
 
 from __future__ import annotations
@@ -67,6 +68,30 @@ CREATE UNIQUE INDEX tasks_key ON tasks (workflow_id, task_id);
 CREATE INDEX executions_correlation ON executions (correlation_id) WHERE correlation_id IS NOT NULL;
 """,
 }
+OLD_DDL[4] = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE workflow_defs (name TEXT NOT NULL, version INTEGER NOT NULL, json TEXT NOT NULL,
+    PRIMARY KEY (name, version));
+CREATE TABLE task_defs (name TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE definitions (hash TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE executions (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL, version INTEGER NOT NULL, status TEXT NOT NULL,
+    correlation_id TEXT, parent_workflow_id TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL,
+    ended INTEGER NOT NULL, task_count INTEGER NOT NULL, failed_count INTEGER NOT NULL, reason TEXT,
+    data TEXT NOT NULL);
+CREATE TABLE tasks (id INTEGER PRIMARY KEY, task_id TEXT NOT NULL, workflow_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    ref TEXT NOT NULL, status TEXT NOT NULL, type TEXT NOT NULL, name TEXT NOT NULL, iteration INTEGER NOT NULL,
+    retry_count INTEGER NOT NULL, scheduled INTEGER NOT NULL, started INTEGER NOT NULL, ended INTEGER NOT NULL,
+    updated INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE execution_defs (workflow_id TEXT PRIMARY KEY, hash TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE events (
+    workflow_id TEXT NOT NULL, id INTEGER NOT NULL, task_id TEXT, time INTEGER NOT NULL, kind TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, id)) WITHOUT ROWID;
+CREATE INDEX executions_name ON executions (name, version);
+CREATE INDEX executions_status ON executions (status);
+CREATE INDEX executions_created ON executions (created);
+CREATE INDEX executions_correlation ON executions (correlation_id) WHERE correlation_id IS NOT NULL;
+"""
 OLD_DDL[1] = OLD_DDL[2]
 _COPIED = ("workflow_defs", "task_defs", "executions", "tasks", "definitions", "execution_defs")
 
@@ -97,6 +122,14 @@ def _old_store(src: Path, dst: Path, version: int) -> None:
     with con:
         for table in _COPIED:
             cols = ", ".join(r[1] for r in con.execute(f"PRAGMA main.table_info({table})"))
+            if version == 4 and table == "tasks":  # schema 4 numbered an execution's task rows from its id
+                cols = cols.removeprefix("id, ")
+                con.execute(
+                    f"INSERT INTO main.tasks (id, {cols}) SELECT (e.id << {TASK_ID_BITS}) + row_number() OVER "
+                    f"(PARTITION BY t.workflow_id ORDER BY t.seq), {', '.join('t.' + c for c in cols.split(', '))} "
+                    "FROM src.tasks t JOIN src.executions e USING (workflow_id)"
+                )
+                continue
             con.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM src.{table}")
         # older flowkits wrote every task move as an event too: (one row per write,) one row per move
         ids = [w for (w,) in con.execute("SELECT workflow_id FROM src.executions ORDER BY workflow_id")]
@@ -107,7 +140,7 @@ def _old_store(src: Path, dst: Path, version: int) -> None:
             rows = [(w, task, when, kind) for w in ids for task, when, kind in moves[w]]
         else:
             rows = [(w, None, got[0][1], json.dumps(got)) for w, got in moves.items() if got]
-        if version == 3:  # events ids count per execution
+        if version >= 3:  # events ids count per execution
             con.executemany(
                 "INSERT INTO main.events VALUES (?1, (SELECT coalesce(max(id), 0) + 1 FROM main.events "
                 "WHERE workflow_id = ?1), ?2, ?3, ?4)",
@@ -162,21 +195,21 @@ def _read(path: Path, *ids: str) -> list[Any]:
         store.close()
 
 
-def _numbered(path: Path) -> dict[str, list[tuple[int, int]]]:
-    """Each execution's task rows as (number in the execution, seq), by id; every row belongs to one."""
+def _numbered(path: Path) -> dict[str, list[tuple[int, list[int]]]]:
+    """Each execution's batches as (number in the execution, the seqs of its entries), by id; every batch belongs to one."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         executions = dict(con.execute("SELECT id, workflow_id FROM executions"))
-        out: dict[str, list[tuple[int, int]]] = {w: [] for w in executions.values()}
-        for row_id, workflow_id, seq in con.execute("SELECT id, workflow_id, seq FROM tasks ORDER BY id"):
-            assert executions[row_id >> TASK_ID_BITS] == workflow_id
-            out[workflow_id].append((row_id & ((1 << TASK_ID_BITS) - 1), seq))
+        out: dict[str, list[tuple[int, list[int]]]] = {w: [] for w in executions.values()}
+        for row_id, text in con.execute("SELECT id, json FROM task_batches ORDER BY id"):
+            seqs = sorted(entry[1] for entry in json.loads(text))
+            out[executions[row_id >> TASK_ID_BITS]].append((row_id & ((1 << TASK_ID_BITS) - 1), seqs))
         return out
     finally:
         con.close()
 
 
-@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("version", [2, 3, 4])
 def test_an_older_store_is_read_as_it_is_then_upgraded_and_its_waiting_execution_carries_on(
     tmp_path: Path, version: int
 ) -> None:
@@ -191,7 +224,7 @@ def test_an_older_store_is_read_as_it_is_then_upgraded_and_its_waiting_execution
     old_version, ddl = _schema(path)
     assert old_version == str(version)
     assert ("tasks_workflow" in ddl) == (version == 2) and ("tasks_key" in ddl) == (version == 3)
-    assert ("WHERE" in ddl["executions_correlation"]) == (version == 3)
+    assert ("WHERE" in ddl["executions_correlation"]) == (version >= 3)
 
     # a writer upgrades it, adopts the waiting order and finishes it
     runtime = flowkit.open(path, workers=WORKERS)
@@ -204,12 +237,13 @@ def test_an_older_store_is_read_as_it_is_then_upgraded_and_its_waiting_execution
     _forget(path)
 
     new_version, ddl = _schema(path)
-    assert new_version == str(SCHEMA_VERSION) == "4"
+    assert new_version == str(SCHEMA_VERSION) == "5"
     assert {"tasks_workflow", "events_workflow", "tasks_key"}.isdisjoint(ddl)
     assert not [name for name in ddl if name.endswith(("_v3", "_v4"))]
-    assert [name for name in ddl if name.startswith("sqlite_autoindex_tasks")] == []  # no index on tasks at all
+    assert [name for name in ddl if "autoindex_task" in name] == []  # no index on task attempts at all
     assert all("WITHOUT ROWID" in ddl[t] for t in ("events", "execution_defs"))
-    assert all("id INTEGER PRIMARY KEY" in ddl[t] for t in ("executions", "tasks"))
+    assert all("id INTEGER PRIMARY KEY" in ddl[t] for t in ("executions", "task_batches"))
+    assert ddl["tasks"].startswith("CREATE VIEW tasks")
     assert ddl["executions_correlation"].endswith("WHERE correlation_id IS NOT NULL")
     (record, moves), (done_record, done_moves), (third, _) = _read(path, waiting, done, again.workflow_id)
     assert (done_record, done_moves) == expected[1]  # the finished one untouched
@@ -224,16 +258,26 @@ def test_an_older_store_is_read_as_it_is_then_upgraded_and_its_waiting_execution
     assert moves[: len(old_moves)] == old_moves and len(moves) > len(old_moves)
     assert moves[-1]["kind"] == "workflow COMPLETED"
     assert record[0]["status"] == "COMPLETED" and json.loads(record[0]["data"])["output"] == {"shipped": 20}
-    # a new run on the upgraded file: written as schema 4 (it waits at its HUMAN task)
+    # a new run on the upgraded file: written as schema 5 (it waits at its HUMAN task)
     assert third[0]["status"] == "RUNNING" and [(t["ref"], t["status"]) for t in third[1]] == [
         ("price", "COMPLETED"),
         ("approve", "IN_PROGRESS"),
     ]
-    # every task row numbered in its execution: the old ones in seq order, then each new attempt
+    # an execution's old rows became its first batch; one that ended since is one batch again
     numbered = _numbered(path)
-    assert numbered[done] == [(1, 1), (2, 2), (3, 3)]
-    assert numbered[waiting] == [(1, 1), (2, 2), (3, 3)]
-    assert numbered[again.workflow_id] == [(1, 1), (2, 2)]
+    assert numbered[done] == [(1, [1, 2, 3])]
+    assert numbered[waiting] == [(1, [1, 2, 3])]
+    # the running one: one batch per write, each attempt's later state in a later batch
+    batches = numbered[again.workflow_id]
+    assert [n for n, _ in batches] == list(range(1, len(batches) + 1)) and len(batches) >= 2
+    assert {seq for _, seqs in batches for seq in seqs} == {1, 2}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:  # the view shows each attempt once
+        assert con.execute(
+            "SELECT seq, status FROM tasks WHERE workflow_id=? ORDER BY seq", (again.workflow_id,)
+        ).fetchall() == [
+            (1, "COMPLETED"),
+            (2, "IN_PROGRESS"),
+        ]
 
 
 def test_a_schema_1_store_keeps_its_events_one_row_per_move_and_continues_with_workflow_moves_only(
@@ -253,7 +297,7 @@ def test_a_schema_1_store_keeps_its_events_one_row_per_move_and_continues_with_w
     runtime.close()
     _forget(path)
 
-    assert _schema(path)[0] == "4"
+    assert _schema(path)[0] == "5"
     [(record, moves), (_, done_moves)] = _read(path, waiting, done)
     assert done_moves == expected[1][1]
     assert moves[: len(expected[0][1])] == expected[0][1] and moves[-1]["kind"] == "workflow COMPLETED"

@@ -87,7 +87,7 @@ def test_a_new_store_file_is_a_wal_store_with_normal_sync(tmp_path: Path) -> Non
         assert (
             store.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
             == str(SCHEMA_VERSION)
-            == "4"
+            == "5"
         )
     store.close()
     again = SqliteStore(tmp_path / "new.db")
