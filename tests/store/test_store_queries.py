@@ -558,3 +558,84 @@ def test_dynamic_fork_branches_come_back_from_the_store_as_they_ran(tmp_path: Pa
     for (data,) in con.execute("SELECT data FROM tasks WHERE type='leaf'"):
         assert data.count('"i":') == 1, data
     con.close()
+
+
+def _batches(path: Path, workflow_id: str) -> list[list[list[Any]]]:
+    """An execution's task_batches rows (schema 5), oldest first, each the list of its entries."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        (execution_id,) = con.execute("SELECT id FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
+        low = execution_id << TASK_ID_BITS
+        rows = con.execute(
+            "SELECT json FROM task_batches WHERE id > ? AND id < ? ORDER BY id", (low, low + (1 << TASK_ID_BITS))
+        )
+        return [json.loads(text) for (text,) in rows]
+    finally:
+        con.close()
+
+
+def test_a_running_execution_adds_a_batch_per_write_and_an_ended_one_is_one_batch(tmp_path: Path) -> None:
+    db = tmp_path / "batches.db"
+    approval = {
+        "name": "approval",
+        "version": 1,
+        "tasks": [
+            {"name": "price", "taskReferenceName": "price", "inputParameters": {"n": "${workflow.input.n}"}},
+            {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
+        ],
+    }
+    ex = flowkit.start(approval, {"n": 3}, workers=WORKERS, store=db)
+    deadline = time.monotonic() + 30
+    while not any(t.ref == "approve" and str(t.status) == "IN_PROGRESS" for t in ex.tasks):
+        assert time.monotonic() < deadline, f"the run did not reach its HUMAN task: {ex.status} {ex.reason}"
+        time.sleep(0.005)
+    ex.runtime.flush()
+    running = _batches(db, ex.workflow_id)
+    # the execution's first write (before price started), then what changed since: price is in
+    # more than one batch, its later state in the later one
+    assert len(running) >= 2
+    priced = [e for batch in running for e in batch if e[2] == "price"]
+    assert len(priced) >= 2 and priced[0][3] == "SCHEDULED" and priced[-1][3] == "COMPLETED"
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    view = con.execute("SELECT ref, status FROM tasks WHERE workflow_id=? ORDER BY seq", (ex.workflow_id,)).fetchall()
+    con.close()
+    assert view == [("price", "COMPLETED"), ("approve", "IN_PROGRESS")]  # each attempt once, as it is now
+
+    ex.complete_task("approve", {"ok": True}).wait(10)
+    assert str(ex.status) == "COMPLETED"
+    ex.runtime.close()
+    (ended,) = _batches(db, ex.workflow_id)  # the ended execution: one row, each attempt once
+    assert [(e[0], e[3]) for e in ended] == [(t.task_id, str(t.status)) for t in ex.tasks]
+    assert json.loads(SqliteStore(db, readonly=True).execution(ex.workflow_id)[1][1]["data"])["output"] == {"ok": True}
+
+
+def test_more_attempts_than_a_batch_row_holds_go_in_several_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flowkit.store import _sqlite_write
+
+    monkeypatch.setattr(_sqlite_write, "_BATCH_ENTRIES", 4)  # 4,096 in use; 14 attempts below make 4 rows
+    wf = {
+        "name": "fan",
+        "version": 1,
+        "tasks": [
+            {"name": "gen", "taskReferenceName": "gen"},
+            {
+                "name": "fork",
+                "taskReferenceName": "fork",
+                "type": "FORK_JOIN_DYNAMIC",
+                "inputParameters": {"forkTaskName": "leaf", "forkTaskInputs": "${gen.output.inputs}"},
+            },
+            {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
+        ],
+    }
+    workers = {"gen": lambda: {"inputs": [{"i": i} for i in range(11)]}, "leaf": lambda i: {"y": i * 2}}
+    path = tmp_path / "split.db"
+    ex = flowkit.run(wf, {}, workers=workers, store=path, executor="inline")
+    assert str(ex.status) == "COMPLETED" and len(ex.tasks) == 14
+    assert [len(batch) for batch in _batches(path, ex.workflow_id)] == [4, 4, 4, 2]
+    runtime = flowkit.open(path, background=False)
+    try:
+        assert runtime.load(ex.workflow_id).to_json() == ex.to_json()
+    finally:
+        runtime.close()
