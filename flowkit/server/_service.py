@@ -16,6 +16,7 @@ from flowkit.server._batch import Batcher
 from flowkit.server._errors import ApiError
 from flowkit.server._finished import KEEP, FinishedCache
 from flowkit.server._queues import TaskQueues
+from flowkit.store._codec import RESPONSE_TIMEOUT_DEFAULT
 
 __all__ = ["Service"]
 
@@ -59,7 +60,7 @@ class Service:
                 continue
             for task in record[1]:
                 if task["status"] == "IN_PROGRESS":  # only queued (SIMPLE) tasks ever consult it
-                    timeout = int(json.loads(task["data"]).get("responseTimeoutSeconds") or 0)
+                    timeout = int(json.loads(task["data"]).get("responseTimeoutSeconds", RESPONSE_TIMEOUT_DEFAULT) or 0)
                     due[task["task_id"]] = int(task["updated"] or 0) + timeout * 1000
         return due
 

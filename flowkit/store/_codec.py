@@ -14,7 +14,10 @@ from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine import Engine, TaskModel, WorkflowModel
 from flowkit.engine._execution_plan import Node
 
-__all__ = ["dumps", "loads", "restore_workflow", "task_entry", "workflow_record"]
+# Conductor's TaskDef default responseTimeoutSeconds (flowkit.definitions.TaskDef's too): a record (schema 5) leaves it out.
+RESPONSE_TIMEOUT_DEFAULT = 3600
+
+__all__ = ["RESPONSE_TIMEOUT_DEFAULT", "dumps", "loads", "restore_workflow", "task_entry", "workflow_record"]
 
 _encode = json.JSONEncoder(default=str, separators=(",", ":")).encode
 # The same encoder's C core, built once (JSONEncoder.encode builds it at every call: a third of a
@@ -125,7 +128,8 @@ def task_entry(task: TaskModel) -> list[Any]:
         data["callbackAfterMs"] = task.callback_after_ms
     if task.start_delay:
         data["startDelay"] = task.start_delay
-    data["responseTimeoutSeconds"] = task.response_timeout_seconds  # the task definitions may differ on restore
+    if task.response_timeout_seconds != RESPONSE_TIMEOUT_DEFAULT:  # kept: the task definitions may differ on restore
+        data["responseTimeoutSeconds"] = task.response_timeout_seconds
     if task.retried_task_id is not None:
         data["retriedTaskId"] = task.retried_task_id
     if task.retried:
@@ -255,7 +259,8 @@ def _restore_task(wf: WorkflowModel, plan: Any, row: dict[str, Any]) -> TaskMode
     task.poll_count = get("pollCount", 0)
     task.callback_after_seconds, task.callback_after_ms = get("callbackAfterSeconds", 0), get("callbackAfterMs", 0)
     task.start_delay = get("startDelay", 0)
-    task.response_timeout_seconds = get("responseTimeoutSeconds", task.response_timeout_seconds)
+    # absent: Conductor's default (records of schema 4 and before always hold it)
+    task.response_timeout_seconds = get("responseTimeoutSeconds", RESPONSE_TIMEOUT_DEFAULT)
     task.retried_task_id, task.retried, task.executed = (
         get("retriedTaskId"),
         get("retried", False),

@@ -78,3 +78,36 @@ def test_a_task_output_with_big_ints_and_a_lone_surrogate_is_stored_and_read_bac
     assert found is not None
     (task,) = found[1]
     assert json.loads(task["data"])["output"] == {"n": {"k": 2**70, "s": "\ud800"}}
+
+
+def test_a_response_timeout_comes_back_as_it_ran_though_the_task_definitions_changed(tmp_path: Path) -> None:
+    """A record leaves out Conductor's default (3600 s) and keeps any other: the definitions at restore don't matter."""
+    path = tmp_path / "timeouts.db"
+    wf = {
+        "name": "timeouts",
+        "version": 1,
+        "tasks": [
+            {"name": "plain", "taskReferenceName": "plain"},
+            {"name": "quick", "taskReferenceName": "quick"},
+        ],
+    }
+    workers = {"plain": lambda: {"a": 1}, "quick": lambda: {"b": 2}}
+    ex = flowkit.run(
+        wf,
+        {},
+        workers=workers,
+        store=path,
+        executor="inline",
+        task_defs=[{"name": "quick", "responseTimeoutSeconds": 120}],
+    )
+    assert [t.response_timeout_seconds for t in ex.tasks] == [3600, 120]
+    stored = [json.loads(r["data"]) for r in SqliteStore(path, readonly=True).execution(ex.workflow_id)[1]]
+    assert "responseTimeoutSeconds" not in stored[0] and stored[1]["responseTimeoutSeconds"] == 120
+    changed = [{"name": "plain", "responseTimeoutSeconds": 30}, {"name": "quick", "responseTimeoutSeconds": 30}]
+    runtime = flowkit.open(path, background=False, task_defs=changed)
+    try:
+        back = runtime.load(ex.workflow_id)
+        assert [t.response_timeout_seconds for t in back.tasks] == [3600, 120]
+        assert [t["responseTimeoutSeconds"] for t in back.to_json()["tasks"]] == [3600, 120]
+    finally:
+        runtime.close()
