@@ -92,6 +92,13 @@ def _node_source(task: TaskModel) -> dict[str, Any] | None:
     if node.raw is not None:
         raw, params = node.raw, node.params
         if params is task.input:  # plain-data branch input, shared as the task's input: written once
+            if (
+                len(raw) == 3
+                and raw.get("taskReferenceName") == node.ref
+                and raw.get("name") == task.task_def_name
+                and type(raw.get("type")) is str
+            ):  # a plain branch's task JSON is its name, ref and type: only the type is not in the record
+                return {"owner": owner, "plain": raw["type"]}
             return {"owner": owner, "task": raw, "inputFromTask": True}
         return {"owner": owner, "task": {**raw, "inputParameters": params}}
     if plan_node is not None:  # DYNAMIC: same ref, the task name came from the input
@@ -244,7 +251,7 @@ def restore_workflow(engine: Engine, row: dict[str, Any], task_rows: list[dict[s
 
 def _restore_task(wf: WorkflowModel, plan: Any, row: dict[str, Any]) -> TaskModel:
     data = json.loads(row["data"])
-    node = _restore_node(wf, plan, data, row["ref"])
+    node = _restore_node(wf, plan, data, row["ref"], row["name"])
     task = TaskModel(wf, node, row["task_id"], row["ref"], row["iteration"], row["scheduled"])
     task.task_type = row["type"]
     task.task_def_name = row["name"]
@@ -272,7 +279,7 @@ def _restore_task(wf: WorkflowModel, plan: Any, row: dict[str, Any]) -> TaskMode
     return task
 
 
-def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any], ref: str) -> Node:
+def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any], ref: str, name: str) -> Node:
     source = data.get("nodeSource")
     if source is None:
         return plan.nodes[data.get("nodeRef", ref)]  # type: ignore[no-any-return]
@@ -284,8 +291,11 @@ def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any], ref: str) 
         return node  # type: ignore[no-any-return]
     from flowkit.definitions._wire import workflow_task_from_json
 
-    task_json = source["task"]
-    if source.get("inputFromTask"):
+    if "plain" in source:  # a dynamic fork's plain branch: {name, taskReferenceName, type}, input from the task
+        task_json = {"name": name, "taskReferenceName": data.get("nodeRef", ref), "type": source["plain"]}
+    else:
+        task_json = source["task"]
+    if source.get("inputFromTask") or "plain" in source:
         task_json = {**task_json, "inputParameters": data["input"]}
     wt = workflow_task_from_json(task_json)
     return plan.runtime_node(wt, owner, owner.loop if owner is not None else None)  # type: ignore[no-any-return]

@@ -528,35 +528,73 @@ def test_removing_an_execution_deletes_its_rows_and_no_other(tmp_path: Path) -> 
     assert str(again.status) == "COMPLETED" and len(store.execution(again.workflow_id)[1]) == len(again.tasks)
 
 
-def test_dynamic_fork_branches_come_back_from_the_store_as_they_ran(tmp_path: Path) -> None:
+_FORK_FORMS: dict[str, tuple[dict[str, Any], Any]] = {
+    # form: (the FORK_JOIN_DYNAMIC task's own keys, gen's output for three branches)
+    "forkTaskName": (
+        {"inputParameters": {"forkTaskName": "leaf", "forkTaskInputs": "${gen.output.inputs}"}},
+        {"inputs": [{"i": i} for i in range(3)]},
+    ),
+    "dynamicForkTasksParam": (
+        {
+            "inputParameters": {"tasks": "${gen.output.tasks}", "inputs": "${gen.output.inputs}"},
+            "dynamicForkTasksParam": "tasks",
+            "dynamicForkTasksInputParamName": "inputs",
+        },
+        {
+            "tasks": [{"name": "leaf", "taskReferenceName": f"leaf_{i}", "type": "SIMPLE"} for i in range(2)]
+            # a branch whose task JSON holds more than name, ref and type
+            + [{"name": "leaf", "taskReferenceName": "leaf_2", "type": "SIMPLE", "inputParameters": {"i": 2}}],
+            "inputs": {"leaf_0": {"i": 0}, "leaf_1": {"i": 1}},
+        },
+    ),
+    "sdk-legacy": (
+        {
+            "inputParameters": {"tasks": "${gen.output.tasks}"},
+            "dynamicForkJoinTasksParam": "tasks",
+        },
+        {
+            "tasks": {
+                "dynamicTasks": [
+                    {"taskName": "leaf", "referenceName": f"leaf_{i}", "input": {"i": i}} for i in range(3)
+                ]
+            }
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("form", list(_FORK_FORMS))
+def test_dynamic_fork_branches_come_back_from_the_store_as_they_ran(tmp_path: Path, form: str) -> None:
     path = tmp_path / "fan.db"
+    fork, generated = _FORK_FORMS[form]
     wf = {
         "name": "fan",
         "version": 1,
         "tasks": [
             {"name": "gen", "taskReferenceName": "gen"},
-            {
-                "name": "fork",
-                "taskReferenceName": "fork",
-                "type": "FORK_JOIN_DYNAMIC",
-                "inputParameters": {"forkTaskName": "leaf", "forkTaskInputs": "${gen.output.inputs}"},
-            },
+            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN_DYNAMIC", **fork},
             {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
         ],
     }
-    workers = {"gen": lambda: {"inputs": [{"i": i} for i in range(3)]}, "leaf": lambda i: {"y": i * 2}}
+    workers = {"gen": lambda: generated, "leaf": lambda i: {"y": i * 2}}
     ex = flowkit.run(wf, {}, workers=workers, store=path)
+    assert str(ex.status) == "COMPLETED", ex.reason
     runtime = flowkit.open(path, background=False)
     back = runtime.load(ex.workflow_id).to_json()
     runtime.close()
     assert back == ex.to_json()
-    assert [t["workflowTask"]["inputParameters"] for t in back["tasks"] if t["taskType"] == "leaf"] == [
-        {"i": i, "__index": i} for i in range(3)
-    ]
-    # a branch's input is written once (its task JSON in the row takes it from the task's input)
+    leaves = [t for t in back["tasks"] if t["taskType"] == "leaf"]
+    assert [t["outputData"] for t in leaves] == [{"y": 0}, {"y": 2}, {"y": 4}]
+    assert [t["workflowTask"]["type"] for t in leaves] == ["SIMPLE"] * 3
+    # a plain branch's record holds its input once and, of its task JSON, only the type (its name
+    # and ref are the record's own); a branch whose task JSON holds more keeps it whole
     con = sqlite3.connect(path)
-    for (data,) in con.execute("SELECT data FROM tasks WHERE type='leaf'"):
-        assert data.count('"i":') == 1, data
+    for ref, data in con.execute("SELECT ref, data FROM tasks WHERE type='leaf'"):
+        source = json.loads(data)["nodeSource"]
+        if form == "dynamicForkTasksParam" and ref == "leaf_2":
+            assert source["task"]["inputParameters"] == {"i": 2} and source["inputFromTask"], data
+        else:
+            assert source == {"owner": "fork", "plain": "SIMPLE"} and data.count('"i":') == 1, data
     con.close()
 
 
