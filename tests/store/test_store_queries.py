@@ -516,10 +516,19 @@ def test_removing_an_execution_deletes_its_rows_and_no_other(tmp_path: Path) -> 
         finally:
             conn.close()
 
+    def batches() -> int:  # schema 5's rows behind the tasks view, whichever execution they belong to
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute("SELECT count(*) FROM task_batches").fetchone()[0]
+        finally:
+            conn.close()
+
     tables = ("executions", "tasks", "events", "execution_defs")
     before = {t: count(t, kept.workflow_id) for t in tables}
     assert all(before.values()) and all(count(t, gone.workflow_id) for t in tables)
+    assert batches() == 2  # an ended execution is one batch row
     store.remove_execution(gone.workflow_id)
+    assert batches() == 1
     assert store.execution(gone.workflow_id) is None and store.events(gone.workflow_id) == []
     assert {t: count(t, gone.workflow_id) for t in tables} == dict.fromkeys(tables, 0)
     assert {t: count(t, kept.workflow_id) for t in tables} == before
