@@ -572,21 +572,25 @@ _FORK_FORMS: dict[str, tuple[dict[str, Any], Any]] = {
 }
 
 
-@pytest.mark.parametrize("form", list(_FORK_FORMS))
-def test_dynamic_fork_branches_come_back_from_the_store_as_they_ran(tmp_path: Path, form: str) -> None:
-    path = tmp_path / "fan.db"
-    fork, generated = _FORK_FORMS[form]
-    wf = {
+def _fan(form: str) -> dict[str, Any]:
+    """gen -> FORK_JOIN_DYNAMIC written in ``form`` (one of _FORK_FORMS) -> JOIN."""
+    return {
         "name": "fan",
         "version": 1,
         "tasks": [
             {"name": "gen", "taskReferenceName": "gen"},
-            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN_DYNAMIC", **fork},
+            {"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN_DYNAMIC", **_FORK_FORMS[form][0]},
             {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
         ],
     }
+
+
+@pytest.mark.parametrize("form", list(_FORK_FORMS))
+def test_dynamic_fork_branches_come_back_from_the_store_as_they_ran(tmp_path: Path, form: str) -> None:
+    path = tmp_path / "fan.db"
+    _, generated = _FORK_FORMS[form]
     workers = {"gen": lambda: generated, "leaf": lambda i: {"y": i * 2}}
-    ex = flowkit.run(wf, {}, workers=workers, store=path)
+    ex = flowkit.run(_fan(form), {}, workers=workers, store=path)
     assert str(ex.status) == "COMPLETED", ex.reason
     runtime = flowkit.open(path, background=False)
     back = runtime.load(ex.workflow_id).to_json()
@@ -662,23 +666,9 @@ def test_more_attempts_than_a_batch_row_holds_go_in_several_rows(
     from flowkit.store import _sqlite_write
 
     monkeypatch.setattr(_sqlite_write, "_BATCH_ENTRIES", 4)  # 4,096 in use; 14 attempts below make 4 rows
-    wf = {
-        "name": "fan",
-        "version": 1,
-        "tasks": [
-            {"name": "gen", "taskReferenceName": "gen"},
-            {
-                "name": "fork",
-                "taskReferenceName": "fork",
-                "type": "FORK_JOIN_DYNAMIC",
-                "inputParameters": {"forkTaskName": "leaf", "forkTaskInputs": "${gen.output.inputs}"},
-            },
-            {"name": "join", "taskReferenceName": "join", "type": "JOIN"},
-        ],
-    }
     workers = {"gen": lambda: {"inputs": [{"i": i} for i in range(11)]}, "leaf": lambda i: {"y": i * 2}}
     path = tmp_path / "split.db"
-    ex = flowkit.run(wf, {}, workers=workers, store=path, executor="inline")
+    ex = flowkit.run(_fan("forkTaskName"), {}, workers=workers, store=path, executor="inline")
     assert str(ex.status) == "COMPLETED" and len(ex.tasks) == 14
     assert [len(batch) for batch in _batches(path, ex.workflow_id)] == [4, 4, 4, 2]
     runtime = flowkit.open(path, background=False)
