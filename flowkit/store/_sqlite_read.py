@@ -16,8 +16,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from flowkit.definitions._types import TERMINAL_TASK_STATUSES, TERMINAL_WORKFLOW_STATUSES
-from flowkit.store._sqlite_schema import task_ids
-from flowkit.store._sqlite_write import EXEC_COLS, TASK_COLS
+from flowkit.store._sqlite_schema import TASK_COLUMNS, task_ids
+from flowkit.store._sqlite_write import EXEC_COLS
 
 __all__ = ["SqliteReader"]
 
@@ -33,8 +33,8 @@ def _event_order(move: tuple[Any, Any, str]) -> tuple[int, int]:
 
 _EXECUTION = f"SELECT rowid, {', '.join(EXEC_COLS)} FROM executions WHERE workflow_id=?"  # rowid: schema 4's id
 _BATCHES = "SELECT json FROM task_batches WHERE id > ? AND id < ? ORDER BY id"  # schema 5 (see _task_rows)
-_TASK_RANGE = f"SELECT {', '.join(TASK_COLS)} FROM tasks WHERE id > ? AND id < ?"  # schema 4
-_BY_WORKFLOW = f"SELECT {', '.join(TASK_COLS)} FROM tasks WHERE workflow_id = ?"  # schemas 1 to 3 (indexed)
+_TASK_RANGE = f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE id > ? AND id < ?"  # schema 4
+_BY_WORKFLOW = f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks WHERE workflow_id = ?"  # schemas 1 to 3 (indexed)
 
 
 def _seq(row: tuple[Any, ...]) -> Any:
@@ -50,7 +50,7 @@ class SqliteReader:
     def _task_rows(
         self, conn: sqlite3.Connection, workflow_id: str, execution_id: int | None = None
     ) -> list[tuple[Any, ...]]:
-        """An execution's task attempts, in ``TASK_COLS`` order and by seq (``execution_id``: when the caller read it).
+        """An execution's task attempts, in ``TASK_COLUMNS`` order and by seq (``execution_id``: when the caller read it).
 
         ``data`` is JSON text (a schema-5 entry's object encoded again).
         """
@@ -162,7 +162,7 @@ class SqliteReader:
             ).fetchone()
         record = dict(zip(EXEC_COLS, row[1:], strict=True))
         record["definition"] = definition[0] if definition else None
-        return record, [dict(zip(TASK_COLS, t, strict=True)) for t in tasks]
+        return record, [dict(zip(TASK_COLUMNS, t, strict=True)) for t in tasks]
 
     def events(self, workflow_id: str) -> list[dict[str, Any]]:
         """What moved an execution, oldest first: ``{time, task_id, kind}``.

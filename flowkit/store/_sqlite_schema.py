@@ -81,11 +81,15 @@ CREATE TABLE IF NOT EXISTS events{suffix} (
 # Schema 4's numbered tables ({suffix} empty, or "_v4" while an older store is rebuilt). ``id`` is
 # an INTEGER PRIMARY KEY (the rowid itself, which VACUUM keeps); a task's id is its execution's
 # shifted left TASK_ID_BITS, plus its number in the execution.
-_NUMBERED = f"""
+_NUMBERED_EXECUTIONS = f"""
 CREATE TABLE IF NOT EXISTS executions{{suffix}} (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL UNIQUE,
     {_EXEC_COLUMNS});
-CREATE TABLE IF NOT EXISTS tasks{{suffix}} (id INTEGER PRIMARY KEY, {_TASK_COLUMNS});
 """
+_NUMBERED = (
+    _NUMBERED_EXECUTIONS
+    + f"""CREATE TABLE IF NOT EXISTS tasks{{suffix}} (id INTEGER PRIMARY KEY, {_TASK_COLUMNS});
+"""
+)
 TASK_COLUMNS = tuple(c.split()[0] for c in _TASK_COLUMNS.split(","))
 # Schema 5: an entry of a batch is [task_id, seq, ref, ..., data] (TASK_COLUMNS without workflow_id).
 _ENTRY_AT = {c: i for i, c in enumerate(c for c in TASK_COLUMNS if c != "workflow_id")}
@@ -105,7 +109,7 @@ _VIEW = (
 )
 SCHEMA = (
     _COMMON
-    + f"CREATE TABLE IF NOT EXISTS executions (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL UNIQUE, {_EXEC_COLUMNS});"
+    + _NUMBERED_EXECUTIONS.format(suffix="")
     + _BATCHES
     + _KEYED.format(suffix="")
     + _EXEC_INDEXES

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from flowkit.errors import StoreError
-from flowkit.store._sqlite_schema import TASK_COLUMNS, TASK_ID_BITS, explain, task_ids
+from flowkit.store._sqlite_schema import TASK_ID_BITS, explain, task_ids
 
-__all__ = ["EXEC_COLS", "TASK_COLS", "SqliteWriter"]
+__all__ = ["EXEC_COLS", "SqliteWriter"]
 
 EXEC_COLS = (
     "workflow_id",
@@ -36,7 +36,6 @@ EXEC_COLS = (
     "reason",
     "data",
 )
-TASK_COLS = TASK_COLUMNS  # a task record's keys (a schema-5 batch entry: these without workflow_id)
 _VALUES_EXEC = f"({', '.join(EXEC_COLS)}) VALUES ({', '.join('?' * len(EXEC_COLS))})"
 # Rewriting a row it wrote before, the store changes only the columns that can have changed: an
 # UPDATE in place leaves alone the indexes of unchanged columns, where REPLACE deletes and inserts

@@ -159,8 +159,7 @@ def prepare_dynamic_fork(engine: Engine, wf: WorkflowModel, node: Node, task_id:
                 if not workflow and not (is_map and not _FULL_KEYS.isdisjoint(item)):
                     # a plain branch: its node at once (a fork has thousands: no WorkflowTask for each)
                     if proto is None:
-                        shape = WorkflowTask(name=name, task_reference_name="", type=branch_type, optional=wt.optional)
-                        proto = wf.plan.runtime_node(shape, node, node.loop)
+                        proto = _prototype({}, wf, node, name, branch_type)
                     raw = {"name": name, "taskReferenceName": ref, "type": branch_type}
                     forks.append(proto.branch(ref, params, raw))
                     continue
