@@ -203,8 +203,9 @@ class Decider:
         wf.seq += 1
         task.seq = wf.seq
         wf.tasks.append(task)
-        if self.track_tasks:
-            self.touch(task)
+        if self.track_tasks:  # touch(task), inlined (once per new attempt)
+            self.dirty[task.task_id] = task
+            self.dirty_workflows[wf.workflow_id] = wf
         wf.refs[node.ref] = task
         if ref is not node.ref:
             wf.full_refs[ref] = task  # a loop iteration; other tasks are found through ``refs``
@@ -447,8 +448,9 @@ class Decider:
         wf_state = wf.status
         if task.executed or task.retried or (wf_state is not _RUNNING and wf_state.is_terminal):
             return
-        if self.track_tasks:
-            self.touch(task)
+        if self.track_tasks:  # touch(task), inlined (once per ended attempt)
+            self.dirty[task.task_id] = task
+            self.dirty_workflows[wf.workflow_id] = wf
         if wf_state is _PAUSED:
             wf.deferred.append(task)
             return

@@ -71,7 +71,7 @@ class Engine(Decider):
         # Changed state for a store: filled only when ``track`` is on (a store is attached). A store
         # that keeps the live models (the in-memory one) needs new workflows only: ``track_tasks`` off.
         self.track = track
-        self.track_tasks = track_tasks
+        self.track_tasks = track and track_tasks  # the hot paths mark tasks themselves (touch, inlined)
         self.dirty: dict[str, TaskModel] = {}
         self.dirty_workflows: dict[str, WorkflowModel] = {}
         self.dropped: list[str] = []  # task ids a restart or rerun removed from an execution
@@ -190,8 +190,9 @@ class Engine(Decider):
         wf = task.workflow
         if task.status.is_terminal or wf.status.is_terminal:
             return []
-        if self.track_tasks:
-            self.touch(task)
+        if self.track_tasks:  # touch(task), inlined: once per task of every run on a durable store
+            self.dirty[task.task_id] = task
+            self.dirty_workflows[wf.workflow_id] = wf
         task.output = output if owned else dict(output)  # type: ignore[assignment]
         task.reason = None  # as task_updated: a worker's result replaces the reason a retry copied
         # finish(), for a task known not to be terminal and with no reason
