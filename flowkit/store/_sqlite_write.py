@@ -184,7 +184,7 @@ class SqliteWriter:
                         "INSERT OR REPLACE INTO execution_defs VALUES (?, ?)", [(w, h) for w, h, _ in new_defs]
                     )
                 if entries or whole:
-                    self._write_batches(conn, entries, whole)
+                    self._write_batches(conn, entries, whole, dropped)
                 if events:
                     conn.executemany(_INSERT_EVENT, events)
                 conn.execute("COMMIT")
@@ -234,12 +234,14 @@ class SqliteWriter:
             found = self._numbers[workflow_id] = _Numbers(conn, row[0], new=False)
         return found
 
-    def _write_batches(self, conn: sqlite3.Connection, entries: dict[Any, list[list[Any]]], whole: list[Any]) -> None:
+    def _write_batches(
+        self, conn: sqlite3.Connection, entries: dict[Any, list[list[Any]]], whole: list[Any], dropped: Any
+    ) -> None:
         """Insert each execution's entries as its next batch rows (``_BATCH_ENTRIES`` per row at most).
 
         An execution in ``whole`` that has batches already, or whose id range is used up, has them
         deleted and its attempts as they are written instead: an ended execution is one row (or a
-        few), and an attempt a restart or rerun dropped is gone with its rows.
+        few), and an attempt a restart or rerun dropped (``dropped``, the write's) is gone with its rows.
         """
         from flowkit.store._codec import dumps, task_entry
 
@@ -252,8 +254,11 @@ class SqliteWriter:
             count = -(-len(written) // _BATCH_ENTRIES)
             if (id(wf) in replace and numbers.next > numbers.base + 1) or numbers.next + count >= numbers.top:
                 conn.execute("DELETE FROM task_batches WHERE id > ? AND id < ?", (numbers.base, numbers.top))
-                fresh = {e[0]: e for e in written}  # encoded already: not again
-                written = [fresh.get(t.task_id) or task_entry(t) for t in wf.tasks]
+                if dropped or len(written) != len(wf.tasks):
+                    fresh = {e[0]: e for e in written}  # encoded already: not again
+                    written = [fresh.get(t.task_id) or task_entry(t) for t in wf.tasks]
+                # else every attempt changed in this write (a run written at its start and at its end):
+                # its entries are the whole execution already (the reader orders attempts by seq)
                 numbers.next, count = numbers.base + 1, -(-len(written) // _BATCH_ENTRIES)
                 if numbers.next + count >= numbers.top:
                     raise StoreError(
