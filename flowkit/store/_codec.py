@@ -92,13 +92,17 @@ def _node_source(task: TaskModel) -> dict[str, Any] | None:
     if node.raw is not None:
         raw, params = node.raw, node.params
         if params is task.input:  # plain-data branch input, shared as the task's input: written once
+            size = len(raw)
             if (
-                len(raw) == 3
+                (size == 3 or size == 2)
                 and raw.get("taskReferenceName") == node.ref
                 and raw.get("name") == task.task_def_name
-                and type(raw.get("type")) is str
-            ):  # a plain branch's task JSON is its name, ref and type: only the type is not in the record
-                return {"owner": owner, "plain": raw["type"]}
+            ):  # a plain branch's task JSON is its name, ref and type (or no type): only the type is not in the record
+                kind = raw.get("type")
+                if size == 2 and kind is None:
+                    return {"owner": owner, "plain": None}
+                if type(kind) is str:
+                    return {"owner": owner, "plain": kind}
             return {"owner": owner, "task": raw, "inputFromTask": True}
         return {"owner": owner, "task": {**raw, "inputParameters": params}}
     if plan_node is not None:  # DYNAMIC: same ref, the task name came from the input
@@ -291,8 +295,10 @@ def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any], ref: str, 
         return node  # type: ignore[no-any-return]
     from flowkit.definitions._wire import workflow_task_from_json
 
-    if "plain" in source:  # a dynamic fork's plain branch: {name, taskReferenceName, type}, input from the task
-        task_json = {"name": name, "taskReferenceName": data.get("nodeRef", ref), "type": source["plain"]}
+    if "plain" in source:  # a dynamic fork's plain branch: {name, taskReferenceName[, type]}, input from the task
+        task_json = {"name": name, "taskReferenceName": data.get("nodeRef", ref)}
+        if source["plain"] is not None:
+            task_json["type"] = source["plain"]
     else:
         task_json = source["task"]
     if source.get("inputFromTask") or "plain" in source:

@@ -550,9 +550,12 @@ _FORK_FORMS: dict[str, tuple[dict[str, Any], Any]] = {
             "dynamicForkTasksInputParamName": "inputs",
         },
         {
-            "tasks": [{"name": "leaf", "taskReferenceName": f"leaf_{i}", "type": "SIMPLE"} for i in range(2)]
-            # a branch whose task JSON holds more than name, ref and type
-            + [{"name": "leaf", "taskReferenceName": "leaf_2", "type": "SIMPLE", "inputParameters": {"i": 2}}],
+            "tasks": [
+                {"name": "leaf", "taskReferenceName": "leaf_0", "type": "SIMPLE"},
+                {"name": "leaf", "taskReferenceName": "leaf_1"},  # no type: SIMPLE, as Conductor reads it
+                # a branch whose task JSON holds more than name, ref and type
+                {"name": "leaf", "taskReferenceName": "leaf_2", "type": "SIMPLE", "inputParameters": {"i": 2}},
+            ],
             "inputs": {"leaf_0": {"i": 0}, "leaf_1": {"i": 1}},
         },
     ),
@@ -598,14 +601,16 @@ def test_dynamic_fork_branches_come_back_from_the_store_as_they_ran(tmp_path: Pa
     assert back == ex.to_json()
     leaves = [t for t in back["tasks"] if t["taskType"] == "leaf"]
     assert [t["outputData"] for t in leaves] == [{"y": 0}, {"y": 2}, {"y": 4}]
-    assert [t["workflowTask"]["type"] for t in leaves] == ["SIMPLE"] * 3
+    assert [t["workflowTask"].get("type", "SIMPLE") for t in leaves] == ["SIMPLE"] * 3  # as the branch JSON had it
     # a plain branch's record holds its input once and, of its task JSON, only the type (its name
-    # and ref are the record's own); a branch whose task JSON holds more keeps it whole
+    # and ref are the record's own; null: the JSON had none); a branch whose task JSON holds more keeps it whole
     con = sqlite3.connect(path)
     for ref, data in con.execute("SELECT ref, data FROM tasks WHERE type='leaf'"):
         source = json.loads(data)["nodeSource"]
         if form == "dynamicForkTasksParam" and ref == "leaf_2":
             assert source["task"]["inputParameters"] == {"i": 2} and source["inputFromTask"], data
+        elif form == "dynamicForkTasksParam" and ref == "leaf_1":
+            assert source == {"owner": "fork", "plain": None} and data.count('"i":') == 1, data
         else:
             assert source == {"owner": "fork", "plain": "SIMPLE"} and data.count('"i":') == 1, data
     con.close()
