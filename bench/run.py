@@ -665,7 +665,7 @@ def render(results: dict[str, Any]) -> str:
             gens = results.get("forms_generator") or {}
             for f, d, p in forms:
                 g = gens.get(f)
-                rest = p["best_ms"] * 1e3 / 1000 - g if p and g is not None else None  # per branch
+                rest = p["best_ms"] * 1e3 / SIZE["B"] - g if p and g is not None else None  # per branch
                 lines.append(
                     f"| {W.FORK_FORMS[f]} | {fmt(d and d['us_per_task'])} | {fmt(p and p['us_per_task'])} "
                     f"| {fmt(g, '.2f')} | {fmt(rest)} |"

@@ -98,9 +98,9 @@ def _node_source(task: TaskModel) -> dict[str, Any] | None:
                 and raw.get("taskReferenceName") == node.ref
                 and raw.get("name") == task.task_def_name
             ):  # a plain branch's task JSON is its name, ref and type (or no type): only the type is not in the record
-                kind = raw.get("type")
-                if size == 2 and kind is None:
+                if size == 2:  # name and ref only: no type key (SIMPLE)
                     return {"owner": owner, "plain": None}
+                kind = raw.get("type")
                 if type(kind) is str:
                     return {"owner": owner, "plain": kind}
             return {"owner": owner, "task": raw, "inputFromTask": True}

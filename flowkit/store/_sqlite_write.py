@@ -235,7 +235,11 @@ class SqliteWriter:
         return found
 
     def _write_batches(
-        self, conn: sqlite3.Connection, entries: dict[Any, list[list[Any]]], whole: list[Any], dropped: Any
+        self,
+        conn: sqlite3.Connection,
+        entries: dict[Any, list[list[Any]]],
+        whole: list[Any],
+        dropped: list[str] | tuple[str, ...],
     ) -> None:
         """Insert each execution's entries as its next batch rows (``_BATCH_ENTRIES`` per row at most).
 
