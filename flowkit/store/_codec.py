@@ -299,9 +299,10 @@ def _restore_node(wf: WorkflowModel, plan: Any, data: dict[str, Any], ref: str, 
         task_json = {"name": name, "taskReferenceName": data.get("nodeRef", ref)}
         if source["plain"] is not None:
             task_json["type"] = source["plain"]
+        task_json["inputParameters"] = data["input"]
     else:
         task_json = source["task"]
-    if source.get("inputFromTask") or "plain" in source:
-        task_json = {**task_json, "inputParameters": data["input"]}
+        if source.get("inputFromTask"):
+            task_json = {**task_json, "inputParameters": data["input"]}
     wt = workflow_task_from_json(task_json)
     return plan.runtime_node(wt, owner, owner.loop if owner is not None else None)  # type: ignore[no-any-return]

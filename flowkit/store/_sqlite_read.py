@@ -48,11 +48,12 @@ class SqliteReader:
     _schema: int  # the file's schema, as opened
 
     def _task_rows(
-        self, conn: sqlite3.Connection, workflow_id: str, execution_id: int | None = None
+        self, conn: sqlite3.Connection, workflow_id: str, execution_id: int | None = None, *, data: bool = True
     ) -> list[tuple[Any, ...]]:
         """An execution's task attempts, in ``TASK_COLUMNS`` order and by seq (``execution_id``: when the caller read it).
 
-        ``data`` is JSON text (a schema-5 entry's object encoded again).
+        ``data`` is JSON text (a schema-5 entry's object encoded again); ``data=False``: None for a
+        schema-5 entry (the caller reads only the other columns).
         """
         if self._schema < 4:
             rows = conn.execute(_BY_WORKFLOW, (workflow_id,)).fetchall()
@@ -73,7 +74,7 @@ class SqliteReader:
                         latest[entry[0]] = entry  # a later batch: the attempt's later state
                 # data as JSON text, as older rows hold it (an upgraded row whose data was not valid JSON: its text)
                 rows = [
-                    (e[0], workflow_id, *e[1:12], e[12] if isinstance(e[12], str) else dumps(e[12]))
+                    (e[0], workflow_id, *e[1:12], e[12] if not data or isinstance(e[12], str) else dumps(e[12]))
                     for e in latest.values()
                 ]
         rows.sort(key=_seq)  # in key order, sorted here: no second index kept in seq order
@@ -178,7 +179,7 @@ class SqliteReader:
             rows = conn.execute(
                 "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
             ).fetchall()
-            attempts = [(t[0], t[4], *t[9:13]) for t in self._task_rows(conn, workflow_id)]
+            attempts = [(t[0], t[4], *t[9:13]) for t in self._task_rows(conn, workflow_id, data=False)]
         stored = []
         for t, task, kind in rows:
             if kind.startswith("["):  # one write's moves (schema 2 and later)

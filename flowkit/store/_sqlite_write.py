@@ -252,11 +252,11 @@ class SqliteWriter:
         for wf in whole:
             entries.setdefault(wf, [])
         rows: list[tuple[int, str]] = []
-        replace = {id(wf) for wf in whole}
+        replace = set(whole)
         for wf, written in entries.items():
             numbers = self._of(conn, wf.workflow_id)
             count = -(-len(written) // _BATCH_ENTRIES)
-            if (id(wf) in replace and numbers.next > numbers.base + 1) or numbers.next + count >= numbers.top:
+            if (wf in replace and numbers.next > numbers.base + 1) or numbers.next + count >= numbers.top:
                 conn.execute("DELETE FROM task_batches WHERE id > ? AND id < ?", (numbers.base, numbers.top))
                 if dropped or len(written) != len(wf.tasks):
                     fresh = {e[0]: e for e in written}  # encoded already: not again
