@@ -6,19 +6,35 @@ the worker's code (an inline run would even write the changed value to the store
 output is copied where it leaves the worker. The copy is specialised for JSON values (dicts, lists,
 strings, numbers, booleans, None): several times cheaper than ``copy.deepcopy``, and it checks that
 the value can be stored in the same pass.
+
+A container nothing else holds needs no copy: no one can change it later. CPython's reference count
+says so exactly (a plain dict or list cannot even be weakly referenced), so what the worker built
+only to return it (a generator's thousands of ``{"i": i}`` dicts) is kept and checked in place.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-__all__ = ["MAX_OUTPUT_DEPTH", "record_output"]
+__all__ = ["MAX_OUTPUT_DEPTH", "record_output", "sole_refs"]
 
 MAX_OUTPUT_DEPTH = 200
 """Deepest nesting a task output may have (as :data:`flowkit.definitions._json.MAX_VALUE_DEPTH`)."""
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _JSON_SCALARS = (str, int, float, bool, type(None))
+
+# sys.getrefcount counts every strong reference up to CPython 3.13. From 3.14 the interpreter may
+# borrow references it does not count, and other Pythons have no exact count: nothing is taken
+# as held alone there, so everything is copied.
+sole_refs = (
+    sys.getrefcount if sys.implementation.name == "cpython" and sys.version_info < (3, 14) else (lambda value: 0)
+)
+"""``sys.getrefcount`` where it counts every holder, else a function that returns 0 (never alone)."""
+_HELD = (
+    3  # a child only its parent holds, seen in _own's loops: the parent's slot, the loop's name, the call's argument
+)
 
 
 class _NotJson(Exception):
@@ -54,14 +70,40 @@ def _copy(value: Any, depth: int) -> Any:
     raise _NotJson
 
 
-def record_output(output: dict[str, Any], explain: Any) -> tuple[dict[str, Any], str | None]:
+def _own(value: Any, depth: int) -> Any:
+    """:func:`_copy` for a dict or list only the caller holds: kept, its contents checked in place.
+
+    A container in it that only it holds is kept too; one held elsewhere as well is copied.
+    """
+    if depth > MAX_OUTPUT_DEPTH:
+        raise _NotJson
+    if type(value) is dict:
+        for k in value:  # keys, not items(): the items iterator keeps its last pair, one more holder
+            if type(k) is not str:
+                raise _NotJson
+            v = value[k]
+            if type(v) not in _SCALARS:
+                held = (type(v) is dict or type(v) is list) and sole_refs(v) == _HELD
+                value[k] = _own(v, depth + 1) if held else _copy(v, depth + 1)  # same keys: iteration goes on
+        return value
+    for i in range(len(value)):
+        v = value[i]
+        if type(v) not in _SCALARS:
+            held = (type(v) is dict or type(v) is list) and sole_refs(v) == _HELD
+            value[i] = _own(v, depth + 1) if held else _copy(v, depth + 1)
+    return value
+
+
+def record_output(output: dict[str, Any], explain: Any, *, owned: bool = False) -> tuple[dict[str, Any], str | None]:
     """``(copy, None)`` for an output that can be stored, else ``(output, problem)``.
 
     Tuples become lists and dict subclasses plain dicts, as a JSON round trip would make them.
     ``explain(output, "output")`` says what is wrong when the copy meets something JSON cannot hold.
+    ``owned``: ``output`` is a plain dict no one else holds; it is kept, and so is every container in
+    it that only it holds (checked and converted in place): the result is still the caller's alone.
     """
     try:
-        return _copy(output, 0), None
+        return (_own(output, 0) if owned else _copy(output, 0)), None
     except (_NotJson, RecursionError):
         problem = explain(output, "output")
         return output, problem or "output contains itself or nests too deeply"

@@ -32,7 +32,7 @@ from flowkit.definitions._types import TaskStatus
 from flowkit.errors import NonRetryableError, WorkerError
 from flowkit.expressions import copy_json
 from flowkit.workers import _capture
-from flowkit.workers._record import record_output
+from flowkit.workers._record import record_output, sole_refs
 
 __all__ = ["Outcome", "Task", "TaskResult", "Worker", "as_worker_map", "worker_task"]
 
@@ -136,6 +136,7 @@ _JSON_SCALARS = (str, int, float, bool, type(None))
 _FLAT = frozenset(_JSON_SCALARS)
 _COMPLETED = TaskStatus.COMPLETED
 _LOCAL = _capture._local
+_SOLE = 2  # references to a value only result() holds: its name and sole_refs' argument
 
 
 def _json_problem(value: Any, path: str, depth: int = 0) -> str | None:
@@ -319,27 +320,31 @@ class Worker:
         except Exception as exc:  # a worker's failure is the task's failure, never the engine's
             return Outcome("FAILED", {}, _message(exc), _capture.end(token), _error(exc))
         local.buf = token  # _capture.end(token), inlined
-        logs = "".join(buf).splitlines() if buf else None
-        if type(value) is dict and logs is None:  # the common answer: flat, copied here (record_output's result)
-            for key, item in value.items():
-                if type(item) not in _FLAT or type(key) is not str:
+        # A dict the function built to return it is held by no one else: it is kept, not copied
+        # (no one can change it later), and so are the containers in it only it holds.
+        owned = type(value) is dict and sole_refs(value) == _SOLE
+        if type(value) is dict and not buf:  # the common answer: flat, copied here (record_output's result)
+            for key in value:
+                if type(key) is not str or type(value[key]) not in _FLAT:
                     break
             else:
-                return value.copy()  # flat: a shallow copy is the whole copy (and dict.copy is C's)
+                return value if owned else value.copy()  # flat: a shallow copy is the whole copy (dict.copy is C's)
+        logs = "".join(buf).splitlines() if buf else None
         callback = 0
         status: str
         if type(value) is dict:  # the common answer first
             status, output, reason = _COMPLETED, value, None
         elif isinstance(value, TaskResult) or type(value).__name__ == "TaskResult" and hasattr(value, "output_data"):
             status = str(getattr(value.status, "value", value.status) or "COMPLETED").split(".")[-1]
-            output = dict(value.output_data or {})
+            output, owned = dict(value.output_data or {}), True  # a new dict: its own containers are told apart
             reason = value.reason_for_incompletion
             callback = int(getattr(value, "callback_after_seconds", 0) or 0)
             extra_logs = [str(getattr(line, "log", line)) for line in (value.logs or [])]
             logs = (logs or []) + extra_logs if extra_logs else logs
         else:
-            status, output, reason = _COMPLETED, _to_output(value), None
-        output, problem = record_output(output, _json_problem)  # the recorded copy: later changes do not reach it
+            status, output, reason, owned = _COMPLETED, _to_output(value), None, True  # a new dict
+        # the recorded copy: later changes do not reach it
+        output, problem = record_output(output, _json_problem, owned=owned)
         if problem:
             return Outcome(
                 "FAILED_WITH_TERMINAL_ERROR",

@@ -5,6 +5,7 @@ caller can change a recorded value later (not even in the SQLite store of an inl
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 import flowkit
 from flowkit.store import SqliteStore
-from flowkit.workers._record import record_output
+from flowkit.workers._record import record_output, sole_refs
 
 WF = {
     "name": "recorded",
@@ -140,3 +141,68 @@ def test_an_output_a_worker_cannot_store_still_fails_the_task_clearly() -> None:
     ex = flowkit.run(wf, {}, workers={"bad": bad}, executor="inline", store="memory")
     assert ex.status == "FAILED"
     assert "output.ok[1].path is a pathlib" in ex.tasks[0].reason
+
+
+def test_what_a_worker_built_only_to_return_is_kept_and_what_it_shares_is_copied() -> None:
+    seen: dict[str, int] = {}
+    constant = {"y": 1}
+    kept_inner = {"k": "v"}
+
+    def fresh() -> dict[str, Any]:
+        items = [{"i": i} for i in range(3)]
+        out = {"items": items, "kept": [kept_inner], "pair": (1, [2])}
+        seen.update(out=id(out), items=id(items), item0=id(items[0]), kept=id(out["kept"]))
+        return out
+
+    def flat() -> dict[str, Any]:
+        out = {"y": 2}
+        seen["flat"] = id(out)
+        return out
+
+    def shared() -> dict[str, Any]:
+        return constant
+
+    wf = {
+        "name": "owned_outputs",
+        "tasks": [
+            {"name": "fresh", "taskReferenceName": "fresh"},
+            {"name": "flat", "taskReferenceName": "flat"},
+            {"name": "shared", "taskReferenceName": "shared"},
+        ],
+    }
+    ex = flowkit.run(
+        wf, {}, workers={"fresh": fresh, "flat": flat, "shared": shared}, executor="inline", store="memory"
+    )
+    assert ex.status == "COMPLETED", ex.reason
+    out = {t.ref: t.output for t in ex.tasks}
+    # A copy is made while its original is alive, so it never has the original's id: equal ids mean kept.
+    ids = [id(out["fresh"]), id(out["fresh"]["items"]), id(out["fresh"]["items"][0]), id(out["fresh"]["kept"])]
+    ids.append(id(out["flat"]))
+    originals = [seen["out"], seen["items"], seen["item0"], seen["kept"], seen["flat"]]
+    if sole_refs is sys.getrefcount:  # CPython up to 3.13: reference counts tell what no one else holds
+        assert ids == originals
+    else:  # elsewhere everything is copied
+        assert not set(ids) & set(originals)
+    # what the worker still holds is copied, and converted as JSON would make it
+    assert out["fresh"]["kept"][0] == {"k": "v"} and out["fresh"]["kept"][0] is not kept_inner
+    assert out["fresh"]["pair"] == [1, [2]] and type(out["fresh"]["pair"]) is list
+    assert out["shared"] == {"y": 1} and out["shared"] is not constant
+    kept_inner["k"] = "changed later"
+    constant["y"] = -1
+    assert out["fresh"]["kept"][0] == {"k": "v"} and out["shared"] == {"y": 1}
+
+
+def test_an_owned_output_copies_what_others_hold_and_still_reports_what_json_cannot_hold() -> None:
+    held = [1, {"deep": [2]}]
+    source = {"held": held, "mine": [[3], {"x": (4,)}]}
+    copied, problem = record_output(source, lambda value, path: "unused", owned=True)
+    assert problem is None and copied is source
+    assert copied["held"] == [1, {"deep": [2]}] and copied["held"] is not held and copied["held"][1] is not held[1]
+    assert copied["mine"] == [[3], {"x": [4]}] and type(copied["mine"][1]["x"]) is list
+
+    looped: dict[str, Any] = {"a": []}
+    looped["a"].append(looped)
+    _, problem = record_output(looped, lambda value, path: None, owned=True)
+    assert problem == "output contains itself or nests too deeply"
+    _, problem = record_output({"a": [{1: "int key"}]}, lambda value, path: "a[0] has a non-string key", owned=True)
+    assert problem == "a[0] has a non-string key"
