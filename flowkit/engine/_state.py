@@ -9,6 +9,7 @@ changes it, and only inside its event methods.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from flowkit.definitions._types import ACTIVE_TASK_STATUSES, TaskStatus, WorkflowStatus
@@ -91,6 +92,11 @@ class TaskModel:
         self.logs: list[str] | None = None
         self.error: dict[str, Any] | None = None
         self.extra: dict[str, Any] | None = None
+
+    # What a worker that binds its parameters by name reads of its Task (``Worker.copies_input``):
+    # on the calling thread the runner hands it the attempt itself, with no Task made for it.
+    input_data = property(attrgetter("input"))
+    reference_task_name = property(attrgetter("ref"))
 
     @property
     def is_terminal(self) -> bool:

@@ -119,10 +119,12 @@ def _snapshot(task: TaskModel, shared: bool) -> Task:
 
 
 def _bound_snapshot(task: TaskModel) -> Task:
-    """The Task a worker that binds its parameters by name reads (``Worker.copies_input``).
+    """The Task a worker that binds its parameters by name reads (``Worker.copies_input``) on the thread pool.
 
     Such a worker reads only the input (which it copies for its function) and the reference (which
-    it names when a parameter is missing); it is called here or on the thread pool, never shipped.
+    it names when a parameter is missing). On the calling thread it gets the attempt itself, which
+    offers the same two (``TaskModel.input_data``); the pool's thread reads them later, so it gets
+    them as they were at the start.
     """
     t = Task.__new__(Task)
     t.input_data = task.input
@@ -480,7 +482,9 @@ class Runner:
             return
         self.running[name] += 1
         self.inflight += 1
-        if worker.copies_input and (here or self._pool_only):
+        if worker.copies_input and here:
+            snapshot: Any = task  # read on this thread before anything else changes it: see TaskModel.input_data
+        elif worker.copies_input and self._pool_only:
             snapshot = _bound_snapshot(task)
         else:
             snapshot = _snapshot(task, worker.copies_input)
@@ -530,7 +534,7 @@ class Runner:
         if not engine.task_started(task, now, _HOST, watch=False):
             return
         self.inflight += 1
-        snapshot = _bound_snapshot(task) if worker.copies_input else _snapshot(task, False)
+        snapshot = task if worker.copies_input else _snapshot(task, False)  # see TaskModel.input_data
         try:
             outcome, now = self._call(task, worker, snapshot)
         finally:  # Ctrl-C inside the worker included: the call is over, its task is not
