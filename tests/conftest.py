@@ -20,7 +20,7 @@ from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from flowkit import TaskDef, WorkflowDef
-from flowkit.engine import Dispatch, Ended, Engine, Registry, TaskModel, WorkflowModel
+from flowkit.engine import Dispatch, DispatchAll, Ended, Engine, Registry, TaskModel, WorkflowModel
 from flowkit.scripting._lazy import LazyScripts
 
 # Runs keep their executions in $FLOWKIT_HOME/flowkit.db by default: never the user's home in tests.
@@ -102,6 +102,10 @@ class Harness:
             if isinstance(cmd, Dispatch):
                 self.dispatches.append(cmd)
                 self.queue[cmd.task.task_id] = cmd.not_before
+            elif isinstance(cmd, DispatchAll):
+                for task in cmd.tasks:
+                    self.dispatches.append(Dispatch((task, cmd.not_before)))
+                    self.queue[task.task_id] = cmd.not_before
             elif isinstance(cmd, Ended):
                 self.ended.append(cmd.workflow)
         return commands

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from flowkit.engine._state import TaskModel, WorkflowModel
 
-__all__ = ["Command", "Dispatch", "Ended", "Publish"]
+__all__ = ["Command", "Dispatch", "DispatchAll", "Ended", "Publish"]
 
 
 class Command:
@@ -35,6 +35,27 @@ class Dispatch(tuple["TaskModel", int], Command):
 
     def __repr__(self) -> str:
         return f"Dispatch({self.task.ref}, not_before={self.not_before})"
+
+
+class DispatchAll(tuple["list[TaskModel]", int], Command):
+    """Hand each of ``tasks`` to a worker, in order, no earlier than ``not_before`` (epoch ms).
+
+    A dynamic fork's branches in one command, ``DispatchAll((tasks, not_before))``: the same as a
+    :class:`Dispatch` for each, without one per branch. Read it by name or unpack it.
+    """
+
+    __slots__ = ()
+
+    @property
+    def tasks(self) -> list[TaskModel]:
+        return self[0]
+
+    @property
+    def not_before(self) -> int:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"DispatchAll({len(self.tasks)} tasks, not_before={self.not_before})"
 
 
 class Ended(Command):

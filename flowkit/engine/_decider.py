@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
-from flowkit.engine._commands import Command, Dispatch, Ended
+from flowkit.engine._commands import Command, Dispatch, DispatchAll, Ended
 from flowkit.engine._execution_plan import CASE, LOOP, Node, Plan
 from flowkit.engine._registry import Registry
 from flowkit.engine._retries import retry_attempt
@@ -269,6 +269,7 @@ class Decider:
             _load_handlers()
         new_id, tasks, refs, out = self.new_id, wf.tasks, wf.refs, self._out
         dirty = self.dirty if self.track_tasks else None
+        batch: list[TaskModel] = []  # plain branches since the last generic one: one DispatchAll
         # The WorkflowTask of the last plain branch: branches made from one prototype share it, and with
         # it their kind, task definition and start delay (and every branch of a fork has the fork's loop).
         plain_wt = None
@@ -291,6 +292,9 @@ class Decider:
                 ):
                     wf.active += seq - wf.seq
                     wf.seq = seq
+                    if batch:  # dispatched in order: the plain branches before this one first
+                        out.append(DispatchAll((batch, now)))
+                        batch = []
                     self.schedule(wf, node, now)
                     seq = wf.seq
                     generic = wf.skipping or wf.status.is_terminal
@@ -298,15 +302,17 @@ class Decider:
                 plain_wt = node.wt
             # new_task, resolve_input and dispatch of ``schedule``, for this case (keep them in step)
             ref = node.ref
-            task = TaskModel(wf, node, new_id(), ref, 0, now)
+            # its input is the node's, shared and read-only: workers get a copy
+            task = TaskModel(wf, node, new_id(), ref, 0, now, node.params)
             seq += 1
             task.seq = seq
             tasks.append(task)
             if dirty is not None:
                 dirty[task.task_id] = task  # its workflow is marked once, below
             refs[ref] = task
-            task.input = node.params  # type: ignore[assignment]  # shared, read-only: workers get a copy
-            out.append(Dispatch((task, now)))
+            batch.append(task)
+        if batch:
+            out.append(DispatchAll((batch, now)))
         wf.active += seq - wf.seq
         wf.seq = seq
         if dirty is not None and nodes:

@@ -60,13 +60,22 @@ class TaskModel:
         "extra",
     )
 
-    def __init__(self, workflow: WorkflowModel, node: Node, task_id: str, ref: str, iteration: int, now: int) -> None:
+    def __init__(
+        self,
+        workflow: WorkflowModel,
+        node: Node,
+        task_id: str,
+        ref: str,
+        iteration: int,
+        now: int,
+        task_input: dict[str, Any] | None = None,
+    ) -> None:
         self.task_id = task_id
         self.task_type = node.task_type
         self.task_def_name = node.name
         self.ref = ref
         self.status = _SCHEDULED
-        self.input: dict[str, Any] = {}
+        self.input: dict[str, Any] = {} if task_input is None else task_input
         self.output: dict[str, Any] = {}
         self.seq = 0
         self.retry_count = 0

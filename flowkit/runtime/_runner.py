@@ -18,7 +18,7 @@ from typing import Any
 
 from flowkit.definitions import WorkflowDef
 from flowkit.definitions._types import TaskStatus
-from flowkit.engine import Command, Dispatch, Ended, Engine, Publish, TaskModel, WorkflowModel
+from flowkit.engine import Command, Dispatch, DispatchAll, Ended, Engine, Publish, TaskModel, WorkflowModel
 from flowkit.executors._executors import DROPPED, ThreadExecutor
 from flowkit.expressions import copy_json
 from flowkit.runtime._hooks import Hooks, RunEnded, TaskEnded, TaskStarted
@@ -208,6 +208,13 @@ class Runner:
                     ready.append(task)
                 else:
                     heapq.heappush(self.delayed, (not_before, next(self._seq), task))
+            elif type(cmd) is DispatchAll:
+                tasks, not_before = cmd
+                if not_before <= now:
+                    ready.extend(tasks)
+                else:
+                    for task in tasks:
+                        heapq.heappush(self.delayed, (not_before, next(self._seq), task))
             elif type(cmd) is Ended:
                 self.ended_unwritten = True
                 hooks = self.hooks.run_ended
