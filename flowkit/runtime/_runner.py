@@ -536,16 +536,28 @@ class Runner:
         A fan-out's branches on the inline executor (no start hooks): none of the bookkeeping that
         only limits, task queues and other threads need (keep in step with those two methods).
         """
-        engine = self.engine
-        now = self.clock.now_ms()
+        engine, clock, interrupt = self.engine, self.clock, self.interrupt
+        now = clock.now_ms()
         if not engine.task_started(task, now, _HOST, watch=False):
             return
+        snapshot: Any = task if worker.copies_input else _snapshot(task, False)  # see TaskModel.input_data
         self.inflight += 1
-        snapshot = task if worker.copies_input else _snapshot(task, False)  # see TaskModel.input_data
-        try:
-            outcome, now = self._call(task, worker, snapshot)
+        interrupt.waiting = True
+        try:  # _call, without the call: every branch of a fan-out comes this way (keep them in step)
+            if interrupt.requested:
+                raise KeyboardInterrupt
+            outcome: Any = worker.result(snapshot)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
+            outcome = exc
         finally:  # Ctrl-C inside the worker included: the call is over, its task is not
+            interrupt.waiting = False
             self.inflight -= 1
+        now = clock.now_ms()
+        timeout = task.response_timeout_seconds
+        if timeout and task.update_time + timeout * 1000 <= now:  # past its response timeout (rare)
+            engine.task_returned(task, now)
         timers = engine.timers
         if type(outcome) is not dict or (timers and timers[0][0] <= now) or self.hooks.task_ended or self.blocked:
             self.inflight += 1  # _apply counts the call as its own

@@ -86,6 +86,18 @@ def _own(value: Any, depth: int) -> Any:
                 held = (type(v) is dict or type(v) is list) and sole_refs(v) == _HELD
                 value[k] = _own(v, depth + 1) if held else _copy(v, depth + 1)  # same keys: iteration goes on
         return value
+    for v in value:  # a look first: most lists hold scalars, or flat dicts built for them (a generator's)
+        if type(v) in _SCALARS:
+            continue
+        if type(v) is dict and sole_refs(v) == _HELD:
+            for k in v:
+                if type(k) is not str or type(v[k]) not in _SCALARS:
+                    break
+            else:
+                continue
+        break  # something to copy, convert or look into: the pass below does it all
+    else:
+        return value
     for i in range(len(value)):
         v = value[i]
         if type(v) not in _SCALARS:
