@@ -97,7 +97,7 @@ class Engine(Decider):
         )
         return wf, self._settle(now)
 
-    def task_started(self, task: TaskModel, now: int, worker_id: str | None = None, *, watch: bool = True) -> bool:
+    def task_started(self, task: TaskModel, now: int, worker_id: str | None = None, watch: bool = True) -> bool:
         """A worker picked ``task`` up (Conductor's poll). False when it must not run.
 
         ``watch=False``: the caller runs the worker to its end before the engine hears of anything
@@ -181,7 +181,7 @@ class Engine(Decider):
         return self._settle(now)
 
     def task_completed(
-        self, task: TaskModel, output: Mapping[str, Any], now: int, *, owned: bool = False
+        self, task: TaskModel, output: Mapping[str, Any], now: int, owned: bool = False
     ) -> list[Command]:
         """``task_updated(task, COMPLETED, now, output=output)``: a worker's plain result, the runner's common case.
 

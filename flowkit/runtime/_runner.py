@@ -538,7 +538,7 @@ class Runner:
         """
         engine, clock, interrupt = self.engine, self.clock, self.interrupt
         now = clock.now_ms()
-        if not engine.task_started(task, now, _HOST, watch=False):
+        if not engine.task_started(task, now, _HOST, False):  # positional: keywords cost a call more
             return
         snapshot: Any = task if worker.copies_input else _snapshot(task, False)  # see TaskModel.input_data
         self.inflight += 1
@@ -564,7 +564,7 @@ class Runner:
             self.running[task.task_def_name] += 1
             self._apply(task, outcome, now)
             return
-        commands = engine.task_completed(task, outcome, now, owned=True)
+        commands = engine.task_completed(task, outcome, now, True)
         if not self.results_unwritten and engine.track_tasks:
             self.results_unwritten = True
             self._result_at = time.monotonic()
