@@ -20,7 +20,7 @@ class Dispatch(tuple["TaskModel", int], Command):
     """Hand ``task`` to a worker (SIMPLE, HTTP) no earlier than ``not_before`` (epoch ms).
 
     The pair ``(task, not_before)``, made as ``Dispatch((task, not_before))``: tuple's own constructor
-    runs no Python code (a fork makes one per branch). Read it by name or unpack it.
+    runs no Python code (every task start of a chain makes one). Read it by name or unpack it.
     """
 
     __slots__ = ()

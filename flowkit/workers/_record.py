@@ -25,12 +25,15 @@ MAX_OUTPUT_DEPTH = 200
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
-# sys.getrefcount counts every strong reference up to CPython 3.13. From 3.14 the interpreter may
-# borrow references it does not count, and other Pythons have no exact count: nothing is taken
-# as held alone there, so everything is copied.
-sole_refs = (
-    sys.getrefcount if sys.implementation.name == "cpython" and sys.version_info < (3, 14) else (lambda value: 0)
+# sys.getrefcount counts every strong reference in CPython up to 3.13 with the GIL. From 3.14 the
+# interpreter may borrow references it does not count, a free-threaded build counts them apart, and
+# other Pythons have no exact count: nothing is taken as held alone there, so everything is copied.
+_EXACT = (
+    sys.implementation.name == "cpython"
+    and sys.version_info < (3, 14)
+    and getattr(sys, "_is_gil_enabled", lambda: True)()
 )
+sole_refs = sys.getrefcount if _EXACT else (lambda value: 0)
 """``sys.getrefcount`` where it counts every holder, else a function that returns 0 (never alone)."""
 _HELD = (
     3  # a child only its parent holds, seen in _own's loops: the parent's slot, the loop's name, the call's argument
