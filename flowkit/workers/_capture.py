@@ -9,7 +9,27 @@ from typing import Any, TextIO, cast
 
 __all__ = ["begin", "end", "installed"]
 
-_local = threading.local()
+
+class _Attempt:
+    """One thread's capture: ``buf`` collects what the attempt running on it writes (None: none runs)."""
+
+    __slots__ = ("buf",)
+
+    def __init__(self) -> None:
+        self.buf: list[str] | None = None
+
+
+class _PerThread(threading.local):
+    """``attempt``: the thread's :class:`_Attempt`, made on its first use in each thread.
+
+    One thread-local read per worker call; the buffer's swaps are then plain attribute writes.
+    """
+
+    def __init__(self) -> None:
+        self.attempt = _Attempt()
+
+
+_local = _PerThread()
 _lock = threading.Lock()
 _users = 0
 
@@ -21,7 +41,7 @@ class _Tee:
         self._target = target
 
     def write(self, text: str) -> int:
-        buf = getattr(_local, "buf", None)
+        buf = _local.attempt.buf
         if buf is None:
             return self._target.write(text)
         buf.append(text)
@@ -36,7 +56,7 @@ class _Tee:
 
 class _Handler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        buf = getattr(_local, "buf", None)
+        buf = _local.attempt.buf
         if buf is not None:
             buf.append(f"{record.levelname} {record.name}: {record.getMessage()}\n")
             return
@@ -85,15 +105,17 @@ class installed:  # noqa: N801 - used as a context manager, named like one
 
 def begin() -> Any:
     """Start capturing for the current thread; returns a token for :func:`end`."""
-    previous = getattr(_local, "buf", None)
-    _local.buf = []
+    attempt = _local.attempt
+    previous = attempt.buf
+    attempt.buf = []
     return previous
 
 
 def end(token: Any) -> list[str] | None:
     """Stop capturing; the captured lines, or None when there were none."""
-    buf = _local.buf
-    _local.buf = token
+    attempt = _local.attempt
+    buf = attempt.buf
+    attempt.buf = token
     if not buf:
         return None
     return "".join(buf).splitlines()

@@ -307,10 +307,10 @@ class Worker:
         The output is the recorded copy, the caller's to keep: no :class:`Outcome` is built and
         the engine need not copy it again (a fork's branches are thousands of these).
         """
-        local = _LOCAL
-        token = getattr(local, "buf", None)  # _capture.begin(), inlined: it runs for every task
+        attempt = _LOCAL.attempt  # _capture.begin(), inlined: it runs for every task
+        token = attempt.buf
         buf: list[str] = []
-        local.buf = buf
+        attempt.buf = buf
         try:
             value = self.fn(task) if self._bind is None else self.fn(**self._bind(task))
         except _MissingInput as exc:  # the function never ran: no traceback of flowkit's binding code
@@ -319,7 +319,7 @@ class Worker:
             return Outcome("FAILED_WITH_TERMINAL_ERROR", {}, _message(exc), _capture.end(token), _error(exc))
         except Exception as exc:  # a worker's failure is the task's failure, never the engine's
             return Outcome("FAILED", {}, _message(exc), _capture.end(token), _error(exc))
-        local.buf = token  # _capture.end(token), inlined
+        attempt.buf = token  # _capture.end(token), inlined
         # A dict the function built to return it is held by no one else: it is kept, not copied
         # (no one can change it later), and so are the containers in it only it holds.
         owned = type(value) is dict and sole_refs(value) == _SOLE
