@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import Any, TextIO, cast
 
-__all__ = ["begin", "end", "installed"]
+__all__ = ["end", "installed"]
 
 
 class _Attempt:
@@ -103,16 +103,8 @@ class installed:  # noqa: N801 - used as a context manager, named like one
                 logging.getLogger().removeHandler(_handler)
 
 
-def begin() -> Any:
-    """Start capturing for the current thread; returns a token for :func:`end`."""
-    attempt = _local.attempt
-    previous = attempt.buf
-    attempt.buf = []
-    return previous
-
-
 def end(token: Any) -> list[str] | None:
-    """Stop capturing; the captured lines, or None when there were none."""
+    """Stop capturing (``Worker.result`` starts it, keeping the previous buffer as ``token``); the captured lines, or None."""
     attempt = _local.attempt
     buf = attempt.buf
     attempt.buf = token

@@ -35,9 +35,8 @@ _EXACT = (
 )
 sole_refs = sys.getrefcount if _EXACT else (lambda value: 0)
 """``sys.getrefcount`` where it counts every holder, else a function that returns 0 (never alone)."""
-_HELD = (
-    3  # a child only its parent holds, seen in _own's loops: the parent's slot, the loop's name, the call's argument
-)
+# A child only its parent holds, as _own's loops see it: the parent's slot, the loop's name, the call's argument.
+_HELD = 3
 
 
 class _NotJson(Exception):

@@ -307,7 +307,7 @@ class Worker:
         The output is the recorded copy, the caller's to keep: no :class:`Outcome` is built and
         the engine need not copy it again (a fork's branches are thousands of these).
         """
-        attempt = _LOCAL.attempt  # _capture.begin(), inlined: it runs for every task
+        attempt = _LOCAL.attempt  # capture what the function prints or logs (_capture.end stops it)
         token = attempt.buf
         buf: list[str] = []
         attempt.buf = buf
