@@ -1,8 +1,8 @@
 """The Runner: carries out the engine's commands.
 
 It owns the clock, the ready queue, rate and concurrency limits (Conductor's poll side) and the
-executor; it is the only code that calls worker functions and the only thread that touches engine
-state.
+executor; it is the only code that calls worker functions, and its thread the only one that changes
+engine state, but for the watch thread's writes while it is inside a worker (``_watch``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from flowkit.expressions import copy_json
 from flowkit.runtime._hooks import Hooks, RunEnded, TaskEnded, TaskStarted
 from flowkit.runtime._interrupt import SigintGuard
 from flowkit.runtime._protocols import Clock, Executor
+from flowkit.runtime._watch import WATCH
 from flowkit.store import Store
 from flowkit.store._host import host_name
 from flowkit.workers import Outcome, Task, Worker
@@ -179,7 +180,7 @@ class Runner:
         self.blocked: dict[str, deque[TaskModel]] = defaultdict(deque)
         self.starts: dict[str, deque[int]] = defaultdict(deque)
         self._wake: threading.Event | None = None  # made on first use (a run that never sleeps needs none)
-        self._batch_s = store.batch_ms / 1000
+        self._batch_s = self.batch_s = store.batch_ms / 1000
         self.results_unwritten = False  # a worker's result was applied since the last write
         self._result_at = 0.0  # when the oldest unwritten result was applied (time.monotonic)
         self._executions_written = 0  # len(engine.executions) at the last write: a new one is written at once
@@ -188,6 +189,11 @@ class Runner:
         self._pool_only = type(executor) is ThreadExecutor  # calls workers in this process, nothing shipped
         self._inline = executor.inline
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
+        # Held by the running thread but while it is inside a worker (a run on a durable store only):
+        # then the watch thread may write what has waited batch_ms (flowkit.runtime._watch).
+        self.guard = threading.RLock()
+        self._watched: Any = None  # the guard, while run() holds it and the watch thread looks
+        self.calling = False  # the running thread is inside a worker (guard let go)
         self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
         self.report: Callable[[TaskModel], None] | None = None
         """Told of every attempt whose result was applied and did not complete, before the TaskEnded hooks
@@ -250,11 +256,37 @@ class Runner:
     # ------------------------------------------------------------------ the loop
     def run(self, done: Callable[[], bool]) -> None:
         """Run until ``done()`` or until nothing can happen without outside help."""
+        watch = self.engine.track_tasks and self._batch_s > 0 and self._watched is None
         with _YoungGenerationTuned():
+            if watch:
+                self.guard.acquire()
+                self._watched = self.guard
+                WATCH.add(self)
             try:
                 self._loop(done)
             finally:
+                try:
+                    self.flush()
+                finally:
+                    if watch:
+                        WATCH.discard(self)
+                        self._watched = None
+                        self.guard.release()
+
+    def write_waited(self) -> None:
+        """Write what has waited ``batch_ms`` while the running thread is inside a worker (the watch thread)."""
+        if not (self.calling and self.results_unwritten and time.monotonic() - self._result_at >= self._batch_s):
+            return
+        guard = self.guard
+        if not guard.acquire(blocking=False):  # the worker returned meanwhile
+            return
+        try:
+            if self.calling:
                 self.flush()
+        except Exception:  # noqa: S110 - kept for the running thread's next write, which raises it
+            pass
+        finally:
+            guard.release()
 
     def flush(self) -> None:
         """Write what the engine changed to the store (one transaction)."""
@@ -513,6 +545,10 @@ class Runner:
         timeout is reported to the engine (``Engine.task_returned``), as its timer would have.
         """
         interrupt = self.interrupt
+        guard = self._watched
+        if guard is not None:  # the watch thread may write meanwhile (flowkit.runtime._watch)
+            self.calling = True
+            guard.release()
         interrupt.waiting = True
         try:
             if interrupt.requested:
@@ -523,7 +559,10 @@ class Runner:
         except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
             outcome = exc
         finally:
-            interrupt.waiting = False
+            interrupt.waiting = False  # first: a Ctrl-C while the guard is taken back only flags
+            if guard is not None:
+                guard.acquire()  # after a write the watch thread has under way
+                self.calling = False
         now = self.clock.now_ms()
         timeout = task.response_timeout_seconds
         if timeout and task.update_time + timeout * 1000 <= now:  # past its response timeout (rare)
@@ -542,6 +581,10 @@ class Runner:
             return
         snapshot: Any = task if worker.copies_input else _snapshot(task, False)  # see TaskModel.input_data
         self.inflight += 1
+        guard = self._watched
+        if guard is not None:  # the watch thread may write meanwhile (flowkit.runtime._watch)
+            self.calling = True
+            guard.release()
         interrupt.waiting = True
         try:  # _call, without the call: every branch of a fan-out comes this way (keep them in step)
             if interrupt.requested:
@@ -553,6 +596,9 @@ class Runner:
             outcome = exc
         finally:  # Ctrl-C inside the worker included: the call is over, its task is not
             interrupt.waiting = False
+            if guard is not None:
+                guard.acquire()
+                self.calling = False
             self.inflight -= 1
         now = clock.now_ms()
         timeout = task.response_timeout_seconds

@@ -364,6 +364,15 @@ def test_run_on_a_warm_store_killed_in_its_first_task(tmp_path: Path) -> None:
     assert sorted(e["name"] for e in c.after_execs.values()) == ["crash_chain", "warmup"]
 
 
+def test_chain_killed_inside_a_long_task_does_not_run_again_what_finished_before(tmp_path: Path) -> None:
+    """s0 to s2 end within batch_ms of s3's start, then s3's worker hangs on the calling thread (the
+    chain runs inline), where the runner's loop cannot write: the watch thread writes them once they
+    waited batch_ms, so a kill 0.3 s in runs only s3 again."""
+    c = crash_and_recover(tmp_path, "chain", Kill.at("start:s3", delay=0.3))
+    assert {("s0", 0), ("s1", 0), ("s2", 0)} <= c.notes["terminal_before"]
+    assert ("s3", 0) in c.notes["in_flight"]
+
+
 # ------------------------------------------------------------------------------------------ (b) fork
 SAFE_FORK = "start:total"
 FORK_KILLS = [

@@ -303,3 +303,58 @@ def test_sequential_starts_leave_threads_and_memory_flat() -> None:
         rss.append(_rss_mb())
     assert max(counts) <= baseline + 1, (baseline, counts)  # +1: the last runtime thread may still be leaving
     assert rss[3] - rss[1] < 10, f"memory grew {rss} MB"
+
+
+CHAIN3 = {
+    "name": "calling_thread_chain",
+    "version": 1,
+    "tasks": [
+        {
+            "name": "step",
+            "taskReferenceName": f"s{i}",
+            "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"},
+        }
+        for i in range(3)
+    ],
+    "outputParameters": {"x": "${s2.output.x}"},
+}
+
+
+@pytest.mark.parametrize("executor", ["threads", "inline"])
+def test_a_result_is_written_while_the_next_task_runs_on_the_calling_thread(tmp_path: Path, executor: str) -> None:
+    """s0's result came just before s1's worker was called on the calling thread, where the runner's
+    loop cannot write: it is written once it has waited batch_ms all the same (the watch thread),
+    not when the call ends, and not before batch_ms (a commit per task would undo the batching)."""
+    import threading
+
+    db = tmp_path / "calling.db"
+    forget(db)
+    batch_ms = 300
+    seen: list[tuple[bool, float, list[tuple[object, ...]]]] = []
+
+    def statuses() -> list[tuple[object, ...]]:
+        return rows(db, "SELECT ref, status FROM tasks ORDER BY seq")
+
+    def step(x: int) -> dict:
+        if x == 1:  # s1, on the calling thread: look at the store while it runs
+            started = time.monotonic()
+            early = statuses()
+            found = early
+            while ("s0", "COMPLETED") not in found and time.monotonic() - started < 10:
+                time.sleep(0.01)
+                found = statuses()
+            seen.append((threading.current_thread() is threading.main_thread(), time.monotonic() - started, early))
+            seen.append((True, 0.0, found))
+        return {"x": x + 1}
+
+    ex = flowkit.run(
+        CHAIN3, {"x": 0}, workers={"step": step}, executor=executor, store=SqliteStore(db, batch_ms=batch_ms)
+    )
+    assert ex.status == "COMPLETED" and ex.output == {"x": 3}
+    (on_main, waited, early), (_, _, found) = seen
+    assert on_main, "s1 ran on a worker thread: this test needs it on the calling thread"
+    assert ("s0", "COMPLETED") not in early, early  # batched: not written at once
+    assert found == [("s0", "COMPLETED"), ("s1", "IN_PROGRESS")], found
+    # written once it waited batch_ms (the watch thread looks every batch_ms / 2), long before the call ended
+    assert waited < 5, waited
+    forget(db)
