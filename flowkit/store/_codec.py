@@ -82,10 +82,26 @@ def loads(text: str | bytes) -> Any:
     return json.loads(text)
 
 
-def _node_source(task: TaskModel) -> dict[str, Any] | None:
-    """How to rebuild a node that is not in the definition's plan (dynamic fork branch, DYNAMIC task)."""
+# The nodeSource of plain branches, one per (owner ref, type): a fork's thousand branches share one
+# dict (read only: entries are encoded, never changed).
+_PLAIN_SOURCES: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+
+
+def _plain_source(owner: str | None, kind: str | None) -> dict[str, Any]:
+    found = _PLAIN_SOURCES.get((owner, kind))
+    if found is None:
+        if len(_PLAIN_SOURCES) > 4096:
+            _PLAIN_SOURCES.clear()
+        found = _PLAIN_SOURCES[(owner, kind)] = {"owner": owner, "plain": kind}
+    return found
+
+
+def _node_source(task: TaskModel, plan_node: Node | None) -> dict[str, Any] | None:
+    """How to rebuild a node that is not in the definition's plan (dynamic fork branch, DYNAMIC task).
+
+    ``plan_node``: the plan's node of the same ref (None when the plan has none).
+    """
     node = task.node
-    plan_node = task.workflow.plan.nodes.get(node.ref)
     if plan_node is node:
         return None
     owner = node.owner.ref if node.owner is not None else None
@@ -99,10 +115,10 @@ def _node_source(task: TaskModel) -> dict[str, Any] | None:
                 and raw.get("name") == task.task_def_name
             ):  # a plain branch's task JSON is its name, ref and type (or no type): only the type is not in the record
                 if size == 2:  # name and ref only: no type key (SIMPLE)
-                    return {"owner": owner, "plain": None}
+                    return _plain_source(owner, None)
                 kind = raw.get("type")
                 if type(kind) is str:
-                    return {"owner": owner, "plain": kind}
+                    return _plain_source(owner, kind)
             return {"owner": owner, "task": raw, "inputFromTask": True}
         return {"owner": owner, "task": {**raw, "inputParameters": params}}
     if plan_node is not None:  # DYNAMIC: same ref, the task name came from the input
@@ -162,8 +178,9 @@ def task_entry(task: TaskModel) -> list[Any]:
             data["extra"] = kept
     if node.ref != task.ref:
         data["nodeRef"] = node.ref
-    if task.workflow.plan.nodes.get(node.ref) is not node:  # most nodes are the plan's: nothing to write
-        source = _node_source(task)
+    plan_node = task.workflow.plan.nodes.get(node.ref)
+    if plan_node is not node:  # most nodes are the plan's: nothing to write
+        source = _node_source(task, plan_node)
         if source is not None:
             data["nodeSource"] = source
     return [

@@ -135,7 +135,15 @@ class SqliteWriter:
 
         exec_rows = [workflow_record(wf) for wf in workflows]
         entries: dict[Any, list[list[Any]]] = {}  # workflow model -> entries of its attempts written now
-        for task in tasks:
+        rest: list[Any] = tasks
+        if len(workflows) == 1:  # the common write: one execution, its attempts in one comprehension
+            only = workflows[0]
+            mine = [task_entry(task) for task in tasks if task.workflow is only]
+            if mine:
+                entries[only] = mine
+            # attempts of another execution too (one that was not marked itself): grouped below
+            rest = [task for task in tasks if task.workflow is not only] if len(mine) != len(tasks) else []
+        for task in rest:
             wf = task.workflow
             found = entries.get(wf)
             if found is None:

@@ -96,3 +96,32 @@ def test_a_wide_batch_is_written_and_rewritten_row_for_row(tmp_path: Path) -> No
         assert len(again.output["joined"]) == BRANCHES
     finally:
         reopened.close()
+
+
+def test_a_write_for_one_execution_keeps_the_attempts_of_another_it_holds(tmp_path: Path) -> None:
+    """``write([one], tasks)`` whose tasks include an attempt of another execution (written before, not
+    in the list): each attempt lands in its own execution's rows."""
+    db = tmp_path / "two.db"
+    store = SqliteStore(db)
+    runtime = Runtime(store=store, workers={"gen": gen}, external=["leaf"], background=False)
+    try:
+        first, second = (runtime.start(_fanout(), {"n": 2}) for _ in range(2))
+        one, other = (runtime.engine.executions[e.workflow_id] for e in (first, second))
+        mine = next(t for t in one.tasks if t.ref == "_leaf_0")
+        theirs = next(t for t in other.tasks if t.ref == "_leaf_1")
+        mine.output, theirs.output = {"mark": 1}, {"mark": 2}
+        with store.session():
+            store.write([one], [theirs, mine])
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            found = {
+                (w, ref): data
+                for w, ref, data in con.execute("SELECT workflow_id, ref, data FROM tasks WHERE ref LIKE '_leaf_%'")
+            }
+        finally:
+            con.close()
+        assert '"mark":1' in found[(first.workflow_id, "_leaf_0")]
+        assert '"mark":2' in found[(second.workflow_id, "_leaf_1")]
+        assert '"mark"' not in found[(first.workflow_id, "_leaf_1")] + found[(second.workflow_id, "_leaf_0")]
+    finally:
+        store.close()
