@@ -20,8 +20,8 @@ from typing import Any
 
 __all__ = ["WATCH"]
 
-_LINGER_S = 1.0  # polling goes on this long after the last run ended (runs often follow runs)
-_IDLE_PERIOD_S = 0.05
+_LINGER_S = 1.0  # the thread goes on looking this long after the last run ended (runs often follow runs)
+_IDLE_PERIOD_S = 0.05  # how often it looks meanwhile
 
 
 class _Watch:
