@@ -8,6 +8,7 @@ exiting; a runtime whose engine (or a hook) raised ends the execution FAILED wit
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -358,3 +359,58 @@ def test_a_result_is_written_while_the_next_task_runs_on_the_calling_thread(tmp_
     # written once it waited batch_ms (the watch thread looks every batch_ms / 2), long before the call ended
     assert waited < 5, waited
     forget(db)
+
+
+@pytest.mark.parametrize("executor", ["threads", "inline"])
+def test_writes_from_the_watch_thread_between_worker_calls_keep_the_record_whole(
+    tmp_path: Path, executor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chain whose workers sometimes take a few ms, with batch_ms=1: the watch thread writes during
+    many of the calls, the runner between them; the run ends right and its record is the live one."""
+    import random
+    import threading
+    from collections import Counter
+
+    from flowkit.runtime._runner import Runner
+
+    writers: Counter[str] = Counter()
+    flush = Runner.flush
+
+    def counted(self: Runner) -> None:
+        writers[threading.current_thread().name] += 1
+        flush(self)
+
+    monkeypatch.setattr(Runner, "flush", counted)
+    n = 300
+    tasks = [
+        {
+            "name": "step",
+            "taskReferenceName": f"s{i}",
+            "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"},
+        }
+        for i in range(n)
+    ]
+    wf = {"name": "watched_chain", "version": 1, "tasks": tasks, "outputParameters": {"x": f"${{s{n - 1}.output.x}}"}}
+    pace = random.Random(7)
+
+    def step(x: int) -> dict:
+        if pace.random() < 0.3:
+            time.sleep(0.003)
+        return {"x": x + 1}
+
+    db = tmp_path / "watched.db"
+    forget(db)
+    ex = flowkit.run(wf, {"x": 0}, workers={"step": step}, executor=executor, store=SqliteStore(db, batch_ms=1))
+    assert ex.status == "COMPLETED" and ex.output == {"x": n}
+    assert writers["flowkit-run-writer"] > 0 and writers["MainThread"] > 0, writers
+    reader = SqliteStore(db, readonly=True)
+    try:
+        record = reader.execution(ex.workflow_id)
+        assert record is not None
+        row, stored = record
+        assert row["status"] == "COMPLETED" and row["task_count"] == n
+        assert [(t["ref"], t["status"]) for t in stored] == [(f"s{i}", "COMPLETED") for i in range(n)]
+        assert [json.loads(t["data"])["output"] for t in stored] == [{"x": i + 1} for i in range(n)]
+    finally:
+        reader.close()
+        forget(db)
