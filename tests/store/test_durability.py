@@ -306,19 +306,17 @@ def test_sequential_starts_leave_threads_and_memory_flat() -> None:
     assert rss[3] - rss[1] < 10, f"memory grew {rss} MB"
 
 
-CHAIN3 = {
-    "name": "calling_thread_chain",
-    "version": 1,
-    "tasks": [
+def chain(name: str, n: int) -> dict:
+    """s0 .. s<n-1>, each adding one to x."""
+    tasks = [
         {
             "name": "step",
             "taskReferenceName": f"s{i}",
             "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"},
         }
-        for i in range(3)
-    ],
-    "outputParameters": {"x": "${s2.output.x}"},
-}
+        for i in range(n)
+    ]
+    return {"name": name, "version": 1, "tasks": tasks, "outputParameters": {"x": f"${{s{n - 1}.output.x}}"}}
 
 
 @pytest.mark.parametrize("executor", ["threads", "inline"])
@@ -349,7 +347,11 @@ def test_a_result_is_written_while_the_next_task_runs_on_the_calling_thread(tmp_
         return {"x": x + 1}
 
     ex = flowkit.run(
-        CHAIN3, {"x": 0}, workers={"step": step}, executor=executor, store=SqliteStore(db, batch_ms=batch_ms)
+        chain("calling_thread_chain", 3),
+        {"x": 0},
+        workers={"step": step},
+        executor=executor,
+        store=SqliteStore(db, batch_ms=batch_ms),
     )
     assert ex.status == "COMPLETED" and ex.output == {"x": 3}
     (on_main, waited, early), (_, _, found) = seen
@@ -382,15 +384,7 @@ def test_writes_from_the_watch_thread_between_worker_calls_keep_the_record_whole
 
     monkeypatch.setattr(Runner, "flush", counted)
     n = 300
-    tasks = [
-        {
-            "name": "step",
-            "taskReferenceName": f"s{i}",
-            "inputParameters": {"x": "${workflow.input.x}" if i == 0 else f"${{s{i - 1}.output.x}}"},
-        }
-        for i in range(n)
-    ]
-    wf = {"name": "watched_chain", "version": 1, "tasks": tasks, "outputParameters": {"x": f"${{s{n - 1}.output.x}}"}}
+    wf = chain("watched_chain", n)
     pace = random.Random(7)
 
     def step(x: int) -> dict:
