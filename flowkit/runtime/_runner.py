@@ -257,12 +257,7 @@ class Runner:
     def run(self, done: Callable[[], bool]) -> None:
         """Run until ``done()`` or until nothing can happen without outside help."""
         # Only a run that may call a worker on this thread needs the watch thread (not flowkit serve's)
-        watch = (
-            self.engine.track_tasks
-            and self._batch_s > 0
-            and (self.here or self._inline)
-            and self._watched is None
-        )
+        watch = self.engine.track_tasks and self._batch_s > 0 and (self.here or self._inline) and self._watched is None
         with _YoungGenerationTuned():
             if watch:
                 self.guard.acquire()
