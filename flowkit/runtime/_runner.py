@@ -262,8 +262,9 @@ class Runner:
             if watch:
                 self.guard.acquire()
                 self._watched = self.guard
-                WATCH.add(self)
             try:
+                if watch:
+                    WATCH.add(self)
                 self._loop(done)
             finally:
                 try:

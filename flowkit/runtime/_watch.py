@@ -39,8 +39,13 @@ class _Watch:
             thread = self._thread
             if thread is None or not thread.is_alive():  # the first run, or a child after os.fork()
                 self._parked = False
-                self._thread = threading.Thread(target=self._main, name="flowkit-run-writer", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._main, name="flowkit-run-writer", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # no thread to be had (a process at its limit): the run goes on unwatched
+                    self._thread = None
+                    return
+                self._thread = thread
             elif self._parked:
                 self._parked = False
                 self._cv.notify()

@@ -59,3 +59,21 @@ def test_a_background_run_on_worker_threads_is_not_watched(tmp_path: Path) -> No
 
     ex = flowkit.start(WF, {}, workers={"look": look}, store=SqliteStore(tmp_path / "s.db")).wait(30)
     assert ex.status == "COMPLETED" and seen == [0]
+
+
+def test_a_run_goes_on_unwatched_when_no_thread_can_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowkit.runtime import _runner, _watch
+
+    fresh = _watch._Watch()  # noqa: SLF001 - one with no thread yet
+    monkeypatch.setattr(_runner, "WATCH", fresh)
+    start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        if self.name == "flowkit-run-writer":
+            raise RuntimeError("can't start new thread")
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    ex = flowkit.run(WF, {}, workers={"look": lambda: {}}, store=SqliteStore(tmp_path / "n.db"))
+    assert ex.status == "COMPLETED"
+    assert fresh._thread is None and not fresh._runners  # noqa: SLF001
