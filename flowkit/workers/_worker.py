@@ -214,7 +214,22 @@ class Worker:
         parameters by name), so the caller may pass a Task whose ``input_data`` it shares."""
 
     def _binder(self, fn: Callable[..., Any]) -> Callable[[Task], dict[str, Any]] | None:
-        sig = inspect.signature(fn)
+        name = self.name
+        if not callable(fn):
+            raise WorkerError(
+                f"the worker given for task definition '{name}' is {fn!r}, which cannot be called. "
+                f"Fix: pass a function, as workers={{'{name}': function}}.",
+                task_def_name=name,
+            )
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):  # a builtin or C type without introspectable parameters
+            raise WorkerError(
+                f"flowkit cannot read the parameters of the worker given for task definition '{name}' "
+                f"({fn!r}): it binds a task's input to them by name. Fix: wrap it in a function with named "
+                f"parameters, e.g. workers={{'{name}': lambda **task_input: ...}}.",
+                task_def_name=name,
+            ) from None
         try:
             hints = get_type_hints(fn)
         except Exception:  # unresolvable annotations: bind by name without conversion

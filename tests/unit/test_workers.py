@@ -409,3 +409,15 @@ def test_result_is_the_output_for_a_plain_completion_and_execute_always_an_outco
         with_logs = chatty.result(task)  # captured lines need the Outcome that carries them
     assert isinstance(with_logs, flowkit.workers.Outcome)
     assert (with_logs.output, with_logs.logs) == ({"y": 1}, ["hi"])
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [(dict, "cannot read the parameters"), (5, "cannot be called"), (None, "cannot be called")],
+)
+def test_a_worker_flowkit_cannot_call_by_name_is_a_worker_error_naming_the_task(given: Any, said: str) -> None:
+    wf = {"name": "odd_worker", "tasks": [{"name": "look", "taskReferenceName": "look"}]}
+    with pytest.raises(WorkerError) as info:
+        flowkit.run(wf, {}, workers={"look": given}, store="memory")
+    assert said in str(info.value) and "'look'" in str(info.value) and "Fix:" in str(info.value)
+    assert info.value.task_def_name == "look"
