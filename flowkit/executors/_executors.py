@@ -145,6 +145,14 @@ class ThreadExecutor(Executor):
     """Runs jobs on daemon worker threads (shared per size, so repeated runs do not pay thread start-up)."""
 
     def __init__(self, max_workers: int = 8) -> None:
+        if type(max_workers) is not int or max_workers < 1:
+            from flowkit.errors import InputError
+
+            raise InputError(
+                f"max_workers must be a whole number of threads, at least 1 (got {max_workers!r}): with no "
+                "worker thread a run would wait forever for its tasks. Fix: pass max_workers=1 or more "
+                "(default 8), or executor='inline' to run every worker on the calling thread."
+            )
         super().__init__()
         self._pool = _thread_pool(max_workers)
         self.max_workers = max_workers

@@ -60,9 +60,18 @@ def as_task_defs(task_defs: TaskDefsLike) -> dict[str, TaskDef]:
     if task_defs is None:
         return {}
     if isinstance(task_defs, Mapping):
-        items: Iterable[Any] = task_defs.values()
-    else:
+        values = list(task_defs.values())
+        # keyed by name (every value a definition), or one definition as a dict ({"name": ..., ...})
+        items: Iterable[Any] = values if all(isinstance(v, TaskDef | Mapping) for v in values) else [task_defs]
+    elif isinstance(task_defs, TaskDef | str | bytes | Path):  # one of them, not a list
+        items = [task_defs]
+    elif isinstance(task_defs, Iterable):
         items = task_defs
+    else:
+        raise InputError(
+            f"task_defs must be TaskDefs (objects, dicts, JSON text or paths) in a list or keyed by name, got "
+            f"{type(task_defs).__name__}. Fix: pass task_defs=[{{'name': ..., 'retryCount': ...}}, ...]."
+        )
     out = {}
     for item in items:
         td = item if isinstance(item, TaskDef) else TaskDef.from_json(item)

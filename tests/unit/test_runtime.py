@@ -166,3 +166,48 @@ def test_inline_branches_report_failures_logs_and_printed_output_as_the_general_
     assert sorted(t.ref for t in failed) == ["_leaf_1", "_leaf_4", "_leaf_7"]
     assert all("broke" in (t.reason or "") for t in failed)
     assert ex.task("_leaf_2").logs == ["branch 2 says hi"]
+
+
+FORK2 = {
+    "name": "fork_two",
+    "tasks": [
+        {
+            "name": "fork",
+            "taskReferenceName": "fork",
+            "type": "FORK_JOIN",
+            "forkTasks": [[{"name": "a", "taskReferenceName": "a"}], [{"name": "a", "taskReferenceName": "b"}]],
+        },
+        {"name": "join", "taskReferenceName": "join", "type": "JOIN", "joinOn": ["a", "b"]},
+    ],
+}
+
+
+@pytest.mark.parametrize("max_workers", [0, -1, 1.5, True, "8"])
+def test_a_thread_pool_without_threads_is_refused_not_waited_on(max_workers: object) -> None:
+    # two branches with no worker thread to run them would wait forever
+    with pytest.raises(flowkit.InputError, match="max_workers must be a whole number") as info:
+        flowkit.run(FORK2, {}, workers={"a": lambda: {}}, max_workers=max_workers, store="memory")  # type: ignore[arg-type]
+    assert "Fix:" in str(info.value)
+    assert flowkit.run(FORK2, {}, workers={"a": lambda: {}}, max_workers=1, store="memory").status == "COMPLETED"
+
+
+def test_task_defs_as_one_dict_one_path_or_a_mapping_all_apply(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    td = {"name": "look", "retryCount": 1, "retryDelaySeconds": 0}
+    path = tmp_path / "look.json"
+    path.write_text(json.dumps(td))
+    wf = {"name": "flaky_once", "tasks": [{"name": "look", "taskReferenceName": "look"}]}
+    for given in (td, str(path), path, {"look": td}, [td]):
+        calls: list[int] = []
+
+        def look(calls: list[int] = calls) -> dict:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("flaky")
+            return {}
+
+        ex = flowkit.run(wf, {}, workers={"look": look}, task_defs=given, store="memory")  # type: ignore[arg-type]
+        assert ex.status == "COMPLETED" and len(calls) == 2, given
+    with pytest.raises(flowkit.InputError, match="task_defs must be TaskDefs"):
+        flowkit.run(wf, {}, workers={"look": lambda: {}}, task_defs=5, store="memory")  # type: ignore[arg-type]
