@@ -180,7 +180,7 @@ class Runner:
         self.blocked: dict[str, deque[TaskModel]] = defaultdict(deque)
         self.starts: dict[str, deque[int]] = defaultdict(deque)
         self._wake: threading.Event | None = None  # made on first use (a run that never sleeps needs none)
-        self._batch_s = self.batch_s = store.batch_ms / 1000
+        self.batch_s = store.batch_ms / 1000  # the store's group-commit window (read by the watch thread too)
         self.results_unwritten = False  # a worker's result was applied since the last write
         self._result_at = 0.0  # when the oldest unwritten result was applied (time.monotonic)
         self._executions_written = 0  # len(engine.executions) at the last write: a new one is written at once
@@ -189,7 +189,7 @@ class Runner:
         self._pool_only = type(executor) is ThreadExecutor  # calls workers in this process, nothing shipped
         self._inline = executor.inline
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
-        # Held by the running thread but while it is inside a worker (a run on a durable store only):
+        # Held by the running thread except while it is inside a worker (a run on a durable store only):
         # then the watch thread may write what has waited batch_ms (flowkit.runtime._watch).
         self.guard = threading.RLock()
         self._watched: Any = None  # the guard, while run() holds it and the watch thread looks
@@ -257,7 +257,7 @@ class Runner:
     def run(self, done: Callable[[], bool]) -> None:
         """Run until ``done()`` or until nothing can happen without outside help."""
         # Only a run that may call a worker on this thread needs the watch thread (not flowkit serve's)
-        watch = self.engine.track_tasks and self._batch_s > 0 and (self.here or self._inline) and self._watched is None
+        watch = self.engine.track_tasks and self.batch_s > 0 and (self.here or self._inline) and self._watched is None
         with _YoungGenerationTuned():
             if watch:
                 self.guard.acquire()
@@ -277,7 +277,7 @@ class Runner:
 
     def write_waited(self) -> None:
         """Write what has waited ``batch_ms`` while the running thread is inside a worker (the watch thread)."""
-        if not (self.calling and self.results_unwritten and time.monotonic() - self._result_at >= self._batch_s):
+        if not (self.calling and self.results_unwritten and time.monotonic() - self._result_at >= self.batch_s):
             return
         guard = self.guard
         if not guard.acquire(blocking=False):  # the worker returned meanwhile
@@ -341,7 +341,7 @@ class Runner:
     def _loop(self, done: Callable[[], bool]) -> None:
         engine, clock, ready = self.engine, self.clock, self.ready
         results = self.executor.results
-        batch_s = self._batch_s
+        batch_s = self.batch_s
         monotonic = time.monotonic
         executor = self.executor
         interrupt = self.interrupt
