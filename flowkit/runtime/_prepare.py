@@ -55,6 +55,20 @@ def as_workflow_def(workflow: WorkflowLike) -> WorkflowDef:
     )
 
 
+def as_workflow_defs(workflows: WorkflowsLike) -> list[WorkflowDef]:
+    """WorkflowDefs from ``workflows=``: one workflow (a WorkflowDef, builder, dict, JSON text or path) or several."""
+    if workflows is None:
+        return []
+    if isinstance(workflows, WorkflowDef | Mapping | str | bytes | Path) or hasattr(workflows, "to_workflow_def"):
+        return [as_workflow_def(workflows)]  # type: ignore[arg-type]
+    if not isinstance(workflows, Iterable):
+        raise InputError(
+            f"workflows must be workflow definitions (WorkflowDefs, builders, dicts, JSON text or paths), one "
+            f"or a list, got {type(workflows).__name__}. Fix: pass workflows=[sub_workflow_definition, ...]."
+        )
+    return [as_workflow_def(w) for w in workflows]
+
+
 def as_task_defs(task_defs: TaskDefsLike) -> dict[str, TaskDef]:
     """TaskDefs by name from TaskDef objects, dicts, JSON text or paths (a list, or keyed by name)."""
     if task_defs is None:
@@ -130,7 +144,7 @@ def build_engine(
 
     ``track`` / ``track_tasks``: the engine reports changed workflows / tasks for a store.
     """
-    registry = workflows if isinstance(workflows, Registry) else Registry(as_workflow_def(w) for w in (workflows or ()))
+    registry = workflows if isinstance(workflows, Registry) else Registry(as_workflow_defs(workflows))
     rng = random.Random(seed) if seed is not None else _RNG  # seeding from os.urandom costs a run ~10 µs
     if scripts is None:
         scripts = default_scripts()

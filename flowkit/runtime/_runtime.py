@@ -73,9 +73,15 @@ class Runtime:
             track_tasks=self.store.durable,
         )
         self.workers = as_worker_map(options.workers)
-        self.external = frozenset(options.external)
+        external = options.external
+        self.external = frozenset((external,) if isinstance(external, str) else external)  # one name, or several
         self.event_bus = options.event_bus if options.event_bus is not None else EventBus.default()
         self.clock = options.clock or SystemClock()
+        if not (hasattr(self.clock, "now_ms") and hasattr(self.clock, "sleep_until")):
+            raise InputError(
+                f"clock must be a flowkit clock (now_ms() and sleep_until()), got {type(self.clock).__name__}. "
+                "Fix: pass clock=flowkit.testing.VirtualClock() to skip waits, or leave it out."
+            )
         self.hooks = Hooks()
         if options.background:  # wait() blocks on _changed (a foreground run is driven by its caller)
             self.hooks.add(RunEnded, _weakly(self, Runtime._on_ended))

@@ -28,6 +28,13 @@ def open_store(store: StoreLike = None) -> Store:
     one process lock).
     """
     if store is not None and not isinstance(store, str | Path):
+        if not all(hasattr(store, name) for name in ("durable", "batch_ms", "session", "write")):
+            from flowkit.errors import InputError
+
+            raise InputError(
+                f"store must be None (the default file), 'memory', a path or a store object, got "
+                f"{type(store).__name__}. Fix: pass store='memory', store='runs.db' or a flowkit.store.SqliteStore."
+            )
         return store
     if store == "memory":
         return MemoryStore()

@@ -211,3 +211,38 @@ def test_task_defs_as_one_dict_one_path_or_a_mapping_all_apply(tmp_path) -> None
         assert ex.status == "COMPLETED" and len(calls) == 2, given
     with pytest.raises(flowkit.InputError, match="task_defs must be TaskDefs"):
         flowkit.run(wf, {}, workers={"look": lambda: {}}, task_defs=5, store="memory")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"store": 5}, "store must be None"),
+        ({"clock": 5}, "clock must be a flowkit clock"),
+        ({"workflows": 5}, "workflows must be workflow definitions"),
+    ],
+)
+def test_a_run_option_of_the_wrong_kind_is_an_input_error_with_the_fix(options: dict, said: str) -> None:
+    wf = {"name": "odd_option", "tasks": [{"name": "look", "taskReferenceName": "look"}]}
+    with pytest.raises(flowkit.InputError, match=said) as info:
+        flowkit.run(wf, {}, workers={"look": lambda: {}}, **options)
+    assert "Fix:" in str(info.value)
+
+
+def test_one_sub_workflow_and_one_external_name_need_no_list() -> None:
+    child = {"name": "child", "version": 1, "tasks": [{"name": "look", "taskReferenceName": "look"}]}
+    parent = {
+        "name": "parent",
+        "tasks": [
+            {
+                "name": "child",
+                "taskReferenceName": "c",
+                "type": "SUB_WORKFLOW",
+                "subWorkflowParam": {"name": "child", "version": 1},
+            }
+        ],
+    }
+    ran = flowkit.run(parent, {}, workers={"look": lambda: {}}, workflows=child, store="memory")
+    assert ran.status == "COMPLETED"
+    waits = flowkit.run(child, {}, external="look", store="memory")  # the task waits for outside completion
+    assert waits.status == "RUNNING"
+    assert [t.status for t in waits.tasks] == ["IN_PROGRESS"]
