@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import flowkit
-from flowkit.runtime._runner import _GC_GEN0, _GC_GEN0_MAX, _YoungGenerationTuned
+from flowkit.runtime._gc import _GC_GEN0, _GC_GEN0_MAX, YoungGenerationTuned
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_a_run_collects_less_often_and_gives_the_callers_thresholds_back(thresho
 
 
 def test_long_lived_objects_stretch_the_interval_and_garbage_brings_it_back(thresholds: None) -> None:
-    with _YoungGenerationTuned():
+    with YoungGenerationTuned():
         assert gc.get_threshold()[0] == _GC_GEN0
         live = [[] for _ in range(6 * _GC_GEN0)]  # survivors only, as a fork's tasks are
         stretched = gc.get_threshold()[0]
@@ -59,7 +59,7 @@ def test_long_lived_objects_stretch_the_interval_and_garbage_brings_it_back(thre
 @pytest.mark.parametrize("first", [0, 50_000])
 def test_a_collector_switched_off_or_already_lazier_is_left_alone(thresholds: None, first: int) -> None:
     gc.set_threshold(first, 10, 10)
-    with _YoungGenerationTuned():
+    with YoungGenerationTuned():
         assert gc.get_threshold() == (first, 10, 10)
         _ = [[] for _ in range(3 * _GC_GEN0)]
         assert gc.get_threshold() == (first, 10, 10)
