@@ -168,8 +168,9 @@ class SqliteReader:
     def events(self, workflow_id: str) -> list[dict[str, Any]]:
         """What moved an execution, oldest first: ``{time, task_id, kind}``.
 
-        A workflow's moves (``"workflow RUNNING"``, ``"workflow COMPLETED"``, ...) are its events rows.
-        A task attempt's are read from its row: ``SCHEDULED`` when scheduled, ``IN_PROGRESS`` when
+        A workflow's moves (``"workflow RUNNING"``, ``"workflow COMPLETED"``, ...) are its events rows,
+        after its start (``"workflow RUNNING"`` at its row's ``created``: the store writes no events
+        row for it). A task attempt's are read from its row: ``SCHEDULED`` when scheduled, ``IN_PROGRESS`` when
         started, then its status when it ended (or, not ended, when last updated). Events of an
         attempt with no row any more (a restart or rerun dropped it) are kept only in a store whose
         older flowkit wrote task events too. At the same millisecond, a workflow that starts or
@@ -180,7 +181,9 @@ class SqliteReader:
                 "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
             ).fetchall()
             attempts = [(t[0], t[4], *t[9:13]) for t in self._task_rows(conn, workflow_id, data=False)]
-        stored = []
+            created = conn.execute("SELECT created FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
+        # its start: a stored one (older flowkits wrote it) is the same move, dropped below
+        stored = [] if created is None else [(created[0], None, "workflow RUNNING")]
         for t, task, kind in rows:
             if kind.startswith("["):  # one write's moves (schema 2 and later)
                 stored += [(when, tid, k) for tid, when, k in json.loads(kind)]

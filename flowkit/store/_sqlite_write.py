@@ -16,10 +16,13 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from flowkit.definitions._types import WorkflowStatus
 from flowkit.errors import StoreError
 from flowkit.store._sqlite_schema import TASK_ID_BITS, explain, task_ids
 
 __all__ = ["EXEC_COLS", "SqliteWriter"]
+
+_RUNNING = WorkflowStatus.RUNNING
 
 EXEC_COLS = (
     "workflow_id",
@@ -156,7 +159,6 @@ class SqliteWriter:
             for wf in workflows
             if self._defs_written.get(wf.workflow_id) != id(wf.definition)
         ]
-        events = self._event_rows(workflows)
         fixed, status_written = self._exec_fixed, self._status_written
         full: list[tuple[Any, ...]] = []  # new executions, or fixed columns changed: the whole row
         moved: list[tuple[Any, ...]] = []  # written before, status moved since
@@ -173,10 +175,12 @@ class SqliteWriter:
             numbers = self._numbers
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                started: set[str] = set()  # executions new to the store (their start is implied by their row)
                 for r in full:
                     inserted = conn.execute(_INSERT_EXEC_NEW, r)
                     if inserted.rowcount == 1:  # a new execution, numbered now
                         numbers[r[0]] = _Numbers(conn, inserted.lastrowid, new=True)  # type: ignore[arg-type]
+                        started.add(r[0])
                     else:  # written before (a restart, or by another store object): its id stays
                         conn.execute(_UPSERT_EXEC_FULL, r)
                 if moved:
@@ -193,6 +197,7 @@ class SqliteWriter:
                     )
                 if entries or whole:
                     self._write_batches(conn, entries, whole, dropped)
+                events = self._event_rows(workflows, started)
                 if events:
                     conn.executemany(_INSERT_EVENT, events)
                 conn.execute("COMMIT")
@@ -284,13 +289,15 @@ class SqliteWriter:
             numbers.next = at
         conn.executemany("INSERT INTO task_batches VALUES (?, ?)", rows)
 
-    def _event_rows(self, workflows: list[Any]) -> list[tuple[str, int, str]]:
+    def _event_rows(self, workflows: list[Any], started: set[str]) -> list[tuple[str, int, str]]:
         """One events row per execution whose status moved in the batch: ``(workflow_id, time, kind)``.
 
         ``kind`` is the JSON list of its moves, ``[null, time, "workflow <STATUS>"]``. A task's moves
         are not written here: its row holds when it was scheduled, started and ended, and
         ``SqliteStore.events`` reads them from there (an events row per write cost more than the
-        task rows it described: each lands on its execution's page of the events b-tree).
+        task rows it described: each lands on its execution's page of the events b-tree). Nor is the
+        start of an execution new to the store (in ``started``) that is still RUNNING: its row's
+        ``created`` says when it started, and ``SqliteStore.events`` reads it from there.
         """
         from flowkit.store._codec import dumps
 
@@ -299,6 +306,7 @@ class SqliteWriter:
             (wf.workflow_id, wf.update_time, dumps([[None, wf.update_time, f"workflow {wf.status}"]]))
             for wf in workflows
             if status_written.get(wf.workflow_id) is not wf.status
+            and not (wf.status is _RUNNING and wf.workflow_id in started)
         ]
 
     def remove_execution(self, workflow_id: str) -> None:

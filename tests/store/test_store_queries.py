@@ -219,7 +219,8 @@ def test_a_tasks_moves_are_read_from_its_row_and_only_the_workflows_moves_are_wr
     con = sqlite3.connect(path)
     written = [json.loads(k) for (k,) in con.execute("SELECT kind FROM events WHERE workflow_id=?", (ex.workflow_id,))]
     con.close()
-    assert [kind for row in written for _, _, kind in row] == ["workflow RUNNING", "workflow COMPLETED"]
+    # its start is its row's created time: no events row for it
+    assert [kind for row in written for _, _, kind in row] == ["workflow COMPLETED"]
     store = SqliteStore(path, readonly=True)
     events = store.events(ex.workflow_id)
     store.close()
@@ -231,6 +232,36 @@ def test_a_tasks_moves_are_read_from_its_row_and_only_the_workflows_moves_are_wr
     assert times == sorted(times)
     expected = [when for t in ex.tasks for when in (t.scheduled_time, t.start_time, t.end_time)]
     assert times[1:-1] == expected
+    run = ex.to_json(include_tasks=False)
+    assert times[0] == run["startTime"] and times[-1] == run["endTime"]
+
+
+def test_a_start_an_older_flowkit_wrote_as_an_events_row_is_read_once(tmp_path: Path) -> None:
+    """Stores written before the start was implied hold it as an events row, at the first write's time
+    (a write batch after the start) or at the start itself: either way it is one move."""
+    path = tmp_path / "old.db"
+    ex = flowkit.run(
+        {"name": "one", "version": 1, "tasks": [{"name": "step", "taskReferenceName": "s0"}]},
+        {},
+        workers={"step": lambda: time.sleep(0.02) or {"y": 1}},
+        store=path,
+        executor="inline",
+    )
+    con = sqlite3.connect(path)
+    start = ex.to_json()["startTime"]
+    for when in (start, start + 3):
+        with con:
+            con.execute(
+                "INSERT INTO events (workflow_id, id, task_id, time, kind) VALUES (?, 0, NULL, ?, ?)",
+                (ex.workflow_id, when, json.dumps([[None, when, "workflow RUNNING"]])),
+            )
+        store = SqliteStore(path, readonly=True)
+        kinds = [e["kind"] for e in store.events(ex.workflow_id) if e["task_id"] is None]
+        store.close()
+        assert kinds == ["workflow RUNNING", "workflow COMPLETED"], when
+        with con:
+            con.execute("DELETE FROM events WHERE workflow_id = ? AND id = 0", (ex.workflow_id,))
+    con.close()
 
 
 def test_events_record_what_moved_an_execution(filled: tuple[Path, list[Any]]) -> None:
@@ -238,16 +269,11 @@ def test_events_record_what_moved_an_execution(filled: tuple[Path, list[Any]]) -
     orders1, billing = exs[0], exs[3]
     store = SqliteStore(path, readonly=True)
     order = ["SCHEDULED", "IN_PROGRESS", "COMPLETED", "FAILED"]
-    for ex, workflow_kinds in ((orders1, None), (billing, ["workflow RUNNING"])):
+    for ex, workflow_kinds in ((orders1, ["workflow RUNNING", "workflow COMPLETED"]), (billing, ["workflow RUNNING"])):
         events = store.events(ex.workflow_id)
-        if workflow_kinds is None:  # RUNNING may not have been written: the run was faster than one write batch
-            assert (
-                [e["kind"] for e in events if e["task_id"] is None][-1:]
-                == ["workflow COMPLETED"]
-                == [events[-1]["kind"]]
-            )
-        else:  # one event per status the workflow moved to (not one per write)
-            assert [e["kind"] for e in events if e["task_id"] is None] == workflow_kinds
+        # one event per status the workflow moved to (not one per write), its start first
+        assert [e["kind"] for e in events if e["task_id"] is None] == workflow_kinds
+        assert events[0] == {"time": ex.to_json()["startTime"], "task_id": None, "kind": "workflow RUNNING"}
         times = [e["time"] for e in events]
         assert times == sorted(times)
         record = store.execution(ex.workflow_id)

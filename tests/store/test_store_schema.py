@@ -317,4 +317,4 @@ def test_events_rows_of_one_execution_are_numbered_in_write_order(tmp_path: Path
     con = sqlite3.connect(new)
     ids = [i for (i,) in con.execute("SELECT id FROM events WHERE workflow_id=? ORDER BY id", (waiting,))]
     con.close()
-    assert ids == list(range(1, len(ids) + 1)) and len(ids) >= 3
+    assert ids == list(range(1, len(ids) + 1)) and len(ids) >= 2  # the adopting process's RUNNING, COMPLETED
