@@ -333,6 +333,9 @@ def recover_workflow(engine: Engine, wf: WorkflowModel, now: int) -> None:
     if wf.definition.timeout_seconds > 0:
         since = wf.last_retried_time or wf.create_time
         engine.timer(since + wf.definition.timeout_seconds * 1000, "workflow", wf)
+    if not wf.tasks:  # written when it started, before its first task was (a runner writes starts later)
+        engine.begin(wf, now)
+        return
     undecided = []
     for task in wf.tasks:
         if task.status.is_terminal:

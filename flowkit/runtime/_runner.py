@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flowkit.definitions import WorkflowDef
-from flowkit.definitions._types import TaskStatus
+from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine import Command, Dispatch, DispatchAll, Ended, Engine, Publish, TaskModel, WorkflowModel
 from flowkit.executors._executors import DROPPED, ThreadExecutor
 from flowkit.expressions import copy_json
@@ -33,6 +33,8 @@ __all__ = ["Runner"]
 
 _HOST = host_name()
 _COMPLETED = TaskStatus.COMPLETED
+_SCHEDULED = TaskStatus.SCHEDULED
+_RUNNING = WorkflowStatus.RUNNING
 _HERE_HORIZON_MS = 3_600_000  # a worker runs on the calling thread only when no timer is due sooner
 _wake_lock = threading.Lock()
 
@@ -120,19 +122,27 @@ class Runner:
         self.starts: dict[str, deque[int]] = defaultdict(deque)
         self._wake: threading.Event | None = None  # made on first use (a run that never sleeps needs none)
         self.batch_s = store.batch_ms / 1000  # the store's group-commit window (read by the watch thread too)
-        self.results_unwritten = False  # a worker's result was applied since the last write
-        self._result_at = 0.0  # when the oldest unwritten result was applied (time.monotonic)
+        # A change that is due on disk within batch_ms was made since the last write: a worker's result,
+        # or the attempts of a start written as its row alone (flush_started).
+        self.due_unwritten = False
+        self._due_at = 0.0  # when the oldest of them was made (time.monotonic)
         self._executions_written = 0  # len(engine.executions) at the last write: a new one is written at once
         self.ended_unwritten = False  # a run ended since the last write (someone may wait for it on disk)
         self.here = False  # may run a worker on the calling thread (foreground threads executor): see _alone
         self._pool_only = type(executor) is ThreadExecutor  # calls workers in this process, nothing shipped
         self._inline = executor.inline
         self.writing = False  # a write is under way: what it took from the engine is not on disk yet
-        # Held by the running thread except while it is inside a worker (a run on a durable store only):
-        # then the watch thread may write what has waited batch_ms (flowkit.runtime._watch).
-        self.guard = threading.RLock()
-        self._watched: Any = None  # the guard, while run() holds it and the watch thread looks
-        self.calling = False  # the running thread is inside a worker (guard let go)
+        # While the running thread is inside a worker, the watch thread may write what has waited
+        # batch_ms (a run on a durable store only: flowkit.runtime._watch). The hand-off between them
+        # is two flags, each written by one thread and read by the other (bytecodes are atomic and
+        # ordered under the GIL): the watch thread says it writes, then looks that the running thread
+        # is still inside the worker; the running thread says it left the worker, then looks whether
+        # a write is under way, and if so waits for it (watch_lock). So one of them always sees the
+        # other, and a write never meets a change half made. No lock is taken per call.
+        self._watched = False  # run() registered this runner with the watch thread
+        self.calling = False  # the running thread is inside a worker (set and cleared by it)
+        self.watch_writing = False  # the watch thread is writing for this runner (set and cleared by it)
+        self.watch_lock = threading.Lock()  # held by the watch thread while watch_writing
         self.on_flush: Callable[[], None] | None = None  # told after every write (wait() checks again)
         self.report: Callable[[TaskModel], None] | None = None
         """Told of every attempt whose result was applied and did not complete, before the TaskEnded hooks
@@ -196,13 +206,11 @@ class Runner:
     def run(self, done: Callable[[], bool]) -> None:
         """Run until ``done()`` or until nothing can happen without outside help."""
         # Only a run that may call a worker on this thread needs the watch thread (not flowkit serve's)
-        watch = self.engine.track_tasks and self.batch_s > 0 and (self.here or self._inline) and self._watched is None
+        watch = self.engine.track_tasks and self.batch_s > 0 and (self.here or self._inline) and not self._watched
         with YoungGenerationTuned():
-            if watch:
-                self.guard.acquire()
-                self._watched = self.guard
             try:
                 if watch:
+                    self._watched = True
                     WATCH.add(self)
                 self._loop(done)
             finally:
@@ -211,23 +219,26 @@ class Runner:
                 finally:
                     if watch:
                         WATCH.discard(self)
-                        self._watched = None
-                        self.guard.release()
+                        self._watched = False
 
     def write_waited(self) -> None:
         """Write what has waited ``batch_ms`` while the running thread is inside a worker (the watch thread)."""
-        if not (self.calling and self.results_unwritten and time.monotonic() - self._result_at >= self.batch_s):
+        if not (self.calling and self.due_unwritten and time.monotonic() - self._due_at >= self.batch_s):
             return
-        guard = self.guard
-        if not guard.acquire(blocking=False):  # the worker returned meanwhile
-            return
-        try:
-            if self.calling:
-                self.flush()
-        except Exception:  # noqa: S110 - kept for the running thread's next write, which raises it
+        with self.watch_lock:
+            self.watch_writing = True  # first: the running thread looks at it after clearing calling
+            try:
+                if self.calling:  # still inside the worker, so it waits for this write when it leaves
+                    self.flush()
+            except Exception:  # noqa: S110 - kept for the running thread's next write, which raises it
+                pass
+            finally:
+                self.watch_writing = False
+
+    def _await_watch_write(self) -> None:
+        """Back from a worker while the watch thread writes: wait until that write is done."""
+        with self.watch_lock:
             pass
-        finally:
-            guard.release()
 
     def flush(self) -> None:
         """Write what the engine changed to the store (one transaction)."""
@@ -235,7 +246,7 @@ class Runner:
         self._executions_written = len(engine.executions)
         # Nothing changed, nothing to write: what was applied is as written as it gets (the in-memory
         # store keeps the live models and reports no task changes), so no flush waits for it again.
-        self.ended_unwritten = self.results_unwritten = False
+        self.ended_unwritten = self.due_unwritten = False
         if engine.dirty or engine.dirty_workflows or engine.dropped:
             self.writing = True  # before take_dirty: see Runtime._ended_on_disk
             taken = engine.take_dirty()
@@ -249,10 +260,43 @@ class Runner:
             if self.on_flush is not None:
                 self.on_flush()
 
+    def flush_started(self) -> None:
+        """:meth:`flush`, before the first task of an execution started since the last write starts.
+
+        When all that changed is top-level executions that only scheduled their first tasks (a
+        start), each is written as its row alone: its attempts go with the next write, as any start
+        does (a start lost in a crash runs again all the same, and an execution recovered with no
+        attempts schedules its first task again: ``recover_workflow``). Anything else (a
+        sub-workflow, which its parent's task points at; a start whose first tasks moved on; another
+        execution that changed, such as one an operation ended) is written whole, with the rest.
+        """
+        engine = self.engine
+        count = len(engine.executions) - self._executions_written
+        dirty = engine.dirty_workflows
+        started = list(itertools.islice(reversed(engine.executions.values()), max(count, 0)))
+        if (
+            count <= 0
+            or len(dirty) != count
+            or engine.dropped
+            or any(
+                wf.status is not _RUNNING
+                or wf.parent_workflow_id is not None
+                or dirty.get(wf.workflow_id) is not wf
+                or any(task.status is not _SCHEDULED for task in wf.tasks)
+                for wf in started
+            )
+        ):
+            self.flush()
+            return
+        self._executions_written = len(engine.executions)
+        # still marked dirty: the next write carries the row again with the attempts it then counts
+        self.store.write(started, [], [])
+        if not self.due_unwritten and engine.track_tasks:  # its attempts are due within batch_ms, as a result is
+            self.due_unwritten = True
+            self._due_at = time.monotonic()
+
     def fail(self, wf: WorkflowModel, exc: BaseException, doing: str) -> None:
         """End ``wf`` FAILED because the engine (or a hook) raised ``exc`` while ``doing``; never left RUNNING."""
-        from flowkit.definitions._types import WorkflowStatus
-
         reason = f"flowkit could not go on while {doing}: {type(exc).__name__}: {exc}"[:2000]
         now = self.clock.now_ms()
         if not wf.status.is_terminal:
@@ -291,11 +335,11 @@ class Runner:
                 # do not commit: a start lost in a crash runs again all the same. Timed from the
                 # result, not from the last write: a fresh result (a fork's generator) is not written
                 # with half of the tasks it led to, only for all of them to be written again when done.
-                # A new execution (a sub-workflow) is written before its first task starts.
-                if (self.results_unwritten and monotonic() - self._result_at >= batch_s) or len(
-                    engine.executions
-                ) != self._executions_written:
+                # A new execution is written before its first task starts (see flush_started).
+                if self.due_unwritten and monotonic() - self._due_at >= batch_s:
                     self.flush()
+                elif len(engine.executions) != self._executions_written:
+                    self.flush_started()
                 task = ready.popleft()
                 try:
                     self._start_task(task)
@@ -316,7 +360,7 @@ class Runner:
                 # what is left of the oldest result's batch window first, a whole window when only
                 # starts are unwritten (an ended run is written at once: wait() reports it only once
                 # it is on disk).
-                left = batch_s - (monotonic() - self._result_at) if self.results_unwritten else batch_s
+                left = batch_s - (monotonic() - self._due_at) if self.due_unwritten else batch_s
                 if (
                     self.inflight
                     and left > 0
@@ -486,10 +530,9 @@ class Runner:
         timeout is reported to the engine (``Engine.task_returned``), as its timer would have.
         """
         interrupt = self.interrupt
-        guard = self._watched
-        if guard is not None:  # the watch thread may write meanwhile (flowkit.runtime._watch)
+        watched = self._watched
+        if watched:  # the watch thread may write meanwhile (flowkit.runtime._watch)
             self.calling = True
-            guard.release()
         interrupt.waiting = True
         try:
             if interrupt.requested:
@@ -500,10 +543,11 @@ class Runner:
         except BaseException as exc:  # as on a worker thread: the runner turns this into a task failure
             outcome = exc
         finally:
-            interrupt.waiting = False  # first: a Ctrl-C while the guard is taken back only flags
-            if guard is not None:
-                guard.acquire()  # after a write the watch thread has under way
-                self.calling = False
+            interrupt.waiting = False  # first: a Ctrl-C while waiting for the watch thread's write only flags
+            if watched:
+                self.calling = False  # first: see write_waited
+                if self.watch_writing:
+                    self._await_watch_write()
         now = self.clock.now_ms()
         timeout = task.response_timeout_seconds
         if timeout and task.update_time + timeout * 1000 <= now:  # past its response timeout (rare)
@@ -522,10 +566,9 @@ class Runner:
             return
         snapshot: Any = task if worker.copies_input else _snapshot(task, False)  # see TaskModel.input_data
         self.inflight += 1
-        guard = self._watched
-        if guard is not None:  # the watch thread may write meanwhile (flowkit.runtime._watch)
+        watched = self._watched
+        if watched:  # the watch thread may write meanwhile (flowkit.runtime._watch)
             self.calling = True
-            guard.release()
         interrupt.waiting = True
         try:  # _call, without the call: every branch of a fan-out comes this way (keep them in step)
             if interrupt.requested:
@@ -537,9 +580,10 @@ class Runner:
             outcome = exc
         finally:  # Ctrl-C inside the worker included: the call is over, its task is not
             interrupt.waiting = False
-            if guard is not None:
-                guard.acquire()
+            if watched:
                 self.calling = False
+                if self.watch_writing:
+                    self._await_watch_write()
             self.inflight -= 1
         now = clock.now_ms()
         timeout = task.response_timeout_seconds
@@ -552,9 +596,9 @@ class Runner:
             self._apply(task, outcome, now)
             return
         commands = engine.task_completed(task, outcome, now, True)
-        if not self.results_unwritten and engine.track_tasks:
-            self.results_unwritten = True
-            self._result_at = time.monotonic()
+        if not self.due_unwritten and engine.track_tasks:
+            self.due_unwritten = True
+            self._due_at = time.monotonic()
         if task.status is not _COMPLETED:
             self._ended(task)
         if commands:
@@ -638,9 +682,9 @@ class Runner:
             )
         # Timed once the engine took it in (a fork's scheduling can take a while). A store that keeps the
         # live models (the engine reports no task changes to it) has no results to write.
-        if not self.results_unwritten and engine.track_tasks:
-            self.results_unwritten = True
-            self._result_at = time.monotonic()
+        if not self.due_unwritten and engine.track_tasks:
+            self.due_unwritten = True
+            self._due_at = time.monotonic()
         if task.status is not _COMPLETED or self.hooks.task_ended:
             self._ended(task)
         if commands:

@@ -240,7 +240,7 @@ class Runtime:
             now = self.clock.now_ms()
             with installed(), self.store.session(), self.runner.interrupt as interrupt:
                 self.runner.handle(operation(self.engine, now), now)
-                self.runner.flush()  # a new execution or an operation is on disk before any task starts
+                self.runner.flush_started()  # a new execution or an operation is on disk before any task starts
                 target = (drive[0] if drive else None) if isinstance(drive, list) else drive
                 try:
                     self.runner.run(lambda: target is not None and target.status.is_terminal)
@@ -259,7 +259,7 @@ class Runtime:
         if threading.current_thread() is self._thread:
             now = self.clock.now_ms()
             self.runner.handle(operation(self.engine, now), now)
-            self.runner.flush()  # a new execution or an operation is on disk before any task starts
+            self.runner.flush_started()  # a new execution or an operation is on disk before any task starts
             return
         reply = _Reply()
         with self._thread_lock:
@@ -408,7 +408,7 @@ class Runtime:
                 now = self.clock.now_ms()
                 try:
                     self.runner.handle(operation(self.engine, now), now)
-                    self.runner.flush()  # a new execution or an operation is on disk before any task starts
+                    self.runner.flush_started()  # a new execution or an operation is on disk before any task starts
                 except BaseException as exc:  # handed to the caller, who raised the operation
                     reply.error = exc
                 reply.done.set()

@@ -7,9 +7,10 @@ kill then runs that task again too. One daemon thread per process looks at the r
 durable store every ``batch_ms / 2`` and writes what has waited ``batch_ms`` for a run whose
 calling thread is inside a worker.
 
-The calling thread holds its runner's ``guard`` (a lock) whenever it may change engine state and
-lets go of it only for the worker call, so a write from here never meets a half-made change; the
-calling thread takes the guard back when the worker returns, after any write under way.
+The calling thread says when it is inside a worker (``Runner.calling``); a write from here happens
+only then, so it never meets a half-made change, and the calling thread, back from the worker,
+waits for a write under way before it changes anything (see ``Runner.__init__`` for how the two
+flags hand over without a lock per call).
 """
 
 from __future__ import annotations

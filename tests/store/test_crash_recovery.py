@@ -27,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,6 +363,49 @@ def test_run_on_a_warm_store_killed_in_its_first_task(tmp_path: Path) -> None:
     c = crash_and_recover(tmp_path, "chain+warm", Kill.at("start:s0"))
     assert ("s0", 0) in c.notes["in_flight"]
     assert sorted(e["name"] for e in c.after_execs.values()) == ["crash_chain", "warmup"]
+
+
+def test_an_execution_on_disk_without_attempts_carries_on_from_its_first_task(tmp_path: Path) -> None:
+    """What a kill right after a run's first write leaves (the execution's row alone, its first
+    attempt's start not written yet): recovery schedules the first task, and the run ends once."""
+    from flowkit.definitions import WorkflowDef
+    from flowkit.engine import Engine
+
+    db = tmp_path / "row_only.db"
+    definition = WorkflowDef.from_json(
+        {
+            "name": "row_only",
+            "version": 1,
+            "tasks": [{"name": "step", "taskReferenceName": f"s{i}", "inputParameters": {"x": i}} for i in range(3)],
+            "outputParameters": {"last": "${s2.output.x}"},
+        }
+    )
+    engine = Engine(new_id=lambda: str(uuid.uuid4()), track=True, track_tasks=True)
+    wf, _ = engine.start(definition, {}, now=int(time.time() * 1000))
+    store = SqliteStore(db)
+    with store.session():
+        store.save_definitions([definition])
+        store.write([wf], [], ())
+    store.close()
+    from flowkit.store import _OPEN
+
+    _OPEN.pop(str(db.resolve()), None)
+
+    ran: list[int] = []
+    runtime = flowkit.open(db, workers={"step": lambda x: ran.append(x) or {"x": x}}, background=False)
+    try:
+        assert ran == [0, 1, 2]
+        (model,) = runtime.engine.executions.values()
+        assert model.workflow_id == wf.workflow_id and model.status.value == "COMPLETED"
+        assert model.output == {"last": 2}
+    finally:
+        _OPEN.pop(str(db.resolve()), None)
+        runtime.store.close()
+    reader = SqliteStore(db, readonly=True)
+    record = reader.execution(wf.workflow_id)
+    reader.close()
+    assert record is not None and record[0]["status"] == "COMPLETED"
+    assert [(t["ref"], t["status"]) for t in record[1]] == [(f"s{i}", "COMPLETED") for i in range(3)]
 
 
 def test_chain_killed_inside_a_long_task_does_not_run_again_what_finished_before(tmp_path: Path) -> None:

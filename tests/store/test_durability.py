@@ -364,6 +364,47 @@ def test_a_result_is_written_while_the_next_task_runs_on_the_calling_thread(tmp_
 
 
 @pytest.mark.parametrize("executor", ["threads", "inline"])
+def test_a_new_execution_is_on_disk_before_its_first_task_starts_and_that_start_within_batch_ms(
+    tmp_path: Path, executor: str
+) -> None:
+    """The run's first write is its execution's row alone (a kill from then on loses no run); its
+    first attempt is written once it has waited batch_ms, while its worker still runs."""
+    db = tmp_path / "first.db"
+    forget(db)
+    batch_ms = 200
+    seen: list[tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]], float]] = []
+
+    def step(x: int) -> dict:
+        if x == 0:  # s0: look at the store while it runs
+            started = time.monotonic()
+            execs = rows(db, "SELECT name, status, task_count FROM executions")
+            early = rows(db, "SELECT ref, status FROM tasks")
+            found = early
+            while not found and time.monotonic() - started < 10:
+                time.sleep(0.01)
+                found = rows(db, "SELECT ref, status FROM tasks")
+            seen.append((execs, early, found, time.monotonic() - started))
+        return {"x": x + 1}
+
+    ex = flowkit.run(
+        chain("first_write", 2),
+        {"x": 0},
+        workers={"step": step},
+        executor=executor,
+        store=SqliteStore(db, batch_ms=batch_ms),
+    )
+    assert ex.status == "COMPLETED" and ex.output == {"x": 2}
+    [(execs, early, found, waited)] = seen
+    # on disk before s0 started, as its row alone (which counts s0, scheduled: its attempt comes later)
+    assert execs == [("first_write", "RUNNING", 1)]
+    assert early == []  # the start is not a write of its own ...
+    assert found == [("s0", "IN_PROGRESS")]  # ... it goes with the write batch_ms later
+    assert 0.1 < waited < 5, waited
+    assert rows(db, "SELECT ref, status FROM tasks ORDER BY seq") == [("s0", "COMPLETED"), ("s1", "COMPLETED")]
+    forget(db)
+
+
+@pytest.mark.parametrize("executor", ["threads", "inline"])
 def test_writes_from_the_watch_thread_between_worker_calls_keep_the_record_whole(
     tmp_path: Path, executor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -666,18 +666,23 @@ def test_a_running_execution_adds_a_batch_per_write_and_an_ended_one_is_one_batc
             {"name": "approve", "taskReferenceName": "approve", "type": "HUMAN"},
         ],
     }
-    ex = flowkit.start(approval, {"n": 3}, workers=WORKERS, store=db)
+
+    def slow_price(n: int) -> dict[str, Any]:  # longer than a write batch: its start is written before its end
+        time.sleep(0.2)
+        return price(n)
+
+    ex = flowkit.start(approval, {"n": 3}, workers={**WORKERS, "price": slow_price}, store=db)
     deadline = time.monotonic() + 30
     while not any(t.ref == "approve" and str(t.status) == "IN_PROGRESS" for t in ex.tasks):
         assert time.monotonic() < deadline, f"the run did not reach its HUMAN task: {ex.status} {ex.reason}"
         time.sleep(0.005)
     ex.runtime.flush()
     running = _batches(db, ex.workflow_id)
-    # the execution's first write (before price started), then what changed since: price is in
-    # more than one batch, its later state in the later one
+    # a write while price ran, then what changed since: price is in more than one batch, its later
+    # state in the later one
     assert len(running) >= 2
     priced = [e for batch in running for e in batch if e[2] == "price"]
-    assert len(priced) >= 2 and priced[0][3] == "SCHEDULED" and priced[-1][3] == "COMPLETED"
+    assert len(priced) >= 2 and priced[0][3] == "IN_PROGRESS" and priced[-1][3] == "COMPLETED"
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     view = con.execute("SELECT ref, status FROM tasks WHERE workflow_id=? ORDER BY seq", (ex.workflow_id,)).fetchall()
     con.close()

@@ -233,7 +233,9 @@ def test_an_older_store_is_read_as_it_is_then_upgraded_and_its_waiting_execution
     ex.complete_task("approve").wait(10)
     assert ex.status == "COMPLETED" and ex.output == {"shipped": 20}, ex.reason
     runtime.close()
-    again = flowkit.run(ORDER, {"n": 3}, workers=WORKERS, store=path, executor="inline")
+    # price outlasts a write batch: its start is written while it runs, its end with the next write
+    slow = {**WORKERS, "price": lambda n: time.sleep(0.2) or {"total": n * 10}}
+    again = flowkit.run(ORDER, {"n": 3}, workers=slow, store=path, executor="inline")
     _forget(path)
 
     new_version, ddl = _schema(path)
