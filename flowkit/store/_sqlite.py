@@ -2,11 +2,12 @@
 
 Default location: ``$FLOWKIT_HOME/flowkit.db``, with ``FLOWKIT_HOME`` defaulting to ``~/.flowkit``;
 any path is accepted. Writes are batched: everything the engine changed since the last write goes
-in one transaction (group commit). The runner writes a new execution and every operation at once,
-an ended run before it waits or returns, a worker's result before it starts more tasks once the
-result has waited ``batch_ms`` milliseconds (default 20; ``batch_ms=0``: before the next start), and
-before any wait that lasts longer than that (while a worker runs on the calling thread, the watch
-thread of ``flowkit.runtime._watch`` writes it). After a crash, a task whose completion was written
+in one transaction (group commit). The runner writes a new execution (as its row alone: its first
+attempts go with the next write) and every operation at once, an ended run before it waits or
+returns, a worker's result before it starts more tasks once the result has waited ``batch_ms``
+milliseconds (default 20; ``batch_ms=0``: before the next start), and before any wait that lasts
+longer than that (while a worker runs on the calling thread, the watch thread of
+``flowkit.runtime._watch`` writes it). After a crash, a task whose completion was written
 never runs again and a task in flight runs again (at least once) - Conductor's own at-least-once
 contract; with batching, a task that finished in the last ``batch_ms`` before the kill counts as in
 flight. ``synchronous=NORMAL`` in WAL mode survives a killed process; only a power cut can lose the
