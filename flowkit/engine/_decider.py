@@ -52,7 +52,8 @@ class Decider:
     _work: deque[TaskModel]
     track: bool
     track_tasks: bool
-    dirty: dict[str, TaskModel]
+    dirty: list[TaskModel]
+    epoch: int
     dirty_workflows: dict[str, WorkflowModel]
     dropped: list[str]
     _check: dict[str, WorkflowModel]
@@ -80,7 +81,9 @@ class Decider:
     def touch(self, task: TaskModel) -> None:
         """Record that ``task`` (and its workflow) changed, for the store's next write."""
         if self.track:
-            self.dirty[task.task_id] = task
+            if task.mark != self.epoch:
+                task.mark = self.epoch
+                self.dirty.append(task)
             wf = task.workflow
             self.dirty_workflows[wf.workflow_id] = wf
 
@@ -89,14 +92,21 @@ class Decider:
         if self.track:
             self.dirty_workflows[wf.workflow_id] = wf
             if all_tasks:
-                for task in wf.tasks:
-                    self.dirty[task.task_id] = task
+                self._mark_all(wf.tasks)
+
+    def _mark_all(self, tasks: list[TaskModel]) -> None:
+        epoch, dirty = self.epoch, self.dirty
+        for task in tasks:
+            if task.mark != epoch:
+                task.mark = epoch
+                dirty.append(task)
 
     def take_dirty(self) -> tuple[list[WorkflowModel], list[TaskModel], list[str]]:
         """What changed since the last call: workflows, tasks, and ids of attempts a restart or rerun removed."""
-        workflows, tasks = list(self.dirty_workflows.values()), list(self.dirty.values())
+        workflows, tasks = list(self.dirty_workflows.values()), self.dirty
         dropped, self.dropped = self.dropped, []
-        self.dirty_workflows, self.dirty = {}, {}
+        self.dirty_workflows, self.dirty = {}, []
+        self.epoch += 1  # every attempt's mark is stale now
         return workflows, tasks, dropped
 
     def keep_dirty(self, workflows: list[WorkflowModel], tasks: list[TaskModel], dropped: list[str]) -> None:
@@ -104,8 +114,7 @@ class Decider:
         if self.track:
             for wf in workflows:
                 self.dirty_workflows.setdefault(wf.workflow_id, wf)
-            for task in tasks:
-                self.dirty.setdefault(task.task_id, task)
+            self._mark_all(tasks)
             self.dropped[:0] = dropped
 
     def _forget_removed(self, wf: WorkflowModel, before: list[TaskModel]) -> None:
@@ -203,8 +212,9 @@ class Decider:
         wf.seq += 1
         task.seq = wf.seq
         wf.tasks.append(task)
-        if self.track_tasks:  # touch(task), inlined (once per new attempt)
-            self.dirty[task.task_id] = task
+        if self.track_tasks:  # touch(task), inlined (once per new attempt: never marked before)
+            task.mark = self.epoch
+            self.dirty.append(task)
             self.dirty_workflows[wf.workflow_id] = wf
         wf.refs[node.ref] = task
         if ref is not node.ref:
@@ -269,6 +279,7 @@ class Decider:
             _load_handlers()
         new_id, tasks, refs, out = self.new_id, wf.tasks, wf.refs, self._out
         dirty = self.dirty if self.track_tasks else None
+        epoch = self.epoch
         batch: list[TaskModel] = []  # plain branches since the last generic one: one DispatchAll
         # The WorkflowTask of the last plain branch: branches made from one prototype share it, and with
         # it their kind, task definition and start delay (and every branch of a fork has the fork's loop).
@@ -307,8 +318,9 @@ class Decider:
             seq += 1
             task.seq = seq
             tasks.append(task)
-            if dirty is not None:
-                dirty[task.task_id] = task  # its workflow is marked once, below
+            if dirty is not None:  # its workflow is marked once, below
+                task.mark = epoch
+                dirty.append(task)
             refs[ref] = task
             batch.append(task)
         if batch:
@@ -455,7 +467,9 @@ class Decider:
         if task.executed or task.retried or (wf_state is not _RUNNING and wf_state.is_terminal):
             return
         if self.track_tasks:  # touch(task), inlined (once per ended attempt)
-            self.dirty[task.task_id] = task
+            if task.mark != self.epoch:
+                task.mark = self.epoch
+                self.dirty.append(task)
             self.dirty_workflows[wf.workflow_id] = wf
         if wf_state is _PAUSED:
             wf.deferred.append(task)

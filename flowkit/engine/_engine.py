@@ -72,7 +72,11 @@ class Engine(Decider):
         # that keeps the live models (the in-memory one) needs new workflows only: ``track_tasks`` off.
         self.track = track
         self.track_tasks = track and track_tasks  # the hot paths mark tasks themselves (touch, inlined)
-        self.dirty: dict[str, TaskModel] = {}
+        # The attempts changed since the last take_dirty, each once: an attempt is in it when its
+        # ``mark`` is the current ``epoch`` (a check and an append, where a dict keyed by task id
+        # would hash each new id and grow with every run's attempts).
+        self.dirty: list[TaskModel] = []
+        self.epoch = 1
         self.dirty_workflows: dict[str, WorkflowModel] = {}
         self.dropped: list[str] = []  # task ids a restart or rerun removed from an execution
         self._check: dict[str, WorkflowModel] = {}
@@ -108,8 +112,9 @@ class Engine(Decider):
         if task.status is not _SCHEDULED or wf.status is not _RUNNING:
             return False
         task.status = _IN_PROGRESS
-        if self.track_tasks:  # the task only: a start changes nothing of its workflow's row
-            self.dirty[task.task_id] = task
+        if self.track_tasks and task.mark != self.epoch:  # the task only: a start changes nothing of its workflow's row
+            task.mark = self.epoch
+            self.dirty.append(task)
         if task.start_time == 0:
             task.start_time = now
         task.poll_count += 1
@@ -191,7 +196,9 @@ class Engine(Decider):
         if task.status.is_terminal or wf.status.is_terminal:
             return []
         if self.track_tasks:  # touch(task), inlined: once per task of every run on a durable store
-            self.dirty[task.task_id] = task
+            if task.mark != self.epoch:
+                task.mark = self.epoch
+                self.dirty.append(task)
             self.dirty_workflows[wf.workflow_id] = wf
         task.output = output if owned else dict(output)  # type: ignore[assignment]
         task.reason = None  # as task_updated: a worker's result replaces the reason a retry copied

@@ -58,6 +58,7 @@ class TaskModel:
         "logs",
         "error",
         "extra",
+        "mark",
     )
 
     def __init__(
@@ -101,6 +102,7 @@ class TaskModel:
         self.logs: list[str] | None = None
         self.error: dict[str, Any] | None = None
         self.extra: dict[str, Any] | None = None
+        self.mark = 0  # Engine.epoch when last marked changed for a store (see Engine.dirty)
 
     # What a worker that binds its parameters by name reads of its Task (``Worker.copies_input``):
     # on the calling thread the runner hands it the attempt itself, with no Task made for it.

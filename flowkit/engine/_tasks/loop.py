@@ -150,9 +150,9 @@ def _remove_iterations(engine: Engine, wf: WorkflowModel, task: TaskModel, last:
             del wf.full_refs[t.ref]
         t.retried = True  # stale timers find nothing to do
     if engine.track:
-        for t in removed:
-            engine.dirty.pop(t.task_id, None)
-            engine.dropped.append(t.task_id)
+        if engine.dirty:  # in place: a caller may hold the list
+            engine.dirty[:] = [t for t in engine.dirty if id(t) not in gone]
+        engine.dropped.extend(t.task_id for t in removed)
         engine.touch_workflow(wf)
 
 
