@@ -15,8 +15,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -306,6 +308,16 @@ def test_sequential_starts_leave_threads_and_memory_flat() -> None:
     assert rss[3] - rss[1] < 10, f"memory grew {rss} MB"
 
 
+def poll(read: Callable[[], list[Any]], done: Callable[[list[Any]], bool]) -> tuple[list[Any], list[Any], float]:
+    """What ``read()`` gave at once, what it gave once ``done`` held of it (or 10 s passed), and how long that took."""
+    started = time.monotonic()
+    early = found = read()
+    while not done(found) and time.monotonic() - started < 10:
+        time.sleep(0.01)
+        found = read()
+    return early, found, time.monotonic() - started
+
+
 def chain(name: str, n: int) -> dict:
     """s0 .. s<n-1>, each adding one to x."""
     tasks = [
@@ -336,13 +348,8 @@ def test_a_result_is_written_while_the_next_task_runs_on_the_calling_thread(tmp_
 
     def step(x: int) -> dict:
         if x == 1:  # s1, on the calling thread: look at the store while it runs
-            started = time.monotonic()
-            early = statuses()
-            found = early
-            while ("s0", "COMPLETED") not in found and time.monotonic() - started < 10:
-                time.sleep(0.01)
-                found = statuses()
-            seen.append((threading.current_thread() is threading.main_thread(), time.monotonic() - started, early))
+            early, found, waited = poll(statuses, lambda found: ("s0", "COMPLETED") in found)
+            seen.append((threading.current_thread() is threading.main_thread(), waited, early))
             seen.append((True, 0.0, found))
         return {"x": x + 1}
 
@@ -376,14 +383,9 @@ def test_a_new_execution_is_on_disk_before_its_first_task_starts_and_that_start_
 
     def step(x: int) -> dict:
         if x == 0:  # s0: look at the store while it runs
-            started = time.monotonic()
             execs = rows(db, "SELECT name, status, task_count FROM executions")
-            early = rows(db, "SELECT ref, status FROM tasks")
-            found = early
-            while not found and time.monotonic() - started < 10:
-                time.sleep(0.01)
-                found = rows(db, "SELECT ref, status FROM tasks")
-            seen.append((execs, early, found, time.monotonic() - started))
+            early, found, waited = poll(lambda: rows(db, "SELECT ref, status FROM tasks"), bool)
+            seen.append((execs, early, found, waited))
         return {"x": x + 1}
 
     ex = flowkit.run(
