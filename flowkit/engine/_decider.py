@@ -33,6 +33,9 @@ S = TaskStatus
 # Read per event: a module constant is read several times faster than an Enum class attribute.
 _COMPLETED, _RUNNING, _PAUSED = S.COMPLETED, WorkflowStatus.RUNNING, WorkflowStatus.PAUSED
 _DROVE = "drove"
+# Epochs of Engine.dirty, unique in the process: an attempt marked by one engine is never taken as
+# marked by another (``next`` on a count is atomic under the GIL).
+EPOCHS = itertools.count(1)
 MAX_REASON_CHARS = 2000  # of a task's reason; longer reasons are cut there and kept whole in the task's logs
 
 
@@ -106,7 +109,7 @@ class Decider:
         workflows, tasks = list(self.dirty_workflows.values()), self.dirty
         dropped, self.dropped = self.dropped, []
         self.dirty_workflows, self.dirty = {}, []
-        self.epoch += 1  # every attempt's mark is stale now
+        self.epoch = next(EPOCHS)  # every attempt's mark is stale now
         return workflows, tasks, dropped
 
     def keep_dirty(self, workflows: list[WorkflowModel], tasks: list[TaskModel], dropped: list[str]) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from flowkit.definitions import TaskDef, WorkflowDef
 from flowkit.definitions._types import TaskStatus, WorkflowStatus
 from flowkit.engine._commands import Command, Dispatch
-from flowkit.engine._decider import _REBUILD_AT, Decider
+from flowkit.engine._decider import _REBUILD_AT, EPOCHS, Decider
 from flowkit.engine._execution_plan import Plan
 from flowkit.engine._registry import Registry
 from flowkit.engine._retries import retry_delay_ms
@@ -76,7 +76,7 @@ class Engine(Decider):
         # ``mark`` is the current ``epoch`` (a check and an append, where a dict keyed by task id
         # would hash each new id and grow with every run's attempts).
         self.dirty: list[TaskModel] = []
-        self.epoch = 1
+        self.epoch = next(EPOCHS)
         self.dirty_workflows: dict[str, WorkflowModel] = {}
         self.dropped: list[str] = []  # task ids a restart or rerun removed from an execution
         self._check: dict[str, WorkflowModel] = {}

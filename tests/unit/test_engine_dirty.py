@@ -87,3 +87,14 @@ def test_a_forks_branches_are_reported_with_the_fork() -> None:
     workflows, tasks, _ = engine.take_dirty()
     assert wf.status.value == "COMPLETED" and workflows == [wf]
     assert [t.ref for t in tasks[:3]] == [b.ref for b in branches] and {t.ref for t in tasks[3:]} == {"join"}
+
+
+def test_two_engines_never_share_an_epoch() -> None:
+    """An attempt's mark names the engine's take too: one engine's mark never passes for another's."""
+    first, second = _engine(), _engine()
+    seen = {first.epoch, second.epoch}
+    for _ in range(3):
+        first.take_dirty()
+        second.take_dirty()
+        seen |= {first.epoch, second.epoch}
+    assert len(seen) == 8
