@@ -273,21 +273,19 @@ class Runner:
         engine = self.engine
         count = len(engine.executions) - self._executions_written
         dirty = engine.dirty_workflows
-        started = list(itertools.islice(reversed(engine.executions.values()), max(count, 0)))
-        if (
-            count <= 0
-            or len(dirty) != count
-            or engine.dropped
-            or any(
+        if count <= 0 or len(dirty) != count or engine.dropped:  # something else changed too
+            self.flush()
+            return
+        started = list(itertools.islice(reversed(engine.executions.values()), count))
+        for wf in started:
+            if (
                 wf.status is not _RUNNING
                 or wf.parent_workflow_id is not None
                 or dirty.get(wf.workflow_id) is not wf
                 or any(task.status is not _SCHEDULED for task in wf.tasks)
-                for wf in started
-            )
-        ):
-            self.flush()
-            return
+            ):
+                self.flush()
+                return
         self._executions_written = len(engine.executions)
         # still marked dirty: the next write carries the row again with the attempts it then counts
         self.store.write(started, [], [])

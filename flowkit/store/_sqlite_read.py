@@ -168,10 +168,10 @@ class SqliteReader:
     def events(self, workflow_id: str) -> list[dict[str, Any]]:
         """What moved an execution, oldest first: ``{time, task_id, kind}``.
 
-        A workflow's moves (``"workflow RUNNING"``, ``"workflow COMPLETED"``, ...) are its events rows,
-        after its start (``"workflow RUNNING"`` at its row's ``created``: the store writes no events
-        row for it). A task attempt's are read from its row: ``SCHEDULED`` when scheduled, ``IN_PROGRESS`` when
-        started, then its status when it ended (or, not ended, when last updated). Events of an
+        A workflow's moves (``"workflow RUNNING"``, ``"workflow COMPLETED"``, ...) are its events
+        rows, after its start (``"workflow RUNNING"`` at its row's ``created``: the store writes no
+        events row for it). A task attempt's are read from its row: ``SCHEDULED`` when scheduled,
+        ``IN_PROGRESS`` when started, then its status when it ended (or, not ended, when last updated). Events of an
         attempt with no row any more (a restart or rerun dropped it) are kept only in a store whose
         older flowkit wrote task events too. At the same millisecond, a workflow that starts or
         resumes comes first and one that ends comes last.
@@ -180,10 +180,11 @@ class SqliteReader:
             rows = conn.execute(
                 "SELECT time, task_id, kind FROM events WHERE workflow_id=? ORDER BY id", (workflow_id,)
             ).fetchall()
-            attempts = [(t[0], t[4], *t[9:13]) for t in self._task_rows(conn, workflow_id, data=False)]
-            created = conn.execute("SELECT created FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
+            found = conn.execute("SELECT rowid, created FROM executions WHERE workflow_id=?", (workflow_id,)).fetchone()
+            execution_id = found[0] if found is not None else None
+            attempts = [(t[0], t[4], *t[9:13]) for t in self._task_rows(conn, workflow_id, execution_id, data=False)]
         # its start: a stored one (older flowkits wrote it) is the same move, dropped below
-        stored = [] if created is None else [(created[0], None, "workflow RUNNING")]
+        stored = [] if found is None else [(found[1], None, "workflow RUNNING")]
         for t, task, kind in rows:
             if kind.startswith("["):  # one write's moves (schema 2 and later)
                 stored += [(when, tid, k) for tid, when, k in json.loads(kind)]

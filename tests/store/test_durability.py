@@ -331,6 +331,15 @@ def chain(name: str, n: int) -> dict:
     return {"name": name, "version": 1, "tasks": tasks, "outputParameters": {"x": f"${{s{n - 1}.output.x}}"}}
 
 
+def run_chain(db: Path, name: str, n: int, step: Callable[[int], dict], executor: str, batch_ms: int) -> Any:
+    """``chain(name, n)`` from x = 0 on a SQLite store at ``db`` with ``batch_ms``; it must end COMPLETED with x = n."""
+    ex = flowkit.run(
+        chain(name, n), {"x": 0}, workers={"step": step}, executor=executor, store=SqliteStore(db, batch_ms=batch_ms)
+    )
+    assert ex.status == "COMPLETED" and ex.output == {"x": n}
+    return ex
+
+
 @pytest.mark.parametrize("executor", ["threads", "inline"])
 def test_a_result_is_written_while_the_next_task_runs_on_the_calling_thread(tmp_path: Path, executor: str) -> None:
     """s0's result came just before s1's worker was called on the calling thread, where the runner's
@@ -353,14 +362,7 @@ def test_a_result_is_written_while_the_next_task_runs_on_the_calling_thread(tmp_
             seen.append((True, 0.0, found))
         return {"x": x + 1}
 
-    ex = flowkit.run(
-        chain("calling_thread_chain", 3),
-        {"x": 0},
-        workers={"step": step},
-        executor=executor,
-        store=SqliteStore(db, batch_ms=batch_ms),
-    )
-    assert ex.status == "COMPLETED" and ex.output == {"x": 3}
+    run_chain(db, "calling_thread_chain", 3, step, executor, batch_ms)
     (on_main, waited, early), (_, _, found) = seen
     assert on_main, "s1 ran on a worker thread: this test needs it on the calling thread"
     assert ("s0", "COMPLETED") not in early, early  # batched: not written at once
@@ -388,14 +390,7 @@ def test_a_new_execution_is_on_disk_before_its_first_task_starts_and_that_start_
             seen.append((execs, early, found, waited))
         return {"x": x + 1}
 
-    ex = flowkit.run(
-        chain("first_write", 2),
-        {"x": 0},
-        workers={"step": step},
-        executor=executor,
-        store=SqliteStore(db, batch_ms=batch_ms),
-    )
-    assert ex.status == "COMPLETED" and ex.output == {"x": 2}
+    run_chain(db, "first_write", 2, step, executor, batch_ms)
     [(execs, early, found, waited)] = seen
     # on disk before s0 started, as its row alone (which counts s0, scheduled: its attempt comes later)
     assert execs == [("first_write", "RUNNING", 1)]
@@ -427,7 +422,6 @@ def test_writes_from_the_watch_thread_between_worker_calls_keep_the_record_whole
 
     monkeypatch.setattr(Runner, "flush", counted)
     n = 300
-    wf = chain("watched_chain", n)
     pace = random.Random(7)
 
     def step(x: int) -> dict:
@@ -437,8 +431,7 @@ def test_writes_from_the_watch_thread_between_worker_calls_keep_the_record_whole
 
     db = tmp_path / "watched.db"
     forget(db)
-    ex = flowkit.run(wf, {"x": 0}, workers={"step": step}, executor=executor, store=SqliteStore(db, batch_ms=1))
-    assert ex.status == "COMPLETED" and ex.output == {"x": n}
+    ex = run_chain(db, "watched_chain", n, step, executor, batch_ms=1)
     assert writers["flowkit-run-writer"] > 0 and writers["MainThread"] > 0, writers
     reader = SqliteStore(db, readonly=True)
     try:
